@@ -1,0 +1,146 @@
+// Package adapters defines the one small interface every agency adapter
+// implements and the registry adapters add themselves to. The bus core only
+// ever talks to this package; it never imports a concrete adapter (the
+// binary pulls them in through adapters/all, like Caddy's standard modules).
+package adapters
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+)
+
+// Request is one internal call as the adapter sees it: the caller's JSON and
+// the identifiers the bus assigned to it.
+type Request struct {
+	Route          string
+	Operation      string
+	MessageID      string // the bus's id for the exchange (UUID)
+	CorrelationID  string
+	IdempotencyKey string
+	Body           json.RawMessage
+}
+
+// WireRequest is what goes to the agency. Endpoint is filled in by the core
+// (from the route's endpoints) unless the adapter sets a path to append.
+type WireRequest struct {
+	Method string // POST when empty
+	Path   string // appended to the endpoint URL
+	Header http.Header
+	Body   []byte
+}
+
+// WireResponse is what came back from the agency.
+type WireResponse struct {
+	Endpoint   string
+	StatusCode int
+	Header     http.Header
+	Body       []byte
+}
+
+// Response is the internal JSON answer.
+type Response struct {
+	Body json.RawMessage
+}
+
+// Adapter translates an internal call onto one agency contract and back.
+// The call in between is made by the core, through its retry, breaker and
+// audit layers, so adapters never make HTTP calls of their own.
+type Adapter interface {
+	Encode(ctx context.Context, req *Request) (*WireRequest, error)
+	Decode(ctx context.Context, req *Request, resp *WireResponse) (*Response, error)
+}
+
+// Transport is how an adapter that needs several exchanges for one call
+// (poll until final, fetch results, acknowledge) reaches the agency. It is
+// the same layered transport the core uses for a single exchange.
+type Transport interface {
+	Do(ctx context.Context, w *WireRequest) (*WireResponse, error)
+}
+
+// Conversation is implemented by adapters whose operation is more than one
+// request and one response. The core then hands the whole exchange over,
+// still through its layered Transport.
+type Conversation interface {
+	Converse(ctx context.Context, req *Request, t Transport) (*Response, error)
+}
+
+// Validator is implemented by adapters that can reject a request before it
+// leaves the bus (bad IIN, missing field). Errors should be *Error with
+// Status 400 or 422 and Field set.
+type Validator interface {
+	Validate(ctx context.Context, req *Request) error
+}
+
+// Options is the adapter-specific block of a route entry. Decode fills a
+// struct from it, refusing unknown keys.
+type Options interface {
+	Decode(into any) error
+}
+
+// Factory builds an adapter for one route from that route's options.
+type Factory func(operation string, opts Options) (Adapter, error)
+
+var (
+	mu        sync.RWMutex
+	factories = map[string]Factory{}
+)
+
+// Register makes an adapter available under name. It panics on a duplicate
+// name, like database/sql.Register, because that is a programming error.
+func Register(name string, f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := factories[name]; dup {
+		panic("adapters: Register called twice for " + name)
+	}
+	factories[name] = f
+}
+
+// Lookup returns the factory registered under name.
+func Lookup(name string) (Factory, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	f, ok := factories[name]
+	return f, ok
+}
+
+// Names lists the registered adapters, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(factories))
+	for n := range factories {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Error is a failure an adapter can explain: a field the caller got wrong,
+// or what the agency answered. The core turns it into problem+json.
+type Error struct {
+	Status    int    // HTTP status for the internal caller: 400, 422, 502, 504…
+	Field     string // JSON pointer-ish name of the offending field, if any
+	Code      string // agency or validation code, e.g. SHEP errorCode
+	Detail    string
+	Retryable bool // a transient agency failure worth another attempt
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Field != "":
+		return fmt.Sprintf("%s: %s", e.Field, e.Detail)
+	case e.Code != "":
+		return fmt.Sprintf("agency error %s: %s", e.Code, e.Detail)
+	}
+	return e.Detail
+}
+
+// Invalid returns a 422 naming the field.
+func Invalid(field, format string, args ...any) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Field: field, Detail: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,139 @@
+// Package store is Köpir's audited message store: messages, their delivery
+// attempts and an append-only, hash-chained audit log, kept with sqlx in
+// SQLite (default, embedded) or PostgreSQL (by DSN) under the same schema.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Status is where a message stands.
+type Status string
+
+const (
+	Received  Status = "RECEIVED"
+	Queued    Status = "QUEUED"
+	Delivered Status = "DELIVERED"
+	Failed    Status = "FAILED" // sync call that failed
+	Dead      Status = "DEAD"   // async retries exhausted
+	Rejected  Status = "REJECTED"
+)
+
+// Direction tells who started the exchange.
+type Direction string
+
+const (
+	Outbound Direction = "OUT" // internal caller → agency
+	Inbound  Direction = "IN"  // agency → internal subscriber
+)
+
+// Message is one exchange. RequestBody/ResponseBody are stored with the
+// route's personal-data fields masked or hashed; Payload is the unmasked
+// request kept only while an async delivery may still need it (it is dropped
+// when the message is DELIVERED).
+type Message struct {
+	ID             string          `db:"id" json:"id"`
+	Route          string          `db:"route" json:"route"`
+	Direction      Direction       `db:"direction" json:"direction"`
+	Caller         string          `db:"caller" json:"caller"`
+	CorrelationID  string          `db:"correlation_id" json:"correlationId"`
+	IdempotencyKey string          `db:"idempotency_key" json:"idempotencyKey,omitempty"`
+	ExternalID     string          `db:"external_id" json:"externalId,omitempty"` // e.g. SHEP messageId of an inbound message
+	Status         Status          `db:"status" json:"status"`
+	HTTPStatus     int             `db:"http_status" json:"httpStatus,omitempty"` // what the caller was answered
+	Error          string          `db:"error" json:"error,omitempty"`
+	RequestBody    json.RawMessage `db:"request_body" json:"requestBody,omitempty"`
+	ResponseBody   json.RawMessage `db:"response_body" json:"responseBody,omitempty"`
+	Payload        []byte          `db:"payload" json:"-"`
+	Attempts       int             `db:"attempts" json:"attemptCount"`
+	CreatedAt      time.Time       `db:"created_at" json:"createdAt"`
+	UpdatedAt      time.Time       `db:"updated_at" json:"updatedAt"`
+}
+
+// Attempt is one try at reaching an endpoint.
+type Attempt struct {
+	MessageID    string    `db:"message_id" json:"-"`
+	N            int       `db:"n" json:"n"`
+	Endpoint     string    `db:"endpoint" json:"endpoint"`
+	HTTPStatus   int       `db:"http_status" json:"httpStatus,omitempty"`
+	LatencyMS    float64   `db:"latency_ms" json:"latencyMs"`
+	Error        string    `db:"error" json:"error,omitempty"`
+	RequestBody  []byte    `db:"request_body" json:"requestBody,omitempty"`  // wire body, masked
+	ResponseBody []byte    `db:"response_body" json:"responseBody,omitempty"` // wire body, masked
+	StartedAt    time.Time `db:"started_at" json:"startedAt"`
+}
+
+// AuditRecord is one link of the hash chain. Hash = SHA-256 over PrevHash
+// and the record's canonical fields; see Chain in audit.go.
+type AuditRecord struct {
+	Seq       int64     `db:"seq" json:"seq"`
+	At        time.Time `db:"at" json:"at"`
+	MessageID string    `db:"message_id" json:"messageId,omitempty"`
+	Actor     string    `db:"actor" json:"actor"`   // caller, agency, "bus", or operator
+	Action    string    `db:"action" json:"action"` // e.g. RECEIVED, DELIVERED, REPLAY
+	Detail    string    `db:"detail" json:"detail,omitempty"`
+	PrevHash  string    `db:"prev_hash" json:"prevHash"`
+	Hash      string    `db:"hash" json:"hash"`
+}
+
+// Event is what a caller hands the store to record: a new or updated
+// message, the attempts made since the last write, and the audit actions
+// the change stands for. The store writes an Event atomically; the audit
+// chain's order is the order events commit in.
+type Event struct {
+	Message  *Message // upserted by ID
+	Attempts []Attempt
+	Audit    []AuditEntry
+}
+
+// AuditEntry is the caller's side of an audit record; the store fills Seq,
+// At (when zero), PrevHash and Hash.
+type AuditEntry struct {
+	MessageID string
+	Actor     string
+	Action    string
+	Detail    string
+	At        time.Time
+}
+
+// Filter selects messages for listing and bulk replay.
+type Filter struct {
+	Status    Status
+	Route     string
+	Direction Direction
+	Caller    string
+	Since     time.Time
+	Before    time.Time
+	AfterID   string // keyset pagination: messages created after this id's row
+	Limit     int
+}
+
+// Counts is how many messages stand in each status.
+type Counts map[Status]int
+
+// VerifyResult is what walking the audit chain found.
+type VerifyResult struct {
+	Records   int64  `json:"records"`
+	OK        bool   `json:"ok"`
+	FirstBad  int64  `json:"firstBadSeq,omitempty"` // first altered record, or the first seq after a gap
+	Problem   string `json:"problem,omitempty"`     // "altered", "deleted", "reordered"
+	HeadHash  string `json:"headHash"`
+}
+
+// Store is the message store. Implementations are safe for concurrent use.
+type Store interface {
+	// Record writes ev durably before returning (group commit: concurrent
+	// calls share one transaction).
+	Record(ctx context.Context, ev Event) error
+	Get(ctx context.Context, id string) (*Message, error) // ErrNotFound
+	FindByIdempotencyKey(ctx context.Context, caller, key string) (*Message, error)
+	FindByExternalID(ctx context.Context, route, externalID string) (*Message, error)
+	Attempts(ctx context.Context, id string) ([]Attempt, error)
+	Audit(ctx context.Context, messageID string) ([]AuditRecord, error)
+	List(ctx context.Context, f Filter) ([]Message, error)
+	Count(ctx context.Context, f Filter) (Counts, error)
+	VerifyAudit(ctx context.Context) (VerifyResult, error)
+	Close() error
+}

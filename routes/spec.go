@@ -1,0 +1,87 @@
+// Package routes is the route table: what each internal or inbound route is,
+// how it is checked, and the layered pipeline that carries a call through
+// its adapter.
+package routes
+
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Mode is how the internal caller is answered.
+type Mode string
+
+const (
+	Sync  Mode = "sync"  // 200 with the agency's translated answer
+	Async Mode = "async" // 202 once durably stored; delivered in the background
+)
+
+// Spec is one entry of the route table as written in YAML.
+type Spec struct {
+	Name      string        `yaml:"name"`
+	Adapter   string        `yaml:"adapter"`
+	Operation string        `yaml:"operation"`
+	Mode      Mode          `yaml:"mode"`
+	Endpoints []string      `yaml:"endpoints"`
+	Timeout   Duration      `yaml:"timeout"`  // per attempt
+	Deadline  Duration      `yaml:"deadline"` // whole call, all attempts
+	Retry     RetrySpec     `yaml:"retry"`
+	Breaker   BreakerSpec   `yaml:"breaker"`
+	// Concurrency caps in-flight calls of this route; 0 = unlimited.
+	Concurrency int `yaml:"concurrency"`
+	// MaxBody is the largest request body accepted, e.g. "64KiB".
+	MaxBody ByteSize `yaml:"maxBody"`
+	// Callers allowed to use this route (names from the callers list).
+	Callers []string `yaml:"callers"`
+	// PersonalData lists field names (JSON keys or XML element local names)
+	// masked or hashed before anything is stored.
+	PersonalData PersonalDataSpec `yaml:"personalData"`
+	CacheTTL     Duration         `yaml:"cacheTTL"`
+	// RateLimit is requests per second per endpoint across the cluster
+	// (needs Redis); 0 = none.
+	RateLimit float64 `yaml:"rateLimit"`
+	// Options is the adapter's own block.
+	Options yaml.Node `yaml:"options"`
+}
+
+// RetrySpec is exponential backoff with full jitter, capped.
+type RetrySpec struct {
+	Attempts int      `yaml:"attempts"` // total tries including the first
+	Backoff  Duration `yaml:"backoff"`  // first wait
+	Cap      Duration `yaml:"cap"`      // longest wait
+}
+
+// BreakerSpec configures one gobreaker per endpoint.
+type BreakerSpec struct {
+	// Failures in a row that open the breaker.
+	Failures int `yaml:"failures"`
+	// OpenFor is how long it stays open before letting a probe through.
+	OpenFor Duration `yaml:"openFor"`
+	// HalfOpenProbes is how many calls a half-open breaker lets through.
+	HalfOpenProbes int `yaml:"halfOpenProbes"`
+}
+
+// PersonalDataSpec names fields to mask (replace by asterisks, keeping the
+// last characters) or hash (SHA-256, so equal values stay searchable).
+type PersonalDataSpec struct {
+	Mask []string `yaml:"mask"`
+	Hash []string `yaml:"hash"`
+}
+
+// Duration reads "250ms", "5s", "1m" from YAML.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
