@@ -4,8 +4,7 @@
 package routes
 
 import (
-	"time"
-
+	"github.com/minfin-kz/kopir/internal/resilience"
 	"gopkg.in/yaml.v3"
 )
 
@@ -19,15 +18,15 @@ const (
 
 // Spec is one entry of the route table as written in YAML.
 type Spec struct {
-	Name      string        `yaml:"name"`
-	Adapter   string        `yaml:"adapter"`
-	Operation string        `yaml:"operation"`
-	Mode      Mode          `yaml:"mode"`
-	Endpoints []string      `yaml:"endpoints"`
-	Timeout   Duration      `yaml:"timeout"`  // per attempt
-	Deadline  Duration      `yaml:"deadline"` // whole call, all attempts
-	Retry     RetrySpec     `yaml:"retry"`
-	Breaker   BreakerSpec   `yaml:"breaker"`
+	Name      string      `yaml:"name"`
+	Adapter   string      `yaml:"adapter"`
+	Operation string      `yaml:"operation"`
+	Mode      Mode        `yaml:"mode"`
+	Endpoints []string    `yaml:"endpoints"`
+	Timeout   Duration    `yaml:"timeout"`  // per attempt
+	Deadline  Duration    `yaml:"deadline"` // whole call, all attempts
+	Retry     RetrySpec   `yaml:"retry"`
+	Breaker   BreakerSpec `yaml:"breaker"`
 	// Concurrency caps in-flight calls of this route; 0 = unlimited.
 	Concurrency int `yaml:"concurrency"`
 	// MaxBody is the largest request body accepted, e.g. "64KiB".
@@ -45,22 +44,13 @@ type Spec struct {
 	Options yaml.Node `yaml:"options"`
 }
 
-// RetrySpec is exponential backoff with full jitter, capped.
-type RetrySpec struct {
-	Attempts int      `yaml:"attempts"` // total tries including the first
-	Backoff  Duration `yaml:"backoff"`  // first wait
-	Cap      Duration `yaml:"cap"`      // longest wait
-}
-
-// BreakerSpec configures one gobreaker per endpoint.
-type BreakerSpec struct {
-	// Failures in a row that open the breaker.
-	Failures int `yaml:"failures"`
-	// OpenFor is how long it stays open before letting a probe through.
-	OpenFor Duration `yaml:"openFor"`
-	// HalfOpenProbes is how many calls a half-open breaker lets through.
-	HalfOpenProbes int `yaml:"halfOpenProbes"`
-}
+// RetrySpec, BreakerSpec and Duration are defined by the resilience layer
+// that applies them.
+type (
+	RetrySpec   = resilience.RetrySpec
+	BreakerSpec = resilience.BreakerSpec
+	Duration    = resilience.Duration
+)
 
 // PersonalDataSpec names fields to mask (replace by asterisks, keeping the
 // last characters) or hash (SHA-256, so equal values stay searchable).
@@ -68,20 +58,3 @@ type PersonalDataSpec struct {
 	Mask []string `yaml:"mask"`
 	Hash []string `yaml:"hash"`
 }
-
-// Duration reads "250ms", "5s", "1m" from YAML.
-type Duration time.Duration
-
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
-
-// D returns the value as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,44 @@
+# Köpir — build, run, test, benchmark. Two commands on a fresh machine:
+#   make run    start the bus with embedded defaults plus the mock agencies
+#   make test   run every test (PostgreSQL, Redis and NATS tests use the local servers)
+GO       ?= go
+BIN      := bin/kopir
+CONFIG   ?= deploy/local.yaml
+PKGS     := ./...
+
+.PHONY: all build run test test-short bench fuzz generate vet clean services
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/kopir
+
+run: build
+	@deploy/run-local.sh $(CONFIG)
+
+# Tests run one package at a time: the machine has two cores and several
+# packages start servers of their own.
+test: build services
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -p 1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -count=1 -short $(PKGS)
+
+services:
+	@deploy/services.sh
+
+bench: build services
+	@deploy/bench.sh
+
+fuzz:
+	@deploy/fuzz.sh 20s
+
+generate:
+	$(GO) generate ./...
+
+vet:
+	$(GO) vet $(PKGS)
+
+clean:
+	rm -rf bin data

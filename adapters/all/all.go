@@ -1,0 +1,9 @@
+// Package all links every adapter into the binary. Adding an agency means
+// one new package under adapters/ and one import line here.
+package all
+
+import (
+	_ "github.com/minfin-kz/kopir/adapters/egov"
+	_ "github.com/minfin-kz/kopir/adapters/gbdfl"
+	_ "github.com/minfin-kz/kopir/adapters/httpjson"
+)

@@ -1,0 +1,110 @@
+// Package httpjson delivers the internal JSON as-is to an HTTP endpoint:
+// internal subscribers of asynchronous routes, or any JSON service. It adds
+// the headers a receiver needs to deduplicate and trace what the bus may
+// deliver more than once.
+package httpjson
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/minfin-kz/kopir/adapters"
+)
+
+func init() { adapters.Register("http", New) }
+
+// Options of an "http" route.
+type Options struct {
+	// Headers are added to every request (an API key, a tenant). They cannot
+	// replace the headers the bus sets itself.
+	Headers map[string]string `yaml:"headers" json:"headers"`
+}
+
+// Adapter is the "http" adapter; every operation behaves the same.
+type Adapter struct {
+	header http.Header
+}
+
+// reserved are set per call and must mean what the bus says they mean.
+var reserved = map[string]bool{
+	"Content-Type": true, "Idempotency-Key": true, "X-Correlation-Id": true,
+	"X-Kopir-Message-Id": true, "X-Kopir-Route": true, "Content-Length": true, "Host": true,
+}
+
+// New is the adapters.Factory.
+func New(_ string, opts adapters.Options) (adapters.Adapter, error) {
+	var o Options
+	if err := opts.Decode(&o); err != nil {
+		return nil, fmt.Errorf("http: options: %w", err)
+	}
+	h := http.Header{}
+	for k, v := range o.Headers {
+		if !validName(k) {
+			return nil, fmt.Errorf("http: options.headers: %q is not a header name", k)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return nil, fmt.Errorf("http: options.headers.%s: value has a line break", k)
+		}
+		if reserved[http.CanonicalHeaderKey(k)] {
+			return nil, fmt.Errorf("http: options.headers: %s is set by the bus", http.CanonicalHeaderKey(k))
+		}
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", "application/json")
+	return &Adapter{header: h}, nil
+}
+
+func validName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Encode posts the caller's JSON unchanged. The idempotency key falls back
+// to the message id, which is stable across the bus's retries, so the
+// receiver can always deduplicate.
+func (a *Adapter) Encode(_ context.Context, req *adapters.Request) (*adapters.WireRequest, error) {
+	h := a.header.Clone()
+	key := req.IdempotencyKey
+	if key == "" {
+		key = req.MessageID
+	}
+	set := func(k, v string) {
+		if v != "" {
+			h[k] = []string{v}
+		}
+	}
+	set("Idempotency-Key", key)
+	set("X-Correlation-Id", req.CorrelationID)
+	set("X-Kopir-Message-Id", req.MessageID)
+	set("X-Kopir-Route", req.Route)
+	return &adapters.WireRequest{Method: http.MethodPost, Header: h, Body: req.Body}, nil
+}
+
+// Decode accepts any 2xx. 429 and 5xx are worth retrying; other 4xx mean
+// the receiver refuses this message and will keep refusing it.
+func (a *Adapter) Decode(_ context.Context, _ *adapters.Request, resp *adapters.WireResponse) (*adapters.Response, error) {
+	s := resp.StatusCode
+	if s >= 200 && s < 300 {
+		if len(resp.Body) > 0 && json.Valid(resp.Body) {
+			return &adapters.Response{Body: resp.Body}, nil
+		}
+		return &adapters.Response{Body: json.RawMessage("{}")}, nil
+	}
+	return nil, &adapters.Error{
+		Status:    http.StatusBadGateway,
+		Code:      fmt.Sprintf("HTTP_%d", s),
+		Detail:    fmt.Sprintf("endpoint answered HTTP %d", s),
+		Retryable: s == http.StatusTooManyRequests || s >= 500,
+	}
+}

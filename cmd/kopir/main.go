@@ -1,0 +1,137 @@
+// Command kopir is the Köpir integration bus: the server, the mock agencies
+// for local runs, and the operators' CLI over the admin API.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	_ "github.com/minfin-kz/kopir/adapters/all"
+	"github.com/minfin-kz/kopir/internal/app"
+	"github.com/minfin-kz/kopir/internal/config"
+	"github.com/minfin-kz/kopir/mocks"
+)
+
+const usage = `kopir — the Köpir integration service bus
+
+usage:
+  kopir serve   [-config FILE]              run the bus (default config deploy/local.yaml)
+  kopir mocks   [-listen ADDR]              run the mock agencies (default 127.0.0.1:8090)
+  kopir config check FILE                   validate a config file
+  kopir messages list [-status S] [-route R] [-limit N] [-after ID]
+  kopir messages show ID
+  kopir replay ID...                        replay dead messages
+  kopir replay -status DEAD [-route R] [-limit N]   bulk replay, with progress
+  kopir audit verify                        walk the audit hash chain
+  kopir stats [-route R]                    messages per status
+  kopir token hash TOKEN                    the tokenSHA256 to put in a config
+
+The CLI talks to the admin API at $KOPIR_ADMIN_URL (default from the config's
+listen.admin) with $KOPIR_ADMIN_TOKEN (a demo config's admin token otherwise).
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "kopir:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	if len(args) == 0 {
+		args = []string{"serve"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(rest)
+	case "mocks":
+		return serveMocks(rest)
+	case "config":
+		if len(rest) != 2 || rest[0] != "check" {
+			return errors.New("usage: kopir config check FILE")
+		}
+		c, err := config.Load(rest[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s: ok, %d routes\n", rest[1], len(c.Routes))
+		return nil
+	case "token":
+		if len(rest) != 2 || rest[0] != "hash" {
+			return errors.New("usage: kopir token hash TOKEN")
+		}
+		fmt.Fprintln(out, config.HashToken(rest[1]))
+		return nil
+	case "messages", "replay", "audit", "stats":
+		return operate(cmd, rest, out)
+	case "help", "-h", "--help":
+		fmt.Fprint(out, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
+}
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	path := fs.String("config", envOr("KOPIR_CONFIG", "deploy/local.yaml"), "config file")
+	level := fs.String("log-level", envOr("KOPIR_LOG_LEVEL", "info"), "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.Run(ctx)
+}
+
+func serveMocks(args []string) error {
+	fs := flag.NewFlagSet("mocks", flag.ContinueOnError)
+	listen := fs.String("listen", envOr("KOPIR_MOCKS_LISTEN", "127.0.0.1:8090"), "address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := &http.Server{Addr: *listen, Handler: mocks.New(mocks.Options{}), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	fmt.Fprintf(os.Stderr, "kopir mocks listening on %s\n", *listen)
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

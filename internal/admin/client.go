@@ -1,0 +1,120 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/minfin-kz/kopir/internal/problem"
+	"github.com/minfin-kz/kopir/internal/store"
+)
+
+// Client talks to the admin API; the kopir CLI is built on it.
+type Client struct {
+	BaseURL string // e.g. http://127.0.0.1:8082
+	Token   string
+	HTTP    *http.Client
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin API at %s: %w", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 400 && resp.Header.Get("Content-Type") == "application/problem+json" {
+		var p problem.Problem
+		if json.Unmarshal(raw, &p) == nil {
+			return &p
+		}
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("%s %s answered %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(raw))
+		}
+	}
+	if resp.StatusCode >= 400 && resp.StatusCode != http.StatusConflict {
+		return fmt.Errorf("%s %s answered %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	return nil
+}
+
+// List asks for one page of messages.
+func (c *Client) List(ctx context.Context, q url.Values) (Page, error) {
+	var p Page
+	err := c.do(ctx, "GET", "/admin/v1/messages?"+q.Encode(), nil, &p)
+	return p, err
+}
+
+// Show gets one message with its attempts and audit trail.
+func (c *Client) Show(ctx context.Context, id string) (Detail, error) {
+	var d Detail
+	err := c.do(ctx, "GET", "/admin/v1/messages/"+url.PathEscape(id)+"", nil, &d)
+	return d, err
+}
+
+// Replay re-queues one message.
+func (c *Client) Replay(ctx context.Context, id string) (store.Message, error) {
+	var m store.Message
+	err := c.do(ctx, "POST", "/admin/v1/messages/"+url.PathEscape(id)+"/replay", nil, &m)
+	return m, err
+}
+
+// StartBulk starts a bulk replay.
+func (c *Client) StartBulk(ctx context.Context, req BulkRequest) (JobStatus, error) {
+	var j JobStatus
+	err := c.do(ctx, "POST", "/admin/v1/replay", req, &j)
+	return j, err
+}
+
+// Job polls a bulk replay.
+func (c *Client) Job(ctx context.Context, id string) (JobStatus, error) {
+	var j JobStatus
+	err := c.do(ctx, "GET", "/admin/v1/replay/"+url.PathEscape(id), nil, &j)
+	return j, err
+}
+
+// Verify walks the audit chain.
+func (c *Client) Verify(ctx context.Context) (store.VerifyResult, error) {
+	var v store.VerifyResult
+	err := c.do(ctx, "GET", "/admin/v1/audit/verify", nil, &v)
+	return v, err
+}
+
+// Stats counts messages per status.
+func (c *Client) Stats(ctx context.Context, q url.Values) (store.Counts, error) {
+	var out struct {
+		Counts store.Counts `json:"counts"`
+	}
+	err := c.do(ctx, "GET", "/admin/v1/stats?"+q.Encode(), nil, &out)
+	return out.Counts, err
+}

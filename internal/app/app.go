@@ -1,0 +1,201 @@
+// Package app assembles a running bus from a config: store, broker, caches,
+// the route table, the delivery worker and the three listeners.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/admin"
+	"github.com/minfin-kz/kopir/internal/broker"
+	"github.com/minfin-kz/kopir/internal/config"
+	"github.com/minfin-kz/kopir/internal/delivery"
+	"github.com/minfin-kz/kopir/internal/httpapi"
+	"github.com/minfin-kz/kopir/internal/idem"
+	"github.com/minfin-kz/kopir/internal/metrics"
+	"github.com/minfin-kz/kopir/internal/resilience"
+	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/routes"
+)
+
+// App is one bus process.
+type App struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	Store    *store.SQLStore
+	Broker   *broker.Broker
+	Idem     *idem.Set
+	Metrics  *metrics.Metrics
+	Breakers *resilience.Breakers
+	Routes   *routes.Table
+	Worker   *delivery.Worker
+	Replayer *delivery.Replayer
+
+	ready atomic.Bool
+}
+
+// New opens everything the config names. Close releases it.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
+	a := &App{Config: cfg, Log: log, Metrics: metrics.New()}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	dsn := cfg.Database
+	if dsn == "" {
+		dsn = "sqlite://" + filepath.Join(cfg.DataDir, "kopir.db")
+	}
+	if a.Store, err = store.Open(ctx, dsn); err != nil {
+		return nil, fmt.Errorf("message store: %w", err)
+	}
+	if a.Broker, err = broker.Open(ctx, broker.Config{URL: cfg.NATS, DataDir: cfg.DataDir, Logger: log}); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if a.Idem, err = idem.New(ctx, cfg.Redis); err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	a.Breakers = resilience.NewBreakers(func(endpoint, from, to string) {
+		log.Warn("circuit breaker changed state", "endpoint", endpoint, "from", from, "to", to)
+		a.Metrics.BreakerState.WithLabelValues(endpoint).Set(metrics.BreakerValue(to))
+	})
+	a.Worker = &delivery.Worker{Store: a.Store, Broker: brokerAdapter{a.Broker}, Metrics: a.Metrics, Log: log, Backoff: resilience.Backoff}
+	a.Replayer = &delivery.Replayer{Worker: a.Worker}
+	a.Routes, err = routes.Build(cfg.Routes, routes.Deps{
+		Store: a.Store, Queue: a.Worker, Cache: a.Idem.Cache, Limiter: a.Idem.Limiter, Metrics: a.Metrics, Log: log,
+		PIIKey: cfg.PersonalDataKey,
+		Transport: func(spec routes.Spec, attempts int) (adapters.Transport, error) {
+			return resilience.NewClient(resilience.Options{
+				Endpoints: spec.Endpoints, Retry: withAttempts(spec.Retry, attempts), Breaker: spec.Breaker,
+				AttemptTimeout: spec.Timeout.D(), MaxResponseBytes: 16 << 20, Breakers: a.Breakers,
+			})
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Worker.Routes = a.Routes
+	return a, nil
+}
+
+func withAttempts(r routes.RetrySpec, n int) routes.RetrySpec { r.Attempts = n; return r }
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (a *App) Run(ctx context.Context) error {
+	cfg := a.Config
+	internal := &httpapi.Server{Routes: a.Routes, Callers: cfg.Callers, Store: a.Store, Log: a.Log, MaxBody: int64(cfg.Limits.MaxBody)}
+	adm := &admin.Server{Admins: cfg.Admins, Store: a.Store, Replayer: a.Replayer, Metrics: a.Metrics.Handler(), Log: a.Log,
+		Breakers: a.breakerStates, Ready: a.readiness}
+	servers := []*http.Server{
+		{Addr: cfg.Listen.Internal, Handler: internal.Handler()},
+		{Addr: cfg.Listen.Admin, Handler: adm.Handler()},
+		{Addr: cfg.Listen.Agency, Handler: agencyHandler()},
+	}
+	listeners := make([]net.Listener, len(servers))
+	for i, s := range servers {
+		ln, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			for _, l := range listeners[:i] {
+				l.Close()
+			}
+			return fmt.Errorf("listen %s: %w", s.Addr, err)
+		}
+		listeners[i] = ln
+		s.ReadHeaderTimeout = 10 * time.Second
+		s.IdleTimeout = 2 * time.Minute
+		s.ErrorLog = slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)
+	}
+	errc := make(chan error, len(servers)+1)
+	for i, s := range servers {
+		go func() { errc <- s.Serve(listeners[i]) }()
+	}
+	wctx, stopWorker := context.WithCancel(context.Background())
+	go func() { errc <- a.Worker.Run(wctx) }()
+	if n, err := a.Worker.Recover(ctx); err != nil {
+		a.Log.Error("re-enqueueing queued messages", "err", err)
+	} else if n > 0 {
+		a.Log.Info("re-enqueued messages found QUEUED at start", "count", n)
+	}
+	a.ready.Store(true)
+	a.Log.Info("kopir ready", "internal", cfg.Listen.Internal, "agency", cfg.Listen.Agency, "admin", cfg.Listen.Admin,
+		"routes", strings.Join(a.Routes.Names(), ","))
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	a.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		s.Shutdown(sctx)
+	}
+	stopWorker()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func agencyHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	return mux
+}
+
+func (a *App) readiness() error {
+	if !a.ready.Load() {
+		return errors.New("starting or stopping")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := a.Store.Count(ctx, store.Filter{Status: store.Dead, Route: "-"}); err != nil {
+		return fmt.Errorf("message store: %w", err)
+	}
+	return nil
+}
+
+func (a *App) breakerStates() []admin.BreakerState {
+	var out []admin.BreakerState
+	for _, b := range a.Breakers.Snapshot() {
+		out = append(out, admin.BreakerState{Endpoint: b.Endpoint, State: b.State, Requests: b.Requests, Failures: b.ConsecutiveFailures})
+	}
+	return out
+}
+
+// Close releases everything New opened.
+func (a *App) Close() {
+	if a.Broker != nil {
+		a.Broker.Close()
+	}
+	if a.Idem != nil {
+		a.Idem.Close()
+	}
+	if a.Store != nil {
+		a.Store.Close()
+	}
+}
+
+// brokerAdapter gives the delivery worker the broker with the route's
+// redelivery policy.
+type brokerAdapter struct{ b *broker.Broker }
+
+func (a brokerAdapter) Publisher() message.Publisher { return a.b.Publisher() }
+
+func (a brokerAdapter) Subscriber(topic string, delay func(uint64) time.Duration) (message.Subscriber, error) {
+	return a.b.Subscriber(topic, broker.SubOpts{Backoff: delay})
+}

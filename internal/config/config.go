@@ -1,0 +1,298 @@
+// Package config loads Köpir's YAML configuration: listeners, backing
+// services, callers and the route table. Every error names the file, the
+// route and the field, because an operator reading a failed start-up has
+// nothing else to go on.
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/routes"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole file.
+type Config struct {
+	Listen   Listen `yaml:"listen"`
+	DataDir  string `yaml:"dataDir"`
+	Database string `yaml:"database"` // DSN; empty = SQLite under DataDir
+	NATS     string `yaml:"nats"`     // URL; empty = embedded JetStream under DataDir
+	Redis    string `yaml:"redis"`    // URL; empty = no Redis
+	// PersonalDataKey keys the hash of personal-data fields a route hashes.
+	PersonalDataKey string `yaml:"personalDataKey"`
+	// Demo allows plain-text tokens; only deploy/local.yaml sets it.
+	Demo    bool          `yaml:"demo"`
+	Callers []Caller      `yaml:"callers"`
+	Admins  []Caller      `yaml:"admins"`
+	Limits  Limits        `yaml:"limits"`
+	Routes  []routes.Spec `yaml:"routes"`
+
+	file string
+}
+
+// Listen holds the three listener addresses.
+type Listen struct {
+	Internal string `yaml:"internal"`
+	Agency   string `yaml:"agency"`
+	Admin    string `yaml:"admin"`
+}
+
+// Limits that apply to every route unless the route says otherwise.
+type Limits struct {
+	MaxBody routes.ByteSize `yaml:"maxBody"`
+}
+
+// Caller is an internal system (or operator) allowed to call the bus.
+type Caller struct {
+	Name        string `yaml:"name"`
+	Token       string `yaml:"token"`       // plain text, demo configs only
+	TokenSHA256 string `yaml:"tokenSHA256"` // hex SHA-256 of the bearer token
+}
+
+// Matches reports whether token is this caller's, in constant time.
+func (c Caller) Matches(token string) bool {
+	sum := sha256.Sum256([]byte(token))
+	want := c.TokenSHA256
+	if want == "" {
+		want = HashToken(c.Token)
+	}
+	got := hex.EncodeToString(sum[:])
+	return subtle.ConstantTimeCompare([]byte(got), []byte(strings.ToLower(want))) == 1
+}
+
+// HashToken is what goes into tokenSHA256.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// File is the path the config was read from.
+func (c *Config) File() string { return c.file }
+
+// Load reads, applies defaults and environment overrides, and validates.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, raw)
+}
+
+// Parse is Load for bytes already read; path is only used in errors.
+func Parse(path string, raw []byte) (*Config, error) {
+	c := &Config{file: path}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.applyEnv()
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) applyEnv() {
+	for env, dst := range map[string]*string{
+		"KOPIR_DATABASE_URL":    &c.Database,
+		"KOPIR_NATS_URL":        &c.NATS,
+		"KOPIR_REDIS_URL":       &c.Redis,
+		"KOPIR_DATA_DIR":        &c.DataDir,
+		"KOPIR_LISTEN_INTERNAL": &c.Listen.Internal,
+		"KOPIR_LISTEN_AGENCY":   &c.Listen.Agency,
+		"KOPIR_LISTEN_ADMIN":    &c.Listen.Admin,
+	} {
+		if v, ok := os.LookupEnv(env); ok {
+			*dst = v
+		}
+	}
+}
+
+// Defaults for a route field left out.
+const (
+	DefaultTimeout  = 5 * time.Second
+	DefaultDeadline = 15 * time.Second
+	DefaultMaxBody  = 64 << 10
+)
+
+func (c *Config) applyDefaults() {
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	def(&c.Listen.Internal, "127.0.0.1:8080")
+	def(&c.Listen.Agency, "127.0.0.1:8081")
+	def(&c.Listen.Admin, "127.0.0.1:8082")
+	def(&c.DataDir, "./data")
+	if c.Limits.MaxBody == 0 {
+		c.Limits.MaxBody = DefaultMaxBody
+	}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		if r.Mode == "" {
+			r.Mode = routes.Sync
+		}
+		if r.Timeout == 0 {
+			r.Timeout = routes.Duration(DefaultTimeout)
+		}
+		if r.Deadline == 0 {
+			r.Deadline = routes.Duration(DefaultDeadline)
+			if r.Mode == routes.Async {
+				r.Deadline = routes.Duration(24 * time.Hour)
+			}
+		}
+		if r.Retry.Attempts == 0 {
+			r.Retry.Attempts = 3
+		}
+		if r.Retry.Backoff == 0 {
+			r.Retry.Backoff = routes.Duration(100 * time.Millisecond)
+		}
+		if r.Retry.Cap == 0 {
+			r.Retry.Cap = routes.Duration(5 * time.Second)
+		}
+		if r.Breaker.Failures == 0 {
+			r.Breaker.Failures = 5
+		}
+		if r.Breaker.OpenFor == 0 {
+			r.Breaker.OpenFor = routes.Duration(30 * time.Second)
+		}
+		if r.Breaker.HalfOpenProbes == 0 {
+			r.Breaker.HalfOpenProbes = 1
+		}
+		if r.MaxBody == 0 {
+			r.MaxBody = c.Limits.MaxBody
+		}
+	}
+}
+
+// FieldError names where in the file a value is wrong.
+type FieldError struct {
+	File  string
+	Route string // empty for top-level fields
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	if e.Route != "" {
+		return fmt.Sprintf("%s: route %q: %s: %s", e.File, e.Route, e.Field, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.File, e.Field, e.Msg)
+}
+
+// Validate checks everything that can be checked without starting anything,
+// including that each route's adapter exists and accepts its options.
+func (c *Config) Validate() error {
+	var errs []error
+	top := func(field, format string, a ...any) {
+		errs = append(errs, &FieldError{File: c.file, Field: field, Msg: fmt.Sprintf(format, a...)})
+	}
+	for name, addr := range map[string]string{"listen.internal": c.Listen.Internal, "listen.agency": c.Listen.Agency, "listen.admin": c.Listen.Admin} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			top(name, "%q is not host:port", addr)
+		}
+	}
+	callers := map[string]bool{}
+	checkCallers := func(kind string, list []Caller) {
+		for i, cl := range list {
+			f := fmt.Sprintf("%s[%d]", kind, i)
+			switch {
+			case cl.Name == "":
+				top(f+".name", "is required")
+			case cl.Token == "" && cl.TokenSHA256 == "":
+				top(f, "caller %q needs tokenSHA256", cl.Name)
+			case cl.Token != "" && !c.Demo:
+				top(f+".token", "plain-text tokens are allowed only with demo: true; store tokenSHA256 (kopir token hash) instead")
+			case cl.TokenSHA256 != "" && len(cl.TokenSHA256) != 64:
+				top(f+".tokenSHA256", "must be 64 hex characters")
+			}
+			if kind == "callers" {
+				callers[cl.Name] = true
+			}
+		}
+	}
+	checkCallers("callers", c.Callers)
+	checkCallers("admins", c.Admins)
+	if len(c.Admins) == 0 {
+		top("admins", "at least one admin is required for the admin API")
+	}
+	seen := map[string]bool{}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		name := r.Name
+		if name == "" {
+			name = fmt.Sprintf("#%d", i+1)
+		}
+		bad := func(field, format string, a ...any) {
+			errs = append(errs, &FieldError{File: c.file, Route: name, Field: field, Msg: fmt.Sprintf(format, a...)})
+		}
+		if r.Name == "" {
+			bad("name", "is required")
+		} else if seen[r.Name] {
+			bad("name", "duplicate route name")
+		}
+		seen[r.Name] = true
+		if r.Mode != routes.Sync && r.Mode != routes.Async {
+			bad("mode", "%q is neither sync nor async", r.Mode)
+		}
+		if len(r.Endpoints) == 0 {
+			bad("endpoints", "at least one endpoint URL is required")
+		}
+		for j, ep := range r.Endpoints {
+			if !strings.HasPrefix(ep, "http://") && !strings.HasPrefix(ep, "https://") {
+				bad(fmt.Sprintf("endpoints[%d]", j), "%q is not an http(s) URL", ep)
+			}
+		}
+		if r.Timeout.D() > r.Deadline.D() {
+			bad("timeout", "per-attempt timeout %s is longer than the deadline %s", r.Timeout.D(), r.Deadline.D())
+		}
+		if r.Retry.Attempts < 1 || r.Retry.Attempts > 100 {
+			bad("retry.attempts", "%d is outside 1..100", r.Retry.Attempts)
+		}
+		if r.Retry.Cap.D() < r.Retry.Backoff.D() {
+			bad("retry.cap", "%s is shorter than retry.backoff %s", r.Retry.Cap.D(), r.Retry.Backoff.D())
+		}
+		if r.Concurrency < 0 {
+			bad("concurrency", "must not be negative")
+		}
+		if r.CacheTTL < 0 {
+			bad("cacheTTL", "must not be negative")
+		}
+		if r.CacheTTL > 0 && r.Mode == routes.Async {
+			bad("cacheTTL", "async routes are not cached")
+		}
+		if len(r.Callers) == 0 {
+			bad("callers", "no caller may use this route; name at least one")
+		}
+		for j, cl := range r.Callers {
+			if !callers[cl] {
+				bad(fmt.Sprintf("callers[%d]", j), "unknown caller %q", cl)
+			}
+		}
+		if f, ok := adapters.Lookup(r.Adapter); !ok {
+			bad("adapter", "unknown adapter %q (known: %s)", r.Adapter, strings.Join(adapters.Names(), ", "))
+		} else if _, err := f(r.Operation, routes.YAMLOptions{Node: &r.Options}); err != nil {
+			bad("options", "%v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DataPath is a path inside the data directory.
+func (c *Config) DataPath(elem ...string) string {
+	return filepath.Join(append([]string{c.DataDir}, elem...)...)
+}

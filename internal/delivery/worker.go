@@ -1,0 +1,217 @@
+// Package delivery carries async messages from the store to their
+// receivers through the broker: enqueue after the message is stored,
+// deliver with the route's policy across broker redeliveries (so retries
+// survive restarts), mark DEAD when the policy is spent, and replay DEAD
+// messages on an operator's word.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/metrics"
+	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/routes"
+)
+
+// Broker is the durable transport messages wait in.
+type Broker interface {
+	Publisher() message.Publisher
+	// Subscriber consumes topic durably; a nacked message comes back after
+	// delay(retryNumber).
+	Subscriber(topic string, delay func(retry uint64) time.Duration) (message.Subscriber, error)
+}
+
+// metaBase is the attempt count a message had when this delivery round
+// started; a replay starts a new round with a fresh retry budget.
+const metaBase = "kopir_base_attempts"
+
+// Worker delivers async messages.
+type Worker struct {
+	Routes  *routes.Table
+	Store   store.Store
+	Broker  Broker
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+	// Backoff is the wait before redelivery number n of a route.
+	Backoff func(spec routes.RetrySpec, n int) time.Duration
+}
+
+// Topic is the broker topic of a route's deliveries.
+func Topic(route string) string { return "deliver." + route }
+
+// Enqueue publishes a stored message; it returns once the broker holds it.
+func (w *Worker) Enqueue(ctx context.Context, m *store.Message) error {
+	// The broker message carries only the id: the store holds the payload,
+	// and one source of truth means a replay always sends what was stored.
+	msg := message.NewMessage(m.ID+"."+strconv.Itoa(m.Attempts), []byte(m.ID))
+	msg.Metadata.Set(metaBase, strconv.Itoa(m.Attempts))
+	msg.Metadata.Set(middleware.CorrelationIDMetadataKey, m.CorrelationID)
+	msg.SetContext(ctx)
+	if err := w.Broker.Publisher().Publish(Topic(m.Route), msg); err != nil {
+		return fmt.Errorf("publishing message %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// Run consumes every async route until ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, watermill.NewSlogLogger(w.Log))
+	if err != nil {
+		return err
+	}
+	router.AddMiddleware(middleware.Recoverer, middleware.CorrelationID)
+	n := 0
+	for _, r := range w.Routes.All() {
+		if r.Mode != routes.Async {
+			continue
+		}
+		spec := r.Spec.Retry
+		sub, err := w.Broker.Subscriber(Topic(r.Name), func(retry uint64) time.Duration { return w.Backoff(spec, int(retry)+1) })
+		if err != nil {
+			return fmt.Errorf("subscribing to route %s: %w", r.Name, err)
+		}
+		router.AddConsumerHandler("deliver-"+r.Name, Topic(r.Name), sub, w.handle)
+		n++
+	}
+	if n == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	go w.watchDepth(ctx)
+	return router.Run(ctx)
+}
+
+// Recover re-enqueues every QUEUED message. A message stored but not yet
+// published when the process died is only known to the store; one that is
+// already in the broker is dropped as a duplicate by the broker's window,
+// or skipped by the worker once delivered.
+func (w *Worker) Recover(ctx context.Context) (int, error) {
+	n := 0
+	f := store.Filter{Status: store.Queued, Limit: 1000}
+	for {
+		page, err := w.Store.List(ctx, f)
+		if err != nil {
+			return n, err
+		}
+		for i := range page {
+			if err := w.Enqueue(ctx, &page[i]); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(page) < f.Limit {
+			return n, nil
+		}
+		f.AfterID = page[len(page)-1].ID
+	}
+}
+
+func (w *Worker) handle(msg *message.Message) error {
+	ctx := msg.Context()
+	id := string(msg.Payload)
+	m, err := w.Store.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		w.Log.Error("delivery of a message the store does not hold; dropped", "messageId", id)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("loading message %s: %w", id, err)
+	}
+	if m.Status != store.Queued {
+		w.Metrics.Deliveries.WithLabelValues(m.Route, "skipped").Inc()
+		return nil // delivered or dead already: a duplicate broker copy
+	}
+	r, ok := w.Routes.Get(m.Route)
+	if !ok || r.Mode != routes.Async {
+		return w.finish(ctx, m, nil, store.Dead, fmt.Sprintf("route %s is no longer an async route of this bus", m.Route), nil)
+	}
+	key := m.IdempotencyKey
+	if key == "" {
+		key = m.ID
+	}
+	x := &routes.Exchange{Route: r, Caller: m.Caller, Started: time.Now(), Request: adapters.Request{
+		Route: m.Route, Operation: r.Operation, MessageID: m.ID, CorrelationID: m.CorrelationID, IdempotencyKey: key, Body: m.Payload,
+	}}
+	derr := r.Deliver(ctx, x)
+	attempts := x.Attempts()
+	if derr == nil {
+		w.Metrics.Deliveries.WithLabelValues(m.Route, "delivered").Inc()
+		return w.finish(ctx, m, attempts, store.Delivered, "", x.Response)
+	}
+	base, _ := strconv.Atoi(msg.Metadata.Get(metaBase))
+	used := m.Attempts - base + len(attempts)
+	var ae *adapters.Error
+	permanent := errors.As(derr, &ae) && !ae.Retryable
+	if permanent || used >= r.Retry.Attempts {
+		w.Metrics.Deliveries.WithLabelValues(m.Route, "dead").Inc()
+		why := fmt.Sprintf("gave up after %d attempts: %v", used, derr)
+		if permanent {
+			why = fmt.Sprintf("receiver refused the message (not retryable): %v", derr)
+		}
+		return w.finish(ctx, m, attempts, store.Dead, why, nil)
+	}
+	w.Metrics.Deliveries.WithLabelValues(m.Route, "retry").Inc()
+	m.Error = derr.Error()
+	m.UpdatedAt = time.Now().UTC()
+	if err := w.Store.Record(ctx, store.Event{Message: m, Attempts: w.masked(r, attempts)}); err != nil {
+		return fmt.Errorf("recording attempt of %s: %w", m.ID, err)
+	}
+	return fmt.Errorf("delivery of %s failed (attempt %d of %d), will retry: %w", m.ID, used, r.Retry.Attempts, derr)
+}
+
+func (w *Worker) masked(r *routes.Route, at []store.Attempt) []store.Attempt {
+	for i := range at {
+		at[i].MessageID = ""
+		at[i].N = 0 // numbered by the store after the ones already held
+		at[i].RequestBody = r.PII.Body(at[i].RequestBody)
+		at[i].ResponseBody = r.PII.Body(at[i].ResponseBody)
+	}
+	return at
+}
+
+func (w *Worker) finish(ctx context.Context, m *store.Message, at []store.Attempt, status store.Status, why string, resp *adapters.Response) error {
+	if r, ok := w.Routes.Get(m.Route); ok {
+		at = w.masked(r, at)
+		if resp != nil {
+			m.ResponseBody = r.PII.JSON(resp.Body)
+		}
+	}
+	for i := range at {
+		at[i].MessageID = m.ID
+	}
+	m.Status, m.Error, m.UpdatedAt = status, why, time.Now().UTC()
+	ev := store.Event{Message: m, Attempts: at, Audit: []store.AuditEntry{{MessageID: m.ID, Actor: "bus", Action: string(status), Detail: why}}}
+	if err := w.Store.Record(ctx, ev); err != nil {
+		return fmt.Errorf("recording %s of %s: %w", status, m.ID, err)
+	}
+	return nil
+}
+
+func (w *Worker) watchDepth(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		for _, r := range w.Routes.All() {
+			if r.Mode != routes.Async {
+				continue
+			}
+			if c, err := w.Store.Count(ctx, store.Filter{Route: r.Name, Status: store.Queued}); err == nil {
+				w.Metrics.QueueDepth.WithLabelValues(r.Name).Set(float64(c[store.Queued]))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,46 @@
+package pii
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestJSONMasksAndHashesAtAnyDepth(t *testing.T) {
+	p := NewPolicy([]string{"iin", "lastName"}, []string{"phone"}, "k")
+	out := string(p.JSON([]byte(`{"iin":"931002451325","person":{"lastName":"Abaev","firstName":"Ali","phone":"+77010000000"},"list":[{"iin":123456789012}]}`)))
+	for _, want := range []string{`"iin":"**********25"`, `"lastName":"***ev"`, `"firstName":"Ali"`, `"iin":"**********12"`, `"phone":"sha256:`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("masked JSON %s lacks %s", out, want)
+		}
+	}
+	if strings.Contains(out, "931002451325") || strings.Contains(out, "77010000000") {
+		t.Errorf("personal data left in %s", out)
+	}
+}
+
+func TestHashIsKeyedAndStable(t *testing.T) {
+	a, b := NewPolicy(nil, []string{"x"}, "k1"), NewPolicy(nil, []string{"x"}, "k2")
+	if a.Hash("v") != a.Hash("v") || a.Hash("v") == b.Hash("v") {
+		t.Fatal("hash must be stable per key and differ across keys")
+	}
+}
+
+func TestXMLMasksElementTextWithAnyPrefix(t *testing.T) {
+	p := NewPolicy([]string{"iin", "surname"}, nil, "")
+	out := string(p.XML([]byte(`<a><iin>931002451325</iin><ns2:surname x="1">Abaev</ns2:surname><name>Ali</name></a>`)))
+	want := `<a><iin>**********25</iin><ns2:surname x="1">***ev</ns2:surname><name>Ali</name></a>`
+	if out != want {
+		t.Fatalf("got %s\nwant %s", out, want)
+	}
+}
+
+func TestNonJSONIsKeptAndZeroPolicyIsNoop(t *testing.T) {
+	p := NewPolicy([]string{"iin"}, nil, "")
+	if got := string(p.JSON([]byte(`iin=1`))); got != "iin=1" {
+		t.Fatalf("got %q", got)
+	}
+	var zero *Policy
+	if !zero.Empty() {
+		t.Fatal("nil policy must be empty")
+	}
+}

@@ -1,0 +1,76 @@
+// Package problem writes RFC 9457 application/problem+json answers. Every
+// error the internal API gives goes through here so callers can rely on one
+// shape: type, title, status, detail, and the offending field when known.
+package problem
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Problem is the body of an error answer.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail,omitempty"`
+	Instance  string `json:"instance,omitempty"`
+	Field     string `json:"field,omitempty"`
+	Code      string `json:"code,omitempty"` // the agency's own error code
+	MessageID string `json:"messageId,omitempty"`
+	// RetryAfter is sent as the Retry-After header, not in the body.
+	RetryAfter time.Duration `json:"-"`
+}
+
+// Error lets a *Problem travel as an error.
+func (p *Problem) Error() string {
+	if p.Field != "" {
+		return p.Field + ": " + p.Detail
+	}
+	if p.Detail != "" {
+		return p.Title + ": " + p.Detail
+	}
+	return p.Title
+}
+
+// New builds a problem whose type is a stable URN per status and title.
+func New(status int, title, detail string) *Problem {
+	return &Problem{Type: "urn:kopir:problem:" + slug(title), Title: title, Status: status, Detail: detail}
+}
+
+// Write sends p.
+func Write(w http.ResponseWriter, p *Problem) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	if p.RetryAfter > 0 {
+		secs := int(p.RetryAfter.Round(time.Second) / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		h.Set("Retry-After", strconv.Itoa(secs))
+	}
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func slug(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			b = append(b, c)
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		case len(b) > 0 && b[len(b)-1] != '-':
+			b = append(b, '-')
+		}
+	}
+	for len(b) > 0 && b[len(b)-1] == '-' {
+		b = b[:len(b)-1]
+	}
+	return string(b)
+}

@@ -1,0 +1,202 @@
+package resilience
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// DefaultMaxResponse bounds a buffered agency answer when the route sets no
+// limit. Every answer is held in memory whole (to audit it and to let the
+// adapter decode it), so an agency streaming gigabytes must not be able to
+// take the bus down with it.
+const DefaultMaxResponse = 10 << 20
+
+// ErrResponseTooLarge is an answer over the size limit. It is not retried
+// and does not count against the breaker: the endpoint is up, the answer is
+// just unusable.
+var ErrResponseTooLarge = errors.New("response body too large")
+
+// AttemptInfo is one physical try at an endpoint, as the audit trail and
+// the attempt metrics need it. Bodies are the bytes as sent and received;
+// they are shared with the call, so observers must not modify them.
+type AttemptInfo struct {
+	Endpoint     string
+	Attempt      int // 1 for the first try at this endpoint in this call
+	StartedAt    time.Time
+	StatusCode   int // 0 when no response arrived
+	Latency      time.Duration
+	Err          error
+	RequestBody  []byte
+	ResponseBody []byte
+}
+
+type observerKey struct{}
+
+// WithAttemptObserver makes every physical attempt made under ctx, retries
+// included, be reported to fn. The observer travels in the context rather
+// than in the Client because the Client is shared by a route while the
+// audit record it feeds belongs to one exchange. fn runs synchronously on
+// the calling goroutine, once per attempt, in order.
+func WithAttemptObserver(ctx context.Context, fn func(AttemptInfo)) context.Context {
+	return context.WithValue(ctx, observerKey{}, fn)
+}
+
+func observerFrom(ctx context.Context) func(AttemptInfo) {
+	fn, _ := ctx.Value(observerKey{}).(func(AttemptInfo))
+	return fn
+}
+
+// callState is what Client.Do tells its layers about the endpoint being
+// tried. One per call, reused across endpoints; the retry loop is
+// sequential, so it needs no lock.
+type callState struct {
+	endpoint string
+	breaker  *breaker
+	body     []byte
+	obs      func(AttemptInfo)
+	attempts int
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *callState {
+	st, _ := ctx.Value(stateKey{}).(*callState)
+	return st
+}
+
+// AttemptTimeoutError is one attempt that got no complete answer within the
+// per-attempt timeout. It unwraps to context.DeadlineExceeded and reports
+// Timeout() like net errors do, but the retry layer can still tell it from
+// the caller's own deadline, which must end the call instead of retrying.
+type AttemptTimeoutError struct {
+	Endpoint string
+	Limit    time.Duration // the per-attempt timeout that ran out
+}
+
+func (e *AttemptTimeoutError) Error() string {
+	return fmt.Sprintf("no complete answer from %s within %s", e.Endpoint, e.Limit)
+}
+func (e *AttemptTimeoutError) Unwrap() error { return context.DeadlineExceeded }
+func (e *AttemptTimeoutError) Timeout() bool { return true }
+
+// AttemptTransport makes one physical attempt: it bounds it by Timeout,
+// reads the whole answer (at most MaxBody bytes) so the attempt's latency
+// and body are known when it is reported, and reports it to the observer
+// from the request's context. The response goes on with an in-memory body,
+// so the per-attempt timeout can end with the attempt.
+type AttemptTransport struct {
+	Next    http.RoundTripper
+	Timeout time.Duration // 0: bounded only by the request's context
+	MaxBody int64         // 0: DefaultMaxResponse
+}
+
+func (t *AttemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	st := stateFrom(ctx)
+	var endpoint string
+	var obs func(AttemptInfo)
+	if st != nil {
+		st.attempts++
+		endpoint, obs = st.endpoint, st.obs
+	} else {
+		endpoint, obs = req.URL.Scheme+"://"+req.URL.Host, observerFrom(ctx)
+	}
+
+	start := time.Now()
+	var actx context.Context
+	if t.Timeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, t.Timeout)
+		defer cancel()
+		req = req.WithContext(actx)
+	}
+	resp, err := t.Next.RoundTrip(req)
+	var body []byte
+	if err == nil {
+		body, err = readBody(resp, t.MaxBody)
+		if err != nil {
+			resp = nil
+		} else {
+			resp.Body = newMemBody(body)
+		}
+	}
+	if err != nil && actx != nil && ctx.Err() == nil && actx.Err() == context.DeadlineExceeded {
+		err = &AttemptTimeoutError{Endpoint: endpoint, Limit: t.Timeout}
+	}
+
+	if obs != nil {
+		a := AttemptInfo{
+			Endpoint:     endpoint,
+			StartedAt:    start,
+			Latency:      time.Since(start),
+			Err:          err,
+			ResponseBody: body,
+		}
+		if st != nil {
+			a.Attempt, a.RequestBody = st.attempts, st.body
+		} else {
+			a.Attempt = 1
+			if req.GetBody != nil {
+				if rc, gerr := req.GetBody(); gerr == nil {
+					a.RequestBody, _ = io.ReadAll(rc)
+					rc.Close()
+				}
+			}
+		}
+		if resp != nil {
+			a.StatusCode = resp.StatusCode
+		}
+		obs(a)
+	}
+	return resp, err
+}
+
+// readBody reads the whole body, closing it, sized from Content-Length when
+// the agency sends one so the common case is a single allocation.
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	defer resp.Body.Close()
+	if max <= 0 {
+		max = DefaultMaxResponse
+	}
+	if resp.Body == http.NoBody {
+		return nil, nil
+	}
+	if n := resp.ContentLength; n >= 0 {
+		if n > max {
+			return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrResponseTooLarge, n, max)
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, max)
+	}
+	return b, nil
+}
+
+// memBody is a response body already in memory. Client.Do takes the bytes
+// back from it instead of copying them through the reader.
+type memBody struct {
+	bytes.Reader
+	b []byte
+}
+
+func newMemBody(b []byte) *memBody {
+	m := &memBody{b: b}
+	m.Reset(b)
+	return m
+}
+
+func (*memBody) Close() error { return nil }

@@ -1,0 +1,175 @@
+package safexml
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+type doc struct {
+	Name  string   `xml:"name"`
+	Items []string `xml:"items>item"`
+	Count int      `xml:"count"`
+}
+
+func reason(t *testing.T, err error) string {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T) is not *safexml.Error", err, err)
+	}
+	return e.Reason
+}
+
+func TestDecodeOK(t *testing.T) {
+	var d doc
+	in := `<?xml version="1.0" encoding="UTF-8"?>
+<!-- comment --><doc><name>a &amp; b</name><items><item>1</item><item>2</item></items></doc>
+`
+	if err := Decode([]byte(in), &d, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if d.Name != "a & b" || len(d.Items) != 2 {
+		t.Fatalf("%+v", d)
+	}
+}
+
+const billionLaughs = `<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+]>
+<lolz>&lol3;</lolz>`
+
+func TestRefused(t *testing.T) {
+	cases := []struct {
+		name, in, reason, detail string
+		lim                      Limits
+	}{
+		{"billion laughs", billionLaughs, "doctype", "<!DOCTYPE>", Limits{}},
+		{"external entity", `<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><foo>&xxe;</foo>`, "doctype", "<!DOCTYPE>", Limits{}},
+		{"external dtd", `<!DOCTYPE foo SYSTEM "http://attacker.example/x.dtd"><foo/>`, "doctype", "<!DOCTYPE>", Limits{}},
+		{"bare entity decl", `<!ENTITY x "y"><foo/>`, "doctype", "<!ENTITY>", Limits{}},
+		{"undeclared entity", `<foo>&xxe;</foo>`, "syntax", "entity", Limits{}},
+		{"deep", strings.Repeat("<a>", 65) + strings.Repeat("</a>", 65), "depth", "deeper than 64", Limits{}},
+		{"deep custom", "<a><b><c/></b></a>", "depth", "deeper than 2", Limits{MaxDepth: 2}},
+		{"tokens", "<a>" + strings.Repeat("<b/>", 100) + "</a>", "tokens", "more than 50", Limits{MaxTokens: 50}},
+		{"size", "<a>" + strings.Repeat("x", 100) + "</a>", "size", "limit 64", Limits{MaxBytes: 64}},
+		{"mismatch", "<a><b></a></b>", "syntax", "<b> closed by </a>", Limits{}},
+		{"unclosed", "<a><b></b>", "syntax", "inside <a>", Limits{}},
+		{"two roots", "<a/><b/>", "syntax", "more than one root", Limits{}},
+		{"text outside", "<a/>junk", "syntax", "outside the root", Limits{}},
+		{"empty", "", "syntax", "no root element", Limits{}},
+		{"garbage", "<a <<", "syntax", "", Limits{}},
+		{"charset", `<?xml version="1.0" encoding="windows-1251"?><a/>`, "syntax", "windows-1251", Limits{}},
+		{"shape", "<doc><count>many</count></doc>", "decode", "many", Limits{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var d doc
+			err := Decode([]byte(c.in), &d, c.lim)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if r := reason(t, err); r != c.reason {
+				t.Fatalf("reason %q, want %q (%v)", r, c.reason, err)
+			}
+			if !strings.Contains(err.Error(), c.detail) {
+				t.Fatalf("error %q does not mention %q", err, c.detail)
+			}
+			if c.reason != "decode" {
+				// Check on a stream agrees with Decode on bytes.
+				if err := Check(strings.NewReader(c.in), c.lim); err == nil || reason(t, err) != c.reason {
+					t.Fatalf("Check = %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestErrorLine(t *testing.T) {
+	err := Decode([]byte("<a>\n<b>\n<!DOCTYPE x>\n</b></a>"), new(doc), Limits{})
+	var e *Error
+	if !errors.As(err, &e) || e.Line != 3 {
+		t.Fatalf("%#v", err)
+	}
+	if !strings.Contains(err.Error(), "line 3") {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckStreamStopsEarly(t *testing.T) {
+	// A huge stream must be refused after about MaxBytes, not read in full.
+	r := &countingReader{r: strings.NewReader("<a>" + strings.Repeat("x", 10<<20) + "</a>")}
+	err := Check(r, Limits{MaxBytes: 1 << 10})
+	if err == nil || reason(t, err) != "size" {
+		t.Fatal(err)
+	}
+	if r.n > 64<<10 {
+		t.Fatalf("read %d bytes", r.n)
+	}
+	// Exactly at the limit is fine.
+	ok := "<a>" + strings.Repeat("x", 1<<10-7) + "</a>"
+	if err := Check(strings.NewReader(ok), Limits{MaxBytes: int64(len(ok))}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type countingReader struct {
+	r *strings.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+func BenchmarkDecode(b *testing.B) {
+	in := []byte("<doc><name>x</name><items>" + strings.Repeat("<item>value</item>", 30) + "</items></doc>")
+	b.ReportAllocs()
+	for b.Loop() {
+		var d doc
+		if err := Decode(in, &d, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`<doc><name>n</name><items><item>1</item></items></doc>`))
+	f.Add([]byte(billionLaughs))
+	f.Add([]byte(`<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><foo>&xxe;</foo>`))
+	f.Add([]byte(`<a xmlns:x="u"><x:b x:c="1"><![CDATA[<]]></x:b><?pi?></a>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lim := Limits{MaxBytes: 1 << 12, MaxDepth: 8, MaxTokens: 256}
+		var d doc
+		err := Decode(data, &d, lim)
+		cerr := Check(bytes.NewReader(data), lim)
+		if err == nil {
+			if cerr != nil {
+				t.Fatalf("Decode accepted what Check refused: %v", cerr)
+			}
+			if bytes.Contains(data, []byte("<!DOCTYPE")) && !bytes.Contains(data, []byte("<![CDATA[")) && !bytes.Contains(data, []byte("<!--")) {
+				t.Fatalf("accepted a DOCTYPE: %q", data)
+			}
+			return
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("untyped error %T %v", err, err)
+		}
+		// Check reads a stream, so an oversize document may be refused for
+		// an earlier syntax error instead; otherwise both must agree.
+		if e.Reason != "decode" && cerr == nil {
+			t.Fatalf("Decode %v, Check accepted", err)
+		}
+		if e.Reason != "decode" && e.Reason != "size" && cerr.(*Error).Reason != e.Reason {
+			t.Fatalf("Decode %v, Check %v", err, cerr)
+		}
+	})
+}

@@ -1,0 +1,8 @@
+package store
+
+import "database/sql"
+
+type (
+	sqlResult = sql.Result
+	sqlRow    = sql.Row
+)

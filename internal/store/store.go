@@ -1,0 +1,399 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
+	"github.com/jmoiron/sqlx"
+	_ "modernc.org/sqlite" // registers driver "sqlite"
+)
+
+// ErrNotFound is returned (wrapped with what was looked up) when no message
+// matches, so callers can tell "absent" from "store failed" with errors.Is.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrDuplicateKey is returned (wrapped) by Record when a new message reuses
+// a caller's idempotency key already taken by another message: two requests
+// with one key raced, and the loser should answer with the winner's message
+// (FindByIdempotencyKey).
+var ErrDuplicateKey = errors.New("store: idempotency key already used by another message")
+
+// ErrClosed is returned by Record after Close.
+var ErrClosed = errors.New("store: closed")
+
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
+// SQLStore is the Store on SQLite or PostgreSQL. Writes go through one
+// writer goroutine and one connection (group commit); reads use their own
+// pool so they never queue behind a write batch.
+type SQLStore struct {
+	d   dialect
+	wdb *sqlx.DB // one connection, used only by the writer goroutine (and migrations)
+	rdb *sqlx.DB // readers
+
+	reqs      chan *request
+	mu        sync.RWMutex // guards closed against sends on a closed reqs
+	closed    bool
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+
+	stmts map[stmtKey]*sqlx.Stmt // writer goroutine only
+
+	batches atomic.Int64 // transactions attempted by the writer (tests look)
+	retried atomic.Int64 // batches that failed and were retried one by one
+}
+
+var _ Store = (*SQLStore)(nil)
+
+// Open connects to the store named by dsn and brings its schema up to date.
+// A DSN starting with postgres:// or postgresql:// selects PostgreSQL (any
+// pgx parameter, e.g. search_path, may be given); anything else is an
+// SQLite file, as "sqlite:///abs/path/kopir.db", "sqlite://rel/kopir.db" or a
+// plain path, whose directory is created if missing. SQLite runs in WAL mode
+// with synchronous=NORMAL: a committed Record survives the process being
+// killed, though not necessarily a power loss.
+func Open(ctx context.Context, dsn string) (*SQLStore, error) {
+	s := &SQLStore{
+		reqs:  make(chan *request, 4*maxBatch),
+		done:  make(chan struct{}),
+		stmts: make(map[stmtKey]*sqlx.Stmt),
+	}
+	var err error
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		s.d = postgresDialect
+		err = s.openPostgres(ctx, dsn)
+	} else {
+		s.d = sqliteDialect
+		err = s.openSQLite(ctx, dsn)
+	}
+	if err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	go s.run()
+	return s, nil
+}
+
+func (s *SQLStore) openPostgres(ctx context.Context, dsn string) error {
+	var err error
+	if s.wdb, err = sqlx.Open("pgx", dsn); err != nil {
+		return fmt.Errorf("store: open postgres: %w", err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	if err := s.wdb.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: connect postgres: %w", err)
+	}
+	if s.rdb, err = sqlx.Open("pgx", dsn); err != nil {
+		return fmt.Errorf("store: open postgres: %w", err)
+	}
+	s.rdb.SetMaxOpenConns(8)
+	s.rdb.SetMaxIdleConns(8)
+	s.rdb.SetConnMaxIdleTime(5 * time.Minute)
+	return nil
+}
+
+func (s *SQLStore) openSQLite(ctx context.Context, dsn string) error {
+	path, params, _ := strings.Cut(strings.TrimPrefix(dsn, "sqlite://"), "?")
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file::memory:") {
+		return errors.New("store: sqlite needs a file path (an in-memory database is not shared between the writer and reader pools)")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("store: create data dir: %w", err)
+		}
+	}
+	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	if params != "" {
+		common += "&" + params
+	}
+	var err error
+	// The writer's transactions start with BEGIN IMMEDIATE so they take the
+	// write lock up front instead of failing to upgrade a read lock.
+	w := path + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	if s.wdb, err = sqlx.Open("sqlite", w); err != nil {
+		return fmt.Errorf("store: open sqlite: %w", err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	s.wdb.SetConnMaxIdleTime(0)
+	if err := s.wdb.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	r := path + "?" + common + "&_pragma=query_only(1)"
+	if s.rdb, err = sqlx.Open("sqlite", r); err != nil {
+		return fmt.Errorf("store: open sqlite: %w", err)
+	}
+	s.rdb.SetMaxOpenConns(4)
+	s.rdb.SetMaxIdleConns(4)
+	return nil
+}
+
+// Close stops taking new events, waits for the queued ones to be written,
+// and closes the database. It is safe to call more than once.
+func (s *SQLStore) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.reqs)
+		s.mu.Unlock()
+		<-s.done
+		for _, st := range s.stmts {
+			_ = st.Close()
+		}
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
+}
+
+func (s *SQLStore) closeDBs() error {
+	var errs []error
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	if s.wdb != nil {
+		errs = append(errs, s.wdb.Close())
+	}
+	return errors.Join(errs...)
+}
+
+const messageCols = "id, route, direction, caller, correlation_id, idempotency_key, external_id, status, " +
+	"http_status, error, request_body, response_body, payload, attempts, created_at, updated_at"
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanMessage(sc scanner) (*Message, error) {
+	var m Message
+	var created, updated dbTime
+	var reqBody, respBody []byte
+	if err := sc.Scan(&m.ID, &m.Route, &m.Direction, &m.Caller, &m.CorrelationID, &m.IdempotencyKey,
+		&m.ExternalID, &m.Status, &m.HTTPStatus, &m.Error, &reqBody, &respBody, &m.Payload,
+		&m.Attempts, &created, &updated); err != nil {
+		return nil, err
+	}
+	if len(reqBody) > 0 {
+		m.RequestBody = reqBody
+	}
+	if len(respBody) > 0 {
+		m.ResponseBody = respBody
+	}
+	m.CreatedAt, m.UpdatedAt = created.Time, updated.Time
+	return &m, nil
+}
+
+func (s *SQLStore) getOne(ctx context.Context, what, where string, args ...any) (*Message, error) {
+	q := s.d.rebind("SELECT " + messageCols + " FROM messages WHERE " + where)
+	m, err := scanMessage(s.rdb.QueryRowxContext(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: message %s: %w", what, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: message %s: %w", what, err)
+	}
+	return m, nil
+}
+
+// Get returns the message with id, or an error wrapping ErrNotFound.
+func (s *SQLStore) Get(ctx context.Context, id string) (*Message, error) {
+	return s.getOne(ctx, fmt.Sprintf("%q", id), "id = ?", id)
+}
+
+// FindByIdempotencyKey returns the message caller sent under key, so a
+// retried request can be answered without being forwarded twice. An empty
+// key never matches.
+func (s *SQLStore) FindByIdempotencyKey(ctx context.Context, caller, key string) (*Message, error) {
+	what := fmt.Sprintf("caller %q idempotency key %q", caller, key)
+	if key == "" {
+		return nil, fmt.Errorf("store: message %s: %w", what, ErrNotFound)
+	}
+	return s.getOne(ctx, what, "caller = ? AND idempotency_key = ?", caller, key)
+}
+
+// FindByExternalID returns the newest message on route carrying the
+// agency's own id, to recognise an inbound message delivered twice. An empty
+// externalID never matches.
+func (s *SQLStore) FindByExternalID(ctx context.Context, route, externalID string) (*Message, error) {
+	what := fmt.Sprintf("route %q external id %q", route, externalID)
+	if externalID == "" {
+		return nil, fmt.Errorf("store: message %s: %w", what, ErrNotFound)
+	}
+	return s.getOne(ctx, what, "route = ? AND external_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", route, externalID)
+}
+
+// Attempts returns the message's attempts in the order they were made
+// (empty, not an error, for an unknown id).
+func (s *SQLStore) Attempts(ctx context.Context, id string) ([]Attempt, error) {
+	rows, err := s.rdb.QueryxContext(ctx, s.d.rebind(`SELECT message_id, n, endpoint, http_status, latency_ms, error,
+		request_body, response_body, started_at FROM attempts WHERE message_id = ? ORDER BY n`), id)
+	if err != nil {
+		return nil, fmt.Errorf("store: attempts of %q: %w", id, err)
+	}
+	defer rows.Close()
+	out := []Attempt{}
+	for rows.Next() {
+		var a Attempt
+		var started dbTime
+		if err := rows.Scan(&a.MessageID, &a.N, &a.Endpoint, &a.HTTPStatus, &a.LatencyMS, &a.Error,
+			&a.RequestBody, &a.ResponseBody, &started); err != nil {
+			return nil, fmt.Errorf("store: attempts of %q: %w", id, err)
+		}
+		a.StartedAt = started.Time
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: attempts of %q: %w", id, err)
+	}
+	return out, nil
+}
+
+// Audit returns the audit records about one message in chain order.
+func (s *SQLStore) Audit(ctx context.Context, messageID string) ([]AuditRecord, error) {
+	rows, err := s.rdb.QueryxContext(ctx, s.d.rebind(`SELECT seq, at, message_id, actor, action, detail, prev_hash, hash
+		FROM audit WHERE message_id = ? ORDER BY seq`), messageID)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit of %q: %w", messageID, err)
+	}
+	defer rows.Close()
+	out := []AuditRecord{}
+	for rows.Next() {
+		var r AuditRecord
+		var at dbTime
+		if err := rows.Scan(&r.Seq, &at, &r.MessageID, &r.Actor, &r.Action, &r.Detail, &r.PrevHash, &r.Hash); err != nil {
+			return nil, fmt.Errorf("store: audit of %q: %w", messageID, err)
+		}
+		r.At = at.Time
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: audit of %q: %w", messageID, err)
+	}
+	return out, nil
+}
+
+// where builds the WHERE clause shared by List and Count (AfterID and Limit
+// are List's alone).
+func (s *SQLStore) where(f Filter) (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, arg any) { conds = append(conds, cond); args = append(args, arg) }
+	if f.Status != "" {
+		add("status = ?", string(f.Status))
+	}
+	if f.Route != "" {
+		add("route = ?", f.Route)
+	}
+	if f.Direction != "" {
+		add("direction = ?", string(f.Direction))
+	}
+	if f.Caller != "" {
+		add("caller = ?", f.Caller)
+	}
+	if !f.Since.IsZero() {
+		add("created_at >= ?", s.d.ts(f.Since))
+	}
+	if !f.Before.IsZero() {
+		add("created_at < ?", s.d.ts(f.Before))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// List returns messages matching f, newest first. To page, pass the last
+// returned ID as f.AfterID: the next page holds the messages created before
+// it, unaffected by messages arriving meanwhile. Limit defaults to 100 and
+// is capped at 1000. An AfterID that does not exist is ErrNotFound.
+func (s *SQLStore) List(ctx context.Context, f Filter) ([]Message, error) {
+	where, args := s.where(f)
+	if f.AfterID != "" {
+		var created dbTime
+		err := s.rdb.QueryRowxContext(ctx, s.d.rebind("SELECT created_at FROM messages WHERE id = ?"), f.AfterID).Scan(&created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("store: list after %q: %w", f.AfterID, ErrNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: list after %q: %w", f.AfterID, err)
+		}
+		cond := "(created_at < ? OR (created_at = ? AND id < ?))"
+		if where == "" {
+			where = " WHERE " + cond
+		} else {
+			where += " AND " + cond
+		}
+		args = append(args, s.d.ts(created.Time), s.d.ts(created.Time), f.AfterID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	limit = min(limit, maxLimit)
+	q := s.d.rebind(fmt.Sprintf("SELECT %s FROM messages%s ORDER BY created_at DESC, id DESC LIMIT %d", messageCols, where, limit))
+	rows, err := s.rdb.QueryxContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list: %w", err)
+	}
+	defer rows.Close()
+	out := []Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list: %w", err)
+		}
+		out = append(out, *m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list: %w", err)
+	}
+	return out, nil
+}
+
+// Count returns how many messages matching f stand in each status. Every
+// known status is present (zero if none) so dashboards need not special-case
+// absent keys; with f.Status set only that status is.
+func (s *SQLStore) Count(ctx context.Context, f Filter) (Counts, error) {
+	where, args := s.where(f)
+	rows, err := s.rdb.QueryxContext(ctx, s.d.rebind("SELECT status, COUNT(*) FROM messages"+where+" GROUP BY status"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: count: %w", err)
+	}
+	defer rows.Close()
+	c := Counts{}
+	if f.Status != "" {
+		c[f.Status] = 0
+	} else {
+		for _, st := range []Status{Received, Queued, Delivered, Failed, Dead, Rejected} {
+			c[st] = 0
+		}
+	}
+	for rows.Next() {
+		var st Status
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("store: count: %w", err)
+		}
+		c[st] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: count: %w", err)
+	}
+	return c, nil
+}

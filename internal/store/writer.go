@@ -1,0 +1,457 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jmoiron/sqlx"
+	"modernc.org/sqlite"
+)
+
+// maxBatch caps how many events one transaction carries; it is also the
+// largest multi-row statement, so batches are written as chunks of 256, 128,
+// …, 1 rows and at most 9 statement shapes per table are ever prepared.
+const maxBatch = 256
+
+// auditLockKey is taken with pg_advisory_xact_lock by every batch, so bus
+// processes sharing one PostgreSQL database append to a single chain.
+const auditLockKey = 0x6b6f70697261 // "kopira"
+
+// batchTimeout bounds one batch so a hung database fails waiters instead of
+// holding them for ever.
+const batchTimeout = time.Minute
+
+type request struct {
+	ctx  context.Context
+	ev   Event
+	now  time.Time
+	done chan error
+}
+
+// Record writes ev and returns once it is committed. Concurrent calls are
+// gathered by one writer goroutine into a shared transaction (group commit),
+// so the cost of a commit is paid once per batch, not per call.
+//
+// The store maintains Message.Attempts (it adds len(ev.Attempts)), sets
+// UpdatedAt (and CreatedAt when zero) to the time of the call, drops Payload
+// once Status is DELIVERED, numbers attempts whose N is zero, and fills an
+// audit entry's MessageID from ev.Message and At from the time of the call
+// when they are empty. ev is not modified.
+//
+// If ctx ends first Record returns ctx.Err(); the event may then still be
+// written. A new message reusing a caller's idempotency key fails with
+// ErrDuplicateKey without affecting the other events of its batch.
+func (s *SQLStore) Record(ctx context.Context, ev Event) error {
+	if err := validate(ev); err != nil {
+		return err
+	}
+	if ev.Message == nil && len(ev.Audit) == 0 {
+		return nil
+	}
+	r := &request{ctx: ctx, ev: copyEvent(ev), now: time.Now(), done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.reqs <- r:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func validate(ev Event) error {
+	if m := ev.Message; m != nil {
+		if m.ID == "" {
+			return errors.New("store: record: message without id")
+		}
+		if m.Status == "" {
+			return fmt.Errorf("store: record: message %q without status", m.ID)
+		}
+		for _, a := range ev.Attempts {
+			if a.MessageID != "" && a.MessageID != m.ID {
+				return fmt.Errorf("store: record: attempt of message %q in an event for %q", a.MessageID, m.ID)
+			}
+			if a.N < 0 {
+				return fmt.Errorf("store: record: attempt number %d", a.N)
+			}
+		}
+	} else if len(ev.Attempts) > 0 {
+		return errors.New("store: record: attempts need the event's message")
+	}
+	for _, e := range ev.Audit {
+		if e.Action == "" {
+			return errors.New("store: record: audit entry without action")
+		}
+	}
+	return nil
+}
+
+func copyEvent(ev Event) Event {
+	out := Event{
+		Attempts: append([]Attempt(nil), ev.Attempts...),
+		Audit:    append([]AuditEntry(nil), ev.Audit...),
+	}
+	if ev.Message != nil {
+		m := *ev.Message
+		out.Message = &m
+	}
+	return out
+}
+
+// run is the writer goroutine: it takes whatever is queued (up to maxBatch),
+// writes it in one transaction and wakes the waiters, until Close.
+func (s *SQLStore) run() {
+	defer close(s.done)
+	batch := make([]*request, 0, maxBatch)
+	for r := range s.reqs {
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.process(batch)
+	}
+}
+
+func (s *SQLStore) process(batch []*request) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err // nobody waits for it any more; don't write it
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	s.batches.Add(1)
+	err := s.writeBatch(live)
+	if err == nil || len(live) == 1 {
+		err = mapErr(err)
+		for _, r := range live {
+			r.done <- err
+		}
+		return
+	}
+	// One bad event fails the whole transaction: write them one by one so
+	// only the bad one fails.
+	s.retried.Add(1)
+	for _, r := range live {
+		r.done <- mapErr(s.writeBatch([]*request{r}))
+	}
+}
+
+// mapErr turns an idempotency-key violation into ErrDuplicateKey.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "23505" && pg.ConstraintName == "messages_idempotency_uq" {
+		return fmt.Errorf("%w: %v", ErrDuplicateKey, err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) && strings.Contains(se.Error(), "messages.idempotency_key") {
+		return fmt.Errorf("%w: %v", ErrDuplicateKey, err)
+	}
+	return fmt.Errorf("store: record: %w", err)
+}
+
+type stmtKey struct {
+	kind string
+	rows int
+}
+
+const (
+	kindMessages  = "messages"
+	kindAttempts  = "attempts"
+	kindAudit     = "audit"
+	kindAuditHead = "audit+head"
+	kindHeadGet   = "head-get"
+	kindHeadSet   = "head-set"
+)
+
+func (s *SQLStore) query(k stmtKey) string {
+	switch k.kind {
+	case kindMessages:
+		return "INSERT INTO messages (" + messageCols + ") VALUES " + placeholders(k.rows, 16) + `
+ON CONFLICT (id) DO UPDATE SET
+  route = excluded.route, direction = excluded.direction, caller = excluded.caller,
+  correlation_id = excluded.correlation_id, idempotency_key = excluded.idempotency_key,
+  external_id = excluded.external_id, status = excluded.status, http_status = excluded.http_status,
+  error = excluded.error, request_body = excluded.request_body, response_body = excluded.response_body,
+  payload = CASE WHEN excluded.status = 'DELIVERED' THEN NULL ELSE excluded.payload END,
+  attempts = messages.attempts + excluded.attempts, updated_at = excluded.updated_at
+RETURNING id, attempts`
+	case kindAttempts:
+		return "INSERT INTO attempts (message_id, n, endpoint, http_status, latency_ms, error, request_body, response_body, started_at) VALUES " +
+			placeholders(k.rows, 9)
+	case kindAudit:
+		return "INSERT INTO audit (seq, at, message_id, actor, action, detail, prev_hash, hash) VALUES " +
+			placeholders(k.rows, 8)
+	case kindAuditHead:
+		// PostgreSQL only: append and move the head in one round trip.
+		return "WITH ins AS (INSERT INTO audit (seq, at, message_id, actor, action, detail, prev_hash, hash) VALUES " +
+			placeholders(k.rows, 8) + ") UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"
+	case kindHeadGet:
+		if s.d.isPostgres() {
+			// Takes the chain lock, then reads the head, in one round trip.
+			// The advisory lock is taken in the WHERE clause, before the
+			// row is locked; FOR UPDATE then returns the newest committed
+			// version of the row even though this statement's snapshot
+			// predates the wait (READ COMMITTED re-fetches updated rows it
+			// locks), so the head is never stale.
+			return "SELECT seq, hash FROM audit_head WHERE id = 1 AND pg_advisory_xact_lock(?) IS NOT NULL FOR UPDATE"
+		}
+		return "SELECT seq, hash FROM audit_head WHERE id = 1"
+	case kindHeadSet:
+		return "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"
+	}
+	panic("store: unknown statement " + k.kind)
+}
+
+// prepare makes sure the statements are prepared on the writer connection.
+// It must run outside a transaction: the writer pool has one connection.
+func (s *SQLStore) prepare(ctx context.Context, keys []stmtKey) error {
+	for _, k := range keys {
+		if _, ok := s.stmts[k]; ok {
+			continue
+		}
+		st, err := s.wdb.PreparexContext(ctx, s.d.rebind(s.query(k)))
+		if err != nil {
+			return fmt.Errorf("prepare %s×%d: %w", k.kind, k.rows, err)
+		}
+		s.stmts[k] = st
+	}
+	return nil
+}
+
+// chunks splits n rows into power-of-two chunk sizes, largest first.
+func chunks(n int) []int {
+	var out []int
+	for p := maxBatch; p >= 1; p /= 2 {
+		for n >= p {
+			out = append(out, p)
+			n -= p
+		}
+	}
+	return out
+}
+
+// writeBatch writes the events in one transaction.
+func (s *SQLStore) writeBatch(reqs []*request) error {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+
+	// Messages go in rounds so that no id occurs twice in one upsert
+	// (PostgreSQL refuses to update a row twice in one statement); round k
+	// holds each id's k-th event of the batch, which keeps per-id order.
+	var rounds [][]int // indexes into reqs
+	seen := map[string]int{}
+	nAttempts, nAudit := 0, 0
+	for i, r := range reqs {
+		if m := r.ev.Message; m != nil {
+			k := seen[m.ID]
+			seen[m.ID] = k + 1
+			if k == len(rounds) {
+				rounds = append(rounds, nil)
+			}
+			rounds[k] = append(rounds[k], i)
+		}
+		nAttempts += len(r.ev.Attempts)
+		nAudit += len(r.ev.Audit)
+	}
+	keys := []stmtKey{{kind: kindHeadGet}, {kind: kindHeadSet}}
+	for _, round := range rounds {
+		for _, c := range chunks(len(round)) {
+			keys = append(keys, stmtKey{kindMessages, c})
+		}
+	}
+	for _, c := range chunks(nAttempts) {
+		keys = append(keys, stmtKey{kindAttempts, c})
+	}
+	for i, c := range chunks(nAudit) {
+		kind := kindAudit
+		if s.d.isPostgres() && i == len(chunks(nAudit))-1 {
+			kind = kindAuditHead
+		}
+		keys = append(keys, stmtKey{kind, c})
+	}
+	if err := s.prepare(ctx, keys); err != nil {
+		return err
+	}
+
+	tx, err := s.wdb.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	st := func(kind string, rows int) *sqlx.Stmt { return tx.StmtxContext(ctx, s.stmts[stmtKey{kind, rows}]) }
+
+	// The head is read inside the transaction, under the write lock (BEGIN
+	// IMMEDIATE on SQLite, pg_advisory_xact_lock on PostgreSQL), rather than
+	// trusted from memory: another process may have appended since. It comes
+	// from audit_head rather than MAX(seq) so that a truncated tail stays
+	// visible to VerifyAudit instead of being papered over.
+	var head auditHead
+	var headArgs []any
+	if s.d.isPostgres() {
+		headArgs = []any{int64(auditLockKey)}
+	}
+	if err := st(kindHeadGet, 0).QueryRowxContext(ctx, headArgs...).Scan(&head.Seq, &head.Hash); err != nil {
+		return fmt.Errorf("lock and read audit head: %w", err)
+	}
+
+	// attemptsAfter[i] is the message's attempt count after reqs[i].
+	attemptsAfter := make([]int, len(reqs))
+	for _, round := range rounds {
+		pos := 0
+		for _, c := range chunks(len(round)) {
+			part := round[pos : pos+c]
+			pos += c
+			args := make([]any, 0, c*16)
+			for _, i := range part {
+				r := reqs[i]
+				m := r.ev.Message
+				created := m.CreatedAt
+				if created.IsZero() {
+					created = r.now
+				}
+				payload := m.Payload
+				if m.Status == Delivered {
+					payload = nil
+				}
+				args = append(args, m.ID, m.Route, string(m.Direction), m.Caller, m.CorrelationID,
+					m.IdempotencyKey, m.ExternalID, string(m.Status), m.HTTPStatus, m.Error,
+					s.d.body(m.RequestBody), s.d.body(m.ResponseBody), s.d.blob(payload),
+					len(r.ev.Attempts), s.d.ts(created), s.d.ts(r.now))
+			}
+			rows, err := st(kindMessages, c).QueryxContext(ctx, args...)
+			if err != nil {
+				return fmt.Errorf("upsert messages: %w", err)
+			}
+			got := make(map[string]int, c)
+			for rows.Next() {
+				var id string
+				var n int
+				if err := rows.Scan(&id, &n); err != nil {
+					rows.Close()
+					return err
+				}
+				got[id] = n
+			}
+			if err := rows.Err(); err != nil {
+				rows.Close()
+				return fmt.Errorf("upsert messages: %w", err)
+			}
+			rows.Close()
+			for _, i := range part {
+				n, ok := got[reqs[i].ev.Message.ID]
+				if !ok {
+					return fmt.Errorf("upsert messages: no row returned for %q", reqs[i].ev.Message.ID)
+				}
+				attemptsAfter[i] = n
+			}
+		}
+	}
+
+	if nAttempts > 0 {
+		args := make([]any, 0, nAttempts*9)
+		for i, r := range reqs {
+			base := attemptsAfter[i] - len(r.ev.Attempts)
+			for j, a := range r.ev.Attempts {
+				n := a.N
+				if n == 0 {
+					n = base + j + 1
+				}
+				started := a.StartedAt
+				if started.IsZero() {
+					started = r.now
+				}
+				args = append(args, r.ev.Message.ID, n, a.Endpoint, a.HTTPStatus, a.LatencyMS, a.Error,
+					s.d.blob(a.RequestBody), s.d.blob(a.ResponseBody), s.d.ts(started))
+			}
+		}
+		if err := execChunks(ctx, st, kindAttempts, kindAttempts, 9, args); err != nil {
+			return fmt.Errorf("insert attempts: %w", err)
+		}
+	}
+
+	if nAudit > 0 {
+		args := make([]any, 0, nAudit*8)
+		for _, r := range reqs {
+			for _, e := range r.ev.Audit {
+				rec := AuditRecord{Seq: head.Seq + 1, At: e.At, MessageID: e.MessageID, Actor: e.Actor,
+					Action: e.Action, Detail: e.Detail, PrevHash: head.Hash}
+				if rec.At.IsZero() {
+					rec.At = r.now
+				}
+				rec.At = normTime(rec.At)
+				if rec.MessageID == "" && r.ev.Message != nil {
+					rec.MessageID = r.ev.Message.ID
+				}
+				rec.Hash = Chain(rec)
+				args = append(args, rec.Seq, s.d.ts(rec.At), rec.MessageID, rec.Actor, rec.Action, rec.Detail, rec.PrevHash, rec.Hash)
+				head = auditHead{Seq: rec.Seq, Hash: rec.Hash}
+			}
+		}
+		last := kindAudit
+		if s.d.isPostgres() {
+			last = kindAuditHead
+		}
+		if err := execChunks(ctx, st, kindAudit, last, 8, args, head.Seq, head.Hash); err != nil {
+			return fmt.Errorf("append audit: %w", err)
+		}
+		if !s.d.isPostgres() {
+			if _, err := st(kindHeadSet, 0).ExecContext(ctx, head.Seq, head.Hash); err != nil {
+				return fmt.Errorf("update audit head: %w", err)
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// execChunks runs a multi-row insert over args (cols values per row) in the
+// same power-of-two chunks prepare was asked for; the last chunk uses
+// lastKind, followed by extra arguments.
+func execChunks(ctx context.Context, st func(string, int) *sqlx.Stmt, kind, lastKind string, cols int, args []any, extra ...any) error {
+	pos := 0
+	cs := chunks(len(args) / cols)
+	for i, c := range cs {
+		k, a := kind, args[pos:pos+c*cols]
+		if i == len(cs)-1 {
+			k = lastKind
+			if len(extra) > 0 {
+				a = append(a[:len(a):len(a)], extra...)
+			}
+		}
+		if _, err := st(k, c).ExecContext(ctx, a...); err != nil {
+			return err
+		}
+		pos += c * cols
+	}
+	return nil
+}

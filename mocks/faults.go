@@ -1,0 +1,132 @@
+package mocks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Fault is the misbehaviour injected into one mock.
+type Fault struct {
+	// FailRate is the fraction of calls answered with Status (or, with
+	// SOAPFault, a SOAP Fault) instead of the real answer.
+	FailRate float64 `json:"failRate"`
+	// Status of a failed call; default 503.
+	Status int `json:"status"`
+	// LatencyMs is added to every call.
+	LatencyMs int `json:"latencyMs"`
+	// TimeoutRate is the fraction of calls that never answer: they hang
+	// until the client gives up (or MaxHang, then 504).
+	TimeoutRate float64 `json:"timeoutRate"`
+	// SOAPFault makes SHEP and GBD FL failures SOAP Faults (HTTP 500,
+	// errorCode MOCK_INJECTED_FAULT) rather than a bare HTTP status.
+	SOAPFault bool `json:"soapFault"`
+}
+
+func parseFault(r io.Reader) (*Fault, error) {
+	var f Fault
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("fault: %w", err)
+	}
+	switch {
+	case f.FailRate < 0 || f.FailRate > 1:
+		return nil, errors.New("fault: failRate must be within 0..1")
+	case f.TimeoutRate < 0 || f.TimeoutRate > 1:
+		return nil, errors.New("fault: timeoutRate must be within 0..1")
+	case f.FailRate+f.TimeoutRate > 1:
+		return nil, errors.New("fault: failRate + timeoutRate must not exceed 1")
+	case f.LatencyMs < 0 || f.LatencyMs > 600_000:
+		return nil, errors.New("fault: latencyMs must be within 0..600000")
+	case f.Status != 0 && (f.Status < 400 || f.Status > 599):
+		return nil, errors.New("fault: status must be a 4xx or 5xx code")
+	}
+	if f.Status == 0 {
+		f.Status = http.StatusServiceUnavailable
+	}
+	return &f, nil
+}
+
+type outcome int
+
+const (
+	pass outcome = iota // answer normally
+	fail                // answer with the fault's status
+	hung                // never answered; the client gave up or MaxHang passed
+)
+
+// inject applies the mock's fault to one call: it waits the latency and
+// decides the outcome. A hang is served here, so the caller only has to
+// answer 504 (or nothing, if the client has gone).
+func (m *mock) inject(ctx context.Context, maxHang time.Duration) (outcome, *Fault) {
+	f := m.fault.Load()
+	if f == nil {
+		return pass, nil
+	}
+	if f.LatencyMs > 0 && !sleep(ctx, time.Duration(f.LatencyMs)*time.Millisecond) {
+		return hung, f
+	}
+	if f.FailRate == 0 && f.TimeoutRate == 0 {
+		return pass, f
+	}
+	u := m.draw()
+	switch {
+	case u < f.TimeoutRate:
+		sleep(ctx, maxHang)
+		return hung, f
+	case u < f.TimeoutRate+f.FailRate:
+		return fail, f
+	}
+	return pass, f
+}
+
+// draw returns the call's number in [0,1) from a counter hashed with the
+// seed: reproducible for a given seed and call order, and lock-free.
+func (m *mock) draw() float64 {
+	return float64(splitmix64(m.seed+m.calls.Add(1)*0x9e3779b97f4a7c15)>>11) / (1 << 53)
+}
+
+func splitmix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// sleep waits d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// writeHung answers a call that hung for MaxHang; if the client is gone
+// there is nobody to answer.
+func writeHung(w http.ResponseWriter, r *http.Request) {
+	if r.Context().Err() == nil {
+		http.Error(w, "mock: simulated timeout", http.StatusGatewayTimeout)
+	}
+}
+
+// readBody reads at most limit bytes of the request body into a buffer
+// sized from Content-Length.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= limit {
+		buf.Grow(int(n) + 1)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	return buf.Bytes(), err
+}

@@ -1,0 +1,114 @@
+package routes
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/pii"
+	"github.com/minfin-kz/kopir/internal/store"
+)
+
+// Outcome is how a call ended, as counted in metrics and stored.
+type Outcome string
+
+const (
+	OutcomeDelivered   Outcome = "delivered"
+	OutcomeQueued      Outcome = "queued"
+	OutcomeFailed      Outcome = "failed"
+	OutcomeRejected    Outcome = "rejected"
+	OutcomeDuplicate   Outcome = "duplicate"
+	OutcomeCached      Outcome = "cached"
+	OutcomeUnavailable Outcome = "unavailable"
+)
+
+// Exchange is one call travelling through a route's layers. Layers read and
+// fill it; the innermost one talks to the agency.
+type Exchange struct {
+	Route    *Route
+	Caller   string
+	Request  adapters.Request
+	Response *adapters.Response
+	// Message is set when the call is answered from an earlier message
+	// (idempotent repeat) or once an async call is stored.
+	Message *store.Message
+	Outcome Outcome
+	Started time.Time
+
+	mu       sync.Mutex
+	attempts []store.Attempt
+}
+
+// AddAttempt is safe to call from the transport while a call is in flight.
+func (x *Exchange) AddAttempt(a store.Attempt) {
+	x.mu.Lock()
+	a.N = len(x.attempts) + 1
+	x.attempts = append(x.attempts, a)
+	x.mu.Unlock()
+}
+
+// Attempts made so far.
+func (x *Exchange) Attempts() []store.Attempt {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return append([]store.Attempt(nil), x.attempts...)
+}
+
+// Handler carries an exchange one layer further in.
+type Handler func(ctx context.Context, x *Exchange) error
+
+// Middleware wraps a handler with one concern (audit, dedup, limits…), the
+// way watermill's router middlewares do.
+type Middleware func(Handler) Handler
+
+// Chain wraps h so that mws[0] is the outermost layer.
+func Chain(h Handler, mws ...Middleware) Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// Route is a compiled route-table entry.
+type Route struct {
+	Spec
+	Adapter   adapters.Adapter
+	Transport adapters.Transport
+	PII       *pii.Policy
+
+	// Call answers an internal caller: for a sync route it reaches the
+	// agency; for an async route it stores and enqueues.
+	Call Handler
+	// Deliver makes one delivery attempt of a stored async message; the
+	// delivery worker decides about retries and DEAD.
+	Deliver Handler
+}
+
+// Invoke is the innermost layer: translate, call through the layered
+// transport, translate back.
+func Invoke(ctx context.Context, x *Exchange) error {
+	r := x.Route
+	if conv, ok := r.Adapter.(adapters.Conversation); ok {
+		resp, err := conv.Converse(ctx, &x.Request, r.Transport)
+		if err != nil {
+			return err
+		}
+		x.Response = resp
+		return nil
+	}
+	wire, err := r.Adapter.Encode(ctx, &x.Request)
+	if err != nil {
+		return err
+	}
+	got, err := r.Transport.Do(ctx, wire)
+	if err != nil {
+		return err
+	}
+	resp, err := r.Adapter.Decode(ctx, &x.Request, got)
+	if err != nil {
+		return err
+	}
+	x.Response = resp
+	return nil
+}

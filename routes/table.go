@@ -1,0 +1,147 @@
+package routes
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/metrics"
+	"github.com/minfin-kz/kopir/internal/pii"
+	"github.com/minfin-kz/kopir/internal/resilience"
+	"github.com/minfin-kz/kopir/internal/store"
+	"gopkg.in/yaml.v3"
+)
+
+// Deps is what the route table needs from the rest of the bus.
+type Deps struct {
+	Store   store.Store
+	Queue   Queue   // for async routes
+	Cache   Cache   // optional
+	Limiter Limiter // optional
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+	// Transport builds the outbound transport (retries, breaker, attempt
+	// recording) for a route; attempts says how many tries one call makes.
+	Transport func(spec Spec, attempts int) (adapters.Transport, error)
+	// PIIKey keys the hash of personal-data fields.
+	PIIKey string
+}
+
+// Table is the compiled route table.
+type Table struct {
+	byName map[string]*Route
+}
+
+// Get finds a route by name.
+func (t *Table) Get(name string) (*Route, bool) {
+	r, ok := t.byName[name]
+	return r, ok
+}
+
+// Names lists the routes, sorted.
+func (t *Table) Names() []string {
+	out := make([]string, 0, len(t.byName))
+	for n := range t.byName {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// All returns the routes, sorted by name.
+func (t *Table) All() []*Route {
+	out := make([]*Route, 0, len(t.byName))
+	for _, n := range t.Names() {
+		out = append(out, t.byName[n])
+	}
+	return out
+}
+
+// Allows reports whether caller may use the route.
+func (r *Route) Allows(caller string) bool { return slices.Contains(r.Callers, caller) }
+
+// Build compiles specs (already validated by config) into runnable routes.
+func Build(specs []Spec, d Deps) (*Table, error) {
+	t := &Table{byName: make(map[string]*Route, len(specs))}
+	for _, spec := range specs {
+		r, err := build(spec, d)
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", spec.Name, err)
+		}
+		t.byName[spec.Name] = r
+	}
+	return t, nil
+}
+
+func build(spec Spec, d Deps) (*Route, error) {
+	factory, ok := adapters.Lookup(spec.Adapter)
+	if !ok {
+		return nil, fmt.Errorf("unknown adapter %q", spec.Adapter)
+	}
+	ad, err := factory(spec.Operation, YAMLOptions{&spec.Options})
+	if err != nil {
+		return nil, fmt.Errorf("adapter %s: %w", spec.Adapter, err)
+	}
+	r := &Route{Spec: spec, Adapter: ad, PII: pii.NewPolicy(spec.PersonalData.Mask, spec.PersonalData.Hash, d.PIIKey)}
+	// Async routes retry across broker redeliveries (durable over restarts),
+	// so one delivery makes a single try.
+	tries := spec.Retry.Attempts
+	if spec.Mode == Async {
+		tries = 1
+	}
+	if r.Transport, err = d.Transport(spec, tries); err != nil {
+		return nil, fmt.Errorf("transport: %w", err)
+	}
+	outbound := []Middleware{RateLimited(d.Limiter), Bulkhead(spec.Concurrency)}
+	switch spec.Mode {
+	case Sync:
+		r.Call = Chain(Invoke, append([]Middleware{Measure(d.Metrics), RecordSync(d.Store), Classify,
+			Idempotent(d.Store, d.Cache), Validate, Cached(d.Cache)},
+			append(outbound, Deadline(spec.Deadline.D()), ObserveAttempts)...)...)
+	case Async:
+		if d.Queue == nil {
+			return nil, fmt.Errorf("async route needs a queue")
+		}
+		r.Call = Chain(Enqueue(d.Store, d.Queue), Measure(d.Metrics), Classify, Idempotent(d.Store, d.Cache), Validate)
+		r.Deliver = Chain(Invoke, append(outbound, Classify, Deadline(spec.Timeout.D()), ObserveAttempts)...)
+	}
+	return r, nil
+}
+
+// ObserveAttempts records every physical attempt the transport makes, retries
+// included, on the exchange.
+func ObserveAttempts(next Handler) Handler {
+	return func(ctx context.Context, x *Exchange) error {
+		ctx = resilience.WithAttemptObserver(ctx, func(a resilience.AttemptInfo) {
+			at := store.Attempt{Endpoint: a.Endpoint, HTTPStatus: a.StatusCode, LatencyMS: float64(a.Latency) / float64(time.Millisecond),
+				RequestBody: a.RequestBody, ResponseBody: a.ResponseBody, StartedAt: a.StartedAt.UTC()}
+			if a.Err != nil {
+				at.Error = a.Err.Error()
+			}
+			x.AddAttempt(at)
+		})
+		return next(ctx, x)
+	}
+}
+
+// YAMLOptions lets an adapter decode its YAML options block strictly.
+type YAMLOptions struct{ Node *yaml.Node }
+
+// Decode fills into from the options block, refusing unknown keys.
+func (o YAMLOptions) Decode(into any) error {
+	if o.Node == nil || o.Node.Kind == 0 {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := yaml.NewEncoder(&buf).Encode(o.Node); err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(&buf)
+	dec.KnownFields(true)
+	return dec.Decode(into)
+}
