@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hooklift/gowsdl/soap"
 
 	"github.com/minfin-kz/kopir/adapters"
@@ -132,6 +133,12 @@ func (a *Adapter) Encode(ctx context.Context, req *adapters.Request) (*adapters.
 	in, err := parseRequest(req.Body)
 	if err != nil {
 		return nil, err
+	}
+	if req.MessageID == "" {
+		// GBD FL's messageId is required; give both envelopes the same one.
+		r := *req
+		r.MessageID = uuid.NewString()
+		req = &r
 	}
 	now := time.Now
 	if a.Sender.Now != nil {

@@ -8,9 +8,10 @@
 // name (ErrorInfo becomes "common/v10/Types SendMessageFault1_SendMessageFault",
 // GBD FL's repatriationStatus gets the dictionaries namespace). encoding/xml
 // checks XMLName on every element decoded into the struct, so such a type
-// fails wherever the schema uses it as an unqualified local element
-// (subError, person/repatriationStatus) and wherever the real namespace
-// differs. Only the structs that really are top-level elements keep it.
+// fails wherever the schema uses it as a local element (subError) or the
+// real namespace differs, and when the name clashes with the field's tag
+// (person/repatriationStatus) encoding/xml refuses the enclosing type
+// outright. Only the structs that really are top-level elements keep it.
 //
 // It also drops imports the template always writes but a types-only WSDL
 // leaves unused ("context" when there are no operations), which would not
@@ -29,8 +30,8 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
-	"strconv"
 	"regexp"
+	"strconv"
 	"strings"
 )
 

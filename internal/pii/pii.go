@@ -10,30 +10,25 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"regexp"
 	"strings"
 )
 
-// Policy says which fields to mask and which to hash. The zero Policy
-// changes nothing.
+// Policy says which fields to mask and which to hash. A rule is a field
+// name ("iin": that key or element anywhere) or parent/name ("person/name":
+// only under person), because agencies reuse names like "name" for both a
+// person and a dictionary entry. The zero Policy changes nothing.
 type Policy struct {
 	mask, hash map[string]bool
 	key        []byte
-	xmlField   *regexp.Regexp
+	words      [][]byte // the field names, for a cheap pre-check
 }
 
 // NewPolicy builds a policy; key is the HMAC key for hashed fields (when
 // empty, plain SHA-256 is used).
 func NewPolicy(mask, hash []string, key string) *Policy {
 	p := &Policy{mask: set(mask), hash: set(hash), key: []byte(key)}
-	names := append(append([]string{}, mask...), hash...)
-	if len(names) > 0 {
-		quoted := make([]string, len(names))
-		for i, n := range names {
-			quoted[i] = regexp.QuoteMeta(n)
-		}
-		// <prefix:name attrs>text</  — element text only; nested elements are left alone.
-		p.xmlField = regexp.MustCompile(`<((?:[A-Za-z_][\w.-]*:)?(` + strings.Join(quoted, "|") + `))(\s[^>]*)?>([^<]*)<`)
+	for _, r := range append(append([]string{}, mask...), hash...) {
+		p.words = append(p.words, []byte(r[strings.LastIndexByte(r, '/')+1:]))
 	}
 	return p
 }
@@ -49,15 +44,38 @@ func set(list []string) map[string]bool {
 // Empty reports whether the policy touches nothing.
 func (p *Policy) Empty() bool { return p == nil || (len(p.mask) == 0 && len(p.hash) == 0) }
 
-// Value masks or hashes one value of field name; other fields pass.
-func (p *Policy) Value(name, v string) string {
-	switch {
-	case p.mask[name]:
+// Value masks or hashes one value of field name under parent; other
+// fields pass.
+func (p *Policy) Value(parent, name, v string) string {
+	switch p.rule(parent, name) {
+	case ruleMask:
 		return Mask(v)
-	case p.hash[name]:
+	case ruleHash:
 		return p.Hash(v)
 	}
 	return v
+}
+
+type rule int
+
+const (
+	ruleNone rule = iota
+	ruleMask
+	ruleHash
+)
+
+func (p *Policy) rule(parent, name string) rule {
+	if p.Empty() {
+		return ruleNone
+	}
+	q := parent + "/" + name
+	switch {
+	case p.mask[name], p.mask[q]:
+		return ruleMask
+	case p.hash[name], p.hash[q]:
+		return ruleHash
+	}
+	return ruleNone
 }
 
 // Mask keeps the last two characters of v.
@@ -95,7 +113,7 @@ func (p *Policy) JSON(doc []byte) []byte {
 	if err := dec.Decode(&v); err != nil {
 		return doc
 	}
-	out, err := json.Marshal(p.walk("", v))
+	out, err := json.Marshal(p.walk("", "", v))
 	if err != nil {
 		return doc
 	}
@@ -103,59 +121,95 @@ func (p *Policy) JSON(doc []byte) []byte {
 }
 
 // mentions is a cheap pre-check so documents without any listed field are
-// not decoded at all.
+// not parsed at all.
 func (p *Policy) mentions(doc []byte) bool {
-	for n := range p.mask {
-		if bytes.Contains(doc, []byte(n)) {
-			return true
-		}
-	}
-	for n := range p.hash {
-		if bytes.Contains(doc, []byte(n)) {
+	for _, w := range p.words {
+		if bytes.Contains(doc, w) {
 			return true
 		}
 	}
 	return false
 }
 
-func (p *Policy) walk(key string, v any) any {
+// walk replaces values in place; parent is the key holding v's container.
+func (p *Policy) walk(parent, key string, v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, e := range t {
-			t[k] = p.walk(k, e)
+			t[k] = p.walk(key, k, e)
 		}
 	case []any:
 		for i, e := range t {
-			t[i] = p.walk(key, e)
+			t[i] = p.walk(parent, key, e)
 		}
 	case string:
-		return p.Value(key, t)
+		return p.Value(parent, key, t)
 	case json.Number:
-		if p.mask[key] || p.hash[key] {
-			return p.Value(key, t.String())
+		if p.rule(parent, key) != ruleNone {
+			return p.Value(parent, key, t.String())
 		}
 	}
 	return v
 }
 
 // XML returns a copy of doc with the text of elements named by the policy
-// (local name, any prefix) replaced.
+// (by local name, any prefix) replaced. It scans tags rather than parsing,
+// so it keeps the document byte for byte apart from the replaced text and
+// never fails: a stored body must be kept even when it is not well formed.
 func (p *Policy) XML(doc []byte) []byte {
-	if p.Empty() || p.xmlField == nil || len(doc) == 0 || !p.mentions(doc) {
+	if p.Empty() || len(doc) == 0 || !p.mentions(doc) {
 		return doc
 	}
-	return p.xmlField.ReplaceAllFunc(doc, func(m []byte) []byte {
-		sub := p.xmlField.FindSubmatch(m)
-		name, attrs, text := string(sub[2]), sub[3], string(sub[4])
-		var b bytes.Buffer
-		b.WriteByte('<')
-		b.Write(sub[1])
-		b.Write(attrs)
-		b.WriteByte('>')
-		b.WriteString(p.Value(name, text))
-		b.WriteByte('<')
-		return b.Bytes()
-	})
+	out := make([]byte, 0, len(doc))
+	var stack []string
+	for i := 0; i < len(doc); {
+		lt := bytes.IndexByte(doc[i:], '<')
+		if lt < 0 {
+			out = append(out, doc[i:]...)
+			break
+		}
+		text := doc[i : i+lt]
+		if len(stack) > 0 && len(text) > 0 && (i+lt+1 < len(doc) && doc[i+lt+1] == '/') {
+			parent := ""
+			if len(stack) > 1 {
+				parent = stack[len(stack)-2]
+			}
+			if r := p.rule(parent, stack[len(stack)-1]); r != ruleNone {
+				text = []byte(p.Value(parent, stack[len(stack)-1], string(text)))
+			}
+		}
+		out = append(out, text...)
+		i += lt
+		gt := bytes.IndexByte(doc[i:], '>')
+		if gt < 0 {
+			out = append(out, doc[i:]...)
+			break
+		}
+		tag := doc[i : i+gt+1]
+		out = append(out, tag...)
+		i += gt + 1
+		switch {
+		case len(tag) < 3 || tag[1] == '?' || tag[1] == '!':
+		case tag[1] == '/':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case tag[len(tag)-2] == '/':
+		default:
+			stack = append(stack, localName(tag[1:len(tag)-1]))
+		}
+	}
+	return out
+}
+
+func localName(tag []byte) string {
+	if sp := bytes.IndexAny(tag, " \t\r\n"); sp >= 0 {
+		tag = tag[:sp]
+	}
+	if c := bytes.LastIndexByte(tag, ':'); c >= 0 {
+		tag = tag[c+1:]
+	}
+	return string(tag)
 }
 
 // Body masks a body whichever it is, JSON or XML.

@@ -44,3 +44,24 @@ func TestNonJSONIsKeptAndZeroPolicyIsNoop(t *testing.T) {
 		t.Fatal("nil policy must be empty")
 	}
 }
+
+func TestParentQualifiedRules(t *testing.T) {
+	p := NewPolicy([]string{"person/name", "iin"}, nil, "")
+	x := string(p.XML([]byte(`<r><person><name>Nurlan</name><citizenship><name>KAZAKHSTAN</name></citizenship></person><iin/><x><iin>931002451325</iin></x></r>`)))
+	if want := `<r><person><name>****an</name><citizenship><name>KAZAKHSTAN</name></citizenship></person><iin/><x><iin>**********25</iin></x></r>`; x != want {
+		t.Errorf("XML got %s\nwant %s", x, want)
+	}
+	j := string(p.JSON([]byte(`{"person":{"name":"Nurlan","citizenship":{"name":"KZ"}}}`)))
+	if !strings.Contains(j, `"name":"****an"`) || !strings.Contains(j, `"citizenship":{"name":"KZ"}`) {
+		t.Errorf("JSON got %s", j)
+	}
+}
+
+func TestXMLKeepsMalformedDocuments(t *testing.T) {
+	p := NewPolicy([]string{"iin"}, nil, "")
+	for _, doc := range []string{`<iin>931002451325`, `<<iin>`, `text only iin`, `<a><iin>12</iin`} {
+		if got := p.XML([]byte(doc)); len(got) < len(doc)-2 {
+			t.Errorf("%q shrank to %q", doc, got)
+		}
+	}
+}

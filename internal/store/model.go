@@ -60,7 +60,7 @@ type Attempt struct {
 	HTTPStatus   int       `db:"http_status" json:"httpStatus,omitempty"`
 	LatencyMS    float64   `db:"latency_ms" json:"latencyMs"`
 	Error        string    `db:"error" json:"error,omitempty"`
-	RequestBody  []byte    `db:"request_body" json:"requestBody,omitempty"`  // wire body, masked
+	RequestBody  []byte    `db:"request_body" json:"requestBody,omitempty"`   // wire body, masked
 	ResponseBody []byte    `db:"response_body" json:"responseBody,omitempty"` // wire body, masked
 	StartedAt    time.Time `db:"started_at" json:"startedAt"`
 }
@@ -115,11 +115,11 @@ type Counts map[Status]int
 
 // VerifyResult is what walking the audit chain found.
 type VerifyResult struct {
-	Records   int64  `json:"records"`
-	OK        bool   `json:"ok"`
-	FirstBad  int64  `json:"firstBadSeq,omitempty"` // first altered record, or the first seq after a gap
-	Problem   string `json:"problem,omitempty"`     // "altered", "deleted", "reordered"
-	HeadHash  string `json:"headHash"`
+	Records  int64  `json:"records"`
+	OK       bool   `json:"ok"`
+	FirstBad int64  `json:"firstBadSeq,omitempty"` // first record that fails to verify, or the first missing seq
+	Problem  string `json:"problem,omitempty"`     // "altered" or "deleted" (ProblemAltered, ProblemDeleted)
+	HeadHash string `json:"headHash"`
 }
 
 // Store is the message store. Implementations are safe for concurrent use.

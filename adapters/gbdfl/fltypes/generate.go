@@ -5,8 +5,9 @@
 // The contract is bare XSD, which gowsdl cannot read, so types.wsdl is a
 // minimal WSDL that only imports schema2.xsd. schema5-10 are GBD FL's own
 // copies of the SHEP envelope types and are not generated here (shepsync has
-// them). gowsdlfix drops the XMLName gowsdl puts on repatriationStatus & co.,
-// which would make any person carrying a repatriation status undecodable.
+// them). gowsdlfix drops the XMLName gowsdl puts on personRepatriationStatus
+// and the repatriation dictionaries: it clashes with the field names, and
+// encoding/xml then refuses the Person type, i.e. every GBD FL answer.
 package fltypes
 
 //go:generate go tool gowsdl -d .. -p fltypes -o fltypes.go types.wsdl
