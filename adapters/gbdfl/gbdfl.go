@@ -4,7 +4,6 @@
 package gbdfl
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -109,13 +108,8 @@ func (a *Adapter) Validate(_ context.Context, req *adapters.Request) error {
 
 func parseRequest(body []byte) (*PersonRequest, error) {
 	var in PersonRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return nil, &adapters.Error{Status: http.StatusBadRequest, Detail: "request body: " + err.Error()}
-	}
-	if dec.More() {
-		return nil, &adapters.Error{Status: http.StatusBadRequest, Detail: "request body: trailing data after the JSON object"}
+	if err := adapters.DecodeStrict(body, &in); err != nil {
+		return nil, err
 	}
 	if in.IIN == "" {
 		return nil, adapters.Invalid("iin", "is required")

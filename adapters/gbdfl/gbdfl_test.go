@@ -153,8 +153,8 @@ func TestValidateBeforeAnyCall(t *testing.T) {
 		{`{"iin":"931302451325"}`, "iin", "IIN month 13 is not a month"},
 		{`{"iin":""}`, "iin", "is required"},
 		{`{}`, "iin", "is required"},
-		{`{"iin":"931002451325","name":"x"}`, "", "unknown field"},
-		{`{"iin":931002451325}`, "", "cannot unmarshal"},
+		{`{"iin":"931002451325","name":"x"}`, "name", "is not a field of this request"},
+		{`{"iin":931002451325}`, "iin", "must be string"},
 		{`not json`, "", "invalid character"},
 	}
 	for _, c := range cases {
