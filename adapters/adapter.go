@@ -22,6 +22,10 @@ type Request struct {
 	CorrelationID  string
 	IdempotencyKey string
 	Body           json.RawMessage
+	// ExternalID may be set by Validate or Encode to the business id the
+	// agency will refer back to (an ISO 20022 end-to-end id, a SHEP
+	// messageId); the store indexes it so later messages can be matched.
+	ExternalID string
 }
 
 // WireRequest is what goes to the agency. Endpoint is filled in by the core

@@ -120,6 +120,7 @@ func (x *Exchange) newMessage(status store.Status, errText string, httpStatus in
 		Caller:         x.Caller,
 		CorrelationID:  x.Request.CorrelationID,
 		IdempotencyKey: x.Request.IdempotencyKey,
+		ExternalID:     x.Request.ExternalID,
 		Status:         status,
 		HTTPStatus:     httpStatus,
 		Error:          errText,

@@ -1,0 +1,138 @@
+package adapters
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+)
+
+// Channel is an inbound edge: the place on the agency listener where an
+// agency pushes messages to the ministry (SHEP SyncChannel, SHEP push
+// delivery, ISO 20022). A channel speaks the agency's contract — parse,
+// authenticate, validate, answer in kind — and hands each message to the
+// core's Intake, which stores, de-duplicates and delivers it.
+type Channel interface {
+	// Routes lists the handlers to mount on the agency listener, by
+	// ServeMux pattern relative to the channel's mount path (e.g. "POST /sync").
+	Routes(in Intake) map[string]http.Handler
+}
+
+// ChannelFactory builds a channel from its config block.
+type ChannelFactory func(opts Options) (Channel, error)
+
+var channels = map[string]ChannelFactory{}
+
+// RegisterChannel makes an inbound channel available under name.
+func RegisterChannel(name string, f ChannelFactory) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := channels[name]; dup {
+		panic("adapters: RegisterChannel called twice for " + name)
+	}
+	channels[name] = f
+}
+
+// LookupChannel returns the channel factory registered under name.
+func LookupChannel(name string) (ChannelFactory, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	f, ok := channels[name]
+	return f, ok
+}
+
+// ChannelNames lists the registered channels, sorted.
+func ChannelNames() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(channels))
+	for n := range channels {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Inbound is one message an agency pushed in.
+type Inbound struct {
+	Channel string // the channel's name, e.g. "shep"
+	// Key selects the inbound route within the channel, e.g. the SHEP
+	// serviceId or the ISO 20022 message type.
+	Key string
+	// ExternalID is the sender's message id; repeats of it are duplicates.
+	ExternalID    string
+	Sender        string // authenticated sender (system id, certificate subject)
+	CorrelationID string
+	// Body is what the internal subscriber receives (JSON).
+	Body json.RawMessage
+	// Raw is the message as received, kept for the audit (masked per route).
+	Raw []byte
+}
+
+// Receipt is what the intake did with an inbound message.
+type Receipt struct {
+	MessageID string // the bus's id
+	Status    string // QUEUED, DELIVERED, …
+	// Duplicate is true when ExternalID was seen before; Ack then holds the
+	// acknowledgement the channel answered the first time.
+	Duplicate bool
+	Ack       []byte
+}
+
+// Intake is the core's side of an inbound channel.
+type Intake interface {
+	// Known reports whether an inbound route exists for channel and key,
+	// and whether it answers synchronously.
+	Known(channel, key string) (exists, sync bool)
+	// Accept stores m durably and queues its delivery to the route's
+	// subscriber. A repeated ExternalID is not stored or delivered again:
+	// the first receipt comes back with Duplicate set.
+	Accept(ctx context.Context, m *Inbound) (*Receipt, error)
+	// Acknowledge records the acknowledgement the channel sent for an
+	// accepted message, so a duplicate can be answered with the same one.
+	Acknowledge(ctx context.Context, messageID string, ack []byte) error
+	// Call delivers m synchronously to the route's subscriber and returns
+	// its answer; the exchange is stored like an outbound sync call.
+	Call(ctx context.Context, m *Inbound) (*Response, *Receipt, error)
+	// Reject records a message refused before acceptance (bad XML, bad
+	// signature, unknown key…) with the reason, as REJECTED.
+	Reject(ctx context.Context, m *Inbound, reason error) (messageID string)
+	// Find returns the message of route whose ExternalID is externalID
+	// (e.g. the payment a status report refers to).
+	Find(ctx context.Context, route, externalID string) (*Found, error)
+	// Annotate appends a business event (e.g. PAYMENT_STATUS with detail
+	// "ACSC") to a message's audit trail; it is how a later message from
+	// the agency is tied to the one it answers.
+	Annotate(ctx context.Context, messageID, action, detail string) error
+	// History returns a message's audit trail, oldest first.
+	History(ctx context.Context, messageID string) ([]Event, error)
+}
+
+// Found is a stored message as an inbound channel sees it.
+type Found struct {
+	MessageID  string
+	Route      string
+	ExternalID string
+	Status     string
+	Request    json.RawMessage // as stored (personal data masked)
+}
+
+// Event is one entry of a message's audit trail.
+type Event struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// RejectError is a refusal a channel reports to the agency, with the
+// reason code the channel's contract uses (a SOAP faultcode, an ISO 20022
+// reason…).
+type RejectError struct {
+	Code   string
+	Reason string
+}
+
+func (e *RejectError) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Reason) }
