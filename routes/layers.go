@@ -113,10 +113,14 @@ func outcomeDetail(x *Exchange, errText string) string {
 
 func (x *Exchange) newMessage(status store.Status, errText string, httpStatus int) *store.Message {
 	now := time.Now().UTC()
+	dir := x.Direction
+	if dir == "" {
+		dir = store.Outbound
+	}
 	return &store.Message{
 		ID:             x.Request.MessageID,
 		Route:          x.Route.Name,
-		Direction:      store.Outbound,
+		Direction:      dir,
 		Caller:         x.Caller,
 		CorrelationID:  x.Request.CorrelationID,
 		IdempotencyKey: x.Request.IdempotencyKey,

@@ -26,10 +26,12 @@ const (
 // Exchange is one call travelling through a route's layers. Layers read and
 // fill it; the innermost one talks to the agency.
 type Exchange struct {
-	Route    *Route
-	Caller   string
-	Request  adapters.Request
-	Response *adapters.Response
+	Route  *Route
+	Caller string
+	// Direction is Outbound unless an agency pushed the message in.
+	Direction store.Direction
+	Request   adapters.Request
+	Response  *adapters.Response
 	// Message is set when the call is answered from an earlier message
 	// (idempotent repeat) or once an async call is stored.
 	Message *store.Message

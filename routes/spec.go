@@ -42,6 +42,16 @@ type Spec struct {
 	RateLimit float64 `yaml:"rateLimit"`
 	// Options is the adapter's own block.
 	Options yaml.Node `yaml:"options"`
+	// Inbound makes this a route for messages an agency pushes in: the
+	// channel hands them over, and the adapter delivers them to the
+	// internal subscriber at Endpoints. Internal callers cannot call it.
+	Inbound *InboundSpec `yaml:"inbound"`
+}
+
+// InboundSpec ties a route to an inbound channel.
+type InboundSpec struct {
+	Channel string `yaml:"channel"` // a configured channel's name, e.g. shep
+	Key     string `yaml:"key"`     // what the channel routes by, e.g. a SHEP serviceId
 }
 
 // RetrySpec, BreakerSpec and Duration are defined by the resilience layer

@@ -23,6 +23,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/delivery"
 	"github.com/minfin-kz/kopir/internal/httpapi"
 	"github.com/minfin-kz/kopir/internal/idem"
+	"github.com/minfin-kz/kopir/internal/intake"
 	"github.com/minfin-kz/kopir/internal/metrics"
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
@@ -103,8 +104,12 @@ func (a *App) Run(ctx context.Context) error {
 	servers := []*http.Server{
 		{Addr: cfg.Listen.Internal, Handler: internal.Handler()},
 		{Addr: cfg.Listen.Admin, Handler: adm.Handler()},
-		{Addr: cfg.Listen.Agency, Handler: agencyHandler()},
 	}
+	agency, err := a.agencyHandler()
+	if err != nil {
+		return err
+	}
+	servers = append(servers, &http.Server{Addr: cfg.Listen.Agency, Handler: agency})
 	listeners := make([]net.Listener, len(servers))
 	for i, s := range servers {
 		ln, err := net.Listen("tcp", s.Addr)
@@ -133,7 +138,6 @@ func (a *App) Run(ctx context.Context) error {
 	a.ready.Store(true)
 	a.Log.Info("kopir ready", "internal", cfg.Listen.Internal, "agency", cfg.Listen.Agency, "admin", cfg.Listen.Admin,
 		"routes", strings.Join(a.Routes.Names(), ","))
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
@@ -151,11 +155,56 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
-func agencyHandler() http.Handler {
+// agencyHandler mounts every configured inbound channel under its path.
+func (a *App) agencyHandler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	return mux
+	in := intake.New(a.Routes, a.Store, a.Worker, a.Log)
+	for _, spec := range a.Config.Channels {
+		factory, _ := adapters.LookupChannel(spec.Name) // config validation checked it exists
+		ch, err := factory(routes.YAMLOptions{Node: &spec.Options})
+		if err != nil {
+			return nil, fmt.Errorf("channel %s: %w", spec.Name, err)
+		}
+		for pattern, h := range ch.Routes(in) {
+			method, path, ok := strings.Cut(pattern, " ")
+			if !ok {
+				method, path = "", pattern
+			}
+			full := strings.TrimSpace(method + " " + spec.Mount + path)
+			mux.Handle(full, a.countInbound(spec.Name, limitBody(int64(spec.MaxBody), h)))
+		}
+	}
+	return mux, nil
 }
+
+// limitBody caps what a channel reads; the channel sees *http.MaxBytesError
+// and answers in its own contract's words.
+func limitBody(n int64, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (a *App) countInbound(channel string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: 200}
+		h.ServeHTTP(rec, r)
+		outcome := "accepted"
+		if rec.status >= 400 {
+			outcome = "rejected"
+		}
+		a.Metrics.Inbound.WithLabelValues(channel, outcome).Inc()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
 
 func (a *App) readiness() error {
 	if !a.ready.Load() {

@@ -37,6 +37,8 @@ type Config struct {
 	Admins  []Caller      `yaml:"admins"`
 	Limits  Limits        `yaml:"limits"`
 	Routes  []routes.Spec `yaml:"routes"`
+	// Channels are the inbound edges mounted on the agency listener.
+	Channels []Channel `yaml:"channels"`
 
 	file string
 }
@@ -51,6 +53,14 @@ type Listen struct {
 // Limits that apply to every route unless the route says otherwise.
 type Limits struct {
 	MaxBody routes.ByteSize `yaml:"maxBody"`
+}
+
+// Channel is one inbound channel on the agency listener.
+type Channel struct {
+	Name    string          `yaml:"name"`  // a registered channel, e.g. shep
+	Mount   string          `yaml:"mount"` // path prefix, e.g. /shep
+	MaxBody routes.ByteSize `yaml:"maxBody"`
+	Options yaml.Node       `yaml:"options"`
 }
 
 // Caller is an internal system (or operator) allowed to call the bus.
@@ -230,6 +240,30 @@ func (c *Config) Validate() error {
 	if len(c.Admins) == 0 {
 		top("admins", "at least one admin is required for the admin API")
 	}
+	chans := map[string]bool{}
+	for i := range c.Channels {
+		ch := &c.Channels[i]
+		f := fmt.Sprintf("channels[%d]", i)
+		if ch.Mount == "" {
+			ch.Mount = "/" + ch.Name
+		}
+		if ch.MaxBody == 0 {
+			ch.MaxBody = 1 << 20
+		}
+		if !strings.HasPrefix(ch.Mount, "/") || strings.HasSuffix(ch.Mount, "/") {
+			top(f+".mount", "%q must start with / and not end with /", ch.Mount)
+		}
+		if chans[ch.Name] {
+			top(f+".name", "channel %q is configured twice", ch.Name)
+		}
+		chans[ch.Name] = true
+		if factory, ok := adapters.LookupChannel(ch.Name); !ok {
+			top(f+".name", "unknown channel %q (known: %s)", ch.Name, strings.Join(adapters.ChannelNames(), ", "))
+		} else if _, err := factory(routes.YAMLOptions{Node: &ch.Options}); err != nil {
+			top(f+".options", "%v", err)
+		}
+	}
+	inboundKeys := map[string]string{}
 	seen := map[string]bool{}
 	for i := range c.Routes {
 		r := &c.Routes[i]
@@ -275,7 +309,22 @@ func (c *Config) Validate() error {
 		if r.CacheTTL > 0 && r.Mode == routes.Async {
 			bad("cacheTTL", "async routes are not cached")
 		}
-		if len(r.Callers) == 0 {
+		if in := r.Inbound; in != nil {
+			if !chans[in.Channel] {
+				bad("inbound.channel", "channel %q is not configured under channels", in.Channel)
+			}
+			if in.Key == "" {
+				bad("inbound.key", "is required (what the channel routes by, e.g. a serviceId)")
+			}
+			k := in.Channel + " " + in.Key
+			if other, dup := inboundKeys[k]; dup {
+				bad("inbound.key", "channel %s key %s already goes to route %s", in.Channel, in.Key, other)
+			}
+			inboundKeys[k] = name
+			if len(r.Callers) > 0 {
+				bad("callers", "an inbound route is not called by internal callers")
+			}
+		} else if len(r.Callers) == 0 {
 			bad("callers", "no caller may use this route; name at least one")
 		}
 		for j, cl := range r.Callers {

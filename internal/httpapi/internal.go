@@ -88,6 +88,10 @@ func (s *Server) callRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	route, ok := s.Routes.Get(name)
+	if ok && route.Inbound != nil {
+		reject(caller, problem.New(http.StatusNotFound, "Inbound route", fmt.Sprintf("route %s receives messages from agencies on channel %s; it is not called through the internal API", name, route.Inbound.Channel)), nil)
+		return
+	}
 	if !ok {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, s.MaxBody))
 		reject(caller, problem.New(http.StatusNotFound, "Unknown route", fmt.Sprintf("no route named %q; known routes: %s", name, strings.Join(s.Routes.Names(), ", "))), body)

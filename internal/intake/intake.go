@@ -1,0 +1,268 @@
+// Package intake is the core's side of inbound channels: it turns a message
+// an agency pushed in into a stored, audited, de-duplicated message and
+// hands it to the route that delivers it to the internal subscriber. The
+// channels (SHEP, ISO 20022) speak the agency's contract; this package
+// never parses a wire format.
+package intake
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/routes"
+)
+
+// Intake implements adapters.Intake over the store and the route table.
+type Intake struct {
+	store  store.Store
+	queue  routes.Queue
+	log    *slog.Logger
+	byKey  map[string]*routes.Route
+	mu     sync.Mutex
+	active map[string]chan struct{} // route+externalID being accepted now
+}
+
+var _ adapters.Intake = (*Intake)(nil)
+
+// New indexes the table's inbound routes by channel and key.
+func New(t *routes.Table, st store.Store, q routes.Queue, log *slog.Logger) *Intake {
+	in := &Intake{store: st, queue: q, log: log, byKey: map[string]*routes.Route{}, active: map[string]chan struct{}{}}
+	for _, r := range t.All() {
+		if r.Inbound != nil {
+			in.byKey[r.Inbound.Channel+"\x00"+r.Inbound.Key] = r
+		}
+	}
+	return in
+}
+
+func (in *Intake) route(channel, key string) (*routes.Route, bool) {
+	r, ok := in.byKey[channel+"\x00"+key]
+	return r, ok
+}
+
+// Known reports whether channel has a route for key.
+func (in *Intake) Known(channel, key string) (bool, bool) {
+	r, ok := in.route(channel, key)
+	return ok, ok && r.Mode == routes.Sync
+}
+
+// hold serialises work on one external id in this process, so two copies
+// of a message arriving together are not both stored and delivered.
+func (in *Intake) hold(ctx context.Context, slot string) (release func(), err error) {
+	for {
+		in.mu.Lock()
+		wait, busy := in.active[slot]
+		if !busy {
+			done := make(chan struct{})
+			in.active[slot] = done
+			in.mu.Unlock()
+			return func() {
+				in.mu.Lock()
+				delete(in.active, slot)
+				in.mu.Unlock()
+				close(done)
+			}, nil
+		}
+		in.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// duplicate returns the receipt of a message already stored for the same
+// route and external id.
+func (in *Intake) duplicate(ctx context.Context, r *routes.Route, m *adapters.Inbound) (*adapters.Receipt, error) {
+	if m.ExternalID == "" {
+		return nil, nil
+	}
+	prev, err := in.store.FindByExternalID(ctx, r.Name, m.ExternalID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rc := &adapters.Receipt{MessageID: prev.ID, Status: string(prev.Status), Duplicate: true}
+	var ack string
+	if json.Unmarshal(prev.ResponseBody, &ack) == nil {
+		rc.Ack = []byte(ack)
+	}
+	_ = in.store.Record(context.WithoutCancel(ctx), store.Event{Audit: []store.AuditEntry{{
+		MessageID: prev.ID, Actor: actor(m), Action: "DUPLICATE",
+		Detail: fmt.Sprintf("%s message %s received again; answered with the first acknowledgement, not delivered again", m.Channel, m.ExternalID),
+	}}})
+	return rc, nil
+}
+
+func actor(m *adapters.Inbound) string {
+	if m.Sender != "" {
+		return m.Sender
+	}
+	return "agency:" + m.Channel
+}
+
+// Accept stores m and queues its delivery.
+func (in *Intake) Accept(ctx context.Context, m *adapters.Inbound) (*adapters.Receipt, error) {
+	r, ok := in.route(m.Channel, m.Key)
+	if !ok {
+		return nil, &adapters.RejectError{Code: "UNKNOWN_KEY", Reason: fmt.Sprintf("no inbound route for %s %q", m.Channel, m.Key)}
+	}
+	release, err := in.hold(ctx, r.Name+"\x00"+m.ExternalID)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if rc, err := in.duplicate(ctx, r, m); rc != nil || err != nil {
+		return rc, err
+	}
+	now := time.Now().UTC()
+	msg := &store.Message{
+		ID: routes.NewMessageID(), Route: r.Name, Direction: store.Inbound, Caller: actor(m),
+		CorrelationID: m.CorrelationID, ExternalID: m.ExternalID, Status: store.Queued,
+		RequestBody: r.PII.JSON(m.Body), Payload: m.Body, CreatedAt: now, UpdatedAt: now,
+	}
+	if msg.CorrelationID == "" {
+		msg.CorrelationID = msg.ID
+	}
+	err = in.store.Record(ctx, store.Event{Message: msg, Audit: []store.AuditEntry{
+		{MessageID: msg.ID, Actor: actor(m), Action: string(store.Received), Detail: fmt.Sprintf("%s %s %s", m.Channel, m.Key, m.ExternalID)},
+		{MessageID: msg.ID, Actor: "bus", Action: string(store.Queued)},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("storing inbound %s message %s: %w", m.Channel, m.ExternalID, err)
+	}
+	if err := in.queue.Enqueue(ctx, msg); err != nil {
+		// Stored as QUEUED: the start-up sweep enqueues it again.
+		in.log.Error("inbound message stored but not queued", "messageId", msg.ID, "err", err)
+	}
+	return &adapters.Receipt{MessageID: msg.ID, Status: string(msg.Status)}, nil
+}
+
+// Acknowledge keeps the acknowledgement a channel answered with, so a
+// duplicate gets the same one.
+func (in *Intake) Acknowledge(ctx context.Context, id string, ack []byte) error {
+	m, err := in.store.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r, ok := in.routeByName(m.Route); ok {
+		ack = r.PII.XML(ack)
+	}
+	body, _ := json.Marshal(string(ack))
+	m.ResponseBody = body
+	return in.store.Record(ctx, store.Event{Message: m})
+}
+
+func (in *Intake) routeByName(name string) (*routes.Route, bool) {
+	for _, r := range in.byKey {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// Call delivers m synchronously through the route's sync pipeline.
+func (in *Intake) Call(ctx context.Context, m *adapters.Inbound) (*adapters.Response, *adapters.Receipt, error) {
+	r, ok := in.route(m.Channel, m.Key)
+	if !ok {
+		return nil, nil, &adapters.RejectError{Code: "UNKNOWN_KEY", Reason: fmt.Sprintf("no inbound route for %s %q", m.Channel, m.Key)}
+	}
+	release, err := in.hold(ctx, r.Name+"\x00"+m.ExternalID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
+	if rc, err := in.duplicate(ctx, r, m); rc != nil || err != nil {
+		return nil, rc, err
+	}
+	x := &routes.Exchange{Route: r, Caller: actor(m), Direction: store.Inbound, Started: time.Now(), Request: adapters.Request{
+		Route: r.Name, Operation: r.Operation, MessageID: routes.NewMessageID(), CorrelationID: m.CorrelationID,
+		Body: m.Body, ExternalID: m.ExternalID,
+	}}
+	if x.Request.CorrelationID == "" {
+		x.Request.CorrelationID = x.Request.MessageID
+	}
+	err = r.Call(ctx, x)
+	rc := &adapters.Receipt{MessageID: x.Request.MessageID, Status: string(store.Delivered)}
+	if err != nil {
+		rc.Status = string(store.Failed)
+		return nil, rc, err
+	}
+	return x.Response, rc, nil
+}
+
+// Reject records a message refused before it was accepted.
+func (in *Intake) Reject(ctx context.Context, m *adapters.Inbound, reason error) string {
+	route := "inbound:" + m.Channel
+	if r, ok := in.route(m.Channel, m.Key); ok {
+		route = r.Name
+	}
+	var body json.RawMessage
+	raw := m.Raw
+	if raw == nil {
+		raw = m.Body
+	}
+	if len(raw) > 0 {
+		// No personal-data policy can be trusted to apply to a message that
+		// failed its checks, so only its size and digest are kept.
+		sum := sha256.Sum256(raw)
+		body, _ = json.Marshal(map[string]any{"bytes": len(raw), "sha256": hex.EncodeToString(sum[:]), "key": m.Key})
+	}
+	now := time.Now().UTC()
+	id := routes.NewMessageID()
+	status := http.StatusBadRequest
+	msg := &store.Message{ID: id, Route: route, Direction: store.Inbound, Caller: actor(m), CorrelationID: m.CorrelationID,
+		ExternalID: m.ExternalID, Status: store.Rejected, HTTPStatus: status, Error: reason.Error(), RequestBody: body, CreatedAt: now, UpdatedAt: now}
+	if msg.CorrelationID == "" {
+		msg.CorrelationID = id
+	}
+	err := in.store.Record(context.WithoutCancel(ctx), store.Event{Message: msg, Audit: []store.AuditEntry{
+		{MessageID: id, Actor: actor(m), Action: string(store.Received), Detail: fmt.Sprintf("%s %s %s", m.Channel, m.Key, m.ExternalID)},
+		{MessageID: id, Actor: "bus", Action: string(store.Rejected), Detail: reason.Error()},
+	}})
+	if err != nil {
+		in.log.Error("recording rejected inbound message", "channel", m.Channel, "err", err)
+	}
+	return id
+}
+
+// Find returns the message of route with the given external id.
+func (in *Intake) Find(ctx context.Context, route, externalID string) (*adapters.Found, error) {
+	m, err := in.store.FindByExternalID(ctx, route, externalID)
+	if err != nil {
+		return nil, err
+	}
+	return &adapters.Found{MessageID: m.ID, Route: m.Route, ExternalID: m.ExternalID, Status: string(m.Status), Request: m.RequestBody}, nil
+}
+
+// Annotate appends a business event to a message's audit trail.
+func (in *Intake) Annotate(ctx context.Context, id, action, detail string) error {
+	return in.store.Record(ctx, store.Event{Audit: []store.AuditEntry{{MessageID: id, Actor: "agency", Action: action, Detail: detail}}})
+}
+
+// History is a message's audit trail.
+func (in *Intake) History(ctx context.Context, id string) ([]adapters.Event, error) {
+	recs, err := in.store.Audit(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]adapters.Event, len(recs))
+	for i, r := range recs {
+		out[i] = adapters.Event{At: r.At, Actor: r.Actor, Action: r.Action, Detail: r.Detail}
+	}
+	return out, nil
+}
