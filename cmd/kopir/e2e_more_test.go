@@ -112,7 +112,10 @@ func TestDeadThenBulkReplay(t *testing.T) {
 	}
 	waitCounts(t, h, func(c map[string]int) bool { return c["DEAD"] == 5 })
 	var d struct {
-		Message  struct{ Status string; AttemptCount int }
+		Message struct {
+			Status       string
+			AttemptCount int
+		}
 		Attempts []struct{ HTTPStatus int }
 	}
 	h.adminGet("/admin/v1/messages/"+ids[0], &d)
@@ -127,7 +130,9 @@ func TestDeadThenBulkReplay(t *testing.T) {
 		t.Errorf("bulk replay progress:\n%s", out)
 	}
 	waitCounts(t, h, func(c map[string]int) bool { return c["DELIVERED"] == 5 })
-	var audit struct{ Audit []struct{ Actor, Action string } }
+	var audit struct {
+		Audit []struct{ Actor, Action string }
+	}
 	h.adminGet("/admin/v1/messages/"+ids[0], &audit)
 	actions := []string{}
 	for _, a := range audit.Audit {
@@ -198,7 +203,9 @@ func TestBreakerOpensAndFailsFast(t *testing.T) {
 	if last.StatusCode != 503 || last.Header.Get("Retry-After") == "" || !strings.Contains(fmt.Sprint(p["title"]), "breaker") {
 		t.Fatalf("after repeated failures: %d %v %v", last.StatusCode, last.Header, p)
 	}
-	var b struct{ Breakers []struct{ Endpoint, State string } }
+	var b struct {
+		Breakers []struct{ Endpoint, State string }
+	}
 	h.adminGet("/admin/v1/breakers", &b)
 	states := map[string]string{}
 	for _, br := range b.Breakers {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -97,6 +98,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, cfg, log)
@@ -134,4 +136,18 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// tuneGC trades memory for CPU: a bus spends its time on short-lived
+// request garbage, and at GOGC=400 it does ~25% more calls per core (see
+// docs/performance.md) for ~15 MB more resident memory. The soft limit
+// makes the collector work harder again before memory grows past 1 GiB.
+// GOGC and GOMEMLIMIT in the environment still win.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(1 << 30)
+	}
 }

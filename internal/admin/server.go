@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -69,6 +70,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /admin/v1/audit/verify", auth(s.verify))
 	mux.HandleFunc("GET /admin/v1/stats", auth(s.stats))
 	mux.Handle("GET /metrics", s.Metrics)
+	// Profiles show request bodies' shapes and timings: admin token only.
+	mux.HandleFunc("GET /debug/pprof/", auth(func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Index(w, r) }))
+	mux.HandleFunc("GET /debug/pprof/profile", auth(func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Profile(w, r) }))
+	mux.HandleFunc("GET /debug/pprof/trace", auth(func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Trace(w, r) }))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := s.Ready(); err != nil {
