@@ -64,7 +64,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	if a.Store, err = store.Open(ctx, dsn); err != nil {
 		return nil, fmt.Errorf("message store: %w", err)
 	}
-	if a.Broker, err = broker.Open(ctx, broker.Config{URL: cfg.NATS, DataDir: cfg.DataDir, Logger: log}); err != nil {
+	if a.Broker, err = broker.Open(ctx, brokerConfig(cfg, log)); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	if a.Idem, err = idem.New(ctx, cfg.Redis); err != nil {
@@ -247,4 +247,14 @@ func (a brokerAdapter) Publisher() message.Publisher { return a.b.Publisher() }
 
 func (a brokerAdapter) Subscriber(topic string, delay func(uint64) time.Duration) (message.Subscriber, error) {
 	return a.b.Subscriber(topic, broker.SubOpts{Backoff: delay})
+}
+
+func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
+	bc := broker.Config{URL: cfg.NATS, DataDir: cfg.DataDir, Logger: log}
+	if cfg.NATSStream != "" {
+		bc.Stream = cfg.NATSStream
+		// Streams on one server must not share subjects.
+		bc.SubjectPrefix = strings.ToLower(cfg.NATSStream)
+	}
+	return bc
 }

@@ -28,7 +28,10 @@ type Config struct {
 	DataDir  string `yaml:"dataDir"`
 	Database string `yaml:"database"` // DSN; empty = SQLite under DataDir
 	NATS     string `yaml:"nats"`     // URL; empty = embedded JetStream under DataDir
-	Redis    string `yaml:"redis"`    // URL; empty = no Redis
+	// NATSStream names the JetStream stream, so several buses (or test
+	// runs) can share one NATS server; default KOPIR.
+	NATSStream string `yaml:"natsStream"`
+	Redis      string `yaml:"redis"` // URL; empty = no Redis
 	// PersonalDataKey keys the hash of personal-data fields a route hashes.
 	PersonalDataKey string `yaml:"personalDataKey"`
 	// Demo allows plain-text tokens; only deploy/local.yaml sets it.

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/nats-io/nats.go"
+)
+
+// requireServer skips when a local server is down, except under CI=true,
+// where these tests must run.
+func requireServer(t *testing.T, name, addr string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		c.Close()
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s at %s is down (make services starts it): %v", name, addr, err)
+	}
+	t.Skipf("%s at %s is down: %v", name, addr, err)
+}
+
+// TestOnExternalServices runs the bus on PostgreSQL, an external NATS
+// JetStream and Redis — the production shape — and checks sync calls,
+// idempotent repeats served from Redis, async delivery through a kill -9,
+// and the audit chain.
+func TestOnExternalServices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	requireServer(t, "PostgreSQL", "127.0.0.1:5432")
+	requireServer(t, "NATS", "127.0.0.1:4222")
+	requireServer(t, "Redis", "127.0.0.1:6379")
+	suffix := fmt.Sprintf("%d_%d", time.Now().Unix(), rand.IntN(1e6))
+
+	admin, err := sql.Open("pgx", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	schema := "e2e_" + suffix
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+	stream := "E2E_" + suffix
+	t.Cleanup(func() {
+		if nc, err := nats.Connect("nats://127.0.0.1:4222"); err == nil {
+			if js, err := nc.JetStream(); err == nil {
+				js.DeleteStream(stream)
+			}
+			nc.Close()
+		}
+	})
+	t.Setenv("KOPIR_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable&search_path="+schema)
+	t.Setenv("KOPIR_NATS_URL", "nats://127.0.0.1:4222")
+	t.Setenv("KOPIR_NATS_STREAM", stream)
+	t.Setenv("KOPIR_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+	h := newHarness(t, "{attempts: 30, backoff: 20ms, cap: 200ms}")
+	key := map[string]string{"Idempotency-Key": "ext-" + suffix}
+	r1, p1 := h.raw("POST", "/v1/routes/gbdfl.person", "demo-token", key, `{"iin":"931002451325"}`)
+	r2, p2 := h.raw("POST", "/v1/routes/gbdfl.person", "demo-token", key, `{"iin":"931002451325"}`)
+	if r1.StatusCode != 200 || r2.StatusCode != 200 || r2.Header.Get("Idempotent-Replayed") != "true" || p1["lastName"] != p2["lastName"] || p1["birthDate"] != "1993-10-02" {
+		t.Fatalf("sync on external services: %d %v / %d %v", r1.StatusCode, p1, r2.StatusCode, p2)
+	}
+
+	h.mockControl("PUT", "/_control/faults/subscriber", `{"failRate":0.3,"status":503}`)
+	const total = 60
+	for i := range total {
+		if i == total/2 {
+			h.kill9()
+			h.start()
+		}
+		status, out, err := h.call("subscriber.deliver", fmt.Sprintf("ext-%s-%d", suffix, i), fmt.Sprintf(`{"n":%d}`, i))
+		if err != nil || status != 202 {
+			t.Fatalf("async %d: %d %v %v", i, status, out, err)
+		}
+	}
+	waitCounts(t, h, func(c map[string]int) bool { return c["DELIVERED"]+c["DEAD"] == total && c["QUEUED"] == 0 })
+
+	var v struct{ OK bool }
+	if code := h.adminGet("/admin/v1/audit/verify", &v); code != 200 || !v.OK {
+		t.Errorf("audit on PostgreSQL: %d %+v", code, v)
+	}
+	var n int
+	admin.QueryRowContext(context.Background(), "SELECT count(*) FROM "+schema+".messages WHERE status = 'DELIVERED'").Scan(&n)
+	if n != total+1 {
+		t.Errorf("PostgreSQL holds %d delivered messages, want %d", n, total+1)
+	}
+	if !strings.HasPrefix(os.Getenv("KOPIR_DATABASE_URL"), "postgres://") {
+		t.Fatal("not on PostgreSQL")
+	}
+}
