@@ -141,6 +141,16 @@ func TestDeadThenBulkReplay(t *testing.T) {
 	if got := strings.Join(actions, " "); got != "demo:RECEIVED bus:QUEUED bus:DEAD operator:REPLAY bus:QUEUED bus:DELIVERED" {
 		t.Errorf("audit trail: %s", got)
 	}
+	// The caller reads its own message's status; others' ids look absent.
+	if resp, m := h.raw("GET", "/v1/messages/"+ids[0], "demo-token", nil, ""); resp.StatusCode != 200 || m["status"] != "DELIVERED" || m["attempts"].(float64) != 4 {
+		t.Errorf("GET /v1/messages/{id}: %d %v", resp.StatusCode, m)
+	}
+	if resp, _ := h.raw("GET", "/v1/messages/"+ids[0], "", nil, ""); resp.StatusCode != 401 {
+		t.Errorf("GET without a token: %d", resp.StatusCode)
+	}
+	if resp, _ := h.raw("GET", "/v1/messages/no-such-id", "demo-token", nil, ""); resp.StatusCode != 404 {
+		t.Errorf("GET unknown id: %d", resp.StatusCode)
+	}
 	// Replaying a delivered message is refused.
 	if code := h.adminPost("/admin/v1/messages/"+ids[0]+"/replay", "", nil); code != http.StatusConflict {
 		t.Errorf("replay of a delivered message: %d", code)
