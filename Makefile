@@ -5,6 +5,8 @@ GO       ?= go
 BIN      := bin/kopir
 CONFIG   ?= deploy/local.yaml
 PKGS     := ./...
+# Each fuzz target gets a short bounded run in every `make test`.
+FUZZTIME_CI ?= 4s
 
 .PHONY: all build run test test-short bench fuzz generate vet clean services
 
@@ -21,6 +23,7 @@ run: build
 test: build services
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -p 1 -timeout 20m $(PKGS)
+	@deploy/fuzz.sh $(FUZZTIME_CI)
 
 test-short:
 	$(GO) test -count=1 -short $(PKGS)
@@ -32,7 +35,7 @@ bench: build services
 	@deploy/bench.sh
 
 fuzz:
-	@deploy/fuzz.sh 20s
+	@deploy/fuzz.sh 60s
 
 generate:
 	$(GO) generate ./...
