@@ -100,15 +100,16 @@ func build(spec Spec, d Deps) (*Route, error) {
 	outbound := []Middleware{RateLimited(d.Limiter), Bulkhead(spec.Concurrency)}
 	switch spec.Mode {
 	case Sync:
+		// Deadline wraps the limits so time spent waiting for a slot counts.
 		r.Call = Chain(Invoke, append([]Middleware{Measure(d.Metrics), RecordSync(d.Store), Classify,
-			Idempotent(d.Store, d.Cache), Validate, Cached(d.Cache)},
-			append(outbound, Deadline(spec.Deadline.D()), ObserveAttempts)...)...)
+			Idempotent(d.Store, d.Cache), Validate, Cached(d.Cache), Deadline(spec.Deadline.D())},
+			append(outbound, ObserveAttempts)...)...)
 	case Async:
 		if d.Queue == nil {
 			return nil, fmt.Errorf("async route needs a queue")
 		}
 		r.Call = Chain(Enqueue(d.Store, d.Queue), Measure(d.Metrics), Classify, Idempotent(d.Store, d.Cache), Validate)
-		r.Deliver = Chain(Invoke, append(outbound, Classify, Deadline(spec.Timeout.D()), ObserveAttempts)...)
+		r.Deliver = Chain(Invoke, append([]Middleware{Classify, Deadline(spec.Timeout.D())}, append(outbound, ObserveAttempts)...)...)
 	}
 	return r, nil
 }
