@@ -257,14 +257,20 @@ func Bulkhead(n int) Middleware {
 	slots := make(chan struct{}, n)
 	return func(next Handler) Handler {
 		return func(ctx context.Context, x *Exchange) error {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
+			busy := func() error {
 				x.Outcome = OutcomeUnavailable
 				return &problem.Problem{Type: "urn:kopir:problem:route-busy", Title: "Route busy", Status: http.StatusServiceUnavailable,
 					Detail: fmt.Sprintf("route %s has %d calls in flight (its concurrency limit) and no slot freed before the deadline", x.Route.Name, n), RetryAfter: time.Second}
 			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return busy()
+			}
 			defer func() { <-slots }()
+			if ctx.Err() != nil { // won a slot freed at the deadline instant: too late to call
+				return busy()
+			}
 			return next(ctx, x)
 		}
 	}

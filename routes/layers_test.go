@@ -100,7 +100,7 @@ func TestCachedAnswersRepeatsWithoutTheAgency(t *testing.T) {
 
 func TestBulkheadCapsInFlightCalls(t *testing.T) {
 	// The agency holds every call until released, so what it sees in
-	// flight before any deadline fires is exactly what the bulkhead let by.
+	// flight is exactly what the bulkhead let through.
 	var inFlight atomic.Int64
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -112,36 +112,44 @@ func TestBulkheadCapsInFlightCalls(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	r, _ := build(t, routes.Spec{Name: "b", Endpoints: []string{srv.URL}, Concurrency: 2, Deadline: routes.Duration(300 * time.Millisecond)})
-	var wg sync.WaitGroup
-	errs := make([]error, 5)
-	for i := range errs {
-		wg.Add(1)
-		go func() { defer wg.Done(); _, errs[i] = call(r, "", `{}`) }()
+	r, _ := build(t, routes.Spec{Name: "b", Endpoints: []string{srv.URL}, Concurrency: 2, Deadline: routes.Duration(2 * time.Second)})
+	run := func(ctx context.Context, n int) []error {
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				x := &routes.Exchange{Route: r, Caller: "demo", Started: time.Now(), Request: adapters.Request{MessageID: routes.NewMessageID(), Body: []byte(`{}`)}}
+				errs[i] = r.Call(ctx, x)
+			}()
+		}
+		wg.Wait()
+		return errs
 	}
-	time.Sleep(150 * time.Millisecond)
-	if n := inFlight.Load(); n != 2 {
-		t.Errorf("agency has %d calls in flight, the route allows 2", n)
+	holders := make(chan []error, 1)
+	go func() { holders <- run(context.Background(), 2) }()
+	for inFlight.Load() < 2 {
+		time.Sleep(5 * time.Millisecond)
 	}
-	wg.Wait()
-	// The deadline also bounds the wait for a slot: a caller that never got
-	// one is told the route is busy; the ones stuck at the agency time out
-	// (at the deadline instant a waiter may still win a freed slot and time
-	// out in the call instead, so only "at least one busy" is certain).
-	busy, timedOut := 0, 0
-	for _, err := range errs {
+	// Three more callers, whose deadline passes while both slots are held.
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	for _, err := range run(ctx, 3) {
 		var p *problem.Problem
-		switch {
-		case errors.As(err, &p) && p.Status == 503 && p.Title == "Route busy":
-			busy++
-		case routes.HTTPStatus(err) == http.StatusGatewayTimeout:
-			timedOut++
-		default:
-			t.Errorf("unexpected result: %v", err)
+		if !errors.As(err, &p) || p.Status != 503 || p.Title != "Route busy" || p.RetryAfter <= 0 {
+			t.Errorf("a caller without a slot got %v", err)
 		}
 	}
-	if busy < 1 || busy+timedOut != len(errs) {
-		t.Errorf("busy %d, timed out %d: %v", busy, timedOut, errs)
+	if n := inFlight.Load(); n != 2 {
+		t.Errorf("agency saw %d calls, the route allows 2 at once", n)
+	}
+	release <- struct{}{}
+	release <- struct{}{}
+	for _, err := range <-holders {
+		if err != nil {
+			t.Errorf("a caller holding a slot: %v", err)
+		}
 	}
 }
 
