@@ -8,11 +8,14 @@ PKGS     := ./...
 # Each fuzz target gets a short bounded run in every `make test`.
 FUZZTIME_CI ?= 4s
 
-.PHONY: all build run test test-short bench fuzz generate vet clean services
+.PHONY: all build deps run test test-short bench fuzz generate vet clean services
+
+# internal/xsd validates ISO 20022 and SOAP documents with libxml2 (cgo).
+export CGO_ENABLED := 1
 
 all: build
 
-build:
+build: deps
 	$(GO) build -trimpath -o $(BIN) ./cmd/kopir
 
 run: build
@@ -30,6 +33,9 @@ test-short:
 
 services:
 	@deploy/services.sh
+
+deps:
+	@deploy/deps.sh
 
 bench: build services
 	@deploy/bench.sh

@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -18,6 +19,14 @@ type Channel interface {
 	// Routes lists the handlers to mount on the agency listener, by
 	// ServeMux pattern relative to the channel's mount path (e.g. "POST /sync").
 	Routes(in Intake) map[string]http.Handler
+}
+
+// InternalAPI is implemented by channels that also answer internal
+// callers about what they received (e.g. a payment's status history). The
+// core mounts the handlers on the internal API and lets a caller in only
+// if it may call at least one of the routes named by Guard.
+type InternalAPI interface {
+	InternalRoutes(in Intake) (handlers map[string]http.Handler, guard []string)
 }
 
 // ChannelFactory builds a channel from its config block.
@@ -126,6 +135,9 @@ type Event struct {
 	Action string    `json:"action"`
 	Detail string    `json:"detail,omitempty"`
 }
+
+// ErrNotFound is what Intake.Find returns (wrapped) when nothing matches.
+var ErrNotFound = errors.New("not found")
 
 // RejectError is a refusal a channel reports to the agency, with the
 // reason code the channel's contract uses (a SOAP faultcode, an ISO 20022

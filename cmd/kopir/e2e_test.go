@@ -81,6 +81,31 @@ routes:
     retry: %s
     breaker: {failures: 1000, openFor: 1s}
     callers: [demo]
+  - name: payments.credit-transfer
+    adapter: iso20022
+    operation: credit-transfer
+    mode: async
+    endpoints: [http://%[5]s/payments]
+    retry: {attempts: 5, backoff: 20ms, cap: 200ms}
+    callers: [demo]
+    options: {senderBIC: KKMFKZ2A, receiverBIC: NBRKKZKX}
+  - name: payments.status
+    inbound: {channel: iso20022, key: pacs.002}
+    adapter: http
+    operation: deliver
+    mode: async
+    endpoints: [http://%[5]s/subscriber/payments/status]
+    retry: {attempts: 5, backoff: 20ms, cap: 200ms}
+  - name: payments.statement
+    inbound: {channel: iso20022, key: camt.053}
+    adapter: http
+    operation: deliver
+    mode: async
+    endpoints: [http://%[5]s/subscriber/payments/statement]
+    retry: {attempts: 5, backoff: 20ms, cap: 200ms}
+channels:
+  - name: iso20022
+    options: {senders: [NBRKKZKX]}
 `, h.internal, h.agency, h.admin, filepath.Join(h.dir, "data"), h.mocks, h.mocks, retry)
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -89,7 +114,7 @@ routes:
 	if h.logs, err = os.Create(filepath.Join(h.dir, "kopir.log")); err != nil {
 		t.Fatal(err)
 	}
-	h.mockProc = exec.Command(kopirBin, "mocks", "-listen", h.mocks)
+	h.mockProc = exec.Command(kopirBin, "mocks", "-listen", h.mocks, "-payments-callback", "http://"+h.agency+"/iso20022")
 	h.mockProc.Stderr = h.logs
 	if err := h.mockProc.Start(); err != nil {
 		t.Fatal(err)

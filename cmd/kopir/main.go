@@ -20,6 +20,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/app"
 	"github.com/minfin-kz/kopir/internal/config"
 	"github.com/minfin-kz/kopir/mocks"
+	"github.com/minfin-kz/kopir/mocks/payments"
 )
 
 const usage = `kopir — the Köpir integration service bus
@@ -112,12 +113,19 @@ func serve(args []string) error {
 func serveMocks(args []string) error {
 	fs := flag.NewFlagSet("mocks", flag.ContinueOnError)
 	listen := fs.String("listen", envOr("KOPIR_MOCKS_LISTEN", "127.0.0.1:8090"), "address")
+	callback := fs.String("payments-callback", envOr("KOPIR_MOCKS_PAYMENTS_CALLBACK", payments.DefaultCallback), "where the payment-system mock pushes pacs.002, pacs.004, camt.053/054")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	pay := payments.New(payments.Options{CallbackURL: *callback})
+	defer pay.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/", mocks.New(mocks.Options{}))
+	mux.Handle("/payments/", http.StripPrefix("/payments", pay))
+	mux.Handle("/payments", http.StripPrefix("/payments", pay))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv := &http.Server{Addr: *listen, Handler: mocks.New(mocks.Options{}), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -42,6 +42,8 @@ type App struct {
 	Routes   *routes.Table
 	Worker   *delivery.Worker
 	Replayer *delivery.Replayer
+	Intake   *intake.Intake
+	channels []mountedChannel
 
 	ready atomic.Bool
 }
@@ -90,7 +92,21 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		return nil, err
 	}
 	a.Worker.Routes = a.Routes
+	a.Intake = intake.New(a.Routes, a.Store, a.Worker, log)
+	for _, spec := range cfg.Channels {
+		factory, _ := adapters.LookupChannel(spec.Name) // config validation checked it exists
+		ch, err := factory(routes.YAMLOptions{Node: &spec.Options})
+		if err != nil {
+			return nil, fmt.Errorf("channel %s: %w", spec.Name, err)
+		}
+		a.channels = append(a.channels, mountedChannel{spec, ch})
+	}
 	return a, nil
+}
+
+type mountedChannel struct {
+	spec config.Channel
+	ch   adapters.Channel
 }
 
 func withAttempts(r routes.RetrySpec, n int) routes.RetrySpec { r.Attempts = n; return r }
@@ -99,6 +115,14 @@ func withAttempts(r routes.RetrySpec, n int) routes.RetrySpec { r.Attempts = n; 
 func (a *App) Run(ctx context.Context) error {
 	cfg := a.Config
 	internal := &httpapi.Server{Routes: a.Routes, Callers: cfg.Callers, Store: a.Store, Log: a.Log, MaxBody: int64(cfg.Limits.MaxBody)}
+	for _, mc := range a.channels {
+		if api, ok := mc.ch.(adapters.InternalAPI); ok {
+			handlers, guard := api.InternalRoutes(a.Intake)
+			for pattern, h := range handlers {
+				internal.Extra = append(internal.Extra, httpapi.Extra{Pattern: pattern, Handler: h, Routes: guard})
+			}
+		}
+	}
 	adm := &admin.Server{Admins: cfg.Admins, Store: a.Store, Replayer: a.Replayer, Metrics: a.Metrics.Handler(), Log: a.Log,
 		Breakers: a.breakerStates, Ready: a.readiness}
 	servers := []*http.Server{
@@ -159,14 +183,9 @@ func (a *App) Run(ctx context.Context) error {
 func (a *App) agencyHandler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	in := intake.New(a.Routes, a.Store, a.Worker, a.Log)
-	for _, spec := range a.Config.Channels {
-		factory, _ := adapters.LookupChannel(spec.Name) // config validation checked it exists
-		ch, err := factory(routes.YAMLOptions{Node: &spec.Options})
-		if err != nil {
-			return nil, fmt.Errorf("channel %s: %w", spec.Name, err)
-		}
-		for pattern, h := range ch.Routes(in) {
+	for _, mc := range a.channels {
+		spec := mc.spec
+		for pattern, h := range mc.ch.Routes(a.Intake) {
 			method, path, ok := strings.Cut(pattern, " ")
 			if !ok {
 				method, path = "", pattern

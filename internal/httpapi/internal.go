@@ -33,6 +33,16 @@ type Server struct {
 	Log     *slog.Logger
 	// MaxBody bounds bodies sent to an unknown route.
 	MaxBody int64
+	// Extra are endpoints contributed by inbound channels.
+	Extra []Extra
+}
+
+// Extra is an endpoint a channel adds to the internal API; a caller may use
+// it if it may call at least one of Routes.
+type Extra struct {
+	Pattern string
+	Handler http.Handler
+	Routes  []string
 }
 
 // Handler returns the mux.
@@ -41,6 +51,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/routes/{route}", s.callRoute)
 	mux.HandleFunc("GET /v1/messages/{id}", s.getMessage)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	for _, e := range s.Extra {
+		mux.Handle(e.Pattern, s.guard(e))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, problem.New(http.StatusNotFound, "Not found", fmt.Sprintf("%s %s is not part of the internal API; routes are called with POST /v1/routes/{route}", r.Method, r.URL.Path)))
 	})
@@ -216,5 +229,22 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{
 		"id": m.ID, "route": m.Route, "status": m.Status, "correlationId": m.CorrelationID,
 		"attempts": m.Attempts, "error": m.Error, "createdAt": m.CreatedAt, "updatedAt": m.UpdatedAt,
+	})
+}
+
+func (s *Server) guard(e Extra) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, ok := Caller(s.Callers, r)
+		if !ok {
+			problem.Write(w, problem.New(http.StatusUnauthorized, "Unauthorized", "send Authorization: Bearer <token>"))
+			return
+		}
+		for _, name := range e.Routes {
+			if rt, ok := s.Routes.Get(name); ok && rt.Allows(caller) {
+				e.Handler.ServeHTTP(w, r)
+				return
+			}
+		}
+		problem.Write(w, problem.New(http.StatusForbidden, "Forbidden", fmt.Sprintf("caller %q may use none of the routes %s", caller, strings.Join(e.Routes, ", "))))
 	})
 }

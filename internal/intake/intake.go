@@ -162,8 +162,7 @@ func (in *Intake) Acknowledge(ctx context.Context, id string, ack []byte) error 
 		ack = r.PII.XML(ack)
 	}
 	body, _ := json.Marshal(string(ack))
-	m.ResponseBody = body
-	return in.store.Record(ctx, store.Event{Message: m})
+	return in.store.SetResponse(ctx, id, body)
 }
 
 func (in *Intake) routeByName(name string) (*routes.Route, bool) {
@@ -243,6 +242,9 @@ func (in *Intake) Reject(ctx context.Context, m *adapters.Inbound, reason error)
 // Find returns the message of route with the given external id.
 func (in *Intake) Find(ctx context.Context, route, externalID string) (*adapters.Found, error) {
 	m, err := in.store.FindByExternalID(ctx, route, externalID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: no message of route %s with external id %s", adapters.ErrNotFound, route, externalID)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,483 @@
+package iso20022
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt053"
+	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt054"
+	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs002"
+	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs004"
+)
+
+const ctRoute = "payments.credit-transfer"
+
+func newChannel(t testing.TB, opts string) *Channel {
+	t.Helper()
+	ch, err := NewChannel(yamlOpts(opts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch.(*Channel)
+}
+
+// server mounts the channel the way the core does: under /iso20022.
+func serve(t testing.TB, ch *Channel, in adapters.Intake) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	for pattern, h := range ch.Routes(in) {
+		method, path, _ := strings.Cut(pattern, " ")
+		mux.Handle(strings.TrimSpace(method+" /iso20022"+path), h)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func post(t testing.TB, url string, body []byte) (int, Ack) {
+	t.Helper()
+	resp, err := http.Post(url, "application/xml", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ack Ack
+	if err := json.NewDecoder(resp.Body).Decode(&ack); err != nil {
+		t.Fatalf("answer is not JSON: %v", err)
+	}
+	return resp.StatusCode, ack
+}
+
+func wrap(t testing.TB, docID, msgID string, doc any) []byte {
+	t.Helper()
+	hdr := isodoc.NewHeader("NBRKKZKX", "KKMFKZ2A", msgID, docID, "", time.Now())
+	out, err := isodoc.Marshal(xml.Name{Local: "message"}, hdr, docID, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+type txStatus struct{ e2e, orig, status, reason, text string }
+
+func pacs002Doc(t testing.TB, msgID string, txs ...txStatus) []byte {
+	t.Helper()
+	rpt := &pacs002.FIToFIPaymentStatusReportV10{GrpHdr: &pacs002.GroupHeader91{
+		MsgId: isodoc.P[pacs002.Max35Text](msgID), CreDtTm: isodoc.P[pacs002.ISODateTime]("2025-03-10T09:00:02Z")}}
+	for _, s := range txs {
+		tx := &pacs002.PaymentTransaction110{TxSts: isodoc.P[pacs002.ExternalPaymentTransactionStatus1Code](s.status)}
+		if s.e2e != "" {
+			tx.OrgnlEndToEndId = isodoc.P[pacs002.Max35Text](s.e2e)
+		}
+		if s.orig != "" {
+			tx.OrgnlGrpInf = &pacs002.OriginalGroupInformation29{OrgnlMsgId: isodoc.P[pacs002.Max35Text](s.orig), OrgnlMsgNmId: isodoc.P[pacs002.Max35Text](isodoc.Pacs008)}
+		}
+		if s.reason != "" {
+			ri := &pacs002.StatusReasonInformation12{Rsn: &pacs002.StatusReason6Choice{Cd: isodoc.P[pacs002.ExternalStatusReason1Code](s.reason)}}
+			if s.text != "" {
+				ri.AddtlInf = []*pacs002.Max105Text{isodoc.P[pacs002.Max105Text](s.text)}
+			}
+			tx.StsRsnInf = []*pacs002.StatusReasonInformation12{ri}
+		}
+		rpt.TxInfAndSts = append(rpt.TxInfAndSts, tx)
+	}
+	return wrap(t, isodoc.Pacs002, msgID, &pacs002.Document{FIToFIPmtStsRpt: rpt})
+}
+
+func sentOrder(t testing.TB, in *memIntake, e2e, amount string) (id string) {
+	t.Helper()
+	body := edit(t, orderJSON(t), func(m map[string]any) {
+		m["endToEndId"] = e2e
+		m["amount"] = map[string]any{"value": amount, "currency": "KZT"}
+	})
+	return in.sent(ctRoute, e2e, body)
+}
+
+func TestStatusReportUpdatesThePayment(t *testing.T) {
+	in := newIntake("pacs.002")
+	ok := sentOrder(t, in, "E2E-OK", "150000.00")
+	bad := sentOrder(t, in, "E2E-BAD", "10.00")
+	srv := serve(t, newChannel(t, ""), in)
+	doc := pacs002Doc(t, "STS-1",
+		txStatus{e2e: "E2E-OK", orig: MsgID(ok), status: "ACSC"},
+		txStatus{e2e: "E2E-BAD", orig: MsgID(bad), status: "RJCT", reason: "AC01", text: "unknown creditor account"},
+		txStatus{e2e: "E2E-UNKNOWN", orig: "X", status: "ACSC"},
+	)
+	code, ack := post(t, srv.URL+"/iso20022", doc)
+	if code != http.StatusOK || ack.Status != "ACCEPTED" || ack.Matched != 2 || ack.Unmatched != 1 || ack.MsgID != "STS-1" {
+		t.Fatalf("%d %+v", code, ack)
+	}
+	if got := in.actions(ok, ActionStatus); len(got) != 1 || got[0] != "ACSC (pacs.002 STS-1)" {
+		t.Errorf("accepted payment trail: %q", got)
+	}
+	if got := in.actions(bad, ActionStatus); len(got) != 1 || got[0] != "RJCT AC01 - unknown creditor account (pacs.002 STS-1)" {
+		t.Errorf("rejected payment trail: %q", got)
+	}
+	d := in.deliveries()
+	if len(d) != 1 || d[0].Key != "pacs.002" || d[0].ExternalID != "STS-1" || d[0].Sender != "NBRKKZKX" {
+		t.Fatalf("deliveries %+v", d)
+	}
+	var body Body
+	if err := json.Unmarshal(d[0].Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if len(body.Statuses) != 3 || !body.Statuses[1].Matched || body.Statuses[1].PaymentMessageID != bad || body.Statuses[1].Reason != "AC01" ||
+		body.Statuses[2].Matched || !strings.Contains(body.Statuses[2].Unmatched, "E2E-UNKNOWN") || body.Summary != (Summary{Items: 3, Matched: 2, Unmatched: 1}) {
+		t.Errorf("subscriber body %s", d[0].Body)
+	}
+}
+
+func TestStatusForAnotherMessageIsNotApplied(t *testing.T) {
+	in := newIntake("pacs.002")
+	id := sentOrder(t, in, "E2E-1", "1.00")
+	srv := serve(t, newChannel(t, ""), in)
+	_, ack := post(t, srv.URL+"/iso20022", pacs002Doc(t, "STS-2", txStatus{e2e: "E2E-1", orig: "SOMEONEELSE", status: "RJCT", reason: "AM05"}))
+	if ack.Matched != 0 || ack.Unmatched != 1 {
+		t.Fatalf("%+v", ack)
+	}
+	if got := in.actions(id, ActionStatus); len(got) != 0 {
+		t.Fatalf("status of another message applied: %q", got)
+	}
+}
+
+func TestDuplicateIsAcknowledgedNotDeliveredTwice(t *testing.T) {
+	in := newIntake("pacs.002")
+	id := sentOrder(t, in, "E2E-1", "1.00")
+	srv := serve(t, newChannel(t, ""), in)
+	doc := pacs002Doc(t, "STS-3", txStatus{e2e: "E2E-1", orig: MsgID(id), status: "ACSC"})
+	_, first := post(t, srv.URL+"/iso20022/", doc) // trailing slash works too
+	code, second := post(t, srv.URL+"/iso20022", doc)
+	if code != http.StatusOK || fmt.Sprint(second) != fmt.Sprint(first) || first.Status != "ACCEPTED" {
+		t.Fatalf("repeat answered %d %+v, first was %+v", code, second, first)
+	}
+	if n := len(in.deliveries()); n != 1 {
+		t.Fatalf("delivered %d times", n)
+	}
+	if got := in.actions(id, ActionStatus); len(got) != 1 {
+		t.Fatalf("status annotated %d times: %q", len(got), got)
+	}
+}
+
+// A crash between storing a message and annotating its payments is healed
+// by the payment system's resend: the duplicate completes the trail.
+func TestDuplicateCompletesMissingAnnotations(t *testing.T) {
+	in := newIntake("pacs.002")
+	id := sentOrder(t, in, "E2E-1", "1.00")
+	ch := newChannel(t, "")
+	doc := pacs002Doc(t, "STS-4", txStatus{e2e: "E2E-1", orig: MsgID(id), status: "ACSC"})
+	if _, err := in.Accept(t.Context(), &adapters.Inbound{Channel: ChannelName, Key: "pacs.002", ExternalID: "STS-4"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ch.Process(t.Context(), in, doc, "")
+	if err != nil || !res.Duplicate {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if got := in.actions(id, ActionStatus); len(got) != 1 {
+		t.Fatalf("trail %q", got)
+	}
+}
+
+func TestInvalidDocumentIsRejectedWithSchemaErrors(t *testing.T) {
+	in := newIntake("pacs.002")
+	srv := serve(t, newChannel(t, ""), in)
+	doc := strings.Replace(string(pacs002Doc(t, "STS-5", txStatus{e2e: "E", status: "ACSC"})), "<TxSts>ACSC</TxSts>", "<TxSts>DONE!</TxSts>", 1)
+	code, ack := post(t, srv.URL+"/iso20022", []byte(doc))
+	if code != http.StatusBadRequest || ack.Status != "REJECTED" || ack.Code != isodoc.CodeSchemaInvalid || ack.MessageID == "" {
+		t.Fatalf("%d %+v", code, ack)
+	}
+	if len(ack.Violations) == 0 || ack.Violations[0].Path != "/message/Document/FIToFIPmtStsRpt/TxInfAndSts/TxSts" || ack.Violations[0].Line == 0 {
+		t.Fatalf("violations %+v", ack.Violations)
+	}
+	if len(in.deliveries()) != 0 || len(in.rejected) != 1 || !strings.Contains(in.rejected[0], "TxSts") {
+		t.Fatalf("delivered %d, rejected %q", len(in.deliveries()), in.rejected)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	in := newIntake("pacs.002")
+	srv := serve(t, newChannel(t, "senders: [NBRKKZKX]\n"), in)
+	for name, c := range map[string]struct {
+		body []byte
+		code string
+	}{
+		"unknown key":    {wrap(t, isodoc.Pacs004, "R1", pacs004Doc("R1", "E", "X", "1.00")), "UNKNOWN_KEY"},
+		"not accepted":   {orderXML(t), isodoc.CodeUnknownMessage},
+		"doctype":        {[]byte(`<!DOCTYPE d [<!ENTITY x "y">]><Document/>`), isodoc.CodeXMLRefused},
+		"other sender":   {bytes.Replace(pacs002Doc(t, "S9", txStatus{e2e: "E", status: "ACSC"}), []byte("<BICFI>NBRKKZKX</BICFI>"), []byte("<BICFI>EVILKZKA</BICFI>"), 1), "SENDER_NOT_ALLOWED"},
+		"without header": {bareStatus(t), "SENDER_NOT_ALLOWED"},
+	} {
+		code, ack := post(t, srv.URL+"/iso20022", c.body)
+		if code != http.StatusBadRequest || ack.Code != c.code {
+			t.Errorf("%s: %d %+v", name, code, ack)
+		}
+	}
+	if len(in.deliveries()) != 0 || len(in.rejected) != 5 {
+		t.Fatalf("delivered %d, rejected %d", len(in.deliveries()), len(in.rejected))
+	}
+}
+
+func bareStatus(t testing.TB) []byte {
+	doc := pacs002Doc(t, "S8", txStatus{e2e: "E", status: "ACSC"})
+	s := string(doc)
+	return []byte(s[strings.Index(s, "<Document"):strings.Index(s, "</message>")])
+}
+
+func orderXML(t testing.TB) []byte {
+	_, raw := encode(t, newAdapter(t, OpCreditTransfer, testOpts), orderJSON(t))
+	return raw
+}
+
+func TestOversizedMessageIs413(t *testing.T) {
+	in := newIntake("pacs.002")
+	ch := newChannel(t, "")
+	h := ch.Routes(in)["POST "]
+	req := httptest.NewRequest(http.MethodPost, "/iso20022", bytes.NewReader(pacs002Doc(t, "S1", txStatus{e2e: "E", status: "ACSC"})))
+	rec := httptest.NewRecorder()
+	req.Body = http.MaxBytesReader(rec, req.Body, 100)
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge || len(in.rejected) != 1 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestStoreFailureAsksForResend(t *testing.T) {
+	in := newIntake("pacs.002")
+	in.failFind = errors.New("database is locked")
+	srv := serve(t, newChannel(t, ""), in)
+	resp, err := http.Post(srv.URL+"/iso20022", "application/xml", bytes.NewReader(pacs002Doc(t, "S1", txStatus{e2e: "E", status: "ACSC"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || len(in.deliveries()) != 0 || len(in.rejected) != 0 {
+		t.Fatalf("%d", resp.StatusCode)
+	}
+}
+
+func pacs004Doc(msgID, e2e, orig, amount string) *pacs004.Document {
+	return &pacs004.Document{PmtRtr: &pacs004.PaymentReturnV09{
+		GrpHdr: &pacs004.GroupHeader90{MsgId: isodoc.P[pacs004.Max35Text](msgID), CreDtTm: isodoc.P[pacs004.ISODateTime]("2025-03-11T10:00:00Z"),
+			NbOfTxs: isodoc.P[pacs004.Max15NumericText]("1"), SttlmInf: &pacs004.SettlementInstruction7{SttlmMtd: isodoc.P[pacs004.SettlementMethod1Code]("CLRG")}},
+		TxInf: []*pacs004.PaymentTransaction112{{
+			RtrId:              isodoc.P[pacs004.Max35Text]("RTR-" + msgID),
+			OrgnlGrpInf:        &pacs004.OriginalGroupInformation29{OrgnlMsgId: isodoc.P[pacs004.Max35Text](orig), OrgnlMsgNmId: isodoc.P[pacs004.Max35Text](isodoc.Pacs008)},
+			OrgnlEndToEndId:    isodoc.P[pacs004.Max35Text](e2e),
+			RtrdIntrBkSttlmAmt: &pacs004.ActiveCurrencyAndAmount{Value: isodoc.P[pacs004.ActiveCurrencyAndAmount_SimpleType](amount), Ccy: isodoc.P[pacs004.ActiveCurrencyCode]("KZT")},
+			RtrRsnInf:          []*pacs004.PaymentReturnReason6{{Rsn: &pacs004.ReturnReason5Choice{Cd: isodoc.P[pacs004.ExternalReturnReason1Code]("AC04")}}},
+		}},
+	}}
+}
+
+func TestReturnMarksThePaymentReturned(t *testing.T) {
+	in := newIntake("pacs.004")
+	id := sentOrder(t, in, "E2E-R", "500.00")
+	srv := serve(t, newChannel(t, ""), in)
+	_, ack := post(t, srv.URL+"/iso20022", wrap(t, isodoc.Pacs004, "RTR1", pacs004Doc("RTR1", "E2E-R", MsgID(id), "500.00")))
+	if ack.Matched != 1 {
+		t.Fatalf("%+v", ack)
+	}
+	got := in.actions(id, ActionStatus)
+	if len(got) != 1 || got[0] != "RETURNED AC04 500.00 KZT (pacs.004 RTR1 return RTR-RTR1)" {
+		t.Fatalf("trail %q", got)
+	}
+	var body Body
+	json.Unmarshal(in.deliveries()[0].Body, &body)
+	if len(body.Returns) != 1 || body.Returns[0].Reason != "AC04" || string(body.Returns[0].Amount.Value) != "500.00" {
+		t.Fatalf("body %s", in.deliveries()[0].Body)
+	}
+}
+
+type line struct{ e2e, cd, amount, ref string }
+
+func camt053Doc(t testing.TB, msgID string, lines ...line) []byte {
+	t.Helper()
+	var entries []*camt053.ReportEntry10
+	for _, l := range lines {
+		e := &camt053.ReportEntry10{
+			NtryRef:   isodoc.P[camt053.Max35Text](l.ref),
+			Amt:       &camt053.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[camt053.ActiveOrHistoricCurrencyAndAmount_SimpleType](l.amount), Ccy: isodoc.P[camt053.ActiveOrHistoricCurrencyCode]("KZT")},
+			CdtDbtInd: isodoc.P[camt053.CreditDebitCode](l.cd),
+			Sts:       &camt053.EntryStatus1Choice{Cd: isodoc.P[camt053.ExternalEntryStatus1Code]("BOOK")},
+			BookgDt:   &camt053.DateAndDateTime2Choice{Dt: isodoc.P[camt053.ISODate]("2025-03-10")},
+			BkTxCd:    &camt053.BankTransactionCodeStructure4{Prtry: &camt053.ProprietaryBankTransactionCodeStructure1{Cd: isodoc.P[camt053.Max35Text]("TRF")}},
+		}
+		if l.e2e != "" {
+			e.NtryDtls = []*camt053.EntryDetails9{{TxDtls: []*camt053.EntryTransaction10{{Refs: &camt053.TransactionReferences6{EndToEndId: isodoc.P[camt053.Max35Text](l.e2e)}}}}}
+		}
+		entries = append(entries, e)
+	}
+	bal := func(tp string) *camt053.CashBalance8 {
+		return &camt053.CashBalance8{Tp: &camt053.BalanceType13{CdOrPrtry: &camt053.BalanceType10Choice{Cd: isodoc.P[camt053.ExternalBalanceType1Code](tp)}},
+			Amt:       &camt053.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[camt053.ActiveOrHistoricCurrencyAndAmount_SimpleType]("1000000.00"), Ccy: isodoc.P[camt053.ActiveOrHistoricCurrencyCode]("KZT")},
+			CdtDbtInd: isodoc.P[camt053.CreditDebitCode]("CRDT"), Dt: &camt053.DateAndDateTime2Choice{Dt: isodoc.P[camt053.ISODate]("2025-03-10")}}
+	}
+	return wrap(t, isodoc.Camt053, msgID, &camt053.Document{BkToCstmrStmt: &camt053.BankToCustomerStatementV08{
+		GrpHdr: &camt053.GroupHeader81{MsgId: isodoc.P[camt053.Max35Text](msgID), CreDtTm: isodoc.P[camt053.ISODateTime]("2025-03-10T18:00:00Z")},
+		Stmt: []*camt053.AccountStatement9{{Id: isodoc.P[camt053.Max35Text]("ST-" + msgID),
+			Acct: &camt053.CashAccount39{Id: &camt053.AccountIdentification4Choice{IBAN: isodoc.P[camt053.IBAN2007Identifier]("KZ77070105KZT0000001")}},
+			Bal:  []*camt053.CashBalance8{bal("OPBD"), bal("CLBD")}, Ntry: entries}},
+	}})
+}
+
+// Reconciliation of a statement with what was sent: exact matches, a
+// booked amount that differs, an entry naming no payment Köpir sent, and
+// one without any reference.
+func TestStatementReconciliation(t *testing.T) {
+	in := newIntake("camt.053")
+	a := sentOrder(t, in, "E2E-A", "150000.00")
+	b := sentOrder(t, in, "E2E-B", "20.5")
+	batch := in.sent("payments.customer-transfer", "PMTINF-1", customerJSON(t))
+	_ = batch
+	srv := serve(t, newChannel(t, ""), in)
+	doc := camt053Doc(t, "STMT-1",
+		line{"E2E-A", "DBIT", "150000", "N1"},      // same amount written differently: a match
+		line{"E2E-B", "DBIT", "25.00", "N2"},       // amount differs
+		line{"E2E-NOT-OURS", "DBIT", "7.00", "N3"}, // not sent by Köpir
+		line{"", "DBIT", "150.00", "N4"},           // a fee: no reference
+	)
+	code, ack := post(t, srv.URL+"/iso20022", doc)
+	if code != 200 || ack.Matched != 2 || ack.Unmatched != 2 {
+		t.Fatalf("%d %+v", code, ack)
+	}
+	if got := in.actions(a, ActionBooked); len(got) != 1 || !strings.HasPrefix(got[0], "DBIT 150000 KZT BOOK on 2025-03-10 (camt.053 STMT-1") || strings.Contains(got[0], "MISMATCH") {
+		t.Errorf("A: %q", got)
+	}
+	if got := in.actions(b, ActionBooked); len(got) != 1 || !strings.Contains(got[0], "AMOUNT MISMATCH: sent 20.5 KZT, booked 25.00 KZT") {
+		t.Errorf("B: %q", got)
+	}
+	var body Body
+	if err := json.Unmarshal(in.deliveries()[0].Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	es := body.Statements[0].Entries
+	if len(es) != 4 || body.Statements[0].Account != "KZ77070105KZT0000001" {
+		t.Fatalf("entries %+v", body.Statements)
+	}
+	want := []struct {
+		matched  bool
+		mismatch bool
+		why      string
+	}{{true, false, ""}, {true, true, ""}, {false, false, "E2E-NOT-OURS"}, {false, false, "no end-to-end"}}
+	for i, w := range want {
+		e := es[i]
+		if e.Matched != w.matched || (e.Mismatch != "") != w.mismatch || !strings.Contains(e.Unmatched, w.why) {
+			t.Errorf("entry %d: %+v", i, e)
+		}
+	}
+	if body.Summary != (Summary{Items: 4, Matched: 2, Unmatched: 2, Mismatch: 1}) {
+		t.Errorf("summary %+v", body.Summary)
+	}
+}
+
+func TestNotificationMatchesBatchByPaymentInformationID(t *testing.T) {
+	in := newIntake("camt.054")
+	batch := in.sent("payments.customer-transfer", "PMTINF-2025-03-10-01", customerJSON(t))
+	srv := serve(t, newChannel(t, ""), in)
+	n := &camt054.Document{BkToCstmrDbtCdtNtfctn: &camt054.BankToCustomerDebitCreditNotificationV08{
+		GrpHdr: &camt054.GroupHeader81{MsgId: isodoc.P[camt054.Max35Text]("NTF-1"), CreDtTm: isodoc.P[camt054.ISODateTime]("2025-03-10T18:00:00Z")},
+		Ntfctn: []*camt054.AccountNotification17{{Id: isodoc.P[camt054.Max35Text]("N-1"),
+			Acct: &camt054.CashAccount39{Id: &camt054.AccountIdentification4Choice{IBAN: isodoc.P[camt054.IBAN2007Identifier]("KZ77070105KZT0000001")}},
+			Ntry: []*camt054.ReportEntry10{{
+				Amt:       &camt054.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[camt054.ActiveOrHistoricCurrencyAndAmount_SimpleType]("150000.50"), Ccy: isodoc.P[camt054.ActiveOrHistoricCurrencyCode]("KZT")},
+				CdtDbtInd: isodoc.P[camt054.CreditDebitCode]("DBIT"),
+				Sts:       &camt054.EntryStatus1Choice{Cd: isodoc.P[camt054.ExternalEntryStatus1Code]("BOOK")},
+				BkTxCd:    &camt054.BankTransactionCodeStructure4{Prtry: &camt054.ProprietaryBankTransactionCodeStructure1{Cd: isodoc.P[camt054.Max35Text]("TRF")}},
+				NtryDtls: []*camt054.EntryDetails9{{TxDtls: []*camt054.EntryTransaction10{{Refs: &camt054.TransactionReferences6{
+					PmtInfId: isodoc.P[camt054.Max35Text]("PMTINF-2025-03-10-01"), EndToEndId: isodoc.P[camt054.Max35Text]("SAL-2025-03-0002")}}}}},
+			}},
+		}},
+	}}
+	_, ack := post(t, srv.URL+"/iso20022", wrap(t, isodoc.Camt054, "NTF-1", n))
+	if ack.Matched != 1 {
+		t.Fatalf("%+v", ack)
+	}
+	if got := in.actions(batch, ActionBooked); len(got) != 1 || strings.Contains(got[0], "MISMATCH") || !strings.Contains(got[0], "e2e SAL-2025-03-0002") {
+		t.Fatalf("trail %q", got)
+	}
+}
+
+func TestHistoryHandler(t *testing.T) {
+	in := newIntake("pacs.002")
+	id := sentOrder(t, in, "E2E-H", "1.00")
+	ch := newChannel(t, "")
+	if _, err := ch.Process(t.Context(), in, pacs002Doc(t, "S1", txStatus{e2e: "E2E-H", orig: MsgID(id), status: "PDNG"}), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.Process(t.Context(), in, pacs002Doc(t, "S2", txStatus{e2e: "E2E-H", orig: MsgID(id), status: "RJCT", reason: "AM04"}), ""); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/payments/{endToEndId}", NewHistoryHandler(in))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/v1/payments/E2E-H")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h PaymentHistory
+	json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || h.PaymentStatus != "RJCT" || h.Reason != "AM04" || h.MessageID != id || h.MsgID != MsgID(id) || h.Route != ctRoute || h.DeliveryStatus != "DELIVERED" {
+		t.Fatalf("%d %+v", resp.StatusCode, h)
+	}
+	var actions []string
+	for _, e := range h.History {
+		actions = append(actions, e.Action+" "+e.Detail)
+	}
+	if got := strings.Join(actions, "|"); got != "RECEIVED |DELIVERED |PAYMENT_STATUS PDNG (pacs.002 S1)|PAYMENT_STATUS RJCT AM04 (pacs.002 S2)" {
+		t.Fatalf("history %s", got)
+	}
+	for path, code := range map[string]int{"/v1/payments/NOPE": 404, "/v1/payments/" + strings.Repeat("x", 40): 400} {
+		resp, _ := http.Get(srv.URL + path)
+		resp.Body.Close()
+		if resp.StatusCode != code || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func TestPaymentStatusFromHistory(t *testing.T) {
+	ev := func(a, d string) adapters.Event { return adapters.Event{Action: a, Detail: d} }
+	for _, c := range []struct {
+		delivery string
+		hist     []adapters.Event
+		want     string
+	}{
+		{"QUEUED", nil, "QUEUED"},
+		{"DELIVERED", nil, "SENT"},
+		{"DELIVERED", []adapters.Event{ev(ActionStatus, "ACSC (pacs.002 S)"), ev(ActionBooked, "DBIT …")}, "ACSC"},
+		{"DELIVERED", []adapters.Event{ev(ActionBooked, "DBIT …")}, "BOOKED"},
+		{"DELIVERED", []adapters.Event{ev(ActionStatus, "ACSC (pacs.002 S)"), ev(ActionStatus, "RETURNED AC04 1 KZT (pacs.004 R)")}, "RETURNED AC04"},
+	} {
+		s, r := paymentStatus(c.delivery, c.hist)
+		if strings.TrimSpace(s+" "+r) != c.want {
+			t.Errorf("%v: %s %s, want %s", c.hist, s, r, c.want)
+		}
+	}
+}
+
+func TestChannelOptions(t *testing.T) {
+	for opts, want := range map[string]string{
+		"senders: [bad]\n": "senders[0]",
+		"maxDepth: 1000\n": "maxDepth",
+		"nope: 1\n":        "nope",
+	} {
+		if _, err := NewChannel(yamlOpts(opts)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v", opts, err)
+		}
+	}
+	ch := newChannel(t, "paymentRoutes: [a.b]\n")
+	if fmt.Sprint(ch.opts.PaymentRoutes) != "[a.b]" {
+		t.Fatal(ch.opts.PaymentRoutes)
+	}
+}

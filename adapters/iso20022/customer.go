@@ -1,0 +1,231 @@
+package iso20022
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
+	p1 "github.com/minfin-kz/kopir/adapters/iso20022/msg/pain001"
+)
+
+// CustomerTransfer is the internal JSON of operation "customer-transfer": a
+// batch of transfers from one debtor account, sent to the debtor's bank as
+// one pain.001 payment information block.
+type CustomerTransfer struct {
+	PaymentInfoID string `json:"paymentInformationId"`
+	ExecutionDate string `json:"requestedExecutionDate,omitempty"` // default today in Kazakhstan
+	Debtor        Party  `json:"debtor"`
+	KOd           string `json:"kod"`
+	// ControlSum is the sum of the transactions' amounts as the caller
+	// counted it; a batch whose amounts do not add up to it is refused, so
+	// a lost or doubled line cannot go out unnoticed.
+	ControlSum   Decimal               `json:"controlSum"`
+	Transactions []CustomerTransaction `json:"transactions"`
+}
+
+// CustomerTransaction is one transfer of a CustomerTransfer.
+type CustomerTransaction struct {
+	EndToEndID    string `json:"endToEndId"`
+	InstructionID string `json:"instructionId,omitempty"`
+	Amount        Money  `json:"amount"`
+	Creditor      Party  `json:"creditor"`
+	Remittance    string `json:"remittanceInformation,omitempty"`
+	KNP           string `json:"knp"`
+	KBe           string `json:"kbe"`
+	KBK           string `json:"kbk,omitempty"`
+}
+
+// MaxBatch bounds a customer transfer batch; larger ones are split by the
+// caller, so one refusal does not hold up thousands of payments.
+const MaxBatch = 1000
+
+type checkedBatch struct {
+	date    string
+	total   isodoc.Amount
+	digits  int
+	amounts []isodoc.Amount
+}
+
+func (a *Adapter) checkCustomerTransfer(ct *CustomerTransfer) (*checkedBatch, error) {
+	if err := checkID("paymentInformationId", ct.PaymentInfoID, true); err != nil {
+		return nil, err
+	}
+	date, err := a.checkDate("requestedExecutionDate", ct.ExecutionDate)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkParty("debtor", ct.Debtor); err != nil {
+		return nil, err
+	}
+	if err := checkSector("kod", ct.KOd); err != nil {
+		return nil, err
+	}
+	switch n := len(ct.Transactions); {
+	case n == 0:
+		return nil, adapters.Invalid("transactions", "at least one transaction is required")
+	case n > MaxBatch:
+		return nil, adapters.Invalid("transactions", "at most %d transactions per batch, got %d", MaxBatch, n)
+	}
+	out := &checkedBatch{date: date, amounts: make([]isodoc.Amount, len(ct.Transactions))}
+	seen := map[string]int{}
+	ccy := ""
+	for i, tx := range ct.Transactions {
+		f := fmt.Sprintf("transactions[%d].", i)
+		if err := checkID(f+"endToEndId", tx.EndToEndID, true); err != nil {
+			return nil, err
+		}
+		if j, dup := seen[tx.EndToEndID]; dup {
+			return nil, adapters.Invalid(f+"endToEndId", "%s is also the end-to-end id of transactions[%d]", tx.EndToEndID, j)
+		}
+		seen[tx.EndToEndID] = i
+		if err := checkID(f+"instructionId", tx.InstructionID, false); err != nil {
+			return nil, err
+		}
+		amt, digits, err := a.checkMoney(f+"amount", tx.Amount)
+		if err != nil {
+			return nil, err
+		}
+		if ccy == "" {
+			ccy, out.digits = tx.Amount.Currency, digits
+		} else if tx.Amount.Currency != ccy {
+			return nil, adapters.Invalid(f+"amount.currency", "is %s but the batch is in %s: one batch, one currency", tx.Amount.Currency, ccy)
+		}
+		out.amounts[i] = amt
+		if out.total, err = out.total.Add(amt); err != nil {
+			return nil, adapters.Invalid(f+"amount.value", "%s", err)
+		}
+		if err := checkParty(f+"creditor", tx.Creditor); err != nil {
+			return nil, err
+		}
+		if tx.Creditor.IBAN == ct.Debtor.IBAN {
+			return nil, adapters.Invalid(f+"creditor.iban", "is the debtor's own account")
+		}
+		if err := checkText(f+"remittanceInformation", tx.Remittance, 140, false); err != nil {
+			return nil, err
+		}
+		if err := checkKNP(f, tx.KNP); err != nil {
+			return nil, err
+		}
+		if err := checkSector(f+"kbe", tx.KBe); err != nil {
+			return nil, err
+		}
+		if err := checkKBK(f, tx.KBK); err != nil {
+			return nil, err
+		}
+	}
+	if ct.ControlSum == "" {
+		return nil, adapters.Invalid("controlSum", "is required: the sum of the transactions' amounts")
+	}
+	cs, err := isodoc.ParseAmount(string(ct.ControlSum))
+	if err != nil {
+		return nil, adapters.Invalid("controlSum", "%s", err)
+	}
+	if cs != out.total {
+		return nil, adapters.Invalid("controlSum", "is %s but the transactions add up to %s", cs, out.total.Format(out.digits))
+	}
+	return out, nil
+}
+
+func (a *Adapter) buildCustomerTransfer(req *adapters.Request, marshal bool) ([]byte, error) {
+	var ct CustomerTransfer
+	if err := adapters.DecodeStrict(req.Body, &ct); err != nil {
+		return nil, err
+	}
+	c, err := a.checkCustomerTransfer(&ct)
+	if err != nil {
+		return nil, err
+	}
+	// A single transfer is found by its end-to-end id like a pacs.008; a
+	// batch by its payment information id (statements name both).
+	req.ExternalID = ct.PaymentInfoID
+	if len(ct.Transactions) == 1 {
+		req.ExternalID = ct.Transactions[0].EndToEndID
+	}
+	if !marshal {
+		return nil, nil
+	}
+	return a.marshal(req, isodoc.Pain001, a.pain001(req, &ct, c))
+}
+
+func (a *Adapter) pain001(req *adapters.Request, ct *CustomerTransfer, c *checkedBatch) *p1.Document {
+	id := MsgID(req.MessageID)
+	n := strconv.Itoa(len(ct.Transactions))
+	total := c.total.Format(c.digits)
+	pmt := &p1.PaymentInstruction30{
+		PmtInfId:    isodoc.P[p1.Max35Text](ct.PaymentInfoID),
+		PmtMtd:      isodoc.P[p1.PaymentMethod3Code]("TRF"),
+		NbOfTxs:     isodoc.P[p1.Max15NumericText](n),
+		CtrlSum:     isodoc.P[p1.DecimalNumber](total),
+		ReqdExctnDt: &p1.DateAndDateTime2Choice{Dt: isodoc.P[p1.ISODate](c.date)},
+		Dbtr:        party1(ct.Debtor),
+		DbtrAcct:    &p1.CashAccount38{Id: &p1.AccountIdentification4Choice{IBAN: isodoc.P[p1.IBAN2007Identifier](ct.Debtor.IBAN)}},
+		DbtrAgt:     agent1(ct.Debtor.BIC),
+		ChrgBr:      isodoc.P[p1.ChargeBearerType1Code]("SLEV"),
+	}
+	for i, tx := range ct.Transactions {
+		t := &p1.CreditTransferTransaction34{
+			PmtId: &p1.PaymentIdentification6{EndToEndId: isodoc.P[p1.Max35Text](tx.EndToEndID)},
+			Amt: &p1.AmountType4Choice{InstdAmt: &p1.ActiveOrHistoricCurrencyAndAmount{
+				Value: isodoc.P[p1.ActiveOrHistoricCurrencyAndAmount_SimpleType](c.amounts[i].Format(c.digits)),
+				Ccy:   isodoc.P[p1.ActiveOrHistoricCurrencyCode](tx.Amount.Currency)}},
+			CdtrAgt:    agent1(tx.Creditor.BIC),
+			Cdtr:       party1(tx.Creditor),
+			CdtrAcct:   &p1.CashAccount38{Id: &p1.AccountIdentification4Choice{IBAN: isodoc.P[p1.IBAN2007Identifier](tx.Creditor.IBAN)}},
+			Purp:       &p1.Purpose2Choice{Prtry: isodoc.P[p1.Max35Text](tx.KNP)},
+			RgltryRptg: reporting1(ct.KOd, tx.KBe, tx.KBK),
+		}
+		if tx.InstructionID != "" {
+			t.PmtId.InstrId = isodoc.P[p1.Max35Text](tx.InstructionID)
+		}
+		if tx.Remittance != "" {
+			t.RmtInf = &p1.RemittanceInformation16{Ustrd: []*p1.Max140Text{isodoc.P[p1.Max140Text](tx.Remittance)}}
+		}
+		pmt.CdtTrfTxInf = append(pmt.CdtTrfTxInf, t)
+	}
+	return &p1.Document{CstmrCdtTrfInitn: &p1.CustomerCreditTransferInitiationV09{
+		GrpHdr: &p1.GroupHeader85{
+			MsgId:    isodoc.P[p1.Max35Text](id),
+			CreDtTm:  isodoc.P[p1.ISODateTime](a.now().In(almaty).Format("2006-01-02T15:04:05-07:00")),
+			NbOfTxs:  isodoc.P[p1.Max15NumericText](n),
+			CtrlSum:  isodoc.P[p1.DecimalNumber](total),
+			InitgPty: party1(ct.Debtor),
+		},
+		PmtInf: []*p1.PaymentInstruction30{pmt},
+	}}
+}
+
+func agent1(bic string) *p1.BranchAndFinancialInstitutionIdentification6 {
+	return &p1.BranchAndFinancialInstitutionIdentification6{FinInstnId: &p1.FinancialInstitutionIdentification18{BICFI: isodoc.P[p1.BICFIDec2014Identifier](bic)}}
+}
+
+func party1(p Party) *p1.PartyIdentification135 {
+	out := &p1.PartyIdentification135{Nm: isodoc.P[p1.Max140Text](p.Name)}
+	switch {
+	case p.BIN != "":
+		out.Id = &p1.Party38Choice{OrgId: &p1.OrganisationIdentification29{Othr: []*p1.GenericOrganisationIdentification1{{
+			Id: isodoc.P[p1.Max35Text](p.BIN), SchmeNm: &p1.OrganisationIdentificationSchemeName1Choice{Cd: isodoc.P[p1.ExternalOrganisationIdentification1Code]("TXID")}}}}}
+	case p.IIN != "":
+		out.Id = &p1.Party38Choice{PrvtId: &p1.PersonIdentification13{Othr: []*p1.GenericPersonIdentification1{{
+			Id: isodoc.P[p1.Max35Text](p.IIN), SchmeNm: &p1.PersonIdentificationSchemeName1Choice{Cd: isodoc.P[p1.ExternalPersonIdentification1Code]("NIDN")}}}}}
+	}
+	return out
+}
+
+func reporting1(kod, kbe, kbk string) []*p1.RegulatoryReporting3 {
+	auth := func() *p1.RegulatoryAuthority2 {
+		return &p1.RegulatoryAuthority2{Nm: isodoc.P[p1.Max140Text](Authority), Ctry: isodoc.P[p1.CountryCode]("KZ")}
+	}
+	dtl := func(tp, cd string) *p1.StructuredRegulatoryReporting3 {
+		return &p1.StructuredRegulatoryReporting3{Tp: isodoc.P[p1.Max35Text](tp), Ctry: isodoc.P[p1.CountryCode]("KZ"), Cd: isodoc.P[p1.Max10Text](cd)}
+	}
+	cred := &p1.RegulatoryReporting3{DbtCdtRptgInd: isodoc.P[p1.RegulatoryReportingType1Code]("CRED"), Authrty: auth(),
+		Dtls: []*p1.StructuredRegulatoryReporting3{dtl(RegTypeKBe, kbe)}}
+	if kbk != "" {
+		cred.Dtls = append(cred.Dtls, dtl(RegTypeKBK, kbk))
+	}
+	return []*p1.RegulatoryReporting3{
+		{DbtCdtRptgInd: isodoc.P[p1.RegulatoryReportingType1Code]("DEBT"), Authrty: auth(), Dtls: []*p1.StructuredRegulatoryReporting3{dtl(RegTypeKOd, kod)}},
+		cred,
+	}
+}

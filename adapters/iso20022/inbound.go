@@ -1,0 +1,285 @@
+package iso20022
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/internal/iban"
+	"github.com/minfin-kz/kopir/internal/safexml"
+	"github.com/minfin-kz/kopir/internal/xsd"
+)
+
+// ChannelName is the inbound channel's registered name.
+const ChannelName = "iso20022"
+
+// Business events the channel appends to a payment's audit trail; together
+// with the bus's own events they are the payment's status history.
+const (
+	// ActionStatus: detail "ACSC", "PDNG - <text>", "RJCT AC01 - <text>",
+	// "RETURNED AC04 150000.00 KZT - <text>", each followed by the inbound
+	// message it came in, e.g. "(pacs.002 NBKpacs00220250310140000000001)".
+	ActionStatus = "PAYMENT_STATUS"
+	// ActionBooked: a statement or notification entry booked the payment.
+	ActionBooked = "PAYMENT_BOOKED"
+)
+
+// Accepted lists the message definitions the channel takes in.
+var Accepted = []string{isodoc.Pacs002, isodoc.Pacs004, isodoc.Camt054, isodoc.Camt053}
+
+// ChannelOptions configure the "iso20022" channel.
+type ChannelOptions struct {
+	// PaymentRoutes are the outbound routes whose payments the payment
+	// system's messages refer to, searched in order by end-to-end id (and
+	// payment information id). Default: payments.credit-transfer,
+	// payments.customer-transfer.
+	PaymentRoutes []string `yaml:"paymentRoutes"`
+	// Senders, when set, are the only BICs a business application header
+	// may come from; a message without a header is then refused too.
+	Senders []string `yaml:"senders"`
+	// MaxDepth of an inbound document; default 64 (a camt.053 is about 12
+	// levels deep).
+	MaxDepth int `yaml:"maxDepth"`
+}
+
+// DefaultPaymentRoutes are the route names deploy/local.yaml uses.
+var DefaultPaymentRoutes = []string{"payments.credit-transfer", "payments.customer-transfer"}
+
+// Channel is the "iso20022" inbound channel.
+type Channel struct {
+	opts ChannelOptions
+	lim  safexml.Limits
+	Log  *slog.Logger
+}
+
+// NewChannel is the adapters.ChannelFactory.
+func NewChannel(opts adapters.Options) (adapters.Channel, error) {
+	var o ChannelOptions
+	if err := opts.Decode(&o); err != nil {
+		return nil, fmt.Errorf("iso20022 channel: options: %w", err)
+	}
+	if len(o.PaymentRoutes) == 0 {
+		o.PaymentRoutes = DefaultPaymentRoutes
+	}
+	for i, b := range o.Senders {
+		if err := iban.ValidateBIC(b); err != nil {
+			return nil, fmt.Errorf("iso20022 channel: options.senders[%d]: %w", i, err)
+		}
+	}
+	if o.MaxDepth < 0 || o.MaxDepth > 256 {
+		return nil, fmt.Errorf("iso20022 channel: options.maxDepth must be within 0..256")
+	}
+	for _, id := range append([]string{isodoc.Head001}, Accepted...) {
+		if _, err := isodoc.Schema(id); err != nil {
+			return nil, fmt.Errorf("iso20022 channel: %w", err)
+		}
+	}
+	// The channel's maxBody (set by the core) bounds what is read; this
+	// bounds what the parser accepts even if that is set higher.
+	lim := safexml.Limits{MaxBytes: 32 << 20, MaxDepth: o.MaxDepth, MaxTokens: 4_000_000}
+	return &Channel{opts: o, lim: lim, Log: slog.Default()}, nil
+}
+
+// InternalRoutes serves a payment's status history to the callers of the
+// payment routes.
+func (c *Channel) InternalRoutes(in adapters.Intake) (map[string]http.Handler, []string) {
+	return map[string]http.Handler{"GET /v1/payments/{endToEndId}": NewHistoryHandler(in, c.opts.PaymentRoutes...)}, c.opts.PaymentRoutes
+}
+
+// Routes mounts one handler at the channel's path itself ("POST " becomes
+// "POST /iso20022") and with a trailing slash.
+func (c *Channel) Routes(in adapters.Intake) map[string]http.Handler {
+	h := &receiver{c: c, in: in}
+	return map[string]http.Handler{"POST ": h, "POST /{$}": h}
+}
+
+type receiver struct {
+	c  *Channel
+	in adapters.Intake
+}
+
+// Ack is the channel's answer to the payment system.
+type Ack struct {
+	Status     string          `json:"status"` // ACCEPTED, DUPLICATE, REJECTED
+	MessageID  string          `json:"messageId,omitempty"`
+	MsgID      string          `json:"msgId,omitempty"`
+	Type       string          `json:"messageDefinition,omitempty"`
+	Matched    int             `json:"matched"`
+	Unmatched  int             `json:"unmatched"`
+	Code       string          `json:"code,omitempty"`
+	Reason     string          `json:"reason,omitempty"`
+	Violations []xsd.Violation `json:"violations,omitempty"`
+}
+
+func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.reject(w, r, &adapters.Inbound{Channel: ChannelName, Key: "unknown"}, http.StatusRequestEntityTooLarge,
+				&isodoc.ParseError{Code: isodoc.CodeXMLRefused, Reason: fmt.Sprintf("message is larger than %d bytes", tooBig.Limit)})
+			return
+		}
+		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	res, err := h.c.Process(r.Context(), h.in, raw, r.Header.Get("X-Correlation-Id"))
+	if err != nil {
+		var pe *isodoc.ParseError
+		if errors.As(err, &pe) {
+			h.reject(w, r, res.inbound(raw), http.StatusBadRequest, pe)
+			return
+		}
+		h.c.Log.Error("iso20022 inbound message not processed", "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, Ack{Status: "ERROR", Reason: "temporarily unable to process the message; send it again"})
+		return
+	}
+	if res.Duplicate && len(res.PrevAck) > 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		w.Write(res.PrevAck)
+		return
+	}
+	writeJSON(w, http.StatusOK, res.Ack)
+}
+
+func (h *receiver) reject(w http.ResponseWriter, r *http.Request, m *adapters.Inbound, status int, pe *isodoc.ParseError) {
+	m.CorrelationID = r.Header.Get("X-Correlation-Id")
+	id := h.in.Reject(r.Context(), m, pe)
+	writeJSON(w, status, Ack{Status: "REJECTED", MessageID: id, Code: pe.Code, Reason: pe.Reason, Violations: pe.Violations})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Result is what processing one inbound message did.
+type Result struct {
+	Key       string
+	MsgID     string
+	Sender    string
+	Body      json.RawMessage // what the internal subscriber receives
+	Ack       Ack
+	Duplicate bool
+	PrevAck   []byte
+}
+
+func (r *Result) inbound(raw []byte) *adapters.Inbound {
+	m := &adapters.Inbound{Channel: ChannelName, Key: "unknown", Raw: raw}
+	if r != nil {
+		if r.Key != "" {
+			m.Key = r.Key
+		}
+		m.ExternalID, m.Sender = r.MsgID, r.Sender
+	}
+	return m
+}
+
+// Process parses, validates, matches and hands over one inbound message.
+// A *isodoc.ParseError means the message was refused (the caller records
+// it as REJECTED); any other error is the bus's and worth a resend.
+func (c *Channel) Process(ctx context.Context, in adapters.Intake, raw []byte, correlationID string) (*Result, error) {
+	res := &Result{}
+	msg, err := isodoc.Parse(raw, Accepted, c.lim)
+	if err != nil {
+		return res, err
+	}
+	res.Key = msg.Key()
+	if msg.Header != nil {
+		res.Sender = bicOf(msg.Header.Fr)
+	}
+	if len(c.opts.Senders) > 0 && !contains(c.opts.Senders, res.Sender) {
+		return res, &isodoc.ParseError{Code: "SENDER_NOT_ALLOWED", Reason: fmt.Sprintf("business application header from %q is not an allowed sender", res.Sender)}
+	}
+	if ok, _ := in.Known(ChannelName, res.Key); !ok {
+		return res, &isodoc.ParseError{Code: "UNKNOWN_KEY", Reason: fmt.Sprintf("no inbound route for %s messages", res.Key)}
+	}
+	m := &matcher{in: in, routes: c.opts.PaymentRoutes}
+	var rep *report
+	switch msg.MsgDefIdr {
+	case isodoc.Pacs002:
+		rep, err = m.statusReport(ctx, msg)
+	case isodoc.Pacs004:
+		rep, err = m.paymentReturn(ctx, msg)
+	case isodoc.Camt053:
+		rep, err = m.statement(ctx, msg)
+	case isodoc.Camt054:
+		rep, err = m.notification(ctx, msg)
+	}
+	if err != nil {
+		return res, err
+	}
+	res.MsgID = rep.MsgID
+	if res.MsgID == "" {
+		return res, &isodoc.ParseError{Code: isodoc.CodeSchemaInvalid, Reason: "GrpHdr/MsgId is empty"}
+	}
+	rep.MessageDefinition, rep.From = msg.MsgDefIdr, res.Sender
+	if res.Body, err = json.Marshal(rep.Body); err != nil {
+		return res, err
+	}
+	rc, err := in.Accept(ctx, &adapters.Inbound{Channel: ChannelName, Key: res.Key, ExternalID: res.MsgID, Sender: res.Sender,
+		CorrelationID: correlationID, Body: res.Body, Raw: raw})
+	if err != nil {
+		var re *adapters.RejectError
+		if errors.As(err, &re) {
+			return res, &isodoc.ParseError{Code: re.Code, Reason: re.Reason}
+		}
+		return res, err
+	}
+	// Annotations come after the message is stored so a refused message
+	// never changes a payment; they are idempotent, so a repeat of a
+	// message whose annotations were cut short by a crash completes them.
+	for _, a := range rep.notes {
+		if err := annotateOnce(ctx, in, a.messageID, a.action, a.detail); err != nil {
+			return res, fmt.Errorf("annotating payment %s: %w", a.messageID, err)
+		}
+	}
+	res.Duplicate, res.PrevAck = rc.Duplicate, rc.Ack
+	res.Ack = Ack{Status: "ACCEPTED", MessageID: rc.MessageID, MsgID: res.MsgID, Type: msg.MsgDefIdr, Matched: rep.matched, Unmatched: rep.unmatched}
+	if rc.Duplicate {
+		res.Ack.Status = "DUPLICATE"
+		return res, nil
+	}
+	if b, err := json.Marshal(res.Ack); err == nil {
+		if err := in.Acknowledge(ctx, rc.MessageID, b); err != nil {
+			c.Log.Warn("iso20022: acknowledgement not recorded", "messageId", rc.MessageID, "err", err)
+		}
+	}
+	return res, nil
+}
+
+// annotateOnce appends an event unless the trail already has it: the
+// detail names the inbound message, so the same event twice can only be a
+// repeat.
+func annotateOnce(ctx context.Context, in adapters.Intake, id, action, detail string) error {
+	hist, err := in.History(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, e := range hist {
+		if e.Action == action && e.Detail == detail {
+			return nil
+		}
+	}
+	return in.Annotate(ctx, id, action, detail)
+}
+
+func isNotFound(err error) bool { return errors.Is(err, adapters.ErrNotFound) }
+
+func trimDetail(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
