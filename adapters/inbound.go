@@ -29,6 +29,13 @@ type InternalAPI interface {
 	InternalRoutes(in Intake) (handlers map[string]http.Handler, guard []string)
 }
 
+// ChannelRunner is implemented by channels with background work (e.g. a
+// poller that fetches messages from a gateway instead of being pushed to).
+// The core runs it after mounting the channel, until shutdown.
+type ChannelRunner interface {
+	Run(ctx context.Context, in Intake) error
+}
+
 // ChannelFactory builds a channel from its config block.
 type ChannelFactory func(opts Options) (Channel, error)
 

@@ -9,7 +9,7 @@ status=0
 for pkg in $(go list ./...); do
   for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
     echo "fuzz $pkg $target ($time)"
-    if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$time" -parallel 2 "$pkg" > /tmp/kopir-fuzz.log 2>&1; then
+    if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$time" -fuzzminimizetime 2s -parallel 2 "$pkg" > /tmp/kopir-fuzz.log 2>&1; then
       cat /tmp/kopir-fuzz.log; status=1
     fi
   done

@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
 
 // DefaultAddr is where `kopir mocks` listens unless told otherwise.
@@ -23,6 +25,7 @@ const DefaultAddr = "127.0.0.1:8090"
 const (
 	SHEP       = "shep"
 	GBDFL      = "gbdfl"
+	GBDUL      = "gbdul"
 	Subscriber = "subscriber"
 )
 
@@ -43,18 +46,48 @@ type Options struct {
 	MaxHang time.Duration
 	// Now stamps responses; nil means time.Now.
 	Now func() time.Time
+
+	// Trust verifies the WS-Security signatures callers put on envelopes.
+	// nil: the demo PKI of mocks/pki. A signed envelope is always verified;
+	// RequireSignature also refuses unsigned ones.
+	Trust            *xmlsig.Trust
+	RequireSignature bool
+	// Signer signs what the gateway pushes to a recipient. nil: the demo
+	// gateway key of mocks/pki. NoPushSignature sends pushes unsigned.
+	Signer          xmlsig.Signer
+	NoPushSignature bool
+	// PushURL is the recipient's SHEP endpoint prefix the control API
+	// pushes to: <PushURL>/sync and <PushURL>/async. Default
+	// http://127.0.0.1:8081/shep, Köpir's agency listener.
+	PushURL string
+	// PushSender is the senderId/password put in pushed messages.
+	// Default demo-agency / demo-secret.
+	PushSender [2]string
+	// AsyncPolls is how many getMessageStatus calls see ON_DELIVERY before
+	// a message is DELIVERED. Default 1.
+	AsyncPolls int
+	// ULNotFound reports the BINs GBD UL has no entity for (asked about
+	// valid BINs only). Default: a 5-digit serial of 00000.
+	ULNotFound func(bin string) bool
 }
 
 type server struct {
 	opts  Options
 	mocks map[string]*mock
 	mux   *http.ServeMux
+	async *asyncStore
 }
 
 // New returns the handler serving every mock and the control API:
 //
-//	POST /shep/sync                     SHEP SyncChannel SendMessage
+//	POST /shep/sync                     SHEP SyncChannel SendMessage (GBD FL, GBD UL)
 //	GET  /shep/sync?wsdl                its WSDL (imports as ?file=…)
+//	POST /shep/async                    SHEP AsyncChannel: sendMessage, getMessageStatus,
+//	                                    getMessages, sendDeliveryNotification
+//	GET  /shep/async?wsdl               its WSDL
+//	POST /_control/shep/push            the gateway pushes a message to a recipient
+//	POST /_control/shep/notify          … or a changeMassageStatusNotification
+//	GET  /_control/shep/messages        async messages the gateway holds
 //	POST /subscriber[/…]                JSON sink, answers {"ok":true}
 //	PUT|DELETE /_control/faults/{mock}  set or clear fault injection
 //	GET  /_control/faults               list it
@@ -75,14 +108,37 @@ func New(opts Options) http.Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &server{opts: opts, mocks: map[string]*mock{}, mux: http.NewServeMux()}
-	for i, name := range []string{SHEP, GBDFL, Subscriber} {
+	if opts.Trust == nil {
+		opts.Trust = demoTrust()
+	}
+	if opts.Signer == nil && !opts.NoPushSignature {
+		opts.Signer = demoSigner()
+	}
+	if opts.PushURL == "" {
+		opts.PushURL = "http://127.0.0.1:8081/shep"
+	}
+	if opts.PushSender[0] == "" {
+		opts.PushSender = [2]string{"demo-agency", "demo-secret"}
+	}
+	if opts.AsyncPolls <= 0 {
+		opts.AsyncPolls = 1
+	}
+	if opts.ULNotFound == nil {
+		opts.ULNotFound = defaultULNotFound
+	}
+	s := &server{opts: opts, mocks: map[string]*mock{}, mux: http.NewServeMux(), async: newAsyncStore()}
+	for i, name := range []string{SHEP, GBDFL, Subscriber, GBDUL} {
 		// Each mock draws from its own sequence so that faults on one do not
 		// shift the outcomes of another.
 		s.mocks[name] = newMock(name, opts.Seed+uint64(i)*0x9e3779b97f4a7c15)
 	}
 	s.mux.HandleFunc("POST /shep/sync", s.shepSync)
 	s.mux.HandleFunc("GET /shep/sync", s.shepWSDL)
+	s.mux.HandleFunc("POST /shep/async", s.shepAsync)
+	s.mux.HandleFunc("GET /shep/async", s.shepAsyncWSDL)
+	s.mux.HandleFunc("POST /_control/shep/push", s.push)
+	s.mux.HandleFunc("POST /_control/shep/notify", s.notify)
+	s.mux.HandleFunc("GET /_control/shep/messages", s.listAsync)
 	s.mux.HandleFunc("POST /subscriber", s.subscriber)
 	s.mux.HandleFunc("POST /subscriber/{rest...}", s.subscriber)
 	s.mux.HandleFunc("GET /_control/faults", s.listFaults)
@@ -98,7 +154,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 func (s *server) mock(w http.ResponseWriter, r *http.Request) *mock {
 	m := s.mocks[r.PathValue("mock")]
 	if m == nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown mock " + r.PathValue("mock") + " (known: shep, gbdfl, subscriber)"})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown mock " + r.PathValue("mock") + " (known: shep, gbdfl, gbdul, subscriber)"})
 	}
 	return m
 }
@@ -165,5 +221,7 @@ func newMock(name string, seed uint64) *mock {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // pushed envelopes stay readable in curl output
+	_ = enc.Encode(v)
 }

@@ -1,11 +1,10 @@
 package mocks
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"fmt"
 	"net/http"
-	"regexp"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/hooklift/gowsdl/soap"
@@ -13,8 +12,10 @@ import (
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
 	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
-	"github.com/minfin-kz/kopir/contracts"
+	"github.com/minfin-kz/kopir/adapters/gbdul/ultypes"
+	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
 	"github.com/minfin-kz/kopir/internal/kzid"
+	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
 
 // SOAP Fault errorCodes the mock gateway uses. SHEP's real codes are not
@@ -24,12 +25,22 @@ const (
 	CodeUnknownService = "MOCK_UNKNOWN_SERVICE"
 	CodeBadRequest     = "MOCK_BAD_REQUEST"
 	CodeInjected       = "MOCK_INJECTED_FAULT"
+	CodeSignature      = "MOCK_SIGNATURE_REJECTED"
+	CodeUnknownMessage = "MOCK_UNKNOWN_MESSAGE"
 )
 
 // GBDFLServiceID is the serviceId the gateway routes to the GBD FL mock.
 const GBDFLServiceID = "GBDFL_UniversalServiceSync"
 
 const maxEnvelope = 1 << 20
+
+// syncData decodes requestData/data for either registry in one pass: GBD
+// FL's Request fields sit directly in <data>, GBD UL's 30.05 request is a
+// <request> element inside it.
+type syncData struct {
+	fltypes.Request
+	UL *ultypes.RequestMessage `xml:"request"`
+}
 
 func (s *server) shepSync(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(w, r, maxEnvelope)
@@ -38,15 +49,18 @@ func (s *server) shepSync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The envelope is parsed before faults are injected so that a rejected
-	// call is still counted under its messageId. Decoding straight into the
-	// GBD FL type is fine for other services: they are refused anyway.
-	var flReq fltypes.Request
-	info, err := egov.ParseSendMessage(body, &flReq)
+	// call is still counted under its messageId.
+	var data syncData
+	info, err := egov.ParseSendMessage(body, &data)
 	if err != nil {
 		s.fault(w, "soap:Client", CodeBadRequest, err.Error())
 		return
 	}
 	if !s.injected(w, r, s.mocks[SHEP], info.MessageId) {
+		return
+	}
+	if msg := s.checkSignature(body); msg != "" {
+		s.fault(w, "soap:Client", CodeSignature, msg)
 		return
 	}
 	if !s.authorised(info.Sender) {
@@ -55,22 +69,75 @@ func (s *server) shepSync(w http.ResponseWriter, r *http.Request) {
 	}
 	switch info.ServiceId {
 	case GBDFLServiceID:
-		key := flReq.MessageId
+		key := data.MessageId
 		if key == "" {
 			key = info.MessageId
 		}
 		if !s.injected(w, r, s.mocks[GBDFL], key) {
 			return
 		}
-		s.gbdfl(w, info, &flReq)
+		s.gbdfl(w, info, &data.Request)
+	case GBDULServiceID:
+		if !s.injected(w, r, s.mocks[GBDUL], info.MessageId) {
+			return
+		}
+		d, err := s.gbdulData(data.UL)
+		if err != nil {
+			s.fault(w, "soap:Client", CodeBadRequest, err.Error())
+			return
+		}
+		s.syncResponse(w, info, d)
 	default:
 		s.fault(w, "soap:Client", CodeUnknownService, fmt.Sprintf("service %q is not registered on the gateway", info.ServiceId))
 	}
 }
 
+// checkSignature verifies a signed envelope (and refuses an unsigned one
+// when signatures are required); it returns why it was refused, or "".
+func (s *server) checkSignature(body []byte) string {
+	if !s.opts.RequireSignature && !bytes.Contains(body, []byte(xmlsig.NSWSSE)) {
+		return ""
+	}
+	v, err := xmlsig.Verify(body)
+	if err == nil {
+		err = s.opts.Trust.Check(v.Certificate, s.opts.Now())
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// syncResponse answers SendMessage with data (a whole <data> element).
+func (s *server) syncResponse(w http.ResponseWriter, info *shepsync.SyncMessageInfo, data []byte) {
+	corr := info.CorrelationId
+	if corr == "" {
+		corr = info.MessageId
+	}
+	b := make([]byte, 0, 1024+len(data))
+	b = append(b, `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><ns2:SendMessageResponse xmlns:ns2="http://bip.bee.kz/SyncChannel/v10/Types"><response><responseInfo><messageId>`...)
+	b = append(b, uuid.NewString()...)
+	b = append(b, `</messageId><correlationId>`...)
+	b = appendEscaped(b, corr)
+	b = append(b, `</correlationId><responseDate>`...)
+	b = s.opts.Now().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, `</responseDate><status><code>SCSS001</code><message>Сервис отработал штатно</message></status><sessionId>{`...)
+	b = append(b, uuid.NewString()...)
+	b = append(b, `}</sessionId></responseInfo><responseData>`...)
+	b = append(b, data...)
+	b = append(b, `</responseData></response></ns2:SendMessageResponse></soap:Body></soap:Envelope>`...)
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.Write(b)
+}
+
 // injected applies m's fault and records the call; false means the call has
-// been answered (or abandoned) already.
+// been answered (or abandoned) already. Injected SOAP faults are
+// SyncChannel's; injectedAs answers them in another operation's shape.
 func (s *server) injected(w http.ResponseWriter, r *http.Request, m *mock, key string) bool {
+	return s.injectedAs(w, r, m, key, s.fault)
+}
+
+func (s *server) injectedAs(w http.ResponseWriter, r *http.Request, m *mock, key string, fault func(w http.ResponseWriter, faultCode, code, msg string)) bool {
 	o, f := m.inject(r.Context(), s.opts.MaxHang)
 	m.rec.Load().add(key, o == pass, s.opts.Now())
 	switch o {
@@ -79,7 +146,7 @@ func (s *server) injected(w http.ResponseWriter, r *http.Request, m *mock, key s
 		return false
 	case fail:
 		if f.SOAPFault {
-			s.fault(w, "soap:Server", CodeInjected, "injected failure of mock "+m.name)
+			fault(w, "soap:Server", CodeInjected, "injected failure of mock "+m.name)
 		} else {
 			http.Error(w, "mock "+m.name+": injected failure", f.Status)
 		}
@@ -142,60 +209,12 @@ func (s *server) gbdfl(w http.ResponseWriter, info *shepsync.SyncMessageInfo, re
 	w.Write(b)
 }
 
-var fileRef = regexp.MustCompile(`(schemaLocation|location)="([^"]*)"`)
-
-// shepWSDL serves the contract the adapters were generated from. Imports
-// are rewritten to ?file=… URLs on this listener so WSDL tools can follow
-// them, and soap:address to this endpoint.
+// shepWSDL serves the contract the adapters were generated from.
 func (s *server) shepWSDL(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	name := q.Get("file")
-	switch {
-	case q.Has("wsdl"):
-		name = "SyncChannel/v10/Interfaces/SyncChannelHttp_Service.wsdl"
-	case name == "":
-		http.Error(w, "POST a SendMessage envelope, or GET ?wsdl", http.StatusBadRequest)
-		return
-	}
-	if strings.Contains(name, "..") || strings.HasPrefix(name, "/") {
-		http.Error(w, "bad file name", http.StatusBadRequest)
-		return
-	}
-	src, err := contracts.SHEPSync.ReadFile("egov-shep/sync/" + name)
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	endpoint := "http://" + r.Host + "/shep/sync"
-	dir := name[:strings.LastIndexByte(name, '/')+1]
-	out := fileRef.ReplaceAllStringFunc(string(src), func(m string) string {
-		sub := fileRef.FindStringSubmatch(m)
-		if strings.Contains(sub[2], "://") {
-			return sub[1] + `="` + endpoint + `"`
-		}
-		return sub[1] + `="` + endpoint + "?file=" + cleanJoin(dir, sub[2]) + `"`
-	})
-	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	w.Write([]byte(out))
+	egov.ServeWSDL(w, r, egovshep.Files, "sync", "SyncChannel/v10/Interfaces/SyncChannelHttp_Service.wsdl")
 }
 
-// cleanJoin resolves a relative schemaLocation against the importing file's
-// directory, all inside the embedded tree.
-func cleanJoin(dir, rel string) string {
-	parts := strings.Split(strings.TrimSuffix(dir, "/"), "/")
-	if dir == "" {
-		parts = nil
-	}
-	for _, p := range strings.Split(rel, "/") {
-		switch p {
-		case ".", "":
-		case "..":
-			if len(parts) > 0 {
-				parts = parts[:len(parts)-1]
-			}
-		default:
-			parts = append(parts, p)
-		}
-	}
-	return strings.Join(parts, "/")
+// shepAsyncWSDL serves the gateway's AsyncChannel contract.
+func (s *server) shepAsyncWSDL(w http.ResponseWriter, r *http.Request) {
+	egov.ServeWSDL(w, r, egovshep.Files, "async", "IAsyncChannelImport.wsdl")
 }

@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/minfin-kz/kopir/adapters/egov"
 	_ "github.com/minfin-kz/kopir/adapters/gbdfl"
+	_ "github.com/minfin-kz/kopir/adapters/gbdul"
 	_ "github.com/minfin-kz/kopir/adapters/httpjson"
 	_ "github.com/minfin-kz/kopir/adapters/iso20022"
 )

@@ -22,6 +22,8 @@ func init() { adapters.Register("egov", newPassthrough) }
 type SendRequest struct {
 	Data     string    `json:"data"`
 	DataType *DataType `json:"dataType,omitempty"`
+	// Properties are added to the route's requestInfo properties.
+	Properties map[string]string `json:"properties,omitempty"`
 }
 
 // DataType is the xsi:type put on <data>, e.g.
@@ -79,12 +81,13 @@ func (p *passthrough) Encode(ctx context.Context, req *adapters.Request) (*adapt
 	if in.DataType != nil {
 		pl.Type = xml.Name{Space: in.DataType.Namespace, Local: in.DataType.Name}
 	}
-	return p.s.Wire(ctx, req, pl)
+	props, _ := Properties(in.Properties) // checked by parseSend
+	return p.s.WireProps(ctx, req, pl, props)
 }
 
 func (p *passthrough) Decode(_ context.Context, _ *adapters.Request, resp *adapters.WireResponse) (*adapters.Response, error) {
 	var data shepsync.AnyType
-	info, err := Decode(resp, &data)
+	info, err := p.s.Decode(resp, &data)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +131,9 @@ func parseSend(body []byte) (*SendRequest, error) {
 	}
 	if t := in.DataType; t != nil && (t.Namespace == "" || t.Name == "" || strings.ContainsAny(t.Name, ": <>&\"")) {
 		return nil, adapters.Invalid("dataType", "needs a namespace and a plain local name")
+	}
+	if _, err := Properties(in.Properties); err != nil {
+		return nil, adapters.Invalid("properties", "%v", err)
 	}
 	return &in, nil
 }

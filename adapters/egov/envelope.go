@@ -204,7 +204,21 @@ func encodeData(enc *xml.Encoder, wrapper string, p Payload) error {
 // fills a non-nil interface holding a pointer, so the envelope is read in
 // one pass straight into the registry's generated type.
 type dataSlot struct {
-	Data any `xml:"data"`
+	Data    any `xml:"data"`
+	present bool
+}
+
+// plainSlot is dataSlot without its UnmarshalXML, to decode into.
+type plainSlot struct {
+	Data    any `xml:"data"`
+	present bool
+}
+
+// UnmarshalXML notes that the wrapper (requestData, responseData) was
+// there: the schema requires it even though <data> inside is optional.
+func (s *dataSlot) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	s.present = true
+	return d.DecodeElement((*plainSlot)(s), &start)
 }
 
 type requestEnvelope struct {
@@ -224,18 +238,24 @@ type requestXML struct {
 // ParseSendMessage reads a SendMessage envelope, decoding requestData/data
 // into data (a pointer; *shepsync.AnyType keeps it as raw XML, nil skips it).
 func ParseSendMessage(body []byte, data any) (*shepsync.SyncMessageInfo, error) {
+	info, _, err := parseSendMessage(body, data, Limits)
+	return info, err
+}
+
+// parseSendMessage also reports whether requestData was present.
+func parseSendMessage(body []byte, data any, lim safexml.Limits) (*shepsync.SyncMessageInfo, bool, error) {
 	var env requestEnvelope
-	req := &requestXML{Data: dataSlot{data}}
+	req := &requestXML{Data: dataSlot{Data: data}}
 	env.Body.SendMessage = &struct {
 		Request *requestXML `xml:"request"`
 	}{req}
-	if err := safexml.Decode(body, &env, Limits); err != nil {
-		return nil, err
+	if err := safexml.Decode(body, &env, lim); err != nil {
+		return nil, false, err
 	}
 	if req.Info == nil {
-		return nil, errors.New("egov: no SendMessage/request/requestInfo in the SOAP body")
+		return nil, false, errors.New("egov: no SendMessage/request/requestInfo in the SOAP body")
 	}
-	return req.Info, nil
+	return req.Info, req.Data.present, nil
 }
 
 // Fault is a SOAP 1.1 Fault as SHEP sends it.
@@ -275,7 +295,7 @@ type responseXML struct {
 // as the error (*Fault). data is as in ParseSendMessage.
 func ParseResponse(body []byte, data any) (*shepsync.SyncMessageInfoResponse, error) {
 	var env responseEnvelope
-	resp := &responseXML{Data: dataSlot{data}}
+	resp := &responseXML{Data: dataSlot{Data: data}}
 	env.Body.SendMessageResponse = &struct {
 		Response *responseXML `xml:"response"`
 	}{resp}

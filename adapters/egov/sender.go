@@ -5,79 +5,179 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
+	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
 
-// EnvelopeSigner signs a finished SendMessage envelope (WS-Security over
-// soap:Body, see contracts/README). Signing comes in a later issue; the hook
-// is here so that adding it does not change how adapters build envelopes.
+// EnvelopeSigner signs a finished envelope (WS-Security over soap:Body,
+// see contracts/README). Envelopes are built unsigned and signed last, so
+// the signature covers exactly the bytes that are sent.
 type EnvelopeSigner interface {
 	SignEnvelope(ctx context.Context, envelope []byte) ([]byte, error)
+}
+
+// XMLSigner signs with an xmlsig.Signer in the gateway's layout.
+type XMLSigner struct{ S xmlsig.Signer }
+
+// SignEnvelope implements EnvelopeSigner.
+func (x XMLSigner) SignEnvelope(_ context.Context, envelope []byte) ([]byte, error) {
+	return xmlsig.Sign(envelope, x.S)
 }
 
 // Options is the route options block shared by SHEP-based adapters.
 type Options struct {
 	ServiceID string `yaml:"serviceId" json:"serviceId"`
 	SenderID  string `yaml:"senderId" json:"senderId"`
-	Password  string `yaml:"password" json:"password"`
+	// Password is the SHEP sender password; PasswordEnv names an
+	// environment variable holding it instead, so it stays out of the YAML.
+	Password    string `yaml:"password" json:"password"`
+	PasswordEnv string `yaml:"passwordEnv" json:"passwordEnv"`
+	// Properties are sent in every requestInfo (key ≤30, value ≤500 chars),
+	// e.g. what the provider agreed with the ministry.
+	Properties map[string]string `yaml:"properties" json:"properties"`
+	// Signing is the key the envelopes are signed with; absent: unsigned.
+	Signing *xmlsig.KeyConfig `yaml:"signing" json:"signing"`
+	// RetryableFaults are SHEP errorCodes this route retries, on top of
+	// RetryableFaults; every other SOAP fault is final.
+	RetryableFaults []string `yaml:"retryableFaults" json:"retryableFaults"`
 }
 
 // Sender is the SHEP identity and service one route sends as.
 type Sender struct {
-	ServiceID string
-	SenderID  string
-	Password  string
-	Signer    EnvelopeSigner   // nil: unsigned
-	Now       func() time.Time // nil: time.Now
+	ServiceID  string
+	SenderID   string
+	Password   string
+	Properties []*shepsync.Property // sorted by key
+	Signer     EnvelopeSigner       // nil: unsigned
+	Now        func() time.Time     // nil: time.Now
+	// Retryable adds route-specific transient errorCodes.
+	Retryable map[string]bool
 }
 
-// NewSender checks the options a SHEP call cannot go without, so a bad
-// route fails at start-up rather than on its first call.
+// NewSender checks the options a SHEP call cannot go without and loads
+// the signing key, so a bad route fails at start-up rather than on its
+// first call.
 func NewSender(o Options) (*Sender, error) {
 	switch {
 	case strings.TrimSpace(o.ServiceID) == "":
 		return nil, errors.New("options.serviceId is required")
 	case strings.TrimSpace(o.SenderID) == "":
 		return nil, errors.New("options.senderId is required")
+	case o.Password != "" && o.PasswordEnv != "":
+		return nil, errors.New("options: give password or passwordEnv, not both")
 	}
-	return &Sender{ServiceID: o.ServiceID, SenderID: o.SenderID, Password: o.Password}, nil
+	s := &Sender{ServiceID: o.ServiceID, SenderID: o.SenderID, Password: o.Password}
+	if o.PasswordEnv != "" {
+		v, ok := os.LookupEnv(o.PasswordEnv)
+		if !ok {
+			return nil, fmt.Errorf("options.passwordEnv: environment variable %s is not set", o.PasswordEnv)
+		}
+		s.Password = v
+	}
+	props, err := Properties(o.Properties)
+	if err != nil {
+		return nil, fmt.Errorf("options.properties: %w", err)
+	}
+	s.Properties = props
+	for _, c := range o.RetryableFaults {
+		if s.Retryable == nil {
+			s.Retryable = map[string]bool{}
+		}
+		s.Retryable[c] = true
+	}
+	if o.Signing != nil {
+		k, err := xmlsig.LoadSigner(*o.Signing)
+		if err != nil {
+			return nil, fmt.Errorf("options.signing: %w", err)
+		}
+		s.Signer = XMLSigner{k}
+	}
+	return s, nil
+}
+
+// Properties turns a key/value map into requestInfo properties, checking
+// the schema's lengths (key ≤30, value ≤500 characters).
+func Properties(m map[string]string) ([]*shepsync.Property, error) {
+	keys := make([]string, 0, len(m))
+	for k, v := range m {
+		switch {
+		case k == "" || utf8.RuneCountInString(k) > 30:
+			return nil, fmt.Errorf("property key %q must be 1-30 characters", k)
+		case utf8.RuneCountInString(v) > 500:
+			return nil, fmt.Errorf("property %q: value longer than 500 characters", k)
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]*shepsync.Property, len(keys))
+	for i, k := range keys {
+		out[i] = &shepsync.Property{Key: k, Value: m[k]}
+	}
+	return out, nil
+}
+
+func (s *Sender) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// sign applies the route's signer, if any.
+func (s *Sender) sign(ctx context.Context, env []byte) ([]byte, error) {
+	if s.Signer == nil {
+		return env, nil
+	}
+	b, err := s.Signer.SignEnvelope(ctx, env)
+	if err != nil {
+		return nil, fmt.Errorf("egov: signing: %w", err)
+	}
+	return b, nil
+}
+
+// soapRequest wraps an envelope for the core's transport.
+func soapRequest(body []byte) *adapters.WireRequest {
+	return &adapters.WireRequest{
+		Method: http.MethodPost,
+		Header: http.Header{"Content-Type": {"text/xml; charset=utf-8"}, "Soapaction": {`""`}},
+		Body:   body,
+	}
 }
 
 // Wire builds the HTTP request for one call. The SHEP messageId is the bus's
 // MessageID, so a retried attempt carries the same id and the gateway (or a
 // mock) can tell a repeat from a new message.
 func (s *Sender) Wire(ctx context.Context, req *adapters.Request, data Payload) (*adapters.WireRequest, error) {
+	return s.WireProps(ctx, req, data, nil)
+}
+
+// WireProps is Wire with per-call properties added to the route's.
+func (s *Sender) WireProps(ctx context.Context, req *adapters.Request, data Payload, extra []*shepsync.Property) (*adapters.WireRequest, error) {
 	id := req.MessageID
 	if id == "" {
 		id = uuid.NewString()
 	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
+	info := NewInfo(id, req.CorrelationID, s.ServiceID, s.SenderID, s.Password, s.now())
+	if len(s.Properties)+len(extra) > 0 {
+		info.Properties = append(append(make([]*shepsync.Property, 0, len(s.Properties)+len(extra)), s.Properties...), extra...)
 	}
-	body, err := MarshalSendMessage(&Request{
-		Info: NewInfo(id, req.CorrelationID, s.ServiceID, s.SenderID, s.Password, now()),
-		Data: data,
-	})
+	body, err := MarshalSendMessage(&Request{Info: info, Data: data})
 	if err != nil {
 		return nil, fmt.Errorf("egov: building SendMessage: %w", err)
 	}
-	if s.Signer != nil {
-		if body, err = s.Signer.SignEnvelope(ctx, body); err != nil {
-			return nil, fmt.Errorf("egov: signing SendMessage: %w", err)
-		}
+	if body, err = s.sign(ctx, body); err != nil {
+		return nil, err
 	}
-	return &adapters.WireRequest{
-		Method: http.MethodPost,
-		Header: http.Header{"Content-Type": {"text/xml; charset=utf-8"}, "Soapaction": {`""`}},
-		Body:   body,
-	}, nil
+	return soapRequest(body), nil
 }
 
 // RetryableFaults lists SHEP errorCodes worth another attempt. It is empty:
@@ -93,9 +193,18 @@ var RetryableFaults = map[string]bool{}
 // ParseSendMessage), and turns anything but a successful SendMessageResponse
 // into *adapters.Error.
 func Decode(resp *adapters.WireResponse, data any) (*shepsync.SyncMessageInfoResponse, error) {
+	return decode(resp, data, nil)
+}
+
+// Decode is the package Decode with the route's own transient codes.
+func (s *Sender) Decode(resp *adapters.WireResponse, data any) (*shepsync.SyncMessageInfoResponse, error) {
+	return decode(resp, data, s.Retryable)
+}
+
+func decode(resp *adapters.WireResponse, data any, retryable map[string]bool) (*shepsync.SyncMessageInfoResponse, error) {
 	info, err := ParseResponse(resp.Body, data)
 	if err != nil {
-		return nil, wireError(resp.StatusCode, err)
+		return nil, wireError(resp.StatusCode, err, retryable)
 	}
 	if resp.StatusCode/100 != 2 {
 		return nil, httpError(resp.StatusCode, "with a SendMessageResponse")
@@ -113,7 +222,9 @@ func Decode(resp *adapters.WireResponse, data any) (*shepsync.SyncMessageInfoRes
 
 // FaultError maps a SOAP Fault to the bus's error. The SHEP errorCode is
 // kept as Code so callers and operators can search for it.
-func FaultError(f *Fault) *adapters.Error {
+func FaultError(f *Fault) *adapters.Error { return faultError(f, nil) }
+
+func faultError(f *Fault, retryable map[string]bool) *adapters.Error {
 	e := &adapters.Error{Status: http.StatusBadGateway}
 	if i := f.Detail.Info; i != nil && i.ErrorCode != "" {
 		e.Code = i.ErrorCode
@@ -129,14 +240,14 @@ func FaultError(f *Fault) *adapters.Error {
 		e.Code = "SOAP_FAULT"
 		e.Detail = strings.TrimSpace(f.Code + ": " + f.String)
 	}
-	e.Retryable = RetryableFaults[e.Code]
+	e.Retryable = RetryableFaults[e.Code] || retryable[e.Code]
 	return e
 }
 
-func wireError(status int, err error) error {
+func wireError(status int, err error, retryable map[string]bool) error {
 	var f *Fault
 	if errors.As(err, &f) {
-		return FaultError(f)
+		return faultError(f, retryable)
 	}
 	if status/100 != 2 {
 		return httpError(status, "without a SOAP envelope")

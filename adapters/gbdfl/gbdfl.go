@@ -149,7 +149,7 @@ func (a *Adapter) Encode(ctx context.Context, req *adapters.Request) (*adapters.
 // Decode turns GBD FL's Response into Person.
 func (a *Adapter) Decode(_ context.Context, req *adapters.Request, resp *adapters.WireResponse) (*adapters.Response, error) {
 	var r fltypes.Response
-	if _, err := egov.Decode(resp, &r); err != nil {
+	if _, err := a.Sender.Decode(resp, &r); err != nil {
 		return nil, err
 	}
 	if r.MessageResult == nil {

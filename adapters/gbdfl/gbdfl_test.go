@@ -329,9 +329,21 @@ func TestEncodeWithoutMessageID(t *testing.T) {
 // it (validate, encode, HTTP to the mock SHEP, decode to JSON), with the
 // mock and the client sharing the same cores.
 func BenchmarkPersonOverHTTP(b *testing.B) {
-	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}))
+	benchPerson(b, goodOpts, mocks.Options{Seed: 1})
+}
+
+// BenchmarkPersonSignedOverHTTP is the same lookup with the envelope
+// signed (RSA-2048, WS-Security) and the mock gateway verifying the
+// signature and the certificate chain, as SHEP does: the cost of signing
+// next to the unsigned route above.
+func BenchmarkPersonSignedOverHTTP(b *testing.B) {
+	benchPerson(b, goodOpts+"\nsigning: {cert: ../../mocks/pki/kopir.pem, key: ../../mocks/pki/kopir.key}", mocks.Options{Seed: 1, RequireSignature: true})
+}
+
+func benchPerson(b *testing.B, opts string, mo mocks.Options) {
+	srv := httptest.NewServer(mocks.New(mo))
 	defer srv.Close()
-	a := newAdapter(b, goodOpts)
+	a := newAdapter(b, opts)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.SetParallelism(8)
 	b.ResetTimer()

@@ -154,6 +154,15 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	wctx, stopWorker := context.WithCancel(context.Background())
 	go func() { errc <- a.Worker.Run(wctx) }()
+	for _, mc := range a.channels {
+		if r, ok := mc.ch.(adapters.ChannelRunner); ok {
+			go func() {
+				if err := r.Run(wctx, a.Intake); err != nil && wctx.Err() == nil {
+					a.Log.Error("channel stopped", "channel", mc.spec.Name, "err", err)
+				}
+			}()
+		}
+	}
 	if n, err := a.Worker.Recover(ctx); err != nil {
 		a.Log.Error("re-enqueueing queued messages", "err", err)
 	} else if n > 0 {

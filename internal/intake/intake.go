@@ -95,6 +95,11 @@ func (in *Intake) duplicate(ctx context.Context, r *routes.Route, m *adapters.In
 	if err != nil {
 		return nil, err
 	}
+	if prev.Status == store.Failed {
+		// A sync inbound call that failed on our side may be sent again:
+		// the sender got a fault, not an answer.
+		return nil, nil
+	}
 	rc := &adapters.Receipt{MessageID: prev.ID, Status: string(prev.Status), Duplicate: true}
 	var ack string
 	if json.Unmarshal(prev.ResponseBody, &ack) == nil {

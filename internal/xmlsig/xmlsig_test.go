@@ -391,3 +391,20 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// An envelope in the default namespace has no prefix for mustUnderstand;
+// the signer declares one on the Security header.
+func TestSignDefaultNamespaceEnvelope(t *testing.T) {
+	f := pki(t)
+	env := []byte(`<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><m:X xmlns:m="urn:x">1</m:X></Body></Envelope>`)
+	signed, err := xmlsig.Sign(env, f.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(signed, []byte(`xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" soapenv:mustUnderstand="1"`)) {
+		t.Fatalf("%s", signed)
+	}
+	if _, err := xmlsig.Verify(signed); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,189 @@
+package egov
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
+	"github.com/minfin-kz/kopir/internal/xmlsig"
+)
+
+// PollConfig makes the channel fetch messages from the gateway with
+// getMessages, for recipients the gateway does not push to.
+type PollConfig struct {
+	// Endpoint is the gateway's AsyncChannel URL.
+	Endpoint    string   `yaml:"endpoint"`
+	SenderID    string   `yaml:"senderId"`
+	Password    string   `yaml:"password"`
+	PasswordEnv string   `yaml:"passwordEnv"`
+	ServiceIDs  []string `yaml:"serviceIds"`
+	// Interval between polls when the last one found nothing (default 5s);
+	// a full batch is followed by another poll at once.
+	Interval Duration `yaml:"interval"`
+	// Amount is the batch size asked for (default 10).
+	Amount int `yaml:"amount"`
+	// Timeout bounds one HTTP exchange (default 30s).
+	Timeout Duration          `yaml:"timeout"`
+	Signing *xmlsig.KeyConfig `yaml:"signing"`
+}
+
+// Poller fetches messages for the configured services and acknowledges
+// each with sendDeliveryNotification only once the intake has stored it
+// (or refused it for good): a crash in between makes the gateway offer
+// the message again, and the intake's de-duplication absorbs the repeat.
+type Poller struct {
+	c        *Channel
+	endpoint string
+	senders  []*Sender // one per serviceId
+	interval time.Duration
+	amount   int
+	client   *http.Client
+}
+
+// NewPoller checks the poll options.
+func NewPoller(pc PollConfig, c *Channel) (*Poller, error) {
+	switch {
+	case pc.Endpoint == "":
+		return nil, errors.New("endpoint is required")
+	case len(pc.ServiceIDs) == 0:
+		return nil, errors.New("serviceIds: at least one is required")
+	}
+	p := &Poller{c: c, endpoint: pc.Endpoint, interval: time.Duration(pc.Interval), amount: pc.Amount}
+	if p.interval <= 0 {
+		p.interval = 5 * time.Second
+	}
+	if p.amount <= 0 {
+		p.amount = 10
+	}
+	timeout := time.Duration(pc.Timeout)
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	p.client = &http.Client{Timeout: timeout}
+	for _, id := range pc.ServiceIDs {
+		s, err := NewSender(Options{ServiceID: id, SenderID: pc.SenderID, Password: pc.Password, PasswordEnv: pc.PasswordEnv, Signing: pc.Signing})
+		if err != nil {
+			return nil, err
+		}
+		s.Now = c.now
+		p.senders = append(p.senders, s)
+	}
+	return p, nil
+}
+
+// Run polls until ctx ends. A failed poll is logged and retried at the
+// next interval; the gateway keeps the messages meanwhile.
+func (p *Poller) Run(ctx context.Context, in adapters.Intake) error {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		full := false
+		for _, s := range p.senders {
+			n, err := p.Once(ctx, in, s)
+			if err != nil && ctx.Err() == nil {
+				p.c.Log.Warn("shep: getMessages failed", "serviceId", s.ServiceID, "err", err)
+			}
+			full = full || n >= p.amount
+		}
+		if full {
+			t.Reset(0)
+		} else {
+			t.Reset(p.interval)
+		}
+	}
+}
+
+// Once fetches one batch for s's service and takes each message. It
+// returns how many messages the gateway offered.
+func (p *Poller) Once(ctx context.Context, in adapters.Intake, s *Sender) (int, error) {
+	env, err := MarshalOp(NSAsync, OpGetMessages, "request", &shepasync.AsyncGetMessagesRequest{
+		RequestDate: xsdNow(s.now()), ServiceId: s.ServiceID, Amount: int32(p.amount),
+		Sender: &shepasync.SenderInfo{SenderId: s.SenderID, Password: s.Password},
+	})
+	if err != nil {
+		return 0, err
+	}
+	var got inboundMessages
+	if err := p.exchange(ctx, s, env, OpGetMessages, &got); err != nil {
+		return 0, err
+	}
+	for _, msg := range got.Messages {
+		if msg == nil || msg.MessageInfo == nil {
+			continue
+		}
+		receive, resend, einfo := p.take(ctx, in, msg)
+		n := DeliveryNotification(s, msg.MessageInfo.MessageId, receive, resend, einfo)
+		nenv, err := MarshalOp(NSAsync, OpSendDeliveryNotification, "request", n)
+		if err == nil {
+			var ack shepasync.AsyncSendDeliveryNotificationResponse
+			err = p.exchange(ctx, s, nenv, OpSendDeliveryNotification, &ack)
+		}
+		if err != nil {
+			// Not acknowledged: the gateway offers it again and the
+			// intake recognises the repeat.
+			return len(got.Messages), fmt.Errorf("sendDeliveryNotification for %s: %w", msg.MessageInfo.MessageId, err)
+		}
+	}
+	return len(got.Messages), nil
+}
+
+// take hands one polled message to the intake and says how to answer the
+// gateway: accepted once stored; not accepted and not to be resent when
+// refused for good (stored REJECTED); not accepted but resent when our
+// side failed.
+func (p *Poller) take(ctx context.Context, in adapters.Intake, msg *InboundSendMessage) (receive, resend string, e *shepasync.ErrorInfo) {
+	m := &adapters.Inbound{Channel: ChannelName}
+	rf := validateAsyncSend(msg)
+	var rc *adapters.Receipt
+	if rf == nil {
+		// A polled message comes from the gateway over its own
+		// authenticated connection; the sender's password is not in it.
+		rc, rf = p.c.take(ctx, in, m, msg, "", false)
+	} else if mi := msg.MessageInfo; mi != nil {
+		m.Key, m.ExternalID = mi.ServiceId, mi.MessageId
+	}
+	if rf == nil {
+		p.c.Log.Debug("shep: polled message taken", "messageId", msg.MessageInfo.MessageId, "kopirMessageId", rc.MessageID, "duplicate", rc.Duplicate)
+		return ReceiveAccepted, NotResend, nil
+	}
+	ei := &shepasync.ErrorInfo{ErrorCode: rf.code, ErrorMessage: rf.msg, ErrorDate: xsdNow(p.c.now())}
+	if rf.server {
+		return ReceiveNotAccepted, Resend, ei
+	}
+	in.Reject(ctx, m, &adapters.RejectError{Code: rf.code, Reason: rf.msg})
+	return ReceiveNotAccepted, NotResend, ei
+}
+
+func (p *Poller) exchange(ctx context.Context, s *Sender, env []byte, op string, out any) error {
+	env, err := s.sign(ctx, env)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(env))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	req.Header.Set("SOAPAction", `""`)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, p.c.lim.MaxBytes+1))
+	if err != nil {
+		return err
+	}
+	return decodeOp(&adapters.WireResponse{Endpoint: p.endpoint, StatusCode: resp.StatusCode, Header: resp.Header, Body: body}, op, out, nil)
+}

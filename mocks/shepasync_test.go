@@ -1,0 +1,250 @@
+package mocks_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hooklift/gowsdl/soap"
+
+	"github.com/minfin-kz/kopir/adapters/egov"
+	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
+	"github.com/minfin-kz/kopir/internal/xmlsig"
+	"github.com/minfin-kz/kopir/mocks"
+	"github.com/minfin-kz/kopir/mocks/pki"
+)
+
+func sender() *shepasync.SenderInfo {
+	return &shepasync.SenderInfo{SenderId: "kopir", Password: "kopir-secret"}
+}
+
+func asyncOp[T any](t *testing.T, url, op string, req any, out *T) *egov.Fault {
+	t.Helper()
+	env, err := egov.MarshalOp(egov.NSAsync, op, "request", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return postOp(t, url, env, op, out)
+}
+
+func postOp[T any](t *testing.T, url string, env []byte, op string, out *T) *egov.Fault {
+	t.Helper()
+	status, body := do(t, "POST", url+"/shep/async", env)
+	w := egov.OpResponse[T]{Response: out}
+	_, err := egov.ParseOp(body, egov.Limits, egov.Expect(egov.NSAsync, op+"Response", &w))
+	var f *egov.Fault
+	if errors.As(err, &f) {
+		if status != 500 {
+			t.Fatalf("fault with HTTP %d", status)
+		}
+		return f
+	}
+	if err != nil || status != 200 {
+		t.Fatalf("%d %v\n%s", status, err, body)
+	}
+	return nil
+}
+
+func sendAsync(t *testing.T, url, id, service, data string) *egov.Fault {
+	t.Helper()
+	env, err := egov.MarshalAsyncSendMessage(egov.NSAsync, &egov.AsyncMessage{Info: shepasync.AsyncMessageInfo{
+		MessageId: id, ServiceId: service, MessageType: egov.TypeRequest, MessageDate: soap.CreateXsdDateTime(time.Now(), true), Sender: sender(),
+	}, Data: egov.Payload{Value: &struct {
+		X string `xml:",innerxml"`
+	}{data}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out shepasync.AsyncSendMessageResponse
+	f := postOp(t, url, env, egov.OpSendMessage, &out)
+	if f == nil && out.MessageId != id {
+		t.Fatalf("%+v", out)
+	}
+	return f
+}
+
+func TestSHEPAsyncLifecycle(t *testing.T) {
+	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1, AsyncPolls: 1}))
+	defer srv.Close()
+	if f := sendAsync(t, srv.URL, "m-1", mocks.EchoServiceID, "<ping/>"); f != nil {
+		t.Fatal(f)
+	}
+	if f := sendAsync(t, srv.URL, "m-1", mocks.EchoServiceID, "<ping/>"); f != nil {
+		t.Fatalf("a repeat is answered like the first: %v", f)
+	}
+	status := func(id string) (string, *egov.Fault) {
+		var st shepasync.AsyncGetMessageStatusResponse
+		f := asyncOp(t, srv.URL, egov.OpGetMessageStatus, &shepasync.AsyncGetMessageStatusRequest{MessageId: id, RequestDate: soap.CreateXsdDateTime(time.Now(), true), Sender: sender()}, &st)
+		return st.MessageState, f
+	}
+	get := func(corr string) []*shepasync.AsyncMessage {
+		var got shepasync.AsyncGetMessagesResponse
+		if f := asyncOp(t, srv.URL, egov.OpGetMessages, &shepasync.AsyncGetMessagesRequest{ServiceId: mocks.EchoServiceID, CorrelationId: corr, Sender: sender()}, &got); f != nil {
+			t.Fatal(f)
+		}
+		return got.Messages
+	}
+	if s, _ := status("m-1"); s != egov.StateOnDelivery {
+		t.Fatalf("first status %s", s)
+	}
+	if len(get("m-1")) != 0 {
+		t.Fatal("a response before delivery")
+	}
+	if s, _ := status("m-1"); s != egov.StateDelivered {
+		t.Fatalf("second status %s", s)
+	}
+	msgs := get("m-1")
+	if len(msgs) != 1 || msgs[0].MessageInfo.CorrelationId != "m-1" || msgs[0].MessageInfo.MessageType != egov.TypeResponse || msgs[0].MessageData.Data.InnerXML != "<ping/>" {
+		t.Fatalf("%+v", msgs)
+	}
+	notify := func(id, receive, resend string) *egov.Fault {
+		var ack shepasync.AsyncSendDeliveryNotificationResponse
+		s := &egov.Sender{ServiceID: mocks.EchoServiceID, SenderID: "kopir", Password: "kopir-secret"}
+		return asyncOp(t, srv.URL, egov.OpSendDeliveryNotification, egov.DeliveryNotification(s, id, receive, resend, nil), &ack)
+	}
+	respID := msgs[0].MessageInfo.MessageId
+	if f := notify(respID, egov.ReceiveNotAccepted, egov.Resend); f != nil {
+		t.Fatal(f)
+	}
+	if len(get("")) != 1 {
+		t.Fatal("RESEND must keep the message")
+	}
+	if f := notify(respID, egov.ReceiveAccepted, egov.NotResend); f != nil {
+		t.Fatal(f)
+	}
+	if len(get("")) != 0 {
+		t.Fatal("an accepted message must leave the gateway")
+	}
+	if f := notify(respID, egov.ReceiveAccepted, egov.NotResend); f == nil || f.Detail.Info.ErrorCode != mocks.CodeUnknownMessage {
+		t.Fatalf("%v", f)
+	}
+	if _, f := status("never"); f == nil || f.Detail.Info.ErrorCode != mocks.CodeUnknownMessage {
+		t.Fatalf("%v", f)
+	}
+	if f := sendAsync(t, srv.URL, "m-2", "NOPE", "<x/>"); f == nil || f.Detail.Info.ErrorCode != mocks.CodeUnknownService ||
+		!strings.Contains(f.Detail.Info.ErrorMessage, "NOPE") {
+		t.Fatalf("%v", f)
+	}
+	sendAsync(t, srv.URL, "m-3", mocks.UndeliverableServiceID, "<x/>")
+	status("m-3")
+	if s, _ := status("m-3"); s != egov.StateNotDelivered {
+		t.Fatalf("%s", s)
+	}
+	// The fault detail is the operation's own element.
+	env, _ := egov.MarshalOp(egov.NSAsync, egov.OpGetMessages, "request", &shepasync.AsyncGetMessagesRequest{ServiceId: "S", Sender: &shepasync.SenderInfo{SenderId: "kopir", Password: "no"}})
+	_, body := do(t, "POST", srv.URL+"/shep/async", env)
+	if !bytes.Contains(body, []byte("getMessagesFault1_getMessagesFault")) || !bytes.Contains(body, []byte(mocks.CodeAuth)) {
+		t.Fatalf("%s", body)
+	}
+}
+
+func TestSHEPVerifiesSignatures(t *testing.T) {
+	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1, RequireSignature: true}))
+	defer srv.Close()
+	key, _ := pki.Files.ReadFile("kopir.key")
+	cert, _ := pki.Files.ReadFile("kopir.pem")
+	k, err := xmlsig.ParsePrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, _ := xmlsig.ParseCertificates(cert)
+	s, err := xmlsig.NewRSASigner(k, certs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := xmlsig.Sign(envelope(t, "kopir", "kopir-secret", mocks.GBDFLServiceID, "931002451325"), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := do(t, "POST", srv.URL+"/shep/sync", signed); status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	for name, env := range map[string][]byte{
+		"tampered": bytes.Replace(signed, []byte("931002451325"), []byte("931002451326"), 1),
+		"unsigned": envelope(t, "kopir", "kopir-secret", mocks.GBDFLServiceID, "931002451325"),
+	} {
+		status, body := do(t, "POST", srv.URL+"/shep/sync", env)
+		if f := fault(t, status, body); f.Detail.Info.ErrorCode != mocks.CodeSignature {
+			t.Errorf("%s: %+v", name, f.Detail.Info)
+		}
+	}
+}
+
+func TestGBDULThroughGateway(t *testing.T) {
+	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}))
+	defer srv.Close()
+	env, _ := egov.MarshalSendMessage(&egov.Request{
+		Info: egov.NewInfo("u-1", "", mocks.GBDULServiceID, "kopir", "kopir-secret", time.Now()),
+		Data: egov.Payload{Value: &struct {
+			X string `xml:",innerxml"`
+		}{`<request xmlns="` + mocks.NS3005 + `"><requestNumber>1</requestNumber><declarantId>000740000728</declarantId><businessData><BIN>000740000728</BIN></businessData></request>`}},
+	})
+	status, body := do(t, "POST", srv.URL+"/shep/sync", env)
+	if status != 200 || !bytes.Contains(body, []byte(`<response xmlns="`+mocks.NS3005+`">`)) || !bytes.Contains(body, []byte("<BIN>000740000728</BIN>")) {
+		t.Fatalf("%d %s", status, body)
+	}
+	var got received3005
+	if _, err := egov.ParseResponse(body, &got); err != nil || got.Response.Status.Code != mocks.ULStatusOK {
+		t.Fatalf("%v %+v", err, got)
+	}
+}
+
+type received3005 struct {
+	Response struct {
+		Status struct {
+			Code string `xml:"Code"`
+		} `xml:"status"`
+	} `xml:"response"`
+}
+
+func TestPushControl(t *testing.T) {
+	var got []byte
+	recipient := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+		if r.URL.Path != "/shep/async" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte("<ok/>"))
+	}))
+	defer recipient.Close()
+	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1, PushURL: recipient.URL + "/shep"}))
+	defer srv.Close()
+	status, body := do(t, "POST", srv.URL+"/_control/shep/push", []byte(`{"serviceId":"MINFIN_X","messageId":"p-1","data":"<a>1</a>"}`))
+	var r mocks.PushResult
+	if json.Unmarshal(body, &r); status != 200 || r.Status != 200 || r.Response != "<ok/>" || r.MessageID != "p-1" {
+		t.Fatalf("%d %s", status, body)
+	}
+	// The push is the client-side sendMessage, signed by the gateway.
+	v, err := xmlsig.Verify(got)
+	if err != nil || !strings.Contains(v.Certificate.Subject.CommonName, "gateway") {
+		t.Fatalf("%v", err)
+	}
+	var send egov.OpRequest[egov.InboundSendMessage]
+	if _, err := egov.ParseOp(got, egov.Limits, egov.Expect(egov.NSAsyncClient, "sendMessage", &send)); err != nil || send.Request.MessageInfo.ServiceId != "MINFIN_X" {
+		t.Fatalf("%v", err)
+	}
+	status, body = do(t, "POST", srv.URL+"/_control/shep/push", []byte(`{"serviceId":"MINFIN_X","delivery":"queue","data":"<a/>"}`))
+	if json.Unmarshal(body, &r); status != 200 || !r.Queued {
+		t.Fatalf("%d %s", status, body)
+	}
+	for _, bad := range []string{`{"data":"<a/>"}`, `{"serviceId":"X","delivery":"carrier pigeon"}`, `{"serviceId":"X","bogus":1}`} {
+		if status, _ := do(t, "POST", srv.URL+"/_control/shep/push", []byte(bad)); status != 400 {
+			t.Errorf("%s: %d", bad, status)
+		}
+	}
+	status, body = do(t, "POST", srv.URL+"/_control/shep/notify", []byte(`{"messageId":"m-9","state":"DELIVERED"}`))
+	if json.Unmarshal(body, &r); status != 200 || !bytes.Contains(got, []byte("changeMassageStatusNotification")) {
+		t.Fatalf("%d %s", status, body)
+	}
+	var n egov.OpRequest[shepasync.AsyncChangeStatusNotifyRequest]
+	if _, err := egov.ParseOp(got, egov.Limits, egov.Expect(egov.NSAsyncClient, egov.OpChangeStatusNotification, &n)); err != nil || n.Request.Notification.MessageId != "m-9" {
+		t.Fatalf("%v", err)
+	}
+}
