@@ -103,10 +103,29 @@ routes:
     mode: async
     endpoints: [http://%[5]s/subscriber/payments/statement]
     retry: {attempts: 5, backoff: 20ms, cap: 200ms}
+  - name: gbdul.organization
+    adapter: gbdul
+    operation: organization
+    endpoints: [http://%[5]s/shep/sync]
+    callers: [demo]
+    personalData: {mask: [password]}
+    options: {senderId: kopir, password: kopir-secret, declarantId: "000740000728", signing: {cert: %[8]q, key: %[9]q}}
+  - name: minfin.payment-notify
+    inbound: {channel: shep, key: MINFIN_PaymentNotify}
+    adapter: http
+    operation: deliver
+    mode: async
+    endpoints: [http://%[5]s/subscriber/payment-notify]
+    retry: {attempts: 5, backoff: 20ms, cap: 200ms}
 channels:
   - name: iso20022
     options: {senders: [NBRKKZKX]}
-`, h.internal, h.agency, h.admin, filepath.Join(h.dir, "data"), h.mocks, h.mocks, retry)
+  - name: shep
+    options:
+      senders: [{id: demo-agency, password: demo-secret}]
+      requireSignature: true
+      trust: {roots: [%[10]q], crls: [%[11]q]}
+`, h.internal, h.agency, h.admin, filepath.Join(h.dir, "data"), h.mocks, h.mocks, retry, pki("kopir.pem"), pki("kopir.key"), pki("ca.pem"), pki("crl.pem"))
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +153,15 @@ channels:
 	h.waitHTTP("http://" + h.mocks + "/_control/faults")
 	h.start()
 	return h
+}
+
+// pki is a file of the demo PKI the mock gateway trusts and signs with.
+func pki(name string) string {
+	p, err := filepath.Abs(filepath.Join("..", "..", "mocks", "pki", name))
+	if err != nil {
+		panic(err)
+	}
+	return p
 }
 
 func tail(s string, n int) string {

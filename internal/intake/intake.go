@@ -100,11 +100,7 @@ func (in *Intake) duplicate(ctx context.Context, r *routes.Route, m *adapters.In
 		// the sender got a fault, not an answer.
 		return nil, nil
 	}
-	rc := &adapters.Receipt{MessageID: prev.ID, Status: string(prev.Status), Duplicate: true}
-	var ack string
-	if json.Unmarshal(prev.ResponseBody, &ack) == nil {
-		rc.Ack = []byte(ack)
-	}
+	rc := &adapters.Receipt{MessageID: prev.ID, Status: string(prev.Status), Duplicate: true, Ack: in.firstAck(ctx, prev.ID)}
 	_ = in.store.Record(context.WithoutCancel(ctx), store.Event{Audit: []store.AuditEntry{{
 		MessageID: prev.ID, Actor: actor(m), Action: "DUPLICATE",
 		Detail: fmt.Sprintf("%s message %s received again; answered with the first acknowledgement, not delivered again", m.Channel, m.ExternalID),
@@ -157,7 +153,9 @@ func (in *Intake) Accept(ctx context.Context, m *adapters.Inbound) (*adapters.Re
 }
 
 // Acknowledge keeps the acknowledgement a channel answered with, so a
-// duplicate gets the same one.
+// duplicate gets the same one. It is an audit entry: what the bus told the
+// agency is part of the record, and an append-only entry cannot be
+// overwritten by the delivery worker storing the subscriber's answer.
 func (in *Intake) Acknowledge(ctx context.Context, id string, ack []byte) error {
 	m, err := in.store.Get(ctx, id)
 	if err != nil {
@@ -166,8 +164,23 @@ func (in *Intake) Acknowledge(ctx context.Context, id string, ack []byte) error 
 	if r, ok := in.routeByName(m.Route); ok {
 		ack = r.PII.XML(ack)
 	}
-	body, _ := json.Marshal(string(ack))
-	return in.store.SetResponse(ctx, id, body)
+	return in.store.Record(ctx, store.Event{Audit: []store.AuditEntry{{MessageID: id, Actor: "bus", Action: actionAcknowledged, Detail: string(ack)}}})
+}
+
+const actionAcknowledged = "ACKNOWLEDGED"
+
+// firstAck is the acknowledgement first answered for a message, if any.
+func (in *Intake) firstAck(ctx context.Context, id string) []byte {
+	recs, err := in.store.Audit(ctx, id)
+	if err != nil {
+		return nil
+	}
+	for _, r := range recs {
+		if r.Action == actionAcknowledged {
+			return []byte(r.Detail)
+		}
+	}
+	return nil
 }
 
 func (in *Intake) routeByName(name string) (*routes.Route, bool) {

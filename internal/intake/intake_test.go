@@ -78,6 +78,13 @@ func TestAcceptStoresQueuesAndDeduplicates(t *testing.T) {
 		t.Errorf("stored: %+v body %s", stored, stored.RequestBody)
 	}
 
+	// The delivery worker then stores the subscriber's answer on the
+	// message; the acknowledgement a repeat gets must not change.
+	stored.Status, stored.ResponseBody = store.Delivered, []byte(`{"ok":true}`)
+	if err := st.Record(ctx, store.Event{Message: stored}); err != nil {
+		t.Fatal(err)
+	}
+
 	var wg sync.WaitGroup
 	receipts := make([]*adapters.Receipt, 8)
 	for i := range receipts {

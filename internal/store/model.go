@@ -135,7 +135,5 @@ type Store interface {
 	List(ctx context.Context, f Filter) ([]Message, error)
 	Count(ctx context.Context, f Filter) (Counts, error)
 	VerifyAudit(ctx context.Context) (VerifyResult, error)
-	// SetResponse stores a message's answer without touching anything else.
-	SetResponse(ctx context.Context, id string, body json.RawMessage) error
 	Close() error
 }

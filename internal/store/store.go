@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -397,19 +396,4 @@ func (s *SQLStore) Count(ctx context.Context, f Filter) (Counts, error) {
 		return nil, fmt.Errorf("store: count: %w", err)
 	}
 	return c, nil
-}
-
-// SetResponse stores the answer given for a message and nothing else. It
-// exists for answers produced after the message was stored (an inbound
-// acknowledgement): re-recording the whole message then could overwrite
-// a status the delivery worker set in between.
-func (s *SQLStore) SetResponse(ctx context.Context, id string, body json.RawMessage) error {
-	res, err := s.wdb.ExecContext(ctx, s.d.rebind(`UPDATE messages SET response_body = ? WHERE id = ?`), s.d.body(body), id)
-	if err != nil {
-		return fmt.Errorf("store: response of %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("message %s: %w", id, ErrNotFound)
-	}
-	return nil
 }
