@@ -9,10 +9,6 @@ local auth = os.getenv("AUTH")
 if auth and auth ~= "" then wrk.headers["Authorization"] = auth end
 
 -- Print the non-2xx count so the caller can tell failures from throughput.
-local bad = 0
-function response(status, headers, body)
-  if status >= 300 then bad = bad + 1 end
-end
 function done(summary, latency, requests)
   io.write(string.format("NON2XX %d\n", summary.errors.status))
 end
