@@ -65,10 +65,10 @@ S_RPS=$R_RPS S_P50=$R_P50 S_P99=$R_P99 S_BAD=$R_BAD
 
 # Added latency is read at low concurrency: at saturation p99 is queueing
 # behind the two busy cores, not work the bus adds.
-CONC_SAVE=$CONC; CONC=4
-run_wrk direct-c4 http://127.0.0.1:18090/shep/sync deploy/bench/shep-gbdfl.xml "text/xml; charset=utf-8" "" 5s
+CONC_SAVE=$CONC; CONC=1
+run_wrk direct-c1 http://127.0.0.1:18090/shep/sync deploy/bench/shep-gbdfl.xml "text/xml; charset=utf-8" "" 5s
 L_D50=$R_P50 L_D99=$R_P99
-run_wrk via-c4 http://127.0.0.1:18080/v1/routes/gbdfl.person deploy/bench/gbdfl.json application/json "Bearer demo-token" 5s
+run_wrk via-c1 http://127.0.0.1:18080/v1/routes/gbdfl.person deploy/bench/gbdfl.json application/json "Bearer demo-token" 5s
 L_V50=$R_P50 L_V99=$R_P99 L_VRPS=$R_RPS
 CONC=$CONC_SAVE
 
@@ -106,7 +106,7 @@ fi
 ratio=$(awk -v v="$V_RPS" -v d="$D_RPS" 'BEGIN {printf "%.2f", v/d}')
 sratio=$(awk -v s="$S_RPS" -v v="$V_RPS" 'BEGIN {printf "%.2f", s/v}')
 added50=$(awk -v v="$(ms "$L_V50")" -v d="$(ms "$L_D50")" 'BEGIN {printf "%.2f", v-d}')
-added99=$(awk -v v="$(ms "$L_V99")" -v d="$(ms "$L_D99")" 'BEGIN {printf "%.2f", v-d}')
+added99=$(awk -v v="$(ms "$L_V99")" -v d="$(ms "$L_D99")" 'BEGIN {if (v < d) printf "not measurable (the baseline p99 is above the bus p99 of %.2f", v; else printf "%.2f", v-d}')
 cat > docs/performance.md <<MD
 # Performance
 
@@ -126,7 +126,7 @@ pessimistic for a deployment where the agency is on another machine. Routes and 
 ~0.76 ms of CPU per envelope (RSA-2048 private-key operation plus exclusive C14N of the Body; \`go test -bench . ./internal/xmlsig\`),
 and the mock gateway's verification runs on the same cores.
 
-Added latency, read at 4 connections where nothing queues: direct p50 ${L_D50} / p99 ${L_D99}; via Köpir p50 ${L_V50} / p99 ${L_V99} (${L_VRPS} req/s);
+Added latency, read at 1 connection where nothing queues: direct p50 ${L_D50} / p99 ${L_D99}; via Köpir p50 ${L_V50} / p99 ${L_V99} (${L_VRPS} req/s);
 **added p50 ${added50} ms, p99 ${added99} ms**.
 Via Köpir every call is also validated, translated both ways, masked and written to the audited store (group commit) before it is answered.
 
@@ -168,7 +168,7 @@ $(cat "$work/gobench.txt")
 |---|---|
 | via-Köpir throughput ≥ 0.5 × direct | ${ratio} × |
 | via-Köpir ≥ 5,000 requests/s | ${V_RPS} |
-| p99 added latency < 5 ms (at 4 connections) | ${added99} ms |
+| p99 added latency < 5 ms (at 1 connection) | ${added99} ms |
 | async acceptance ≥ 5,000/s on SQLite | ${AS_RPS} |
 | async acceptance ≥ 10,000/s on PostgreSQL | ${AP_RPS} |
 | idle memory < 64 MB | ${IDLE_RSS} MB |
