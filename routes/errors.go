@@ -10,6 +10,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/resilience"
+	"github.com/minfin-kz/kopir/internal/store"
 )
 
 // Problem explains err to the internal caller of route: the status and the
@@ -31,6 +32,10 @@ func Problem(route string, err error) *problem.Problem {
 		p := problem.New(ae.Status, title, ae.Detail)
 		p.Field, p.Code = ae.Field, ae.Code
 		return p
+	}
+	if errors.Is(err, store.ErrDuplicateKey) {
+		// Another bus process stored the same caller and key first.
+		return problem.New(http.StatusConflict, "Idempotency-Key in use", fmt.Sprintf("route %s: another call with this Idempotency-Key was stored first; repeat the call to get its result", route))
 	}
 	var open *resilience.BreakerOpenError
 	if errors.As(err, &open) {

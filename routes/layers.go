@@ -24,6 +24,14 @@ type Cache interface {
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
 }
 
+// Claims reserve an Idempotency-Key across bus processes (Redis SET NX),
+// so two instances never both call the agency for one key.
+type Claims interface {
+	Claim(ctx context.Context, caller, key string, ttl time.Duration) (claimed bool, existingMessageID string, err error)
+	Bind(ctx context.Context, caller, key, messageID string, ttl time.Duration) error
+	Release(ctx context.Context, caller, key string) error
+}
+
 // Limiter is a cluster-wide rate limit.
 type Limiter interface {
 	Allow(ctx context.Context, key string, perSecond float64) (bool, time.Duration, error)
@@ -162,10 +170,10 @@ func Validate(next Handler) Handler {
 // the source of truth; the cache holds sync answers for the window, since
 // the store keeps only masked bodies. inflight catches repeats that arrive
 // while the first is still running in this process.
-func Idempotent(st store.Store, cache Cache) Middleware {
+func Idempotent(st store.Store, cache Cache, claims Claims) Middleware {
 	var inflight sync.Map
 	return func(next Handler) Handler {
-		return func(ctx context.Context, x *Exchange) error {
+		return func(ctx context.Context, x *Exchange) (err error) {
 			key := x.Request.IdempotencyKey
 			if key == "" {
 				return next(ctx, x)
@@ -183,6 +191,25 @@ func Idempotent(st store.Store, cache Cache) Middleware {
 			}
 			if !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("looking up Idempotency-Key %q: %w", key, err)
+			}
+			if claims != nil {
+				claimed, holder, cerr := claims.Claim(ctx, x.Caller, key, IdempotencyWindow)
+				if cerr == nil && !claimed {
+					x.Outcome = OutcomeDuplicate
+					return &problem.Problem{Type: "urn:kopir:problem:idempotency-in-progress", Title: "Idempotency-Key in progress", Status: http.StatusConflict,
+						Detail: fmt.Sprintf("a call with Idempotency-Key %q is in progress on another bus instance (message %s); repeat it later", key, holder), RetryAfter: time.Second}
+				}
+				if cerr == nil {
+					// A key whose call failed is released so the caller may try
+					// again; a successful one stays bound for the window.
+					defer func() {
+						if err == nil {
+							claims.Bind(context.WithoutCancel(ctx), x.Caller, key, x.Request.MessageID, IdempotencyWindow)
+						} else {
+							claims.Release(context.WithoutCancel(ctx), x.Caller, key)
+						}
+					}()
+				}
 			}
 			err = next(ctx, x)
 			if err == nil && x.Response != nil && cache != nil && x.Route.Mode == Sync {

@@ -202,3 +202,10 @@ func TestIdempotencyKeyOnAnotherRouteIsRefused(t *testing.T) {
 		t.Errorf("agency called %d times", a.calls.Load())
 	}
 }
+
+func TestProblemMapsStoreKeyConflictTo409(t *testing.T) {
+	err := fmt.Errorf("recording message m: %w", store.ErrDuplicateKey)
+	if p := routes.Problem("r", err); p.Status != http.StatusConflict {
+		t.Errorf("got %d %s", p.Status, p.Title)
+	}
+}

@@ -23,6 +23,7 @@ type Deps struct {
 	Queue   Queue   // for async routes
 	Cache   Cache   // optional
 	Limiter Limiter // optional
+	Claims  Claims  // optional: cross-process Idempotency-Key reservation
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 	// Transport builds the outbound transport (retries, breaker, attempt
@@ -102,13 +103,13 @@ func build(spec Spec, d Deps) (*Route, error) {
 	case Sync:
 		// Deadline wraps the limits so time spent waiting for a slot counts.
 		r.Call = Chain(Invoke, append([]Middleware{Measure(d.Metrics), RecordSync(d.Store), Classify,
-			Idempotent(d.Store, d.Cache), Validate, Cached(d.Cache), Deadline(spec.Deadline.D())},
+			Idempotent(d.Store, d.Cache, d.Claims), Validate, Cached(d.Cache), Deadline(spec.Deadline.D())},
 			append(outbound, ObserveAttempts)...)...)
 	case Async:
 		if d.Queue == nil {
 			return nil, fmt.Errorf("async route needs a queue")
 		}
-		r.Call = Chain(Enqueue(d.Store, d.Queue), Measure(d.Metrics), Classify, Idempotent(d.Store, d.Cache), Validate)
+		r.Call = Chain(Enqueue(d.Store, d.Queue), Measure(d.Metrics), Classify, Idempotent(d.Store, d.Cache, d.Claims), Validate)
 		r.Deliver = Chain(Invoke, append([]Middleware{Classify, Deadline(spec.Timeout.D())}, append(outbound, ObserveAttempts)...)...)
 	}
 	return r, nil

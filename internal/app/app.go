@@ -79,7 +79,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	a.Worker = &delivery.Worker{Store: a.Store, Broker: brokerAdapter{a.Broker}, Metrics: a.Metrics, Log: log, Backoff: resilience.Backoff}
 	a.Replayer = &delivery.Replayer{Worker: a.Worker}
 	a.Routes, err = routes.Build(cfg.Routes, routes.Deps{
-		Store: a.Store, Queue: a.Worker, Cache: a.Idem.Cache, Limiter: a.Idem.Limiter, Metrics: a.Metrics, Log: log,
+		Store: a.Store, Queue: a.Worker, Cache: a.Idem.Cache, Limiter: a.Idem.Limiter, Claims: a.Idem.Idempotency, Metrics: a.Metrics, Log: log,
 		PIIKey: cfg.PersonalDataKey,
 		Transport: func(spec routes.Spec, attempts int) (adapters.Transport, error) {
 			return resilience.NewClient(resilience.Options{

@@ -1,0 +1,86 @@
+package routes_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/idem"
+	"github.com/minfin-kz/kopir/internal/metrics"
+	"github.com/minfin-kz/kopir/internal/problem"
+	"github.com/minfin-kz/kopir/internal/resilience"
+	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/routes"
+)
+
+// Two bus instances share Redis; a key claimed by the one whose call is in
+// flight is refused by the other, so the agency is called once.
+func TestIdempotencyKeyClaimedAcrossInstances(t *testing.T) {
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Redis is down: %v", err)
+		}
+		t.Skipf("Redis is down: %v", err)
+	} else {
+		c.Close()
+	}
+	var calls atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		<-release
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	defer srv.Close()
+	key := fmt.Sprintf("claim-%d", time.Now().UnixNano())
+	instance := func() *routes.Route {
+		st, err := store.Open(context.Background(), "sqlite://"+t.TempDir()+"/k.db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		set, err := idem.New(context.Background(), "redis://127.0.0.1:6379/0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { set.Idempotency.Release(context.Background(), "demo", key); set.Close() })
+		tbl, err := routes.Build([]routes.Spec{{Name: "c", Adapter: "http", Operation: "get", Mode: routes.Sync, Endpoints: []string{srv.URL},
+			Retry: routes.RetrySpec{Attempts: 1}, Deadline: routes.Duration(5 * time.Second)}},
+			routes.Deps{Store: st, Cache: set.Cache, Claims: set.Idempotency, Metrics: metrics.New(), Log: slog.Default(),
+				Transport: func(s routes.Spec, n int) (adapters.Transport, error) {
+					return resilience.NewClient(resilience.Options{Endpoints: s.Endpoints, Retry: s.Retry, Breakers: resilience.NewBreakers(nil)})
+				}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := tbl.Get("c")
+		return r
+	}
+	a, b := instance(), instance()
+	first := make(chan error, 1)
+	go func() { _, err := call(a, key, `{}`); first <- err }()
+	for calls.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err := call(b, key, `{}`)
+	var p *problem.Problem
+	if !errors.As(err, &p) || p.Status != http.StatusConflict {
+		t.Errorf("second instance, same key: %v", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("agency called %d times for one key", calls.Load())
+	}
+}
