@@ -21,7 +21,10 @@ routes:
 `
 
 func TestDemoConfigIsValid(t *testing.T) {
-	c, err := Load("../../deploy/local.yaml")
+	// Relative paths in the file (the demo PKI) are relative to the working
+	// directory, the repository root for `make run`.
+	t.Chdir("../..")
+	c, err := Load("deploy/local.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
