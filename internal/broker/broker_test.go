@@ -120,9 +120,14 @@ func consumeAll(t *testing.T, b *Broker, topic string) {
 	}
 
 	publishN(t, b, topic, 0, n)
-	// Publish returned only after the JetStream ack, so the consumer must
-	// already count every message.
-	if d := depth(t, b, topic); d != n {
+	// Publish returned after the stream stored each message; the consumer's
+	// pending count follows a moment later on the server, so it is awaited
+	// (bounded) rather than read once.
+	d := depth(t, b, topic)
+	for deadline := time.Now().Add(5 * time.Second); d != n && time.Now().Before(deadline); d = depth(t, b, topic) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d != n {
 		t.Fatalf("depth after publish = %d, want %d", d, n)
 	}
 
