@@ -7,8 +7,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/internal/config"
+	"github.com/minfin-kz/kopir/internal/pii"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/minfin-kz/kopir/routes"
@@ -186,15 +185,10 @@ func checkJSONObject(body []byte) *problem.Problem {
 	return nil
 }
 
-// recordRejected stores a call refused before any route pipeline ran. The
-// body is kept only as its size and digest: with no route, there is no
-// personal-data policy to apply to it.
+// recordRejected stores a call refused before any route pipeline ran, its
+// body only as a digest (pii.Digest).
 func (s *Server) recordRejected(ctx context.Context, id, route, caller, corr string, started time.Time, p *problem.Problem, body []byte) {
-	var digest json.RawMessage
-	if len(body) > 0 {
-		sum := sha256.Sum256(body)
-		digest, _ = json.Marshal(map[string]any{"bytes": len(body), "sha256": hex.EncodeToString(sum[:])})
-	}
+	digest := pii.Digest(body, nil)
 	now := time.Now().UTC()
 	m := &store.Message{ID: id, Route: route, Direction: store.Outbound, Caller: caller, CorrelationID: corr,
 		Status: store.Rejected, HTTPStatus: p.Status, Error: p.Error(), RequestBody: digest, CreatedAt: started.UTC(), UpdatedAt: now}

@@ -7,9 +7,6 @@ package intake
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/pii"
 	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/minfin-kz/kopir/routes"
 )
@@ -228,17 +226,11 @@ func (in *Intake) Reject(ctx context.Context, m *adapters.Inbound, reason error)
 	if r, ok := in.route(m.Channel, m.Key); ok {
 		route = r.Name
 	}
-	var body json.RawMessage
 	raw := m.Raw
 	if raw == nil {
 		raw = m.Body
 	}
-	if len(raw) > 0 {
-		// No personal-data policy can be trusted to apply to a message that
-		// failed its checks, so only its size and digest are kept.
-		sum := sha256.Sum256(raw)
-		body, _ = json.Marshal(map[string]any{"bytes": len(raw), "sha256": hex.EncodeToString(sum[:]), "key": m.Key})
-	}
+	body := pii.Digest(raw, map[string]any{"key": m.Key})
 	now := time.Now().UTC()
 	id := routes.NewMessageID()
 	status := http.StatusBadRequest

@@ -220,3 +220,19 @@ func (p *Policy) Body(doc []byte) []byte {
 	}
 	return p.JSON(doc)
 }
+
+// Digest stands in for a body no personal-data policy can be trusted to
+// cover (a call refused before its route is known, a message that failed
+// its checks): only its size and SHA-256 are kept, plus any context given.
+func Digest(body []byte, context map[string]any) json.RawMessage {
+	if len(body) == 0 {
+		return nil
+	}
+	sum := sha256.Sum256(body)
+	d := map[string]any{"bytes": len(body), "sha256": hex.EncodeToString(sum[:])}
+	for k, v := range context {
+		d[k] = v
+	}
+	out, _ := json.Marshal(d)
+	return out
+}

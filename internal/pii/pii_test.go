@@ -65,3 +65,13 @@ func TestXMLKeepsMalformedDocuments(t *testing.T) {
 		}
 	}
 }
+
+func TestDigestKeepsOnlySizeAndHash(t *testing.T) {
+	d := string(Digest([]byte(`{"iin":"931002451325"}`), map[string]any{"key": "MINFIN_X"}))
+	if strings.Contains(d, "931002451325") || !strings.Contains(d, `"bytes":22`) || !strings.Contains(d, `"sha256":"`) || !strings.Contains(d, `"key":"MINFIN_X"`) {
+		t.Errorf("digest %s", d)
+	}
+	if Digest(nil, nil) != nil {
+		t.Error("empty body must give no digest")
+	}
+}
