@@ -810,3 +810,19 @@ func TestOpenSQLitePaths(t *testing.T) {
 		t.Fatal(":memory: accepted")
 	}
 }
+
+func TestChunksCoverEveryRowOnce(t *testing.T) {
+	for n := 0; n <= 700; n++ {
+		sum, prev := 0, maxBatch+1
+		cs := chunks(n)
+		for _, c := range cs {
+			if c < 1 || c > maxBatch || c > prev {
+				t.Fatalf("chunks(%d) = %v", n, cs)
+			}
+			sum, prev = sum+c, c
+		}
+		if sum != n || (n > 0 && n <= exactChunk && len(cs) != 1) {
+			t.Fatalf("chunks(%d) = %v", n, cs)
+		}
+	}
+}

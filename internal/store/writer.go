@@ -255,14 +255,26 @@ func (s *SQLStore) prepare(ctx context.Context, keys []stmtKey) error {
 	return nil
 }
 
-// chunks splits n rows into power-of-two chunk sizes, largest first.
+// exactChunk is the largest statement size prepared for any row count:
+// a batch of up to this many rows is one statement (one round trip) per
+// table; above it, power-of-two chunks keep the prepared set small.
+const exactChunk = 64
+
+// chunks splits n rows into statement sizes, largest first.
 func chunks(n int) []int {
 	var out []int
-	for p := maxBatch; p >= 1; p /= 2 {
+	for p := maxBatch; p > exactChunk; p /= 2 {
 		for n >= p {
 			out = append(out, p)
 			n -= p
 		}
+	}
+	for n > exactChunk {
+		out = append(out, exactChunk)
+		n -= exactChunk
+	}
+	if n > 0 {
+		out = append(out, n)
 	}
 	return out
 }
