@@ -27,7 +27,9 @@ const usage = `kopir — the Köpir integration service bus
 
 usage:
   kopir serve   [-config FILE]              run the bus (default config deploy/local.yaml)
-  kopir mocks   [-listen ADDR]              run the mock agencies (default 127.0.0.1:8090)
+  kopir mocks   [-listen ADDR] [-payments-callback URL]
+                                            run the mock agencies (default 127.0.0.1:8090; the payment
+                                            system pushes to http://127.0.0.1:8081/iso20022)
   kopir config check FILE                   validate a config file
   kopir messages list [-status S] [-route R] [-limit N] [-after ID]
   kopir messages show ID
