@@ -33,7 +33,8 @@ stop_bus() { kill "$BUS"; wait "$BUS" 2>/dev/null || true; }
 # run_wrk NAME URL BODY CTYPE AUTH DURATION → sets R_RPS R_P50 R_P99 R_BAD
 run_wrk() {
   local out="$work/$1.txt"
-  BODY=$3 CTYPE=$4 AUTH=$5 wrk -t$THREADS -c$CONC -d"$6" --latency -s "deploy/bench/${SCRIPT:-post.lua}" "$2" > "$out"
+  local threads=$THREADS; [ "$CONC" -lt "$threads" ] && threads=$CONC
+  BODY=$3 CTYPE=$4 AUTH=$5 wrk -t$threads -c$CONC -d"$6" --latency -s "deploy/bench/${SCRIPT:-post.lua}" "$2" > "$out"
   R_RPS=$(awk '/^Requests\/sec/ {print $2}' "$out")
   R_P50=$(awk '$1=="50%" {print $2}' "$out")
   R_P99=$(awk '$1=="99%" {print $2}' "$out")
@@ -184,10 +185,11 @@ $(cat "$work/gobench.txt")
 - **GC**: \`kopir serve\` runs with GOGC=400 and a 1 GiB soft memory limit unless GOGC/GOMEMLIMIT are set; at the default GOGC=100
   the same run gives ~20% fewer requests/s and ~13 MB less RSS.
 - **PostgreSQL async acceptance is bound by commit latency, not CPU**: the store has one writer that commits each batch in about
-  seven round trips (lock and read the chain head, multi-row upserts, head update, commit with WAL flush), and each accepted
-  message costs two events (accepted, then delivered by the worker running at the same time). With 32 connections the batches stay
-  small. Turning \`synchronous_commit\` off would roughly double it, at the price of losing acknowledged messages on a database
-  crash, so it is not done; pgx pipelining of the batch is the next step.
+  five round trips (lock and read the chain head, one multi-row upsert per table for batches up to 64 rows, head update, commit
+  with WAL flush), and each accepted message costs two events (accepted, then delivered by the worker running at the same time).
+  With 32 connections the batches stay small (~24 events). Turning \`synchronous_commit\` off would raise it further, at the price
+  of losing acknowledged messages on a database crash, so it is not done; pipelining the batch's statements (pgx batch) is the
+  next step.
 
 Component benchmarks: \`go test -bench . ./internal/store ./internal/broker ./internal/resilience ./adapters/...\`.
 MD
