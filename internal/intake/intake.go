@@ -22,6 +22,7 @@ import (
 
 // Intake implements adapters.Intake over the store and the route table.
 type Intake struct {
+	table  *routes.Table
 	store  store.Store
 	queue  routes.Queue
 	log    *slog.Logger
@@ -34,7 +35,7 @@ var _ adapters.Intake = (*Intake)(nil)
 
 // New indexes the table's inbound routes by channel and key.
 func New(t *routes.Table, st store.Store, q routes.Queue, log *slog.Logger) *Intake {
-	in := &Intake{store: st, queue: q, log: log, byKey: map[string]*routes.Route{}, active: map[string]chan struct{}{}}
+	in := &Intake{table: t, store: st, queue: q, log: log, byKey: map[string]*routes.Route{}, active: map[string]chan struct{}{}}
 	for _, r := range t.All() {
 		if r.Inbound != nil {
 			in.byKey[r.Inbound.Channel+"\x00"+r.Inbound.Key] = r
@@ -159,7 +160,7 @@ func (in *Intake) Acknowledge(ctx context.Context, id string, ack []byte) error 
 	if err != nil {
 		return err
 	}
-	if r, ok := in.routeByName(m.Route); ok {
+	if r, ok := in.table.Get(m.Route); ok {
 		ack = r.PII.XML(ack)
 	}
 	return in.store.Record(ctx, store.Event{Audit: []store.AuditEntry{{MessageID: id, Actor: "bus", Action: actionAcknowledged, Detail: string(ack)}}})
@@ -179,15 +180,6 @@ func (in *Intake) firstAck(ctx context.Context, id string) []byte {
 		}
 	}
 	return nil
-}
-
-func (in *Intake) routeByName(name string) (*routes.Route, bool) {
-	for _, r := range in.byKey {
-		if r.Name == name {
-			return r, true
-		}
-	}
-	return nil, false
 }
 
 // Call delivers m synchronously through the route's sync pipeline.
