@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,20 +17,14 @@ import (
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/internal/testenv"
 	"github.com/minfin-kz/kopir/routes"
 )
 
 // Two bus instances share Redis; a key claimed by the one whose call is in
 // flight is refused by the other, so the agency is called once.
 func TestIdempotencyKeyClaimedAcrossInstances(t *testing.T) {
-	if c, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis is down: %v", err)
-		}
-		t.Skipf("Redis is down: %v", err)
-	} else {
-		c.Close()
-	}
+	testenv.RequireTCP(t, "Redis", "127.0.0.1:6379")
 	var calls atomic.Int64
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

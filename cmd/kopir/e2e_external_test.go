@@ -5,13 +5,13 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/minfin-kz/kopir/internal/testenv"
 	"github.com/nats-io/nats.go"
 )
 
@@ -19,15 +19,7 @@ import (
 // where these tests must run.
 func requireServer(t *testing.T, name, addr string) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err == nil {
-		c.Close()
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s at %s is down (make services starts it): %v", name, addr, err)
-	}
-	t.Skipf("%s at %s is down: %v", name, addr, err)
+	testenv.RequireTCP(t, name, addr)
 }
 
 // TestOnExternalServices runs the bus on PostgreSQL, an external NATS

@@ -6,16 +6,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/minfin-kz/kopir/internal/testenv"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -346,18 +347,7 @@ func externalURL() string {
 func openExternal(t *testing.T) *Broker {
 	t.Helper()
 	url := externalURL()
-	host := url
-	if len(host) > len("nats://") && host[:len("nats://")] == "nats://" {
-		host = host[len("nats://"):]
-	}
-	if c, err := net.DialTimeout("tcp", host, 2*time.Second); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("external NATS %s unreachable: %v", url, err)
-		}
-		t.Skipf("external NATS %s unreachable: %v", url, err)
-	} else {
-		c.Close()
-	}
+	testenv.RequireTCP(t, "external NATS", strings.TrimPrefix(url, "nats://"))
 	stream, prefix := uniq(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minfin-kz/kopir/internal/testenv"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -40,10 +41,7 @@ var redisDown = sync.OnceValue(func() error {
 func testRedis(t *testing.T) *redis.Client {
 	t.Helper()
 	if err := redisDown(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis at %s unreachable in CI: %v", testRedisURL(), err)
-		}
-		t.Skipf("redis at %s unreachable: %v", testRedisURL(), err)
+		testenv.Unavailable(t, "redis at %s unreachable: %v", testRedisURL(), err)
 	}
 	opts, err := redis.ParseURL(testRedisURL())
 	if err != nil {

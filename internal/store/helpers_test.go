@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/minfin-kz/kopir/internal/testenv"
 )
 
 const defaultTestPG = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
@@ -67,10 +68,7 @@ func freshPostgres(tb testing.TB) string {
 		if db != nil {
 			db.Close()
 		}
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("PostgreSQL at %s unreachable (CI=true, not skipping): %v", base, err)
-		}
-		tb.Skipf("PostgreSQL at %s unreachable: %v", base, err)
+		testenv.Unavailable(tb, "PostgreSQL at %s unreachable: %v", base, err)
 	}
 	schema := "t_" + randHex(6)
 	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
