@@ -162,16 +162,18 @@ func (w *Worker) handle(msg *message.Message) error {
 	w.Metrics.Deliveries.WithLabelValues(m.Route, "retry").Inc()
 	m.Error = derr.Error()
 	m.UpdatedAt = time.Now().UTC()
-	if err := w.Store.Record(ctx, store.Event{Message: m, Attempts: w.masked(r, attempts)}); err != nil {
+	if err := w.Store.Record(ctx, store.Event{Message: m, Attempts: w.masked(r, m.ID, attempts)}); err != nil {
 		return fmt.Errorf("recording attempt of %s: %w", m.ID, err)
 	}
 	return fmt.Errorf("delivery of %s failed (attempt %d of %d), will retry: %w", m.ID, used, r.Retry.Attempts, derr)
 }
 
-func (w *Worker) masked(r *routes.Route, at []store.Attempt) []store.Attempt {
+// masked readies attempts for the store: personal data masked, numbered by
+// the store after the ones it already holds.
+func (w *Worker) masked(r *routes.Route, id string, at []store.Attempt) []store.Attempt {
 	for i := range at {
-		at[i].MessageID = ""
-		at[i].N = 0 // numbered by the store after the ones already held
+		at[i].MessageID = id
+		at[i].N = 0
 		at[i].RequestBody = r.PII.Body(at[i].RequestBody)
 		at[i].ResponseBody = r.PII.Body(at[i].ResponseBody)
 	}
@@ -180,13 +182,10 @@ func (w *Worker) masked(r *routes.Route, at []store.Attempt) []store.Attempt {
 
 func (w *Worker) finish(ctx context.Context, m *store.Message, at []store.Attempt, status store.Status, why string, resp *adapters.Response) error {
 	if r, ok := w.Routes.Get(m.Route); ok {
-		at = w.masked(r, at)
+		at = w.masked(r, m.ID, at)
 		if resp != nil {
 			m.ResponseBody = r.PII.JSON(resp.Body)
 		}
-	}
-	for i := range at {
-		at[i].MessageID = m.ID
 	}
 	m.Status, m.Error, m.UpdatedAt = status, why, time.Now().UTC()
 	ev := store.Event{Message: m, Attempts: at, Audit: []store.AuditEntry{{MessageID: m.ID, Actor: "bus", Action: string(status), Detail: why}}}
