@@ -2,6 +2,10 @@
 // implements and the registry adapters add themselves to. The bus core only
 // ever talks to this package; it never imports a concrete adapter (the
 // binary pulls them in through adapters/all, like Caddy's standard modules).
+//
+// A component is built once, by its factory, from its config block and the
+// Resources the core gives it; if it holds anything open it implements
+// io.Closer and the core closes it on shutdown.
 package adapters
 
 import (
@@ -9,8 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
-	"sync"
 )
 
 // Request is one internal call as the adapter sees it: the caller's JSON and
@@ -58,13 +60,6 @@ type Adapter interface {
 	Decode(ctx context.Context, req *Request, resp *WireResponse) (*Response, error)
 }
 
-// Transport is how an adapter that needs several exchanges for one call
-// (poll until final, fetch results, acknowledge) reaches the agency. It is
-// the same layered transport the core uses for a single exchange.
-type Transport interface {
-	Do(ctx context.Context, w *WireRequest) (*WireResponse, error)
-}
-
 // Conversation is implemented by adapters whose operation is more than one
 // request and one response. The core then hands the whole exchange over,
 // still through its layered Transport.
@@ -77,51 +72,6 @@ type Conversation interface {
 // Status 400 or 422 and Field set.
 type Validator interface {
 	Validate(ctx context.Context, req *Request) error
-}
-
-// Options is the adapter-specific block of a route entry. Decode fills a
-// struct from it, refusing unknown keys.
-type Options interface {
-	Decode(into any) error
-}
-
-// Factory builds an adapter for one route from that route's options.
-type Factory func(operation string, opts Options) (Adapter, error)
-
-var (
-	mu        sync.RWMutex
-	factories = map[string]Factory{}
-)
-
-// Register makes an adapter available under name. It panics on a duplicate
-// name, like database/sql.Register, because that is a programming error.
-func Register(name string, f Factory) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := factories[name]; dup {
-		panic("adapters: Register called twice for " + name)
-	}
-	factories[name] = f
-}
-
-// Lookup returns the factory registered under name.
-func Lookup(name string) (Factory, bool) {
-	mu.RLock()
-	defer mu.RUnlock()
-	f, ok := factories[name]
-	return f, ok
-}
-
-// Names lists the registered adapters, sorted.
-func Names() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := make([]string, 0, len(factories))
-	for n := range factories {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Error is a failure an adapter can explain: a field the caller got wrong,

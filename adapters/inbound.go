@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"time"
 )
 
@@ -34,41 +33,6 @@ type InternalAPI interface {
 // The core runs it after mounting the channel, until shutdown.
 type ChannelRunner interface {
 	Run(ctx context.Context, in Intake) error
-}
-
-// ChannelFactory builds a channel from its config block.
-type ChannelFactory func(opts Options) (Channel, error)
-
-var channels = map[string]ChannelFactory{}
-
-// RegisterChannel makes an inbound channel available under name.
-func RegisterChannel(name string, f ChannelFactory) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := channels[name]; dup {
-		panic("adapters: RegisterChannel called twice for " + name)
-	}
-	channels[name] = f
-}
-
-// LookupChannel returns the channel factory registered under name.
-func LookupChannel(name string) (ChannelFactory, bool) {
-	mu.RLock()
-	defer mu.RUnlock()
-	f, ok := channels[name]
-	return f, ok
-}
-
-// ChannelNames lists the registered channels, sorted.
-func ChannelNames() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := make([]string, 0, len(channels))
-	for n := range channels {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Inbound is one message an agency pushed in.

@@ -18,6 +18,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/minfin-kz/kopir/internal/testenv"
+	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/routes"
 )
 
@@ -46,7 +47,7 @@ func TestIdempotencyKeyClaimedAcrossInstances(t *testing.T) {
 		}
 		t.Cleanup(func() { set.Idempotency.Release(context.Background(), "demo", key); set.Close() })
 		tbl, err := routes.Build([]routes.Spec{{Name: "c", Adapter: "http", Operation: "get", Mode: routes.Sync, Endpoints: []string{srv.URL},
-			Retry: routes.RetrySpec{Attempts: 1}, Deadline: routes.Duration(5 * time.Second)}},
+			Retry: adapters.RetrySpec{Attempts: 1}, Deadline: units.Duration(5 * time.Second)}},
 			routes.Deps{Store: st, Cache: set.Cache, Claims: set.Idempotency, Metrics: metrics.New(), Log: slog.Default(),
 				Transport: func(s routes.Spec, n int) (adapters.Transport, error) {
 					return resilience.NewClient(resilience.Options{Endpoints: s.Endpoints, Retry: s.Retry, Breakers: resilience.NewBreakers(nil)})

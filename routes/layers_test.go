@@ -19,6 +19,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/routes"
 )
 
@@ -58,10 +59,10 @@ func build(t *testing.T, spec routes.Spec) (*routes.Route, *store.SQLStore) {
 		spec.Adapter, spec.Operation, spec.Mode = "http", "get", routes.Sync
 	}
 	if spec.Retry.Attempts == 0 {
-		spec.Retry = routes.RetrySpec{Attempts: 1}
+		spec.Retry = adapters.RetrySpec{Attempts: 1}
 	}
 	if spec.Deadline == 0 {
-		spec.Deadline = routes.Duration(5 * time.Second)
+		spec.Deadline = units.Duration(5 * time.Second)
 	}
 	tbl, err := routes.Build([]routes.Spec{spec}, routes.Deps{Store: st, Cache: set.Cache, Limiter: set.Limiter, Metrics: metrics.New(), Log: slog.Default(),
 		Transport: func(s routes.Spec, n int) (adapters.Transport, error) {
@@ -82,7 +83,7 @@ func call(r *routes.Route, key, body string) (*routes.Exchange, error) {
 
 func TestCachedAnswersRepeatsWithoutTheAgency(t *testing.T) {
 	a := newAgency(t, 0)
-	r, st := build(t, routes.Spec{Name: "c", Endpoints: []string{a.URL}, CacheTTL: routes.Duration(time.Minute)})
+	r, st := build(t, routes.Spec{Name: "c", Endpoints: []string{a.URL}, CacheTTL: units.Duration(time.Minute)})
 	x1, err1 := call(r, "", `{"q":1}`)
 	x2, err2 := call(r, "", `{"q":1}`)
 	x3, _ := call(r, "", `{"q":2}`)
@@ -112,7 +113,7 @@ func TestBulkheadCapsInFlightCalls(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	r, _ := build(t, routes.Spec{Name: "b", Endpoints: []string{srv.URL}, Concurrency: 2, Deadline: routes.Duration(2 * time.Second)})
+	r, _ := build(t, routes.Spec{Name: "b", Endpoints: []string{srv.URL}, Concurrency: 2, Deadline: units.Duration(2 * time.Second)})
 	run := func(ctx context.Context, n int) []error {
 		var wg sync.WaitGroup
 		errs := make([]error, n)
@@ -172,7 +173,7 @@ func TestRateLimitRefusesOverTheRate(t *testing.T) {
 
 func TestDeadlineBoundsTheWholeCall(t *testing.T) {
 	a := newAgency(t, 300*time.Millisecond)
-	r, st := build(t, routes.Spec{Name: "d", Endpoints: []string{a.URL}, Deadline: routes.Duration(50 * time.Millisecond)})
+	r, st := build(t, routes.Spec{Name: "d", Endpoints: []string{a.URL}, Deadline: units.Duration(50 * time.Millisecond)})
 	x, err := call(r, "", `{}`)
 	if routes.HTTPStatus(err) != http.StatusGatewayTimeout {
 		t.Fatalf("got %v (status %d)", err, routes.HTTPStatus(err))

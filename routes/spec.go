@@ -4,7 +4,8 @@
 package routes
 
 import (
-	"github.com/minfin-kz/kopir/internal/resilience"
+	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/units"
 	"gopkg.in/yaml.v3"
 )
 
@@ -18,25 +19,25 @@ const (
 
 // Spec is one entry of the route table as written in YAML.
 type Spec struct {
-	Name      string      `yaml:"name"`
-	Adapter   string      `yaml:"adapter"`
-	Operation string      `yaml:"operation"`
-	Mode      Mode        `yaml:"mode"`
-	Endpoints []string    `yaml:"endpoints"`
-	Timeout   Duration    `yaml:"timeout"`  // per attempt
-	Deadline  Duration    `yaml:"deadline"` // whole call, all attempts
-	Retry     RetrySpec   `yaml:"retry"`
-	Breaker   BreakerSpec `yaml:"breaker"`
+	Name      string               `yaml:"name"`
+	Adapter   string               `yaml:"adapter"`
+	Operation string               `yaml:"operation"`
+	Mode      Mode                 `yaml:"mode"`
+	Endpoints []string             `yaml:"endpoints"`
+	Timeout   units.Duration       `yaml:"timeout"`  // per attempt
+	Deadline  units.Duration       `yaml:"deadline"` // whole call, all attempts
+	Retry     adapters.RetrySpec   `yaml:"retry"`
+	Breaker   adapters.BreakerSpec `yaml:"breaker"`
 	// Concurrency caps in-flight calls of this route; 0 = unlimited.
 	Concurrency int `yaml:"concurrency"`
 	// MaxBody is the largest request body accepted, e.g. "64KiB".
-	MaxBody ByteSize `yaml:"maxBody"`
+	MaxBody units.ByteSize `yaml:"maxBody"`
 	// Callers allowed to use this route (names from the callers list).
 	Callers []string `yaml:"callers"`
 	// PersonalData lists field names (JSON keys or XML element local names)
 	// masked or hashed before anything is stored.
 	PersonalData PersonalDataSpec `yaml:"personalData"`
-	CacheTTL     Duration         `yaml:"cacheTTL"`
+	CacheTTL     units.Duration   `yaml:"cacheTTL"`
 	// RateLimit is requests per second per endpoint across the cluster
 	// (needs Redis); 0 = none.
 	RateLimit float64 `yaml:"rateLimit"`
@@ -53,14 +54,6 @@ type InboundSpec struct {
 	Channel string `yaml:"channel"` // a configured channel's name, e.g. shep
 	Key     string `yaml:"key"`     // what the channel routes by, e.g. a SHEP serviceId
 }
-
-// RetrySpec, BreakerSpec and Duration are defined by the resilience layer
-// that applies them.
-type (
-	RetrySpec   = resilience.RetrySpec
-	BreakerSpec = resilience.BreakerSpec
-	Duration    = resilience.Duration
-)
 
 // PersonalDataSpec names fields to mask (replace by asterisks, keeping the
 // last characters) or hash (SHA-256, so equal values stay searchable).

@@ -1,7 +1,6 @@
 package routes
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 	"github.com/minfin-kz/kopir/internal/pii"
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
-	"gopkg.in/yaml.v3"
 )
 
 // Deps is what the route table needs from the rest of the bus.
@@ -29,6 +27,9 @@ type Deps struct {
 	// Transport builds the outbound transport (retries, breaker, attempt
 	// recording) for a route; attempts says how many tries one call makes.
 	Transport func(spec Spec, attempts int) (adapters.Transport, error)
+	// Resources gives a component the core's logger, metrics and clock,
+	// preset for it; nil: a discarding logger and the wall clock.
+	Resources func(kind, name, route string) adapters.Resources
 	// PIIKey keys the hash of personal-data fields.
 	PIIKey string
 }
@@ -84,20 +85,26 @@ func build(spec Spec, d Deps) (*Route, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown adapter %q", spec.Adapter)
 	}
-	ad, err := factory(spec.Operation, YAMLOptions{&spec.Options})
-	if err != nil {
-		return nil, fmt.Errorf("adapter %s: %w", spec.Adapter, err)
-	}
-	r := &Route{Spec: spec, Adapter: ad, PII: pii.NewPolicy(spec.PersonalData.Mask, spec.PersonalData.Hash, d.PIIKey)}
 	// Async routes retry across broker redeliveries (durable over restarts),
 	// so one delivery makes a single try.
 	tries := spec.Retry.Attempts
 	if spec.Mode == Async {
 		tries = 1
 	}
-	if r.Transport, err = d.Transport(spec, tries); err != nil {
+	tr, err := d.Transport(spec, tries)
+	if err != nil {
 		return nil, fmt.Errorf("transport: %w", err)
 	}
+	res := adapters.Resources{Clock: time.Now}
+	if d.Resources != nil {
+		res = d.Resources("adapter", spec.Adapter, spec.Name)
+	}
+	res.Transport = tr
+	ad, err := factory(adapters.AdapterConfig{Route: spec.Name, Operation: spec.Operation, Options: adapters.YAMLOptions{Node: &spec.Options}}, res)
+	if err != nil {
+		return nil, fmt.Errorf("adapter %s: %w", spec.Adapter, err)
+	}
+	r := &Route{Spec: spec, Adapter: ad, Transport: tr, PII: pii.NewPolicy(spec.PersonalData.Mask, spec.PersonalData.Hash, d.PIIKey)}
 	outbound := []Middleware{RateLimited(d.Limiter), Bulkhead(spec.Concurrency)}
 	switch spec.Mode {
 	case Sync:
@@ -129,21 +136,4 @@ func ObserveAttempts(next Handler) Handler {
 		})
 		return next(ctx, x)
 	}
-}
-
-// YAMLOptions lets an adapter decode its YAML options block strictly.
-type YAMLOptions struct{ Node *yaml.Node }
-
-// Decode fills into from the options block, refusing unknown keys.
-func (o YAMLOptions) Decode(into any) error {
-	if o.Node == nil || o.Node.Kind == 0 {
-		return nil
-	}
-	var buf bytes.Buffer
-	if err := yaml.NewEncoder(&buf).Encode(o.Node); err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(&buf)
-	dec.KnownFields(true)
-	return dec.Decode(into)
 }

@@ -52,18 +52,20 @@ type Status struct {
 
 type passthrough struct{ s *Sender }
 
-func newPassthrough(operation string, opts adapters.Options) (adapters.Adapter, error) {
+func newPassthrough(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, error) {
+	operation := cfg.Operation
 	if operation != "send" {
 		return nil, fmt.Errorf("egov: unknown operation %q (known: send)", operation)
 	}
 	var o Options
-	if err := opts.Decode(&o); err != nil {
+	if err := cfg.Options.Decode(&o); err != nil {
 		return nil, fmt.Errorf("egov: options: %w", err)
 	}
 	s, err := NewSender(o)
 	if err != nil {
 		return nil, fmt.Errorf("egov: %w", err)
 	}
+	s.Now = res.Clock
 	return &passthrough{s}, nil
 }
 

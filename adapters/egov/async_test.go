@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/mocks"
 )
@@ -28,7 +29,7 @@ func asyncAdapter(t testing.TB, opts string) adapters.Adapter {
 	if !strings.Contains(opts, "poll:") {
 		opts += "\npoll: {interval: 5ms, maxInterval: 20ms, timeout: 2s}"
 	}
-	a, err := f("send", yamlOpts("senderId: kopir\npassword: kopir-secret\n"+opts))
+	a, err := f(adapters.AdapterConfig{Operation: "send", Options: yamlOpts("senderId: kopir\npassword: kopir-secret\n" + opts)}, adaptertest.Resources(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestAsyncFactoryRefusesBadOptions(t *testing.T) {
 			op = "receive"
 			y = "serviceId: S\nsenderId: k"
 		}
-		if _, err := f(op, yamlOpts(y)); err == nil {
+		if _, err := f(adapters.AdapterConfig{Operation: op, Options: yamlOpts(y)}, adaptertest.Resources(t)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

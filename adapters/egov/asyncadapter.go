@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"gopkg.in/yaml.v3"
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
 	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
 	"github.com/minfin-kz/kopir/internal/safexml"
+	"github.com/minfin-kz/kopir/internal/units"
 )
 
 func init() { adapters.Register("egov-async", newAsync) }
@@ -40,22 +40,9 @@ type AsyncOptions struct {
 
 // PollOptions pace a polling loop.
 type PollOptions struct {
-	Interval    Duration `yaml:"interval" json:"interval"`
-	MaxInterval Duration `yaml:"maxInterval" json:"maxInterval"`
-	Timeout     Duration `yaml:"timeout" json:"timeout"`
-}
-
-// Duration reads "200ms", "5s" from YAML.
-type Duration time.Duration
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration like 200ms or 5s", n.Line, n.Value)
-	}
-	*d = Duration(v)
-	return nil
+	Interval    units.Duration `yaml:"interval" json:"interval"`
+	MaxInterval units.Duration `yaml:"maxInterval" json:"maxInterval"`
+	Timeout     units.Duration `yaml:"timeout" json:"timeout"`
 }
 
 // AsyncSendRequest is the internal JSON of "egov-async"/"send": like the
@@ -98,15 +85,21 @@ type asyncAdapter struct {
 
 type poller struct{ interval, max, timeout time.Duration }
 
-func newAsync(operation string, opts adapters.Options) (adapters.Adapter, error) {
+func newAsync(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, error) {
+	operation := cfg.Operation
 	if operation != "send" {
 		return nil, fmt.Errorf("egov-async: unknown operation %q (known: send)", operation)
 	}
 	var o AsyncOptions
-	if err := opts.Decode(&o); err != nil {
+	if err := cfg.Options.Decode(&o); err != nil {
 		return nil, fmt.Errorf("egov-async: options: %w", err)
 	}
-	return NewAsync(o)
+	a, err := NewAsync(o)
+	if err != nil {
+		return nil, err
+	}
+	a.(*asyncAdapter).s.Now = res.Clock
+	return a, nil
 }
 
 // NewAsync builds the "egov-async" adapter.

@@ -13,18 +13,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
 	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
 	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
 	"github.com/minfin-kz/kopir/internal/safexml"
+	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
 
@@ -46,7 +44,7 @@ type ChannelOptions struct {
 	Trust *xmlsig.TrustConfig `yaml:"trust"`
 	// MaxBody bounds one envelope (default 1MiB). The listener's own
 	// channel-level maxBody applies first.
-	MaxBody ByteSize `yaml:"maxBody"`
+	MaxBody units.ByteSize `yaml:"maxBody"`
 	// StatusRoutes are the outbound egov-async routes whose messages
 	// changeMassageStatusNotification may refer to.
 	StatusRoutes []string `yaml:"statusRoutes"`
@@ -65,27 +63,6 @@ type SenderAuth struct {
 	PasswordSHA256 string `yaml:"passwordSHA256"`
 	// Services, when given, are the serviceIds this sender may use.
 	Services []string `yaml:"services"`
-}
-
-// ByteSize reads 1MiB, 512KiB or a number of bytes.
-type ByteSize int64
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
-	s := strings.TrimSpace(n.Value)
-	mult := int64(1)
-	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
-		if strings.HasSuffix(s, suffix) {
-			s, mult = strings.TrimSuffix(s, suffix), m
-			break
-		}
-	}
-	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || v <= 0 {
-		return fmt.Errorf("line %d: %q is not a size like 1MiB or 65536", n.Line, n.Value)
-	}
-	*b = ByteSize(v * mult)
-	return nil
 }
 
 // Channel is the SHEP inbound edge: SyncChannel SendMessage, push delivery
@@ -109,12 +86,31 @@ type sender struct {
 	services map[string]bool
 }
 
-func newChannel(opts adapters.Options) (adapters.Channel, error) {
+func newChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Channel, error) {
 	var o ChannelOptions
-	if err := opts.Decode(&o); err != nil {
+	if err := cfg.Options.Decode(&o); err != nil {
 		return nil, fmt.Errorf("shep: options: %w", err)
 	}
-	return NewChannel(o)
+	c, err := NewChannel(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Provision(res); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Provision gives the channel the core's logger and clock, and its poller
+// the core's layered transport to the gateway.
+func (c *Channel) Provision(res adapters.Resources) error {
+	c.Log, c.Now = res.Log(), res.Clock
+	if c.poll != nil {
+		if err := c.poll.provision(res); err != nil {
+			return fmt.Errorf("shep: options.poll: %w", err)
+		}
+	}
+	return nil
 }
 
 // NewChannel checks the options and loads the trust store.

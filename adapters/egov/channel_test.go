@@ -22,6 +22,7 @@ import (
 	"github.com/hooklift/gowsdl/soap"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
@@ -344,6 +345,9 @@ func TestPollerTakesQueuedMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := ch.Provision(adaptertest.Resources(t)); err != nil {
+		t.Fatal(err)
+	}
 	queue := func(service, id string) {
 		t.Helper()
 		resp, err := http.Post(gw.URL+"/_control/shep/push", "application/json",
@@ -538,7 +542,7 @@ func TestChannelOptions(t *testing.T) {
 	}
 	sum := sha256.Sum256([]byte("s3cret"))
 	good := "senders:\n  - id: a\n    passwordSHA256: " + hex.EncodeToString(sum[:]) + "\nmaxBody: 256KiB\nstatusRoutes: [r]\n"
-	if _, err := f(yamlOpts(good)); err != nil {
+	if _, err := f(adapters.ChannelConfig{Options: yamlOpts(good)}, adaptertest.Resources(t)); err != nil {
 		t.Fatal(err)
 	}
 	for name, y := range map[string]string{
@@ -554,12 +558,12 @@ func TestChannelOptions(t *testing.T) {
 		"sender without password": "senders:\n  - id: a\n",
 		"duplicate sender":        "senders:\n  - {id: a, password: x}\n  - {id: a, password: y}\n",
 	} {
-		if _, err := f(yamlOpts(y)); err == nil {
+		if _, err := f(adapters.ChannelConfig{Options: yamlOpts(y)}, adaptertest.Resources(t)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 	// The hashed password authenticates.
-	ch, err := f(yamlOpts(good))
+	ch, err := f(adapters.ChannelConfig{Options: yamlOpts(good)}, adaptertest.Resources(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/hooklift/gowsdl/soap"
-	"gopkg.in/yaml.v3"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
 	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
@@ -25,17 +25,7 @@ import (
 	"github.com/minfin-kz/kopir/mocks"
 )
 
-// yamlOpts decodes like the config loader does: strictly, from YAML.
-type yamlOpts string
-
-func (y yamlOpts) Decode(into any) error {
-	dec := yaml.NewDecoder(strings.NewReader(string(y)))
-	dec.KnownFields(true)
-	if err := dec.Decode(into); err != io.EOF {
-		return err
-	}
-	return nil
-}
+var yamlOpts = adaptertest.Options
 
 // post is the core's single exchange, minus retries and breakers.
 func post(t testing.TB, url string, w *adapters.WireRequest) *adapters.WireResponse {
@@ -274,13 +264,13 @@ func TestPassthroughAgainstMock(t *testing.T) {
 	if !ok {
 		t.Fatal("egov not registered")
 	}
-	if _, err := f("other", yamlOpts("")); err == nil {
+	if _, err := f(adapters.AdapterConfig{Operation: "other", Options: yamlOpts("")}, adaptertest.Resources(t)); err == nil {
 		t.Fatal("unknown operation accepted")
 	}
-	if _, err := f("send", yamlOpts("serviceId: X\nsenderId: a\nbogus: 1")); err == nil {
+	if _, err := f(adapters.AdapterConfig{Operation: "send", Options: yamlOpts("serviceId: X\nsenderId: a\nbogus: 1")}, adaptertest.Resources(t)); err == nil {
 		t.Fatal("unknown option accepted")
 	}
-	a, err := f("send", yamlOpts("serviceId: GBDFL_UniversalServiceSync\nsenderId: kopir\npassword: kopir-secret"))
+	a, err := f(adapters.AdapterConfig{Operation: "send", Options: yamlOpts("serviceId: GBDFL_UniversalServiceSync\nsenderId: kopir\npassword: kopir-secret")}, adaptertest.Resources(t))
 	if err != nil {
 		t.Fatal(err)
 	}

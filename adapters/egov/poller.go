@@ -1,16 +1,14 @@
 package egov
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
+	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
 
@@ -25,11 +23,11 @@ type PollConfig struct {
 	ServiceIDs  []string `yaml:"serviceIds"`
 	// Interval between polls when the last one found nothing (default 5s);
 	// a full batch is followed by another poll at once.
-	Interval Duration `yaml:"interval"`
+	Interval units.Duration `yaml:"interval"`
 	// Amount is the batch size asked for (default 10).
 	Amount int `yaml:"amount"`
 	// Timeout bounds one HTTP exchange (default 30s).
-	Timeout Duration          `yaml:"timeout"`
+	Timeout units.Duration    `yaml:"timeout"`
 	Signing *xmlsig.KeyConfig `yaml:"signing"`
 }
 
@@ -43,7 +41,10 @@ type Poller struct {
 	senders  []*Sender // one per serviceId
 	interval time.Duration
 	amount   int
-	client   *http.Client
+	timeout  time.Duration
+	// transport is the core's layered transport to the endpoint, given at
+	// provisioning; the poller makes no HTTP client of its own.
+	transport adapters.Transport
 }
 
 // NewPoller checks the poll options.
@@ -65,7 +66,7 @@ func NewPoller(pc PollConfig, c *Channel) (*Poller, error) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	p.client = &http.Client{Timeout: timeout}
+	p.timeout = timeout
 	for _, id := range pc.ServiceIDs {
 		s, err := NewSender(Options{ServiceID: id, SenderID: pc.SenderID, Password: pc.Password, PasswordEnv: pc.PasswordEnv, Signing: pc.Signing})
 		if err != nil {
@@ -75,6 +76,21 @@ func NewPoller(pc PollConfig, c *Channel) (*Poller, error) {
 		p.senders = append(p.senders, s)
 	}
 	return p, nil
+}
+
+func (p *Poller) provision(res adapters.Resources) error {
+	if res.NewTransport == nil {
+		return errors.New("the core gave no outbound transport")
+	}
+	// One try per poll: the next poll is the retry, and the gateway keeps
+	// the messages meanwhile.
+	t, err := res.NewTransport(adapters.TransportSpec{Endpoints: []string{p.endpoint}, Timeout: units.Duration(p.timeout),
+		Retry: adapters.RetrySpec{Attempts: 1}, Name: "shep-poll"})
+	if err != nil {
+		return err
+	}
+	p.transport = t
+	return nil
 }
 
 // Run polls until ctx ends. A failed poll is logged and retried at the
@@ -166,24 +182,19 @@ func (p *Poller) take(ctx context.Context, in adapters.Intake, msg *InboundSendM
 }
 
 func (p *Poller) exchange(ctx context.Context, s *Sender, env []byte, op string, out any) error {
+	if p.transport == nil {
+		return errors.New("shep poller: not provisioned with a transport")
+	}
 	env, err := s.sign(ctx, env)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(env))
+	resp, err := p.transport.Do(ctx, soapRequest(env))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	req.Header.Set("SOAPAction", `""`)
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return err
+	if int64(len(resp.Body)) > p.c.lim.MaxBytes {
+		return fmt.Errorf("%s answer of %d bytes is over the %d-byte limit", op, len(resp.Body), p.c.lim.MaxBytes)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, p.c.lim.MaxBytes+1))
-	if err != nil {
-		return err
-	}
-	return decodeOp(&adapters.WireResponse{Endpoint: p.endpoint, StatusCode: resp.StatusCode, Header: resp.Header, Body: body}, op, out, nil)
+	return decodeOp(resp, op, out, nil)
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
@@ -25,7 +26,7 @@ const gbdflSend = `{"data":"<messageId>1</messageId><senderCode>kopir</senderCod
 func passthrough(t testing.TB, opts string) adapters.Adapter {
 	t.Helper()
 	f, _ := adapters.Lookup("egov")
-	a, err := f("send", yamlOpts("serviceId: GBDFL_UniversalServiceSync\nsenderId: kopir\npassword: kopir-secret"+opts))
+	a, err := f(adapters.AdapterConfig{Operation: "send", Options: yamlOpts("serviceId: GBDFL_UniversalServiceSync\nsenderId: kopir\npassword: kopir-secret" + opts)}, adaptertest.Resources(t))
 	if err != nil {
 		t.Fatal(err)
 	}

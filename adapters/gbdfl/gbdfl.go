@@ -82,12 +82,13 @@ type Adapter struct {
 }
 
 // New is the adapters.Factory.
-func New(operation string, opts adapters.Options) (adapters.Adapter, error) {
+func New(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, error) {
+	operation := cfg.Operation
 	if operation != "person" {
 		return nil, fmt.Errorf("gbdfl: unknown operation %q (known: person)", operation)
 	}
 	var o egov.Options
-	if err := opts.Decode(&o); err != nil {
+	if err := cfg.Options.Decode(&o); err != nil {
 		return nil, fmt.Errorf("gbdfl: options: %w", err)
 	}
 	if o.ServiceID == "" {
@@ -97,6 +98,7 @@ func New(operation string, opts adapters.Options) (adapters.Adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gbdfl: %w", err)
 	}
+	s.Now = res.Clock
 	return &Adapter{Sender: s}, nil
 }
 

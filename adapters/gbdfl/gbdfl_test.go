@@ -12,9 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
 	"github.com/minfin-kz/kopir/adapters/gbdfl"
@@ -23,16 +22,7 @@ import (
 	"github.com/minfin-kz/kopir/mocks"
 )
 
-type yamlOpts string
-
-func (y yamlOpts) Decode(into any) error {
-	dec := yaml.NewDecoder(strings.NewReader(string(y)))
-	dec.KnownFields(true)
-	if err := dec.Decode(into); err != io.EOF {
-		return err
-	}
-	return nil
-}
+var yamlOpts = adaptertest.Options
 
 func post(t testing.TB, url string, w *adapters.WireRequest) *adapters.WireResponse {
 	t.Helper()
@@ -58,7 +48,7 @@ func newAdapter(t testing.TB, opts string) adapters.Adapter {
 	if !ok {
 		t.Fatal("gbdfl not registered")
 	}
-	a, err := f("person", yamlOpts(opts))
+	a, err := f(adapters.AdapterConfig{Operation: "person", Options: yamlOpts(opts)}, adaptertest.Resources(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,11 +263,11 @@ func TestFactory(t *testing.T) {
 		{"person", "password: x", "senderId is required"},
 		{"person", goodOpts + "\nendpoint: x", "field endpoint not found"},
 	} {
-		if _, err := f(c.op, yamlOpts(c.opts)); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := f(adapters.AdapterConfig{Operation: c.op, Options: yamlOpts(c.opts)}, adaptertest.Resources(t)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s %q: %v", c.op, c.opts, err)
 		}
 	}
-	a, err := f("person", yamlOpts(goodOpts))
+	a, err := f(adapters.AdapterConfig{Operation: "person", Options: yamlOpts(goodOpts)}, adaptertest.Resources(t))
 	if err != nil || a.(*gbdfl.Adapter).Sender.ServiceID != gbdfl.DefaultServiceID {
 		t.Fatal(err)
 	}

@@ -140,12 +140,13 @@ type Adapter struct {
 }
 
 // New is the adapters.Factory.
-func New(operation string, opts adapters.Options) (adapters.Adapter, error) {
+func New(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, error) {
+	operation := cfg.Operation
 	if operation != "organization" && operation != "report3005" {
 		return nil, fmt.Errorf("gbdul: unknown operation %q (known: organization, report3005)", operation)
 	}
 	var o Options
-	if err := opts.Decode(&o); err != nil {
+	if err := cfg.Options.Decode(&o); err != nil {
 		return nil, fmt.Errorf("gbdul: options: %w", err)
 	}
 	if o.ServiceID == "" {
@@ -158,6 +159,7 @@ func New(operation string, opts adapters.Options) (adapters.Adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gbdul: %w", err)
 	}
+	s.Now = res.Clock
 	a := &Adapter{Sender: s, op: operation, declarant: o.DeclarantID, success: map[string]bool{}}
 	codes := o.SuccessCodes
 	if len(codes) == 0 {

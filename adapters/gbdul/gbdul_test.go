@@ -11,9 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/adapters/gbdul"
 	"github.com/minfin-kz/kopir/adapters/gbdul/ultypes"
@@ -21,16 +20,7 @@ import (
 	"github.com/minfin-kz/kopir/mocks"
 )
 
-type yamlOpts string
-
-func (y yamlOpts) Decode(into any) error {
-	dec := yaml.NewDecoder(strings.NewReader(string(y)))
-	dec.KnownFields(true)
-	if err := dec.Decode(into); err != io.EOF {
-		return err
-	}
-	return nil
-}
+var yamlOpts = adaptertest.Options
 
 const goodOpts = "senderId: kopir\npassword: kopir-secret\ndeclarantId: \"000740000728\""
 
@@ -40,7 +30,7 @@ func newAdapter(t testing.TB, op, opts string) adapters.Adapter {
 	if !ok {
 		t.Fatal("gbdul not registered")
 	}
-	a, err := f(op, yamlOpts(opts))
+	a, err := f(adapters.AdapterConfig{Operation: op, Options: yamlOpts(opts)}, adaptertest.Resources(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,11 +157,11 @@ func TestValidateBeforeAnyCall(t *testing.T) {
 	}
 	f, _ := adapters.Lookup("gbdul")
 	for _, o := range []string{"senderId: k\ndeclarantId: nope", "senderId: k\nbogus: 1", ""} {
-		if _, err := f("organization", yamlOpts(o)); err == nil {
+		if _, err := f(adapters.AdapterConfig{Operation: "organization", Options: yamlOpts(o)}, adaptertest.Resources(t)); err == nil {
 			t.Errorf("%q accepted", o)
 		}
 	}
-	if _, err := f("history", yamlOpts(goodOpts)); err == nil {
+	if _, err := f(adapters.AdapterConfig{Operation: "history", Options: yamlOpts(goodOpts)}, adaptertest.Resources(t)); err == nil {
 		t.Error("unknown operation accepted")
 	}
 }

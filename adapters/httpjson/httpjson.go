@@ -35,9 +35,9 @@ var reserved = map[string]bool{
 }
 
 // New is the adapters.Factory.
-func New(_ string, opts adapters.Options) (adapters.Adapter, error) {
+func New(cfg adapters.AdapterConfig, _ adapters.Resources) (adapters.Adapter, error) {
 	var o Options
-	if err := opts.Decode(&o); err != nil {
+	if err := cfg.Options.Decode(&o); err != nil {
 		return nil, fmt.Errorf("http: options: %w", err)
 	}
 	h := http.Header{}

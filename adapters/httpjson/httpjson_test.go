@@ -11,23 +11,13 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	_ "github.com/minfin-kz/kopir/adapters/httpjson"
 	"github.com/minfin-kz/kopir/mocks"
 )
 
-type yamlOpts string
-
-func (y yamlOpts) Decode(into any) error {
-	dec := yaml.NewDecoder(strings.NewReader(string(y)))
-	dec.KnownFields(true)
-	if err := dec.Decode(into); err != io.EOF {
-		return err
-	}
-	return nil
-}
+var yamlOpts = adaptertest.Options
 
 func post(t testing.TB, url string, w *adapters.WireRequest) *adapters.WireResponse {
 	t.Helper()
@@ -51,7 +41,7 @@ func newAdapter(t *testing.T, opts string) adapters.Adapter {
 	if !ok {
 		t.Fatal("http not registered")
 	}
-	a, err := f("deliver", yamlOpts(opts))
+	a, err := f(adapters.AdapterConfig{Operation: "deliver", Options: yamlOpts(opts)}, adaptertest.Resources(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +144,7 @@ func TestOptions(t *testing.T) {
 		"headers:\n  X-A: \"a\\r\\nX-B: b\"",
 		"timeout: 5s",
 	} {
-		if _, err := f("deliver", yamlOpts(opts)); err == nil {
+		if _, err := f(adapters.AdapterConfig{Operation: "deliver", Options: yamlOpts(opts)}, adaptertest.Resources(t)); err == nil {
 			t.Errorf("accepted %q", opts)
 		}
 	}

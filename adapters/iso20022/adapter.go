@@ -78,14 +78,15 @@ type Adapter struct {
 }
 
 // New is the adapters.Factory.
-func New(operation string, opts adapters.Options) (adapters.Adapter, error) {
+func New(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, error) {
+	operation := cfg.Operation
 	switch operation {
 	case OpCreditTransfer, OpCustomerTransfer, OpCancel:
 	default:
 		return nil, fmt.Errorf("iso20022: unknown operation %q (known: %s, %s, %s)", operation, OpCreditTransfer, OpCustomerTransfer, OpCancel)
 	}
 	var o Options
-	if err := opts.Decode(&o); err != nil {
+	if err := cfg.Options.Decode(&o); err != nil {
 		return nil, fmt.Errorf("iso20022: options: %w", err)
 	}
 	if o.SenderBIC == "" {
@@ -124,7 +125,7 @@ func New(operation string, opts adapters.Options) (adapters.Adapter, error) {
 			return nil, fmt.Errorf("iso20022: %w", err)
 		}
 	}
-	return &Adapter{op: operation, opts: o, env: xml.Name{Space: o.EnvelopeNamespace, Local: o.Envelope}}, nil
+	return &Adapter{op: operation, opts: o, env: xml.Name{Space: o.EnvelopeNamespace, Local: o.Envelope}, Now: res.Clock}, nil
 }
 
 func docIDOf(op string) string {

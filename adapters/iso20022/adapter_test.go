@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
 	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt056"
 	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs008"
@@ -25,7 +26,7 @@ const testMessageID = "0195c0de-0000-7000-8000-000000000001"
 
 func newAdapter(t testing.TB, op, opts string) *Adapter {
 	t.Helper()
-	ad, err := New(op, yamlOpts(opts))
+	ad, err := New(adapters.AdapterConfig{Operation: op, Options: yamlOpts(opts)}, adaptertest.Resources(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,11 +255,11 @@ func TestOptions(t *testing.T) {
 		testOpts + "unknownKey: 1\n":                                    "unknownKey",
 		testOpts + "businessService: " + strings.Repeat("x", 36) + "\n": "35",
 	} {
-		if _, err := New(OpCreditTransfer, yamlOpts(opts)); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := New(adapters.AdapterConfig{Operation: OpCreditTransfer, Options: yamlOpts(opts)}, adaptertest.Resources(t)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %q", opts, err, want)
 		}
 	}
-	if _, err := New("debit-transfer", yamlOpts(testOpts)); err == nil {
+	if _, err := New(adapters.AdapterConfig{Operation: "debit-transfer", Options: yamlOpts(testOpts)}, adaptertest.Resources(t)); err == nil {
 		t.Error("unknown operation accepted")
 	}
 	a := newAdapter(t, OpCreditTransfer, testOpts+"envelope: BizMsg\nenvelopeNamespace: urn:example:env\nbusinessService: kz.mspd\nclearingSystem: MSPD\ncurrencies: [KZT, USD]\n")

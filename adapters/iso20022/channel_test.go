@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
 	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt053"
 	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt054"
@@ -24,7 +25,7 @@ const ctRoute = "payments.credit-transfer"
 
 func newChannel(t testing.TB, opts string) *Channel {
 	t.Helper()
-	ch, err := NewChannel(yamlOpts(opts))
+	ch, err := NewChannel(adapters.ChannelConfig{Options: yamlOpts(opts)}, adaptertest.Resources(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +473,7 @@ func TestChannelOptions(t *testing.T) {
 		"maxDepth: 1000\n": "maxDepth",
 		"nope: 1\n":        "nope",
 	} {
-		if _, err := NewChannel(yamlOpts(opts)); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := NewChannel(adapters.ChannelConfig{Options: yamlOpts(opts)}, adaptertest.Resources(t)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v", opts, err)
 		}
 	}

@@ -60,9 +60,9 @@ type Channel struct {
 }
 
 // NewChannel is the adapters.ChannelFactory.
-func NewChannel(opts adapters.Options) (adapters.Channel, error) {
+func NewChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Channel, error) {
 	var o ChannelOptions
-	if err := opts.Decode(&o); err != nil {
+	if err := cfg.Options.Decode(&o); err != nil {
 		return nil, fmt.Errorf("iso20022 channel: options: %w", err)
 	}
 	if len(o.PaymentRoutes) == 0 {
@@ -84,7 +84,7 @@ func NewChannel(opts adapters.Options) (adapters.Channel, error) {
 	// The channel's maxBody (set by the core) bounds what is read; this
 	// bounds what the parser accepts even if that is set higher.
 	lim := safexml.Limits{MaxBytes: 32 << 20, MaxDepth: o.MaxDepth, MaxTokens: 4_000_000}
-	return &Channel{opts: o, lim: lim, Log: slog.Default()}, nil
+	return &Channel{opts: o, lim: lim, Log: res.Log()}, nil
 }
 
 // InternalRoutes serves a payment's status history to the callers of the

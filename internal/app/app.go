@@ -80,7 +80,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	a.Replayer = &delivery.Replayer{Worker: a.Worker}
 	a.Routes, err = routes.Build(cfg.Routes, routes.Deps{
 		Store: a.Store, Queue: a.Worker, Cache: a.Idem.Cache, Limiter: a.Idem.Limiter, Claims: a.Idem.Idempotency, Metrics: a.Metrics, Log: log,
-		PIIKey: cfg.PersonalDataKey,
+		PIIKey: cfg.PersonalDataKey, Resources: a.resources,
 		Transport: func(spec routes.Spec, attempts int) (adapters.Transport, error) {
 			return resilience.NewClient(resilience.Options{
 				Endpoints: spec.Endpoints, Retry: withAttempts(spec.Retry, attempts), Breaker: spec.Breaker,
@@ -95,7 +95,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	a.Intake = intake.New(a.Routes, a.Store, a.Worker, log)
 	for _, spec := range cfg.Channels {
 		factory, _ := adapters.LookupChannel(spec.Name) // config validation checked it exists
-		ch, err := factory(routes.YAMLOptions{Node: &spec.Options})
+		ch, err := factory(adapters.ChannelConfig{Name: spec.Name, Options: adapters.YAMLOptions{Node: &spec.Options}}, a.resources("channel", spec.Name, ""))
 		if err != nil {
 			return nil, fmt.Errorf("channel %s: %w", spec.Name, err)
 		}
@@ -104,12 +104,31 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	return a, nil
 }
 
+// resources are what a component gets from the core: the bus's logger
+// preset with the component's name, its metrics registry, the clock, and
+// the layered outbound transport for calls the component makes itself.
+func (a *App) resources(kind, name, route string) adapters.Resources {
+	log := a.Log.With("component", kind+"."+name)
+	if route != "" {
+		log = log.With("route", route)
+	}
+	return adapters.Resources{
+		Logger: log, Metrics: a.Metrics.Registry, Clock: time.Now,
+		NewTransport: func(spec adapters.TransportSpec) (adapters.Transport, error) {
+			return resilience.NewClient(resilience.Options{
+				Endpoints: spec.Endpoints, Retry: spec.Retry, Breaker: spec.Breaker,
+				AttemptTimeout: spec.Timeout.D(), MaxResponseBytes: 16 << 20, Breakers: a.Breakers,
+			})
+		},
+	}
+}
+
 type mountedChannel struct {
 	spec config.Channel
 	ch   adapters.Channel
 }
 
-func withAttempts(r routes.RetrySpec, n int) routes.RetrySpec { r.Attempts = n; return r }
+func withAttempts(r adapters.RetrySpec, n int) adapters.RetrySpec { r.Attempts = n; return r }
 
 // Run serves until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {

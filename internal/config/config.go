@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/routes"
 	"gopkg.in/yaml.v3"
 )
@@ -55,15 +56,15 @@ type Listen struct {
 
 // Limits that apply to every route unless the route says otherwise.
 type Limits struct {
-	MaxBody routes.ByteSize `yaml:"maxBody"`
+	MaxBody units.ByteSize `yaml:"maxBody"`
 }
 
 // Channel is one inbound channel on the agency listener.
 type Channel struct {
-	Name    string          `yaml:"name"`  // a registered channel, e.g. shep
-	Mount   string          `yaml:"mount"` // path prefix, e.g. /shep
-	MaxBody routes.ByteSize `yaml:"maxBody"`
-	Options yaml.Node       `yaml:"options"`
+	Name    string         `yaml:"name"`  // a registered channel, e.g. shep
+	Mount   string         `yaml:"mount"` // path prefix, e.g. /shep
+	MaxBody units.ByteSize `yaml:"maxBody"`
+	Options yaml.Node      `yaml:"options"`
 }
 
 // Caller is an internal system (or operator) allowed to call the bus.
@@ -160,28 +161,28 @@ func (c *Config) applyDefaults() {
 			r.Mode = routes.Sync
 		}
 		if r.Timeout == 0 {
-			r.Timeout = routes.Duration(DefaultTimeout)
+			r.Timeout = units.Duration(DefaultTimeout)
 		}
 		if r.Deadline == 0 {
-			r.Deadline = routes.Duration(DefaultDeadline)
+			r.Deadline = units.Duration(DefaultDeadline)
 			if r.Mode == routes.Async {
-				r.Deadline = routes.Duration(24 * time.Hour)
+				r.Deadline = units.Duration(24 * time.Hour)
 			}
 		}
 		if r.Retry.Attempts == 0 {
 			r.Retry.Attempts = 3
 		}
 		if r.Retry.Backoff == 0 {
-			r.Retry.Backoff = routes.Duration(100 * time.Millisecond)
+			r.Retry.Backoff = units.Duration(100 * time.Millisecond)
 		}
 		if r.Retry.Cap == 0 {
-			r.Retry.Cap = routes.Duration(5 * time.Second)
+			r.Retry.Cap = units.Duration(5 * time.Second)
 		}
 		if r.Breaker.Failures == 0 {
 			r.Breaker.Failures = 5
 		}
 		if r.Breaker.OpenFor == 0 {
-			r.Breaker.OpenFor = routes.Duration(30 * time.Second)
+			r.Breaker.OpenFor = units.Duration(30 * time.Second)
 		}
 		if r.Breaker.HalfOpenProbes == 0 {
 			r.Breaker.HalfOpenProbes = 1
@@ -262,7 +263,7 @@ func (c *Config) Validate() error {
 		chans[ch.Name] = true
 		if factory, ok := adapters.LookupChannel(ch.Name); !ok {
 			top(f+".name", "unknown channel %q (known: %s)", ch.Name, strings.Join(adapters.ChannelNames(), ", "))
-		} else if _, err := factory(routes.YAMLOptions{Node: &ch.Options}); err != nil {
+		} else if _, err := factory(adapters.ChannelConfig{Name: ch.Name, Options: adapters.YAMLOptions{Node: &ch.Options}}, adapters.Resources{}); err != nil {
 			top(f+".options", "%v", err)
 		}
 	}
@@ -337,7 +338,7 @@ func (c *Config) Validate() error {
 		}
 		if f, ok := adapters.Lookup(r.Adapter); !ok {
 			bad("adapter", "unknown adapter %q (known: %s)", r.Adapter, strings.Join(adapters.Names(), ", "))
-		} else if _, err := f(r.Operation, routes.YAMLOptions{Node: &r.Options}); err != nil {
+		} else if _, err := f(adapters.AdapterConfig{Route: r.Name, Operation: r.Operation, Options: adapters.YAMLOptions{Node: &r.Options}}, adapters.Resources{}); err != nil {
 			bad("options", "%v", err)
 		}
 	}

@@ -42,7 +42,7 @@ type Worker struct {
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 	// Backoff is the wait before redelivery number n of a route.
-	Backoff func(spec routes.RetrySpec, n int) time.Duration
+	Backoff func(spec adapters.RetrySpec, n int) time.Duration
 }
 
 // Topic is the broker topic of a route's deliveries.

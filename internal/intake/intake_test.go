@@ -40,7 +40,7 @@ func setup(t *testing.T) (*Intake, *store.SQLStore, *recordingQueue) {
 	t.Cleanup(func() { st.Close() })
 	q := &recordingQueue{}
 	spec := routes.Spec{Name: "budget.notice", Adapter: "http", Operation: "deliver", Mode: routes.Async,
-		Endpoints: []string{"http://127.0.0.1:9/sub"}, Retry: routes.RetrySpec{Attempts: 3},
+		Endpoints: []string{"http://127.0.0.1:9/sub"}, Retry: adapters.RetrySpec{Attempts: 3},
 		Inbound: &routes.InboundSpec{Channel: "shep", Key: "MINFIN_Notice"}}
 	spec.PersonalData.Mask = []string{"iin"}
 	tbl, err := routes.Build([]routes.Spec{spec}, routes.Deps{Store: st, Queue: q, Metrics: metrics.New(), Log: slog.Default(),

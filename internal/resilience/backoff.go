@@ -6,9 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/minfin-kz/kopir/adapters"
 )
 
-// Defaults for a RetrySpec that leaves fields out. A zero Backoff would make
+// Defaults for a adapters.RetrySpec that leaves fields out. A zero Backoff would make
 // retries hammer an agency that is already struggling, so it gets a floor.
 const (
 	DefaultBackoff = 100 * time.Millisecond
@@ -17,7 +19,7 @@ const (
 
 // retryBounds fills in the defaults so that Backoff and the Client's
 // Retry-After cap agree on what the spec means.
-func retryBounds(spec RetrySpec) (base, ceiling time.Duration) {
+func retryBounds(spec adapters.RetrySpec) (base, ceiling time.Duration) {
 	base, ceiling = spec.Backoff.D(), spec.Cap.D()
 	if base <= 0 {
 		base = DefaultBackoff
@@ -37,7 +39,7 @@ func retryBounds(spec RetrySpec) (base, ceiling time.Duration) {
 // hit by the same outage, so they do not come back in lock-step. It is
 // exported so the async delivery worker schedules broker redeliveries with
 // the same policy the synchronous client uses.
-func Backoff(spec RetrySpec, attempt int) time.Duration {
+func Backoff(spec adapters.RetrySpec, attempt int) time.Duration {
 	base, ceiling := retryBounds(spec)
 	d := base
 	for i := 1; i < attempt && d < ceiling; i++ {

@@ -9,10 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/minfin-kz/kopir/adapters"
 	"github.com/sony/gobreaker/v2"
 )
 
-// Breaker defaults for a BreakerSpec that leaves fields out.
+// Breaker defaults for a adapters.BreakerSpec that leaves fields out.
 const (
 	DefaultBreakerFailures = 5
 	DefaultBreakerOpenFor  = 30 * time.Second
@@ -78,11 +79,11 @@ func (b *breaker) retryAfter() time.Duration {
 // Breaker returns the endpoint's breaker, creating it from spec the first
 // time. The first spec wins: a later route naming the same endpoint with a
 // different spec shares the existing breaker.
-func (bs *Breakers) Breaker(endpoint string, spec BreakerSpec) *gobreaker.CircuitBreaker[*http.Response] {
+func (bs *Breakers) Breaker(endpoint string, spec adapters.BreakerSpec) *gobreaker.CircuitBreaker[*http.Response] {
 	return bs.get(endpoint, spec).cb
 }
 
-func (bs *Breakers) get(endpoint string, spec BreakerSpec) *breaker {
+func (bs *Breakers) get(endpoint string, spec adapters.BreakerSpec) *breaker {
 	if v, ok := bs.m.Load(endpoint); ok {
 		return v.(*breaker)
 	}
@@ -187,7 +188,7 @@ func breakerFailure(status int) bool {
 type BreakerTransport struct {
 	Next     http.RoundTripper
 	Breakers *Breakers
-	Spec     BreakerSpec
+	Spec     adapters.BreakerSpec
 }
 
 func (t *BreakerTransport) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -47,8 +47,8 @@ type Hooks struct {
 // Options is what a route says about reaching its agency.
 type Options struct {
 	Endpoints []string // tried in order; at least one
-	Retry     RetrySpec
-	Breaker   BreakerSpec
+	Retry     adapters.RetrySpec
+	Breaker   adapters.BreakerSpec
 	// AttemptTimeout bounds each attempt, reading the answer included; the
 	// caller's context bounds the whole call. 0: only the context.
 	AttemptTimeout time.Duration
@@ -73,7 +73,7 @@ type endpoint struct {
 // meant to be built once per route and kept.
 type Client struct {
 	endpoints []endpoint
-	retry     RetrySpec
+	retry     adapters.RetrySpec
 	cap       time.Duration
 	hooks     Hooks
 	rc        *retryablehttp.Client

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/units"
 )
 
 // server is a real HTTP endpoint that counts the requests it receives.
@@ -58,8 +59,8 @@ func refusedURL(t *testing.T) string {
 	return "http://" + addr
 }
 
-func fast(attempts int) RetrySpec {
-	return RetrySpec{Attempts: attempts, Backoff: Duration(time.Millisecond), Cap: Duration(5 * time.Millisecond)}
+func fast(attempts int) adapters.RetrySpec {
+	return adapters.RetrySpec{Attempts: attempts, Backoff: units.Duration(time.Millisecond), Cap: units.Duration(5 * time.Millisecond)}
 }
 
 func newClient(t *testing.T, o Options) *Client {
@@ -138,7 +139,7 @@ func TestHonoursRetryAfter(t *testing.T) {
 				}
 			})
 			c := newClient(t, Options{Endpoints: []string{s.URL},
-				Retry: RetrySpec{Attempts: 2, Backoff: Duration(time.Millisecond), Cap: Duration(2 * time.Second)}})
+				Retry: adapters.RetrySpec{Attempts: 2, Backoff: units.Duration(time.Millisecond), Cap: units.Duration(2 * time.Second)}})
 			start := time.Now()
 			resp, err := c.Do(context.Background(), body("x"))
 			if err != nil {
@@ -156,7 +157,7 @@ func TestHonoursRetryAfter(t *testing.T) {
 
 func TestRetryAfterIsCapped(t *testing.T) {
 	c := newClient(t, Options{Endpoints: []string{"http://127.0.0.1:1"},
-		Retry: RetrySpec{Attempts: 3, Backoff: Duration(time.Millisecond), Cap: Duration(50 * time.Millisecond)}})
+		Retry: adapters.RetrySpec{Attempts: 3, Backoff: units.Duration(time.Millisecond), Cap: units.Duration(50 * time.Millisecond)}})
 	resp := &http.Response{StatusCode: 503, Header: http.Header{"Retry-After": {"3600"}}}
 	if d := c.backoff(0, 0, 0, resp); d != 50*time.Millisecond {
 		t.Fatalf("backoff %s, want the 50ms cap", d)
@@ -295,7 +296,7 @@ func TestBreakerOpensThenFailsFast(t *testing.T) {
 		mu.Unlock()
 	})
 	c := newClient(t, Options{Endpoints: []string{s.URL}, Retry: fast(1), Breakers: bs,
-		Breaker: BreakerSpec{Failures: 3, OpenFor: Duration(time.Minute)}})
+		Breaker: adapters.BreakerSpec{Failures: 3, OpenFor: units.Duration(time.Minute)}})
 	for i := range 3 {
 		resp, err := c.Do(context.Background(), body("x"))
 		if err != nil || resp.StatusCode != 503 {
@@ -330,7 +331,7 @@ func TestBreakerOpensThenFailsFast(t *testing.T) {
 
 func TestOpenBreakerStopsRetries(t *testing.T) {
 	s := newServer(t, status(503))
-	c := newClient(t, Options{Endpoints: []string{s.URL}, Retry: fast(5), Breaker: BreakerSpec{Failures: 2, OpenFor: Duration(time.Minute)}})
+	c := newClient(t, Options{Endpoints: []string{s.URL}, Retry: fast(5), Breaker: adapters.BreakerSpec{Failures: 2, OpenFor: units.Duration(time.Minute)}})
 	resp, err := c.Do(context.Background(), body("x"))
 	if err != nil || resp.StatusCode != 503 {
 		t.Fatalf("%v %v", resp, err)
@@ -343,7 +344,7 @@ func TestOpenBreakerStopsRetries(t *testing.T) {
 func TestClientErrorsDoNotOpenBreaker(t *testing.T) {
 	s := newServer(t, status(404))
 	bs := NewBreakers(nil)
-	c := newClient(t, Options{Endpoints: []string{s.URL}, Retry: fast(1), Breakers: bs, Breaker: BreakerSpec{Failures: 2}})
+	c := newClient(t, Options{Endpoints: []string{s.URL}, Retry: fast(1), Breakers: bs, Breaker: adapters.BreakerSpec{Failures: 2}})
 	for range 5 {
 		if resp, err := c.Do(context.Background(), body("x")); err != nil || resp.StatusCode != 404 {
 			t.Fatalf("%v %v", resp, err)
@@ -366,7 +367,7 @@ func TestHalfOpenProbeClosesBreaker(t *testing.T) {
 	bs := NewBreakers(func(_, from, to string) { mu.Lock(); changes = append(changes, from+">"+to); mu.Unlock() })
 	openFor := 100 * time.Millisecond
 	c := newClient(t, Options{Endpoints: []string{s.URL}, Retry: fast(1), Breakers: bs,
-		Breaker: BreakerSpec{Failures: 1, OpenFor: Duration(openFor), HalfOpenProbes: 1}})
+		Breaker: adapters.BreakerSpec{Failures: 1, OpenFor: units.Duration(openFor), HalfOpenProbes: 1}})
 	if resp, err := c.Do(context.Background(), body("x")); err != nil || resp.StatusCode != 502 {
 		t.Fatalf("%v %v", resp, err)
 	}
@@ -458,7 +459,7 @@ func TestFailsOverToNextEndpoint(t *testing.T) {
 func TestFailsOverPastRefusedAndOpenEndpoints(t *testing.T) {
 	dead := refusedURL(t)
 	good := newServer(t, status(200))
-	c := newClient(t, Options{Endpoints: []string{dead, good.URL}, Retry: fast(3), Breaker: BreakerSpec{Failures: 1, OpenFor: Duration(time.Minute)}})
+	c := newClient(t, Options{Endpoints: []string{dead, good.URL}, Retry: fast(3), Breaker: adapters.BreakerSpec{Failures: 1, OpenFor: units.Duration(time.Minute)}})
 	for i := range 2 {
 		var rec recorder
 		resp, err := c.Do(rec.ctx(), body("x"))
@@ -476,7 +477,7 @@ func TestFailsOverPastRefusedAndOpenEndpoints(t *testing.T) {
 func TestAllBreakersOpen(t *testing.T) {
 	a, b := newServer(t, status(200)), newServer(t, status(200))
 	bs := NewBreakers(nil)
-	spec := BreakerSpec{Failures: 1, OpenFor: Duration(time.Minute)}
+	spec := adapters.BreakerSpec{Failures: 1, OpenFor: units.Duration(time.Minute)}
 	for _, ep := range []string{a.URL, b.URL} {
 		bs.Breaker(ep, spec).Execute(func() (*http.Response, error) { return nil, errors.New("down") })
 	}
@@ -567,7 +568,7 @@ func TestNewClientRejectsBadEndpoints(t *testing.T) {
 }
 
 func TestBackoffBounds(t *testing.T) {
-	spec := RetrySpec{Backoff: Duration(10 * time.Millisecond), Cap: Duration(80 * time.Millisecond)}
+	spec := adapters.RetrySpec{Backoff: units.Duration(10 * time.Millisecond), Cap: units.Duration(80 * time.Millisecond)}
 	for attempt := 1; attempt <= 8; attempt++ {
 		ceiling := min(80*time.Millisecond, 10*time.Millisecond<<(attempt-1))
 		var maxSeen time.Duration
@@ -585,7 +586,7 @@ func TestBackoffBounds(t *testing.T) {
 	if d := Backoff(spec, 1000); d > 80*time.Millisecond {
 		t.Errorf("attempt 1000: %s over the cap", d)
 	}
-	if d := Backoff(RetrySpec{}, 1); d > DefaultBackoff {
+	if d := Backoff(adapters.RetrySpec{}, 1); d > DefaultBackoff {
 		t.Errorf("default first backoff %s", d)
 	}
 }
@@ -633,7 +634,7 @@ func TestFailuresKeepPooledConnections(t *testing.T) {
 	}
 	s.Start()
 	defer s.Close()
-	c := newClient(t, Options{Endpoints: []string{s.URL}, Retry: fast(2), Breaker: BreakerSpec{Failures: 100}})
+	c := newClient(t, Options{Endpoints: []string{s.URL}, Retry: fast(2), Breaker: adapters.BreakerSpec{Failures: 100}})
 	for i := range 6 {
 		fail.Store(i < 3)
 		if _, err := c.Do(context.Background(), body("x")); err != nil {

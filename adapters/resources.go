@@ -1,0 +1,70 @@
+package adapters
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"gopkg.in/yaml.v3"
+)
+
+// Resources are what the core hands a component when it builds one, the
+// way a Benthos component receives a resources object: nothing here is
+// created by the component itself, and all of it outlives the component.
+type Resources struct {
+	// Logger is preset with the component's kind and name (and the route
+	// it serves, for an adapter).
+	Logger *slog.Logger
+	// Metrics registers the component's own collectors.
+	Metrics prometheus.Registerer
+	// Clock is the time source; tests inject a fixed or fast one.
+	Clock func() time.Time
+	// Transport reaches the route's endpoints through the core's layers.
+	// Adapters get one; channels get nil.
+	Transport Transport
+	// NewTransport builds another layered transport, for a component that
+	// calls endpoints of its own (a channel's poller).
+	NewTransport func(TransportSpec) (Transport, error)
+}
+
+// Now is the Clock's time, or the wall clock when none is set.
+func (r Resources) Now() time.Time {
+	if r.Clock != nil {
+		return r.Clock()
+	}
+	return time.Now()
+}
+
+// Log is the Logger, or one that discards when none is set, so a component
+// built by a test without resources still runs.
+func (r Resources) Log() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// Options is a component's own block of the config. Decode fills a struct
+// from it, refusing unknown keys.
+type Options interface {
+	Decode(into any) error
+}
+
+// YAMLOptions is an Options over a YAML node, as the config file holds it.
+type YAMLOptions struct{ Node *yaml.Node }
+
+// Decode fills into from the options block, refusing unknown keys.
+func (o YAMLOptions) Decode(into any) error {
+	if o.Node == nil || o.Node.Kind == 0 {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := yaml.NewEncoder(&buf).Encode(o.Node); err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(&buf)
+	dec.KnownFields(true)
+	return dec.Decode(into)
+}
