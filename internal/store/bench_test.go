@@ -82,11 +82,18 @@ func BenchmarkLookups(b *testing.B) {
 					}
 				}
 			})
+			// Ten pages of a status, as an operator or the recovery sweep
+			// walks them.
 			for _, st := range []Status{Queued, Delivered} {
-				b.Run("List "+string(st)+" page", func(b *testing.B) {
+				b.Run("List "+string(st)+" 10 pages", func(b *testing.B) {
 					for b.Loop() {
-						if _, err := s.List(ctx, Filter{Status: st, Limit: 100}); err != nil {
-							b.Fatal(err)
+						f := Filter{Status: st, Limit: 100}
+						for range 10 {
+							page, err := s.List(ctx, f)
+							if err != nil || len(page) != f.Limit {
+								b.Fatal(len(page), err)
+							}
+							f.AfterID = page[len(page)-1].ID
 						}
 					}
 				})
