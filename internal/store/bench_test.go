@@ -98,6 +98,16 @@ func BenchmarkLookups(b *testing.B) {
 					}
 				})
 			}
+			// A page near the oldest message, as the last pages of a walk
+			// through everything are.
+			b.Run("List deep page", func(b *testing.B) {
+				f := Filter{AfterID: fmt.Sprintf("m%06d", lookupRows/50), Limit: 100}
+				for b.Loop() {
+					if page, err := s.List(ctx, f); err != nil || len(page) != f.Limit {
+						b.Fatal(len(page), err)
+					}
+				}
+			})
 		})
 	}
 }

@@ -100,6 +100,10 @@ type planCase struct {
 	// which may walk an index in that order and stop after n rows. Every
 	// other query must reach its rows through an index condition.
 	page bool
+	// after marks a page after the first: it must seek to the AfterID's
+	// position, not walk the index from the newest row to it, or each page
+	// costs more than the one before.
+	after bool
 	// inOrder marks a page whose filter is one status (with or without a
 	// time window): on SQLite it must come out of an index in order rather
 	// than by sorting every message in the status.
@@ -148,7 +152,7 @@ func hotQueries(s *SQLStore) []planCase {
 		cs = append(cs, planCase{name: "List/" + l.name, q: q, args: args, page: true, inOrder: l.inOrder})
 		l.f.AfterID = afterID
 		q, args = s.listQuery(l.f, after)
-		cs = append(cs, planCase{name: "List/" + l.name + " after", q: q, args: args, page: true, inOrder: l.inOrder})
+		cs = append(cs, planCase{name: "List/" + l.name + " after", q: q, args: args, page: true, after: true, inOrder: l.inOrder})
 	}
 	// An unfiltered Count (the operators' dashboard) reads every row by its
 	// nature; these are the counts taken per tick, per replay and per health
@@ -252,7 +256,7 @@ func explainSQLite(t *testing.T, s *SQLStore, c planCase) []string {
 
 // sqliteFullReads returns the plan lines that read a hot table whole:
 // "SCAN t" (the table itself), or "SCAN t USING [COVERING] INDEX i" (every
-// entry of an index) outside a List page, and the sort of a page that
+// entry of an index) outside a first List page, and the sort of a page that
 // should have come out of an index in order.
 func sqliteFullReads(plan []string, c planCase) []string {
 	var bad []string
@@ -264,7 +268,7 @@ func sqliteFullReads(plan []string, c planCase) []string {
 		if len(f) < 2 || f[0] != "SCAN" || !hotTables[f[1]] {
 			continue
 		}
-		if !strings.Contains(line, " INDEX ") || !c.page {
+		if !strings.Contains(line, " INDEX ") || !c.page || c.after {
 			bad = append(bad, line)
 		}
 	}
@@ -361,8 +365,8 @@ func pgSummary(plan string) string {
 }
 
 // pgFullReads walks a JSON plan and names the nodes that read a hot table
-// whole: a Seq Scan, or an index scan without an Index Cond outside a List
-// page.
+// whole: a Seq Scan, or an index scan without an Index Cond outside a first
+// List page.
 func pgFullReads(plan string, c planCase) []string {
 	root := pgRoot(plan)
 	if root.Type == "" {
@@ -376,7 +380,7 @@ func pgFullReads(plan string, c planCase) []string {
 			case "Seq Scan":
 				bad = append(bad, "Seq Scan on "+n.Relation)
 			case "Index Scan", "Index Only Scan":
-				if n.IndexCond == "" && !c.page {
+				if n.IndexCond == "" && (!c.page || c.after) {
 					bad = append(bad, n.Type+" of "+n.Index+" without a condition")
 				}
 			}

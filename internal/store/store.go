@@ -379,13 +379,18 @@ func (s *SQLStore) List(ctx context.Context, f Filter) ([]Message, error) {
 func (s *SQLStore) listQuery(f Filter, after time.Time) (string, []any) {
 	where, args := s.where(f)
 	if f.AfterID != "" {
-		cond := "(created_at < ? OR (created_at = ? AND id < ?))"
+		// The leading created_at <= ? restates what the OR implies so that
+		// both backends seek an index to where the page starts instead of
+		// walking past every newer message. A row-value comparison would
+		// say it in one term, but PostgreSQL's generic plan then prefers
+		// messages_created and filters by status.
+		cond := "created_at <= ? AND (created_at < ? OR (created_at = ? AND id < ?))"
 		if where == "" {
 			where = " WHERE " + cond
 		} else {
 			where += " AND " + cond
 		}
-		args = append(args, s.d.ts(after), s.d.ts(after), f.AfterID)
+		args = append(args, s.d.ts(after), s.d.ts(after), s.d.ts(after), f.AfterID)
 	}
 	limit := f.Limit
 	if limit <= 0 {
