@@ -128,6 +128,9 @@ func (c *Config) applyEnv() {
 		"KOPIR_LISTEN_INTERNAL": &c.Listen.Internal,
 		"KOPIR_LISTEN_AGENCY":   &c.Listen.Agency,
 		"KOPIR_LISTEN_ADMIN":    &c.Listen.Admin,
+		"KOPIR_NATS_STREAM":     &c.NATSStream,
+		// A secret: the environment keeps it out of the file.
+		"KOPIR_PERSONAL_DATA_KEY": &c.PersonalDataKey,
 	} {
 		if v, ok := os.LookupEnv(env); ok {
 			*dst = v
@@ -244,6 +247,9 @@ func (c *Config) Validate() error {
 	if len(c.Admins) == 0 {
 		top("admins", "at least one admin is required for the admin API")
 	}
+	if err := c.checkPersonalDataKey(); err != nil {
+		errs = append(errs, err)
+	}
 	chans := map[string]bool{}
 	for i := range c.Channels {
 		ch := &c.Channels[i]
@@ -343,6 +349,27 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkPersonalDataKey refuses hashing without a key outside the demo: an
+// unkeyed digest of an IIN (twelve digits, half of them a birth date) is
+// reversed by hashing every candidate, so it protects nothing.
+func (c *Config) checkPersonalDataKey() error {
+	if c.Demo || c.PersonalDataKey != "" {
+		return nil
+	}
+	var hashing []string
+	for _, r := range c.Routes {
+		if len(r.PersonalData.Hash) > 0 {
+			hashing = append(hashing, r.Name)
+		}
+	}
+	if len(hashing) == 0 {
+		return nil
+	}
+	return &FieldError{File: c.file, Field: "personalDataKey", Msg: fmt.Sprintf(
+		"route(s) %s hash personal data (personalData.hash) but no key is set; set personalDataKey in the file or KOPIR_PERSONAL_DATA_KEY in the environment",
+		strings.Join(hashing, ", "))}
 }
 
 // DataPath is a path inside the data directory.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -108,5 +109,103 @@ func TestTokenMatching(t *testing.T) {
 	c := Caller{Name: "a", TokenSHA256: HashToken("s3cret")}
 	if !c.Matches("s3cret") || c.Matches("s3cret ") || c.Matches("") {
 		t.Error("token matching")
+	}
+}
+
+// overrides are the environment variables the configuration reference
+// documents, with the field each one sets.
+var overrides = map[string]func(*Config) string{
+	"KOPIR_LISTEN_INTERNAL":   func(c *Config) string { return c.Listen.Internal },
+	"KOPIR_LISTEN_AGENCY":     func(c *Config) string { return c.Listen.Agency },
+	"KOPIR_LISTEN_ADMIN":      func(c *Config) string { return c.Listen.Admin },
+	"KOPIR_DATA_DIR":          func(c *Config) string { return c.DataDir },
+	"KOPIR_DATABASE_URL":      func(c *Config) string { return c.Database },
+	"KOPIR_NATS_URL":          func(c *Config) string { return c.NATS },
+	"KOPIR_NATS_STREAM":       func(c *Config) string { return c.NATSStream },
+	"KOPIR_REDIS_URL":         func(c *Config) string { return c.Redis },
+	"KOPIR_PERSONAL_DATA_KEY": func(c *Config) string { return c.PersonalDataKey },
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	// Each value also stands in the file, so the override must win over it.
+	file := base + `
+listen: {internal: "127.0.0.1:1", agency: "127.0.0.1:2", admin: "127.0.0.1:3"}
+dataDir: file-data
+database: postgres://file@127.0.0.1/k
+nats: nats://file:4222
+natsStream: FILE
+redis: redis://file:6379/0
+personalDataKey: file-key
+`
+	for env, get := range overrides {
+		t.Run(env, func(t *testing.T) {
+			want := "127.0.0.1:9" // valid for the listen addresses, a string for the rest
+			t.Setenv(env, want)
+			c, err := Parse("t.yaml", []byte(file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := get(c); got != want {
+				t.Errorf("%s=%s: field is %q", env, want, got)
+			}
+		})
+	}
+}
+
+// Every override the configuration reference lists is read (and tested
+// above): a documented variable that is ignored leaves a deployment on a
+// default it believes it changed.
+func TestDocumentedOverridesAreRead(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, top, _ := strings.Cut(string(doc), "## Top level")
+	top, _, _ = strings.Cut(top, "\n## ")
+	documented := 0
+	for _, line := range strings.Split(top, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 5 {
+			continue
+		}
+		env := strings.Trim(strings.TrimSpace(cells[3]), "`")
+		if !strings.HasPrefix(env, "KOPIR_") {
+			continue
+		}
+		documented++
+		if overrides[env] == nil {
+			t.Errorf("docs/configuration.md documents %s, which the test of overrides does not cover", env)
+		}
+	}
+	if documented != len(overrides) {
+		t.Errorf("docs/configuration.md documents %d overrides, the test covers %d", documented, len(overrides))
+	}
+}
+
+func TestHashingNeedsPersonalDataKey(t *testing.T) {
+	hashing := base + "    personalData: {mask: [iin], hash: [phone]}\n"
+	_, err := Parse("t.yaml", []byte(hashing))
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "personalDataKey" || fe.Route != "" {
+		t.Fatalf("hash without a key: %v", err)
+	}
+	for _, want := range []string{`t.yaml: personalDataKey:`, "gbdfl.person", "personalDataKey in the file", "KOPIR_PERSONAL_DATA_KEY"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+
+	for name, doc := range map[string]string{
+		"key in the file": "personalDataKey: k\n" + hashing,
+		"demo":            "demo: true\n" + hashing,
+		"masking only":    base + "    personalData: {mask: [iin]}\n",
+	} {
+		if _, err := Parse("t.yaml", []byte(doc)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	t.Setenv("KOPIR_PERSONAL_DATA_KEY", "k")
+	if _, err := Parse("t.yaml", []byte(hashing)); err != nil {
+		t.Errorf("key in the environment: %v", err)
 	}
 }
