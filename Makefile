@@ -2,13 +2,14 @@
 #   make run    start the bus with embedded defaults plus the mock agencies
 #   make test   run every test (PostgreSQL, Redis and NATS tests use the local servers)
 GO       ?= go
+GOFMT    ?= $(shell $(GO) env GOROOT)/bin/gofmt
 BIN      := bin/kopir
 CONFIG   ?= deploy/local.yaml
 PKGS     := ./...
 # Each fuzz target gets a short bounded run in every `make test`.
 FUZZTIME_CI ?= 4s
 
-.PHONY: all build deps run test test-short bench fuzz generate vet clean services
+.PHONY: all build deps run test test-short bench fuzz generate vet fmt clean services
 
 # internal/xsd validates ISO 20022 and SOAP documents with libxml2 (cgo).
 export CGO_ENABLED := 1
@@ -23,10 +24,17 @@ run: build
 
 # Tests run one package at a time: the machine has two cores and several
 # packages start servers of their own.
-test: build services
+test: fmt build services
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -p 1 -timeout 20m $(PKGS)
 	@deploy/fuzz.sh $(FUZZTIME_CI)
+
+# Every tracked Go file, the generated ones too (their generator writes them
+# gofmt-clean), so an unformatted file fails make test, and so CI.
+fmt:
+	@files=$$(git ls-files '*.go') || exit 1; \
+	bad=$$($(GOFMT) -l $$files) || exit 1; \
+	if [ -n "$$bad" ]; then echo "gofmt -w these files:"; echo "$$bad"; exit 1; fi
 
 test-short:
 	$(GO) test -count=1 -short $(PKGS)
