@@ -9,20 +9,16 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/internal/metrics"
-	"github.com/minfin-kz/kopir/internal/pii"
-	"github.com/minfin-kz/kopir/internal/resilience"
-	"github.com/minfin-kz/kopir/internal/store"
 )
 
 // Deps is what the route table needs from the rest of the bus.
 type Deps struct {
-	Store   store.Store
+	Ledger  Ledger
 	Queue   Queue   // for async routes
 	Cache   Cache   // optional
 	Limiter Limiter // optional
 	Claims  Claims  // optional: cross-process Idempotency-Key reservation
-	Metrics *metrics.Metrics
+	Meter   Meter
 	Log     *slog.Logger
 	// Transport builds the outbound transport (retries, breaker, attempt
 	// recording) for a route; attempts says how many tries one call makes.
@@ -30,8 +26,6 @@ type Deps struct {
 	// Resources gives a component the core's logger, metrics and clock,
 	// preset for it; nil: a discarding logger and the wall clock.
 	Resources func(kind, name, route string) adapters.Resources
-	// PIIKey keys the hash of personal-data fields.
-	PIIKey string
 }
 
 // Table is the compiled route table.
@@ -104,19 +98,19 @@ func build(spec Spec, d Deps) (*Route, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adapter %s: %w", spec.Adapter, err)
 	}
-	r := &Route{Spec: spec, Adapter: ad, Transport: tr, PII: pii.NewPolicy(spec.PersonalData.Mask, spec.PersonalData.Hash, d.PIIKey)}
+	r := &Route{Spec: spec, Adapter: ad, Transport: tr}
 	outbound := []Middleware{RateLimited(d.Limiter), Bulkhead(spec.Concurrency)}
 	switch spec.Mode {
 	case Sync:
 		// Deadline wraps the limits so time spent waiting for a slot counts.
-		r.Call = Chain(Invoke, append([]Middleware{Measure(d.Metrics), RecordSync(d.Store), Classify,
-			Idempotent(d.Store, d.Cache, d.Claims), Validate, Cached(d.Cache), Deadline(spec.Deadline.D())},
+		r.Call = Chain(Invoke, append([]Middleware{Measure(d.Meter), Record(d.Ledger), Classify,
+			Idempotent(d.Ledger, d.Cache, d.Claims), Validate, Cached(d.Cache), Deadline(spec.Deadline.D())},
 			append(outbound, ObserveAttempts)...)...)
 	case Async:
 		if d.Queue == nil {
 			return nil, fmt.Errorf("async route needs a queue")
 		}
-		r.Call = Chain(Enqueue(d.Store, d.Queue), Measure(d.Metrics), Classify, Idempotent(d.Store, d.Cache, d.Claims), Validate)
+		r.Call = Chain(Enqueue(d.Ledger, d.Queue), Measure(d.Meter), Record(d.Ledger), Classify, Idempotent(d.Ledger, d.Cache, d.Claims), Validate)
 		r.Deliver = Chain(Invoke, append([]Middleware{Classify, Deadline(spec.Timeout.D())}, append(outbound, ObserveAttempts)...)...)
 	}
 	return r, nil
@@ -126,14 +120,6 @@ func build(spec Spec, d Deps) (*Route, error) {
 // included, on the exchange.
 func ObserveAttempts(next Handler) Handler {
 	return func(ctx context.Context, x *Exchange) error {
-		ctx = resilience.WithAttemptObserver(ctx, func(a resilience.AttemptInfo) {
-			at := store.Attempt{Endpoint: a.Endpoint, HTTPStatus: a.StatusCode, LatencyMS: float64(a.Latency) / float64(time.Millisecond),
-				RequestBody: a.RequestBody, ResponseBody: a.ResponseBody, StartedAt: a.StartedAt.UTC()}
-			if a.Err != nil {
-				at.Error = a.Err.Error()
-			}
-			x.AddAttempt(at)
-		})
-		return next(ctx, x)
+		return next(adapters.WithAttemptObserver(ctx, x.AddAttempt), x)
 	}
 }

@@ -1,4 +1,6 @@
-package admin
+// Package jobs tracks long operator work that runs in the background (a bulk
+// replay), so the admin API can report its progress while it runs.
+package jobs
 
 import (
 	"sync"
@@ -20,8 +22,8 @@ type Job struct {
 	finished time.Time
 }
 
-// JobStatus is a job as reported.
-type JobStatus struct {
+// Status is a job as reported.
+type Status struct {
 	ID       string    `json:"id"`
 	Operator string    `json:"operator"`
 	Started  time.Time `json:"started"`
@@ -59,9 +61,9 @@ func (j *Job) Step(err error) {
 func (j *Job) Finish() { j.mu.Lock(); j.finished = time.Now().UTC(); j.mu.Unlock() }
 
 // Snapshot is the job's state now.
-func (j *Job) Snapshot() JobStatus {
+func (j *Job) Snapshot() Status {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return JobStatus{ID: j.ID, Operator: j.Operator, Started: j.Started, Finished: j.finished, Total: j.total,
+	return Status{ID: j.ID, Operator: j.Operator, Started: j.Started, Finished: j.finished, Total: j.total,
 		Replayed: j.done, Failed: j.failed, Errors: append([]string(nil), j.errors...), Running: j.finished.IsZero()}
 }
