@@ -28,6 +28,18 @@ type Deps struct {
 	Resources func(kind, name, route string) adapters.Resources
 }
 
+// BuildError is a route that could not be built, naming the field of its
+// spec at fault (options, when its adapter refused them).
+type BuildError struct {
+	Route string
+	Field string
+	Err   error
+}
+
+func (e *BuildError) Error() string { return fmt.Sprintf("route %q: %s: %v", e.Route, e.Field, e.Err) }
+
+func (e *BuildError) Unwrap() error { return e.Err }
+
 // Table is the compiled route table.
 type Table struct {
 	byName map[string]*Route
@@ -67,7 +79,7 @@ func Build(specs []Spec, d Deps) (*Table, error) {
 	for _, spec := range specs {
 		r, err := build(spec, d)
 		if err != nil {
-			return nil, fmt.Errorf("route %s: %w", spec.Name, err)
+			return nil, err
 		}
 		t.byName[spec.Name] = r
 	}
@@ -77,7 +89,7 @@ func Build(specs []Spec, d Deps) (*Table, error) {
 func build(spec Spec, d Deps) (*Route, error) {
 	factory, ok := adapters.Lookup(spec.Adapter)
 	if !ok {
-		return nil, fmt.Errorf("unknown adapter %q", spec.Adapter)
+		return nil, &BuildError{Route: spec.Name, Field: "adapter", Err: fmt.Errorf("unknown adapter %q", spec.Adapter)}
 	}
 	// Async routes retry across broker redeliveries (durable over restarts),
 	// so one delivery makes a single try.
@@ -87,7 +99,7 @@ func build(spec Spec, d Deps) (*Route, error) {
 	}
 	tr, err := d.Transport(spec, tries)
 	if err != nil {
-		return nil, fmt.Errorf("transport: %w", err)
+		return nil, &BuildError{Route: spec.Name, Field: "endpoints", Err: err}
 	}
 	res := adapters.Resources{Clock: time.Now}
 	if d.Resources != nil {
@@ -96,7 +108,7 @@ func build(spec Spec, d Deps) (*Route, error) {
 	res.Transport = tr
 	ad, err := factory(adapters.AdapterConfig{Route: spec.Name, Operation: spec.Operation, Options: adapters.YAMLOptions{Node: &spec.Options}}, res)
 	if err != nil {
-		return nil, fmt.Errorf("adapter %s: %w", spec.Adapter, err)
+		return nil, &BuildError{Route: spec.Name, Field: "options", Err: err}
 	}
 	r := &Route{Spec: spec, Adapter: ad, Transport: tr}
 	outbound := []Middleware{RateLimited(d.Limiter), Bulkhead(spec.Concurrency)}
@@ -108,7 +120,7 @@ func build(spec Spec, d Deps) (*Route, error) {
 			append(outbound, ObserveAttempts)...)...)
 	case Async:
 		if d.Queue == nil {
-			return nil, fmt.Errorf("async route needs a queue")
+			return nil, &BuildError{Route: spec.Name, Field: "mode", Err: fmt.Errorf("async route needs a queue")}
 		}
 		r.Call = Chain(Enqueue(d.Ledger, d.Queue), Measure(d.Meter), Record(d.Ledger), Classify, Idempotent(d.Ledger, d.Cache, d.Claims), Validate)
 		r.Deliver = Chain(Invoke, append([]Middleware{Classify, Deadline(spec.Timeout.D())}, append(outbound, ObserveAttempts)...)...)

@@ -68,6 +68,9 @@ func run(args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if err := app.Check(c); err != nil {
+			return err
+		}
 		fmt.Fprintf(out, "%s: ok, %d routes\n", rest[1], len(c.Routes))
 		return nil
 	case "token":

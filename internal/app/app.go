@@ -84,30 +84,59 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	a.Ledger = ledger.New(a.Store, cfg.Routes, cfg.PersonalDataKey, log.With("component", "ledger"))
 	a.Worker = &delivery.Worker{Store: a.Store, Ledger: a.Ledger, Broker: brokerAdapter{a.Broker}, Metrics: a.Metrics, Log: log, Backoff: resilience.Backoff}
 	a.Replayer = &delivery.Replayer{Worker: a.Worker}
-	a.Routes, err = routes.Build(cfg.Routes, routes.Deps{
-		Ledger: a.Ledger, Queue: a.Worker, Cache: a.Idem.Cache, Limiter: a.Idem.Limiter, Claims: a.Idem.Idempotency, Meter: a.Metrics, Log: log,
-		Resources: a.resources,
-		Transport: func(spec routes.Spec, attempts int) (adapters.Transport, error) {
-			return resilience.NewClient(resilience.Options{
-				Endpoints: spec.Endpoints, Retry: withAttempts(spec.Retry, attempts), Breaker: spec.Breaker,
-				AttemptTimeout: spec.Timeout.D(), MaxResponseBytes: 16 << 20, Breakers: a.Breakers,
-			})
-		},
-	})
-	if err != nil {
+	if err := a.build(routes.Deps{Ledger: a.Ledger, Queue: a.Worker, Cache: a.Idem.Cache, Limiter: a.Idem.Limiter,
+		Claims: a.Idem.Idempotency, Meter: a.Metrics, Log: log}); err != nil {
 		return nil, err
 	}
 	a.Worker.Routes = a.Routes
 	a.Intake = intake.New(a.Routes, a.Store, a.Ledger, a.Worker, log)
-	for _, spec := range cfg.Channels {
+	return a, nil
+}
+
+// build makes every component of the config once: the route table with
+// each route's adapter, and the inbound channels. A component refusing its
+// options is reported as the config's error, naming file, route and field.
+func (a *App) build(d routes.Deps) (err error) {
+	cfg := a.Config
+	d.Resources = a.resources
+	d.Transport = func(spec routes.Spec, attempts int) (adapters.Transport, error) {
+		return resilience.NewClient(resilience.Options{
+			Endpoints: spec.Endpoints, Retry: withAttempts(spec.Retry, attempts), Breaker: spec.Breaker,
+			AttemptTimeout: spec.Timeout.D(), MaxResponseBytes: 16 << 20, Breakers: a.Breakers,
+		})
+	}
+	if a.Routes, err = routes.Build(cfg.Routes, d); err != nil {
+		var be *routes.BuildError
+		if errors.As(err, &be) {
+			return &config.FieldError{File: cfg.File(), Route: be.Route, Field: be.Field, Msg: be.Err.Error()}
+		}
+		return err
+	}
+	for i, spec := range cfg.Channels {
 		factory, _ := adapters.LookupChannel(spec.Name) // config validation checked it exists
 		ch, err := factory(adapters.ChannelConfig{Name: spec.Name, Options: adapters.YAMLOptions{Node: &spec.Options}}, a.resources("channel", spec.Name, ""))
 		if err != nil {
-			return nil, fmt.Errorf("channel %s: %w", spec.Name, err)
+			return &config.FieldError{File: cfg.File(), Field: fmt.Sprintf("channels[%d].options", i), Msg: err.Error()}
 		}
 		a.channels = append(a.channels, mountedChannel{spec, ch})
 	}
-	return a, nil
+	return nil
+}
+
+// Check builds every component of cfg as serving would, without opening
+// the store, the broker or a listener, and closes them again: what
+// kopir config check runs.
+func Check(cfg *config.Config) error {
+	a := &App{Config: cfg, Log: slog.New(slog.DiscardHandler), Metrics: metrics.New(), Breakers: resilience.NewBreakers(nil), ctx: context.Background()}
+	defer a.Close()
+	return a.build(routes.Deps{Queue: noQueue{}, Meter: a.Metrics, Log: a.Log})
+}
+
+// noQueue stands in for the broker while components are only checked.
+type noQueue struct{}
+
+func (noQueue) Enqueue(context.Context, *routes.Message) error {
+	return errors.New("checking the config: nothing is queued")
 }
 
 // resources are what a component gets from the core: the bus's logger
