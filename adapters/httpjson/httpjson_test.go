@@ -16,6 +16,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	_ "github.com/minfin-kz/kopir/adapters/httpjson"
 	"github.com/minfin-kz/kopir/mocks"
+	_ "github.com/minfin-kz/kopir/mocks/subscriber"
 )
 
 type yamlOpts string

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/mocks"
+	_ "github.com/minfin-kz/kopir/mocks/all"
 	"github.com/minfin-kz/kopir/mocks/payments"
 )
 
@@ -28,20 +29,16 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("kopir-mocks", flag.ContinueOnError)
-	listen := fs.String("listen", envOr("KOPIR_MOCKS_LISTEN", "127.0.0.1:8090"), "address")
+	listen := fs.String("listen", envOr("KOPIR_MOCKS_LISTEN", mocks.DefaultAddr), "address")
 	callback := fs.String("payments-callback", envOr("KOPIR_MOCKS_PAYMENTS_CALLBACK", payments.DefaultCallback), "where the payment-system mock pushes pacs.002, pacs.004, camt.053/054")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	pay := payments.New(payments.Options{CallbackURL: *callback})
-	defer pay.Close()
-	mux := http.NewServeMux()
-	mux.Handle("/", mocks.New(mocks.Options{}))
-	mux.Handle("/payments/", http.StripPrefix("/payments", pay))
-	mux.Handle("/payments", http.StripPrefix("/payments", pay))
+	agencies := mocks.New(mocks.Options{}, payments.Options{CallbackURL: *callback})
+	defer agencies.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: *listen, Handler: agencies, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
