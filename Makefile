@@ -3,6 +3,7 @@
 #   make test   run every test (PostgreSQL, Redis and NATS tests use the local servers)
 GO       ?= go
 BIN      := bin/kopir
+MOCKS    := bin/kopir-mocks
 CONFIG   ?= deploy/local.yaml
 PKGS     := ./...
 # Each fuzz target gets a short bounded run in every `make test`.
@@ -17,6 +18,7 @@ all: build
 
 build: deps
 	$(GO) build -trimpath -o $(BIN) ./cmd/kopir
+	$(GO) build -trimpath -o $(MOCKS) ./cmd/kopir-mocks
 
 run: build
 	@deploy/run-local.sh $(CONFIG)

@@ -14,6 +14,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/mocks"
+	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
 
 // demoSigning is Köpir's demo key in mocks/pki, which the mock gateway
@@ -66,7 +67,7 @@ func asAdapterError(t testing.TB, err error) *adapters.Error {
 }
 
 func TestAsyncConversationAgainstMock(t *testing.T) {
-	gw := mockServer(t, mocks.Options{AsyncPolls: 2})
+	gw := mockServer(t, shepgw.Options{AsyncPolls: 2})
 	tr := &httpTransport{url: gw.URL + "/shep/async"}
 	a := asyncAdapter(t, "serviceId: MOCK_Echo\nproperties: {CONNECTOR_CLIENT: kopir}")
 	out, err := converse(t, a, tr, "a-1", `{"data":"<ping>1</ping>","dataType":{"namespace":"urn:t","name":"Ping"},"properties":{"k":"v"}}`)
@@ -90,7 +91,7 @@ func TestAsyncConversationAgainstMock(t *testing.T) {
 }
 
 func TestAsyncGBDFLThroughAsyncChannel(t *testing.T) {
-	gw := mockServer(t, mocks.Options{})
+	gw := mockServer(t, shepgw.Options{})
 	a := asyncAdapter(t, "serviceId: GBDFL_UniversalServiceSync")
 	out, err := converse(t, a, &httpTransport{url: gw.URL + "/shep/async"}, "a-2",
 		`{"data":"<messageId>a-2</messageId><senderCode>kopir</senderCode><iin>931002451325</iin>","dataType":{"namespace":"http://message.persistence.interactive.nat","name":"Request"}}`)
@@ -103,7 +104,7 @@ func TestAsyncGBDFLThroughAsyncChannel(t *testing.T) {
 }
 
 func TestAsyncOutcomes(t *testing.T) {
-	gw := mockServer(t, mocks.Options{})
+	gw := mockServer(t, shepgw.Options{})
 	tr := func() *httpTransport { return &httpTransport{url: gw.URL + "/shep/async"} }
 
 	_, err := converse(t, asyncAdapter(t, "serviceId: MOCK_Undeliverable"), tr(), "a-3", `{"data":"<x/>"}`)
@@ -121,7 +122,7 @@ func TestAsyncOutcomes(t *testing.T) {
 		t.Fatalf("%v %+v %v", err, out, oneWay.calls)
 	}
 	_, err = converse(t, asyncAdapter(t, "serviceId: NOT_ON_GATEWAY"), tr(), "a-6", `{"data":"<x/>"}`)
-	if ae := asAdapterError(t, err); ae.Code != mocks.CodeUnknownService || ae.Status != 502 || ae.Retryable {
+	if ae := asAdapterError(t, err); ae.Code != shepgw.CodeUnknownService || ae.Status != 502 || ae.Retryable {
 		t.Fatalf("%+v", ae)
 	}
 }
@@ -165,18 +166,18 @@ func TestAsyncFactoryRefusesBadOptions(t *testing.T) {
 
 func TestAsyncSignedAndInjectedFaults(t *testing.T) {
 	// This mock trusts the test fixture's CA, which did not issue the demo key.
-	gw := mockServer(t, mocks.Options{RequireSignature: true})
+	gw := mockServer(t, shepgw.Options{RequireSignature: true})
 	_, err := converse(t, asyncAdapter(t, "serviceId: MOCK_Echo"+demoSigning), &httpTransport{url: gw.URL + "/shep/async"}, "s-1", `{"data":"<x/>"}`)
-	if ae := asAdapterError(t, err); ae.Code != mocks.CodeSignature || !strings.Contains(ae.Detail, "CERT_UNTRUSTED") {
+	if ae := asAdapterError(t, err); ae.Code != shepgw.CodeSignature || !strings.Contains(ae.Detail, "CERT_UNTRUSTED") {
 		t.Fatalf("%+v", ae)
 	}
-	demo := httptestMock(t, mocks.Options{RequireSignature: true})
+	demo := httptestMock(t, shepgw.Options{RequireSignature: true})
 	out, err := converse(t, asyncAdapter(t, "serviceId: MOCK_Echo"+demoSigning), &httpTransport{url: demo + "/shep/async"}, "s-2", `{"data":"<x/>"}`)
 	if err != nil || out.Response == nil {
 		t.Fatalf("%v %+v", err, out)
 	}
 	_, err = converse(t, asyncAdapter(t, "serviceId: MOCK_Echo"), &httpTransport{url: demo + "/shep/async"}, "s-3", `{"data":"<x/>"}`)
-	if ae := asAdapterError(t, err); ae.Code != mocks.CodeSignature {
+	if ae := asAdapterError(t, err); ae.Code != shepgw.CodeSignature {
 		t.Fatalf("unsigned where the gateway requires signatures: %+v", ae)
 	}
 
@@ -187,16 +188,15 @@ func TestAsyncSignedAndInjectedFaults(t *testing.T) {
 	}
 	putFault(t, demo, "shep", `{"failRate":1,"soapFault":true}`)
 	_, err = converse(t, asyncAdapter(t, "serviceId: MOCK_Echo\nretryableFaults: [MOCK_INJECTED_FAULT]"+demoSigning), &httpTransport{url: demo + "/shep/async"}, "s-5", `{"data":"<x/>"}`)
-	if ae := asAdapterError(t, err); ae.Code != mocks.CodeInjected || !ae.Retryable {
+	if ae := asAdapterError(t, err); ae.Code != shepgw.CodeInjected || !ae.Retryable {
 		t.Fatalf("a fault listed in retryableFaults must be retryable: %+v", ae)
 	}
 }
 
 // httptestMock runs the mocks with their default (demo) trust.
-func httptestMock(t testing.TB, o mocks.Options) string {
+func httptestMock(t testing.TB, o shepgw.Options) string {
 	t.Helper()
-	o.Seed = 1
-	srv := httptest.NewServer(mocks.New(o))
+	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}, o))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

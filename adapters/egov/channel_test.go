@@ -26,7 +26,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
-	"github.com/minfin-kz/kopir/mocks"
+	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
 
 const (
@@ -251,16 +251,16 @@ func TestGatewayPushesToChannel(t *testing.T) {
 	f := fixture(t)
 	in := newIntake(map[string]bool{svcAsync: false, svcSync: true})
 	_, ch := channelServer(t, channelOpts(), true, in)
-	gw := mockServer(t, mocks.Options{Signer: f.gateway, PushURL: ch.URL + "/shep"})
+	gw := mockServer(t, shepgw.Options{Signer: f.gateway, PushURL: ch.URL + "/shep"})
 
-	push := func(body string) mocks.PushResult {
+	push := func(body string) shepgw.PushResult {
 		t.Helper()
 		resp, err := http.Post(gw.URL+"/_control/shep/push", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var r mocks.PushResult
+		var r shepgw.PushResult
 		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%d %v", resp.StatusCode, err)
 		}
@@ -305,15 +305,15 @@ func TestStatusNotificationAnnotatesOutboundMessage(t *testing.T) {
 	in := newIntake(nil)
 	in.outbound["egov.async\x00out-1"] = "bus-out-1"
 	_, ch := channelServer(t, channelOpts(), true, in)
-	gw := mockServer(t, mocks.Options{Signer: f.gateway, PushURL: ch.URL + "/shep"})
-	notify := func(body string) mocks.PushResult {
+	gw := mockServer(t, shepgw.Options{Signer: f.gateway, PushURL: ch.URL + "/shep"})
+	notify := func(body string) shepgw.PushResult {
 		t.Helper()
 		resp, err := http.Post(gw.URL+"/_control/shep/notify", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var r mocks.PushResult
+		var r shepgw.PushResult
 		json.NewDecoder(resp.Body).Decode(&r)
 		return r
 	}
@@ -338,7 +338,7 @@ func TestStatusNotificationAnnotatesOutboundMessage(t *testing.T) {
 
 func TestPollerTakesQueuedMessages(t *testing.T) {
 	in := newIntake(map[string]bool{svcAsync: false})
-	gw := mockServer(t, mocks.Options{})
+	gw := mockServer(t, shepgw.Options{})
 	o := channelOpts()
 	o.Poll = &egov.PollConfig{Endpoint: gw.URL + "/shep/async", SenderID: "kopir", Password: "kopir-secret", ServiceIDs: []string{svcAsync, "MINFIN_Unrouted"}, Amount: 2}
 	ch, err := egov.NewChannel(o)
@@ -388,14 +388,14 @@ func TestPollerTakesQueuedMessages(t *testing.T) {
 	}
 }
 
-func held(t testing.TB, url string) mocks.AsyncHeld {
+func held(t testing.TB, url string) shepgw.AsyncHeld {
 	t.Helper()
 	resp, err := http.Get(url + "/_control/shep/messages")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var h mocks.AsyncHeld
+	var h shepgw.AsyncHeld
 	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/internal/xmlsig/testpki"
 	"github.com/minfin-kz/kopir/mocks"
+	_ "github.com/minfin-kz/kopir/mocks/gbdfl" // the service the tests call behind the gateway
+	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
 
 // testIntake is a map-backed Intake with the semantics the channel relies
@@ -266,15 +268,12 @@ func fixture(t testing.TB) *pkiFixture {
 }
 
 // mockServer runs the mock agencies trusting the fixture's CA.
-func mockServer(t testing.TB, o mocks.Options) *httptest.Server {
+func mockServer(t testing.TB, o shepgw.Options) *httptest.Server {
 	t.Helper()
 	if o.Trust == nil {
 		o.Trust = fixture(t).trust
 	}
-	if o.Seed == 0 {
-		o.Seed = 1
-	}
-	srv := httptest.NewServer(mocks.New(o))
+	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}, o))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
-	"github.com/minfin-kz/kopir/mocks"
+	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
 
 const gbdflSend = `{"data":"<messageId>1</messageId><senderCode>kopir</senderCode><iin>931002451325</iin>",` +
@@ -36,7 +36,7 @@ func passthrough(t testing.TB, opts string) adapters.Adapter {
 // Köpir signs, the mock gateway (like SHEP) verifies; changing one byte of
 // the signed body is caught.
 func TestSignedSyncRoundTrip(t *testing.T) {
-	gw := httptestMock(t, mocks.Options{RequireSignature: true})
+	gw := httptestMock(t, shepgw.Options{RequireSignature: true})
 	a := passthrough(t, demoSigning+"\nproperties: {CONNECTOR_CLIENT: \"true\"}")
 	req := &adapters.Request{MessageID: "sig-1", Body: []byte(gbdflSend)}
 	w, err := a.Encode(context.Background(), req)
@@ -62,12 +62,12 @@ func TestSignedSyncRoundTrip(t *testing.T) {
 	w.Body = bytes.Replace(w.Body, []byte("931002451325"), []byte("931002451326"), 1)
 	_, err = a.Decode(context.Background(), req, post(t, gw+"/shep/sync", w))
 	var ae *adapters.Error
-	if !errors.As(err, &ae) || ae.Code != mocks.CodeSignature || !strings.Contains(ae.Detail, string(xmlsig.ReasonInvalid)) || ae.Retryable {
+	if !errors.As(err, &ae) || ae.Code != shepgw.CodeSignature || !strings.Contains(ae.Detail, string(xmlsig.ReasonInvalid)) || ae.Retryable {
 		t.Fatalf("tampered envelope: %v", err)
 	}
 	unsigned := passthrough(t, "")
 	w, _ = unsigned.Encode(context.Background(), req)
-	if _, err = unsigned.Decode(context.Background(), req, post(t, gw+"/shep/sync", w)); !errors.As(err, &ae) || ae.Code != mocks.CodeSignature {
+	if _, err = unsigned.Decode(context.Background(), req, post(t, gw+"/shep/sync", w)); !errors.As(err, &ae) || ae.Code != shepgw.CodeSignature {
 		t.Fatalf("unsigned envelope where signatures are required: %v", err)
 	}
 }

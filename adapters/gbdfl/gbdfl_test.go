@@ -20,6 +20,8 @@ import (
 	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 	"github.com/minfin-kz/kopir/mocks"
+	_ "github.com/minfin-kz/kopir/mocks/gbdfl"
+	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
 
 var yamlOpts = adaptertest.Options
@@ -167,11 +169,11 @@ func TestSOAPFaults(t *testing.T) {
 	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}))
 	defer srv.Close()
 	_, err := call(t, newAdapter(t, "senderId: kopir\npassword: wrong"), srv.URL+"/shep/sync", `{"iin":"931002451325"}`)
-	if ae := adapterError(t, err); ae.Status != 502 || ae.Code != mocks.CodeAuth || ae.Retryable {
+	if ae := adapterError(t, err); ae.Status != 502 || ae.Code != shepgw.CodeAuth || ae.Retryable {
 		t.Fatalf("%+v", ae)
 	}
 	_, err = call(t, newAdapter(t, goodOpts+"\nserviceId: NoSuchService"), srv.URL+"/shep/sync", `{"iin":"931002451325"}`)
-	if ae := adapterError(t, err); ae.Status != 502 || ae.Code != mocks.CodeUnknownService {
+	if ae := adapterError(t, err); ae.Status != 502 || ae.Code != shepgw.CodeUnknownService {
 		t.Fatalf("%+v", ae)
 	}
 }
@@ -195,7 +197,7 @@ func TestInjectedFailures(t *testing.T) {
 	}
 	put("gbdfl", `{"failRate":1,"soapFault":true}`)
 	_, err = call(t, a, srv.URL+"/shep/sync", `{"iin":"931002451325"}`)
-	if ae := adapterError(t, err); ae.Code != mocks.CodeInjected || ae.Retryable {
+	if ae := adapterError(t, err); ae.Code != shepgw.CodeInjected || ae.Retryable {
 		t.Fatalf("%+v", ae)
 	}
 }
@@ -319,7 +321,7 @@ func TestEncodeWithoutMessageID(t *testing.T) {
 // it (validate, encode, HTTP to the mock SHEP, decode to JSON), with the
 // mock and the client sharing the same cores.
 func BenchmarkPersonOverHTTP(b *testing.B) {
-	benchPerson(b, goodOpts, mocks.Options{Seed: 1})
+	benchPerson(b, goodOpts, shepgw.Options{})
 }
 
 // BenchmarkPersonSignedOverHTTP is the same lookup with the envelope
@@ -327,11 +329,11 @@ func BenchmarkPersonOverHTTP(b *testing.B) {
 // signature and the certificate chain, as SHEP does: the cost of signing
 // next to the unsigned route above.
 func BenchmarkPersonSignedOverHTTP(b *testing.B) {
-	benchPerson(b, goodOpts+"\nsigning: {cert: ../../mocks/pki/kopir.pem, key: ../../mocks/pki/kopir.key}", mocks.Options{Seed: 1, RequireSignature: true})
+	benchPerson(b, goodOpts+"\nsigning: {cert: ../../mocks/pki/kopir.pem, key: ../../mocks/pki/kopir.key}", shepgw.Options{RequireSignature: true})
 }
 
-func benchPerson(b *testing.B, opts string, mo mocks.Options) {
-	srv := httptest.NewServer(mocks.New(mo))
+func benchPerson(b *testing.B, opts string, gw shepgw.Options) {
+	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}, gw))
 	defer srv.Close()
 	a := newAdapter(b, opts)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}

@@ -18,6 +18,8 @@ import (
 	"github.com/minfin-kz/kopir/adapters/gbdul/ultypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 	"github.com/minfin-kz/kopir/mocks"
+	_ "github.com/minfin-kz/kopir/mocks/gbdul"
+	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
 
 var yamlOpts = adaptertest.Options
@@ -179,7 +181,7 @@ func TestNotFoundAndRegistryErrors(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 	_, err = call(t, newAdapter(t, "organization", "senderId: kopir\npassword: wrong\ndeclarantId: \"000740000728\""), url, `{"bin":"`+bin(t, "15044001234")+`"}`)
-	if !errors.As(err, &ae) || ae.Code != mocks.CodeAuth || ae.Retryable {
+	if !errors.As(err, &ae) || ae.Code != shepgw.CodeAuth || ae.Retryable {
 		t.Fatalf("%v", err)
 	}
 }

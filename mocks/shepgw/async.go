@@ -1,4 +1,4 @@
-package mocks
+package shepgw
 
 import (
 	"encoding/xml"
@@ -13,12 +13,11 @@ import (
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
 	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
-	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
-	"github.com/minfin-kz/kopir/internal/kzid"
+	"github.com/minfin-kz/kopir/mocks"
 )
 
-// Async-only services of the mock gateway, besides GBD FL and GBD UL
-// (which answer on both channels).
+// The gateway's own services, for trying the AsyncChannel without an
+// agency behind it; they are unknown to the SyncChannel.
 const (
 	// EchoServiceID answers every message with a RESPONSE carrying its data.
 	EchoServiceID = "MOCK_Echo"
@@ -27,6 +26,14 @@ const (
 	// SilentServiceID is delivered but never answered.
 	SilentServiceID = "MOCK_Silent"
 )
+
+func init() {
+	Register(EchoServiceID, Service{AsyncOnly: true, Answer: func(c *Call) ([]byte, bool) {
+		return []byte("<data>" + c.Data + "</data>"), true
+	}})
+	Register(UndeliverableServiceID, Service{AsyncOnly: true, Undeliverable: true})
+	Register(SilentServiceID, Service{AsyncOnly: true})
+}
 
 // maxHeld bounds what the gateway keeps, so a long load test cannot grow
 // the mock without limit; the oldest entries go first.
@@ -44,6 +51,7 @@ type asyncStore struct {
 
 type asyncSent struct {
 	sender, service string
+	undeliverable   bool
 	ack             []byte // the sendMessage answer, repeated to a repeat
 	polls           int
 	state           string
@@ -71,7 +79,7 @@ func (a *asyncStore) enqueue(m *asyncMsg) {
 func (s *server) asyncFault(op string) func(w http.ResponseWriter, faultCode, code, msg string) {
 	return func(w http.ResponseWriter, faultCode, code, msg string) {
 		body, err := egov.MarshalOpFault(egov.NSAsync, op, faultCode, msg, &shepasync.ErrorInfo{
-			ErrorCode: code, ErrorMessage: msg, ErrorDate: soap.CreateXsdDateTime(s.opts.Now(), true),
+			ErrorCode: code, ErrorMessage: msg, ErrorDate: soap.CreateXsdDateTime(s.now(), true),
 		})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -85,7 +93,7 @@ func (s *server) asyncFault(op string) func(w http.ResponseWriter, faultCode, co
 
 func (s *server) shepAsync(w http.ResponseWriter, r *http.Request) {
 	op := egov.OpSendMessage
-	body, err := readBody(w, r, maxEnvelope)
+	body, err := mocks.ReadBody(w, r, maxEnvelope)
 	if err != nil {
 		s.asyncFault(op)(w, "soap:Client", CodeBadRequest, "request body: "+err.Error())
 		return
@@ -137,7 +145,7 @@ func (s *server) shepAsync(w http.ResponseWriter, r *http.Request) {
 		fault(w, "soap:Client", CodeBadRequest, op+" without its request")
 		return
 	}
-	if !s.injectedAs(w, r, s.mocks[SHEP], key, fault) {
+	if !s.injectedAs(w, r, s.mock, key, fault) {
 		return
 	}
 	if msg := s.checkSignature(body); msg != "" {
@@ -194,46 +202,21 @@ func (s *server) asyncSend(w http.ResponseWriter, r *http.Request, req *egov.Inb
 		w.Write(prev.ack)
 		return
 	}
-	inner := req.MessageData.Data.InnerXML
-	sent := &asyncSent{sender: mi.Sender.SenderId, service: mi.ServiceId, state: egov.StateOnDelivery}
-	var answer []byte
-	switch mi.ServiceId {
-	case GBDFLServiceID:
-		var fl fltypes.Request
-		if err := xml.Unmarshal([]byte("<data>"+inner+"</data>"), &fl); err != nil || fl.Iin == "" {
-			fault(w, "soap:Client", CodeBadRequest, "GBD FL request without iin")
-			return
-		}
-		if !s.injectedAs(w, r, s.mocks[GBDFL], mi.MessageId, fault) {
-			return
-		}
-		answer = appendPersonData(nil, &fl, kzid.ValidateIIN(fl.Iin) != nil || s.opts.NotFound(fl.Iin), s.opts.Now())
-	case GBDULServiceID:
-		var d syncData
-		if err := xml.Unmarshal([]byte("<data>"+inner+"</data>"), &d); err != nil {
-			fault(w, "soap:Client", CodeBadRequest, err.Error())
-			return
-		}
-		if !s.injectedAs(w, r, s.mocks[GBDUL], mi.MessageId, fault) {
-			return
-		}
-		var err error
-		if answer, err = s.gbdulData(d.UL); err != nil {
-			fault(w, "soap:Client", CodeBadRequest, err.Error())
-			return
-		}
-	case EchoServiceID:
-		answer = []byte("<data>" + inner + "</data>")
-	case UndeliverableServiceID, SilentServiceID:
-	default:
-		fault(w, "soap:Client", CodeUnknownService, fmt.Sprintf("service %q is not registered on the gateway", mi.ServiceId))
+	svc := s.service(mi.ServiceId, true)
+	if svc == nil {
+		s.unknownService(w, mi.ServiceId, fault)
+		return
+	}
+	sent := &asyncSent{sender: mi.Sender.SenderId, service: mi.ServiceId, undeliverable: svc.Undeliverable, state: egov.StateOnDelivery}
+	answer, ok := s.answer(w, r, svc, Call{MessageID: mi.MessageId, ServiceID: mi.ServiceId, Data: req.MessageData.Data.InnerXML, Async: true}, fault)
+	if !ok {
 		return
 	}
 	if answer != nil {
 		sent.reply = &asyncMsg{recipient: mi.Sender.SenderId, data: answer, info: shepasync.AsyncMessageInfo{
 			MessageId: uuid.NewString(), CorrelationId: mi.MessageId, ServiceId: mi.ServiceId,
-			MessageType: egov.TypeResponse, MessageDate: soap.CreateXsdDateTime(s.opts.Now(), true),
-			Sender: &shepasync.SenderInfo{SenderId: mockProvider(mi.ServiceId)},
+			MessageType: egov.TypeResponse, MessageDate: soap.CreateXsdDateTime(s.now(), true),
+			Sender: &shepasync.SenderInfo{SenderId: svc.Provider},
 		}}
 	}
 	corr := mi.CorrelationId
@@ -241,7 +224,7 @@ func (s *server) asyncSend(w http.ResponseWriter, r *http.Request, req *egov.Inb
 		corr = mi.MessageId
 	}
 	sent.ack = s.asyncAnswer(w, egov.OpSendMessage, &shepasync.AsyncSendMessageResponse{
-		MessageId: mi.MessageId, CorrelationId: corr, ResponseDate: soap.CreateXsdDateTime(s.opts.Now(), true),
+		MessageId: mi.MessageId, CorrelationId: corr, ResponseDate: soap.CreateXsdDateTime(s.now(), true),
 		SessionId: "{" + uuid.NewString() + "}",
 	})
 	st.mu.Lock()
@@ -252,16 +235,6 @@ func (s *server) asyncSend(w http.ResponseWriter, r *http.Request, req *egov.Inb
 		st.order = st.order[1:]
 	}
 	st.mu.Unlock()
-}
-
-func mockProvider(service string) string {
-	switch service {
-	case GBDFLServiceID:
-		return "GBDFL"
-	case GBDULServiceID:
-		return "GBDUL"
-	}
-	return "MOCK"
 }
 
 // asyncStatus moves a message along: ON_DELIVERY for the first
@@ -277,7 +250,7 @@ func (s *server) asyncStatus(w http.ResponseWriter, req *shepasync.AsyncGetMessa
 	}
 	m.polls++
 	if m.state == egov.StateOnDelivery && m.polls > s.opts.AsyncPolls {
-		if m.service == UndeliverableServiceID {
+		if m.undeliverable {
 			m.state = egov.StateNotDelivered
 		} else {
 			m.state = egov.StateDelivered
@@ -298,7 +271,7 @@ func (s *server) asyncStatus(w http.ResponseWriter, req *shepasync.AsyncGetMessa
 	case egov.StateNotDelivered:
 		code, text = "MOCK_NOT_DELIVERED", "Получатель недоступен"
 	}
-	now := soap.CreateXsdDateTime(s.opts.Now(), true)
+	now := soap.CreateXsdDateTime(s.now(), true)
 	s.asyncAnswer(w, egov.OpGetMessageStatus, &shepasync.AsyncGetMessageStatusResponse{
 		MessageState: state, ResponseDate: now,
 		Status: &shepasync.MessageStatusInfo{StatusCode: code, StatusMessage: text, StatusDate: now},
@@ -329,7 +302,7 @@ func (s *server) asyncGet(w http.ResponseWriter, req *shepasync.AsyncGetMessages
 	st.mu.Unlock()
 	b := make([]byte, 0, 1024)
 	b = append(b, `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><ns2:getMessagesResponse xmlns:ns2="`+egov.NSAsync+`"><response><responseDate>`...)
-	b = s.opts.Now().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = s.now().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	b = append(b, `</responseDate><sessionId>{`...)
 	b = append(b, uuid.NewString()...)
 	b = append(b, `}</sessionId>`...)
@@ -379,7 +352,7 @@ func (s *server) asyncNotified(w http.ResponseWriter, req *shepasync.AsyncSendDe
 		return
 	}
 	s.asyncAnswer(w, egov.OpSendDeliveryNotification, &shepasync.AsyncSendDeliveryNotificationResponse{
-		NotificationId: uuid.NewString(), ResponseDate: soap.CreateXsdDateTime(s.opts.Now(), true), SessionId: "{" + uuid.NewString() + "}",
+		NotificationId: uuid.NewString(), ResponseDate: soap.CreateXsdDateTime(s.now(), true), SessionId: "{" + uuid.NewString() + "}",
 	})
 }
 
@@ -419,5 +392,5 @@ func (s *server) listAsync(w http.ResponseWriter, _ *http.Request) {
 	}
 	st.mu.Unlock()
 	sort.Slice(out.Sent, func(i, j int) bool { return out.Sent[i].MessageID < out.Sent[j].MessageID })
-	writeJSON(w, http.StatusOK, out)
+	mocks.WriteJSON(w, http.StatusOK, out)
 }

@@ -1,4 +1,4 @@
-package mocks
+package shepgw
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
+	"github.com/minfin-kz/kopir/mocks"
 )
 
 // PushRequest is the body of POST /_control/shep/push: the gateway
@@ -63,11 +64,11 @@ func (s *server) push(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEnvelope))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "push: " + err.Error()})
+		mocks.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "push: " + err.Error()})
 		return
 	}
 	if p.ServiceID == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "push: serviceId is required"})
+		mocks.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "push: serviceId is required"})
 		return
 	}
 	if p.MessageID == "" {
@@ -87,7 +88,7 @@ func (s *server) push(w http.ResponseWriter, r *http.Request) {
 	if p.DataType != nil {
 		pl.Type = xml.Name{Space: p.DataType.Namespace, Local: p.DataType.Name}
 	}
-	now := s.opts.Now()
+	now := s.now()
 	var (
 		env []byte
 		err error
@@ -118,7 +119,7 @@ func (s *server) push(w http.ResponseWriter, r *http.Request) {
 			start.Attr = []xml.Attr{{Name: xml.Name{Local: "xmlns:xsi"}, Value: egov.NSXSI}, {Name: xml.Name{Local: "xmlns:d"}, Value: pl.Type.Space}, {Name: xml.Name{Local: "xsi:type"}, Value: "d:" + pl.Type.Local}}
 		}
 		if err := enc.EncodeElement(pl.Value, start); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "push: data: " + err.Error()})
+			mocks.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "push: data: " + err.Error()})
 			return
 		}
 		enc.Flush()
@@ -126,14 +127,14 @@ func (s *server) push(w http.ResponseWriter, r *http.Request) {
 			MessageId: p.MessageID, CorrelationId: p.CorrelationID, ServiceId: p.ServiceID, MessageType: p.MessageType,
 			MessageDate: soap.CreateXsdDateTime(now, true), Sender: &shepasync.SenderInfo{SenderId: p.SenderID},
 		}})
-		writeJSON(w, http.StatusOK, PushResult{MessageID: p.MessageID, Queued: true})
+		mocks.WriteJSON(w, http.StatusOK, PushResult{MessageID: p.MessageID, Queued: true})
 		return
 	default:
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "push: delivery must be push, sync or queue"})
+		mocks.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "push: delivery must be push, sync or queue"})
 		return
 	}
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "push: " + err.Error()})
+		mocks.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "push: " + err.Error()})
 		return
 	}
 	s.send(r.Context(), w, url, env, p.Sign == nil || *p.Sign, p.MessageID)
@@ -155,7 +156,7 @@ func (s *server) notify(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&n); err != nil || n.MessageID == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("notify: messageId is required (%v)", err)})
+		mocks.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("notify: messageId is required (%v)", err)})
 		return
 	}
 	if n.State == "" {
@@ -168,7 +169,7 @@ func (s *server) notify(w http.ResponseWriter, r *http.Request) {
 	if base == "" {
 		base = strings.TrimSuffix(s.opts.PushURL, "/")
 	}
-	now := soap.CreateXsdDateTime(s.opts.Now(), true)
+	now := soap.CreateXsdDateTime(s.now(), true)
 	env, err := egov.MarshalOp(egov.NSAsyncClient, egov.OpChangeStatusNotification, "request", &shepasync.AsyncChangeStatusNotifyRequest{
 		Notification: &shepasync.ChangeStatusNotification{
 			NotificationId: uuid.NewString(), MessageId: n.MessageID, NotificationDate: now, MessageState: n.State,
@@ -177,7 +178,7 @@ func (s *server) notify(w http.ResponseWriter, r *http.Request) {
 		RequestDate: now, SessionId: "{" + uuid.NewString() + "}",
 	})
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "notify: " + err.Error()})
+		mocks.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "notify: " + err.Error()})
 		return
 	}
 	s.send(r.Context(), w, base+"/async", env, n.Sign == nil || *n.Sign, n.MessageID)
@@ -189,14 +190,14 @@ func (s *server) send(ctx context.Context, w http.ResponseWriter, url string, en
 	if sign && s.opts.Signer != nil {
 		signed, err := xmlsig.Sign(env, s.opts.Signer)
 		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "signing: " + err.Error()})
+			mocks.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "signing: " + err.Error()})
 			return
 		}
 		env = signed
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(env))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		mocks.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
@@ -207,12 +208,12 @@ func (s *server) send(ctx context.Context, w http.ResponseWriter, url string, en
 		if errors.Is(err, context.DeadlineExceeded) {
 			status = http.StatusGatewayTimeout
 		}
-		writeJSON(w, status, map[string]string{"error": "recipient unreachable: " + err.Error(), "url": url})
+		mocks.WriteJSON(w, status, map[string]string{"error": "recipient unreachable: " + err.Error(), "url": url})
 		return
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxEnvelope))
-	writeJSON(w, http.StatusOK, PushResult{MessageID: id, URL: url, Status: resp.StatusCode, Response: string(body)})
+	mocks.WriteJSON(w, http.StatusOK, PushResult{MessageID: id, URL: url, Status: resp.StatusCode, Response: string(body)})
 }
 
 // rawXML is content that is already XML.

@@ -1,4 +1,13 @@
-package mocks
+// Package gbdfl simulates GBD FL, the state database of individuals,
+// behind the mock SHEP gateway: it answers serviceId
+// GBDFL_UniversalServiceSync on both channels. Its faults and log are the
+// control API's mock "gbdfl", keyed by the messageId of the GBD FL request
+// (the SHEP messageId when it has none): what GBD FL itself would see.
+//
+// The fake registry: every valid IIN is a person whose birth date and sex
+// are those the IIN encodes and whose names are picked by a hash of it, so
+// the same IIN always gives the same person without storing anyone.
+package gbdfl
 
 import (
 	"hash/fnv"
@@ -8,11 +17,54 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
+	"github.com/minfin-kz/kopir/mocks"
+	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
 
-// The fake registry: every valid IIN is a person whose birth date and sex
-// are those the IIN encodes and whose names are picked by a hash of it, so
-// the same IIN always gives the same person without storing anyone.
+// ServiceID is the serviceId GBD FL answers on the gateway.
+const ServiceID = "GBDFL_UniversalServiceSync"
+
+// Name is the mock's name in the control API.
+const Name = "gbdfl"
+
+// Options configure the GBD FL mock; hand them to mocks.New.
+type Options struct {
+	// NotFound reports the IINs GBD FL has no person for; it is asked only
+	// about valid IINs (invalid ones are never found). Default: a 4-digit
+	// serial (digits 8-11) of 0000.
+	NotFound func(iin string) bool
+}
+
+func init() {
+	shepgw.Register(ServiceID, shepgw.Service{Provider: "GBDFL", Mock: Name, Answer: answer})
+}
+
+// answer takes a Request in <data>. A GBD FL that is down fails whatever
+// it is sent, so faults are injected before the request is checked.
+func answer(c *shepgw.Call) ([]byte, bool) {
+	var req fltypes.Request
+	if err := c.Decode(&req); err != nil {
+		c.BadRequest(err.Error())
+		return nil, false
+	}
+	key := req.MessageId
+	if key == "" {
+		key = c.MessageID
+	}
+	if !c.Injected(key) {
+		return nil, false
+	}
+	if req.Iin == "" {
+		c.BadRequest("GBD FL request without iin")
+		return nil, false
+	}
+	notFound := mocks.ConfigOf[Options](c.Server()).NotFound
+	if notFound == nil {
+		notFound = defaultNotFound
+	}
+	missing := kzid.ValidateIIN(req.Iin) != nil || notFound(req.Iin)
+	return appendPersonData(make([]byte, 0, 2048), &req, missing, c.Now()), true
+}
 
 // defaultNotFound is only asked about valid IINs.
 func defaultNotFound(iin string) bool { return iin[7:11] == "0000" }
@@ -24,29 +76,32 @@ var (
 	fatherBase = []string{"СЕРИК", "БОЛАТ", "КАЙРАТ", "МАРАТ", "ЕРЖАН", "ТАЛГАТ", "АСКАР", "НУРЛАН", "ИВАН", "ПЕТР"}
 )
 
-type fakePerson struct {
-	surname, name, patronymic string
-	birth                     time.Time
-	female                    bool
+// Person is who the fake registry has under an IIN.
+type Person struct {
+	Surname, Name, Patronymic string
+	Birth                     time.Time
+	Female                    bool
 }
 
-func fakePersonFor(iin string) fakePerson {
+// PersonFor is the person under a valid IIN, the same every time: other
+// mocks name people with it so that they agree with GBD FL.
+func PersonFor(iin string) Person {
 	h := fnv.New64a()
 	h.Write([]byte(iin))
 	x := h.Sum64()
 	birth, _ := kzid.IINBirthDate(iin)
-	p := fakePerson{birth: birth, female: kzid.IINFemale(iin)}
-	p.surname = surnames[x%uint64(len(surnames))]
+	p := Person{Birth: birth, Female: kzid.IINFemale(iin)}
+	p.Surname = surnames[x%uint64(len(surnames))]
 	father := fatherBase[(x>>16)%uint64(len(fatherBase))]
-	if p.female {
-		if p.surname != "КИМ" {
-			p.surname += "А"
+	if p.Female {
+		if p.Surname != "КИМ" {
+			p.Surname += "А"
 		}
-		p.name = femNames[(x>>32)%uint64(len(femNames))]
-		p.patronymic = father + "ОВНА"
+		p.Name = femNames[(x>>32)%uint64(len(femNames))]
+		p.Patronymic = father + "ОВНА"
 	} else {
-		p.name = maleNames[(x>>32)%uint64(len(maleNames))]
-		p.patronymic = father + "ОВИЧ"
+		p.Name = maleNames[(x>>32)%uint64(len(maleNames))]
+		p.Patronymic = father + "ОВИЧ"
 	}
 	return p
 }
@@ -69,31 +124,31 @@ func appendPersonData(b []byte, req *fltypes.Request, notFound bool, now time.Ti
 	b = append(b, `</messageId><messageDate>`...)
 	b = now.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	b = append(b, `</messageDate><requestId>`...)
-	b = appendEscaped(b, req.MessageId)
+	b = shepgw.AppendEscaped(b, req.MessageId)
 	b = append(b, `</requestId>`...)
 	b = append(b, senderGBDFL...)
 	b = append(b, `<receiver><code>`...)
-	b = appendEscaped(b, req.SenderCode)
+	b = shepgw.AppendEscaped(b, req.SenderCode)
 	b = append(b, `</code><nameRu>`...)
-	b = appendEscaped(b, req.SenderCode)
+	b = shepgw.AppendEscaped(b, req.SenderCode)
 	b = append(b, `</nameRu><nameKz>`...)
-	b = appendEscaped(b, req.SenderCode)
+	b = shepgw.AppendEscaped(b, req.SenderCode)
 	b = append(b, `</nameKz></receiver>`...)
 	b = append(b, resultOK...)
 	if !notFound {
-		p := fakePersonFor(req.Iin)
+		p := PersonFor(req.Iin)
 		b = append(b, `<persons><person><iin>`...)
-		b = appendEscaped(b, req.Iin)
+		b = shepgw.AppendEscaped(b, req.Iin)
 		b = append(b, `</iin><surname>`...)
-		b = append(b, p.surname...)
+		b = append(b, p.Surname...)
 		b = append(b, `</surname><name>`...)
-		b = append(b, p.name...)
+		b = append(b, p.Name...)
 		b = append(b, `</name><patronymic>`...)
-		b = append(b, p.patronymic...)
+		b = append(b, p.Patronymic...)
 		b = append(b, `</patronymic><birthDate>`...)
-		b = p.birth.AppendFormat(b, time.DateOnly)
+		b = p.Birth.AppendFormat(b, time.DateOnly)
 		b = append(b, `</birthDate>`...)
-		if p.female {
+		if p.Female {
 			b = append(b, genderFemale...)
 		} else {
 			b = append(b, genderMale...)
@@ -101,27 +156,4 @@ func appendPersonData(b []byte, req *fltypes.Request, notFound bool, now time.Ti
 		b = append(b, personTail...)
 	}
 	return append(b, `</data>`...)
-}
-
-// appendEscaped is xml.EscapeText for a byte slice being built.
-func appendEscaped(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '<':
-			b = append(b, "&lt;"...)
-		case '>':
-			b = append(b, "&gt;"...)
-		case '&':
-			b = append(b, "&amp;"...)
-		case '"':
-			b = append(b, "&#34;"...)
-		case '\'':
-			b = append(b, "&#39;"...)
-		case '\r':
-			b = append(b, "&#xD;"...)
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
 }

@@ -1,4 +1,8 @@
-package mocks
+// Package gbdul simulates GBD UL, the state database of legal entities,
+// behind the mock SHEP gateway: it answers report 30.05 (all registration
+// actions of a legal entity) on both channels. Its faults and log are the
+// control API's mock "gbdul", keyed by the SHEP messageId.
+package gbdul
 
 import (
 	"bytes"
@@ -13,11 +17,16 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters/gbdul/ultypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
+	"github.com/minfin-kz/kopir/mocks"
+	"github.com/minfin-kz/kopir/mocks/gbdfl"
+	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
 
-// GBDULServiceID is the serviceId the gateway routes to the GBD UL mock:
-// report 30.05, all registration actions of a legal entity.
-const GBDULServiceID = "GbdulReport3005_KDP"
+// ServiceID is the serviceId of report 30.05 on the gateway.
+const ServiceID = "GbdulReport3005_KDP"
+
+// Name is the mock's name in the control API.
+const Name = "gbdul"
 
 // NS3005 is report 30.05's namespace.
 const NS3005 = "http://3005_kdp.reports.egp.gbdul.tamur.kz"
@@ -26,14 +35,49 @@ const NS3005 = "http://3005_kdp.reports.egp.gbdul.tamur.kz"
 // service answers in public integrations; 30.05's own codes are not
 // published.
 const (
-	ULStatusOK = "002"
+	StatusOK = "002"
 )
+
+// Options configure the GBD UL mock; hand them to mocks.New.
+type Options struct {
+	// NotFound reports the BINs GBD UL has no entity for (asked about
+	// valid BINs only). Default: a 5-digit serial of 00000.
+	NotFound func(bin string) bool
+}
+
+func init() {
+	shepgw.Register(ServiceID, shepgw.Service{Provider: "GBDUL", Mock: Name, Answer: answer})
+}
+
+// answer takes a 30.05 <request> in <data>.
+func answer(c *shepgw.Call) ([]byte, bool) {
+	var d struct {
+		Request *ultypes.RequestMessage `xml:"request"`
+	}
+	if err := c.Decode(&d); err != nil {
+		c.BadRequest(err.Error())
+		return nil, false
+	}
+	if !c.Injected(c.MessageID) {
+		return nil, false
+	}
+	notFound := mocks.ConfigOf[Options](c.Server()).NotFound
+	if notFound == nil {
+		notFound = defaultNotFound
+	}
+	data, err := reportData(d.Request, notFound, c.Now())
+	if err != nil {
+		c.BadRequest(err.Error())
+		return nil, false
+	}
+	return data, true
+}
 
 // The fake registry: every valid BIN is an organisation whose form and
 // registration month are those the BIN encodes, and whose names, leader
 // and registration actions are picked by a hash of it.
 
-func defaultULNotFound(bin string) bool { return bin[6:11] == "00000" }
+func defaultNotFound(bin string) bool { return bin[6:11] == "00000" }
 
 var (
 	orgWords  = []string{"АЛТЫН", "САМРУК", "ДАЛА", "ЖУЛДЫЗ", "КАСПИЙ", "БАЙТЕРЕК", "ТАБЫС", "НҰР", "АҚ ЖОЛ", "ЕЛ ТЕХ"}
@@ -41,21 +85,20 @@ var (
 	deptNames = [][2]string{{"Департамент юстиции города Астаны", "Астана қаласының Әділет департаменті"}, {"Департамент юстиции города Алматы", "Алматы қаласының Әділет департаменті"}}
 )
 
-// gbdulData answers a 30.05 request with <data> holding <response>.
-func (s *server) gbdulData(req *ultypes.RequestMessage) ([]byte, error) {
+// reportData answers a 30.05 request with <data> holding <response>.
+func reportData(req *ultypes.RequestMessage, notFound func(bin string) bool, now time.Time) ([]byte, error) {
 	if req == nil || req.BusinessData == nil || req.BusinessData.BIN == "" {
 		return nil, fmt.Errorf("GBD UL 30.05 request without businessData/BIN")
 	}
-	now := s.opts.Now()
 	resp := &ultypes.ResponseMessage{BaseResponseMessage: &ultypes.BaseResponseMessage{
 		RequestDate: soap.CreateXsdDateTime(now, true),
-		Status:      &ultypes.StatusType{Code: ULStatusOK, NameRu: "Запрос обработан успешно", NameKz: "Сұраным сәтті өңделді"},
+		Status:      &ultypes.StatusType{Code: StatusOK, NameRu: "Запрос обработан успешно", NameKz: "Сұраным сәтті өңделді"},
 	}}
 	if b := req.BaseRequestMessage; b != nil {
 		resp.RequestNumber, resp.DeclarantId, resp.RequestSystemId = b.RequestNumber, b.DeclarantId, b.RequestSystemId
 	}
 	bin := req.BusinessData.BIN
-	if kzid.ValidateBIN(bin) == nil && !s.opts.ULNotFound(bin) {
+	if kzid.ValidateBIN(bin) == nil && !notFound(bin) {
 		resp.BusinessData = fakeOrganization(bin)
 	}
 	var buf bytes.Buffer
@@ -93,7 +136,7 @@ func fakeOrganization(bin string) *ultypes.ResponseType {
 	word := orgWords[(x>>16)%uint64(len(orgWords))]
 	dept := deptNames[(x>>24)%uint64(len(deptNames))]
 	leaderIIN := fakeIIN(x)
-	lp := fakePersonFor(leaderIIN)
+	lp := gbdfl.PersonFor(leaderIIN)
 	org := &ultypes.OrganizationType{
 		OrgFormCode:            form,
 		BIN:                    bin,
@@ -102,11 +145,11 @@ func fakeOrganization(bin string) *ultypes.ResponseType {
 		RegistrationDepartment: &ultypes.DirectoryType{Code: "19" + bin[8:10], NameRu: dept[0], NameKz: dept[1]},
 		RegistrationDate:       soap.CreateXsdDate(reg, false),
 		OrganizationLeader: &ultypes.PersonLeaderType{
-			FIO:          &ultypes.FIOType{SurName: lp.surname, Name: lp.name, MiddleName: lp.patronymic},
+			FIO:          &ultypes.FIOType{SurName: lp.Surname, Name: lp.Name, MiddleName: lp.Patronymic},
 			PositionInfo: &ultypes.PositionInfoType{NameRu: "Директор", NameKz: "Директор", AppointmentDate: soap.CreateXsdDate(reg, false)},
 			IIN:          leaderIIN,
 		},
-		FoundersFL:         []*ultypes.PersonType{{FIO: &ultypes.FIOType{SurName: lp.surname, Name: lp.name, MiddleName: lp.patronymic}, IIN: leaderIIN}},
+		FoundersFL:         []*ultypes.PersonType{{FIO: &ultypes.FIOType{SurName: lp.Surname, Name: lp.Name, MiddleName: lp.Patronymic}, IIN: leaderIIN}},
 		FoundersCount:      1,
 		ActivityTypeNameRu: "Деятельность в области информационных технологий",
 		ActivityTypeNameKz: "Ақпараттық технологиялар саласындағы қызмет",

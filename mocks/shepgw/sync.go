@@ -1,21 +1,17 @@
-package mocks
+package shepgw
 
 import (
 	"bytes"
 	"crypto/subtle"
-	"fmt"
 	"net/http"
 
 	"github.com/google/uuid"
 	"github.com/hooklift/gowsdl/soap"
-
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
-	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
-	"github.com/minfin-kz/kopir/adapters/gbdul/ultypes"
 	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
-	"github.com/minfin-kz/kopir/internal/kzid"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
+	"github.com/minfin-kz/kopir/mocks"
 )
 
 // SOAP Fault errorCodes the mock gateway uses. SHEP's real codes are not
@@ -29,34 +25,23 @@ const (
 	CodeUnknownMessage = "MOCK_UNKNOWN_MESSAGE"
 )
 
-// GBDFLServiceID is the serviceId the gateway routes to the GBD FL mock.
-const GBDFLServiceID = "GBDFL_UniversalServiceSync"
-
-const maxEnvelope = 1 << 20
-
-// syncData decodes requestData/data for either registry in one pass: GBD
-// FL's Request fields sit directly in <data>, GBD UL's 30.05 request is a
-// <request> element inside it.
-type syncData struct {
-	fltypes.Request
-	UL *ultypes.RequestMessage `xml:"request"`
-}
+const maxEnvelope = mocks.MaxBody
 
 func (s *server) shepSync(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r, maxEnvelope)
+	body, err := mocks.ReadBody(w, r, maxEnvelope)
 	if err != nil {
 		s.fault(w, "soap:Client", CodeBadRequest, "request body: "+err.Error())
 		return
 	}
 	// The envelope is parsed before faults are injected so that a rejected
 	// call is still counted under its messageId.
-	var data syncData
+	var data shepsync.AnyType
 	info, err := egov.ParseSendMessage(body, &data)
 	if err != nil {
 		s.fault(w, "soap:Client", CodeBadRequest, err.Error())
 		return
 	}
-	if !s.injected(w, r, s.mocks[SHEP], info.MessageId) {
+	if !s.injected(w, r, s.mock, info.MessageId) {
 		return
 	}
 	if msg := s.checkSignature(body); msg != "" {
@@ -67,28 +52,14 @@ func (s *server) shepSync(w http.ResponseWriter, r *http.Request) {
 		s.fault(w, "soap:Client", CodeAuth, "sender authentication failed")
 		return
 	}
-	switch info.ServiceId {
-	case GBDFLServiceID:
-		key := data.MessageId
-		if key == "" {
-			key = info.MessageId
-		}
-		if !s.injected(w, r, s.mocks[GBDFL], key) {
-			return
-		}
-		s.gbdfl(w, info, &data.Request)
-	case GBDULServiceID:
-		if !s.injected(w, r, s.mocks[GBDUL], info.MessageId) {
-			return
-		}
-		d, err := s.gbdulData(data.UL)
-		if err != nil {
-			s.fault(w, "soap:Client", CodeBadRequest, err.Error())
-			return
-		}
-		s.syncResponse(w, info, d)
-	default:
-		s.fault(w, "soap:Client", CodeUnknownService, fmt.Sprintf("service %q is not registered on the gateway", info.ServiceId))
+	svc := s.service(info.ServiceId, false)
+	if svc == nil {
+		s.unknownService(w, info.ServiceId, s.fault)
+		return
+	}
+	answer, ok := s.answer(w, r, svc, Call{MessageID: info.MessageId, ServiceID: info.ServiceId, Data: data.InnerXML}, s.fault)
+	if ok {
+		s.syncResponse(w, info, answer)
 	}
 }
 
@@ -100,7 +71,7 @@ func (s *server) checkSignature(body []byte) string {
 	}
 	v, err := xmlsig.Verify(body)
 	if err == nil {
-		err = s.opts.Trust.Check(v.Certificate, s.opts.Now())
+		err = s.opts.Trust.Check(v.Certificate, s.now())
 	}
 	if err != nil {
 		return err.Error()
@@ -118,9 +89,9 @@ func (s *server) syncResponse(w http.ResponseWriter, info *shepsync.SyncMessageI
 	b = append(b, `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><ns2:SendMessageResponse xmlns:ns2="http://bip.bee.kz/SyncChannel/v10/Types"><response><responseInfo><messageId>`...)
 	b = append(b, uuid.NewString()...)
 	b = append(b, `</messageId><correlationId>`...)
-	b = appendEscaped(b, corr)
+	b = AppendEscaped(b, corr)
 	b = append(b, `</correlationId><responseDate>`...)
-	b = s.opts.Now().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = s.now().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	b = append(b, `</responseDate><status><code>SCSS001</code><message>Сервис отработал штатно</message></status><sessionId>{`...)
 	b = append(b, uuid.NewString()...)
 	b = append(b, `}</sessionId></responseInfo><responseData>`...)
@@ -133,22 +104,22 @@ func (s *server) syncResponse(w http.ResponseWriter, info *shepsync.SyncMessageI
 // injected applies m's fault and records the call; false means the call has
 // been answered (or abandoned) already. Injected SOAP faults are
 // SyncChannel's; injectedAs answers them in another operation's shape.
-func (s *server) injected(w http.ResponseWriter, r *http.Request, m *mock, key string) bool {
+func (s *server) injected(w http.ResponseWriter, r *http.Request, m *mocks.Mock, key string) bool {
 	return s.injectedAs(w, r, m, key, s.fault)
 }
 
-func (s *server) injectedAs(w http.ResponseWriter, r *http.Request, m *mock, key string, fault func(w http.ResponseWriter, faultCode, code, msg string)) bool {
-	o, f := m.inject(r.Context(), s.opts.MaxHang)
-	m.rec.Load().add(key, o == pass, s.opts.Now())
+func (s *server) injectedAs(w http.ResponseWriter, r *http.Request, m *mocks.Mock, key string, fault func(w http.ResponseWriter, faultCode, code, msg string)) bool {
+	o, f := m.Inject(r.Context())
+	m.Record(key, o == mocks.Pass)
 	switch o {
-	case hung:
-		writeHung(w, r)
+	case mocks.Hung:
+		mocks.WriteHung(w, r)
 		return false
-	case fail:
+	case mocks.Fail:
 		if f.SOAPFault {
-			fault(w, "soap:Server", CodeInjected, "injected failure of mock "+m.name)
+			fault(w, "soap:Server", CodeInjected, "injected failure of mock "+m.Name())
 		} else {
-			http.Error(w, "mock "+m.name+": injected failure", f.Status)
+			http.Error(w, "mock "+m.Name()+": injected failure", f.Status)
 		}
 		return false
 	}
@@ -169,7 +140,7 @@ func (s *server) fault(w http.ResponseWriter, faultCode, code, msg string) {
 	body, err := egov.MarshalFault(faultCode, msg, &shepsync.ErrorInfo{
 		ErrorCode:    code,
 		ErrorMessage: msg,
-		ErrorDate:    soap.CreateXsdDateTime(s.opts.Now(), true),
+		ErrorDate:    soap.CreateXsdDateTime(s.now(), true),
 	})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -180,35 +151,6 @@ func (s *server) fault(w http.ResponseWriter, faultCode, code, msg string) {
 	w.Write(body)
 }
 
-// gbdfl answers as GBD FL behind the gateway. The envelope is written from
-// a template: it is the benchmark's hot path, and the output is checked
-// against the generated types in the tests.
-func (s *server) gbdfl(w http.ResponseWriter, info *shepsync.SyncMessageInfo, req *fltypes.Request) {
-	if req.Iin == "" {
-		s.fault(w, "soap:Client", CodeBadRequest, "GBD FL request without iin")
-		return
-	}
-	now := s.opts.Now()
-	corr := info.CorrelationId
-	if corr == "" {
-		corr = info.MessageId
-	}
-	b := make([]byte, 0, 3072)
-	b = append(b, `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><ns2:SendMessageResponse xmlns:ns2="http://bip.bee.kz/SyncChannel/v10/Types"><response><responseInfo><messageId>`...)
-	b = append(b, uuid.NewString()...)
-	b = append(b, `</messageId><correlationId>`...)
-	b = appendEscaped(b, corr)
-	b = append(b, `</correlationId><responseDate>`...)
-	b = now.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
-	b = append(b, `</responseDate><status><code>SCSS001</code><message>Сервис отработал штатно</message></status><sessionId>{`...)
-	b = append(b, uuid.NewString()...)
-	b = append(b, `}</sessionId></responseInfo><responseData>`...)
-	b = appendPersonData(b, req, kzid.ValidateIIN(req.Iin) != nil || s.opts.NotFound(req.Iin), now)
-	b = append(b, `</responseData></response></ns2:SendMessageResponse></soap:Body></soap:Envelope>`...)
-	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	w.Write(b)
-}
-
 // shepWSDL serves the contract the adapters were generated from.
 func (s *server) shepWSDL(w http.ResponseWriter, r *http.Request) {
 	egov.ServeWSDL(w, r, egovshep.Files, "sync", "SyncChannel/v10/Interfaces/SyncChannelHttp_Service.wsdl")
@@ -217,4 +159,28 @@ func (s *server) shepWSDL(w http.ResponseWriter, r *http.Request) {
 // shepAsyncWSDL serves the gateway's AsyncChannel contract.
 func (s *server) shepAsyncWSDL(w http.ResponseWriter, r *http.Request) {
 	egov.ServeWSDL(w, r, egovshep.Files, "async", "IAsyncChannelImport.wsdl")
+}
+
+// AppendEscaped is xml.EscapeText for a byte slice being built: the
+// envelopes on the benchmark's hot path are written from templates.
+func AppendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '<':
+			b = append(b, "&lt;"...)
+		case '>':
+			b = append(b, "&gt;"...)
+		case '&':
+			b = append(b, "&amp;"...)
+		case '"':
+			b = append(b, "&#34;"...)
+		case '\'':
+			b = append(b, "&#39;"...)
+		case '\r':
+			b = append(b, "&#xD;"...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }

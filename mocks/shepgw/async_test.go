@@ -1,4 +1,4 @@
-package mocks_test
+package shepgw_test
 
 import (
 	"bytes"
@@ -17,7 +17,10 @@ import (
 	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/mocks"
+	"github.com/minfin-kz/kopir/mocks/gbdfl"
+	"github.com/minfin-kz/kopir/mocks/internal/mocktest"
 	"github.com/minfin-kz/kopir/mocks/pki"
+	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
 
 func sender() *shepasync.SenderInfo {
@@ -35,7 +38,7 @@ func asyncOp[T any](t *testing.T, url, op string, req any, out *T) *egov.Fault {
 
 func postOp[T any](t *testing.T, url string, env []byte, op string, out *T) *egov.Fault {
 	t.Helper()
-	status, body := do(t, "POST", url+"/shep/async", env)
+	status, body := mocktest.Do(t, "POST", url+"/shep/async", env)
 	w := egov.OpResponse[T]{Response: out}
 	_, err := egov.ParseOp(body, egov.Limits, egov.Expect(egov.NSAsync, op+"Response", &w))
 	var f *egov.Fault
@@ -70,12 +73,12 @@ func sendAsync(t *testing.T, url, id, service, data string) *egov.Fault {
 }
 
 func TestSHEPAsyncLifecycle(t *testing.T) {
-	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1, AsyncPolls: 1}))
+	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}, shepgw.Options{AsyncPolls: 1}))
 	defer srv.Close()
-	if f := sendAsync(t, srv.URL, "m-1", mocks.EchoServiceID, "<ping/>"); f != nil {
+	if f := sendAsync(t, srv.URL, "m-1", shepgw.EchoServiceID, "<ping/>"); f != nil {
 		t.Fatal(f)
 	}
-	if f := sendAsync(t, srv.URL, "m-1", mocks.EchoServiceID, "<ping/>"); f != nil {
+	if f := sendAsync(t, srv.URL, "m-1", shepgw.EchoServiceID, "<ping/>"); f != nil {
 		t.Fatalf("a repeat is answered like the first: %v", f)
 	}
 	status := func(id string) (string, *egov.Fault) {
@@ -85,7 +88,7 @@ func TestSHEPAsyncLifecycle(t *testing.T) {
 	}
 	get := func(corr string) []*shepasync.AsyncMessage {
 		var got shepasync.AsyncGetMessagesResponse
-		if f := asyncOp(t, srv.URL, egov.OpGetMessages, &shepasync.AsyncGetMessagesRequest{ServiceId: mocks.EchoServiceID, CorrelationId: corr, Sender: sender()}, &got); f != nil {
+		if f := asyncOp(t, srv.URL, egov.OpGetMessages, &shepasync.AsyncGetMessagesRequest{ServiceId: shepgw.EchoServiceID, CorrelationId: corr, Sender: sender()}, &got); f != nil {
 			t.Fatal(f)
 		}
 		return got.Messages
@@ -105,7 +108,7 @@ func TestSHEPAsyncLifecycle(t *testing.T) {
 	}
 	notify := func(id, receive, resend string) *egov.Fault {
 		var ack shepasync.AsyncSendDeliveryNotificationResponse
-		s := &egov.Sender{ServiceID: mocks.EchoServiceID, SenderID: "kopir", Password: "kopir-secret"}
+		s := &egov.Sender{ServiceID: shepgw.EchoServiceID, SenderID: "kopir", Password: "kopir-secret"}
 		return asyncOp(t, srv.URL, egov.OpSendDeliveryNotification, egov.DeliveryNotification(s, id, receive, resend, nil), &ack)
 	}
 	respID := msgs[0].MessageInfo.MessageId
@@ -121,31 +124,31 @@ func TestSHEPAsyncLifecycle(t *testing.T) {
 	if len(get("")) != 0 {
 		t.Fatal("an accepted message must leave the gateway")
 	}
-	if f := notify(respID, egov.ReceiveAccepted, egov.NotResend); f == nil || f.Detail.Info.ErrorCode != mocks.CodeUnknownMessage {
+	if f := notify(respID, egov.ReceiveAccepted, egov.NotResend); f == nil || f.Detail.Info.ErrorCode != shepgw.CodeUnknownMessage {
 		t.Fatalf("%v", f)
 	}
-	if _, f := status("never"); f == nil || f.Detail.Info.ErrorCode != mocks.CodeUnknownMessage {
+	if _, f := status("never"); f == nil || f.Detail.Info.ErrorCode != shepgw.CodeUnknownMessage {
 		t.Fatalf("%v", f)
 	}
-	if f := sendAsync(t, srv.URL, "m-2", "NOPE", "<x/>"); f == nil || f.Detail.Info.ErrorCode != mocks.CodeUnknownService ||
+	if f := sendAsync(t, srv.URL, "m-2", "NOPE", "<x/>"); f == nil || f.Detail.Info.ErrorCode != shepgw.CodeUnknownService ||
 		!strings.Contains(f.Detail.Info.ErrorMessage, "NOPE") {
 		t.Fatalf("%v", f)
 	}
-	sendAsync(t, srv.URL, "m-3", mocks.UndeliverableServiceID, "<x/>")
+	sendAsync(t, srv.URL, "m-3", shepgw.UndeliverableServiceID, "<x/>")
 	status("m-3")
 	if s, _ := status("m-3"); s != egov.StateNotDelivered {
 		t.Fatalf("%s", s)
 	}
 	// The fault detail is the operation's own element.
 	env, _ := egov.MarshalOp(egov.NSAsync, egov.OpGetMessages, "request", &shepasync.AsyncGetMessagesRequest{ServiceId: "S", Sender: &shepasync.SenderInfo{SenderId: "kopir", Password: "no"}})
-	_, body := do(t, "POST", srv.URL+"/shep/async", env)
-	if !bytes.Contains(body, []byte("getMessagesFault1_getMessagesFault")) || !bytes.Contains(body, []byte(mocks.CodeAuth)) {
+	_, body := mocktest.Do(t, "POST", srv.URL+"/shep/async", env)
+	if !bytes.Contains(body, []byte("getMessagesFault1_getMessagesFault")) || !bytes.Contains(body, []byte(shepgw.CodeAuth)) {
 		t.Fatalf("%s", body)
 	}
 }
 
 func TestSHEPVerifiesSignatures(t *testing.T) {
-	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1, RequireSignature: true}))
+	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}, shepgw.Options{RequireSignature: true}))
 	defer srv.Close()
 	key, _ := pki.Files.ReadFile("kopir.key")
 	cert, _ := pki.Files.ReadFile("kopir.pem")
@@ -158,49 +161,22 @@ func TestSHEPVerifiesSignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed, err := xmlsig.Sign(envelope(t, "kopir", "kopir-secret", mocks.GBDFLServiceID, "931002451325"), s)
+	signed, err := xmlsig.Sign(mocktest.Envelope(t, "kopir", "kopir-secret", gbdfl.ServiceID, "931002451325"), s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if status, body := do(t, "POST", srv.URL+"/shep/sync", signed); status != 200 {
+	if status, body := mocktest.Do(t, "POST", srv.URL+"/shep/sync", signed); status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}
 	for name, env := range map[string][]byte{
 		"tampered": bytes.Replace(signed, []byte("931002451325"), []byte("931002451326"), 1),
-		"unsigned": envelope(t, "kopir", "kopir-secret", mocks.GBDFLServiceID, "931002451325"),
+		"unsigned": mocktest.Envelope(t, "kopir", "kopir-secret", gbdfl.ServiceID, "931002451325"),
 	} {
-		status, body := do(t, "POST", srv.URL+"/shep/sync", env)
-		if f := fault(t, status, body); f.Detail.Info.ErrorCode != mocks.CodeSignature {
+		status, body := mocktest.Do(t, "POST", srv.URL+"/shep/sync", env)
+		if f := mocktest.Fault(t, status, body); f.Detail.Info.ErrorCode != shepgw.CodeSignature {
 			t.Errorf("%s: %+v", name, f.Detail.Info)
 		}
 	}
-}
-
-func TestGBDULThroughGateway(t *testing.T) {
-	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}))
-	defer srv.Close()
-	env, _ := egov.MarshalSendMessage(&egov.Request{
-		Info: egov.NewInfo("u-1", "", mocks.GBDULServiceID, "kopir", "kopir-secret", time.Now()),
-		Data: egov.Payload{Value: &struct {
-			X string `xml:",innerxml"`
-		}{`<request xmlns="` + mocks.NS3005 + `"><requestNumber>1</requestNumber><declarantId>000740000728</declarantId><businessData><BIN>000740000728</BIN></businessData></request>`}},
-	})
-	status, body := do(t, "POST", srv.URL+"/shep/sync", env)
-	if status != 200 || !bytes.Contains(body, []byte(`<response xmlns="`+mocks.NS3005+`">`)) || !bytes.Contains(body, []byte("<BIN>000740000728</BIN>")) {
-		t.Fatalf("%d %s", status, body)
-	}
-	var got received3005
-	if _, err := egov.ParseResponse(body, &got); err != nil || got.Response.Status.Code != mocks.ULStatusOK {
-		t.Fatalf("%v %+v", err, got)
-	}
-}
-
-type received3005 struct {
-	Response struct {
-		Status struct {
-			Code string `xml:"Code"`
-		} `xml:"status"`
-	} `xml:"response"`
 }
 
 func TestPushControl(t *testing.T) {
@@ -214,10 +190,10 @@ func TestPushControl(t *testing.T) {
 		w.Write([]byte("<ok/>"))
 	}))
 	defer recipient.Close()
-	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1, PushURL: recipient.URL + "/shep"}))
+	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}, shepgw.Options{PushURL: recipient.URL + "/shep"}))
 	defer srv.Close()
-	status, body := do(t, "POST", srv.URL+"/_control/shep/push", []byte(`{"serviceId":"MINFIN_X","messageId":"p-1","data":"<a>1</a>"}`))
-	var r mocks.PushResult
+	status, body := mocktest.Do(t, "POST", srv.URL+"/_control/shep/push", []byte(`{"serviceId":"MINFIN_X","messageId":"p-1","data":"<a>1</a>"}`))
+	var r shepgw.PushResult
 	if json.Unmarshal(body, &r); status != 200 || r.Status != 200 || r.Response != "<ok/>" || r.MessageID != "p-1" {
 		t.Fatalf("%d %s", status, body)
 	}
@@ -230,16 +206,16 @@ func TestPushControl(t *testing.T) {
 	if _, err := egov.ParseOp(got, egov.Limits, egov.Expect(egov.NSAsyncClient, "sendMessage", &send)); err != nil || send.Request.MessageInfo.ServiceId != "MINFIN_X" {
 		t.Fatalf("%v", err)
 	}
-	status, body = do(t, "POST", srv.URL+"/_control/shep/push", []byte(`{"serviceId":"MINFIN_X","delivery":"queue","data":"<a/>"}`))
+	status, body = mocktest.Do(t, "POST", srv.URL+"/_control/shep/push", []byte(`{"serviceId":"MINFIN_X","delivery":"queue","data":"<a/>"}`))
 	if json.Unmarshal(body, &r); status != 200 || !r.Queued {
 		t.Fatalf("%d %s", status, body)
 	}
 	for _, bad := range []string{`{"data":"<a/>"}`, `{"serviceId":"X","delivery":"carrier pigeon"}`, `{"serviceId":"X","bogus":1}`} {
-		if status, _ := do(t, "POST", srv.URL+"/_control/shep/push", []byte(bad)); status != 400 {
+		if status, _ := mocktest.Do(t, "POST", srv.URL+"/_control/shep/push", []byte(bad)); status != 400 {
 			t.Errorf("%s: %d", bad, status)
 		}
 	}
-	status, body = do(t, "POST", srv.URL+"/_control/shep/notify", []byte(`{"messageId":"m-9","state":"DELIVERED"}`))
+	status, body = mocktest.Do(t, "POST", srv.URL+"/_control/shep/notify", []byte(`{"messageId":"m-9","state":"DELIVERED"}`))
 	if json.Unmarshal(body, &r); status != 200 || !bytes.Contains(got, []byte("changeMassageStatusNotification")) {
 		t.Fatalf("%d %s", status, body)
 	}
