@@ -6,7 +6,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
-	c56 "github.com/minfin-kz/kopir/adapters/iso20022/msg/camt056"
+	c56 "github.com/minfin-kz/kopir/contracts/iso20022/msg/camt056"
 )
 
 // Cancel is the internal JSON of operation "cancel": a request to cancel a

@@ -3,7 +3,7 @@ package iso20022
 import (
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
-	p8 "github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs008"
+	p8 "github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs008"
 )
 
 // Where Kazakhstan's payment codes go in pacs.008 and pain.001 (decided

@@ -6,7 +6,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
-	p1 "github.com/minfin-kz/kopir/adapters/iso20022/msg/pain001"
+	p1 "github.com/minfin-kz/kopir/contracts/iso20022/msg/pain001"
 )
 
 // CustomerTransfer is the internal JSON of operation "customer-transfer": a

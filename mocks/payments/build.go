@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt053"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt054"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs002"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs004"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt053"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt054"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs002"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs004"
 )
 
 // The builders below write what the payment system sends; every document

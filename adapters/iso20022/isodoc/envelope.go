@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/head001"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/head001"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/xsd"
 )

@@ -10,5 +10,5 @@ const NS = "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"
 const MsgDefIdr = "camt.054.001.08"
 
 //go:generate go tool gowsdl -d .. -p camt054 -o camt054.go types.wsdl
-//go:generate go run ../../../../contracts/iso20022/typefix -xsd ../../../../contracts/iso20022/xsd/camt.054.001.08.xsd camt054.go
-//go:generate go run ../../../../contracts/gowsdlfix camt054.go
+//go:generate go run ../../typefix -xsd ../../xsd/camt.054.001.08.xsd camt054.go
+//go:generate go run ../../../gowsdlfix camt054.go

@@ -10,5 +10,5 @@ const NS = "urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"
 const MsgDefIdr = "pacs.008.001.08"
 
 //go:generate go tool gowsdl -d .. -p pacs008 -o pacs008.go types.wsdl
-//go:generate go run ../../../../contracts/iso20022/typefix -xsd ../../../../contracts/iso20022/xsd/pacs.008.001.08.xsd pacs008.go
-//go:generate go run ../../../../contracts/gowsdlfix pacs008.go
+//go:generate go run ../../typefix -xsd ../../xsd/pacs.008.001.08.xsd pacs008.go
+//go:generate go run ../../../gowsdlfix pacs008.go

@@ -10,5 +10,5 @@ const NS = "urn:iso:std:iso:20022:tech:xsd:head.001.001.02"
 const MsgDefIdr = "head.001.001.02"
 
 //go:generate go tool gowsdl -d .. -p head001 -o head001.go types.wsdl
-//go:generate go run ../../../../contracts/iso20022/typefix -xsd ../../../../contracts/iso20022/xsd/head.001.001.02.xsd head001.go
-//go:generate go run ../../../../contracts/gowsdlfix head001.go
+//go:generate go run ../../typefix -xsd ../../xsd/head.001.001.02.xsd head001.go
+//go:generate go run ../../../gowsdlfix head001.go

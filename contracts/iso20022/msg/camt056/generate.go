@@ -10,5 +10,5 @@ const NS = "urn:iso:std:iso:20022:tech:xsd:camt.056.001.08"
 const MsgDefIdr = "camt.056.001.08"
 
 //go:generate go tool gowsdl -d .. -p camt056 -o camt056.go types.wsdl
-//go:generate go run ../../../../contracts/iso20022/typefix -xsd ../../../../contracts/iso20022/xsd/camt.056.001.08.xsd camt056.go
-//go:generate go run ../../../../contracts/gowsdlfix camt056.go
+//go:generate go run ../../typefix -xsd ../../xsd/camt.056.001.08.xsd camt056.go
+//go:generate go run ../../../gowsdlfix camt056.go

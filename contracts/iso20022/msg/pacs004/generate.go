@@ -10,5 +10,5 @@ const NS = "urn:iso:std:iso:20022:tech:xsd:pacs.004.001.09"
 const MsgDefIdr = "pacs.004.001.09"
 
 //go:generate go tool gowsdl -d .. -p pacs004 -o pacs004.go types.wsdl
-//go:generate go run ../../../../contracts/iso20022/typefix -xsd ../../../../contracts/iso20022/xsd/pacs.004.001.09.xsd pacs004.go
-//go:generate go run ../../../../contracts/gowsdlfix pacs004.go
+//go:generate go run ../../typefix -xsd ../../xsd/pacs.004.001.09.xsd pacs004.go
+//go:generate go run ../../../gowsdlfix pacs004.go

@@ -10,5 +10,5 @@ const NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"
 const MsgDefIdr = "pain.001.001.09"
 
 //go:generate go tool gowsdl -d .. -p pain001 -o pain001.go types.wsdl
-//go:generate go run ../../../../contracts/iso20022/typefix -xsd ../../../../contracts/iso20022/xsd/pain.001.001.09.xsd pain001.go
-//go:generate go run ../../../../contracts/gowsdlfix pain001.go
+//go:generate go run ../../typefix -xsd ../../xsd/pain.001.001.09.xsd pain001.go
+//go:generate go run ../../../gowsdlfix pain001.go

@@ -10,5 +10,5 @@ const NS = "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10"
 const MsgDefIdr = "pacs.002.001.10"
 
 //go:generate go tool gowsdl -d .. -p pacs002 -o pacs002.go types.wsdl
-//go:generate go run ../../../../contracts/iso20022/typefix -xsd ../../../../contracts/iso20022/xsd/pacs.002.001.10.xsd pacs002.go
-//go:generate go run ../../../../contracts/gowsdlfix pacs002.go
+//go:generate go run ../../typefix -xsd ../../xsd/pacs.002.001.10.xsd pacs002.go
+//go:generate go run ../../../gowsdlfix pacs002.go
