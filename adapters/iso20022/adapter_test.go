@@ -12,7 +12,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt056"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs008"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pain001"

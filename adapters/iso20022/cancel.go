@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 	c56 "github.com/minfin-kz/kopir/contracts/iso20022/msg/camt056"
 )
 

@@ -2,7 +2,7 @@ package iso20022
 
 import (
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 	p8 "github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs008"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strconv"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 	p1 "github.com/minfin-kz/kopir/contracts/iso20022/msg/pain001"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt053"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt054"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs002"

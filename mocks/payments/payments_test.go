@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt053"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs002"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs008"
