@@ -7,10 +7,10 @@ import (
 	"strings"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/contracts/iso20022/components"
 	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt053"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt054"
-	"github.com/minfin-kz/kopir/contracts/iso20022/msg/head001"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs002"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs004"
 )
@@ -409,14 +409,14 @@ func orNone(s string) string {
 	return s
 }
 
-func bicOf(p *head001.Party44Choice) string {
+func bicOf(p *components.Party44Choice) string {
 	if p == nil || p.FIId == nil || p.FIId.FinInstnId == nil {
 		return ""
 	}
 	return isodoc.S(p.FIId.FinInstnId.BICFI)
 }
 
-func acct053(a *camt053.CashAccount39) string {
+func acct053(a *components.CashAccount39) string {
 	if a == nil || a.Id == nil {
 		return ""
 	}
@@ -429,7 +429,7 @@ func acct053(a *camt053.CashAccount39) string {
 	return ""
 }
 
-func acct054(a *camt054.CashAccount39) string {
+func acct054(a *components.CashAccount39) string {
 	if a == nil || a.Id == nil {
 		return ""
 	}
@@ -444,7 +444,7 @@ func acct054(a *camt054.CashAccount39) string {
 
 // entries053 flattens one entry into its transactions; an entry without
 // transaction details is one item.
-func entries053(n *camt053.ReportEntry10) []Entry {
+func entries053(n *components.ReportEntry10) []Entry {
 	base := Entry{EntryRef: isodoc.S(n.NtryRef), AccountSvcrRef: isodoc.S(n.AcctSvcrRef), CreditDebit: isodoc.S(n.CdtDbtInd)}
 	if n.Amt != nil {
 		base.Amount = Money{Value: Decimal(isodoc.S(n.Amt.Value)), Currency: isodoc.S(n.Amt.Ccy)}
@@ -489,7 +489,7 @@ func entries053(n *camt053.ReportEntry10) []Entry {
 	return out
 }
 
-func entries054(n *camt054.ReportEntry10) []Entry {
+func entries054(n *components.ReportEntry10) []Entry {
 	base := Entry{EntryRef: isodoc.S(n.NtryRef), AccountSvcrRef: isodoc.S(n.AcctSvcrRef), CreditDebit: isodoc.S(n.CdtDbtInd)}
 	if n.Amt != nil {
 		base.Amount = Money{Value: Decimal(isodoc.S(n.Amt.Value)), Currency: isodoc.S(n.Amt.Ccy)}

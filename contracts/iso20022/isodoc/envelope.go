@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minfin-kz/kopir/contracts/iso20022/components"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/head001"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/xsd"
@@ -33,20 +34,20 @@ func S[T ~string](p *T) string {
 // to are the BICs of the sending and receiving participants, bizMsgIdr the
 // document's message id (the BAH's and the document's ids are the same
 // for a single-document message), msgDefIdr e.g. "pacs.008.001.08".
-func NewHeader(from, to, bizMsgIdr, msgDefIdr, bizSvc string, created time.Time) *head001.BusinessApplicationHeaderV02 {
-	party := func(bic string) *head001.Party44Choice {
-		return &head001.Party44Choice{FIId: &head001.BranchAndFinancialInstitutionIdentification6{
-			FinInstnId: &head001.FinancialInstitutionIdentification18{BICFI: P[head001.BICFIDec2014Identifier](bic)}}}
+func NewHeader(from, to, bizMsgIdr, msgDefIdr, bizSvc string, created time.Time) *head001.AppHdr {
+	party := func(bic string) *components.Party44Choice {
+		return &components.Party44Choice{FIId: &components.BranchAndFinancialInstitutionIdentification6{
+			FinInstnId: &components.FinancialInstitutionIdentification18{BICFI: P[components.BICFIDec2014Identifier](bic)}}}
 	}
-	h := &head001.BusinessApplicationHeaderV02{
+	h := &head001.AppHdr{
 		Fr:        party(from),
 		To:        party(to),
-		BizMsgIdr: P[head001.Max35Text](bizMsgIdr),
-		MsgDefIdr: P[head001.Max35Text](msgDefIdr),
-		CreDt:     P[head001.ISODateTime](created.UTC().Format("2006-01-02T15:04:05Z")),
+		BizMsgIdr: P[components.Max35Text](bizMsgIdr),
+		MsgDefIdr: P[components.Max35Text](msgDefIdr),
+		CreDt:     P[components.ISODateTime](created.UTC().Format("2006-01-02T15:04:05Z")),
 	}
 	if bizSvc != "" {
-		h.BizSvc = P[head001.Max35Text](bizSvc)
+		h.BizSvc = P[components.Max35Text](bizSvc)
 	}
 	return h
 }
@@ -57,7 +58,7 @@ func NewHeader(from, to, bizMsgIdr, msgDefIdr, bizSvc string, created time.Time)
 // official schemas before it is returned; a violation comes back as
 // *xsd.Error, and no bytes, so an invalid message cannot be sent by
 // mistake.
-func Marshal(env xml.Name, hdr *head001.BusinessApplicationHeaderV02, docID string, doc any) ([]byte, error) {
+func Marshal(env xml.Name, hdr *head001.AppHdr, docID string, doc any) ([]byte, error) {
 	if hdr != nil && env.Local == "" {
 		return nil, errors.New("isodoc: a business application header needs an envelope element")
 	}
@@ -135,7 +136,7 @@ type Message struct {
 	MsgDefIdr string
 	// Header is the business application header, nil when the Document
 	// came alone.
-	Header *head001.BusinessApplicationHeaderV02
+	Header *head001.AppHdr
 	// Form says how the message was framed: "document", "envelope" (a
 	// wrapper element holding AppHdr and Document) or "concatenated"
 	// (AppHdr and Document as two top-level elements, as some payment
@@ -199,7 +200,7 @@ func Parse(raw []byte, accept []string, lim safexml.Limits) (*Message, error) {
 		return nil, &ParseError{Code: CodeSchemaInvalid, Reason: "message does not conform to " + schemaNames(parts), Violations: vs}
 	}
 	if hdrNS != "" {
-		m.Header = &head001.BusinessApplicationHeaderV02{}
+		m.Header = &head001.AppHdr{}
 		if err := m.decodeElement(xml.Name{Space: hdrNS, Local: "AppHdr"}, m.Header); err != nil {
 			return nil, &ParseError{Code: CodeSchemaInvalid, Reason: err.Error()}
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minfin-kz/kopir/contracts/iso20022/components"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs002"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs008"
 	"github.com/minfin-kz/kopir/internal/safexml"
@@ -119,16 +120,16 @@ func TestGeneratedTypesRoundTripPublishedSample(t *testing.T) {
 }
 
 func statusDoc(msgID string) *pacs002.Document {
-	return &pacs002.Document{FIToFIPmtStsRpt: &pacs002.FIToFIPaymentStatusReportV10{
-		GrpHdr: &pacs002.GroupHeader91{MsgId: P[pacs002.Max35Text](msgID), CreDtTm: P[pacs002.ISODateTime]("2025-03-10T09:00:02Z")},
-		TxInfAndSts: []*pacs002.PaymentTransaction110{{
-			OrgnlEndToEndId: P[pacs002.Max35Text]("E2E-1"), TxSts: P[pacs002.ExternalPaymentTransactionStatus1Code]("ACSC")}},
+	return &pacs002.Document{FIToFIPmtStsRpt: &components.FIToFIPaymentStatusReportV10{
+		GrpHdr: &components.GroupHeader91{MsgId: P[components.Max35Text](msgID), CreDtTm: P[components.ISODateTime]("2025-03-10T09:00:02Z")},
+		TxInfAndSts: []*components.PaymentTransaction110{{
+			OrgnlEndToEndId: P[components.Max35Text]("E2E-1"), TxSts: P[components.ExternalPaymentTransactionStatus1Code]("ACSC")}},
 	}}
 }
 
 func TestMarshalRefusesInvalid(t *testing.T) {
 	doc := statusDoc("STS-1")
-	doc.FIToFIPmtStsRpt.TxInfAndSts[0].TxSts = P[pacs002.ExternalPaymentTransactionStatus1Code]("ACCEPTED")
+	doc.FIToFIPmtStsRpt.TxInfAndSts[0].TxSts = P[components.ExternalPaymentTransactionStatus1Code]("ACCEPTED")
 	out, err := Marshal(xml.Name{Local: "message"}, NewHeader("NBRKKZKX", "KKMFKZ2A", "STS-1", Pacs002, "", time.Now()), Pacs002, doc)
 	var xe *xsd.Error
 	if !errors.As(err, &xe) || out != nil {
