@@ -118,7 +118,7 @@ func (s *server) statement(docID, account, ccy string, opening isodoc.Amount, bo
 		} else {
 			closing += int64(a)
 		}
-		entries = append(entries, entry053(b))
+		entries = append(entries, entry(b))
 	}
 	bal := func(tp string, v int64) *components.CashBalance8 {
 		ind := "CRDT"
@@ -151,7 +151,7 @@ func (s *server) statement(docID, account, ccy string, opening isodoc.Amount, bo
 func (s *server) notification(account, ccy string, books []booking) ([]byte, string, error) {
 	entries := make([]*components.ReportEntry10, 0, len(books))
 	for _, b := range books {
-		entries = append(entries, entry054(b))
+		entries = append(entries, entry(b))
 	}
 	id := s.nextID(isodoc.Camt054)
 	doc := &camt054.Document{BkToCstmrDbtCdtNtfctn: &components.BankToCustomerDebitCreditNotificationV08{
@@ -167,61 +167,13 @@ func (s *server) notification(account, ccy string, books []booking) ([]byte, str
 	return s.marshal(isodoc.Camt054, id, doc)
 }
 
-func entry053(b booking) *components.ReportEntry10 {
+func entry(b booking) *components.ReportEntry10 {
 	amt := func() *components.ActiveOrHistoricCurrencyAndAmount {
 		return &components.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[components.ActiveOrHistoricCurrencyAndAmount_SimpleType](b.Amount), Ccy: isodoc.P[components.ActiveOrHistoricCurrencyCode](b.Currency)}
 	}
 	sub := "ESCT"
 	if b.CreditDebit == "CRDT" && b.EndToEndID != "" {
 		sub = "RRTN" // a returned transfer
-	}
-	e := &components.ReportEntry10{
-		NtryRef:     isodoc.P[components.Max35Text](b.Ref),
-		Amt:         amt(),
-		CdtDbtInd:   isodoc.P[components.CreditDebitCode](b.CreditDebit),
-		Sts:         &components.EntryStatus1Choice{Cd: isodoc.P[components.ExternalEntryStatus1Code]("BOOK")},
-		BookgDt:     &components.DateAndDateTime2Choice{Dt: isodoc.P[components.ISODate](b.Date)},
-		ValDt:       &components.DateAndDateTime2Choice{Dt: isodoc.P[components.ISODate](b.Date)},
-		AcctSvcrRef: isodoc.P[components.Max35Text](b.Ref),
-		BkTxCd: &components.BankTransactionCodeStructure4{Domn: &components.BankTransactionCodeStructure5{Cd: isodoc.P[components.ExternalBankTransactionDomain1Code]("PMNT"),
-			Fmly: &components.BankTransactionCodeStructure6{Cd: isodoc.P[components.ExternalBankTransactionFamily1Code]("ICDT"), SubFmlyCd: isodoc.P[components.ExternalBankTransactionSubFamily1Code](sub)}}},
-	}
-	if b.Info != "" {
-		e.AddtlNtryInf = isodoc.P[components.Max500Text](cut(b.Info, 500))
-	}
-	refs := &components.TransactionReferences6{}
-	if b.MsgID != "" {
-		refs.MsgId = isodoc.P[components.Max35Text](b.MsgID)
-	}
-	if b.PaymentInfoID != "" {
-		refs.PmtInfId = isodoc.P[components.Max35Text](b.PaymentInfoID)
-	}
-	if b.EndToEndID != "" {
-		refs.EndToEndId = isodoc.P[components.Max35Text](b.EndToEndID)
-	}
-	tx := &components.EntryTransaction10{Refs: refs, Amt: amt(), CdtDbtInd: isodoc.P[components.CreditDebitCode](b.CreditDebit)}
-	if b.Debtor != "" || b.Creditor != "" {
-		tx.RltdPties = &components.TransactionParties6{}
-		if b.Debtor != "" {
-			tx.RltdPties.DbtrAcct = &components.CashAccount38{Id: &components.AccountIdentification4Choice{IBAN: isodoc.P[components.IBAN2007Identifier](b.Debtor)}}
-		}
-		if b.Creditor != "" {
-			tx.RltdPties.CdtrAcct = &components.CashAccount38{Id: &components.AccountIdentification4Choice{IBAN: isodoc.P[components.IBAN2007Identifier](b.Creditor)}}
-		}
-	}
-	if b.EndToEndID != "" || b.MsgID != "" || b.PaymentInfoID != "" || tx.RltdPties != nil {
-		e.NtryDtls = []*components.EntryDetails9{{TxDtls: []*components.EntryTransaction10{tx}}}
-	}
-	return e
-}
-
-func entry054(b booking) *components.ReportEntry10 {
-	amt := func() *components.ActiveOrHistoricCurrencyAndAmount {
-		return &components.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[components.ActiveOrHistoricCurrencyAndAmount_SimpleType](b.Amount), Ccy: isodoc.P[components.ActiveOrHistoricCurrencyCode](b.Currency)}
-	}
-	sub := "ESCT"
-	if b.CreditDebit == "CRDT" && b.EndToEndID != "" {
-		sub = "RRTN"
 	}
 	e := &components.ReportEntry10{
 		NtryRef:     isodoc.P[components.Max35Text](b.Ref),
