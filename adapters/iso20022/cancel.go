@@ -85,8 +85,7 @@ func (a *Adapter) buildCancel(req *adapters.Request, marshal bool) ([]byte, erro
 	}
 	id := MsgID(req.MessageID)
 	agt := func(bic string) *components.Party40Choice {
-		return &components.Party40Choice{Agt: &components.BranchAndFinancialInstitutionIdentification6{FinInstnId: &components.FinancialInstitutionIdentification18{
-			BICFI: isodoc.P[components.BICFIDec2014Identifier](bic)}}}
+		return &components.Party40Choice{Agt: agent(bic)}
 	}
 	rsn := &components.PaymentCancellationReason5{Rsn: &components.CancellationReason33Choice{Cd: isodoc.P[components.ExternalCancellationReason1Code](c.Reason)}}
 	if c.AdditionalInformation != "" {

@@ -58,16 +58,16 @@ func (a *Adapter) pacs008(req *adapters.Request, ct *CreditTransfer, c *checked)
 		},
 		IntrBkSttlmAmt: settle(),
 		ChrgBr:         isodoc.P[components.ChargeBearerType1Code]("SLEV"),
-		InstgAgt:       agent8(a.opts.SenderBIC),
-		InstdAgt:       agent8(ct.Creditor.BIC),
-		Dbtr:           party8(ct.Debtor),
-		DbtrAcct:       account8(ct.Debtor.IBAN),
-		DbtrAgt:        agent8(ct.Debtor.BIC),
-		CdtrAgt:        agent8(ct.Creditor.BIC),
-		Cdtr:           party8(ct.Creditor),
-		CdtrAcct:       account8(ct.Creditor.IBAN),
+		InstgAgt:       agent(a.opts.SenderBIC),
+		InstdAgt:       agent(ct.Creditor.BIC),
+		Dbtr:           party(ct.Debtor),
+		DbtrAcct:       account(ct.Debtor.IBAN),
+		DbtrAgt:        agent(ct.Debtor.BIC),
+		CdtrAgt:        agent(ct.Creditor.BIC),
+		Cdtr:           party(ct.Creditor),
+		CdtrAcct:       account(ct.Creditor.IBAN),
 		Purp:           &components.Purpose2Choice{Prtry: isodoc.P[components.Max35Text](ct.KNP)},
-		RgltryRptg:     reporting8(ct.KOd, ct.KBe, ct.KBK),
+		RgltryRptg:     reporting(ct.KOd, ct.KBe, ct.KBK),
 	}
 	if ct.InstructionID != "" {
 		tx.PmtId.InstrId = isodoc.P[components.Max35Text](ct.InstructionID)
@@ -92,18 +92,18 @@ func (a *Adapter) pacs008(req *adapters.Request, ct *CreditTransfer, c *checked)
 	}}
 }
 
-func agent8(bic string) *components.BranchAndFinancialInstitutionIdentification6 {
+func agent(bic string) *components.BranchAndFinancialInstitutionIdentification6 {
 	return &components.BranchAndFinancialInstitutionIdentification6{FinInstnId: &components.FinancialInstitutionIdentification18{BICFI: isodoc.P[components.BICFIDec2014Identifier](bic)}}
 }
 
-func account8(ib string) *components.CashAccount38 {
+func account(ib string) *components.CashAccount38 {
 	return &components.CashAccount38{Id: &components.AccountIdentification4Choice{IBAN: isodoc.P[components.IBAN2007Identifier](ib)}}
 }
 
-// party8 identifies a legal entity by BIN as a tax id (TXID: the BIN is
+// party identifies a legal entity by BIN as a tax id (TXID: the BIN is
 // Kazakhstan's taxpayer number) and an individual by IIN as national
 // identity number (NIDN).
-func party8(p Party) *components.PartyIdentification135 {
+func party(p Party) *components.PartyIdentification135 {
 	out := &components.PartyIdentification135{Nm: isodoc.P[components.Max140Text](p.Name)}
 	switch {
 	case p.BIN != "":
@@ -116,7 +116,7 @@ func party8(p Party) *components.PartyIdentification135 {
 	return out
 }
 
-func reporting8(kod, kbe, kbk string) []*components.RegulatoryReporting3 {
+func reporting(kod, kbe, kbk string) []*components.RegulatoryReporting3 {
 	auth := func() *components.RegulatoryAuthority2 {
 		return &components.RegulatoryAuthority2{Nm: isodoc.P[components.Max140Text](Authority), Ctry: isodoc.P[components.CountryCode]("KZ")}
 	}

@@ -159,9 +159,9 @@ func (a *Adapter) pain001(req *adapters.Request, ct *CustomerTransfer, c *checke
 		NbOfTxs:     isodoc.P[components.Max15NumericText](n),
 		CtrlSum:     isodoc.P[components.DecimalNumber](total),
 		ReqdExctnDt: &components.DateAndDateTime2Choice{Dt: isodoc.P[components.ISODate](c.date)},
-		Dbtr:        party1(ct.Debtor),
-		DbtrAcct:    &components.CashAccount38{Id: &components.AccountIdentification4Choice{IBAN: isodoc.P[components.IBAN2007Identifier](ct.Debtor.IBAN)}},
-		DbtrAgt:     agent1(ct.Debtor.BIC),
+		Dbtr:        party(ct.Debtor),
+		DbtrAcct:    account(ct.Debtor.IBAN),
+		DbtrAgt:     agent(ct.Debtor.BIC),
 		ChrgBr:      isodoc.P[components.ChargeBearerType1Code]("SLEV"),
 	}
 	for i, tx := range ct.Transactions {
@@ -170,11 +170,11 @@ func (a *Adapter) pain001(req *adapters.Request, ct *CustomerTransfer, c *checke
 			Amt: &components.AmountType4Choice{InstdAmt: &components.ActiveOrHistoricCurrencyAndAmount{
 				Value: isodoc.P[components.ActiveOrHistoricCurrencyAndAmount_SimpleType](c.amounts[i].Format(c.digits)),
 				Ccy:   isodoc.P[components.ActiveOrHistoricCurrencyCode](tx.Amount.Currency)}},
-			CdtrAgt:    agent1(tx.Creditor.BIC),
-			Cdtr:       party1(tx.Creditor),
-			CdtrAcct:   &components.CashAccount38{Id: &components.AccountIdentification4Choice{IBAN: isodoc.P[components.IBAN2007Identifier](tx.Creditor.IBAN)}},
+			CdtrAgt:    agent(tx.Creditor.BIC),
+			Cdtr:       party(tx.Creditor),
+			CdtrAcct:   account(tx.Creditor.IBAN),
 			Purp:       &components.Purpose2Choice{Prtry: isodoc.P[components.Max35Text](tx.KNP)},
-			RgltryRptg: reporting1(ct.KOd, tx.KBe, tx.KBK),
+			RgltryRptg: reporting(ct.KOd, tx.KBe, tx.KBK),
 		}
 		if tx.InstructionID != "" {
 			t.PmtId.InstrId = isodoc.P[components.Max35Text](tx.InstructionID)
@@ -190,43 +190,8 @@ func (a *Adapter) pain001(req *adapters.Request, ct *CustomerTransfer, c *checke
 			CreDtTm:  isodoc.P[components.ISODateTime](a.now().In(almaty).Format("2006-01-02T15:04:05-07:00")),
 			NbOfTxs:  isodoc.P[components.Max15NumericText](n),
 			CtrlSum:  isodoc.P[components.DecimalNumber](total),
-			InitgPty: party1(ct.Debtor),
+			InitgPty: party(ct.Debtor),
 		},
 		PmtInf: []*components.PaymentInstruction30{pmt},
 	}}
-}
-
-func agent1(bic string) *components.BranchAndFinancialInstitutionIdentification6 {
-	return &components.BranchAndFinancialInstitutionIdentification6{FinInstnId: &components.FinancialInstitutionIdentification18{BICFI: isodoc.P[components.BICFIDec2014Identifier](bic)}}
-}
-
-func party1(p Party) *components.PartyIdentification135 {
-	out := &components.PartyIdentification135{Nm: isodoc.P[components.Max140Text](p.Name)}
-	switch {
-	case p.BIN != "":
-		out.Id = &components.Party38Choice{OrgId: &components.OrganisationIdentification29{Othr: []*components.GenericOrganisationIdentification1{{
-			Id: isodoc.P[components.Max35Text](p.BIN), SchmeNm: &components.OrganisationIdentificationSchemeName1Choice{Cd: isodoc.P[components.ExternalOrganisationIdentification1Code]("TXID")}}}}}
-	case p.IIN != "":
-		out.Id = &components.Party38Choice{PrvtId: &components.PersonIdentification13{Othr: []*components.GenericPersonIdentification1{{
-			Id: isodoc.P[components.Max35Text](p.IIN), SchmeNm: &components.PersonIdentificationSchemeName1Choice{Cd: isodoc.P[components.ExternalPersonIdentification1Code]("NIDN")}}}}}
-	}
-	return out
-}
-
-func reporting1(kod, kbe, kbk string) []*components.RegulatoryReporting3 {
-	auth := func() *components.RegulatoryAuthority2 {
-		return &components.RegulatoryAuthority2{Nm: isodoc.P[components.Max140Text](Authority), Ctry: isodoc.P[components.CountryCode]("KZ")}
-	}
-	dtl := func(tp, cd string) *components.StructuredRegulatoryReporting3 {
-		return &components.StructuredRegulatoryReporting3{Tp: isodoc.P[components.Max35Text](tp), Ctry: isodoc.P[components.CountryCode]("KZ"), Cd: isodoc.P[components.Max10Text](cd)}
-	}
-	cred := &components.RegulatoryReporting3{DbtCdtRptgInd: isodoc.P[components.RegulatoryReportingType1Code]("CRED"), Authrty: auth(),
-		Dtls: []*components.StructuredRegulatoryReporting3{dtl(RegTypeKBe, kbe)}}
-	if kbk != "" {
-		cred.Dtls = append(cred.Dtls, dtl(RegTypeKBK, kbk))
-	}
-	return []*components.RegulatoryReporting3{
-		{DbtCdtRptgInd: isodoc.P[components.RegulatoryReportingType1Code]("DEBT"), Authrty: auth(), Dtls: []*components.StructuredRegulatoryReporting3{dtl(RegTypeKOd, kod)}},
-		cred,
-	}
 }
