@@ -14,11 +14,12 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt053"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt054"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs002"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs004"
+	"github.com/minfin-kz/kopir/contracts/iso20022/components"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt053"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt054"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs002"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs004"
 )
 
 const ctRoute = "payments.credit-transfer"
@@ -73,22 +74,22 @@ type txStatus struct{ e2e, orig, status, reason, text string }
 
 func pacs002Doc(t testing.TB, msgID string, txs ...txStatus) []byte {
 	t.Helper()
-	rpt := &pacs002.FIToFIPaymentStatusReportV10{GrpHdr: &pacs002.GroupHeader91{
-		MsgId: isodoc.P[pacs002.Max35Text](msgID), CreDtTm: isodoc.P[pacs002.ISODateTime]("2025-03-10T09:00:02Z")}}
+	rpt := &components.FIToFIPaymentStatusReportV10{GrpHdr: &components.GroupHeader91{
+		MsgId: isodoc.P[components.Max35Text](msgID), CreDtTm: isodoc.P[components.ISODateTime]("2025-03-10T09:00:02Z")}}
 	for _, s := range txs {
-		tx := &pacs002.PaymentTransaction110{TxSts: isodoc.P[pacs002.ExternalPaymentTransactionStatus1Code](s.status)}
+		tx := &components.PaymentTransaction110{TxSts: isodoc.P[components.ExternalPaymentTransactionStatus1Code](s.status)}
 		if s.e2e != "" {
-			tx.OrgnlEndToEndId = isodoc.P[pacs002.Max35Text](s.e2e)
+			tx.OrgnlEndToEndId = isodoc.P[components.Max35Text](s.e2e)
 		}
 		if s.orig != "" {
-			tx.OrgnlGrpInf = &pacs002.OriginalGroupInformation29{OrgnlMsgId: isodoc.P[pacs002.Max35Text](s.orig), OrgnlMsgNmId: isodoc.P[pacs002.Max35Text](isodoc.Pacs008)}
+			tx.OrgnlGrpInf = &components.OriginalGroupInformation29{OrgnlMsgId: isodoc.P[components.Max35Text](s.orig), OrgnlMsgNmId: isodoc.P[components.Max35Text](isodoc.Pacs008)}
 		}
 		if s.reason != "" {
-			ri := &pacs002.StatusReasonInformation12{Rsn: &pacs002.StatusReason6Choice{Cd: isodoc.P[pacs002.ExternalStatusReason1Code](s.reason)}}
+			ri := &components.StatusReasonInformation12{Rsn: &components.StatusReason6Choice{Cd: isodoc.P[components.ExternalStatusReason1Code](s.reason)}}
 			if s.text != "" {
-				ri.AddtlInf = []*pacs002.Max105Text{isodoc.P[pacs002.Max105Text](s.text)}
+				ri.AddtlInf = []*components.Max105Text{isodoc.P[components.Max105Text](s.text)}
 			}
-			tx.StsRsnInf = []*pacs002.StatusReasonInformation12{ri}
+			tx.StsRsnInf = []*components.StatusReasonInformation12{ri}
 		}
 		rpt.TxInfAndSts = append(rpt.TxInfAndSts, tx)
 	}
@@ -266,15 +267,15 @@ func TestStoreFailureAsksForResend(t *testing.T) {
 }
 
 func pacs004Doc(msgID, e2e, orig, amount string) *pacs004.Document {
-	return &pacs004.Document{PmtRtr: &pacs004.PaymentReturnV09{
-		GrpHdr: &pacs004.GroupHeader90{MsgId: isodoc.P[pacs004.Max35Text](msgID), CreDtTm: isodoc.P[pacs004.ISODateTime]("2025-03-11T10:00:00Z"),
-			NbOfTxs: isodoc.P[pacs004.Max15NumericText]("1"), SttlmInf: &pacs004.SettlementInstruction7{SttlmMtd: isodoc.P[pacs004.SettlementMethod1Code]("CLRG")}},
-		TxInf: []*pacs004.PaymentTransaction112{{
-			RtrId:              isodoc.P[pacs004.Max35Text]("RTR-" + msgID),
-			OrgnlGrpInf:        &pacs004.OriginalGroupInformation29{OrgnlMsgId: isodoc.P[pacs004.Max35Text](orig), OrgnlMsgNmId: isodoc.P[pacs004.Max35Text](isodoc.Pacs008)},
-			OrgnlEndToEndId:    isodoc.P[pacs004.Max35Text](e2e),
-			RtrdIntrBkSttlmAmt: &pacs004.ActiveCurrencyAndAmount{Value: isodoc.P[pacs004.ActiveCurrencyAndAmount_SimpleType](amount), Ccy: isodoc.P[pacs004.ActiveCurrencyCode]("KZT")},
-			RtrRsnInf:          []*pacs004.PaymentReturnReason6{{Rsn: &pacs004.ReturnReason5Choice{Cd: isodoc.P[pacs004.ExternalReturnReason1Code]("AC04")}}},
+	return &pacs004.Document{PmtRtr: &components.PaymentReturnV09{
+		GrpHdr: &components.GroupHeader90{MsgId: isodoc.P[components.Max35Text](msgID), CreDtTm: isodoc.P[components.ISODateTime]("2025-03-11T10:00:00Z"),
+			NbOfTxs: isodoc.P[components.Max15NumericText]("1"), SttlmInf: &components.SettlementInstruction7{SttlmMtd: isodoc.P[components.SettlementMethod1Code]("CLRG")}},
+		TxInf: []*components.PaymentTransaction112{{
+			RtrId:              isodoc.P[components.Max35Text]("RTR-" + msgID),
+			OrgnlGrpInf:        &components.OriginalGroupInformation29{OrgnlMsgId: isodoc.P[components.Max35Text](orig), OrgnlMsgNmId: isodoc.P[components.Max35Text](isodoc.Pacs008)},
+			OrgnlEndToEndId:    isodoc.P[components.Max35Text](e2e),
+			RtrdIntrBkSttlmAmt: &components.ActiveCurrencyAndAmount{Value: isodoc.P[components.ActiveCurrencyAndAmount_SimpleType](amount), Ccy: isodoc.P[components.ActiveCurrencyCode]("KZT")},
+			RtrRsnInf:          []*components.PaymentReturnReason6{{Rsn: &components.ReturnReason5Choice{Cd: isodoc.P[components.ExternalReturnReason1Code]("AC04")}}},
 		}},
 	}}
 }
@@ -302,31 +303,31 @@ type line struct{ e2e, cd, amount, ref string }
 
 func camt053Doc(t testing.TB, msgID string, lines ...line) []byte {
 	t.Helper()
-	var entries []*camt053.ReportEntry10
+	var entries []*components.ReportEntry10
 	for _, l := range lines {
-		e := &camt053.ReportEntry10{
-			NtryRef:   isodoc.P[camt053.Max35Text](l.ref),
-			Amt:       &camt053.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[camt053.ActiveOrHistoricCurrencyAndAmount_SimpleType](l.amount), Ccy: isodoc.P[camt053.ActiveOrHistoricCurrencyCode]("KZT")},
-			CdtDbtInd: isodoc.P[camt053.CreditDebitCode](l.cd),
-			Sts:       &camt053.EntryStatus1Choice{Cd: isodoc.P[camt053.ExternalEntryStatus1Code]("BOOK")},
-			BookgDt:   &camt053.DateAndDateTime2Choice{Dt: isodoc.P[camt053.ISODate]("2025-03-10")},
-			BkTxCd:    &camt053.BankTransactionCodeStructure4{Prtry: &camt053.ProprietaryBankTransactionCodeStructure1{Cd: isodoc.P[camt053.Max35Text]("TRF")}},
+		e := &components.ReportEntry10{
+			NtryRef:   isodoc.P[components.Max35Text](l.ref),
+			Amt:       &components.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[components.ActiveOrHistoricCurrencyAndAmount_SimpleType](l.amount), Ccy: isodoc.P[components.ActiveOrHistoricCurrencyCode]("KZT")},
+			CdtDbtInd: isodoc.P[components.CreditDebitCode](l.cd),
+			Sts:       &components.EntryStatus1Choice{Cd: isodoc.P[components.ExternalEntryStatus1Code]("BOOK")},
+			BookgDt:   &components.DateAndDateTime2Choice{Dt: isodoc.P[components.ISODate]("2025-03-10")},
+			BkTxCd:    &components.BankTransactionCodeStructure4{Prtry: &components.ProprietaryBankTransactionCodeStructure1{Cd: isodoc.P[components.Max35Text]("TRF")}},
 		}
 		if l.e2e != "" {
-			e.NtryDtls = []*camt053.EntryDetails9{{TxDtls: []*camt053.EntryTransaction10{{Refs: &camt053.TransactionReferences6{EndToEndId: isodoc.P[camt053.Max35Text](l.e2e)}}}}}
+			e.NtryDtls = []*components.EntryDetails9{{TxDtls: []*components.EntryTransaction10{{Refs: &components.TransactionReferences6{EndToEndId: isodoc.P[components.Max35Text](l.e2e)}}}}}
 		}
 		entries = append(entries, e)
 	}
-	bal := func(tp string) *camt053.CashBalance8 {
-		return &camt053.CashBalance8{Tp: &camt053.BalanceType13{CdOrPrtry: &camt053.BalanceType10Choice{Cd: isodoc.P[camt053.ExternalBalanceType1Code](tp)}},
-			Amt:       &camt053.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[camt053.ActiveOrHistoricCurrencyAndAmount_SimpleType]("1000000.00"), Ccy: isodoc.P[camt053.ActiveOrHistoricCurrencyCode]("KZT")},
-			CdtDbtInd: isodoc.P[camt053.CreditDebitCode]("CRDT"), Dt: &camt053.DateAndDateTime2Choice{Dt: isodoc.P[camt053.ISODate]("2025-03-10")}}
+	bal := func(tp string) *components.CashBalance8 {
+		return &components.CashBalance8{Tp: &components.BalanceType13{CdOrPrtry: &components.BalanceType10Choice{Cd: isodoc.P[components.ExternalBalanceType1Code](tp)}},
+			Amt:       &components.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[components.ActiveOrHistoricCurrencyAndAmount_SimpleType]("1000000.00"), Ccy: isodoc.P[components.ActiveOrHistoricCurrencyCode]("KZT")},
+			CdtDbtInd: isodoc.P[components.CreditDebitCode]("CRDT"), Dt: &components.DateAndDateTime2Choice{Dt: isodoc.P[components.ISODate]("2025-03-10")}}
 	}
-	return wrap(t, isodoc.Camt053, msgID, &camt053.Document{BkToCstmrStmt: &camt053.BankToCustomerStatementV08{
-		GrpHdr: &camt053.GroupHeader81{MsgId: isodoc.P[camt053.Max35Text](msgID), CreDtTm: isodoc.P[camt053.ISODateTime]("2025-03-10T18:00:00Z")},
-		Stmt: []*camt053.AccountStatement9{{Id: isodoc.P[camt053.Max35Text]("ST-" + msgID),
-			Acct: &camt053.CashAccount39{Id: &camt053.AccountIdentification4Choice{IBAN: isodoc.P[camt053.IBAN2007Identifier]("KZ77070105KZT0000001")}},
-			Bal:  []*camt053.CashBalance8{bal("OPBD"), bal("CLBD")}, Ntry: entries}},
+	return wrap(t, isodoc.Camt053, msgID, &camt053.Document{BkToCstmrStmt: &components.BankToCustomerStatementV08{
+		GrpHdr: &components.GroupHeader81{MsgId: isodoc.P[components.Max35Text](msgID), CreDtTm: isodoc.P[components.ISODateTime]("2025-03-10T18:00:00Z")},
+		Stmt: []*components.AccountStatement9{{Id: isodoc.P[components.Max35Text]("ST-" + msgID),
+			Acct: &components.CashAccount39{Id: &components.AccountIdentification4Choice{IBAN: isodoc.P[components.IBAN2007Identifier]("KZ77070105KZT0000001")}},
+			Bal:  []*components.CashBalance8{bal("OPBD"), bal("CLBD")}, Ntry: entries}},
 	}})
 }
 
@@ -384,17 +385,17 @@ func TestNotificationMatchesBatchByPaymentInformationID(t *testing.T) {
 	in := newIntake("camt.054")
 	batch := in.sent("payments.customer-transfer", "PMTINF-2025-03-10-01", customerJSON(t))
 	srv := serve(t, newChannel(t, ""), in)
-	n := &camt054.Document{BkToCstmrDbtCdtNtfctn: &camt054.BankToCustomerDebitCreditNotificationV08{
-		GrpHdr: &camt054.GroupHeader81{MsgId: isodoc.P[camt054.Max35Text]("NTF-1"), CreDtTm: isodoc.P[camt054.ISODateTime]("2025-03-10T18:00:00Z")},
-		Ntfctn: []*camt054.AccountNotification17{{Id: isodoc.P[camt054.Max35Text]("N-1"),
-			Acct: &camt054.CashAccount39{Id: &camt054.AccountIdentification4Choice{IBAN: isodoc.P[camt054.IBAN2007Identifier]("KZ77070105KZT0000001")}},
-			Ntry: []*camt054.ReportEntry10{{
-				Amt:       &camt054.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[camt054.ActiveOrHistoricCurrencyAndAmount_SimpleType]("150000.50"), Ccy: isodoc.P[camt054.ActiveOrHistoricCurrencyCode]("KZT")},
-				CdtDbtInd: isodoc.P[camt054.CreditDebitCode]("DBIT"),
-				Sts:       &camt054.EntryStatus1Choice{Cd: isodoc.P[camt054.ExternalEntryStatus1Code]("BOOK")},
-				BkTxCd:    &camt054.BankTransactionCodeStructure4{Prtry: &camt054.ProprietaryBankTransactionCodeStructure1{Cd: isodoc.P[camt054.Max35Text]("TRF")}},
-				NtryDtls: []*camt054.EntryDetails9{{TxDtls: []*camt054.EntryTransaction10{{Refs: &camt054.TransactionReferences6{
-					PmtInfId: isodoc.P[camt054.Max35Text]("PMTINF-2025-03-10-01"), EndToEndId: isodoc.P[camt054.Max35Text]("SAL-2025-03-0002")}}}}},
+	n := &camt054.Document{BkToCstmrDbtCdtNtfctn: &components.BankToCustomerDebitCreditNotificationV08{
+		GrpHdr: &components.GroupHeader81{MsgId: isodoc.P[components.Max35Text]("NTF-1"), CreDtTm: isodoc.P[components.ISODateTime]("2025-03-10T18:00:00Z")},
+		Ntfctn: []*components.AccountNotification17{{Id: isodoc.P[components.Max35Text]("N-1"),
+			Acct: &components.CashAccount39{Id: &components.AccountIdentification4Choice{IBAN: isodoc.P[components.IBAN2007Identifier]("KZ77070105KZT0000001")}},
+			Ntry: []*components.ReportEntry10{{
+				Amt:       &components.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[components.ActiveOrHistoricCurrencyAndAmount_SimpleType]("150000.50"), Ccy: isodoc.P[components.ActiveOrHistoricCurrencyCode]("KZT")},
+				CdtDbtInd: isodoc.P[components.CreditDebitCode]("DBIT"),
+				Sts:       &components.EntryStatus1Choice{Cd: isodoc.P[components.ExternalEntryStatus1Code]("BOOK")},
+				BkTxCd:    &components.BankTransactionCodeStructure4{Prtry: &components.ProprietaryBankTransactionCodeStructure1{Cd: isodoc.P[components.Max35Text]("TRF")}},
+				NtryDtls: []*components.EntryDetails9{{TxDtls: []*components.EntryTransaction10{{Refs: &components.TransactionReferences6{
+					PmtInfId: isodoc.P[components.Max35Text]("PMTINF-2025-03-10-01"), EndToEndId: isodoc.P[components.Max35Text]("SAL-2025-03-0002")}}}}},
 			}},
 		}},
 	}}

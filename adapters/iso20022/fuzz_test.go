@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 )
 
 // FuzzInbound feeds arbitrary bytes to the inbound channel as the payment

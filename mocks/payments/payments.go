@@ -38,10 +38,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt056"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs008"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pain001"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt056"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs008"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pain001"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/mocks"
 )
