@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hooklift/gowsdl/soap"
 
-	"github.com/minfin-kz/kopir/adapters/gbdul/ultypes"
+	"github.com/minfin-kz/kopir/contracts/gbdul/ultypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 )
 

@@ -18,7 +18,7 @@ import (
 	"github.com/hooklift/gowsdl/soap"
 
 	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
+	"github.com/minfin-kz/kopir/contracts/gbdfl/fltypes"
 	"github.com/minfin-kz/kopir/mocks"
 )
 

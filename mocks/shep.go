@@ -10,10 +10,10 @@ import (
 	"github.com/hooklift/gowsdl/soap"
 
 	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
-	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
-	"github.com/minfin-kz/kopir/adapters/gbdul/ultypes"
 	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
+	"github.com/minfin-kz/kopir/contracts/gbdfl/fltypes"
+	"github.com/minfin-kz/kopir/contracts/gbdul/ultypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 )

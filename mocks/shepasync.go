@@ -11,9 +11,9 @@ import (
 	"github.com/hooklift/gowsdl/soap"
 
 	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
-	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
+	"github.com/minfin-kz/kopir/contracts/gbdfl/fltypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 )
 

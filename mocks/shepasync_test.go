@@ -14,7 +14,7 @@ import (
 	"github.com/hooklift/gowsdl/soap"
 
 	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/mocks"
 	"github.com/minfin-kz/kopir/mocks/pki"

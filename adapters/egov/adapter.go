@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
 	"github.com/minfin-kz/kopir/internal/safexml"
 )
 

@@ -18,9 +18,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
 	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/internal/xmlsig"

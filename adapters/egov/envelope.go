@@ -19,7 +19,7 @@ import (
 
 	"github.com/hooklift/gowsdl/soap"
 
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
 	"github.com/minfin-kz/kopir/internal/safexml"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 )

@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
 

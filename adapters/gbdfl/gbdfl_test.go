@@ -15,9 +15,9 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
 	"github.com/minfin-kz/kopir/adapters/gbdfl"
-	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
+	"github.com/minfin-kz/kopir/contracts/gbdfl/fltypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 	"github.com/minfin-kz/kopir/mocks"
 )

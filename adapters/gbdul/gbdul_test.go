@@ -15,7 +15,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/adapters/gbdul"
-	"github.com/minfin-kz/kopir/adapters/gbdul/ultypes"
+	"github.com/minfin-kz/kopir/contracts/gbdul/ultypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 	"github.com/minfin-kz/kopir/mocks"
 )
