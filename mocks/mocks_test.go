@@ -17,7 +17,7 @@ import (
 
 	"github.com/hooklift/gowsdl/soap"
 
-	"github.com/minfin-kz/kopir/adapters/egov"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/gbdfl/fltypes"
 	"github.com/minfin-kz/kopir/mocks"
 )
@@ -25,9 +25,9 @@ import (
 func envelope(t testing.TB, sender, password, service, iin string) []byte {
 	t.Helper()
 	now := time.Now()
-	b, err := egov.MarshalSendMessage(&egov.Request{
-		Info: egov.NewInfo("7c9e6679-7425-40de-944b-e07fc1f90ae7", "", service, sender, password, now),
-		Data: egov.Payload{
+	b, err := shep.MarshalSendMessage(&shep.Request{
+		Info: shep.NewInfo("7c9e6679-7425-40de-944b-e07fc1f90ae7", "", service, sender, password, now),
+		Data: shep.Payload{
 			Type:  xml.Name{Space: "http://message.persistence.interactive.nat", Local: "Request"},
 			Value: &fltypes.Request{MessageId: "7c9e6679-7425-40de-944b-e07fc1f90ae7", MessageDate: soap.CreateXsdDateTime(now, true), SenderCode: sender, Iin: iin},
 		},
@@ -56,13 +56,13 @@ func do(t testing.TB, method, url string, body []byte, header ...string) (int, [
 	return resp.StatusCode, b
 }
 
-func fault(t *testing.T, status int, body []byte) *egov.Fault {
+func fault(t *testing.T, status int, body []byte) *shep.Fault {
 	t.Helper()
 	if status != 500 {
 		t.Fatalf("fault with HTTP %d", status)
 	}
-	_, err := egov.ParseResponse(body, nil)
-	var f *egov.Fault
+	_, err := shep.ParseResponse(body, nil)
+	var f *shep.Fault
 	if !errors.As(err, &f) {
 		t.Fatalf("not a fault: %v\n%s", err, body)
 	}
@@ -77,7 +77,7 @@ func TestSHEPHappyPath(t *testing.T) {
 		t.Fatalf("%d %s", status, body)
 	}
 	var r fltypes.Response
-	info, err := egov.ParseResponse(body, &r)
+	info, err := shep.ParseResponse(body, &r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,9 +112,9 @@ func TestSHEPHappyPath(t *testing.T) {
 		seen[se.Name.Local] = true
 		want := ""
 		if se.Name.Local == "SendMessageResponse" {
-			want = egov.NSTypes
+			want = shep.NSTypes
 		} else if se.Name.Local == "Envelope" || se.Name.Local == "Body" {
-			want = egov.NSSOAP
+			want = shep.NSSOAP
 		}
 		if se.Name.Space != want {
 			t.Errorf("<%s> in %q, want %q", se.Name.Local, se.Name.Space, want)
@@ -123,7 +123,7 @@ func TestSHEPHappyPath(t *testing.T) {
 			var typ, ns string
 			for _, a := range se.Attr {
 				switch {
-				case a.Name.Space == egov.NSXSI && a.Name.Local == "type":
+				case a.Name.Space == shep.NSXSI && a.Name.Local == "type":
 					typ = a.Value
 				case a.Name.Space == "xmlns" && a.Name.Local == "ns3":
 					ns = a.Value
@@ -148,7 +148,7 @@ func TestSHEPSampleRequest(t *testing.T) {
 	}
 	status, body := do(t, "POST", srv.URL+"/shep/sync", sample)
 	var r fltypes.Response
-	if _, err := egov.ParseResponse(body, &r); status != 200 || err != nil {
+	if _, err := shep.ParseResponse(body, &r); status != 200 || err != nil {
 		t.Fatalf("%d %v %s", status, err, body)
 	}
 	if r.RequestId != "1" || r.Receiver.Code != "smartbridge" || r.Persons.Person[0].Iin != "931002451325" {
@@ -186,7 +186,7 @@ func TestNotFoundIIN(t *testing.T) {
 	defer srv.Close()
 	status, body := do(t, "POST", srv.URL+"/shep/sync", envelope(t, "kopir", "kopir-secret", mocks.GBDFLServiceID, "931002451325"))
 	var r fltypes.Response
-	if _, err := egov.ParseResponse(body, &r); status != 200 || err != nil {
+	if _, err := shep.ParseResponse(body, &r); status != 200 || err != nil {
 		t.Fatalf("%d %v", status, err)
 	}
 	if r.MessageResult.Code != "00000" || len(r.Persons.Person) != 0 || bytes.Contains(body, []byte("<persons")) {

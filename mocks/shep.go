@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/hooklift/gowsdl/soap"
 
-	"github.com/minfin-kz/kopir/adapters/egov"
 	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
 	"github.com/minfin-kz/kopir/contracts/gbdfl/fltypes"
 	"github.com/minfin-kz/kopir/contracts/gbdul/ultypes"
@@ -51,7 +51,7 @@ func (s *server) shepSync(w http.ResponseWriter, r *http.Request) {
 	// The envelope is parsed before faults are injected so that a rejected
 	// call is still counted under its messageId.
 	var data syncData
-	info, err := egov.ParseSendMessage(body, &data)
+	info, err := shep.ParseSendMessage(body, &data)
 	if err != nil {
 		s.fault(w, "soap:Client", CodeBadRequest, err.Error())
 		return
@@ -166,7 +166,7 @@ func (s *server) authorised(si *shepsync.SenderInfo) bool {
 // fault answers a SOAP 1.1 Fault with the WSDL's sendMessageFault detail,
 // HTTP 500 as SOAP 1.1 requires.
 func (s *server) fault(w http.ResponseWriter, faultCode, code, msg string) {
-	body, err := egov.MarshalFault(faultCode, msg, &shepsync.ErrorInfo{
+	body, err := shep.MarshalFault(faultCode, msg, &shepsync.ErrorInfo{
 		ErrorCode:    code,
 		ErrorMessage: msg,
 		ErrorDate:    soap.CreateXsdDateTime(s.opts.Now(), true),
@@ -211,10 +211,10 @@ func (s *server) gbdfl(w http.ResponseWriter, info *shepsync.SyncMessageInfo, re
 
 // shepWSDL serves the contract the adapters were generated from.
 func (s *server) shepWSDL(w http.ResponseWriter, r *http.Request) {
-	egov.ServeWSDL(w, r, egovshep.Files, "sync", "SyncChannel/v10/Interfaces/SyncChannelHttp_Service.wsdl")
+	shep.ServeWSDL(w, r, egovshep.Files, "sync", "SyncChannel/v10/Interfaces/SyncChannelHttp_Service.wsdl")
 }
 
 // shepAsyncWSDL serves the gateway's AsyncChannel contract.
 func (s *server) shepAsyncWSDL(w http.ResponseWriter, r *http.Request) {
-	egov.ServeWSDL(w, r, egovshep.Files, "async", "IAsyncChannelImport.wsdl")
+	shep.ServeWSDL(w, r, egovshep.Files, "async", "IAsyncChannelImport.wsdl")
 }

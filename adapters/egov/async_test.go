@@ -13,6 +13,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/mocks"
 )
 
@@ -74,7 +75,7 @@ func TestAsyncConversationAgainstMock(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := out.Response
-	if out.State != egov.StateDelivered || out.MessageID != "a-1" || r == nil || r.CorrelationID != "a-1" || r.MessageType != egov.TypeResponse ||
+	if out.State != shep.StateDelivered || out.MessageID != "a-1" || r == nil || r.CorrelationID != "a-1" || r.MessageType != shep.TypeResponse ||
 		r.Data != "<ping>1</ping>" || r.ServiceID != "MOCK_Echo" || r.MessageID == "" {
 		t.Fatalf("%+v %+v", out, r)
 	}
@@ -84,7 +85,7 @@ func TestAsyncConversationAgainstMock(t *testing.T) {
 	}
 	// The gateway no longer holds the response: it was acknowledged.
 	h := held(t, gw.URL)
-	if len(h.Waiting) != 0 || len(h.Sent) != 1 || h.Sent[0].State != egov.StateDelivered {
+	if len(h.Waiting) != 0 || len(h.Sent) != 1 || h.Sent[0].State != shep.StateDelivered {
 		t.Fatalf("%+v", h)
 	}
 }
@@ -107,7 +108,7 @@ func TestAsyncOutcomes(t *testing.T) {
 	tr := func() *httpTransport { return &httpTransport{url: gw.URL + "/shep/async"} }
 
 	_, err := converse(t, asyncAdapter(t, "serviceId: MOCK_Undeliverable"), tr(), "a-3", `{"data":"<x/>"}`)
-	if ae := asAdapterError(t, err); ae.Code != egov.StateNotDelivered || ae.Status != 502 || ae.Retryable {
+	if ae := asAdapterError(t, err); ae.Code != shep.StateNotDelivered || ae.Status != 502 || ae.Retryable {
 		t.Fatalf("%+v", ae)
 	}
 	start := time.Now()
@@ -117,7 +118,7 @@ func TestAsyncOutcomes(t *testing.T) {
 	}
 	oneWay := tr()
 	out, err := converse(t, asyncAdapter(t, "serviceId: MOCK_Silent\nawaitResponse: false\nmessageType: NOTIFICATION"), oneWay, "a-5", `{"data":"<x/>"}`)
-	if err != nil || out.State != egov.StateDelivered || out.Response != nil || strings.Contains(strings.Join(oneWay.calls, ","), "getMessages") {
+	if err != nil || out.State != shep.StateDelivered || out.Response != nil || strings.Contains(strings.Join(oneWay.calls, ","), "getMessages") {
 		t.Fatalf("%v %+v %v", err, out, oneWay.calls)
 	}
 	_, err = converse(t, asyncAdapter(t, "serviceId: NOT_ON_GATEWAY"), tr(), "a-6", `{"data":"<x/>"}`)

@@ -24,6 +24,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/mocks"
@@ -88,9 +89,9 @@ func requireSignatures(t testing.TB, o egov.ChannelOptions) *egov.Channel {
 
 func syncEnvelope(t testing.TB, id, service, sender, password, data string) []byte {
 	t.Helper()
-	b, err := egov.MarshalSendMessage(&egov.Request{
-		Info: egov.NewInfo(id, "corr-"+id, service, sender, password, time.Now()),
-		Data: egov.Payload{Value: &egov.AnyXML{InnerXML: data}},
+	b, err := shep.MarshalSendMessage(&shep.Request{
+		Info: shep.NewInfo(id, "corr-"+id, service, sender, password, time.Now()),
+		Data: shep.Payload{Value: &shep.AnyXML{InnerXML: data}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -125,8 +126,8 @@ func faultOf(t testing.TB, status int, h http.Header, body []byte) (string, stri
 	if status != http.StatusInternalServerError || !strings.HasPrefix(h.Get("Content-Type"), "text/xml") {
 		t.Fatalf("want HTTP 500 text/xml fault, got %d %s\n%s", status, h.Get("Content-Type"), body)
 	}
-	_, err := egov.ParseOp(body, egov.Limits, func(xml.Name) any { return nil })
-	var f *egov.Fault
+	_, err := shep.ParseOp(body, shep.Limits, func(xml.Name) any { return nil })
+	var f *shep.Fault
 	if !errors.As(err, &f) || f.Detail.Info == nil {
 		t.Fatalf("not a SOAP fault with detail: %v\n%s", err, body)
 	}
@@ -148,12 +149,12 @@ func TestInboundSyncRouteAnswersWithSubscriberData(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}
-	var data egov.RawData
-	info, err := egov.ParseResponse(body, &data)
+	var data shep.RawData
+	info, err := shep.ParseResponse(body, &data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Status.Code != egov.StatusSuccess || info.CorrelationId != "m-1" || info.MessageId != h.Get("X-Kopir-Message-Id") ||
+	if info.Status.Code != shep.StatusSuccess || info.CorrelationId != "m-1" || info.MessageId != h.Get("X-Kopir-Message-Id") ||
 		data.InnerXML != "<debt><bin>000740000728</bin><amount>0</amount></debt>" {
 		t.Fatalf("%+v %q", info, data.InnerXML)
 	}
@@ -183,8 +184,8 @@ func TestInboundSyncNonXMLReplyIsCarriedAsText(t *testing.T) {
 	in := newIntake(map[string]bool{svcSync: true})
 	_, srv := channelServer(t, channelOpts(), false, in)
 	_, _, body := postXML(t, srv.URL+"/shep/sync", syncEnvelope(t, "m-2", svcSync, "demo-agency", "demo-secret", "<x/>"))
-	var data egov.RawData
-	if _, err := egov.ParseResponse(body, &data); err != nil || data.InnerXML != `{&#34;ok&#34;:true}` {
+	var data shep.RawData
+	if _, err := shep.ParseResponse(body, &data); err != nil || data.InnerXML != `{&#34;ok&#34;:true}` {
 		t.Fatalf("%v %q", err, data.InnerXML)
 	}
 }
@@ -218,8 +219,8 @@ func TestInboundSyncToAsyncRouteAcknowledgesOnce(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("%d %s", status, first)
 	}
-	var data egov.RawData
-	info, err := egov.ParseResponse(first, &data)
+	var data shep.RawData
+	info, err := shep.ParseResponse(first, &data)
 	if err != nil || info.MessageId != "bus-1" || h.Get("X-Kopir-Message-Id") != "bus-1" || !strings.Contains(data.InnerXML, "<status>QUEUED</status>") {
 		t.Fatalf("%v %+v %s", err, info, data.InnerXML)
 	}
@@ -415,10 +416,10 @@ func waitFor(t testing.TB, cond func() bool) {
 
 func asyncPush(t testing.TB, id, service, msgType, data string) []byte {
 	t.Helper()
-	b, err := egov.MarshalAsyncSendMessage(egov.NSAsyncClient, &egov.AsyncMessage{Info: shepasync.AsyncMessageInfo{
+	b, err := shep.MarshalAsyncSendMessage(shep.NSAsyncClient, &shep.AsyncMessage{Info: shepasync.AsyncMessageInfo{
 		MessageId: id, ServiceId: service, MessageType: msgType, MessageDate: soap.CreateXsdDateTime(time.Now(), true),
 		Sender: &shepasync.SenderInfo{SenderId: "demo-agency", Password: "demo-secret"},
-	}, Data: egov.Payload{Value: &egov.AnyXML{InnerXML: data}}})
+	}, Data: shep.Payload{Value: &shep.AnyXML{InnerXML: data}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +453,7 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 		{"malformed XML", plain.URL, "/sync", []byte("<soap:Envelope><oops>"), "KOPIR_XML_SYNTAX", "", ""},
 		{"DOCTYPE", plain.URL, "/sync", append([]byte(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>`), good("b-d")[38:]...), "KOPIR_XML_DOCTYPE", "", "DTD"},
 		{"body over limit", plain.URL, "/sync", replace(good("b-l"), "<x/>", "<x>"+strings.Repeat("a", 5000)+"</x>"), egov.CodeBodyTooLarge, "", "4096"},
-		{"wrong namespace", plain.URL, "/sync", replace(good("b-n"), egov.NSTypes, "http://bip.bee.kz/SyncChannel/v9/Types"), egov.CodeUnknownOperation, "", "v9"},
+		{"wrong namespace", plain.URL, "/sync", replace(good("b-n"), shep.NSTypes, "http://bip.bee.kz/SyncChannel/v9/Types"), egov.CodeUnknownOperation, "", "v9"},
 		{"missing messageId", plain.URL, "/sync", replace(good("b-m"), "<messageId>b-m</messageId>", ""), egov.CodeInvalidEnvelope, "", "messageId"},
 		{"missing requestData", plain.URL, "/sync", replace(replace(good("b-r"), "<requestData><data><x/></data>", ""), "</requestData>", ""), egov.CodeInvalidEnvelope, "b-r", "requestData"},
 		{"bad messageDate", plain.URL, "/sync", bytesReplaceDate(good("b-date")), egov.CodeInvalidEnvelope, "b-date", "messageDate"},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
@@ -123,15 +124,15 @@ func (p *Poller) Run(ctx context.Context, in adapters.Intake) error {
 // Once fetches one batch for s's service and takes each message. It
 // returns how many messages the gateway offered.
 func (p *Poller) Once(ctx context.Context, in adapters.Intake, s *Sender) (int, error) {
-	env, err := MarshalOp(NSAsync, OpGetMessages, "request", &shepasync.AsyncGetMessagesRequest{
-		RequestDate: xsdNow(s.now()), ServiceId: s.ServiceID, Amount: int32(p.amount),
+	env, err := shep.MarshalOp(shep.NSAsync, shep.OpGetMessages, "request", &shepasync.AsyncGetMessagesRequest{
+		RequestDate: shep.XSDNow(s.now()), ServiceId: s.ServiceID, Amount: int32(p.amount),
 		Sender: &shepasync.SenderInfo{SenderId: s.SenderID, Password: s.Password},
 	})
 	if err != nil {
 		return 0, err
 	}
-	var got inboundMessages
-	if err := p.exchange(ctx, s, env, OpGetMessages, &got); err != nil {
+	var got shep.InboundMessages
+	if err := p.exchange(ctx, s, env, shep.OpGetMessages, &got); err != nil {
 		return 0, err
 	}
 	for _, msg := range got.Messages {
@@ -140,10 +141,10 @@ func (p *Poller) Once(ctx context.Context, in adapters.Intake, s *Sender) (int, 
 		}
 		receive, resend, einfo := p.take(ctx, in, msg)
 		n := DeliveryNotification(s, msg.MessageInfo.MessageId, receive, resend, einfo)
-		nenv, err := MarshalOp(NSAsync, OpSendDeliveryNotification, "request", n)
+		nenv, err := shep.MarshalOp(shep.NSAsync, shep.OpSendDeliveryNotification, "request", n)
 		if err == nil {
 			var ack shepasync.AsyncSendDeliveryNotificationResponse
-			err = p.exchange(ctx, s, nenv, OpSendDeliveryNotification, &ack)
+			err = p.exchange(ctx, s, nenv, shep.OpSendDeliveryNotification, &ack)
 		}
 		if err != nil {
 			// Not acknowledged: the gateway offers it again and the
@@ -158,7 +159,7 @@ func (p *Poller) Once(ctx context.Context, in adapters.Intake, s *Sender) (int, 
 // gateway: accepted once stored; not accepted and not to be resent when
 // refused for good (stored REJECTED); not accepted but resent when our
 // side failed.
-func (p *Poller) take(ctx context.Context, in adapters.Intake, msg *InboundSendMessage) (receive, resend string, e *shepasync.ErrorInfo) {
+func (p *Poller) take(ctx context.Context, in adapters.Intake, msg *shep.InboundSendMessage) (receive, resend string, e *shepasync.ErrorInfo) {
 	m := &adapters.Inbound{Channel: ChannelName}
 	rf := validateAsyncSend(msg)
 	var rc *adapters.Receipt
@@ -171,14 +172,14 @@ func (p *Poller) take(ctx context.Context, in adapters.Intake, msg *InboundSendM
 	}
 	if rf == nil {
 		p.c.Log.Debug("shep: polled message taken", "messageId", msg.MessageInfo.MessageId, "kopirMessageId", rc.MessageID, "duplicate", rc.Duplicate)
-		return ReceiveAccepted, NotResend, nil
+		return shep.ReceiveAccepted, shep.NotResend, nil
 	}
-	ei := &shepasync.ErrorInfo{ErrorCode: rf.code, ErrorMessage: rf.msg, ErrorDate: xsdNow(p.c.now())}
+	ei := &shepasync.ErrorInfo{ErrorCode: rf.code, ErrorMessage: rf.msg, ErrorDate: shep.XSDNow(p.c.now())}
 	if rf.server {
-		return ReceiveNotAccepted, Resend, ei
+		return shep.ReceiveNotAccepted, shep.Resend, ei
 	}
 	in.Reject(ctx, m, &adapters.RejectError{Code: rf.code, Reason: rf.msg})
-	return ReceiveNotAccepted, NotResend, ei
+	return shep.ReceiveNotAccepted, shep.NotResend, ei
 }
 
 func (p *Poller) exchange(ctx context.Context, s *Sender, env []byte, op string, out any) error {
