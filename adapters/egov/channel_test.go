@@ -136,7 +136,7 @@ func faultOf(t testing.TB, status int, h http.Header, body []byte) (string, stri
 
 func TestInboundSyncRouteAnswersWithSubscriberData(t *testing.T) {
 	in := newIntake(map[string]bool{svcSync: true})
-	in.reply = func(m *adapters.Inbound) (*adapters.Response, error) {
+	in.Reply = func(m *adapters.Inbound) (*adapters.Response, error) {
 		var msg egov.InboundMessage
 		if err := json.Unmarshal(m.Body, &msg); err != nil {
 			return nil, err
@@ -160,22 +160,22 @@ func TestInboundSyncRouteAnswersWithSubscriberData(t *testing.T) {
 	}
 	// What the subscriber received.
 	var msg egov.InboundMessage
-	if err := json.Unmarshal(in.called[0].Body, &msg); err != nil {
+	if err := json.Unmarshal(in.Called()[0].Body, &msg); err != nil {
 		t.Fatal(err)
 	}
 	if msg.Operation != "SendMessage" || msg.ServiceID != svcSync || msg.MessageID != "m-1" || msg.CorrelationID != "corr-m-1" ||
 		msg.SenderID != "demo-agency" || msg.Data != "<bin>000740000728</bin>" || msg.MessageDate == "" {
 		t.Fatalf("%+v", msg)
 	}
-	if in.called[0].ExternalID != "m-1" || in.called[0].Key != svcSync || len(in.called[0].Raw) == 0 {
-		t.Fatalf("%+v", in.called[0])
+	if in.Called()[0].ExternalID != "m-1" || in.Called()[0].Key != svcSync || len(in.Called()[0].Raw) == 0 {
+		t.Fatalf("%+v", in.Called()[0])
 	}
 	// A repeat gets the first answer and does not reach the subscriber.
 	status, _, again := postXML(t, srv.URL+"/shep/sync", env)
 	if status != 200 || !bytes.Equal(again, body) {
 		t.Fatalf("repeat answered %d, differently:\n%s\n%s", status, body, again)
 	}
-	if _, called, _ := in.counts(); called != 1 {
+	if _, called, _ := counts(in); called != 1 {
 		t.Fatalf("subscriber called %d times", called)
 	}
 }
@@ -193,7 +193,7 @@ func TestInboundSyncNonXMLReplyIsCarriedAsText(t *testing.T) {
 func TestInboundSyncSubscriberFailureIsNotRedelivered(t *testing.T) {
 	in := newIntake(map[string]bool{svcSync: true})
 	calls := 0
-	in.reply = func(*adapters.Inbound) (*adapters.Response, error) {
+	in.Reply = func(*adapters.Inbound) (*adapters.Response, error) {
 		calls++
 		return nil, &adapters.Error{Status: 502, Detail: "subscriber down"}
 	}
@@ -206,8 +206,8 @@ func TestInboundSyncSubscriberFailureIsNotRedelivered(t *testing.T) {
 			t.Fatalf("%s %s", code, ec)
 		}
 	}
-	if calls != 1 || len(in.rejected) != 0 {
-		t.Fatalf("subscriber called %d times, %d rejections: our failure is not the sender's", calls, len(in.rejected))
+	if calls != 1 || len(in.Rejected()) != 0 {
+		t.Fatalf("subscriber called %d times, %d rejections: our failure is not the sender's", calls, len(in.Rejected()))
 	}
 }
 
@@ -221,27 +221,28 @@ func TestInboundSyncToAsyncRouteAcknowledgesOnce(t *testing.T) {
 	}
 	var data shep.RawData
 	info, err := shep.ParseResponse(first, &data)
-	if err != nil || info.MessageId != "bus-1" || h.Get("X-Kopir-Message-Id") != "bus-1" || !strings.Contains(data.InnerXML, "<status>QUEUED</status>") {
+	accepted := in.Accepted()
+	if err != nil || len(accepted) != 1 || info.MessageId != accepted[0].ID || h.Get("X-Kopir-Message-Id") != accepted[0].ID || !strings.Contains(data.InnerXML, "<status>QUEUED</status>") {
 		t.Fatalf("%v %+v %s", err, info, data.InnerXML)
 	}
 	_, _, second := postXML(t, srv.URL+"/shep/sync", env)
 	if !bytes.Equal(first, second) {
 		t.Fatalf("repeat got another acknowledgement:\n%s\n%s", first, second)
 	}
-	if accepted, _, _ := in.counts(); accepted != 1 {
+	if accepted, _, _ := counts(in); accepted != 1 {
 		t.Fatalf("accepted %d times", accepted)
 	}
 }
 
 func TestInboundStoreDownIsOurFault(t *testing.T) {
 	in := newIntake(map[string]bool{svcAsync: false})
-	in.storeDown = true
+	in.Fail(errors.New("store is down"))
 	_, srv := channelServer(t, channelOpts(), false, in)
 	status, h, body := postXML(t, srv.URL+"/shep/sync", syncEnvelope(t, "m-5", svcAsync, "demo-agency", "demo-secret", "<x/>"))
 	if code, ec := faultOf(t, status, h, body); code != "soap:Server" || ec != egov.CodeUnavailable {
 		t.Fatalf("%s %s", code, ec)
 	}
-	if len(in.rejected) != 0 {
+	if len(in.Rejected()) != 0 {
 		t.Fatal("a store failure must not be recorded as the sender's REJECTED message")
 	}
 }
@@ -272,7 +273,7 @@ func TestGatewayPushesToChannel(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	var msg egov.InboundMessage
-	if err := json.Unmarshal(in.accepted[0].Body, &msg); err != nil {
+	if err := json.Unmarshal(in.Accepted()[0].Body, &msg); err != nil {
 		t.Fatal(err)
 	}
 	if msg.Operation != "sendMessage" || msg.MessageType != "REQUEST" || msg.SenderID != "demo-agency" || !strings.Contains(msg.Signer, "shep-gateway") ||
@@ -283,7 +284,7 @@ func TestGatewayPushesToChannel(t *testing.T) {
 	if again.Response != r.Response {
 		t.Fatalf("repeat got another acknowledgement:\n%s\n%s", r.Response, again.Response)
 	}
-	if accepted, _, _ := in.counts(); accepted != 1 {
+	if accepted, _, _ := counts(in); accepted != 1 {
 		t.Fatalf("accepted %d", accepted)
 	}
 	// SyncChannel push to a sync route.
@@ -296,7 +297,7 @@ func TestGatewayPushesToChannel(t *testing.T) {
 	if r.Status != 500 || !strings.Contains(r.Response, string(xmlsig.ReasonMissing)) {
 		t.Fatalf("%+v", r)
 	}
-	if rj := in.lastRejection(t); rj.m.ExternalID != r.MessageID {
+	if rj := lastRejection(t, in); rj.ExternalID != r.MessageID {
 		t.Fatalf("%+v", rj)
 	}
 }
@@ -304,7 +305,7 @@ func TestGatewayPushesToChannel(t *testing.T) {
 func TestStatusNotificationAnnotatesOutboundMessage(t *testing.T) {
 	f := fixture(t)
 	in := newIntake(nil)
-	in.outbound["egov.async\x00out-1"] = "bus-out-1"
+	in.SentAs("bus-out-1", "egov.async", "out-1", nil)
 	_, ch := channelServer(t, channelOpts(), true, in)
 	gw := mockServer(t, mocks.Options{Signer: f.gateway, PushURL: ch.URL + "/shep"})
 	notify := func(body string) mocks.PushResult {
@@ -322,7 +323,7 @@ func TestStatusNotificationAnnotatesOutboundMessage(t *testing.T) {
 	if r.Status != 200 || !strings.Contains(r.Response, "changeMassageStatusNotificationResponse") {
 		t.Fatalf("%+v", r)
 	}
-	if ev := in.notes["bus-out-1"]; len(ev) != 1 || ev[0].Action != "SHEP_STATUS" || !strings.HasPrefix(ev[0].Detail, "DELIVERED SCSS001") {
+	if ev := in.Actions("bus-out-1", "SHEP_STATUS"); len(ev) != 1 || !strings.HasPrefix(ev[0], "DELIVERED SCSS001") {
 		t.Fatalf("%+v", ev)
 	}
 	r = notify(`{"messageId":"never-sent","state":"NOT_DELIVERED"}`)
@@ -366,25 +367,25 @@ func TestPollerTakesQueuedMessages(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- ch.Run(ctx, in) }()
-	waitFor(t, func() bool { a, _, r := in.counts(); return a == 3 && r == 1 })
+	waitFor(t, func() bool { a, _, r := counts(in); return a == 3 && r == 1 })
 	waitFor(t, func() bool { return len(held(t, gw.URL).Waiting) == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if rj := in.lastRejection(t); rj.m.ExternalID != "q-x" || !strings.Contains(rj.reason.Error(), egov.CodeUnknownService) {
+	if rj := lastRejection(t, in); rj.ExternalID != "q-x" || !strings.Contains(rj.Reason.Error(), egov.CodeUnknownService) {
 		t.Fatalf("%+v", rj)
 	}
 
 	// Our store failing: not accepted, the gateway keeps it for later.
-	in.storeDown = true
+	in.Fail(errors.New("store is down"))
 	queue(svcAsync, "q-4")
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	go func() { done <- ch.Run(ctx2, in) }()
 	waitFor(t, func() bool { w := held(t, gw.URL).Waiting; return len(w) == 1 && w[0].Offered >= 1 })
 	cancel2()
 	<-done
-	if a, _, _ := in.counts(); a != 3 {
+	if a, _, _ := counts(in); a != 3 {
 		t.Fatalf("accepted %d", a)
 	}
 }
@@ -475,7 +476,7 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := len(in.rejected)
+			before := len(in.Rejected())
 			status, h, body := postXML(t, c.srv+"/shep"+c.path, c.body)
 			code, ec := faultOf(t, status, h, body)
 			if code != "soap:Client" || ec != c.code {
@@ -484,16 +485,16 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 			if c.detail != "" && !strings.Contains(string(body), c.detail) {
 				t.Fatalf("fault does not say %q:\n%s", c.detail, body)
 			}
-			if len(in.rejected) != before+1 {
+			if len(in.Rejected()) != before+1 {
 				t.Fatal("not recorded as REJECTED")
 			}
-			rj := in.lastRejection(t)
-			if rj.m.ExternalID != c.extID || h.Get("X-Kopir-Message-Id") != rj.id || !strings.Contains(rj.reason.Error(), c.code) {
+			rj := lastRejection(t, in)
+			if rj.ExternalID != c.extID || h.Get("X-Kopir-Message-Id") != rj.ID || !strings.Contains(rj.Reason.Error(), c.code) {
 				t.Fatalf("rejection %+v (id %s)", rj, h.Get("X-Kopir-Message-Id"))
 			}
 		})
 	}
-	if accepted, called, _ := in.counts(); accepted != 0 || called != 0 {
+	if accepted, called, _ := counts(in); accepted != 0 || called != 0 {
 		t.Fatalf("a refused message reached the subscriber: %d accepted, %d called", accepted, called)
 	}
 	// Still serving, signed and unsigned.
@@ -604,7 +605,7 @@ func TestEnvelopesAreValidatedAgainstTheXSD(t *testing.T) {
 			}
 		})
 	}
-	if accepted, _, _ := in.counts(); accepted != 0 {
+	if accepted, _, _ := counts(in); accepted != 0 {
 		t.Fatal("an invalid envelope was accepted")
 	}
 	// Valid ones pass.

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -30,18 +28,11 @@ var yamlOpts = adaptertest.Options
 // post is the core's single exchange, minus retries and breakers.
 func post(t testing.TB, url string, w *adapters.WireRequest) *adapters.WireResponse {
 	t.Helper()
-	req, err := http.NewRequest(w.Method, url+w.Path, bytes.NewReader(w.Body))
+	resp, err := (&adaptertest.Transport{Endpoint: url}).Do(context.Background(), w)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header = w.Header.Clone()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return &adapters.WireResponse{Endpoint: url, StatusCode: resp.StatusCode, Header: resp.Header, Body: body}
+	return resp
 }
 
 // samples are the SHEP envelopes of the shared contract collection, kept

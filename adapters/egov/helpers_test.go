@@ -1,196 +1,50 @@
 package egov_test
 
 import (
-	"bytes"
-	"context"
 	"crypto/x509"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/internal/xmlsig/testpki"
 	"github.com/minfin-kz/kopir/mocks"
 )
 
-// testIntake is a map-backed Intake with the semantics the channel relies
-// on: Known by key, Accept/Call de-duplicate by (key, ExternalID) and
-// return the stored acknowledgement of a repeat, Reject records, Find
-// looks up outbound messages seeded by the test. The real, store-backed
-// intake is exercised end to end by the lead's tests.
-type testIntake struct {
-	mu        sync.Mutex
-	routes    map[string]bool // key → sync
-	seen      map[string]*adapters.Receipt
-	acks      map[string][]byte
-	accepted  []*adapters.Inbound
-	called    []*adapters.Inbound
-	rejected  []rejection
-	outbound  map[string]string // route + "\x00" + externalID → message id
-	notes     map[string][]adapters.Event
-	reply     func(m *adapters.Inbound) (*adapters.Response, error)
-	storeDown bool
-	n         int
-}
-
-type rejection struct {
-	m      adapters.Inbound
-	reason error
-	id     string
-}
-
-func newIntake(routes map[string]bool) *testIntake {
-	return &testIntake{routes: routes, seen: map[string]*adapters.Receipt{}, acks: map[string][]byte{},
-		outbound: map[string]string{}, notes: map[string][]adapters.Event{},
-		reply: func(*adapters.Inbound) (*adapters.Response, error) {
-			return &adapters.Response{Body: json.RawMessage(`{"ok":true}`)}, nil
-		}}
-}
-
-func (in *testIntake) Known(channel, key string) (bool, bool) {
-	if channel != egov.ChannelName {
-		return false, false
+// newIntake is the kit's in-memory intake for the shep channel, knowing
+// the routes given (serviceId → answered synchronously).
+func newIntake(routes map[string]bool) *adaptertest.Intake {
+	in := adaptertest.NewIntake(egov.ChannelName)
+	for key, sync := range routes {
+		in.Route(key, sync)
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	sync, ok := in.routes[key]
-	return ok, sync
+	return in
 }
 
-func (in *testIntake) dup(m *adapters.Inbound) *adapters.Receipt {
-	rc := in.seen[m.Key+"\x00"+m.ExternalID]
-	if rc == nil {
-		return nil
-	}
-	return &adapters.Receipt{MessageID: rc.MessageID, Status: rc.Status, Duplicate: true, Ack: in.acks[rc.MessageID]}
+func counts(in *adaptertest.Intake) (accepted, called, rejected int) {
+	return len(in.Accepted()), len(in.Called()), len(in.Rejected())
 }
 
-func (in *testIntake) Accept(_ context.Context, m *adapters.Inbound) (*adapters.Receipt, error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.storeDown {
-		return nil, errors.New("store is down")
-	}
-	if _, ok := in.routes[m.Key]; !ok {
-		return nil, &adapters.RejectError{Code: "UNKNOWN_KEY", Reason: "no route"}
-	}
-	if rc := in.dup(m); rc != nil {
-		return rc, nil
-	}
-	in.n++
-	rc := &adapters.Receipt{MessageID: fmt.Sprintf("bus-%d", in.n), Status: "QUEUED"}
-	in.seen[m.Key+"\x00"+m.ExternalID] = rc
-	in.accepted = append(in.accepted, m)
-	return rc, nil
-}
-
-func (in *testIntake) Acknowledge(_ context.Context, id string, ack []byte) error {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.acks[id] = bytes.Clone(ack)
-	return nil
-}
-
-func (in *testIntake) Call(_ context.Context, m *adapters.Inbound) (*adapters.Response, *adapters.Receipt, error) {
-	in.mu.Lock()
-	if rc := in.dup(m); rc != nil {
-		in.mu.Unlock()
-		return nil, rc, nil
-	}
-	in.n++
-	rc := &adapters.Receipt{MessageID: fmt.Sprintf("bus-%d", in.n), Status: "DELIVERED"}
-	in.seen[m.Key+"\x00"+m.ExternalID] = rc
-	in.called = append(in.called, m)
-	reply := in.reply
-	in.mu.Unlock()
-	resp, err := reply(m)
-	if err != nil {
-		rc.Status = "FAILED"
-	}
-	return resp, rc, err
-}
-
-func (in *testIntake) Reject(_ context.Context, m *adapters.Inbound, reason error) string {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.n++
-	id := fmt.Sprintf("rej-%d", in.n)
-	in.rejected = append(in.rejected, rejection{*m, reason, id})
-	return id
-}
-
-func (in *testIntake) Find(_ context.Context, route, ext string) (*adapters.Found, error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	id, ok := in.outbound[route+"\x00"+ext]
-	if !ok {
-		return nil, errors.New("not found")
-	}
-	return &adapters.Found{MessageID: id, Route: route, ExternalID: ext, Status: "DELIVERED"}, nil
-}
-
-func (in *testIntake) Annotate(_ context.Context, id, action, detail string) error {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.notes[id] = append(in.notes[id], adapters.Event{At: time.Now(), Actor: "agency", Action: action, Detail: detail})
-	return nil
-}
-
-func (in *testIntake) History(_ context.Context, id string) ([]adapters.Event, error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.notes[id], nil
-}
-
-func (in *testIntake) lastRejection(t *testing.T) rejection {
+func lastRejection(t *testing.T, in *adaptertest.Intake) adaptertest.Message {
 	t.Helper()
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if len(in.rejected) == 0 {
+	rj := in.Rejected()
+	if len(rj) == 0 {
 		t.Fatal("nothing was recorded as REJECTED")
 	}
-	return in.rejected[len(in.rejected)-1]
+	return rj[len(rj)-1]
 }
 
-func (in *testIntake) counts() (accepted, called, rejected int) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return len(in.accepted), len(in.called), len(in.rejected)
-}
-
-// httpTransport is the core's Transport minus retries, breakers and
-// attempt recording: one POST to the endpoint per exchange.
-type httpTransport struct {
-	url   string
-	mu    sync.Mutex
-	calls []string // operation element of each exchange, in order
-}
-
-func (h *httpTransport) Do(ctx context.Context, w *adapters.WireRequest) (*adapters.WireResponse, error) {
-	h.mu.Lock()
-	h.calls = append(h.calls, opOf(w.Body))
-	h.mu.Unlock()
-	req, err := http.NewRequestWithContext(ctx, w.Method, h.url+w.Path, bytes.NewReader(w.Body))
-	if err != nil {
-		return nil, err
+// ops names the operation element of each envelope tr sent, in order.
+func ops(tr *adaptertest.Transport) []string {
+	var out []string
+	for _, w := range tr.Sent() {
+		out = append(out, opOf(w.Body))
 	}
-	req.Header = w.Header.Clone()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return &adapters.WireResponse{Endpoint: h.url, StatusCode: resp.StatusCode, Header: resp.Header, Body: body}, err
+	return out
 }
 
 func opOf(env []byte) string {

@@ -130,10 +130,10 @@ func FuzzInboundEnvelope(f *testing.F) {
 	routes := ch.Routes(in)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, path := range []string{"POST /sync", "POST /async"} {
-			before, _, _ := in.counts()
+			before, _, _ := counts(in)
 			rec := httptest.NewRecorder()
 			routes[path].ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/shep"+path[5:], bytes.NewReader(body)))
-			after, _, _ := in.counts()
+			after, _, _ := counts(in)
 			switch rec.Code {
 			case http.StatusOK:
 				if path == "POST /sync" {
