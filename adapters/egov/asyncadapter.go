@@ -352,15 +352,17 @@ func DeliveryNotification(s *Sender, id, receive, resend string, e *shepasync.Er
 // call signs env, sends it through the core's transport and decodes the
 // operation's response into out.
 func (a *asyncAdapter) call(ctx context.Context, t adapters.Transport, env []byte, op string, out any) error {
-	env, err := a.s.sign(ctx, env)
+	resp, err := a.s.Send(ctx, t, env)
 	if err != nil {
 		return err
 	}
-	resp, err := t.Do(ctx, soapRequest(env))
-	if err != nil {
-		return err
-	}
-	return decodeOp(resp, op, out, a.s.Retryable)
+	return a.s.DecodeOp(resp, op, out)
+}
+
+// DecodeOp reads the gateway's answer to op into out like decodeOp, with
+// the route's own transient codes.
+func (s *Sender) DecodeOp(resp *adapters.WireResponse, op string, out any) error {
+	return decodeOp(resp, op, out, s.Retryable)
 }
 
 // decodeOp reads the gateway's answer to op into out (the inner response

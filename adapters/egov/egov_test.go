@@ -35,22 +35,13 @@ func post(t testing.TB, url string, w *adapters.WireRequest) *adapters.WireRespo
 	return resp
 }
 
-// samples are the SHEP envelopes of the shared contract collection, kept
-// with the contract's own tests.
-const samples = "../../contracts/egov-shep/shep/testdata/"
-
-func readFile(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(samples + name)
+// The gateway's sample answer decodes through the adapter-facing Decode.
+func TestDecodeSampleResponse(t *testing.T) {
+	body, err := os.ReadFile("../../contracts/egov-shep/shep/testdata/shep_sync_sendmessage_response_ekyzmet.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
-}
-
-// The gateway's sample answer decodes through the adapter-facing Decode.
-func TestDecodeSampleResponse(t *testing.T) {
-	if _, err := egov.Decode(&adapters.WireResponse{StatusCode: 200, Body: readFile(t, "shep_sync_sendmessage_response_ekyzmet.xml")}, nil); err != nil {
+	if _, err := egov.Decode(&adapters.WireResponse{StatusCode: 200, Body: body}, nil); err != nil {
 		t.Fatal(err)
 	}
 }

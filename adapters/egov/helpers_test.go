@@ -2,40 +2,50 @@ package egov_test
 
 import (
 	"crypto/x509"
+	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
-	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/internal/xmlsig/testpki"
 	"github.com/minfin-kz/kopir/mocks"
 )
 
-// newIntake is the kit's in-memory intake for the shep channel, knowing
-// the routes given (serviceId → answered synchronously).
-func newIntake(routes map[string]bool) *adaptertest.Intake {
-	in := adaptertest.NewIntake(egov.ChannelName)
-	for key, sync := range routes {
-		in.Route(key, sync)
-	}
-	return in
-}
-
-func counts(in *adaptertest.Intake) (accepted, called, rejected int) {
-	return len(in.Accepted()), len(in.Called()), len(in.Rejected())
-}
-
-func lastRejection(t *testing.T, in *adaptertest.Intake) adaptertest.Message {
+// mockServer runs the mock agencies trusting a test CA of their own, which
+// did not issue the demo key.
+func mockServer(t testing.TB, o mocks.Options) *httptest.Server {
 	t.Helper()
-	rj := in.Rejected()
-	if len(rj) == 0 {
-		t.Fatal("nothing was recorded as REJECTED")
+	now := time.Now()
+	ca, err := testpki.NewCA("Test NCA", now.AddDate(-1, 0, 0), now.AddDate(5, 0, 0))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return rj[len(rj)-1]
+	if o.Trust, err = xmlsig.NewTrust([]*x509.Certificate{ca.Cert}, nil, nil, xmlsig.PolicySigning); err != nil {
+		t.Fatal(err)
+	}
+	o.Seed = 1
+	srv := httptest.NewServer(mocks.New(o))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// held is what the mock gateway still holds for recipients to fetch.
+func held(t testing.TB, url string) mocks.AsyncHeld {
+	t.Helper()
+	resp, err := http.Get(url + "/_control/shep/messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h mocks.AsyncHeld
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // ops names the operation element of each envelope tr sent, in order.
@@ -55,80 +65,4 @@ func opOf(env []byte) string {
 	}
 	s = s[i+5:]
 	return s[:strings.IndexAny(s, " >")]
-}
-
-// pkiFixture is one CA with the certificates the signature tests need.
-type pkiFixture struct {
-	ca, other                  *testpki.CA
-	sender, gateway            xmlsig.Signer
-	expired, untrusted, revoke xmlsig.Signer
-	noPolicy                   xmlsig.Signer
-	trust                      *xmlsig.Trust
-}
-
-var (
-	pkiOnce sync.Once
-	pkiFix  pkiFixture
-	pkiErr  error
-)
-
-func fixture(t testing.TB) *pkiFixture {
-	t.Helper()
-	pkiOnce.Do(func() {
-		f := &pkiFix
-		now := time.Now()
-		valid := testpki.Leaf{NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0), Policies: []string{xmlsig.PolicySigning}}
-		leaf := func(ca *testpki.CA, cn string, l testpki.Leaf) xmlsig.Signer {
-			if pkiErr != nil {
-				return nil
-			}
-			l.CommonName = cn
-			var s xmlsig.Signer
-			s, _, pkiErr = ca.Signer(l)
-			return s
-		}
-		if f.ca, pkiErr = testpki.NewCA("Test NCA", now.AddDate(-1, 0, 0), now.AddDate(5, 0, 0)); pkiErr != nil {
-			return
-		}
-		if f.other, pkiErr = testpki.NewCA("Other CA", now.AddDate(-1, 0, 0), now.AddDate(5, 0, 0)); pkiErr != nil {
-			return
-		}
-		f.sender = leaf(f.ca, "kopir", valid)
-		f.gateway = leaf(f.ca, "shep-gateway", valid)
-		expired := valid
-		expired.NotBefore, expired.NotAfter = now.AddDate(-2, 0, 0), now.AddDate(-1, 0, 0)
-		f.expired = leaf(f.ca, "expired", expired)
-		f.untrusted = leaf(f.other, "untrusted", valid)
-		f.revoke = leaf(f.ca, "revoked", valid)
-		noPolicy := valid
-		noPolicy.Policies = []string{xmlsig.PolicyAuth}
-		f.noPolicy = leaf(f.ca, "auth-only", noPolicy)
-		if pkiErr != nil {
-			return
-		}
-		crl, _, err := f.ca.CRL([]*x509.Certificate{f.revoke.Certificate()}, now.Add(-time.Minute), now.AddDate(0, 0, 7))
-		if err != nil {
-			pkiErr = err
-			return
-		}
-		f.trust, pkiErr = xmlsig.NewTrust([]*x509.Certificate{f.ca.Cert}, nil, []*x509.RevocationList{crl}, xmlsig.PolicySigning)
-	})
-	if pkiErr != nil {
-		t.Fatal(pkiErr)
-	}
-	return &pkiFix
-}
-
-// mockServer runs the mock agencies trusting the fixture's CA.
-func mockServer(t testing.TB, o mocks.Options) *httptest.Server {
-	t.Helper()
-	if o.Trust == nil {
-		o.Trust = fixture(t).trust
-	}
-	if o.Seed == 0 {
-		o.Seed = 1
-	}
-	srv := httptest.NewServer(mocks.New(o))
-	t.Cleanup(srv.Close)
-	return srv
 }

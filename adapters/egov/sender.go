@@ -147,6 +147,17 @@ func soapRequest(body []byte) *adapters.WireRequest {
 	}
 }
 
+// Send signs a finished envelope, when the route has a key, and posts it
+// through t, for exchanges that are not one SendMessage (AsyncChannel
+// operations, a poller's calls).
+func (s *Sender) Send(ctx context.Context, t adapters.Transport, env []byte) (*adapters.WireResponse, error) {
+	env, err := s.sign(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return t.Do(ctx, soapRequest(env))
+}
+
 // Wire builds the HTTP request for one call. The SHEP messageId is the bus's
 // MessageID, so a retried attempt carries the same id and the gateway (or a
 // mock) can tell a repeat from a new message.

@@ -1,4 +1,4 @@
-package egov_test
+package shepchannel_test
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
-	"github.com/minfin-kz/kopir/adapters/egov"
+	"github.com/minfin-kz/kopir/adapters/shepchannel"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
@@ -35,9 +35,9 @@ const (
 	svcAsync = "MINFIN_PaymentNotify" // an inbound route delivered in the background
 )
 
-func channelOpts() egov.ChannelOptions {
-	return egov.ChannelOptions{
-		Senders: []egov.SenderAuth{
+func channelOpts() shepchannel.ChannelOptions {
+	return shepchannel.ChannelOptions{
+		Senders: []shepchannel.SenderAuth{
 			{ID: "demo-agency", Password: "demo-secret"},
 			{ID: "narrow", Password: "p", Services: []string{svcAsync}},
 		},
@@ -47,9 +47,9 @@ func channelOpts() egov.ChannelOptions {
 }
 
 // channelServer mounts the channel under /shep the way the core does.
-func channelServer(t testing.TB, o egov.ChannelOptions, requireSig bool, in adapters.Intake) (*egov.Channel, *httptest.Server) {
+func channelServer(t testing.TB, o shepchannel.ChannelOptions, requireSig bool, in adapters.Intake) (*shepchannel.Channel, *httptest.Server) {
 	t.Helper()
-	ch, err := egov.NewChannel(o)
+	ch, err := shepchannel.NewChannel(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func channelServer(t testing.TB, o egov.ChannelOptions, requireSig bool, in adap
 
 // requireSignatures builds a channel that refuses unsigned messages, with
 // the trust store loaded from PEM files as in a deployment.
-func requireSignatures(t testing.TB, o egov.ChannelOptions) *egov.Channel {
+func requireSignatures(t testing.TB, o shepchannel.ChannelOptions) *shepchannel.Channel {
 	t.Helper()
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root.pem")
@@ -79,7 +79,7 @@ func requireSignatures(t testing.TB, o egov.ChannelOptions) *egov.Channel {
 	}
 	o.RequireSignature = true
 	o.Trust = &xmlsig.TrustConfig{Roots: []string{root}, Policy: xmlsig.PolicySigning}
-	ch, err := egov.NewChannel(o)
+	ch, err := shepchannel.NewChannel(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func faultOf(t testing.TB, status int, h http.Header, body []byte) (string, stri
 func TestInboundSyncRouteAnswersWithSubscriberData(t *testing.T) {
 	in := newIntake(map[string]bool{svcSync: true})
 	in.Reply = func(m *adapters.Inbound) (*adapters.Response, error) {
-		var msg egov.InboundMessage
+		var msg shepchannel.InboundMessage
 		if err := json.Unmarshal(m.Body, &msg); err != nil {
 			return nil, err
 		}
@@ -159,7 +159,7 @@ func TestInboundSyncRouteAnswersWithSubscriberData(t *testing.T) {
 		t.Fatalf("%+v %q", info, data.InnerXML)
 	}
 	// What the subscriber received.
-	var msg egov.InboundMessage
+	var msg shepchannel.InboundMessage
 	if err := json.Unmarshal(in.Called()[0].Body, &msg); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestInboundSyncSubscriberFailureIsNotRedelivered(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		status, h, body := postXML(t, srv.URL+"/shep/sync", env)
 		code, ec := faultOf(t, status, h, body)
-		if code != "soap:Server" || ec != egov.CodeDeliveryFailed {
+		if code != "soap:Server" || ec != shepchannel.CodeDeliveryFailed {
 			t.Fatalf("%s %s", code, ec)
 		}
 	}
@@ -239,7 +239,7 @@ func TestInboundStoreDownIsOurFault(t *testing.T) {
 	in.Fail(errors.New("store is down"))
 	_, srv := channelServer(t, channelOpts(), false, in)
 	status, h, body := postXML(t, srv.URL+"/shep/sync", syncEnvelope(t, "m-5", svcAsync, "demo-agency", "demo-secret", "<x/>"))
-	if code, ec := faultOf(t, status, h, body); code != "soap:Server" || ec != egov.CodeUnavailable {
+	if code, ec := faultOf(t, status, h, body); code != "soap:Server" || ec != shepchannel.CodeUnavailable {
 		t.Fatalf("%s %s", code, ec)
 	}
 	if len(in.Rejected()) != 0 {
@@ -272,7 +272,7 @@ func TestGatewayPushesToChannel(t *testing.T) {
 	if r.Status != 200 || !strings.Contains(r.Response, "sendMessageResponse") || !strings.Contains(r.Response, "<messageId>push-1</messageId>") {
 		t.Fatalf("%+v", r)
 	}
-	var msg egov.InboundMessage
+	var msg shepchannel.InboundMessage
 	if err := json.Unmarshal(in.Accepted()[0].Body, &msg); err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func TestStatusNotificationAnnotatesOutboundMessage(t *testing.T) {
 		t.Fatalf("%+v", ev)
 	}
 	r = notify(`{"messageId":"never-sent","state":"NOT_DELIVERED"}`)
-	if r.Status != 500 || !strings.Contains(r.Response, egov.CodeUnknownMessage) || !strings.Contains(r.Response, "changeMassageStatusNotificationFault1_changeMassageStatusNotificationFault") {
+	if r.Status != 500 || !strings.Contains(r.Response, shepchannel.CodeUnknownMessage) || !strings.Contains(r.Response, "changeMassageStatusNotificationFault1_changeMassageStatusNotificationFault") {
 		t.Fatalf("%+v", r)
 	}
 	// The notification names no sender; without the gateway's signature
@@ -342,8 +342,8 @@ func TestPollerTakesQueuedMessages(t *testing.T) {
 	in := newIntake(map[string]bool{svcAsync: false})
 	gw := mockServer(t, mocks.Options{})
 	o := channelOpts()
-	o.Poll = &egov.PollConfig{Endpoint: gw.URL + "/shep/async", SenderID: "kopir", Password: "kopir-secret", ServiceIDs: []string{svcAsync, "MINFIN_Unrouted"}, Amount: 2}
-	ch, err := egov.NewChannel(o)
+	o.Poll = &shepchannel.PollConfig{Endpoint: gw.URL + "/shep/async", SenderID: "kopir", Password: "kopir-secret", ServiceIDs: []string{svcAsync, "MINFIN_Unrouted"}, Amount: 2}
+	ch, err := shepchannel.NewChannel(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestPollerTakesQueuedMessages(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if rj := lastRejection(t, in); rj.ExternalID != "q-x" || !strings.Contains(rj.Reason.Error(), egov.CodeUnknownService) {
+	if rj := lastRejection(t, in); rj.ExternalID != "q-x" || !strings.Contains(rj.Reason.Error(), shepchannel.CodeUnknownService) {
 		t.Fatalf("%+v", rj)
 	}
 
@@ -453,26 +453,26 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 	}{
 		{"malformed XML", plain.URL, "/sync", []byte("<soap:Envelope><oops>"), "KOPIR_XML_SYNTAX", "", ""},
 		{"DOCTYPE", plain.URL, "/sync", append([]byte(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>`), good("b-d")[38:]...), "KOPIR_XML_DOCTYPE", "", "DTD"},
-		{"body over limit", plain.URL, "/sync", replace(good("b-l"), "<x/>", "<x>"+strings.Repeat("a", 5000)+"</x>"), egov.CodeBodyTooLarge, "", "4096"},
-		{"wrong namespace", plain.URL, "/sync", replace(good("b-n"), shep.NSTypes, "http://bip.bee.kz/SyncChannel/v9/Types"), egov.CodeUnknownOperation, "", "v9"},
-		{"missing messageId", plain.URL, "/sync", replace(good("b-m"), "<messageId>b-m</messageId>", ""), egov.CodeInvalidEnvelope, "", "messageId"},
-		{"missing requestData", plain.URL, "/sync", replace(replace(good("b-r"), "<requestData><data><x/></data>", ""), "</requestData>", ""), egov.CodeInvalidEnvelope, "b-r", "requestData"},
-		{"bad messageDate", plain.URL, "/sync", bytesReplaceDate(good("b-date")), egov.CodeInvalidEnvelope, "b-date", "messageDate"},
-		{"unknown serviceId", plain.URL, "/sync", syncEnvelope(t, "b-u", "NOPE", "demo-agency", "demo-secret", "<x/>"), egov.CodeUnknownService, "b-u", "NOPE"},
-		{"wrong password", plain.URL, "/sync", syncEnvelope(t, "b-p", svcAsync, "demo-agency", "guess", "<x/>"), egov.CodeAuthFailed, "b-p", ""},
-		{"unknown sender", plain.URL, "/sync", syncEnvelope(t, "b-s", svcAsync, "stranger", "x", "<x/>"), egov.CodeAuthFailed, "b-s", ""},
-		{"sender not allowed this service", plain.URL, "/sync", syncEnvelope(t, "b-a", "MINFIN_Other", "narrow", "p", "<x/>"), egov.CodeAuthFailed, "b-a", "may not use"},
-		{"property too long", plain.URL, "/sync", replace(good("b-pr"), "</sender>", "</sender><properties><key>"+strings.Repeat("k", 31)+"</key><value>v</value></properties>"), egov.CodeInvalidEnvelope, "b-pr", "30"},
+		{"body over limit", plain.URL, "/sync", replace(good("b-l"), "<x/>", "<x>"+strings.Repeat("a", 5000)+"</x>"), shepchannel.CodeBodyTooLarge, "", "4096"},
+		{"wrong namespace", plain.URL, "/sync", replace(good("b-n"), shep.NSTypes, "http://bip.bee.kz/SyncChannel/v9/Types"), shepchannel.CodeUnknownOperation, "", "v9"},
+		{"missing messageId", plain.URL, "/sync", replace(good("b-m"), "<messageId>b-m</messageId>", ""), shepchannel.CodeInvalidEnvelope, "", "messageId"},
+		{"missing requestData", plain.URL, "/sync", replace(replace(good("b-r"), "<requestData><data><x/></data>", ""), "</requestData>", ""), shepchannel.CodeInvalidEnvelope, "b-r", "requestData"},
+		{"bad messageDate", plain.URL, "/sync", bytesReplaceDate(good("b-date")), shepchannel.CodeInvalidEnvelope, "b-date", "messageDate"},
+		{"unknown serviceId", plain.URL, "/sync", syncEnvelope(t, "b-u", "NOPE", "demo-agency", "demo-secret", "<x/>"), shepchannel.CodeUnknownService, "b-u", "NOPE"},
+		{"wrong password", plain.URL, "/sync", syncEnvelope(t, "b-p", svcAsync, "demo-agency", "guess", "<x/>"), shepchannel.CodeAuthFailed, "b-p", ""},
+		{"unknown sender", plain.URL, "/sync", syncEnvelope(t, "b-s", svcAsync, "stranger", "x", "<x/>"), shepchannel.CodeAuthFailed, "b-s", ""},
+		{"sender not allowed this service", plain.URL, "/sync", syncEnvelope(t, "b-a", "MINFIN_Other", "narrow", "p", "<x/>"), shepchannel.CodeAuthFailed, "b-a", "may not use"},
+		{"property too long", plain.URL, "/sync", replace(good("b-pr"), "</sender>", "</sender><properties><key>"+strings.Repeat("k", 31)+"</key><value>v</value></properties>"), shepchannel.CodeInvalidEnvelope, "b-pr", "30"},
 		{"unsigned", signed.URL, "/sync", good("b-us"), string(xmlsig.ReasonMissing), "b-us", ""},
 		{"tampered", signed.URL, "/sync", tampered, string(xmlsig.ReasonInvalid), "b-t", "changed"},
 		{"expired certificate", signed.URL, "/sync", signedBy(f.expired, "b-e"), string(xmlsig.ReasonExpired), "b-e", "expired"},
 		{"untrusted certificate", signed.URL, "/sync", signedBy(f.untrusted, "b-un"), string(xmlsig.ReasonUntrusted), "b-un", ""},
 		{"revoked certificate", signed.URL, "/sync", signedBy(f.revoke, "b-rv"), string(xmlsig.ReasonRevoked), "b-rv", "revoked"},
 		{"policy missing", signed.URL, "/sync", signedBy(f.noPolicy, "b-pol"), string(xmlsig.ReasonPolicy), "b-pol", xmlsig.PolicySigning},
-		{"async unknown operation", plain.URL, "/async", bytes.ReplaceAll(asyncPush(t, "b-o", svcAsync, "REQUEST", "<x/>"), []byte("ns2:sendMessage"), []byte("ns2:sendMessages")), egov.CodeUnknownOperation, "", ""},
-		{"async bad messageType", plain.URL, "/async", asyncPush(t, "b-mt", svcAsync, "QUESTION", "<x/>"), egov.CodeInvalidEnvelope, "b-mt", "messageType"},
-		{"async without data", plain.URL, "/async", replace(asyncPush(t, "b-nd", svcAsync, "REQUEST", "<x/>"), "<data><x/></data>", ""), egov.CodeInvalidEnvelope, "b-nd", "data"},
-		{"async unknown serviceId", plain.URL, "/async", asyncPush(t, "b-as", "NOPE", "REQUEST", "<x/>"), egov.CodeUnknownService, "b-as", ""},
+		{"async unknown operation", plain.URL, "/async", bytes.ReplaceAll(asyncPush(t, "b-o", svcAsync, "REQUEST", "<x/>"), []byte("ns2:sendMessage"), []byte("ns2:sendMessages")), shepchannel.CodeUnknownOperation, "", ""},
+		{"async bad messageType", plain.URL, "/async", asyncPush(t, "b-mt", svcAsync, "QUESTION", "<x/>"), shepchannel.CodeInvalidEnvelope, "b-mt", "messageType"},
+		{"async without data", plain.URL, "/async", replace(asyncPush(t, "b-nd", svcAsync, "REQUEST", "<x/>"), "<data><x/></data>", ""), shepchannel.CodeInvalidEnvelope, "b-nd", "data"},
+		{"async unknown serviceId", plain.URL, "/async", asyncPush(t, "b-as", "NOPE", "REQUEST", "<x/>"), shepchannel.CodeUnknownService, "b-as", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -544,7 +544,7 @@ func TestChannelOptions(t *testing.T) {
 	}
 	sum := sha256.Sum256([]byte("s3cret"))
 	good := "senders:\n  - id: a\n    passwordSHA256: " + hex.EncodeToString(sum[:]) + "\nmaxBody: 256KiB\nstatusRoutes: [r]\n"
-	if _, err := f(adapters.ChannelConfig{Options: yamlOpts(good)}, adaptertest.Resources(t)); err != nil {
+	if _, err := f(adapters.ChannelConfig{Options: adaptertest.Options(good)}, adaptertest.Resources(t)); err != nil {
 		t.Fatal(err)
 	}
 	for name, y := range map[string]string{
@@ -560,12 +560,12 @@ func TestChannelOptions(t *testing.T) {
 		"sender without password": "senders:\n  - id: a\n",
 		"duplicate sender":        "senders:\n  - {id: a, password: x}\n  - {id: a, password: y}\n",
 	} {
-		if _, err := f(adapters.ChannelConfig{Options: yamlOpts(y)}, adaptertest.Resources(t)); err == nil {
+		if _, err := f(adapters.ChannelConfig{Options: adaptertest.Options(y)}, adaptertest.Resources(t)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 	// The hashed password authenticates.
-	ch, err := f(adapters.ChannelConfig{Options: yamlOpts(good)}, adaptertest.Resources(t))
+	ch, err := f(adapters.ChannelConfig{Options: adaptertest.Options(good)}, adaptertest.Resources(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,7 +600,7 @@ func TestEnvelopesAreValidatedAgainstTheXSD(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			status, h, body := postXML(t, srv.URL+"/shep"+c.path, c.env)
-			if _, code := faultOf(t, status, h, body); code != egov.CodeInvalidEnvelope || !strings.Contains(string(body), "schema") || !strings.Contains(string(body), c.want) {
+			if _, code := faultOf(t, status, h, body); code != shepchannel.CodeInvalidEnvelope || !strings.Contains(string(body), "schema") || !strings.Contains(string(body), c.want) {
 				t.Fatalf("%s\n%s", code, body)
 			}
 		})

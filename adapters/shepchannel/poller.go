@@ -1,4 +1,4 @@
-package egov
+package shepchannel
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/units"
@@ -39,7 +40,7 @@ type PollConfig struct {
 type Poller struct {
 	c        *Channel
 	endpoint string
-	senders  []*Sender // one per serviceId
+	senders  []*egov.Sender // one per serviceId
 	interval time.Duration
 	amount   int
 	timeout  time.Duration
@@ -69,7 +70,7 @@ func NewPoller(pc PollConfig, c *Channel) (*Poller, error) {
 	}
 	p.timeout = timeout
 	for _, id := range pc.ServiceIDs {
-		s, err := NewSender(Options{ServiceID: id, SenderID: pc.SenderID, Password: pc.Password, PasswordEnv: pc.PasswordEnv, Signing: pc.Signing})
+		s, err := egov.NewSender(egov.Options{ServiceID: id, SenderID: pc.SenderID, Password: pc.Password, PasswordEnv: pc.PasswordEnv, Signing: pc.Signing})
 		if err != nil {
 			return nil, err
 		}
@@ -123,9 +124,9 @@ func (p *Poller) Run(ctx context.Context, in adapters.Intake) error {
 
 // Once fetches one batch for s's service and takes each message. It
 // returns how many messages the gateway offered.
-func (p *Poller) Once(ctx context.Context, in adapters.Intake, s *Sender) (int, error) {
+func (p *Poller) Once(ctx context.Context, in adapters.Intake, s *egov.Sender) (int, error) {
 	env, err := shep.MarshalOp(shep.NSAsync, shep.OpGetMessages, "request", &shepasync.AsyncGetMessagesRequest{
-		RequestDate: shep.XSDNow(s.now()), ServiceId: s.ServiceID, Amount: int32(p.amount),
+		RequestDate: shep.XSDNow(p.c.now()), ServiceId: s.ServiceID, Amount: int32(p.amount),
 		Sender: &shepasync.SenderInfo{SenderId: s.SenderID, Password: s.Password},
 	})
 	if err != nil {
@@ -140,7 +141,7 @@ func (p *Poller) Once(ctx context.Context, in adapters.Intake, s *Sender) (int, 
 			continue
 		}
 		receive, resend, einfo := p.take(ctx, in, msg)
-		n := DeliveryNotification(s, msg.MessageInfo.MessageId, receive, resend, einfo)
+		n := egov.DeliveryNotification(s, msg.MessageInfo.MessageId, receive, resend, einfo)
 		nenv, err := shep.MarshalOp(shep.NSAsync, shep.OpSendDeliveryNotification, "request", n)
 		if err == nil {
 			var ack shepasync.AsyncSendDeliveryNotificationResponse
@@ -182,20 +183,16 @@ func (p *Poller) take(ctx context.Context, in adapters.Intake, msg *shep.Inbound
 	return shep.ReceiveNotAccepted, shep.NotResend, ei
 }
 
-func (p *Poller) exchange(ctx context.Context, s *Sender, env []byte, op string, out any) error {
+func (p *Poller) exchange(ctx context.Context, s *egov.Sender, env []byte, op string, out any) error {
 	if p.transport == nil {
 		return errors.New("shep poller: not provisioned with a transport")
 	}
-	env, err := s.sign(ctx, env)
-	if err != nil {
-		return err
-	}
-	resp, err := p.transport.Do(ctx, soapRequest(env))
+	resp, err := s.Send(ctx, p.transport, env)
 	if err != nil {
 		return err
 	}
 	if int64(len(resp.Body)) > p.c.lim.MaxBytes {
 		return fmt.Errorf("%s answer of %d bytes is over the %d-byte limit", op, len(resp.Body), p.c.lim.MaxBytes)
 	}
-	return decodeOp(resp, op, out, nil)
+	return s.DecodeOp(resp, op, out)
 }

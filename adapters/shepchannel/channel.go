@@ -1,4 +1,12 @@
-package egov
+// Package shepchannel is the inbound channel "shep": the edge where the
+// e-Government gateway (SHEP) hands messages to the ministry. It serves
+// SyncChannel SendMessage and AsyncChannel push delivery (sendMessage,
+// changeMassageStatusNotification), fetches with getMessages for services
+// the gateway does not push, checks senders and signatures, and passes
+// every message to the core's Intake. It speaks the wire format of
+// contracts/egov-shep/shep and calls the gateway through adapters/egov's
+// Sender.
+package shepchannel
 
 import (
 	"bytes"
@@ -18,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/egov"
 	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
@@ -270,7 +279,7 @@ type InboundMessage struct {
 type SyncReply struct {
 	Data     *string        `json:"data"`
 	DataType *shep.DataType `json:"dataType"`
-	Status   *Status        `json:"status"`
+	Status   *egov.Status   `json:"status"`
 }
 
 // read takes the body within the channel's limit.
@@ -517,7 +526,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 	}
 	m.Body, _ = json.Marshal(msg)
 
-	respInfo := func(busID string, st Status) *shepsync.SyncMessageInfoResponse {
+	respInfo := func(busID string, st egov.Status) *shepsync.SyncMessageInfoResponse {
 		ri := &shepsync.SyncMessageInfoResponse{
 			MessageId: busID, CorrelationId: info.MessageId, ResponseDate: shep.XSDNow(c.now()),
 			Status: &shepsync.StatusInfo{Code: st.Code, Message: st.Message}, SessionId: info.SessionId,
@@ -534,7 +543,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 			writeXML(w, rc.MessageID, http.StatusOK, rc.Ack)
 			return
 		}
-		ack, err := shep.MarshalResponse(respInfo(rc.MessageID, Status{shep.StatusSuccess, "accepted, delivered to the subscriber asynchronously"}),
+		ack, err := shep.MarshalResponse(respInfo(rc.MessageID, egov.Status{Code: shep.StatusSuccess, Message: "accepted, delivered to the subscriber asynchronously"}),
 			shep.Payload{Value: &shep.AnyXML{InnerXML: "<messageId>" + escape(rc.MessageID) + "</messageId><status>" + escape(rc.Status) + "</status>"}})
 		if err != nil {
 			fault(&refusal{server: true, code: CodeUnavailable, msg: err.Error()})
@@ -574,7 +583,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 		writeXML(w, idOf(rc), http.StatusInternalServerError, b)
 		return
 	}
-	env, rf := c.syncReply(resp, respInfo(rc.MessageID, Status{shep.StatusSuccess, "Сервис отработал штатно"}))
+	env, rf := c.syncReply(resp, respInfo(rc.MessageID, egov.Status{Code: shep.StatusSuccess, Message: "Сервис отработал штатно"}))
 	if rf != nil {
 		b := c.faultBytes(rc, c.syncFault, rf)
 		c.acknowledge(ctx, in, rc.MessageID, b)
