@@ -14,10 +14,10 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
-	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
 	"github.com/minfin-kz/kopir/adapters/gbdfl"
-	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
+	"github.com/minfin-kz/kopir/contracts/gbdfl/fltypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 	"github.com/minfin-kz/kopir/mocks"
 	_ "github.com/minfin-kz/kopir/mocks/gbdfl"
@@ -206,7 +206,7 @@ func TestGBDFLResultCodes(t *testing.T) {
 	// A registry-level error (messageResult other than 00000) and a
 	// not-found code listed in NotFoundCodes.
 	body := func(code string) []byte {
-		b, err := egov.MarshalResponse(&shepsyncInfo, egov.Payload{Value: &fltypes.Response{
+		b, err := shep.MarshalResponse(&shepsyncInfo, shep.Payload{Value: &fltypes.Response{
 			MessageResult: &fltypes.MessageResult{Code: code, NameRu: "ошибка"},
 		}})
 		if err != nil {
@@ -235,7 +235,7 @@ func TestSampleRequestShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want fltypes.Request
-	wantInfo, err := egov.ParseSendMessage(sample, &want)
+	wantInfo, err := shep.ParseSendMessage(sample, &want)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestSampleRequestShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got fltypes.Request
-	info, err := egov.ParseSendMessage(w.Body, &got)
+	info, err := shep.ParseSendMessage(w.Body, &got)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestFactory(t *testing.T) {
 	}
 }
 
-var shepsyncInfo = shepsync.SyncMessageInfoResponse{MessageId: "r-1", Status: &shepsync.StatusInfo{Code: egov.StatusSuccess, Message: "ok"}}
+var shepsyncInfo = shepsync.SyncMessageInfoResponse{MessageId: "r-1", Status: &shepsync.StatusInfo{Code: shep.StatusSuccess, Message: "ok"}}
 
 func TestPersonWithRepatriationStatus(t *testing.T) {
 	// gowsdl put an XMLName on the repatriation dictionaries; gowsdlfix
@@ -288,7 +288,7 @@ func TestPersonWithRepatriationStatus(t *testing.T) {
 		`<beginDate>2015-01-02</beginDate><endDate>2025-01-01</endDate><issueOrganization><code>1</code><nameRu>МВД РК</nameRu><nameKz>ІІМ</nameKz></issueOrganization>` +
 		`<status><code>00</code><nameRu>Документ действителен</nameRu><nameKz>ж</nameKz></status><birthDate>1993-10-02</birthDate></document></documents>` +
 		`</person></persons>`
-	body, err := egov.MarshalResponse(&shepsyncInfo, egov.Payload{Value: &shepsync.AnyType{InnerXML: data}})
+	body, err := shep.MarshalResponse(&shepsyncInfo, shep.Payload{Value: &shepsync.AnyType{InnerXML: data}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestEncodeWithoutMessageID(t *testing.T) {
 		t.Fatal(err)
 	}
 	var data fltypes.Request
-	info, err := egov.ParseSendMessage(w.Body, &data)
+	info, err := shep.ParseSendMessage(w.Body, &data)
 	if err != nil || len(data.MessageId) != 36 || data.MessageId != info.MessageId {
 		t.Fatalf("%v %q %q", err, data.MessageId, info.MessageId)
 	}

@@ -13,9 +13,9 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
-	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/adapters/gbdul"
-	"github.com/minfin-kz/kopir/adapters/gbdul/ultypes"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/gbdul/ultypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 	"github.com/minfin-kz/kopir/mocks"
 	_ "github.com/minfin-kz/kopir/mocks/gbdul"
@@ -119,7 +119,7 @@ func TestEncodedRequestFollowsTheContract(t *testing.T) {
 	var data struct {
 		Req *ultypes.RequestMessage `xml:"http://3005_kdp.reports.egp.gbdul.tamur.kz request"`
 	}
-	info, err := egov.ParseSendMessage(w.Body, &data)
+	info, err := shep.ParseSendMessage(w.Body, &data)
 	if err != nil {
 		t.Fatal(err)
 	}

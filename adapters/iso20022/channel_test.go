@@ -96,13 +96,13 @@ func pacs002Doc(t testing.TB, msgID string, txs ...txStatus) []byte {
 	return wrap(t, isodoc.Pacs002, msgID, &pacs002.Document{FIToFIPmtStsRpt: rpt})
 }
 
-func sentOrder(t testing.TB, in *memIntake, e2e, amount string) (id string) {
+func sentOrder(t testing.TB, in *adaptertest.Intake, e2e, amount string) (id string) {
 	t.Helper()
 	body := edit(t, orderJSON(t), func(m map[string]any) {
 		m["endToEndId"] = e2e
 		m["amount"] = map[string]any{"value": amount, "currency": "KZT"}
 	})
-	return in.sent(ctRoute, e2e, body)
+	return in.Sent(ctRoute, e2e, body)
 }
 
 func TestStatusReportUpdatesThePayment(t *testing.T) {
@@ -119,13 +119,13 @@ func TestStatusReportUpdatesThePayment(t *testing.T) {
 	if code != http.StatusOK || ack.Status != "ACCEPTED" || ack.Matched != 2 || ack.Unmatched != 1 || ack.MsgID != "STS-1" {
 		t.Fatalf("%d %+v", code, ack)
 	}
-	if got := in.actions(ok, ActionStatus); len(got) != 1 || got[0] != "ACSC (pacs.002 STS-1)" {
+	if got := in.Actions(ok, ActionStatus); len(got) != 1 || got[0] != "ACSC (pacs.002 STS-1)" {
 		t.Errorf("accepted payment trail: %q", got)
 	}
-	if got := in.actions(bad, ActionStatus); len(got) != 1 || got[0] != "RJCT AC01 - unknown creditor account (pacs.002 STS-1)" {
+	if got := in.Actions(bad, ActionStatus); len(got) != 1 || got[0] != "RJCT AC01 - unknown creditor account (pacs.002 STS-1)" {
 		t.Errorf("rejected payment trail: %q", got)
 	}
-	d := in.deliveries()
+	d := in.Accepted()
 	if len(d) != 1 || d[0].Key != "pacs.002" || d[0].ExternalID != "STS-1" || d[0].Sender != "NBRKKZKX" {
 		t.Fatalf("deliveries %+v", d)
 	}
@@ -147,7 +147,7 @@ func TestStatusForAnotherMessageIsNotApplied(t *testing.T) {
 	if ack.Matched != 0 || ack.Unmatched != 1 {
 		t.Fatalf("%+v", ack)
 	}
-	if got := in.actions(id, ActionStatus); len(got) != 0 {
+	if got := in.Actions(id, ActionStatus); len(got) != 0 {
 		t.Fatalf("status of another message applied: %q", got)
 	}
 }
@@ -162,10 +162,10 @@ func TestDuplicateIsAcknowledgedNotDeliveredTwice(t *testing.T) {
 	if code != http.StatusOK || fmt.Sprint(second) != fmt.Sprint(first) || first.Status != "ACCEPTED" {
 		t.Fatalf("repeat answered %d %+v, first was %+v", code, second, first)
 	}
-	if n := len(in.deliveries()); n != 1 {
+	if n := len(in.Accepted()); n != 1 {
 		t.Fatalf("delivered %d times", n)
 	}
-	if got := in.actions(id, ActionStatus); len(got) != 1 {
+	if got := in.Actions(id, ActionStatus); len(got) != 1 {
 		t.Fatalf("status annotated %d times: %q", len(got), got)
 	}
 }
@@ -184,7 +184,7 @@ func TestDuplicateCompletesMissingAnnotations(t *testing.T) {
 	if err != nil || !res.Duplicate {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if got := in.actions(id, ActionStatus); len(got) != 1 {
+	if got := in.Actions(id, ActionStatus); len(got) != 1 {
 		t.Fatalf("trail %q", got)
 	}
 }
@@ -200,8 +200,8 @@ func TestInvalidDocumentIsRejectedWithSchemaErrors(t *testing.T) {
 	if len(ack.Violations) == 0 || ack.Violations[0].Path != "/message/Document/FIToFIPmtStsRpt/TxInfAndSts/TxSts" || ack.Violations[0].Line == 0 {
 		t.Fatalf("violations %+v", ack.Violations)
 	}
-	if len(in.deliveries()) != 0 || len(in.rejected) != 1 || !strings.Contains(in.rejected[0], "TxSts") {
-		t.Fatalf("delivered %d, rejected %q", len(in.deliveries()), in.rejected)
+	if len(in.Accepted()) != 0 || len(in.Rejected()) != 1 || !strings.Contains(in.Rejected()[0].Reason.Error(), "TxSts") {
+		t.Fatalf("delivered %d, rejected %+v", len(in.Accepted()), in.Rejected())
 	}
 }
 
@@ -223,8 +223,8 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%s: %d %+v", name, code, ack)
 		}
 	}
-	if len(in.deliveries()) != 0 || len(in.rejected) != 5 {
-		t.Fatalf("delivered %d, rejected %d", len(in.deliveries()), len(in.rejected))
+	if len(in.Accepted()) != 0 || len(in.Rejected()) != 5 {
+		t.Fatalf("delivered %d, rejected %d", len(in.Accepted()), len(in.Rejected()))
 	}
 }
 
@@ -247,21 +247,21 @@ func TestOversizedMessageIs413(t *testing.T) {
 	rec := httptest.NewRecorder()
 	req.Body = http.MaxBytesReader(rec, req.Body, 100)
 	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusRequestEntityTooLarge || len(in.rejected) != 1 {
+	if rec.Code != http.StatusRequestEntityTooLarge || len(in.Rejected()) != 1 {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 }
 
 func TestStoreFailureAsksForResend(t *testing.T) {
 	in := newIntake("pacs.002")
-	in.failFind = errors.New("database is locked")
+	in.Fail(errors.New("database is locked"))
 	srv := serve(t, newChannel(t, ""), in)
 	resp, err := http.Post(srv.URL+"/iso20022", "application/xml", bytes.NewReader(pacs002Doc(t, "S1", txStatus{e2e: "E", status: "ACSC"})))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || len(in.deliveries()) != 0 || len(in.rejected) != 0 {
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || len(in.Accepted()) != 0 || len(in.Rejected()) != 0 {
 		t.Fatalf("%d", resp.StatusCode)
 	}
 }
@@ -288,14 +288,14 @@ func TestReturnMarksThePaymentReturned(t *testing.T) {
 	if ack.Matched != 1 {
 		t.Fatalf("%+v", ack)
 	}
-	got := in.actions(id, ActionStatus)
+	got := in.Actions(id, ActionStatus)
 	if len(got) != 1 || got[0] != "RETURNED AC04 500.00 KZT (pacs.004 RTR1 return RTR-RTR1)" {
 		t.Fatalf("trail %q", got)
 	}
 	var body Body
-	json.Unmarshal(in.deliveries()[0].Body, &body)
+	json.Unmarshal(in.Accepted()[0].Body, &body)
 	if len(body.Returns) != 1 || body.Returns[0].Reason != "AC04" || string(body.Returns[0].Amount.Value) != "500.00" {
-		t.Fatalf("body %s", in.deliveries()[0].Body)
+		t.Fatalf("body %s", in.Accepted()[0].Body)
 	}
 }
 
@@ -338,7 +338,7 @@ func TestStatementReconciliation(t *testing.T) {
 	in := newIntake("camt.053")
 	a := sentOrder(t, in, "E2E-A", "150000.00")
 	b := sentOrder(t, in, "E2E-B", "20.5")
-	batch := in.sent("payments.customer-transfer", "PMTINF-1", customerJSON(t))
+	batch := in.Sent("payments.customer-transfer", "PMTINF-1", customerJSON(t))
 	_ = batch
 	srv := serve(t, newChannel(t, ""), in)
 	doc := camt053Doc(t, "STMT-1",
@@ -351,14 +351,14 @@ func TestStatementReconciliation(t *testing.T) {
 	if code != 200 || ack.Matched != 2 || ack.Unmatched != 2 {
 		t.Fatalf("%d %+v", code, ack)
 	}
-	if got := in.actions(a, ActionBooked); len(got) != 1 || !strings.HasPrefix(got[0], "DBIT 150000 KZT BOOK on 2025-03-10 (camt.053 STMT-1") || strings.Contains(got[0], "MISMATCH") {
+	if got := in.Actions(a, ActionBooked); len(got) != 1 || !strings.HasPrefix(got[0], "DBIT 150000 KZT BOOK on 2025-03-10 (camt.053 STMT-1") || strings.Contains(got[0], "MISMATCH") {
 		t.Errorf("A: %q", got)
 	}
-	if got := in.actions(b, ActionBooked); len(got) != 1 || !strings.Contains(got[0], "AMOUNT MISMATCH: sent 20.5 KZT, booked 25.00 KZT") {
+	if got := in.Actions(b, ActionBooked); len(got) != 1 || !strings.Contains(got[0], "AMOUNT MISMATCH: sent 20.5 KZT, booked 25.00 KZT") {
 		t.Errorf("B: %q", got)
 	}
 	var body Body
-	if err := json.Unmarshal(in.deliveries()[0].Body, &body); err != nil {
+	if err := json.Unmarshal(in.Accepted()[0].Body, &body); err != nil {
 		t.Fatal(err)
 	}
 	es := body.Statements[0].Entries
@@ -383,7 +383,7 @@ func TestStatementReconciliation(t *testing.T) {
 
 func TestNotificationMatchesBatchByPaymentInformationID(t *testing.T) {
 	in := newIntake("camt.054")
-	batch := in.sent("payments.customer-transfer", "PMTINF-2025-03-10-01", customerJSON(t))
+	batch := in.Sent("payments.customer-transfer", "PMTINF-2025-03-10-01", customerJSON(t))
 	srv := serve(t, newChannel(t, ""), in)
 	n := &camt054.Document{BkToCstmrDbtCdtNtfctn: &components.BankToCustomerDebitCreditNotificationV08{
 		GrpHdr: &components.GroupHeader81{MsgId: isodoc.P[components.Max35Text]("NTF-1"), CreDtTm: isodoc.P[components.ISODateTime]("2025-03-10T18:00:00Z")},
@@ -403,7 +403,7 @@ func TestNotificationMatchesBatchByPaymentInformationID(t *testing.T) {
 	if ack.Matched != 1 {
 		t.Fatalf("%+v", ack)
 	}
-	if got := in.actions(batch, ActionBooked); len(got) != 1 || strings.Contains(got[0], "MISMATCH") || !strings.Contains(got[0], "e2e SAL-2025-03-0002") {
+	if got := in.Actions(batch, ActionBooked); len(got) != 1 || strings.Contains(got[0], "MISMATCH") || !strings.Contains(got[0], "e2e SAL-2025-03-0002") {
 		t.Fatalf("trail %q", got)
 	}
 }

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/gbdfl/fltypes"
 	"github.com/minfin-kz/kopir/mocks"
 	"github.com/minfin-kz/kopir/mocks/gbdfl"
 	"github.com/minfin-kz/kopir/mocks/internal/mocktest"
@@ -26,7 +26,7 @@ func TestSHEPHappyPath(t *testing.T) {
 		t.Fatalf("%d %s", status, body)
 	}
 	var r fltypes.Response
-	info, err := egov.ParseResponse(body, &r)
+	info, err := shep.ParseResponse(body, &r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +61,9 @@ func TestSHEPHappyPath(t *testing.T) {
 		seen[se.Name.Local] = true
 		want := ""
 		if se.Name.Local == "SendMessageResponse" {
-			want = egov.NSTypes
+			want = shep.NSTypes
 		} else if se.Name.Local == "Envelope" || se.Name.Local == "Body" {
-			want = egov.NSSOAP
+			want = shep.NSSOAP
 		}
 		if se.Name.Space != want {
 			t.Errorf("<%s> in %q, want %q", se.Name.Local, se.Name.Space, want)
@@ -72,7 +72,7 @@ func TestSHEPHappyPath(t *testing.T) {
 			var typ, ns string
 			for _, a := range se.Attr {
 				switch {
-				case a.Name.Space == egov.NSXSI && a.Name.Local == "type":
+				case a.Name.Space == shep.NSXSI && a.Name.Local == "type":
 					typ = a.Value
 				case a.Name.Space == "xmlns" && a.Name.Local == "ns3":
 					ns = a.Value
@@ -97,7 +97,7 @@ func TestSHEPSampleRequest(t *testing.T) {
 	}
 	status, body := mocktest.Do(t, "POST", srv.URL+"/shep/sync", sample)
 	var r fltypes.Response
-	if _, err := egov.ParseResponse(body, &r); status != 200 || err != nil {
+	if _, err := shep.ParseResponse(body, &r); status != 200 || err != nil {
 		t.Fatalf("%d %v %s", status, err, body)
 	}
 	if r.RequestId != "1" || r.Receiver.Code != "smartbridge" || r.Persons.Person[0].Iin != "931002451325" {
@@ -110,7 +110,7 @@ func TestNotFoundIIN(t *testing.T) {
 	defer srv.Close()
 	status, body := mocktest.Do(t, "POST", srv.URL+"/shep/sync", mocktest.Envelope(t, "kopir", "kopir-secret", gbdfl.ServiceID, "931002451325"))
 	var r fltypes.Response
-	if _, err := egov.ParseResponse(body, &r); status != 200 || err != nil {
+	if _, err := shep.ParseResponse(body, &r); status != 200 || err != nil {
 		t.Fatalf("%d %v", status, err)
 	}
 	if r.MessageResult.Code != "00000" || len(r.Persons.Person) != 0 || bytes.Contains(body, []byte("<persons")) {

@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hooklift/gowsdl/soap"
 
-	"github.com/minfin-kz/kopir/adapters/gbdul/ultypes"
+	"github.com/minfin-kz/kopir/contracts/gbdul/ultypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 	"github.com/minfin-kz/kopir/mocks"
 	"github.com/minfin-kz/kopir/mocks/gbdfl"

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minfin-kz/kopir/adapters/egov"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/mocks"
 	"github.com/minfin-kz/kopir/mocks/gbdul"
 	"github.com/minfin-kz/kopir/mocks/internal/mocktest"
@@ -15,9 +15,9 @@ import (
 func TestGBDULThroughGateway(t *testing.T) {
 	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}))
 	defer srv.Close()
-	env, _ := egov.MarshalSendMessage(&egov.Request{
-		Info: egov.NewInfo("u-1", "", gbdul.ServiceID, "kopir", "kopir-secret", time.Now()),
-		Data: egov.Payload{Value: &struct {
+	env, _ := shep.MarshalSendMessage(&shep.Request{
+		Info: shep.NewInfo("u-1", "", gbdul.ServiceID, "kopir", "kopir-secret", time.Now()),
+		Data: shep.Payload{Value: &struct {
 			X string `xml:",innerxml"`
 		}{`<request xmlns="` + gbdul.NS3005 + `"><requestNumber>1</requestNumber><declarantId>000740000728</declarantId><businessData><BIN>000740000728</BIN></businessData></request>`}},
 	})
@@ -26,7 +26,7 @@ func TestGBDULThroughGateway(t *testing.T) {
 		t.Fatalf("%d %s", status, body)
 	}
 	var got received3005
-	if _, err := egov.ParseResponse(body, &got); err != nil || got.Response.Status.Code != gbdul.StatusOK {
+	if _, err := shep.ParseResponse(body, &got); err != nil || got.Response.Status.Code != gbdul.StatusOK {
 		t.Fatalf("%v %+v", err, got)
 	}
 }

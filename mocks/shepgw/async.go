@@ -10,9 +10,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/hooklift/gowsdl/soap"
 
-	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
 	"github.com/minfin-kz/kopir/mocks"
 )
 
@@ -78,7 +78,7 @@ func (a *asyncStore) enqueue(m *asyncMsg) {
 
 func (s *server) asyncFault(op string) func(w http.ResponseWriter, faultCode, code, msg string) {
 	return func(w http.ResponseWriter, faultCode, code, msg string) {
-		body, err := egov.MarshalOpFault(egov.NSAsync, op, faultCode, msg, &shepasync.ErrorInfo{
+		body, err := shep.MarshalOpFault(shep.NSAsync, op, faultCode, msg, &shepasync.ErrorInfo{
 			ErrorCode: code, ErrorMessage: msg, ErrorDate: soap.CreateXsdDateTime(s.now(), true),
 		})
 		if err != nil {
@@ -92,30 +92,30 @@ func (s *server) asyncFault(op string) func(w http.ResponseWriter, faultCode, co
 }
 
 func (s *server) shepAsync(w http.ResponseWriter, r *http.Request) {
-	op := egov.OpSendMessage
+	op := shep.OpSendMessage
 	body, err := mocks.ReadBody(w, r, maxEnvelope)
 	if err != nil {
 		s.asyncFault(op)(w, "soap:Client", CodeBadRequest, "request body: "+err.Error())
 		return
 	}
 	var (
-		send   egov.OpRequest[egov.InboundSendMessage]
-		status egov.OpRequest[shepasync.AsyncGetMessageStatusRequest]
-		get    egov.OpRequest[shepasync.AsyncGetMessagesRequest]
-		notif  egov.OpRequest[shepasync.AsyncSendDeliveryNotificationRequest]
+		send   shep.OpRequest[shep.InboundSendMessage]
+		status shep.OpRequest[shepasync.AsyncGetMessageStatusRequest]
+		get    shep.OpRequest[shepasync.AsyncGetMessagesRequest]
+		notif  shep.OpRequest[shepasync.AsyncSendDeliveryNotificationRequest]
 	)
-	name, err := egov.ParseOp(body, egov.Limits, func(n xml.Name) any {
-		if n.Space != egov.NSAsync {
+	name, err := shep.ParseOp(body, shep.Limits, func(n xml.Name) any {
+		if n.Space != shep.NSAsync {
 			return nil
 		}
 		switch n.Local {
-		case egov.OpSendMessage:
+		case shep.OpSendMessage:
 			return &send
-		case egov.OpGetMessageStatus:
+		case shep.OpGetMessageStatus:
 			return &status
-		case egov.OpGetMessages:
+		case shep.OpGetMessages:
 			return &get
-		case egov.OpSendDeliveryNotification:
+		case shep.OpSendDeliveryNotification:
 			return &notif
 		}
 		return nil
@@ -161,19 +161,19 @@ func (s *server) shepAsync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch op {
-	case egov.OpSendMessage:
+	case shep.OpSendMessage:
 		s.asyncSend(w, r, send.Request, fault)
-	case egov.OpGetMessageStatus:
+	case shep.OpGetMessageStatus:
 		s.asyncStatus(w, status.Request, fault)
-	case egov.OpGetMessages:
+	case shep.OpGetMessages:
 		s.asyncGet(w, get.Request)
-	case egov.OpSendDeliveryNotification:
+	case shep.OpSendDeliveryNotification:
 		s.asyncNotified(w, notif.Request, fault)
 	}
 }
 
 func (s *server) asyncAnswer(w http.ResponseWriter, op string, v any) []byte {
-	b, err := egov.MarshalOp(egov.NSAsync, op+"Response", "response", v)
+	b, err := shep.MarshalOp(shep.NSAsync, op+"Response", "response", v)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return nil
@@ -187,7 +187,7 @@ func (s *server) asyncAnswer(w http.ResponseWriter, op string, v any) []byte {
 // worked out now and queued for the sender once the message counts as
 // delivered. A repeated messageId gets the first answer, as a gateway
 // that de-duplicates would.
-func (s *server) asyncSend(w http.ResponseWriter, r *http.Request, req *egov.InboundSendMessage, fault func(http.ResponseWriter, string, string, string)) {
+func (s *server) asyncSend(w http.ResponseWriter, r *http.Request, req *shep.InboundSendMessage, fault func(http.ResponseWriter, string, string, string)) {
 	mi := req.MessageInfo
 	if mi.MessageId == "" || mi.ServiceId == "" || req.MessageData == nil {
 		fault(w, "soap:Client", CodeBadRequest, "sendMessage needs messageInfo/messageId, serviceId and messageData")
@@ -207,7 +207,7 @@ func (s *server) asyncSend(w http.ResponseWriter, r *http.Request, req *egov.Inb
 		s.unknownService(w, mi.ServiceId, fault)
 		return
 	}
-	sent := &asyncSent{sender: mi.Sender.SenderId, service: mi.ServiceId, undeliverable: svc.Undeliverable, state: egov.StateOnDelivery}
+	sent := &asyncSent{sender: mi.Sender.SenderId, service: mi.ServiceId, undeliverable: svc.Undeliverable, state: shep.StateOnDelivery}
 	answer, ok := s.answer(w, r, svc, Call{MessageID: mi.MessageId, ServiceID: mi.ServiceId, Data: req.MessageData.Data.InnerXML, Async: true}, fault)
 	if !ok {
 		return
@@ -215,7 +215,7 @@ func (s *server) asyncSend(w http.ResponseWriter, r *http.Request, req *egov.Inb
 	if answer != nil {
 		sent.reply = &asyncMsg{recipient: mi.Sender.SenderId, data: answer, info: shepasync.AsyncMessageInfo{
 			MessageId: uuid.NewString(), CorrelationId: mi.MessageId, ServiceId: mi.ServiceId,
-			MessageType: egov.TypeResponse, MessageDate: soap.CreateXsdDateTime(s.now(), true),
+			MessageType: shep.TypeResponse, MessageDate: soap.CreateXsdDateTime(s.now(), true),
 			Sender: &shepasync.SenderInfo{SenderId: svc.Provider},
 		}}
 	}
@@ -223,7 +223,7 @@ func (s *server) asyncSend(w http.ResponseWriter, r *http.Request, req *egov.Inb
 	if corr == "" {
 		corr = mi.MessageId
 	}
-	sent.ack = s.asyncAnswer(w, egov.OpSendMessage, &shepasync.AsyncSendMessageResponse{
+	sent.ack = s.asyncAnswer(w, shep.OpSendMessage, &shepasync.AsyncSendMessageResponse{
 		MessageId: mi.MessageId, CorrelationId: corr, ResponseDate: soap.CreateXsdDateTime(s.now(), true),
 		SessionId: "{" + uuid.NewString() + "}",
 	})
@@ -249,11 +249,11 @@ func (s *server) asyncStatus(w http.ResponseWriter, req *shepasync.AsyncGetMessa
 		return
 	}
 	m.polls++
-	if m.state == egov.StateOnDelivery && m.polls > s.opts.AsyncPolls {
+	if m.state == shep.StateOnDelivery && m.polls > s.opts.AsyncPolls {
 		if m.undeliverable {
-			m.state = egov.StateNotDelivered
+			m.state = shep.StateNotDelivered
 		} else {
-			m.state = egov.StateDelivered
+			m.state = shep.StateDelivered
 			if m.reply != nil {
 				if len(st.inbox) >= maxHeld {
 					st.inbox = st.inbox[1:]
@@ -266,13 +266,13 @@ func (s *server) asyncStatus(w http.ResponseWriter, req *shepasync.AsyncGetMessa
 	st.mu.Unlock()
 	code, text := "SCSS001", "Сообщение доставлено"
 	switch state {
-	case egov.StateOnDelivery:
+	case shep.StateOnDelivery:
 		code, text = "ON_DELIVERY", "Сообщение в процессе доставки"
-	case egov.StateNotDelivered:
+	case shep.StateNotDelivered:
 		code, text = "MOCK_NOT_DELIVERED", "Получатель недоступен"
 	}
 	now := soap.CreateXsdDateTime(s.now(), true)
-	s.asyncAnswer(w, egov.OpGetMessageStatus, &shepasync.AsyncGetMessageStatusResponse{
+	s.asyncAnswer(w, shep.OpGetMessageStatus, &shepasync.AsyncGetMessageStatusResponse{
 		MessageState: state, ResponseDate: now,
 		Status: &shepasync.MessageStatusInfo{StatusCode: code, StatusMessage: text, StatusDate: now},
 	})
@@ -301,7 +301,7 @@ func (s *server) asyncGet(w http.ResponseWriter, req *shepasync.AsyncGetMessages
 	}
 	st.mu.Unlock()
 	b := make([]byte, 0, 1024)
-	b = append(b, `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><ns2:getMessagesResponse xmlns:ns2="`+egov.NSAsync+`"><response><responseDate>`...)
+	b = append(b, `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><ns2:getMessagesResponse xmlns:ns2="`+shep.NSAsync+`"><response><responseDate>`...)
 	b = s.now().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	b = append(b, `</responseDate><sessionId>{`...)
 	b = append(b, uuid.NewString()...)
@@ -343,7 +343,7 @@ func (s *server) asyncNotified(w http.ResponseWriter, req *shepasync.AsyncSendDe
 			break
 		}
 	}
-	if idx >= 0 && (n.DeliveryStatus.ReceiveStatus == egov.ReceiveAccepted || n.DeliveryStatus.ResendMessage != egov.Resend) {
+	if idx >= 0 && (n.DeliveryStatus.ReceiveStatus == shep.ReceiveAccepted || n.DeliveryStatus.ResendMessage != shep.Resend) {
 		st.inbox = append(st.inbox[:idx], st.inbox[idx+1:]...)
 	}
 	st.mu.Unlock()
@@ -351,7 +351,7 @@ func (s *server) asyncNotified(w http.ResponseWriter, req *shepasync.AsyncSendDe
 		fault(w, "soap:Client", CodeUnknownMessage, fmt.Sprintf("no message %q waits for this sender", n.MessageId))
 		return
 	}
-	s.asyncAnswer(w, egov.OpSendDeliveryNotification, &shepasync.AsyncSendDeliveryNotificationResponse{
+	s.asyncAnswer(w, shep.OpSendDeliveryNotification, &shepasync.AsyncSendDeliveryNotificationResponse{
 		NotificationId: uuid.NewString(), ResponseDate: soap.CreateXsdDateTime(s.now(), true), SessionId: "{" + uuid.NewString() + "}",
 	})
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/hooklift/gowsdl/soap"
 
 	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/mocks"
 	"github.com/minfin-kz/kopir/mocks/gbdfl"
@@ -27,21 +28,21 @@ func sender() *shepasync.SenderInfo {
 	return &shepasync.SenderInfo{SenderId: "kopir", Password: "kopir-secret"}
 }
 
-func asyncOp[T any](t *testing.T, url, op string, req any, out *T) *egov.Fault {
+func asyncOp[T any](t *testing.T, url, op string, req any, out *T) *shep.Fault {
 	t.Helper()
-	env, err := egov.MarshalOp(egov.NSAsync, op, "request", req)
+	env, err := shep.MarshalOp(shep.NSAsync, op, "request", req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return postOp(t, url, env, op, out)
 }
 
-func postOp[T any](t *testing.T, url string, env []byte, op string, out *T) *egov.Fault {
+func postOp[T any](t *testing.T, url string, env []byte, op string, out *T) *shep.Fault {
 	t.Helper()
 	status, body := mocktest.Do(t, "POST", url+"/shep/async", env)
-	w := egov.OpResponse[T]{Response: out}
-	_, err := egov.ParseOp(body, egov.Limits, egov.Expect(egov.NSAsync, op+"Response", &w))
-	var f *egov.Fault
+	w := shep.OpResponse[T]{Response: out}
+	_, err := shep.ParseOp(body, shep.Limits, shep.Expect(shep.NSAsync, op+"Response", &w))
+	var f *shep.Fault
 	if errors.As(err, &f) {
 		if status != 500 {
 			t.Fatalf("fault with HTTP %d", status)
@@ -54,18 +55,18 @@ func postOp[T any](t *testing.T, url string, env []byte, op string, out *T) *ego
 	return nil
 }
 
-func sendAsync(t *testing.T, url, id, service, data string) *egov.Fault {
+func sendAsync(t *testing.T, url, id, service, data string) *shep.Fault {
 	t.Helper()
-	env, err := egov.MarshalAsyncSendMessage(egov.NSAsync, &egov.AsyncMessage{Info: shepasync.AsyncMessageInfo{
-		MessageId: id, ServiceId: service, MessageType: egov.TypeRequest, MessageDate: soap.CreateXsdDateTime(time.Now(), true), Sender: sender(),
-	}, Data: egov.Payload{Value: &struct {
+	env, err := shep.MarshalAsyncSendMessage(shep.NSAsync, &shep.AsyncMessage{Info: shepasync.AsyncMessageInfo{
+		MessageId: id, ServiceId: service, MessageType: shep.TypeRequest, MessageDate: soap.CreateXsdDateTime(time.Now(), true), Sender: sender(),
+	}, Data: shep.Payload{Value: &struct {
 		X string `xml:",innerxml"`
 	}{data}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out shepasync.AsyncSendMessageResponse
-	f := postOp(t, url, env, egov.OpSendMessage, &out)
+	f := postOp(t, url, env, shep.OpSendMessage, &out)
 	if f == nil && out.MessageId != id {
 		t.Fatalf("%+v", out)
 	}
@@ -81,50 +82,50 @@ func TestSHEPAsyncLifecycle(t *testing.T) {
 	if f := sendAsync(t, srv.URL, "m-1", shepgw.EchoServiceID, "<ping/>"); f != nil {
 		t.Fatalf("a repeat is answered like the first: %v", f)
 	}
-	status := func(id string) (string, *egov.Fault) {
+	status := func(id string) (string, *shep.Fault) {
 		var st shepasync.AsyncGetMessageStatusResponse
-		f := asyncOp(t, srv.URL, egov.OpGetMessageStatus, &shepasync.AsyncGetMessageStatusRequest{MessageId: id, RequestDate: soap.CreateXsdDateTime(time.Now(), true), Sender: sender()}, &st)
+		f := asyncOp(t, srv.URL, shep.OpGetMessageStatus, &shepasync.AsyncGetMessageStatusRequest{MessageId: id, RequestDate: soap.CreateXsdDateTime(time.Now(), true), Sender: sender()}, &st)
 		return st.MessageState, f
 	}
 	get := func(corr string) []*shepasync.AsyncMessage {
 		var got shepasync.AsyncGetMessagesResponse
-		if f := asyncOp(t, srv.URL, egov.OpGetMessages, &shepasync.AsyncGetMessagesRequest{ServiceId: shepgw.EchoServiceID, CorrelationId: corr, Sender: sender()}, &got); f != nil {
+		if f := asyncOp(t, srv.URL, shep.OpGetMessages, &shepasync.AsyncGetMessagesRequest{ServiceId: shepgw.EchoServiceID, CorrelationId: corr, Sender: sender()}, &got); f != nil {
 			t.Fatal(f)
 		}
 		return got.Messages
 	}
-	if s, _ := status("m-1"); s != egov.StateOnDelivery {
+	if s, _ := status("m-1"); s != shep.StateOnDelivery {
 		t.Fatalf("first status %s", s)
 	}
 	if len(get("m-1")) != 0 {
 		t.Fatal("a response before delivery")
 	}
-	if s, _ := status("m-1"); s != egov.StateDelivered {
+	if s, _ := status("m-1"); s != shep.StateDelivered {
 		t.Fatalf("second status %s", s)
 	}
 	msgs := get("m-1")
-	if len(msgs) != 1 || msgs[0].MessageInfo.CorrelationId != "m-1" || msgs[0].MessageInfo.MessageType != egov.TypeResponse || msgs[0].MessageData.Data.InnerXML != "<ping/>" {
+	if len(msgs) != 1 || msgs[0].MessageInfo.CorrelationId != "m-1" || msgs[0].MessageInfo.MessageType != shep.TypeResponse || msgs[0].MessageData.Data.InnerXML != "<ping/>" {
 		t.Fatalf("%+v", msgs)
 	}
-	notify := func(id, receive, resend string) *egov.Fault {
+	notify := func(id, receive, resend string) *shep.Fault {
 		var ack shepasync.AsyncSendDeliveryNotificationResponse
 		s := &egov.Sender{ServiceID: shepgw.EchoServiceID, SenderID: "kopir", Password: "kopir-secret"}
-		return asyncOp(t, srv.URL, egov.OpSendDeliveryNotification, egov.DeliveryNotification(s, id, receive, resend, nil), &ack)
+		return asyncOp(t, srv.URL, shep.OpSendDeliveryNotification, egov.DeliveryNotification(s, id, receive, resend, nil), &ack)
 	}
 	respID := msgs[0].MessageInfo.MessageId
-	if f := notify(respID, egov.ReceiveNotAccepted, egov.Resend); f != nil {
+	if f := notify(respID, shep.ReceiveNotAccepted, shep.Resend); f != nil {
 		t.Fatal(f)
 	}
 	if len(get("")) != 1 {
 		t.Fatal("RESEND must keep the message")
 	}
-	if f := notify(respID, egov.ReceiveAccepted, egov.NotResend); f != nil {
+	if f := notify(respID, shep.ReceiveAccepted, shep.NotResend); f != nil {
 		t.Fatal(f)
 	}
 	if len(get("")) != 0 {
 		t.Fatal("an accepted message must leave the gateway")
 	}
-	if f := notify(respID, egov.ReceiveAccepted, egov.NotResend); f == nil || f.Detail.Info.ErrorCode != shepgw.CodeUnknownMessage {
+	if f := notify(respID, shep.ReceiveAccepted, shep.NotResend); f == nil || f.Detail.Info.ErrorCode != shepgw.CodeUnknownMessage {
 		t.Fatalf("%v", f)
 	}
 	if _, f := status("never"); f == nil || f.Detail.Info.ErrorCode != shepgw.CodeUnknownMessage {
@@ -136,11 +137,11 @@ func TestSHEPAsyncLifecycle(t *testing.T) {
 	}
 	sendAsync(t, srv.URL, "m-3", shepgw.UndeliverableServiceID, "<x/>")
 	status("m-3")
-	if s, _ := status("m-3"); s != egov.StateNotDelivered {
+	if s, _ := status("m-3"); s != shep.StateNotDelivered {
 		t.Fatalf("%s", s)
 	}
 	// The fault detail is the operation's own element.
-	env, _ := egov.MarshalOp(egov.NSAsync, egov.OpGetMessages, "request", &shepasync.AsyncGetMessagesRequest{ServiceId: "S", Sender: &shepasync.SenderInfo{SenderId: "kopir", Password: "no"}})
+	env, _ := shep.MarshalOp(shep.NSAsync, shep.OpGetMessages, "request", &shepasync.AsyncGetMessagesRequest{ServiceId: "S", Sender: &shepasync.SenderInfo{SenderId: "kopir", Password: "no"}})
 	_, body := mocktest.Do(t, "POST", srv.URL+"/shep/async", env)
 	if !bytes.Contains(body, []byte("getMessagesFault1_getMessagesFault")) || !bytes.Contains(body, []byte(shepgw.CodeAuth)) {
 		t.Fatalf("%s", body)
@@ -202,8 +203,8 @@ func TestPushControl(t *testing.T) {
 	if err != nil || !strings.Contains(v.Certificate.Subject.CommonName, "gateway") {
 		t.Fatalf("%v", err)
 	}
-	var send egov.OpRequest[egov.InboundSendMessage]
-	if _, err := egov.ParseOp(got, egov.Limits, egov.Expect(egov.NSAsyncClient, "sendMessage", &send)); err != nil || send.Request.MessageInfo.ServiceId != "MINFIN_X" {
+	var send shep.OpRequest[shep.InboundSendMessage]
+	if _, err := shep.ParseOp(got, shep.Limits, shep.Expect(shep.NSAsyncClient, "sendMessage", &send)); err != nil || send.Request.MessageInfo.ServiceId != "MINFIN_X" {
 		t.Fatalf("%v", err)
 	}
 	status, body = mocktest.Do(t, "POST", srv.URL+"/_control/shep/push", []byte(`{"serviceId":"MINFIN_X","delivery":"queue","data":"<a/>"}`))
@@ -219,8 +220,8 @@ func TestPushControl(t *testing.T) {
 	if json.Unmarshal(body, &r); status != 200 || !bytes.Contains(got, []byte("changeMassageStatusNotification")) {
 		t.Fatalf("%d %s", status, body)
 	}
-	var n egov.OpRequest[shepasync.AsyncChangeStatusNotifyRequest]
-	if _, err := egov.ParseOp(got, egov.Limits, egov.Expect(egov.NSAsyncClient, egov.OpChangeStatusNotification, &n)); err != nil || n.Request.Notification.MessageId != "m-9" {
+	var n shep.OpRequest[shepasync.AsyncChangeStatusNotifyRequest]
+	if _, err := shep.ParseOp(got, shep.Limits, shep.Expect(shep.NSAsyncClient, shep.OpChangeStatusNotification, &n)); err != nil || n.Request.Notification.MessageId != "m-9" {
 		t.Fatalf("%v", err)
 	}
 }

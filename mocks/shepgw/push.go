@@ -15,8 +15,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/hooklift/gowsdl/soap"
 
-	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/mocks"
 )
@@ -29,7 +29,7 @@ type PushRequest struct {
 	ServiceID string `json:"serviceId"`
 	// Data is the content of messageData/data (requestData/data), XML.
 	Data     string         `json:"data"`
-	DataType *egov.DataType `json:"dataType,omitempty"`
+	DataType *shep.DataType `json:"dataType,omitempty"`
 	// Delivery: "push" (AsyncChannel sendMessage to <url>/async, the
 	// default), "sync" (SyncChannel SendMessage to <url>/sync) or "queue"
 	// (kept for the recipient to fetch with getMessages).
@@ -75,7 +75,7 @@ func (s *server) push(w http.ResponseWriter, r *http.Request) {
 		p.MessageID = uuid.NewString()
 	}
 	if p.MessageType == "" {
-		p.MessageType = egov.TypeRequest
+		p.MessageType = shep.TypeRequest
 	}
 	if p.SenderID == "" {
 		p.SenderID, p.Password = s.opts.PushSender[0], s.opts.PushSender[1]
@@ -84,7 +84,7 @@ func (s *server) push(w http.ResponseWriter, r *http.Request) {
 	if base == "" {
 		base = strings.TrimSuffix(s.opts.PushURL, "/")
 	}
-	pl := egov.Payload{Value: &rawXML{p.Data}}
+	pl := shep.Payload{Value: &rawXML{p.Data}}
 	if p.DataType != nil {
 		pl.Type = xml.Name{Space: p.DataType.Namespace, Local: p.DataType.Name}
 	}
@@ -97,15 +97,15 @@ func (s *server) push(w http.ResponseWriter, r *http.Request) {
 	switch p.Delivery {
 	case "", "push":
 		url = base + "/async"
-		env, err = egov.MarshalAsyncSendMessage(egov.NSAsyncClient, &egov.AsyncMessage{Info: shepasync.AsyncMessageInfo{
+		env, err = shep.MarshalAsyncSendMessage(shep.NSAsyncClient, &shep.AsyncMessage{Info: shepasync.AsyncMessageInfo{
 			MessageId: p.MessageID, CorrelationId: p.CorrelationID, ServiceId: p.ServiceID, MessageType: p.MessageType,
 			MessageDate: soap.CreateXsdDateTime(now, true), Sender: &shepasync.SenderInfo{SenderId: p.SenderID, Password: p.Password},
 			SessionId: "{" + uuid.NewString() + "}",
 		}, Data: pl})
 	case "sync":
 		url = base + "/sync"
-		env, err = egov.MarshalSendMessage(&egov.Request{
-			Info: egov.NewInfo(p.MessageID, p.CorrelationID, p.ServiceID, p.SenderID, p.Password, now), Data: pl,
+		env, err = shep.MarshalSendMessage(&shep.Request{
+			Info: shep.NewInfo(p.MessageID, p.CorrelationID, p.ServiceID, p.SenderID, p.Password, now), Data: pl,
 		})
 	case "queue":
 		recipient := p.Recipient
@@ -116,7 +116,7 @@ func (s *server) push(w http.ResponseWriter, r *http.Request) {
 		enc := xml.NewEncoder(&data)
 		start := xml.StartElement{Name: xml.Name{Local: "data"}}
 		if pl.Type.Local != "" {
-			start.Attr = []xml.Attr{{Name: xml.Name{Local: "xmlns:xsi"}, Value: egov.NSXSI}, {Name: xml.Name{Local: "xmlns:d"}, Value: pl.Type.Space}, {Name: xml.Name{Local: "xsi:type"}, Value: "d:" + pl.Type.Local}}
+			start.Attr = []xml.Attr{{Name: xml.Name{Local: "xmlns:xsi"}, Value: shep.NSXSI}, {Name: xml.Name{Local: "xmlns:d"}, Value: pl.Type.Space}, {Name: xml.Name{Local: "xsi:type"}, Value: "d:" + pl.Type.Local}}
 		}
 		if err := enc.EncodeElement(pl.Value, start); err != nil {
 			mocks.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "push: data: " + err.Error()})
@@ -160,7 +160,7 @@ func (s *server) notify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n.State == "" {
-		n.State = egov.StateDelivered
+		n.State = shep.StateDelivered
 	}
 	if n.StatusCode == "" {
 		n.StatusCode, n.StatusMessage = "SCSS001", "Сообщение доставлено"
@@ -170,7 +170,7 @@ func (s *server) notify(w http.ResponseWriter, r *http.Request) {
 		base = strings.TrimSuffix(s.opts.PushURL, "/")
 	}
 	now := soap.CreateXsdDateTime(s.now(), true)
-	env, err := egov.MarshalOp(egov.NSAsyncClient, egov.OpChangeStatusNotification, "request", &shepasync.AsyncChangeStatusNotifyRequest{
+	env, err := shep.MarshalOp(shep.NSAsyncClient, shep.OpChangeStatusNotification, "request", &shepasync.AsyncChangeStatusNotifyRequest{
 		Notification: &shepasync.ChangeStatusNotification{
 			NotificationId: uuid.NewString(), MessageId: n.MessageID, NotificationDate: now, MessageState: n.State,
 			Status: &shepasync.MessageStatusInfo{StatusCode: n.StatusCode, StatusMessage: n.StatusMessage, StatusDate: now},

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hooklift/gowsdl/soap"
-	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
 	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/mocks"
@@ -36,7 +36,7 @@ func (s *server) shepSync(w http.ResponseWriter, r *http.Request) {
 	// The envelope is parsed before faults are injected so that a rejected
 	// call is still counted under its messageId.
 	var data shepsync.AnyType
-	info, err := egov.ParseSendMessage(body, &data)
+	info, err := shep.ParseSendMessage(body, &data)
 	if err != nil {
 		s.fault(w, "soap:Client", CodeBadRequest, err.Error())
 		return
@@ -137,7 +137,7 @@ func (s *server) authorised(si *shepsync.SenderInfo) bool {
 // fault answers a SOAP 1.1 Fault with the WSDL's sendMessageFault detail,
 // HTTP 500 as SOAP 1.1 requires.
 func (s *server) fault(w http.ResponseWriter, faultCode, code, msg string) {
-	body, err := egov.MarshalFault(faultCode, msg, &shepsync.ErrorInfo{
+	body, err := shep.MarshalFault(faultCode, msg, &shepsync.ErrorInfo{
 		ErrorCode:    code,
 		ErrorMessage: msg,
 		ErrorDate:    soap.CreateXsdDateTime(s.now(), true),
@@ -153,12 +153,12 @@ func (s *server) fault(w http.ResponseWriter, faultCode, code, msg string) {
 
 // shepWSDL serves the contract the adapters were generated from.
 func (s *server) shepWSDL(w http.ResponseWriter, r *http.Request) {
-	egov.ServeWSDL(w, r, egovshep.Files, "sync", "SyncChannel/v10/Interfaces/SyncChannelHttp_Service.wsdl")
+	shep.ServeWSDL(w, r, egovshep.Files, "sync", "SyncChannel/v10/Interfaces/SyncChannelHttp_Service.wsdl")
 }
 
 // shepAsyncWSDL serves the gateway's AsyncChannel contract.
 func (s *server) shepAsyncWSDL(w http.ResponseWriter, r *http.Request) {
-	egov.ServeWSDL(w, r, egovshep.Files, "async", "IAsyncChannelImport.wsdl")
+	shep.ServeWSDL(w, r, egovshep.Files, "async", "IAsyncChannelImport.wsdl")
 }
 
 // AppendEscaped is xml.EscapeText for a byte slice being built: the

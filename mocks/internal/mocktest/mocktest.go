@@ -15,8 +15,8 @@ import (
 
 	"github.com/hooklift/gowsdl/soap"
 
-	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/gbdfl/fltypes"
 	"github.com/minfin-kz/kopir/mocks"
 )
 
@@ -24,9 +24,9 @@ import (
 func Envelope(t testing.TB, sender, password, service, iin string) []byte {
 	t.Helper()
 	now := time.Now()
-	b, err := egov.MarshalSendMessage(&egov.Request{
-		Info: egov.NewInfo("7c9e6679-7425-40de-944b-e07fc1f90ae7", "", service, sender, password, now),
-		Data: egov.Payload{
+	b, err := shep.MarshalSendMessage(&shep.Request{
+		Info: shep.NewInfo("7c9e6679-7425-40de-944b-e07fc1f90ae7", "", service, sender, password, now),
+		Data: shep.Payload{
 			Type:  xml.Name{Space: "http://message.persistence.interactive.nat", Local: "Request"},
 			Value: &fltypes.Request{MessageId: "7c9e6679-7425-40de-944b-e07fc1f90ae7", MessageDate: soap.CreateXsdDateTime(now, true), SenderCode: sender, Iin: iin},
 		},
@@ -57,13 +57,13 @@ func Do(t testing.TB, method, url string, body []byte, header ...string) (int, [
 }
 
 // Fault is the SOAP Fault an answer must be.
-func Fault(t *testing.T, status int, body []byte) *egov.Fault {
+func Fault(t *testing.T, status int, body []byte) *shep.Fault {
 	t.Helper()
 	if status != 500 {
 		t.Fatalf("fault with HTTP %d", status)
 	}
-	_, err := egov.ParseResponse(body, nil)
-	var f *egov.Fault
+	_, err := shep.ParseResponse(body, nil)
+	var f *shep.Fault
 	if !errors.As(err, &f) {
 		t.Fatalf("not a fault: %v\n%s", err, body)
 	}

@@ -1,13 +1,15 @@
-// Package egov speaks SHEP, the e-Government gateway's SyncChannel v10: it
-// wraps a registry's own request in a SendMessage envelope and unwraps the
-// answer. Registry adapters (gbdfl, …) only produce and consume what travels
-// inside requestData/data and responseData/data.
+// Package shep is the wire format of SHEP, the e-Government gateway: the
+// SyncChannel v10 SendMessage envelope that wraps a registry's own request,
+// the AsyncChannel v10 operations, SOAP faults, validation against the
+// contract's XSD, the WSDL served and the WS-Security signing profile. It is
+// the contract in code and knows nothing of the bus: adapters/egov and the
+// inbound channel translate between it and the bus's requests and errors.
 //
 // The envelope parts that carry data use the gowsdl types in shepsync. The
 // SOAP envelope and the SendMessage wrapper are written by hand because
 // encoding/xml would declare the SyncChannel namespace as the default one
 // and silently put the unqualified <request> under it.
-package egov
+package shep
 
 import (
 	"bytes"
@@ -19,7 +21,7 @@ import (
 
 	"github.com/hooklift/gowsdl/soap"
 
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
 	"github.com/minfin-kz/kopir/internal/safexml"
 )
 
@@ -46,6 +48,11 @@ type Payload struct {
 	// Value is marshalled by encoding/xml as the children of <data>; use
 	// *shepsync.AnyType to pass content that is already XML.
 	Value any
+}
+
+// AnyXML is content that is already XML, for Payload.Value.
+type AnyXML struct {
+	InnerXML string `xml:",innerxml"`
 }
 
 // Request is one SendMessage call.
@@ -200,15 +207,15 @@ func encodeData(enc *xml.Encoder, wrapper string, p Payload) error {
 // disagree in practice (the public GBD FL sample puts <data> in the
 // Interfaces namespace, real responses leave it unqualified).
 
-// dataSlot decodes <data> into whatever the caller put in Data: encoding/xml
+// DataSlot decodes <data> into whatever the caller put in Data: encoding/xml
 // fills a non-nil interface holding a pointer, so the envelope is read in
 // one pass straight into the registry's generated type.
-type dataSlot struct {
+type DataSlot struct {
 	Data    any `xml:"data"`
 	present bool
 }
 
-// plainSlot is dataSlot without its UnmarshalXML, to decode into.
+// plainSlot is DataSlot without its UnmarshalXML, to decode into.
 type plainSlot struct {
 	Data    any `xml:"data"`
 	present bool
@@ -216,23 +223,29 @@ type plainSlot struct {
 
 // UnmarshalXML notes that the wrapper (requestData, responseData) was
 // there: the schema requires it even though <data> inside is optional.
-func (s *dataSlot) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+func (s *DataSlot) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
 	s.present = true
 	return d.DecodeElement((*plainSlot)(s), &start)
 }
+
+// Present reports whether the wrapper was in the document.
+func (s *DataSlot) Present() bool { return s.present }
 
 type requestEnvelope struct {
 	XMLName xml.Name `xml:"http://schemas.xmlsoap.org/soap/envelope/ Envelope"`
 	Body    struct {
 		SendMessage *struct {
-			Request *requestXML `xml:"request"`
+			Request *SyncRequest `xml:"request"`
 		} `xml:"http://bip.bee.kz/SyncChannel/v10/Types SendMessage"`
 	} `xml:"http://schemas.xmlsoap.org/soap/envelope/ Body"`
 }
 
-type requestXML struct {
+// SyncRequest is SendMessage's request element. An endpoint that serves
+// SendMessage decodes it through ParseOp, which tells another operation
+// and a Fault apart from a malformed request.
+type SyncRequest struct {
 	Info *shepsync.SyncMessageInfo `xml:"requestInfo"`
-	Data dataSlot                  `xml:"requestData"`
+	Data DataSlot                  `xml:"requestData"`
 }
 
 // ParseSendMessage reads a SendMessage envelope, decoding requestData/data
@@ -245,15 +258,15 @@ func ParseSendMessage(body []byte, data any) (*shepsync.SyncMessageInfo, error) 
 // parseSendMessage also reports whether requestData was present.
 func parseSendMessage(body []byte, data any, lim safexml.Limits) (*shepsync.SyncMessageInfo, bool, error) {
 	var env requestEnvelope
-	req := &requestXML{Data: dataSlot{Data: data}}
+	req := &SyncRequest{Data: DataSlot{Data: data}}
 	env.Body.SendMessage = &struct {
-		Request *requestXML `xml:"request"`
+		Request *SyncRequest `xml:"request"`
 	}{req}
 	if err := safexml.Decode(body, &env, lim); err != nil {
 		return nil, false, err
 	}
 	if req.Info == nil {
-		return nil, false, errors.New("egov: no SendMessage/request/requestInfo in the SOAP body")
+		return nil, false, errors.New("shep: no SendMessage/request/requestInfo in the SOAP body")
 	}
 	return req.Info, req.Data.present, nil
 }
@@ -288,14 +301,14 @@ type responseEnvelope struct {
 
 type responseXML struct {
 	Info *shepsync.SyncMessageInfoResponse `xml:"responseInfo"`
-	Data dataSlot                          `xml:"responseData"`
+	Data DataSlot                          `xml:"responseData"`
 }
 
 // ParseResponse reads a SendMessageResponse or a Fault. A Fault is returned
 // as the error (*Fault). data is as in ParseSendMessage.
 func ParseResponse(body []byte, data any) (*shepsync.SyncMessageInfoResponse, error) {
 	var env responseEnvelope
-	resp := &responseXML{Data: dataSlot{Data: data}}
+	resp := &responseXML{Data: DataSlot{Data: data}}
 	env.Body.SendMessageResponse = &struct {
 		Response *responseXML `xml:"response"`
 	}{resp}
@@ -306,7 +319,7 @@ func ParseResponse(body []byte, data any) (*shepsync.SyncMessageInfoResponse, er
 		return nil, f
 	}
 	if resp.Info == nil {
-		return nil, errors.New("egov: no SendMessageResponse/response/responseInfo in the SOAP body")
+		return nil, errors.New("shep: no SendMessageResponse/response/responseInfo in the SOAP body")
 	}
 	return resp.Info, nil
 }

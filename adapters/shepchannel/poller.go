@@ -1,4 +1,4 @@
-package egov
+package shepchannel
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
+	"github.com/minfin-kz/kopir/adapters/egov"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
@@ -38,7 +40,7 @@ type PollConfig struct {
 type Poller struct {
 	c        *Channel
 	endpoint string
-	senders  []*Sender // one per serviceId
+	senders  []*egov.Sender // one per serviceId
 	interval time.Duration
 	amount   int
 	timeout  time.Duration
@@ -68,7 +70,7 @@ func NewPoller(pc PollConfig, c *Channel) (*Poller, error) {
 	}
 	p.timeout = timeout
 	for _, id := range pc.ServiceIDs {
-		s, err := NewSender(Options{ServiceID: id, SenderID: pc.SenderID, Password: pc.Password, PasswordEnv: pc.PasswordEnv, Signing: pc.Signing})
+		s, err := egov.NewSender(egov.Options{ServiceID: id, SenderID: pc.SenderID, Password: pc.Password, PasswordEnv: pc.PasswordEnv, Signing: pc.Signing})
 		if err != nil {
 			return nil, err
 		}
@@ -122,16 +124,16 @@ func (p *Poller) Run(ctx context.Context, in adapters.Intake) error {
 
 // Once fetches one batch for s's service and takes each message. It
 // returns how many messages the gateway offered.
-func (p *Poller) Once(ctx context.Context, in adapters.Intake, s *Sender) (int, error) {
-	env, err := MarshalOp(NSAsync, OpGetMessages, "request", &shepasync.AsyncGetMessagesRequest{
-		RequestDate: xsdNow(s.now()), ServiceId: s.ServiceID, Amount: int32(p.amount),
+func (p *Poller) Once(ctx context.Context, in adapters.Intake, s *egov.Sender) (int, error) {
+	env, err := shep.MarshalOp(shep.NSAsync, shep.OpGetMessages, "request", &shepasync.AsyncGetMessagesRequest{
+		RequestDate: shep.XSDNow(p.c.now()), ServiceId: s.ServiceID, Amount: int32(p.amount),
 		Sender: &shepasync.SenderInfo{SenderId: s.SenderID, Password: s.Password},
 	})
 	if err != nil {
 		return 0, err
 	}
-	var got inboundMessages
-	if err := p.exchange(ctx, s, env, OpGetMessages, &got); err != nil {
+	var got shep.InboundMessages
+	if err := p.exchange(ctx, s, env, shep.OpGetMessages, &got); err != nil {
 		return 0, err
 	}
 	for _, msg := range got.Messages {
@@ -139,11 +141,11 @@ func (p *Poller) Once(ctx context.Context, in adapters.Intake, s *Sender) (int, 
 			continue
 		}
 		receive, resend, einfo := p.take(ctx, in, msg)
-		n := DeliveryNotification(s, msg.MessageInfo.MessageId, receive, resend, einfo)
-		nenv, err := MarshalOp(NSAsync, OpSendDeliveryNotification, "request", n)
+		n := egov.DeliveryNotification(s, msg.MessageInfo.MessageId, receive, resend, einfo)
+		nenv, err := shep.MarshalOp(shep.NSAsync, shep.OpSendDeliveryNotification, "request", n)
 		if err == nil {
 			var ack shepasync.AsyncSendDeliveryNotificationResponse
-			err = p.exchange(ctx, s, nenv, OpSendDeliveryNotification, &ack)
+			err = p.exchange(ctx, s, nenv, shep.OpSendDeliveryNotification, &ack)
 		}
 		if err != nil {
 			// Not acknowledged: the gateway offers it again and the
@@ -158,7 +160,7 @@ func (p *Poller) Once(ctx context.Context, in adapters.Intake, s *Sender) (int, 
 // gateway: accepted once stored; not accepted and not to be resent when
 // refused for good (stored REJECTED); not accepted but resent when our
 // side failed.
-func (p *Poller) take(ctx context.Context, in adapters.Intake, msg *InboundSendMessage) (receive, resend string, e *shepasync.ErrorInfo) {
+func (p *Poller) take(ctx context.Context, in adapters.Intake, msg *shep.InboundSendMessage) (receive, resend string, e *shepasync.ErrorInfo) {
 	m := &adapters.Inbound{Channel: ChannelName}
 	rf := validateAsyncSend(msg)
 	var rc *adapters.Receipt
@@ -171,30 +173,26 @@ func (p *Poller) take(ctx context.Context, in adapters.Intake, msg *InboundSendM
 	}
 	if rf == nil {
 		p.c.Log.Debug("shep: polled message taken", "messageId", msg.MessageInfo.MessageId, "kopirMessageId", rc.MessageID, "duplicate", rc.Duplicate)
-		return ReceiveAccepted, NotResend, nil
+		return shep.ReceiveAccepted, shep.NotResend, nil
 	}
-	ei := &shepasync.ErrorInfo{ErrorCode: rf.code, ErrorMessage: rf.msg, ErrorDate: xsdNow(p.c.now())}
+	ei := &shepasync.ErrorInfo{ErrorCode: rf.code, ErrorMessage: rf.msg, ErrorDate: shep.XSDNow(p.c.now())}
 	if rf.server {
-		return ReceiveNotAccepted, Resend, ei
+		return shep.ReceiveNotAccepted, shep.Resend, ei
 	}
 	in.Reject(ctx, m, &adapters.RejectError{Code: rf.code, Reason: rf.msg})
-	return ReceiveNotAccepted, NotResend, ei
+	return shep.ReceiveNotAccepted, shep.NotResend, ei
 }
 
-func (p *Poller) exchange(ctx context.Context, s *Sender, env []byte, op string, out any) error {
+func (p *Poller) exchange(ctx context.Context, s *egov.Sender, env []byte, op string, out any) error {
 	if p.transport == nil {
 		return errors.New("shep poller: not provisioned with a transport")
 	}
-	env, err := s.sign(ctx, env)
-	if err != nil {
-		return err
-	}
-	resp, err := p.transport.Do(ctx, soapRequest(env))
+	resp, err := s.Send(ctx, p.transport, env)
 	if err != nil {
 		return err
 	}
 	if int64(len(resp.Body)) > p.c.lim.MaxBytes {
 		return fmt.Errorf("%s answer of %d bytes is over the %d-byte limit", op, len(resp.Body), p.c.lim.MaxBytes)
 	}
-	return decodeOp(resp, op, out, nil)
+	return s.DecodeOp(resp, op, out)
 }

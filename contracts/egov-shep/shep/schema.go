@@ -1,4 +1,4 @@
-package egov
+package shep
 
 import (
 	"bytes"
@@ -56,14 +56,14 @@ func loadSchemas() (*Schemas, error) {
 		return os.WriteFile(filepath.Join(dir, p), b, 0o644)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("egov: writing the SHEP schemas: %w", err)
+		return nil, fmt.Errorf("shep: writing the SHEP schemas: %w", err)
 	}
 	s := &Schemas{}
 	if s.sync, err = xsd.Compile(filepath.Join(dir, "validation", "sync.xsd")); err != nil {
-		return nil, fmt.Errorf("egov: SyncChannel schema: %w", err)
+		return nil, fmt.Errorf("shep: SyncChannel schema: %w", err)
 	}
 	if s.async, err = xsd.Compile(filepath.Join(dir, "validation", "async.xsd")); err != nil {
-		return nil, fmt.Errorf("egov: AsyncChannel schema: %w", err)
+		return nil, fmt.Errorf("shep: AsyncChannel schema: %w", err)
 	}
 	return s, nil
 }

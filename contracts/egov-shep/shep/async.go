@@ -1,4 +1,4 @@
-package egov
+package shep
 
 import (
 	"encoding/xml"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/hooklift/gowsdl/soap"
 
-	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/safexml"
 )
 
@@ -177,6 +177,13 @@ func (d *RawData) UnmarshalXML(dec *xml.Decoder, start xml.StartElement) error {
 // Present reports whether the element was in the document.
 func (d *RawData) Present() bool { return d != nil && d.present }
 
+// DataType is the xsi:type put on <data>, e.g.
+// {"namespace":"http://message.persistence.interactive.nat","name":"Request"}.
+type DataType struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
 // Type is the xsi:type of <data>. encoding/xml has already resolved the
 // attribute's own prefix; the QName in its value is resolved here from the
 // xmlns declarations on <data>, where senders put them.
@@ -212,6 +219,21 @@ type InboundSendMessage struct {
 	} `xml:"messageData"`
 }
 
+// InboundMessages is getMessagesResponse with each message's data kept
+// raw, xsi:type included.
+type InboundMessages struct {
+	SessionID string                `xml:"sessionId"`
+	Messages  []*InboundSendMessage `xml:"messages"`
+}
+
+// Data is messageData/data, nil when the message has none.
+func (m *InboundSendMessage) Data() *RawData {
+	if m.MessageData == nil {
+		return nil
+	}
+	return &m.MessageData.Data
+}
+
 // ParseOp decodes the one element of soap:Body into what pick returns for
 // its name (nil: the operation is not expected here). A Fault comes back
 // as the *Fault error; an unexpected operation as *UnknownOpError.
@@ -225,7 +247,7 @@ func ParseOp(body []byte, lim safexml.Limits, pick func(xml.Name) any) (xml.Name
 	case b.fault != nil:
 		return xml.Name{}, b.fault
 	case !b.seen:
-		return xml.Name{}, errors.New("egov: no soap:Envelope/soap:Body with an operation element")
+		return xml.Name{}, errors.New("shep: no soap:Envelope/soap:Body with an operation element")
 	case b.unknown:
 		return b.name, &UnknownOpError{Name: b.name}
 	}
@@ -304,5 +326,5 @@ func Expect(ns, op string, into any) func(xml.Name) any {
 	}
 }
 
-// Now stamps dates in the contract's format.
-func xsdNow(now time.Time) soap.XSDDateTime { return soap.CreateXsdDateTime(now, true) }
+// XSDNow stamps dates in the contract's format.
+func XSDNow(now time.Time) soap.XSDDateTime { return soap.CreateXsdDateTime(now, true) }

@@ -1,4 +1,4 @@
-package egov_test
+package shepchannel_test
 
 import (
 	"bytes"
@@ -23,8 +23,9 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
-	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
+	"github.com/minfin-kz/kopir/adapters/shepchannel"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
@@ -34,9 +35,9 @@ const (
 	svcAsync = "MINFIN_PaymentNotify" // an inbound route delivered in the background
 )
 
-func channelOpts() egov.ChannelOptions {
-	return egov.ChannelOptions{
-		Senders: []egov.SenderAuth{
+func channelOpts() shepchannel.ChannelOptions {
+	return shepchannel.ChannelOptions{
+		Senders: []shepchannel.SenderAuth{
 			{ID: "demo-agency", Password: "demo-secret"},
 			{ID: "narrow", Password: "p", Services: []string{svcAsync}},
 		},
@@ -46,9 +47,9 @@ func channelOpts() egov.ChannelOptions {
 }
 
 // channelServer mounts the channel under /shep the way the core does.
-func channelServer(t testing.TB, o egov.ChannelOptions, requireSig bool, in adapters.Intake) (*egov.Channel, *httptest.Server) {
+func channelServer(t testing.TB, o shepchannel.ChannelOptions, requireSig bool, in adapters.Intake) (*shepchannel.Channel, *httptest.Server) {
 	t.Helper()
-	ch, err := egov.NewChannel(o)
+	ch, err := shepchannel.NewChannel(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func channelServer(t testing.TB, o egov.ChannelOptions, requireSig bool, in adap
 
 // requireSignatures builds a channel that refuses unsigned messages, with
 // the trust store loaded from PEM files as in a deployment.
-func requireSignatures(t testing.TB, o egov.ChannelOptions) *egov.Channel {
+func requireSignatures(t testing.TB, o shepchannel.ChannelOptions) *shepchannel.Channel {
 	t.Helper()
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root.pem")
@@ -78,7 +79,7 @@ func requireSignatures(t testing.TB, o egov.ChannelOptions) *egov.Channel {
 	}
 	o.RequireSignature = true
 	o.Trust = &xmlsig.TrustConfig{Roots: []string{root}, Policy: xmlsig.PolicySigning}
-	ch, err := egov.NewChannel(o)
+	ch, err := shepchannel.NewChannel(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,9 +89,9 @@ func requireSignatures(t testing.TB, o egov.ChannelOptions) *egov.Channel {
 
 func syncEnvelope(t testing.TB, id, service, sender, password, data string) []byte {
 	t.Helper()
-	b, err := egov.MarshalSendMessage(&egov.Request{
-		Info: egov.NewInfo(id, "corr-"+id, service, sender, password, time.Now()),
-		Data: egov.Payload{Value: &egov.AnyXML{InnerXML: data}},
+	b, err := shep.MarshalSendMessage(&shep.Request{
+		Info: shep.NewInfo(id, "corr-"+id, service, sender, password, time.Now()),
+		Data: shep.Payload{Value: &shep.AnyXML{InnerXML: data}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -125,8 +126,8 @@ func faultOf(t testing.TB, status int, h http.Header, body []byte) (string, stri
 	if status != http.StatusInternalServerError || !strings.HasPrefix(h.Get("Content-Type"), "text/xml") {
 		t.Fatalf("want HTTP 500 text/xml fault, got %d %s\n%s", status, h.Get("Content-Type"), body)
 	}
-	_, err := egov.ParseOp(body, egov.Limits, func(xml.Name) any { return nil })
-	var f *egov.Fault
+	_, err := shep.ParseOp(body, shep.Limits, func(xml.Name) any { return nil })
+	var f *shep.Fault
 	if !errors.As(err, &f) || f.Detail.Info == nil {
 		t.Fatalf("not a SOAP fault with detail: %v\n%s", err, body)
 	}
@@ -135,8 +136,8 @@ func faultOf(t testing.TB, status int, h http.Header, body []byte) (string, stri
 
 func TestInboundSyncRouteAnswersWithSubscriberData(t *testing.T) {
 	in := newIntake(map[string]bool{svcSync: true})
-	in.reply = func(m *adapters.Inbound) (*adapters.Response, error) {
-		var msg egov.InboundMessage
+	in.Reply = func(m *adapters.Inbound) (*adapters.Response, error) {
+		var msg shepchannel.InboundMessage
 		if err := json.Unmarshal(m.Body, &msg); err != nil {
 			return nil, err
 		}
@@ -148,33 +149,33 @@ func TestInboundSyncRouteAnswersWithSubscriberData(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}
-	var data egov.RawData
-	info, err := egov.ParseResponse(body, &data)
+	var data shep.RawData
+	info, err := shep.ParseResponse(body, &data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Status.Code != egov.StatusSuccess || info.CorrelationId != "m-1" || info.MessageId != h.Get("X-Kopir-Message-Id") ||
+	if info.Status.Code != shep.StatusSuccess || info.CorrelationId != "m-1" || info.MessageId != h.Get("X-Kopir-Message-Id") ||
 		data.InnerXML != "<debt><bin>000740000728</bin><amount>0</amount></debt>" {
 		t.Fatalf("%+v %q", info, data.InnerXML)
 	}
 	// What the subscriber received.
-	var msg egov.InboundMessage
-	if err := json.Unmarshal(in.called[0].Body, &msg); err != nil {
+	var msg shepchannel.InboundMessage
+	if err := json.Unmarshal(in.Called()[0].Body, &msg); err != nil {
 		t.Fatal(err)
 	}
 	if msg.Operation != "SendMessage" || msg.ServiceID != svcSync || msg.MessageID != "m-1" || msg.CorrelationID != "corr-m-1" ||
 		msg.SenderID != "demo-agency" || msg.Data != "<bin>000740000728</bin>" || msg.MessageDate == "" {
 		t.Fatalf("%+v", msg)
 	}
-	if in.called[0].ExternalID != "m-1" || in.called[0].Key != svcSync || len(in.called[0].Raw) == 0 {
-		t.Fatalf("%+v", in.called[0])
+	if in.Called()[0].ExternalID != "m-1" || in.Called()[0].Key != svcSync || len(in.Called()[0].Raw) == 0 {
+		t.Fatalf("%+v", in.Called()[0])
 	}
 	// A repeat gets the first answer and does not reach the subscriber.
 	status, _, again := postXML(t, srv.URL+"/shep/sync", env)
 	if status != 200 || !bytes.Equal(again, body) {
 		t.Fatalf("repeat answered %d, differently:\n%s\n%s", status, body, again)
 	}
-	if _, called, _ := in.counts(); called != 1 {
+	if _, called, _ := counts(in); called != 1 {
 		t.Fatalf("subscriber called %d times", called)
 	}
 }
@@ -183,8 +184,8 @@ func TestInboundSyncNonXMLReplyIsCarriedAsText(t *testing.T) {
 	in := newIntake(map[string]bool{svcSync: true})
 	_, srv := channelServer(t, channelOpts(), false, in)
 	_, _, body := postXML(t, srv.URL+"/shep/sync", syncEnvelope(t, "m-2", svcSync, "demo-agency", "demo-secret", "<x/>"))
-	var data egov.RawData
-	if _, err := egov.ParseResponse(body, &data); err != nil || data.InnerXML != `{&#34;ok&#34;:true}` {
+	var data shep.RawData
+	if _, err := shep.ParseResponse(body, &data); err != nil || data.InnerXML != `{&#34;ok&#34;:true}` {
 		t.Fatalf("%v %q", err, data.InnerXML)
 	}
 }
@@ -192,7 +193,7 @@ func TestInboundSyncNonXMLReplyIsCarriedAsText(t *testing.T) {
 func TestInboundSyncSubscriberFailureIsNotRedelivered(t *testing.T) {
 	in := newIntake(map[string]bool{svcSync: true})
 	calls := 0
-	in.reply = func(*adapters.Inbound) (*adapters.Response, error) {
+	in.Reply = func(*adapters.Inbound) (*adapters.Response, error) {
 		calls++
 		return nil, &adapters.Error{Status: 502, Detail: "subscriber down"}
 	}
@@ -201,12 +202,12 @@ func TestInboundSyncSubscriberFailureIsNotRedelivered(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		status, h, body := postXML(t, srv.URL+"/shep/sync", env)
 		code, ec := faultOf(t, status, h, body)
-		if code != "soap:Server" || ec != egov.CodeDeliveryFailed {
+		if code != "soap:Server" || ec != shepchannel.CodeDeliveryFailed {
 			t.Fatalf("%s %s", code, ec)
 		}
 	}
-	if calls != 1 || len(in.rejected) != 0 {
-		t.Fatalf("subscriber called %d times, %d rejections: our failure is not the sender's", calls, len(in.rejected))
+	if calls != 1 || len(in.Rejected()) != 0 {
+		t.Fatalf("subscriber called %d times, %d rejections: our failure is not the sender's", calls, len(in.Rejected()))
 	}
 }
 
@@ -218,29 +219,30 @@ func TestInboundSyncToAsyncRouteAcknowledgesOnce(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("%d %s", status, first)
 	}
-	var data egov.RawData
-	info, err := egov.ParseResponse(first, &data)
-	if err != nil || info.MessageId != "bus-1" || h.Get("X-Kopir-Message-Id") != "bus-1" || !strings.Contains(data.InnerXML, "<status>QUEUED</status>") {
+	var data shep.RawData
+	info, err := shep.ParseResponse(first, &data)
+	accepted := in.Accepted()
+	if err != nil || len(accepted) != 1 || info.MessageId != accepted[0].ID || h.Get("X-Kopir-Message-Id") != accepted[0].ID || !strings.Contains(data.InnerXML, "<status>QUEUED</status>") {
 		t.Fatalf("%v %+v %s", err, info, data.InnerXML)
 	}
 	_, _, second := postXML(t, srv.URL+"/shep/sync", env)
 	if !bytes.Equal(first, second) {
 		t.Fatalf("repeat got another acknowledgement:\n%s\n%s", first, second)
 	}
-	if accepted, _, _ := in.counts(); accepted != 1 {
+	if accepted, _, _ := counts(in); accepted != 1 {
 		t.Fatalf("accepted %d times", accepted)
 	}
 }
 
 func TestInboundStoreDownIsOurFault(t *testing.T) {
 	in := newIntake(map[string]bool{svcAsync: false})
-	in.storeDown = true
+	in.Fail(errors.New("store is down"))
 	_, srv := channelServer(t, channelOpts(), false, in)
 	status, h, body := postXML(t, srv.URL+"/shep/sync", syncEnvelope(t, "m-5", svcAsync, "demo-agency", "demo-secret", "<x/>"))
-	if code, ec := faultOf(t, status, h, body); code != "soap:Server" || ec != egov.CodeUnavailable {
+	if code, ec := faultOf(t, status, h, body); code != "soap:Server" || ec != shepchannel.CodeUnavailable {
 		t.Fatalf("%s %s", code, ec)
 	}
-	if len(in.rejected) != 0 {
+	if len(in.Rejected()) != 0 {
 		t.Fatal("a store failure must not be recorded as the sender's REJECTED message")
 	}
 }
@@ -270,8 +272,8 @@ func TestGatewayPushesToChannel(t *testing.T) {
 	if r.Status != 200 || !strings.Contains(r.Response, "sendMessageResponse") || !strings.Contains(r.Response, "<messageId>push-1</messageId>") {
 		t.Fatalf("%+v", r)
 	}
-	var msg egov.InboundMessage
-	if err := json.Unmarshal(in.accepted[0].Body, &msg); err != nil {
+	var msg shepchannel.InboundMessage
+	if err := json.Unmarshal(in.Accepted()[0].Body, &msg); err != nil {
 		t.Fatal(err)
 	}
 	if msg.Operation != "sendMessage" || msg.MessageType != "REQUEST" || msg.SenderID != "demo-agency" || !strings.Contains(msg.Signer, "shep-gateway") ||
@@ -282,7 +284,7 @@ func TestGatewayPushesToChannel(t *testing.T) {
 	if again.Response != r.Response {
 		t.Fatalf("repeat got another acknowledgement:\n%s\n%s", r.Response, again.Response)
 	}
-	if accepted, _, _ := in.counts(); accepted != 1 {
+	if accepted, _, _ := counts(in); accepted != 1 {
 		t.Fatalf("accepted %d", accepted)
 	}
 	// SyncChannel push to a sync route.
@@ -295,7 +297,7 @@ func TestGatewayPushesToChannel(t *testing.T) {
 	if r.Status != 500 || !strings.Contains(r.Response, string(xmlsig.ReasonMissing)) {
 		t.Fatalf("%+v", r)
 	}
-	if rj := in.lastRejection(t); rj.m.ExternalID != r.MessageID {
+	if rj := lastRejection(t, in); rj.ExternalID != r.MessageID {
 		t.Fatalf("%+v", rj)
 	}
 }
@@ -303,7 +305,7 @@ func TestGatewayPushesToChannel(t *testing.T) {
 func TestStatusNotificationAnnotatesOutboundMessage(t *testing.T) {
 	f := fixture(t)
 	in := newIntake(nil)
-	in.outbound["egov.async\x00out-1"] = "bus-out-1"
+	in.SentAs("bus-out-1", "egov.async", "out-1", nil)
 	_, ch := channelServer(t, channelOpts(), true, in)
 	gw := mockServer(t, shepgw.Options{Signer: f.gateway, PushURL: ch.URL + "/shep"})
 	notify := func(body string) shepgw.PushResult {
@@ -321,11 +323,11 @@ func TestStatusNotificationAnnotatesOutboundMessage(t *testing.T) {
 	if r.Status != 200 || !strings.Contains(r.Response, "changeMassageStatusNotificationResponse") {
 		t.Fatalf("%+v", r)
 	}
-	if ev := in.notes["bus-out-1"]; len(ev) != 1 || ev[0].Action != "SHEP_STATUS" || !strings.HasPrefix(ev[0].Detail, "DELIVERED SCSS001") {
+	if ev := in.Actions("bus-out-1", "SHEP_STATUS"); len(ev) != 1 || !strings.HasPrefix(ev[0], "DELIVERED SCSS001") {
 		t.Fatalf("%+v", ev)
 	}
 	r = notify(`{"messageId":"never-sent","state":"NOT_DELIVERED"}`)
-	if r.Status != 500 || !strings.Contains(r.Response, egov.CodeUnknownMessage) || !strings.Contains(r.Response, "changeMassageStatusNotificationFault1_changeMassageStatusNotificationFault") {
+	if r.Status != 500 || !strings.Contains(r.Response, shepchannel.CodeUnknownMessage) || !strings.Contains(r.Response, "changeMassageStatusNotificationFault1_changeMassageStatusNotificationFault") {
 		t.Fatalf("%+v", r)
 	}
 	// The notification names no sender; without the gateway's signature
@@ -340,8 +342,8 @@ func TestPollerTakesQueuedMessages(t *testing.T) {
 	in := newIntake(map[string]bool{svcAsync: false})
 	gw := mockServer(t, shepgw.Options{})
 	o := channelOpts()
-	o.Poll = &egov.PollConfig{Endpoint: gw.URL + "/shep/async", SenderID: "kopir", Password: "kopir-secret", ServiceIDs: []string{svcAsync, "MINFIN_Unrouted"}, Amount: 2}
-	ch, err := egov.NewChannel(o)
+	o.Poll = &shepchannel.PollConfig{Endpoint: gw.URL + "/shep/async", SenderID: "kopir", Password: "kopir-secret", ServiceIDs: []string{svcAsync, "MINFIN_Unrouted"}, Amount: 2}
+	ch, err := shepchannel.NewChannel(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,25 +367,25 @@ func TestPollerTakesQueuedMessages(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- ch.Run(ctx, in) }()
-	waitFor(t, func() bool { a, _, r := in.counts(); return a == 3 && r == 1 })
+	waitFor(t, func() bool { a, _, r := counts(in); return a == 3 && r == 1 })
 	waitFor(t, func() bool { return len(held(t, gw.URL).Waiting) == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if rj := in.lastRejection(t); rj.m.ExternalID != "q-x" || !strings.Contains(rj.reason.Error(), egov.CodeUnknownService) {
+	if rj := lastRejection(t, in); rj.ExternalID != "q-x" || !strings.Contains(rj.Reason.Error(), shepchannel.CodeUnknownService) {
 		t.Fatalf("%+v", rj)
 	}
 
 	// Our store failing: not accepted, the gateway keeps it for later.
-	in.storeDown = true
+	in.Fail(errors.New("store is down"))
 	queue(svcAsync, "q-4")
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	go func() { done <- ch.Run(ctx2, in) }()
 	waitFor(t, func() bool { w := held(t, gw.URL).Waiting; return len(w) == 1 && w[0].Offered >= 1 })
 	cancel2()
 	<-done
-	if a, _, _ := in.counts(); a != 3 {
+	if a, _, _ := counts(in); a != 3 {
 		t.Fatalf("accepted %d", a)
 	}
 }
@@ -415,10 +417,10 @@ func waitFor(t testing.TB, cond func() bool) {
 
 func asyncPush(t testing.TB, id, service, msgType, data string) []byte {
 	t.Helper()
-	b, err := egov.MarshalAsyncSendMessage(egov.NSAsyncClient, &egov.AsyncMessage{Info: shepasync.AsyncMessageInfo{
+	b, err := shep.MarshalAsyncSendMessage(shep.NSAsyncClient, &shep.AsyncMessage{Info: shepasync.AsyncMessageInfo{
 		MessageId: id, ServiceId: service, MessageType: msgType, MessageDate: soap.CreateXsdDateTime(time.Now(), true),
 		Sender: &shepasync.SenderInfo{SenderId: "demo-agency", Password: "demo-secret"},
-	}, Data: egov.Payload{Value: &egov.AnyXML{InnerXML: data}}})
+	}, Data: shep.Payload{Value: &shep.AnyXML{InnerXML: data}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,30 +453,30 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 	}{
 		{"malformed XML", plain.URL, "/sync", []byte("<soap:Envelope><oops>"), "KOPIR_XML_SYNTAX", "", ""},
 		{"DOCTYPE", plain.URL, "/sync", append([]byte(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>`), good("b-d")[38:]...), "KOPIR_XML_DOCTYPE", "", "DTD"},
-		{"body over limit", plain.URL, "/sync", replace(good("b-l"), "<x/>", "<x>"+strings.Repeat("a", 5000)+"</x>"), egov.CodeBodyTooLarge, "", "4096"},
-		{"wrong namespace", plain.URL, "/sync", replace(good("b-n"), egov.NSTypes, "http://bip.bee.kz/SyncChannel/v9/Types"), egov.CodeUnknownOperation, "", "v9"},
-		{"missing messageId", plain.URL, "/sync", replace(good("b-m"), "<messageId>b-m</messageId>", ""), egov.CodeInvalidEnvelope, "", "messageId"},
-		{"missing requestData", plain.URL, "/sync", replace(replace(good("b-r"), "<requestData><data><x/></data>", ""), "</requestData>", ""), egov.CodeInvalidEnvelope, "b-r", "requestData"},
-		{"bad messageDate", plain.URL, "/sync", bytesReplaceDate(good("b-date")), egov.CodeInvalidEnvelope, "b-date", "messageDate"},
-		{"unknown serviceId", plain.URL, "/sync", syncEnvelope(t, "b-u", "NOPE", "demo-agency", "demo-secret", "<x/>"), egov.CodeUnknownService, "b-u", "NOPE"},
-		{"wrong password", plain.URL, "/sync", syncEnvelope(t, "b-p", svcAsync, "demo-agency", "guess", "<x/>"), egov.CodeAuthFailed, "b-p", ""},
-		{"unknown sender", plain.URL, "/sync", syncEnvelope(t, "b-s", svcAsync, "stranger", "x", "<x/>"), egov.CodeAuthFailed, "b-s", ""},
-		{"sender not allowed this service", plain.URL, "/sync", syncEnvelope(t, "b-a", "MINFIN_Other", "narrow", "p", "<x/>"), egov.CodeAuthFailed, "b-a", "may not use"},
-		{"property too long", plain.URL, "/sync", replace(good("b-pr"), "</sender>", "</sender><properties><key>"+strings.Repeat("k", 31)+"</key><value>v</value></properties>"), egov.CodeInvalidEnvelope, "b-pr", "30"},
+		{"body over limit", plain.URL, "/sync", replace(good("b-l"), "<x/>", "<x>"+strings.Repeat("a", 5000)+"</x>"), shepchannel.CodeBodyTooLarge, "", "4096"},
+		{"wrong namespace", plain.URL, "/sync", replace(good("b-n"), shep.NSTypes, "http://bip.bee.kz/SyncChannel/v9/Types"), shepchannel.CodeUnknownOperation, "", "v9"},
+		{"missing messageId", plain.URL, "/sync", replace(good("b-m"), "<messageId>b-m</messageId>", ""), shepchannel.CodeInvalidEnvelope, "", "messageId"},
+		{"missing requestData", plain.URL, "/sync", replace(replace(good("b-r"), "<requestData><data><x/></data>", ""), "</requestData>", ""), shepchannel.CodeInvalidEnvelope, "b-r", "requestData"},
+		{"bad messageDate", plain.URL, "/sync", bytesReplaceDate(good("b-date")), shepchannel.CodeInvalidEnvelope, "b-date", "messageDate"},
+		{"unknown serviceId", plain.URL, "/sync", syncEnvelope(t, "b-u", "NOPE", "demo-agency", "demo-secret", "<x/>"), shepchannel.CodeUnknownService, "b-u", "NOPE"},
+		{"wrong password", plain.URL, "/sync", syncEnvelope(t, "b-p", svcAsync, "demo-agency", "guess", "<x/>"), shepchannel.CodeAuthFailed, "b-p", ""},
+		{"unknown sender", plain.URL, "/sync", syncEnvelope(t, "b-s", svcAsync, "stranger", "x", "<x/>"), shepchannel.CodeAuthFailed, "b-s", ""},
+		{"sender not allowed this service", plain.URL, "/sync", syncEnvelope(t, "b-a", "MINFIN_Other", "narrow", "p", "<x/>"), shepchannel.CodeAuthFailed, "b-a", "may not use"},
+		{"property too long", plain.URL, "/sync", replace(good("b-pr"), "</sender>", "</sender><properties><key>"+strings.Repeat("k", 31)+"</key><value>v</value></properties>"), shepchannel.CodeInvalidEnvelope, "b-pr", "30"},
 		{"unsigned", signed.URL, "/sync", good("b-us"), string(xmlsig.ReasonMissing), "b-us", ""},
 		{"tampered", signed.URL, "/sync", tampered, string(xmlsig.ReasonInvalid), "b-t", "changed"},
 		{"expired certificate", signed.URL, "/sync", signedBy(f.expired, "b-e"), string(xmlsig.ReasonExpired), "b-e", "expired"},
 		{"untrusted certificate", signed.URL, "/sync", signedBy(f.untrusted, "b-un"), string(xmlsig.ReasonUntrusted), "b-un", ""},
 		{"revoked certificate", signed.URL, "/sync", signedBy(f.revoke, "b-rv"), string(xmlsig.ReasonRevoked), "b-rv", "revoked"},
 		{"policy missing", signed.URL, "/sync", signedBy(f.noPolicy, "b-pol"), string(xmlsig.ReasonPolicy), "b-pol", xmlsig.PolicySigning},
-		{"async unknown operation", plain.URL, "/async", bytes.ReplaceAll(asyncPush(t, "b-o", svcAsync, "REQUEST", "<x/>"), []byte("ns2:sendMessage"), []byte("ns2:sendMessages")), egov.CodeUnknownOperation, "", ""},
-		{"async bad messageType", plain.URL, "/async", asyncPush(t, "b-mt", svcAsync, "QUESTION", "<x/>"), egov.CodeInvalidEnvelope, "b-mt", "messageType"},
-		{"async without data", plain.URL, "/async", replace(asyncPush(t, "b-nd", svcAsync, "REQUEST", "<x/>"), "<data><x/></data>", ""), egov.CodeInvalidEnvelope, "b-nd", "data"},
-		{"async unknown serviceId", plain.URL, "/async", asyncPush(t, "b-as", "NOPE", "REQUEST", "<x/>"), egov.CodeUnknownService, "b-as", ""},
+		{"async unknown operation", plain.URL, "/async", bytes.ReplaceAll(asyncPush(t, "b-o", svcAsync, "REQUEST", "<x/>"), []byte("ns2:sendMessage"), []byte("ns2:sendMessages")), shepchannel.CodeUnknownOperation, "", ""},
+		{"async bad messageType", plain.URL, "/async", asyncPush(t, "b-mt", svcAsync, "QUESTION", "<x/>"), shepchannel.CodeInvalidEnvelope, "b-mt", "messageType"},
+		{"async without data", plain.URL, "/async", replace(asyncPush(t, "b-nd", svcAsync, "REQUEST", "<x/>"), "<data><x/></data>", ""), shepchannel.CodeInvalidEnvelope, "b-nd", "data"},
+		{"async unknown serviceId", plain.URL, "/async", asyncPush(t, "b-as", "NOPE", "REQUEST", "<x/>"), shepchannel.CodeUnknownService, "b-as", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := len(in.rejected)
+			before := len(in.Rejected())
 			status, h, body := postXML(t, c.srv+"/shep"+c.path, c.body)
 			code, ec := faultOf(t, status, h, body)
 			if code != "soap:Client" || ec != c.code {
@@ -483,16 +485,16 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 			if c.detail != "" && !strings.Contains(string(body), c.detail) {
 				t.Fatalf("fault does not say %q:\n%s", c.detail, body)
 			}
-			if len(in.rejected) != before+1 {
+			if len(in.Rejected()) != before+1 {
 				t.Fatal("not recorded as REJECTED")
 			}
-			rj := in.lastRejection(t)
-			if rj.m.ExternalID != c.extID || h.Get("X-Kopir-Message-Id") != rj.id || !strings.Contains(rj.reason.Error(), c.code) {
+			rj := lastRejection(t, in)
+			if rj.ExternalID != c.extID || h.Get("X-Kopir-Message-Id") != rj.ID || !strings.Contains(rj.Reason.Error(), c.code) {
 				t.Fatalf("rejection %+v (id %s)", rj, h.Get("X-Kopir-Message-Id"))
 			}
 		})
 	}
-	if accepted, called, _ := in.counts(); accepted != 0 || called != 0 {
+	if accepted, called, _ := counts(in); accepted != 0 || called != 0 {
 		t.Fatalf("a refused message reached the subscriber: %d accepted, %d called", accepted, called)
 	}
 	// Still serving, signed and unsigned.
@@ -542,7 +544,7 @@ func TestChannelOptions(t *testing.T) {
 	}
 	sum := sha256.Sum256([]byte("s3cret"))
 	good := "senders:\n  - id: a\n    passwordSHA256: " + hex.EncodeToString(sum[:]) + "\nmaxBody: 256KiB\nstatusRoutes: [r]\n"
-	if _, err := f(adapters.ChannelConfig{Options: yamlOpts(good)}, adaptertest.Resources(t)); err != nil {
+	if _, err := f(adapters.ChannelConfig{Options: adaptertest.Options(good)}, adaptertest.Resources(t)); err != nil {
 		t.Fatal(err)
 	}
 	for name, y := range map[string]string{
@@ -558,12 +560,12 @@ func TestChannelOptions(t *testing.T) {
 		"sender without password": "senders:\n  - id: a\n",
 		"duplicate sender":        "senders:\n  - {id: a, password: x}\n  - {id: a, password: y}\n",
 	} {
-		if _, err := f(adapters.ChannelConfig{Options: yamlOpts(y)}, adaptertest.Resources(t)); err == nil {
+		if _, err := f(adapters.ChannelConfig{Options: adaptertest.Options(y)}, adaptertest.Resources(t)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 	// The hashed password authenticates.
-	ch, err := f(adapters.ChannelConfig{Options: yamlOpts(good)}, adaptertest.Resources(t))
+	ch, err := f(adapters.ChannelConfig{Options: adaptertest.Options(good)}, adaptertest.Resources(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,12 +600,12 @@ func TestEnvelopesAreValidatedAgainstTheXSD(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			status, h, body := postXML(t, srv.URL+"/shep"+c.path, c.env)
-			if _, code := faultOf(t, status, h, body); code != egov.CodeInvalidEnvelope || !strings.Contains(string(body), "schema") || !strings.Contains(string(body), c.want) {
+			if _, code := faultOf(t, status, h, body); code != shepchannel.CodeInvalidEnvelope || !strings.Contains(string(body), "schema") || !strings.Contains(string(body), c.want) {
 				t.Fatalf("%s\n%s", code, body)
 			}
 		})
 	}
-	if accepted, _, _ := in.counts(); accepted != 0 {
+	if accepted, _, _ := counts(in); accepted != 0 {
 		t.Fatal("an invalid envelope was accepted")
 	}
 	// Valid ones pass.

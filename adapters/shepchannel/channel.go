@@ -1,4 +1,12 @@
-package egov
+// Package shepchannel is the inbound channel "shep": the edge where the
+// e-Government gateway (SHEP) hands messages to the ministry. It serves
+// SyncChannel SendMessage and AsyncChannel push delivery (sendMessage,
+// changeMassageStatusNotification), fetches with getMessages for services
+// the gateway does not push, checks senders and signatures, and passes
+// every message to the core's Intake. It speaks the wire format of
+// contracts/egov-shep/shep and calls the gateway through adapters/egov's
+// Sender.
+package shepchannel
 
 import (
 	"bytes"
@@ -18,9 +26,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
+	"github.com/minfin-kz/kopir/adapters/egov"
 	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
@@ -75,7 +85,7 @@ type Channel struct {
 	lim          safexml.Limits
 	statusRoutes []string
 	poll         *Poller
-	schemas      *Schemas
+	schemas      *shep.Schemas
 	// Now is the clock for certificate validity and dates; nil: time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -160,13 +170,13 @@ func NewChannel(o ChannelOptions) (*Channel, error) {
 		return nil, errors.New("shep: options.requireSignature needs options.trust (roots to verify against)")
 	}
 	if o.SchemaValidation == nil || *o.SchemaValidation {
-		sc, err := LoadSchemas()
+		sc, err := shep.LoadSchemas()
 		if err != nil {
 			return nil, fmt.Errorf("shep: %w", err)
 		}
 		c.schemas = sc
 	}
-	c.lim = Limits
+	c.lim = shep.Limits
 	if o.MaxBody > 0 {
 		c.lim.MaxBytes = int64(o.MaxBody)
 	}
@@ -195,11 +205,11 @@ func (c *Channel) Routes(in adapters.Intake) map[string]http.Handler {
 	return map[string]http.Handler{
 		"POST /sync": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.serveSync(w, r, in) }),
 		"GET /sync": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ServeWSDL(w, r, egovshep.Files, "sync", "SyncChannel/v10/Interfaces/SyncChannelHttp_Service.wsdl")
+			shep.ServeWSDL(w, r, egovshep.Files, "sync", "SyncChannel/v10/Interfaces/SyncChannelHttp_Service.wsdl")
 		}),
 		"POST /async": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.serveAsync(w, r, in) }),
 		"GET /async": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ServeWSDL(w, r, egovshep.Files, "async-client", "IAsyncChannelClient.wsdl")
+			shep.ServeWSDL(w, r, egovshep.Files, "async-client", "IAsyncChannelClient.wsdl")
 		}),
 	}
 }
@@ -258,18 +268,18 @@ type InboundMessage struct {
 	SessionID     string            `json:"sessionId,omitempty"`
 	Properties    map[string]string `json:"properties,omitempty"`
 	// Signer is the subject of the verified signing certificate.
-	Signer   string    `json:"signer,omitempty"`
-	Data     string    `json:"data"`
-	DataType *DataType `json:"dataType,omitempty"`
+	Signer   string         `json:"signer,omitempty"`
+	Data     string         `json:"data"`
+	DataType *shep.DataType `json:"dataType,omitempty"`
 }
 
 // SyncReply is what a subscriber of a sync inbound route may answer with:
 // data is the XML put in responseData/data. Any other JSON is carried as
 // the text of <data>.
 type SyncReply struct {
-	Data     *string   `json:"data"`
-	DataType *DataType `json:"dataType"`
-	Status   *Status   `json:"status"`
+	Data     *string        `json:"data"`
+	DataType *shep.DataType `json:"dataType"`
+	Status   *egov.Status   `json:"status"`
 }
 
 // read takes the body within the channel's limit.
@@ -295,7 +305,7 @@ func xmlRefusal(err error) *refusal {
 	if errors.As(err, &se) {
 		return clientErr(CodeXMLPrefix+strings.ToUpper(se.Reason), "%v", se)
 	}
-	var uo *UnknownOpError
+	var uo *shep.UnknownOpError
 	if errors.As(err, &uo) {
 		return clientErr(CodeUnknownOperation, "%v", uo)
 	}
@@ -403,7 +413,7 @@ func validateSync(info *shepsync.SyncMessageInfo, dataPresent bool) *refusal {
 	return nil
 }
 
-func validateAsyncSend(m *InboundSendMessage) *refusal {
+func validateAsyncSend(m *shep.InboundSendMessage) *refusal {
 	if m == nil || m.MessageInfo == nil {
 		return clientErr(CodeInvalidEnvelope, "request/messageInfo is required")
 	}
@@ -415,7 +425,7 @@ func validateAsyncSend(m *InboundSendMessage) *refusal {
 		return r
 	}
 	switch {
-	case !ValidMessageType(mi.MessageType):
+	case !shep.ValidMessageType(mi.MessageType):
 		return clientErr(CodeInvalidEnvelope, "messageInfo/messageType %q is not REQUEST, UPDATE, NOTIFICATION or RESPONSE", mi.MessageType)
 	case mi.MessageDate.ToGoTime().Year() <= 1:
 		return clientErr(CodeInvalidEnvelope, "messageInfo/messageDate is missing or not an xsd:dateTime")
@@ -439,7 +449,7 @@ func validateStatusNotification(r *shepasync.AsyncChangeStatusNotifyRequest) *re
 		return rf
 	}
 	switch {
-	case n.MessageState != StateOnDelivery && !FinalState(n.MessageState):
+	case n.MessageState != shep.StateOnDelivery && !shep.FinalState(n.MessageState):
 		return clientErr(CodeInvalidEnvelope, "notification/messageState %q is not ON_DELIVERY, DELIVERED, NOT_DELIVERED or DELIVERY_STOPPED", n.MessageState)
 	case n.Status == nil || n.Status.StatusCode == "":
 		return clientErr(CodeInvalidEnvelope, "notification/status/statusCode is required")
@@ -461,12 +471,12 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 		return
 	}
 	m.Raw = body
-	var data RawData
-	req := &requestXML{Data: dataSlot{Data: &data}}
+	var data shep.RawData
+	req := &shep.SyncRequest{Data: shep.DataSlot{Data: &data}}
 	wrap := struct {
-		Request *requestXML `xml:"request"`
+		Request *shep.SyncRequest `xml:"request"`
 	}{req}
-	if _, err := ParseOp(body, c.lim, Expect(NSTypes, "SendMessage", &wrap)); err != nil {
+	if _, err := shep.ParseOp(body, c.lim, shep.Expect(shep.NSTypes, "SendMessage", &wrap)); err != nil {
 		fault(xmlRefusal(err))
 		return
 	}
@@ -479,11 +489,11 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 	if info.Sender != nil {
 		m.Sender = info.Sender.SenderId
 	}
-	if rf := c.validateEnvelope(NSTypes, "SendMessage", body); rf != nil {
+	if rf := c.validateEnvelope(shep.NSTypes, "SendMessage", body); rf != nil {
 		fault(rf)
 		return
 	}
-	if rf := validateSync(info, req.Data.present); rf != nil {
+	if rf := validateSync(info, req.Data.Present()); rf != nil {
 		fault(rf)
 		return
 	}
@@ -516,9 +526,9 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 	}
 	m.Body, _ = json.Marshal(msg)
 
-	respInfo := func(busID string, st Status) *shepsync.SyncMessageInfoResponse {
+	respInfo := func(busID string, st egov.Status) *shepsync.SyncMessageInfoResponse {
 		ri := &shepsync.SyncMessageInfoResponse{
-			MessageId: busID, CorrelationId: info.MessageId, ResponseDate: xsdNow(c.now()),
+			MessageId: busID, CorrelationId: info.MessageId, ResponseDate: shep.XSDNow(c.now()),
 			Status: &shepsync.StatusInfo{Code: st.Code, Message: st.Message}, SessionId: info.SessionId,
 		}
 		return ri
@@ -533,8 +543,8 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 			writeXML(w, rc.MessageID, http.StatusOK, rc.Ack)
 			return
 		}
-		ack, err := MarshalResponse(respInfo(rc.MessageID, Status{StatusSuccess, "accepted, delivered to the subscriber asynchronously"}),
-			Payload{Value: &AnyXML{InnerXML: "<messageId>" + escape(rc.MessageID) + "</messageId><status>" + escape(rc.Status) + "</status>"}})
+		ack, err := shep.MarshalResponse(respInfo(rc.MessageID, egov.Status{Code: shep.StatusSuccess, Message: "accepted, delivered to the subscriber asynchronously"}),
+			shep.Payload{Value: &shep.AnyXML{InnerXML: "<messageId>" + escape(rc.MessageID) + "</messageId><status>" + escape(rc.Status) + "</status>"}})
 		if err != nil {
 			fault(&refusal{server: true, code: CodeUnavailable, msg: err.Error()})
 			return
@@ -573,7 +583,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 		writeXML(w, idOf(rc), http.StatusInternalServerError, b)
 		return
 	}
-	env, rf := c.syncReply(resp, respInfo(rc.MessageID, Status{StatusSuccess, "Сервис отработал штатно"}))
+	env, rf := c.syncReply(resp, respInfo(rc.MessageID, egov.Status{Code: shep.StatusSuccess, Message: "Сервис отработал штатно"}))
 	if rf != nil {
 		b := c.faultBytes(rc, c.syncFault, rf)
 		c.acknowledge(ctx, in, rc.MessageID, b)
@@ -587,7 +597,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 // syncReply wraps the subscriber's answer in a SendMessageResponse.
 func (c *Channel) syncReply(resp *adapters.Response, ri *shepsync.SyncMessageInfoResponse) ([]byte, *refusal) {
 	var reply SyncReply
-	pl := Payload{}
+	pl := shep.Payload{}
 	body := []byte(nil)
 	if resp != nil {
 		body = resp.Body
@@ -596,7 +606,7 @@ func (c *Channel) syncReply(resp *adapters.Response, ri *shepsync.SyncMessageInf
 		if err := safexml.Check(strings.NewReader("<data>"+*reply.Data+"</data>"), c.lim); err != nil {
 			return nil, &refusal{server: true, code: CodeBadReply, msg: "the subscriber's data is not a well-formed XML fragment: " + err.Error()}
 		}
-		pl.Value = &AnyXML{InnerXML: *reply.Data}
+		pl.Value = &shep.AnyXML{InnerXML: *reply.Data}
 		if t := reply.DataType; t != nil && t.Namespace != "" && t.Name != "" {
 			pl.Type = xml.Name{Space: t.Namespace, Local: t.Name}
 		}
@@ -606,7 +616,7 @@ func (c *Channel) syncReply(resp *adapters.Response, ri *shepsync.SyncMessageInf
 	} else {
 		pl.Value = &textData{Text: string(bytes.TrimSpace(body))}
 	}
-	env, err := MarshalResponse(ri, pl)
+	env, err := shep.MarshalResponse(ri, pl)
 	if err != nil {
 		return nil, &refusal{server: true, code: CodeBadReply, msg: err.Error()}
 	}
@@ -622,7 +632,7 @@ type textData struct {
 func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters.Intake) {
 	ctx := r.Context()
 	m := &adapters.Inbound{Channel: ChannelName}
-	op := OpSendMessage
+	op := shep.OpSendMessage
 	faultFn := func(rf *refusal) ([]byte, error) { return c.asyncFault(op, rf) }
 	fault := func(rf *refusal) { c.refuse(ctx, w, in, m, rf, faultFn) }
 	body, rf := c.read(w, r)
@@ -631,19 +641,19 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 		return
 	}
 	m.Raw = body
-	var send OpRequest[InboundSendMessage]
-	var notify OpRequest[shepasync.AsyncChangeStatusNotifyRequest]
-	name, err := ParseOp(body, c.lim, func(n xml.Name) any {
+	var send shep.OpRequest[shep.InboundSendMessage]
+	var notify shep.OpRequest[shepasync.AsyncChangeStatusNotifyRequest]
+	name, err := shep.ParseOp(body, c.lim, func(n xml.Name) any {
 		switch {
-		case n.Local == OpSendMessage && (n.Space == NSAsyncClient || n.Space == NSAsync):
+		case n.Local == shep.OpSendMessage && (n.Space == shep.NSAsyncClient || n.Space == shep.NSAsync):
 			return &send
-		case n.Local == OpChangeStatusNotification && n.Space == NSAsyncClient:
+		case n.Local == shep.OpChangeStatusNotification && n.Space == shep.NSAsyncClient:
 			return &notify
 		}
 		return nil
 	})
-	if name.Local == OpChangeStatusNotification {
-		op = OpChangeStatusNotification
+	if name.Local == shep.OpChangeStatusNotification {
+		op = shep.OpChangeStatusNotification
 	}
 	if err != nil {
 		fault(xmlRefusal(err))
@@ -656,7 +666,7 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 		fault(rf)
 		return
 	}
-	if op == OpChangeStatusNotification {
+	if op == shep.OpChangeStatusNotification {
 		c.statusNotification(ctx, w, in, m, body, notify.Request, fault)
 		return
 	}
@@ -687,8 +697,8 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 	if corr == "" {
 		corr = mi.MessageId
 	}
-	ack, err := MarshalOp(NSAsyncClient, OpSendMessage+"Response", "response", &shepasync.AsyncSendMessageResponse{
-		MessageId: mi.MessageId, CorrelationId: corr, ResponseDate: xsdNow(c.now()), SessionId: mi.SessionId,
+	ack, err := shep.MarshalOp(shep.NSAsyncClient, shep.OpSendMessage+"Response", "response", &shepasync.AsyncSendMessageResponse{
+		MessageId: mi.MessageId, CorrelationId: corr, ResponseDate: shep.XSDNow(c.now()), SessionId: mi.SessionId,
 	})
 	if err != nil {
 		fault(&refusal{server: true, code: CodeUnavailable, msg: err.Error()})
@@ -701,7 +711,7 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 // take authenticates a sendMessage (pushed or polled) and hands it to the
 // intake: Accept for an async route, Call for a sync one (the answer can
 // only go back through the gateway later, so it is not sent here).
-func (c *Channel) take(ctx context.Context, in adapters.Intake, m *adapters.Inbound, req *InboundSendMessage, signer string, checkPassword bool) (*adapters.Receipt, *refusal) {
+func (c *Channel) take(ctx context.Context, in adapters.Intake, m *adapters.Inbound, req *shep.InboundSendMessage, signer string, checkPassword bool) (*adapters.Receipt, *refusal) {
 	mi := req.MessageInfo
 	m.Key, m.ExternalID, m.CorrelationID, m.Sender = mi.ServiceId, mi.MessageId, mi.CorrelationId, mi.Sender.SenderId
 	props, rf := checkProps("messageInfo/properties", mi.Properties, func(p *shepasync.Property) (string, string) { return p.Key, p.Value })
@@ -719,7 +729,7 @@ func (c *Channel) take(ctx context.Context, in adapters.Intake, m *adapters.Inbo
 	}
 	d := &req.MessageData.Data
 	m.Body, _ = json.Marshal(InboundMessage{
-		Operation: OpSendMessage, ServiceID: mi.ServiceId, MessageID: mi.MessageId, CorrelationID: mi.CorrelationId,
+		Operation: shep.OpSendMessage, ServiceID: mi.ServiceId, MessageID: mi.MessageId, CorrelationID: mi.CorrelationId,
 		MessageType: mi.MessageType, MessageDate: formatDate(mi.MessageDate.ToGoTime()), SenderID: mi.Sender.SenderId,
 		SessionID: mi.SessionId, Properties: props, Signer: signer, Data: d.InnerXML, DataType: d.Type(),
 	})
@@ -752,7 +762,7 @@ func (c *Channel) statusNotification(ctx context.Context, w http.ResponseWriter,
 		return
 	}
 	n := req.Notification
-	m.Key, m.ExternalID = OpChangeStatusNotification, n.NotificationId
+	m.Key, m.ExternalID = shep.OpChangeStatusNotification, n.NotificationId
 	// The notification names no sender: the gateway's signature is what
 	// authenticates it.
 	if _, rf := c.signature(body); rf != nil {
@@ -776,12 +786,12 @@ func (c *Channel) statusNotification(ctx context.Context, w http.ResponseWriter,
 		detail += "; error " + e.ErrorCode + ": " + e.ErrorMessage
 	}
 	if err := in.Annotate(ctx, found.MessageID, "SHEP_STATUS", detail); err != nil {
-		c.writeFault(w, found.MessageID, func(rf *refusal) ([]byte, error) { return c.asyncFault(OpChangeStatusNotification, rf) },
+		c.writeFault(w, found.MessageID, func(rf *refusal) ([]byte, error) { return c.asyncFault(shep.OpChangeStatusNotification, rf) },
 			&refusal{server: true, code: CodeUnavailable, msg: "recording the status: " + err.Error()})
 		return
 	}
-	ack, err := MarshalOp(NSAsyncClient, OpChangeStatusNotification+"Response", "response", &shepasync.AsyncChangeStatusNotifyResponse{
-		ResponseDate: xsdNow(c.now()), SessionId: req.SessionId,
+	ack, err := shep.MarshalOp(shep.NSAsyncClient, shep.OpChangeStatusNotification+"Response", "response", &shepasync.AsyncChangeStatusNotifyResponse{
+		ResponseDate: shep.XSDNow(c.now()), SessionId: req.SessionId,
 	})
 	if err != nil {
 		fault(&refusal{server: true, code: CodeUnavailable, msg: err.Error()})
@@ -795,14 +805,14 @@ func (c *Channel) statusNotification(ctx context.Context, w http.ResponseWriter,
 type faultFunc func(*refusal) ([]byte, error)
 
 func (c *Channel) syncFault(rf *refusal) ([]byte, error) {
-	return MarshalFault(rf.faultCode(), rf.msg, &shepsync.ErrorInfo{
-		ErrorCode: rf.code, ErrorMessage: rf.msg, ErrorDate: xsdNow(c.now()),
+	return shep.MarshalFault(rf.faultCode(), rf.msg, &shepsync.ErrorInfo{
+		ErrorCode: rf.code, ErrorMessage: rf.msg, ErrorDate: shep.XSDNow(c.now()),
 	})
 }
 
 func (c *Channel) asyncFault(op string, rf *refusal) ([]byte, error) {
-	return MarshalOpFault(NSAsyncClient, op, rf.faultCode(), rf.msg, &shepasync.ErrorInfo{
-		ErrorCode: rf.code, ErrorMessage: rf.msg, ErrorDate: xsdNow(c.now()),
+	return shep.MarshalOpFault(shep.NSAsyncClient, op, rf.faultCode(), rf.msg, &shepasync.ErrorInfo{
+		ErrorCode: rf.code, ErrorMessage: rf.msg, ErrorDate: shep.XSDNow(c.now()),
 	})
 }
 

@@ -1,4 +1,4 @@
-package egov
+package shep
 
 import (
 	"io/fs"

@@ -11,4 +11,4 @@
 package fltypes
 
 //go:generate go tool gowsdl -d .. -p fltypes -o fltypes.go types.wsdl
-//go:generate go run ../../../contracts/gowsdlfix fltypes.go
+//go:generate go run ../../gowsdlfix fltypes.go
