@@ -199,8 +199,30 @@ func scanMessage(sc scanner) (*Message, error) {
 	return &m, nil
 }
 
+// The read paths' queries are named so that the test of their query plans
+// explains exactly what the store runs.
+const (
+	whereID = "id = ?"
+	// The unique index on (caller, idempotency_key) is partial, and a
+	// planner uses a partial index only when it can prove the query implies
+	// its predicate: SQLite never can for a bound key, nor can a generic
+	// PostgreSQL plan, so the predicate is repeated here. Without it the
+	// lookup reads the whole table.
+	whereIdempotencyKey = "caller = ? AND idempotency_key = ? AND idempotency_key <> ''"
+	whereExternalID     = "route = ? AND external_id = ? ORDER BY created_at DESC, id DESC LIMIT 1"
+	attemptsQuery       = `SELECT message_id, n, endpoint, http_status, latency_ms, error,
+		request_body, response_body, started_at FROM attempts WHERE message_id = ? ORDER BY n`
+	auditQuery = `SELECT seq, at, message_id, actor, action, detail, prev_hash, hash
+		FROM audit WHERE message_id = ? ORDER BY seq`
+	createdAtQuery = "SELECT created_at FROM messages WHERE id = ?"
+)
+
+func messageQuery(where string) string {
+	return "SELECT " + messageCols + " FROM messages WHERE " + where
+}
+
 func (s *SQLStore) getOne(ctx context.Context, what, where string, args ...any) (*Message, error) {
-	q := s.d.rebind("SELECT " + messageCols + " FROM messages WHERE " + where)
+	q := s.d.rebind(messageQuery(where))
 	m, err := scanMessage(s.rdb.QueryRowxContext(ctx, q, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: message %s: %w", what, ErrNotFound)
@@ -213,7 +235,7 @@ func (s *SQLStore) getOne(ctx context.Context, what, where string, args ...any) 
 
 // Get returns the message with id, or an error wrapping ErrNotFound.
 func (s *SQLStore) Get(ctx context.Context, id string) (*Message, error) {
-	return s.getOne(ctx, fmt.Sprintf("%q", id), "id = ?", id)
+	return s.getOne(ctx, fmt.Sprintf("%q", id), whereID, id)
 }
 
 // FindByIdempotencyKey returns the message caller sent under key, so a
@@ -224,7 +246,7 @@ func (s *SQLStore) FindByIdempotencyKey(ctx context.Context, caller, key string)
 	if key == "" {
 		return nil, fmt.Errorf("store: message %s: %w", what, ErrNotFound)
 	}
-	return s.getOne(ctx, what, "caller = ? AND idempotency_key = ?", caller, key)
+	return s.getOne(ctx, what, whereIdempotencyKey, caller, key)
 }
 
 // FindByExternalID returns the newest message on route carrying the
@@ -235,14 +257,13 @@ func (s *SQLStore) FindByExternalID(ctx context.Context, route, externalID strin
 	if externalID == "" {
 		return nil, fmt.Errorf("store: message %s: %w", what, ErrNotFound)
 	}
-	return s.getOne(ctx, what, "route = ? AND external_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", route, externalID)
+	return s.getOne(ctx, what, whereExternalID, route, externalID)
 }
 
 // Attempts returns the message's attempts in the order they were made
 // (empty, not an error, for an unknown id).
 func (s *SQLStore) Attempts(ctx context.Context, id string) ([]Attempt, error) {
-	rows, err := s.rdb.QueryxContext(ctx, s.d.rebind(`SELECT message_id, n, endpoint, http_status, latency_ms, error,
-		request_body, response_body, started_at FROM attempts WHERE message_id = ? ORDER BY n`), id)
+	rows, err := s.rdb.QueryxContext(ctx, s.d.rebind(attemptsQuery), id)
 	if err != nil {
 		return nil, fmt.Errorf("store: attempts of %q: %w", id, err)
 	}
@@ -266,8 +287,7 @@ func (s *SQLStore) Attempts(ctx context.Context, id string) ([]Attempt, error) {
 
 // Audit returns the audit records about one message in chain order.
 func (s *SQLStore) Audit(ctx context.Context, messageID string) ([]AuditRecord, error) {
-	rows, err := s.rdb.QueryxContext(ctx, s.d.rebind(`SELECT seq, at, message_id, actor, action, detail, prev_hash, hash
-		FROM audit WHERE message_id = ? ORDER BY seq`), messageID)
+	rows, err := s.rdb.QueryxContext(ctx, s.d.rebind(auditQuery), messageID)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit of %q: %w", messageID, err)
 	}
@@ -323,30 +343,19 @@ func (s *SQLStore) where(f Filter) (string, []any) {
 // it, unaffected by messages arriving meanwhile. Limit defaults to 100 and
 // is capped at 1000. An AfterID that does not exist is ErrNotFound.
 func (s *SQLStore) List(ctx context.Context, f Filter) ([]Message, error) {
-	where, args := s.where(f)
+	var after time.Time
 	if f.AfterID != "" {
 		var created dbTime
-		err := s.rdb.QueryRowxContext(ctx, s.d.rebind("SELECT created_at FROM messages WHERE id = ?"), f.AfterID).Scan(&created)
+		err := s.rdb.QueryRowxContext(ctx, s.d.rebind(createdAtQuery), f.AfterID).Scan(&created)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("store: list after %q: %w", f.AfterID, ErrNotFound)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("store: list after %q: %w", f.AfterID, err)
 		}
-		cond := "(created_at < ? OR (created_at = ? AND id < ?))"
-		if where == "" {
-			where = " WHERE " + cond
-		} else {
-			where += " AND " + cond
-		}
-		args = append(args, s.d.ts(created.Time), s.d.ts(created.Time), f.AfterID)
+		after = created.Time
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = defaultLimit
-	}
-	limit = min(limit, maxLimit)
-	q := s.d.rebind(fmt.Sprintf("SELECT %s FROM messages%s ORDER BY created_at DESC, id DESC LIMIT %d", messageCols, where, limit))
+	q, args := s.listQuery(f, after)
 	rows, err := s.rdb.QueryxContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list: %w", err)
@@ -366,12 +375,37 @@ func (s *SQLStore) List(ctx context.Context, f Filter) ([]Message, error) {
 	return out, nil
 }
 
+// listQuery is List's query; after is the created_at of f.AfterID's row.
+func (s *SQLStore) listQuery(f Filter, after time.Time) (string, []any) {
+	where, args := s.where(f)
+	if f.AfterID != "" {
+		cond := "(created_at < ? OR (created_at = ? AND id < ?))"
+		if where == "" {
+			where = " WHERE " + cond
+		} else {
+			where += " AND " + cond
+		}
+		args = append(args, s.d.ts(after), s.d.ts(after), f.AfterID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	limit = min(limit, maxLimit)
+	return s.d.rebind(fmt.Sprintf("SELECT %s FROM messages%s ORDER BY created_at DESC, id DESC LIMIT %d", messageCols, where, limit)), args
+}
+
+func (s *SQLStore) countQuery(f Filter) (string, []any) {
+	where, args := s.where(f)
+	return s.d.rebind("SELECT status, COUNT(*) FROM messages" + where + " GROUP BY status"), args
+}
+
 // Count returns how many messages matching f stand in each status. Every
 // known status is present (zero if none) so dashboards need not special-case
 // absent keys; with f.Status set only that status is.
 func (s *SQLStore) Count(ctx context.Context, f Filter) (Counts, error) {
-	where, args := s.where(f)
-	rows, err := s.rdb.QueryxContext(ctx, s.d.rebind("SELECT status, COUNT(*) FROM messages"+where+" GROUP BY status"), args...)
+	q, args := s.countQuery(f)
+	rows, err := s.rdb.QueryxContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: count: %w", err)
 	}

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -761,9 +764,60 @@ func TestReopenContinuesChain(t *testing.T) {
 			t.Fatalf("message after reopen: %+v", got)
 		}
 		raw, d := rawDB(t, dsn)
+		ms, err := loadMigrations(d)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var versions int
-		if err := raw.Get(&versions, d.rebind("SELECT COUNT(*) FROM schema_migrations")); err != nil || versions != 1 {
-			t.Fatalf("schema_migrations: %d %v", versions, err)
+		if err := raw.Get(&versions, d.rebind("SELECT COUNT(*) FROM schema_migrations")); err != nil || versions != len(ms) {
+			t.Fatalf("schema_migrations: %d %v, want %d", versions, err, len(ms))
+		}
+	})
+}
+
+// A database made by an earlier release, at migration 1 and holding
+// messages, gets the later migrations when the store opens it.
+func TestMigrateFromFirstVersion(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		dsn := b.fresh(t)
+		if !strings.HasPrefix(dsn, "postgres") {
+			// The raw handle opens the file; the store makes its folder.
+			if err := os.MkdirAll(filepath.Dir(strings.TrimPrefix(dsn, "sqlite://")), 0o750); err != nil {
+				t.Fatal(err)
+			}
+		}
+		raw, d := rawDB(t, dsn)
+		ms, err := loadMigrations(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tsType := "TEXT"
+		if d.isPostgres() {
+			tsType = "TIMESTAMPTZ"
+		}
+		now := d.ts(time.Now())
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at " + tsType + " NOT NULL)", nil},
+			{ms[0].sql, nil},
+			{"INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", []any{ms[0].version, ms[0].name, now}},
+			{"INSERT INTO messages (id, status, created_at, updated_at) VALUES ('old', 'QUEUED', ?, ?)", []any{now, now}},
+		} {
+			if _, err := raw.Exec(d.rebind(q.sql), q.args...); err != nil {
+				t.Fatalf("%s: %v", q.sql, err)
+			}
+		}
+
+		s := openStore(t, dsn)
+		var versions int
+		if err := raw.Get(&versions, d.rebind("SELECT COUNT(*) FROM schema_migrations")); err != nil || versions != len(ms) {
+			t.Fatalf("schema_migrations after upgrade: %d %v, want %d", versions, err, len(ms))
+		}
+		page, err := s.List(ctx, Filter{Status: Queued})
+		if err != nil || len(page) != 1 || page[0].ID != "old" {
+			t.Fatalf("message from before the upgrade: %v %v", page, err)
 		}
 	})
 }
