@@ -59,7 +59,9 @@ func TestSHEPBothWays(t *testing.T) {
 	if s3 != 500 || !strings.Contains(fault, "Fault") || !strings.Contains(fault, "SIGNATURE_MISSING") {
 		t.Errorf("unsigned push: %d %s", s3, fault)
 	}
-	var page struct{ Items []struct{ Status, Error string } }
+	var page struct {
+		Items []struct{ Status, Error string }
+	}
 	h.adminGet("/admin/v1/messages?route=minfin.payment-notify&status=REJECTED", &page)
 	if len(page.Items) != 1 || !strings.Contains(page.Items[0].Error, "SIGNATURE_MISSING") {
 		t.Errorf("unsigned push stored as %+v", page.Items)
