@@ -7,9 +7,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hooklift/gowsdl/soap"
+	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
-	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/mocks"
 )
