@@ -4,6 +4,7 @@
 GO       ?= go
 GOFMT    ?= $(shell $(GO) env GOROOT)/bin/gofmt
 BIN      := bin/kopir
+MOCKS    := bin/kopir-mocks
 CONFIG   ?= deploy/local.yaml
 PKGS     := ./...
 # Each fuzz target gets a short bounded run in every `make test`.
@@ -18,6 +19,7 @@ all: build
 
 build: deps
 	$(GO) build -trimpath -o $(BIN) ./cmd/kopir
+	$(GO) build -trimpath -o $(MOCKS) ./cmd/kopir-mocks
 
 run: build
 	@deploy/run-local.sh $(CONFIG)

@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"time"
 
 	"github.com/minfin-kz/kopir/internal/units"
 )
@@ -41,4 +42,35 @@ type BreakerSpec struct {
 	OpenFor units.Duration `yaml:"openFor"`
 	// HalfOpenProbes is how many calls a half-open breaker lets through.
 	HalfOpenProbes int `yaml:"halfOpenProbes"`
+}
+
+// AttemptInfo is one physical try at an endpoint, as the audit trail and
+// the attempt metrics need it. Bodies are the bytes as sent and received;
+// they are shared with the call, so observers must not modify them.
+type AttemptInfo struct {
+	Endpoint     string
+	Attempt      int // 1 for the first try at this endpoint in this call
+	StartedAt    time.Time
+	StatusCode   int // 0 when no response arrived
+	Latency      time.Duration
+	Err          error
+	RequestBody  []byte
+	ResponseBody []byte
+}
+
+type observerKey struct{}
+
+// WithAttemptObserver makes every physical attempt a Transport makes under
+// ctx, retries included, be reported to fn. The observer travels in the
+// context rather than in the Transport because a Transport is shared by a
+// route while the record it feeds belongs to one exchange. fn runs
+// synchronously on the calling goroutine, once per attempt, in order.
+func WithAttemptObserver(ctx context.Context, fn func(AttemptInfo)) context.Context {
+	return context.WithValue(ctx, observerKey{}, fn)
+}
+
+// AttemptObserver is the observer set on ctx, or nil; a Transport calls it.
+func AttemptObserver(ctx context.Context) func(AttemptInfo) {
+	fn, _ := ctx.Value(observerKey{}).(func(AttemptInfo))
+	return fn
 }

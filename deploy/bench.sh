@@ -18,7 +18,7 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 # Ports of their own, so a `make run` in another terminal does not interfere.
 sed -e 's/127.0.0.1:8090/127.0.0.1:18090/g' -e 's/127.0.0.1:8080/127.0.0.1:18080/' \
     -e 's/127.0.0.1:8081/127.0.0.1:18081/' -e 's/127.0.0.1:8082/127.0.0.1:18082/' deploy/local.yaml > "$work/bench.yaml"
-"$bin" mocks -listen 127.0.0.1:18090 -payments-callback http://127.0.0.1:18081/iso20022 2>"$work/mocks.log" &
+bin/kopir-mocks -listen 127.0.0.1:18090 -payments-callback http://127.0.0.1:18081/iso20022 2>"$work/mocks.log" &
 
 wait_ready() { for _ in $(seq 1 150); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "not ready: $1" >&2; exit 1; }
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }

@@ -5,7 +5,7 @@ set -euo pipefail
 config=${1:-deploy/local.yaml}
 bin=bin/kopir
 mkdir -p data
-"$bin" mocks > data/mocks.log 2>&1 &
+bin/kopir-mocks > data/mocks.log 2>&1 &
 mocks=$!
 "$bin" serve -config "$config" 2> >(tee -a data/kopir.log >&2) &
 bus=$!

@@ -23,8 +23,9 @@ type Fault struct {
 	// TimeoutRate is the fraction of calls that never answer: they hang
 	// until the client gives up (or MaxHang, then 504).
 	TimeoutRate float64 `json:"timeoutRate"`
-	// SOAPFault makes SHEP and GBD FL failures SOAP Faults (HTTP 500,
-	// errorCode MOCK_INJECTED_FAULT) rather than a bare HTTP status.
+	// SOAPFault makes the failures of mocks that speak SOAP (the SHEP
+	// gateway and the registries behind it) SOAP Faults (HTTP 500, errorCode
+	// MOCK_INJECTED_FAULT) rather than a bare HTTP status.
 	SOAPFault bool `json:"soapFault"`
 }
 
@@ -53,42 +54,43 @@ func parseFault(r io.Reader) (*Fault, error) {
 	return &f, nil
 }
 
-type outcome int
+// Outcome is what fault injection decided for one call.
+type Outcome int
 
 const (
-	pass outcome = iota // answer normally
-	fail                // answer with the fault's status
-	hung                // never answered; the client gave up or MaxHang passed
+	Pass Outcome = iota // answer normally
+	Fail                // answer with the fault's status
+	Hung                // never answered; the client gave up or MaxHang passed
 )
 
-// inject applies the mock's fault to one call: it waits the latency and
+// Inject applies the mock's fault to one call: it waits the latency and
 // decides the outcome. A hang is served here, so the caller only has to
-// answer 504 (or nothing, if the client has gone).
-func (m *mock) inject(ctx context.Context, maxHang time.Duration) (outcome, *Fault) {
+// answer 504 (WriteHung).
+func (m *Mock) Inject(ctx context.Context) (Outcome, *Fault) {
 	f := m.fault.Load()
 	if f == nil {
-		return pass, nil
+		return Pass, nil
 	}
 	if f.LatencyMs > 0 && !sleep(ctx, time.Duration(f.LatencyMs)*time.Millisecond) {
-		return hung, f
+		return Hung, f
 	}
 	if f.FailRate == 0 && f.TimeoutRate == 0 {
-		return pass, f
+		return Pass, f
 	}
 	u := m.draw()
 	switch {
 	case u < f.TimeoutRate:
-		sleep(ctx, maxHang)
-		return hung, f
+		sleep(ctx, m.srv.opts.MaxHang)
+		return Hung, f
 	case u < f.TimeoutRate+f.FailRate:
-		return fail, f
+		return Fail, f
 	}
-	return pass, f
+	return Pass, f
 }
 
 // draw returns the call's number in [0,1) from a counter hashed with the
 // seed: reproducible for a given seed and call order, and lock-free.
-func (m *mock) draw() float64 {
+func (m *Mock) draw() float64 {
 	return float64(splitmix64(m.seed+m.calls.Add(1)*0x9e3779b97f4a7c15)>>11) / (1 << 53)
 }
 
@@ -112,17 +114,20 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// writeHung answers a call that hung for MaxHang; if the client is gone
+// WriteHung answers a call that hung for MaxHang; if the client is gone
 // there is nobody to answer.
-func writeHung(w http.ResponseWriter, r *http.Request) {
+func WriteHung(w http.ResponseWriter, r *http.Request) {
 	if r.Context().Err() == nil {
 		http.Error(w, "mock: simulated timeout", http.StatusGatewayTimeout)
 	}
 }
 
-// readBody reads at most limit bytes of the request body into a buffer
+// MaxBody is the most of a request body a mock reads.
+const MaxBody = 1 << 20
+
+// ReadBody reads at most limit bytes of the request body into a buffer
 // sized from Content-Length.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	var buf bytes.Buffer
 	if n := r.ContentLength; n > 0 && n <= limit {
 		buf.Grow(int(n) + 1)

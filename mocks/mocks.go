@@ -1,43 +1,36 @@
-// Package mocks simulates the agencies Köpir talks to, so the bus can be
-// run, tested and load-tested without SHEP credentials: the SHEP
-// SyncChannel gateway with a fake GBD FL behind it, and a generic internal
-// subscriber for asynchronous deliveries. All of them share one listener and
-// a control API for fault injection and for counting what arrived.
+// Package mocks is the server the simulated agencies run in, so that the
+// bus can be run, tested and load-tested without SHEP credentials or a
+// payment system. Each agency is a package of its own that registers
+// itself here when imported, the way adapters register with the bus
+// (mocks/all imports them all, for the kopir-mocks binary); this package
+// gives them one listener, a control API for fault injection and a log of
+// what arrived, so that a test can make any agency misbehave and count
+// what reached it.
 //
-// They imitate the agencies' contracts, not Köpir: nothing here knows how
+// The agencies imitate their contracts, not Köpir: nothing here knows how
 // the bus is built, so a test against the mocks checks the bus from the
 // outside.
 package mocks
 
 import (
 	"encoding/json"
+	"hash/fnv"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
 
-// DefaultAddr is where `kopir mocks` listens unless told otherwise.
+// DefaultAddr is where kopir-mocks listens unless told otherwise.
 const DefaultAddr = "127.0.0.1:8090"
 
-// Mock names used by the control API.
-const (
-	SHEP       = "shep"
-	GBDFL      = "gbdfl"
-	GBDUL      = "gbdul"
-	Subscriber = "subscriber"
-)
-
-// Options configure the mocks. The zero value is a working setup.
+// Options configure the server. The zero value is a working setup; each
+// agency's own options are a type of its package, handed to New beside
+// these.
 type Options struct {
-	// Senders are the SHEP senderId → password pairs the gateway accepts.
-	// Default: kopir / kopir-secret.
-	Senders map[string]string
-	// NotFound reports the IINs GBD FL has no person for; it is asked only
-	// about valid IINs (invalid ones are never found). Default: a 4-digit
-	// serial (digits 8-11) of 0000.
-	NotFound func(iin string) bool
 	// Seed makes fault injection reproducible: the n-th call to a mock
 	// always draws the same number. 0 picks a seed from the clock.
 	Seed uint64
@@ -46,59 +39,76 @@ type Options struct {
 	MaxHang time.Duration
 	// Now stamps responses; nil means time.Now.
 	Now func() time.Time
-
-	// Trust verifies the WS-Security signatures callers put on envelopes.
-	// nil: the demo PKI of mocks/pki. A signed envelope is always verified;
-	// RequireSignature also refuses unsigned ones.
-	Trust            *xmlsig.Trust
-	RequireSignature bool
-	// Signer signs what the gateway pushes to a recipient. nil: the demo
-	// gateway key of mocks/pki. NoPushSignature sends pushes unsigned.
-	Signer          xmlsig.Signer
-	NoPushSignature bool
-	// PushURL is the recipient's SHEP endpoint prefix the control API
-	// pushes to: <PushURL>/sync and <PushURL>/async. Default
-	// http://127.0.0.1:8081/shep, Köpir's agency listener.
-	PushURL string
-	// PushSender is the senderId/password put in pushed messages.
-	// Default demo-agency / demo-secret.
-	PushSender [2]string
-	// AsyncPolls is how many getMessageStatus calls see ON_DELIVERY before
-	// a message is DELIVERED. Default 1.
-	AsyncPolls int
-	// ULNotFound reports the BINs GBD UL has no entity for (asked about
-	// valid BINs only). Default: a 5-digit serial of 00000.
-	ULNotFound func(bin string) bool
 }
 
-type server struct {
-	opts  Options
-	mocks map[string]*mock
-	mux   *http.ServeMux
-	async *asyncStore
+// A Factory adds one registered agency to a server being built: its routes
+// (Server.Handle), the mocks its faults and log are kept under
+// (Server.Mock), and what to stop on Close (Server.OnClose).
+type Factory func(s *Server)
+
+var agencies = NewRegistry[Factory]("mocks.Register")
+
+// Register makes an agency part of every server New builds. It panics on a
+// duplicate name, like adapters.Register, because that is a programming
+// error.
+func Register(name string, f Factory) { agencies.Add(name, f) }
+
+// Registry holds what packages add at init, by name: the agencies here,
+// and whatever an agency lets other packages put behind it (the services
+// behind a gateway).
+type Registry[T any] struct {
+	what string
+	mu   sync.Mutex
+	m    map[string]T
 }
 
-// New returns the handler serving every mock and the control API:
+// NewRegistry returns an empty registry; what names its Add in panics.
+func NewRegistry[T any](what string) *Registry[T] {
+	return &Registry[T]{what: what, m: map[string]T{}}
+}
+
+// Add puts v under name, panicking on a duplicate name.
+func (r *Registry[T]) Add(name string, v T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.m[name]; dup {
+		panic(r.what + " called twice for " + name)
+	}
+	r.m[name] = v
+}
+
+// Names lists what was added, sorted: a server is built the same way every
+// time.
+func (r *Registry[T]) Names() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Sorted(maps.Keys(r.m))
+}
+
+// Get is what was added under name.
+func (r *Registry[T]) Get(name string) T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[name]
+}
+
+// Server serves every registered agency and the control API.
+type Server struct {
+	opts    Options
+	configs []any
+	mocks   map[string]*Mock
+	mux     *http.ServeMux
+	closers []func()
+}
+
+// New builds a server with every registered agency. configs are the
+// agencies' own options, each of a type its package defines (ConfigOf);
+// an agency not given any uses its defaults. The control API:
 //
-//	POST /shep/sync                     SHEP SyncChannel SendMessage (GBD FL, GBD UL)
-//	GET  /shep/sync?wsdl                its WSDL (imports as ?file=…)
-//	POST /shep/async                    SHEP AsyncChannel: sendMessage, getMessageStatus,
-//	                                    getMessages, sendDeliveryNotification
-//	GET  /shep/async?wsdl               its WSDL
-//	POST /_control/shep/push            the gateway pushes a message to a recipient
-//	POST /_control/shep/notify          … or a changeMassageStatusNotification
-//	GET  /_control/shep/messages        async messages the gateway holds
-//	POST /subscriber[/…]                JSON sink, answers {"ok":true}
 //	PUT|DELETE /_control/faults/{mock}  set or clear fault injection
 //	GET  /_control/faults               list it
 //	GET|DELETE /_control/received/{mock}[?key=…]  what arrived, or reset
-func New(opts Options) http.Handler {
-	if opts.Senders == nil {
-		opts.Senders = map[string]string{"kopir": "kopir-secret"}
-	}
-	if opts.NotFound == nil {
-		opts.NotFound = defaultNotFound
-	}
+func New(opts Options, configs ...any) *Server {
 	if opts.Seed == 0 {
 		opts.Seed = uint64(time.Now().UnixNano())
 	}
@@ -108,117 +118,141 @@ func New(opts Options) http.Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Trust == nil {
-		opts.Trust = demoTrust()
-	}
-	if opts.Signer == nil && !opts.NoPushSignature {
-		opts.Signer = demoSigner()
-	}
-	if opts.PushURL == "" {
-		opts.PushURL = "http://127.0.0.1:8081/shep"
-	}
-	if opts.PushSender[0] == "" {
-		opts.PushSender = [2]string{"demo-agency", "demo-secret"}
-	}
-	if opts.AsyncPolls <= 0 {
-		opts.AsyncPolls = 1
-	}
-	if opts.ULNotFound == nil {
-		opts.ULNotFound = defaultULNotFound
-	}
-	s := &server{opts: opts, mocks: map[string]*mock{}, mux: http.NewServeMux(), async: newAsyncStore()}
-	for i, name := range []string{SHEP, GBDFL, Subscriber, GBDUL} {
-		// Each mock draws from its own sequence so that faults on one do not
-		// shift the outcomes of another.
-		s.mocks[name] = newMock(name, opts.Seed+uint64(i)*0x9e3779b97f4a7c15)
-	}
-	s.mux.HandleFunc("POST /shep/sync", s.shepSync)
-	s.mux.HandleFunc("GET /shep/sync", s.shepWSDL)
-	s.mux.HandleFunc("POST /shep/async", s.shepAsync)
-	s.mux.HandleFunc("GET /shep/async", s.shepAsyncWSDL)
-	s.mux.HandleFunc("POST /_control/shep/push", s.push)
-	s.mux.HandleFunc("POST /_control/shep/notify", s.notify)
-	s.mux.HandleFunc("GET /_control/shep/messages", s.listAsync)
-	s.mux.HandleFunc("POST /subscriber", s.subscriber)
-	s.mux.HandleFunc("POST /subscriber/{rest...}", s.subscriber)
+	s := &Server{opts: opts, configs: configs, mocks: map[string]*Mock{}, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /_control/faults", s.listFaults)
 	s.mux.HandleFunc("PUT /_control/faults/{mock}", s.putFault)
 	s.mux.HandleFunc("DELETE /_control/faults/{mock}", s.deleteFault)
 	s.mux.HandleFunc("GET /_control/received/{mock}", s.getReceived)
 	s.mux.HandleFunc("DELETE /_control/received/{mock}", s.resetReceived)
+	for _, name := range agencies.Names() {
+		agencies.Get(name)(s)
+	}
 	return s
 }
 
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ConfigOf is the T handed to New, or T's zero value: an agency's way to
+// find its own options.
+func ConfigOf[T any](s *Server) T {
+	for _, c := range s.configs {
+		if v, ok := c.(T); ok {
+			return v
+		}
+	}
+	var zero T
+	return zero
+}
 
-func (s *server) mock(w http.ResponseWriter, r *http.Request) *mock {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Handle and HandleFunc add an agency's route, as http.ServeMux does.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+func (s *Server) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	s.mux.HandleFunc(pattern, h)
+}
+
+// Mock is the mock called name, added on first use: the faults the control
+// API injects and the log of what arrived, under /_control/…/{name}.
+func (s *Server) Mock(name string) *Mock {
+	if m := s.mocks[name]; m != nil {
+		return m
+	}
+	// Each mock draws from its own sequence, seeded by its name, so that
+	// faults on one do not shift the outcomes of another, whatever other
+	// agencies are linked in.
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	m := &Mock{name: name, seed: s.opts.Seed + h.Sum64()*0x9e3779b97f4a7c15, srv: s}
+	m.rec.Store(newRecord())
+	s.mocks[name] = m
+	return m
+}
+
+// OnClose runs f when the server is closed: an agency's pending work.
+func (s *Server) OnClose(f func()) { s.closers = append(s.closers, f) }
+
+// Close stops what the agencies still have under way.
+func (s *Server) Close() {
+	for _, f := range s.closers {
+		f()
+	}
+}
+
+// Now is the time responses are stamped with.
+func (s *Server) Now() time.Time { return s.opts.Now() }
+
+func (s *Server) mock(w http.ResponseWriter, r *http.Request) *Mock {
 	m := s.mocks[r.PathValue("mock")]
 	if m == nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown mock " + r.PathValue("mock") + " (known: shep, gbdfl, gbdul, subscriber)"})
+		known := strings.Join(slices.Sorted(maps.Keys(s.mocks)), ", ")
+		WriteJSON(w, http.StatusNotFound, map[string]string{"error": "unknown mock " + r.PathValue("mock") + " (known: " + known + ")"})
 	}
 	return m
 }
 
-func (s *server) listFaults(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) listFaults(w http.ResponseWriter, _ *http.Request) {
 	out := map[string]*Fault{}
 	for name, m := range s.mocks {
 		if f := m.fault.Load(); f != nil {
 			out[name] = f
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 }
 
-func (s *server) putFault(w http.ResponseWriter, r *http.Request) {
+func (s *Server) putFault(w http.ResponseWriter, r *http.Request) {
 	m := s.mock(w, r)
 	if m == nil {
 		return
 	}
 	f, err := parseFault(http.MaxBytesReader(w, r.Body, 4096))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
 	m.fault.Store(f)
-	writeJSON(w, http.StatusOK, f)
+	WriteJSON(w, http.StatusOK, f)
 }
 
-func (s *server) deleteFault(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteFault(w http.ResponseWriter, r *http.Request) {
 	if m := s.mock(w, r); m != nil {
 		m.fault.Store(nil)
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
 
-func (s *server) getReceived(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getReceived(w http.ResponseWriter, r *http.Request) {
 	if m := s.mock(w, r); m != nil {
-		writeJSON(w, http.StatusOK, m.rec.Load().report(r.URL.Query().Get("key")))
+		WriteJSON(w, http.StatusOK, m.rec.Load().report(r.URL.Query().Get("key")))
 	}
 }
 
-func (s *server) resetReceived(w http.ResponseWriter, r *http.Request) {
+func (s *Server) resetReceived(w http.ResponseWriter, r *http.Request) {
 	if m := s.mock(w, r); m != nil {
 		m.rec.Store(newRecord())
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
 
-// mock is the state one simulated agency keeps.
-type mock struct {
+// Mock is the state one simulated agency keeps for the control API.
+type Mock struct {
 	name  string
 	seed  uint64
+	srv   *Server
 	calls atomic.Uint64
 	fault atomic.Pointer[Fault]
 	rec   atomic.Pointer[record]
 }
 
-func newMock(name string, seed uint64) *mock {
-	m := &mock{name: name, seed: seed}
-	m.rec.Store(newRecord())
-	return m
-}
+// Name is what the control API calls the mock.
+func (m *Mock) Name() string { return m.name }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// Record notes one call under key; ok says whether it was answered
+// normally rather than with an injected failure or timeout.
+func (m *Mock) Record(key string, ok bool) { m.rec.Load().add(key, ok, m.srv.opts.Now()) }
+
+// WriteJSON answers v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)

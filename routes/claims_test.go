@@ -2,7 +2,6 @@ package routes_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/internal/idem"
+	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/metrics"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/resilience"
@@ -46,9 +46,10 @@ func TestIdempotencyKeyClaimedAcrossInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { set.Idempotency.Release(context.Background(), "demo", key); set.Close() })
-		tbl, err := routes.Build([]routes.Spec{{Name: "c", Adapter: "http", Operation: "get", Mode: routes.Sync, Endpoints: []string{srv.URL},
-			Retry: adapters.RetrySpec{Attempts: 1}, Deadline: units.Duration(5 * time.Second)}},
-			routes.Deps{Store: st, Cache: set.Cache, Claims: set.Idempotency, Metrics: metrics.New(), Log: slog.Default(),
+		spec := routes.Spec{Name: "c", Adapter: "http", Operation: "get", Mode: routes.Sync, Endpoints: []string{srv.URL},
+			Retry: adapters.RetrySpec{Attempts: 1}, Deadline: units.Duration(5 * time.Second)}
+		tbl, err := routes.Build([]routes.Spec{spec},
+			routes.Deps{Ledger: ledger.New(st, []routes.Spec{spec}, "", slog.Default()), Cache: set.Cache, Claims: set.Idempotency, Meter: metrics.New(), Log: slog.Default(),
 				Transport: func(s routes.Spec, n int) (adapters.Transport, error) {
 					return resilience.NewClient(resilience.Options{Endpoints: s.Endpoints, Retry: s.Retry, Breakers: resilience.NewBreakers(nil)})
 				}})
@@ -65,8 +66,8 @@ func TestIdempotencyKeyClaimedAcrossInstances(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	_, err := call(b, key, `{}`)
-	var p *problem.Problem
-	if !errors.As(err, &p) || p.Status != http.StatusConflict {
+	p := problem.From("", err)
+	if p.Status != http.StatusConflict {
 		t.Errorf("second instance, same key: %v", err)
 	}
 	close(release)

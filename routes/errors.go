@@ -1,62 +1,64 @@
 package routes
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
-
-	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/internal/problem"
-	"github.com/minfin-kz/kopir/internal/resilience"
-	"github.com/minfin-kz/kopir/internal/store"
 )
 
-// Problem explains err to the internal caller of route: the status and the
-// words every failure maps to, in one place.
-func Problem(route string, err error) *problem.Problem {
-	var p *problem.Problem
-	if errors.As(err, &p) {
-		return p
-	}
-	var ae *adapters.Error
-	if errors.As(err, &ae) {
-		title := http.StatusText(ae.Status)
-		switch {
-		case ae.Field != "":
-			title = "Invalid request field"
-		case ae.Code != "":
-			title = "Agency error"
-		}
-		p := problem.New(ae.Status, title, ae.Detail)
-		p.Field, p.Code = ae.Field, ae.Code
-		return p
-	}
-	if errors.Is(err, store.ErrDuplicateKey) {
-		// Another bus process stored the same caller and key first.
-		return problem.New(http.StatusConflict, "Idempotency-Key in use", fmt.Sprintf("route %s: another call with this Idempotency-Key was stored first; repeat the call to get its result", route))
-	}
-	var open *resilience.BreakerOpenError
-	if errors.As(err, &open) {
-		p := problem.New(http.StatusServiceUnavailable, "Circuit breaker open",
-			fmt.Sprintf("route %s: endpoint %s is failing and its circuit breaker is open; not calling it", route, open.Endpoint))
-		p.RetryAfter = open.RetryAfter
-		if p.RetryAfter <= 0 {
-			p.RetryAfter = time.Second
-		}
-		return p
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return problem.New(http.StatusGatewayTimeout, "Agency timeout", fmt.Sprintf("route %s: %v", route, err))
-	}
-	return problem.New(http.StatusBadGateway, "Agency unreachable", fmt.Sprintf("route %s: %v", route, err))
+// Kind names why the pipeline itself refused or could not finish a call.
+// The HTTP APIs turn a Kind into a status and a problem type; the pipeline
+// never speaks HTTP.
+type Kind string
+
+const (
+	KindInProgress        Kind = "idempotency-in-progress"   // the same key is being served now
+	KindKeyReused         Kind = "idempotency-key-reused"    // the key was used for another route
+	KindKeyTaken          Kind = "idempotency-key-in-use"    // another process stored the key first
+	KindEarlierFailed     Kind = "earlier-call-failed"       // the key's first call did not succeed
+	KindResultExpired     Kind = "idempotent-result-expired" // succeeded, but its answer is no longer held
+	KindBusy              Kind = "route-busy"                // the route's concurrency limit
+	KindRateLimited       Kind = "rate-limited"              // the endpoint's cluster-wide rate
+	KindStoreUnavailable  Kind = "store-unavailable"         // the message could not be recorded
+	KindBrokerUnavailable Kind = "broker-unavailable"        // stored, not yet queued
+)
+
+// Error is a refusal or failure of the pipeline's own layers.
+type Error struct {
+	Kind       Kind
+	Route      string
+	Field      string // the request part at fault, e.g. Idempotency-Key
+	Detail     string
+	MessageID  string        // the message the refusal refers to, when not the caller's new one
+	RetryAfter time.Duration // when repeating the call may succeed
+	Err        error         // the cause, if any
 }
 
-// HTTPStatus is the status Problem would answer with; 200 for nil.
-func HTTPStatus(err error) int {
-	if err == nil {
-		return http.StatusOK
+func (e *Error) Error() string {
+	if e.Route != "" {
+		return fmt.Sprintf("route %s: %s", e.Route, e.Detail)
 	}
-	return Problem("", err).Status
+	return e.Detail
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Unavailable reports whether the call may succeed later unchanged.
+func (e *Error) Unavailable() bool {
+	switch e.Kind {
+	case KindBusy, KindRateLimited, KindStoreUnavailable, KindBrokerUnavailable:
+		return true
+	}
+	return false
+}
+
+// unavailable is implemented by errors meaning "not now" — the pipeline's
+// own, and a transport's open circuit breaker — without this package
+// knowing the transport.
+type unavailable interface{ Unavailable() bool }
+
+// IsUnavailable reports whether err means the call may succeed later.
+func IsUnavailable(err error) bool {
+	var u unavailable
+	return errors.As(err, &u) && u.Unavailable()
 }

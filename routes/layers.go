@@ -6,16 +6,37 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/internal/metrics"
-	"github.com/minfin-kz/kopir/internal/problem"
-	"github.com/minfin-kz/kopir/internal/store"
 )
+
+// Ledger is the record of every exchange. internal/ledger implements it;
+// it is the only writer of messages and audit entries, and the one place
+// where bodies are masked before they are kept.
+type Ledger interface {
+	// Exchanged records a call that ended in the pipeline: answered,
+	// failed or refused.
+	Exchanged(ctx context.Context, x *Exchange, err error) error
+	// Queued records an async call (with its payload, for delivery and
+	// replay) and returns the message to hand to the queue.
+	Queued(ctx context.Context, x *Exchange) (*Message, error)
+	// Repeated notes on the earlier message that x repeated its
+	// Idempotency-Key.
+	Repeated(ctx context.Context, earlier *Message, x *Exchange)
+	// ByIdempotencyKey finds the caller's message with key, or ErrNotFound.
+	ByIdempotencyKey(ctx context.Context, caller, key string) (*Message, error)
+}
+
+// ErrNotFound is what a Ledger lookup returns (wrapped) when nothing matches.
+var ErrNotFound = errors.New("not found")
+
+// Meter counts and times finished calls.
+type Meter interface {
+	Observe(x *Exchange, elapsed time.Duration)
+}
 
 // Cache holds translated answers of routes with a cacheTTL, and the answers
 // of idempotent calls so a repeat gets the first result.
@@ -37,119 +58,50 @@ type Limiter interface {
 	Allow(ctx context.Context, key string, perSecond float64) (bool, time.Duration, error)
 }
 
-// Queue takes an async message that is already stored and makes sure it
+// Queue takes an async message that is already recorded and makes sure it
 // will be delivered; it returns only once the broker holds it durably.
 type Queue interface {
-	Enqueue(ctx context.Context, m *store.Message) error
+	Enqueue(ctx context.Context, m *Message) error
 }
+
+// PublishTimeout bounds handing a recorded message to the broker. The
+// publish does not depend on the caller's context: a caller that hangs up
+// right after the record must not leave its message stored but unqueued.
+const PublishTimeout = 10 * time.Second
 
 // IdempotencyWindow is how long an Idempotency-Key's answer is kept.
 const IdempotencyWindow = 24 * time.Hour
 
 // Measure counts calls and times them.
-func Measure(m *metrics.Metrics) Middleware {
+func Measure(m Meter) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, x *Exchange) error {
 			err := next(ctx, x)
-			route := x.Route.Name
-			m.Requests.WithLabelValues(route, string(x.Outcome)).Inc()
-			m.RequestDuration.WithLabelValues(route).Observe(time.Since(x.Started).Seconds())
-			for _, a := range x.Attempts() {
-				code := "error"
-				if a.HTTPStatus > 0 {
-					code = fmt.Sprint(a.HTTPStatus)
-				}
-				m.Attempts.WithLabelValues(route, a.Endpoint, code).Inc()
-				m.AttemptDuration.WithLabelValues(route, a.Endpoint).Observe(a.LatencyMS / 1000)
-				if a.N > 1 {
-					m.Retries.WithLabelValues(route, a.Endpoint).Inc()
-				}
-			}
+			m.Observe(x, time.Since(x.Started))
 			return err
 		}
 	}
 }
 
-// RecordSync writes the finished exchange to the store — message, attempts,
+// Record writes the finished exchange to the ledger — message, attempts
 // and its audit trail — before the caller is answered, so that no answer
-// leaves the bus without its record.
-func RecordSync(st store.Store) Middleware {
+// leaves the bus without its record, refusals included.
+func Record(l Ledger) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, x *Exchange) error {
 			err := next(ctx, x)
-			if x.Outcome == OutcomeDuplicate {
-				return err // the original message already holds the exchange
+			if x.Outcome == OutcomeDuplicate || x.Message != nil && x.Message.ID == x.Request.MessageID {
+				return err // an earlier message holds the exchange, or Enqueue recorded it
 			}
-			status, detail := store.Delivered, ""
-			switch x.Outcome {
-			case OutcomeRejected:
-				status = store.Rejected
-			case OutcomeFailed, OutcomeUnavailable:
-				status = store.Failed
-			}
-			if err != nil {
-				detail = err.Error()
-			}
-			m := x.newMessage(status, detail, HTTPStatus(err))
-			if x.Response != nil {
-				m.ResponseBody = x.Route.PII.JSON(x.Response.Body)
-			}
-			ev := store.Event{Message: m, Attempts: x.maskedAttempts(), Audit: []store.AuditEntry{
-				{MessageID: m.ID, Actor: x.Caller, Action: string(store.Received), At: x.Started},
-				{MessageID: m.ID, Actor: "bus", Action: string(status), Detail: outcomeDetail(x, detail)},
-			}}
-			if rerr := st.Record(context.WithoutCancel(ctx), ev); rerr != nil {
+			if rerr := l.Exchanged(context.WithoutCancel(ctx), x, err); rerr != nil {
 				if err == nil {
-					return fmt.Errorf("recording message %s: %w", m.ID, rerr)
+					return fmt.Errorf("recording message %s: %w", x.Request.MessageID, rerr)
 				}
-				return errors.Join(err, fmt.Errorf("recording message %s: %w", m.ID, rerr))
+				return errors.Join(err, fmt.Errorf("recording message %s: %w", x.Request.MessageID, rerr))
 			}
 			return err
 		}
 	}
-}
-
-func outcomeDetail(x *Exchange, errText string) string {
-	if errText != "" {
-		return errText
-	}
-	if x.Outcome == OutcomeCached {
-		return "answered from cache"
-	}
-	return ""
-}
-
-func (x *Exchange) newMessage(status store.Status, errText string, httpStatus int) *store.Message {
-	now := time.Now().UTC()
-	dir := x.Direction
-	if dir == "" {
-		dir = store.Outbound
-	}
-	return &store.Message{
-		ID:             x.Request.MessageID,
-		Route:          x.Route.Name,
-		Direction:      dir,
-		Caller:         x.Caller,
-		CorrelationID:  x.Request.CorrelationID,
-		IdempotencyKey: x.Request.IdempotencyKey,
-		ExternalID:     x.Request.ExternalID,
-		Status:         status,
-		HTTPStatus:     httpStatus,
-		Error:          errText,
-		RequestBody:    x.Route.PII.JSON(x.Request.Body),
-		CreatedAt:      x.Started.UTC(),
-		UpdatedAt:      now,
-	}
-}
-
-func (x *Exchange) maskedAttempts() []store.Attempt {
-	at := x.Attempts()
-	for i := range at {
-		at[i].MessageID = x.Request.MessageID
-		at[i].RequestBody = x.Route.PII.Body(at[i].RequestBody)
-		at[i].ResponseBody = x.Route.PII.Body(at[i].ResponseBody)
-	}
-	return at
 }
 
 // Validate lets the adapter refuse a request before anything leaves the bus.
@@ -170,7 +122,7 @@ func Validate(next Handler) Handler {
 // the source of truth; the cache holds sync answers for the window, since
 // the store keeps only masked bodies. inflight catches repeats that arrive
 // while the first is still running in this process.
-func Idempotent(st store.Store, cache Cache, claims Claims) Middleware {
+func Idempotent(l Ledger, cache Cache, claims Claims) Middleware {
 	var inflight sync.Map
 	return func(next Handler) Handler {
 		return func(ctx context.Context, x *Exchange) (err error) {
@@ -181,23 +133,23 @@ func Idempotent(st store.Store, cache Cache, claims Claims) Middleware {
 			slot := x.Caller + "\x00" + key
 			if _, busy := inflight.LoadOrStore(slot, struct{}{}); busy {
 				x.Outcome = OutcomeDuplicate
-				return &problem.Problem{Type: "urn:kopir:problem:idempotency-in-progress", Title: "Idempotency-Key in progress", Status: http.StatusConflict,
-					Detail: fmt.Sprintf("a call with Idempotency-Key %q is still in progress; repeat it later", key), RetryAfter: time.Second}
+				return &Error{Kind: KindInProgress, Field: "Idempotency-Key", RetryAfter: time.Second,
+					Detail: fmt.Sprintf("a call with Idempotency-Key %q is still in progress; repeat it later", key)}
 			}
 			defer inflight.Delete(slot)
-			prev, err := st.FindByIdempotencyKey(ctx, x.Caller, key)
+			prev, err := l.ByIdempotencyKey(ctx, x.Caller, key)
 			if err == nil {
-				return x.answerRepeat(ctx, st, cache, prev)
+				return x.answerRepeat(ctx, l, cache, prev)
 			}
-			if !errors.Is(err, store.ErrNotFound) {
+			if !errors.Is(err, ErrNotFound) {
 				return fmt.Errorf("looking up Idempotency-Key %q: %w", key, err)
 			}
 			if claims != nil {
 				claimed, holder, cerr := claims.Claim(ctx, x.Caller, key, IdempotencyWindow)
 				if cerr == nil && !claimed {
 					x.Outcome = OutcomeDuplicate
-					return &problem.Problem{Type: "urn:kopir:problem:idempotency-in-progress", Title: "Idempotency-Key in progress", Status: http.StatusConflict,
-						Detail: fmt.Sprintf("a call with Idempotency-Key %q is in progress on another bus instance (message %s); repeat it later", key, holder), RetryAfter: time.Second}
+					return &Error{Kind: KindInProgress, Field: "Idempotency-Key", RetryAfter: time.Second,
+						Detail: fmt.Sprintf("a call with Idempotency-Key %q is in progress on another bus instance (message %s); repeat it later", key, holder)}
 				}
 				if cerr == nil {
 					// A key whose call failed is released so the caller may try
@@ -222,32 +174,30 @@ func Idempotent(st store.Store, cache Cache, claims Claims) Middleware {
 
 func idemCacheKey(caller, key string) string { return "idem:" + caller + ":" + key }
 
-func (x *Exchange) answerRepeat(ctx context.Context, st store.Store, cache Cache, prev *store.Message) error {
+func (x *Exchange) answerRepeat(ctx context.Context, l Ledger, cache Cache, prev *Message) error {
 	x.Outcome = OutcomeDuplicate
 	x.Message = prev
-	_ = st.Record(context.WithoutCancel(ctx), store.Event{Audit: []store.AuditEntry{{
-		MessageID: prev.ID, Actor: x.Caller, Action: "DUPLICATE",
-		Detail: fmt.Sprintf("Idempotency-Key %q repeated; answered with the first result", x.Request.IdempotencyKey),
-	}}})
+	l.Repeated(context.WithoutCancel(ctx), prev, x)
+	key := x.Request.IdempotencyKey
 	if prev.Route != x.Route.Name {
-		return &problem.Problem{Type: "urn:kopir:problem:idempotency-key-reused", Title: "Idempotency-Key reused", Status: http.StatusUnprocessableEntity,
-			Field: "Idempotency-Key", Detail: fmt.Sprintf("key %q was already used for route %s (message %s)", x.Request.IdempotencyKey, prev.Route, prev.ID), MessageID: prev.ID}
+		return &Error{Kind: KindKeyReused, Field: "Idempotency-Key", MessageID: prev.ID,
+			Detail: fmt.Sprintf("key %q was already used for route %s (message %s)", key, prev.Route, prev.ID)}
 	}
 	if x.Route.Mode == Async {
-		return nil // the API answers with the stored message's id and status
+		return nil // the API answers with the recorded message's id and status
 	}
-	if prev.Status != store.Delivered {
-		return &problem.Problem{Type: "urn:kopir:problem:earlier-call-failed", Title: "Earlier call with this Idempotency-Key failed", Status: http.StatusConflict,
-			Detail: fmt.Sprintf("message %s ended %s: %s", prev.ID, prev.Status, prev.Error), MessageID: prev.ID}
+	if !prev.Delivered {
+		return &Error{Kind: KindEarlierFailed, MessageID: prev.ID,
+			Detail: fmt.Sprintf("message %s ended %s: %s", prev.ID, prev.Status, prev.Error)}
 	}
 	if cache != nil {
-		if body, ok, _ := cache.Get(ctx, idemCacheKey(x.Caller, x.Request.IdempotencyKey)); ok {
+		if body, ok, _ := cache.Get(ctx, idemCacheKey(x.Caller, key)); ok {
 			x.Response = &adapters.Response{Body: body}
 			return nil
 		}
 	}
-	return &problem.Problem{Type: "urn:kopir:problem:idempotent-result-expired", Title: "Idempotent result no longer held", Status: http.StatusConflict,
-		Detail: fmt.Sprintf("message %s was delivered, but its answer is no longer held (kept %s); the agency is not called twice", prev.ID, IdempotencyWindow), MessageID: prev.ID}
+	return &Error{Kind: KindResultExpired, MessageID: prev.ID,
+		Detail: fmt.Sprintf("message %s was delivered, but its answer is no longer held (kept %s); the agency is not called twice", prev.ID, IdempotencyWindow)}
 }
 
 // Cached answers repeated identical requests of a route with a cacheTTL
@@ -286,8 +236,8 @@ func Bulkhead(n int) Middleware {
 		return func(ctx context.Context, x *Exchange) error {
 			busy := func() error {
 				x.Outcome = OutcomeUnavailable
-				return &problem.Problem{Type: "urn:kopir:problem:route-busy", Title: "Route busy", Status: http.StatusServiceUnavailable,
-					Detail: fmt.Sprintf("route %s has %d calls in flight (its concurrency limit) and no slot freed before the deadline", x.Route.Name, n), RetryAfter: time.Second}
+				return &Error{Kind: KindBusy, RetryAfter: time.Second,
+					Detail: fmt.Sprintf("route %s has %d calls in flight (its concurrency limit) and no slot freed before the deadline", x.Route.Name, n)}
 			}
 			select {
 			case slots <- struct{}{}:
@@ -315,8 +265,8 @@ func RateLimited(l Limiter) Middleware {
 			ok, wait, err := l.Allow(ctx, "rate:"+x.Route.Endpoints[0], rate)
 			if err == nil && !ok {
 				x.Outcome = OutcomeUnavailable
-				return &problem.Problem{Type: "urn:kopir:problem:rate-limited", Title: "Rate limit reached", Status: http.StatusServiceUnavailable,
-					Detail: fmt.Sprintf("endpoint %s of route %s is limited to %g requests/s across the cluster", x.Route.Endpoints[0], x.Route.Name, rate), RetryAfter: wait}
+				return &Error{Kind: KindRateLimited, RetryAfter: wait,
+					Detail: fmt.Sprintf("endpoint %s of route %s is limited to %g requests/s across the cluster", x.Route.Endpoints[0], x.Route.Name, rate)}
 			}
 			return next(ctx, x)
 		}
@@ -334,49 +284,60 @@ func Deadline(d time.Duration) Middleware {
 	}
 }
 
-// Classify sets the outcome of a failed call that no layer classified.
+// Classify sets the outcome of a call that no layer classified.
 func Classify(next Handler) Handler {
 	return func(ctx context.Context, x *Exchange) error {
 		err := next(ctx, x)
 		if x.Outcome == "" {
-			switch {
-			case err == nil:
-				x.Outcome = OutcomeDelivered
-			case HTTPStatus(err) == http.StatusServiceUnavailable:
-				x.Outcome = OutcomeUnavailable
-			case HTTPStatus(err) < 500:
-				x.Outcome = OutcomeRejected
-			default:
-				x.Outcome = OutcomeFailed
-			}
+			x.Outcome = classify(err)
 		}
 		return err
 	}
 }
 
-// Enqueue stores an async message (with its payload, for delivery and
+func classify(err error) Outcome {
+	var ae *adapters.Error
+	var pe *Error
+	switch {
+	case err == nil:
+		return OutcomeDelivered
+	case IsUnavailable(err):
+		return OutcomeUnavailable
+	case errors.As(err, &ae):
+		if ae.Status < 500 {
+			return OutcomeRejected
+		}
+	case errors.As(err, &pe):
+		return OutcomeRejected // a refusal of the pipeline's own, e.g. a key taken
+	}
+	return OutcomeFailed
+}
+
+// Enqueue records an async message (with its payload, for delivery and
 // replay) and hands it to the queue; the caller gets 202 only after both.
-func Enqueue(st store.Store, q Queue) Handler {
+func Enqueue(l Ledger, q Queue) Handler {
 	return func(ctx context.Context, x *Exchange) error {
-		m := x.newMessage(store.Queued, "", http.StatusAccepted)
-		m.Payload = x.Request.Body
-		err := st.Record(ctx, store.Event{Message: m, Audit: []store.AuditEntry{
-			{MessageID: m.ID, Actor: x.Caller, Action: string(store.Received), At: x.Started},
-			{MessageID: m.ID, Actor: "bus", Action: string(store.Queued)},
-		}})
+		m, err := l.Queued(ctx, x)
 		if err != nil {
 			x.Outcome = OutcomeUnavailable
-			return &problem.Problem{Type: "urn:kopir:problem:store-unavailable", Title: "Message store unavailable", Status: http.StatusServiceUnavailable,
-				Detail: fmt.Sprintf("message %s could not be stored: %v", m.ID, err), RetryAfter: time.Second}
-		}
-		if err := q.Enqueue(ctx, m); err != nil {
-			// Stored as QUEUED: the start-up sweep re-enqueues it, so the
-			// caller is told to check the status rather than resend.
-			x.Outcome = OutcomeUnavailable
-			return &problem.Problem{Type: "urn:kopir:problem:broker-unavailable", Title: "Broker unavailable", Status: http.StatusServiceUnavailable,
-				Detail: fmt.Sprintf("message %s is stored but not yet queued (%v); it will be queued at the next start", m.ID, err), MessageID: m.ID, RetryAfter: time.Second}
+			var pe *Error
+			if errors.As(err, &pe) {
+				x.Outcome = classify(err)
+				return err
+			}
+			return &Error{Kind: KindStoreUnavailable, RetryAfter: time.Second, Err: err,
+				Detail: fmt.Sprintf("message %s could not be stored: %v", x.Request.MessageID, err)}
 		}
 		x.Message = m
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), PublishTimeout)
+		defer cancel()
+		if err := q.Enqueue(pctx, m); err != nil {
+			// Recorded as QUEUED: the recovery sweep queues it within
+			// seconds, so the caller is told to check, not to resend.
+			x.Outcome = OutcomeUnavailable
+			return &Error{Kind: KindBrokerUnavailable, MessageID: m.ID, RetryAfter: time.Second, Err: err,
+				Detail: fmt.Sprintf("message %s is stored but not yet queued (%v); the recovery sweep will queue it", m.ID, err)}
+		}
 		x.Outcome = OutcomeQueued
 		return nil
 	}

@@ -2,7 +2,6 @@ package routes_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	_ "github.com/minfin-kz/kopir/adapters/httpjson"
 	"github.com/minfin-kz/kopir/internal/idem"
+	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/metrics"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/resilience"
@@ -64,7 +64,7 @@ func build(t *testing.T, spec routes.Spec) (*routes.Route, *store.SQLStore) {
 	if spec.Deadline == 0 {
 		spec.Deadline = units.Duration(5 * time.Second)
 	}
-	tbl, err := routes.Build([]routes.Spec{spec}, routes.Deps{Store: st, Cache: set.Cache, Limiter: set.Limiter, Metrics: metrics.New(), Log: slog.Default(),
+	tbl, err := routes.Build([]routes.Spec{spec}, routes.Deps{Ledger: ledger.New(st, []routes.Spec{spec}, "", slog.Default()), Cache: set.Cache, Limiter: set.Limiter, Meter: metrics.New(), Log: slog.Default(),
 		Transport: func(s routes.Spec, n int) (adapters.Transport, error) {
 			return resilience.NewClient(resilience.Options{Endpoints: s.Endpoints, Retry: s.Retry, Breakers: resilience.NewBreakers(nil)})
 		}})
@@ -137,8 +137,8 @@ func TestBulkheadCapsInFlightCalls(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	for _, err := range run(ctx, 3) {
-		var p *problem.Problem
-		if !errors.As(err, &p) || p.Status != 503 || p.Title != "Route busy" || p.RetryAfter <= 0 {
+		p := problem.From("", err)
+		if p.Status != 503 || p.Title != "Route busy" || p.RetryAfter <= 0 {
 			t.Errorf("a caller without a slot got %v", err)
 		}
 	}
@@ -160,8 +160,8 @@ func TestRateLimitRefusesOverTheRate(t *testing.T) {
 	refused := 0
 	for range 10 {
 		if _, err := call(r, "", `{}`); err != nil {
-			var p *problem.Problem
-			if errors.As(err, &p) && p.Status == 503 && p.RetryAfter > 0 {
+			p := problem.From("", err)
+			if p.Status == 503 && p.RetryAfter > 0 {
 				refused++
 			}
 		}
@@ -175,8 +175,8 @@ func TestDeadlineBoundsTheWholeCall(t *testing.T) {
 	a := newAgency(t, 300*time.Millisecond)
 	r, st := build(t, routes.Spec{Name: "d", Endpoints: []string{a.URL}, Deadline: units.Duration(50 * time.Millisecond)})
 	x, err := call(r, "", `{}`)
-	if routes.HTTPStatus(err) != http.StatusGatewayTimeout {
-		t.Fatalf("got %v (status %d)", err, routes.HTTPStatus(err))
+	if problem.From("", err).Status != http.StatusGatewayTimeout {
+		t.Fatalf("got %v (status %d)", err, problem.From("", err).Status)
 	}
 	m, _ := st.Get(context.Background(), x.Request.MessageID)
 	if m == nil || m.Status != store.Failed || m.HTTPStatus != 504 {
@@ -195,18 +195,11 @@ func TestIdempotencyKeyOnAnotherRouteIsRefused(t *testing.T) {
 	prev.Route, prev.ID, prev.IdempotencyKey = "other", routes.NewMessageID(), "k2"
 	st.Record(context.Background(), store.Event{Message: prev})
 	_, err := call(r, "k2", `{}`)
-	var p *problem.Problem
-	if !errors.As(err, &p) || p.Status != 422 || p.Field != "Idempotency-Key" {
+	p := problem.From("", err)
+	if p.Status != 422 || p.Field != "Idempotency-Key" {
 		t.Errorf("reused key: %v", err)
 	}
 	if a.calls.Load() != 1 {
 		t.Errorf("agency called %d times", a.calls.Load())
-	}
-}
-
-func TestProblemMapsStoreKeyConflictTo409(t *testing.T) {
-	err := fmt.Errorf("recording message m: %w", store.ErrDuplicateKey)
-	if p := routes.Problem("r", err); p.Status != http.StatusConflict {
-		t.Errorf("got %d %s", p.Status, p.Title)
 	}
 }

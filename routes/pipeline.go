@@ -6,11 +6,9 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/internal/pii"
-	"github.com/minfin-kz/kopir/internal/store"
 )
 
-// Outcome is how a call ended, as counted in metrics and stored.
+// Outcome is how a call ended, as counted in metrics and recorded.
 type Outcome string
 
 const (
@@ -23,44 +21,61 @@ const (
 	OutcomeUnavailable Outcome = "unavailable"
 )
 
+// Message is a recorded message as the pipeline needs to see it again: to
+// answer an idempotent repeat, or to queue an async call.
+type Message struct {
+	ID            string
+	Route         string
+	CorrelationID string
+	Status        string // as recorded, e.g. DELIVERED
+	Delivered     bool
+	Error         string
+	Attempts      int // attempts recorded so far
+}
+
+// Attempt is one physical try, numbered within its exchange.
+type Attempt struct {
+	adapters.AttemptInfo
+	N int
+}
+
 // Exchange is one call travelling through a route's layers. Layers read and
 // fill it; the innermost one talks to the agency.
 type Exchange struct {
 	Route  *Route
 	Caller string
-	// Direction is Outbound unless an agency pushed the message in.
-	Direction store.Direction
-	Request   adapters.Request
-	Response  *adapters.Response
+	// Inbound is set when an agency pushed the message in.
+	Inbound  bool
+	Request  adapters.Request
+	Response *adapters.Response
 	// Message is set when the call is answered from an earlier message
-	// (idempotent repeat) or once an async call is stored.
-	Message *store.Message
+	// (idempotent repeat) or once an async call is recorded.
+	Message *Message
 	Outcome Outcome
 	Started time.Time
 
 	mu       sync.Mutex
-	attempts []store.Attempt
+	attempts []Attempt
 }
 
 // AddAttempt is safe to call from the transport while a call is in flight.
-func (x *Exchange) AddAttempt(a store.Attempt) {
+func (x *Exchange) AddAttempt(a adapters.AttemptInfo) {
 	x.mu.Lock()
-	a.N = len(x.attempts) + 1
-	x.attempts = append(x.attempts, a)
+	x.attempts = append(x.attempts, Attempt{AttemptInfo: a, N: len(x.attempts) + 1})
 	x.mu.Unlock()
 }
 
 // Attempts made so far.
-func (x *Exchange) Attempts() []store.Attempt {
+func (x *Exchange) Attempts() []Attempt {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return append([]store.Attempt(nil), x.attempts...)
+	return append([]Attempt(nil), x.attempts...)
 }
 
 // Handler carries an exchange one layer further in.
 type Handler func(ctx context.Context, x *Exchange) error
 
-// Middleware wraps a handler with one concern (audit, dedup, limits…), the
+// Middleware wraps a handler with one concern (record, dedup, limits…), the
 // way watermill's router middlewares do.
 type Middleware func(Handler) Handler
 
@@ -77,12 +92,11 @@ type Route struct {
 	Spec
 	Adapter   adapters.Adapter
 	Transport adapters.Transport
-	PII       *pii.Policy
 
 	// Call answers an internal caller: for a sync route it reaches the
-	// agency; for an async route it stores and enqueues.
+	// agency; for an async route it records and enqueues.
 	Call Handler
-	// Deliver makes one delivery attempt of a stored async message; the
+	// Deliver makes one delivery attempt of a recorded async message; the
 	// delivery worker decides about retries and DEAD.
 	Deliver Handler
 }

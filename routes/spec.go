@@ -56,7 +56,8 @@ type InboundSpec struct {
 }
 
 // PersonalDataSpec names fields to mask (replace by asterisks, keeping the
-// last characters) or hash (SHA-256, so equal values stay searchable).
+// last characters) or hash (HMAC-SHA-256 under the personal-data key, so
+// equal values stay searchable but cannot be found by enumerating IINs).
 type PersonalDataSpec struct {
 	Mask []string `yaml:"mask"`
 	Hash []string `yaml:"hash"`

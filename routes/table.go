@@ -9,20 +9,16 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/internal/metrics"
-	"github.com/minfin-kz/kopir/internal/pii"
-	"github.com/minfin-kz/kopir/internal/resilience"
-	"github.com/minfin-kz/kopir/internal/store"
 )
 
 // Deps is what the route table needs from the rest of the bus.
 type Deps struct {
-	Store   store.Store
+	Ledger  Ledger
 	Queue   Queue   // for async routes
 	Cache   Cache   // optional
 	Limiter Limiter // optional
 	Claims  Claims  // optional: cross-process Idempotency-Key reservation
-	Metrics *metrics.Metrics
+	Meter   Meter
 	Log     *slog.Logger
 	// Transport builds the outbound transport (retries, breaker, attempt
 	// recording) for a route; attempts says how many tries one call makes.
@@ -30,9 +26,19 @@ type Deps struct {
 	// Resources gives a component the core's logger, metrics and clock,
 	// preset for it; nil: a discarding logger and the wall clock.
 	Resources func(kind, name, route string) adapters.Resources
-	// PIIKey keys the hash of personal-data fields.
-	PIIKey string
 }
+
+// BuildError is a route that could not be built, naming the field of its
+// spec at fault (options, when its adapter refused them).
+type BuildError struct {
+	Route string
+	Field string
+	Err   error
+}
+
+func (e *BuildError) Error() string { return fmt.Sprintf("route %q: %s: %v", e.Route, e.Field, e.Err) }
+
+func (e *BuildError) Unwrap() error { return e.Err }
 
 // Table is the compiled route table.
 type Table struct {
@@ -73,7 +79,7 @@ func Build(specs []Spec, d Deps) (*Table, error) {
 	for _, spec := range specs {
 		r, err := build(spec, d)
 		if err != nil {
-			return nil, fmt.Errorf("route %s: %w", spec.Name, err)
+			return nil, err
 		}
 		t.byName[spec.Name] = r
 	}
@@ -83,7 +89,7 @@ func Build(specs []Spec, d Deps) (*Table, error) {
 func build(spec Spec, d Deps) (*Route, error) {
 	factory, ok := adapters.Lookup(spec.Adapter)
 	if !ok {
-		return nil, fmt.Errorf("unknown adapter %q", spec.Adapter)
+		return nil, &BuildError{Route: spec.Name, Field: "adapter", Err: fmt.Errorf("unknown adapter %q", spec.Adapter)}
 	}
 	// Async routes retry across broker redeliveries (durable over restarts),
 	// so one delivery makes a single try.
@@ -93,7 +99,7 @@ func build(spec Spec, d Deps) (*Route, error) {
 	}
 	tr, err := d.Transport(spec, tries)
 	if err != nil {
-		return nil, fmt.Errorf("transport: %w", err)
+		return nil, &BuildError{Route: spec.Name, Field: "endpoints", Err: err}
 	}
 	res := adapters.Resources{Clock: time.Now}
 	if d.Resources != nil {
@@ -102,21 +108,21 @@ func build(spec Spec, d Deps) (*Route, error) {
 	res.Transport = tr
 	ad, err := factory(adapters.AdapterConfig{Route: spec.Name, Operation: spec.Operation, Options: adapters.YAMLOptions{Node: &spec.Options}}, res)
 	if err != nil {
-		return nil, fmt.Errorf("adapter %s: %w", spec.Adapter, err)
+		return nil, &BuildError{Route: spec.Name, Field: "options", Err: err}
 	}
-	r := &Route{Spec: spec, Adapter: ad, Transport: tr, PII: pii.NewPolicy(spec.PersonalData.Mask, spec.PersonalData.Hash, d.PIIKey)}
+	r := &Route{Spec: spec, Adapter: ad, Transport: tr}
 	outbound := []Middleware{RateLimited(d.Limiter), Bulkhead(spec.Concurrency)}
 	switch spec.Mode {
 	case Sync:
 		// Deadline wraps the limits so time spent waiting for a slot counts.
-		r.Call = Chain(Invoke, append([]Middleware{Measure(d.Metrics), RecordSync(d.Store), Classify,
-			Idempotent(d.Store, d.Cache, d.Claims), Validate, Cached(d.Cache), Deadline(spec.Deadline.D())},
+		r.Call = Chain(Invoke, append([]Middleware{Measure(d.Meter), Record(d.Ledger), Classify,
+			Idempotent(d.Ledger, d.Cache, d.Claims), Validate, Cached(d.Cache), Deadline(spec.Deadline.D())},
 			append(outbound, ObserveAttempts)...)...)
 	case Async:
 		if d.Queue == nil {
-			return nil, fmt.Errorf("async route needs a queue")
+			return nil, &BuildError{Route: spec.Name, Field: "mode", Err: fmt.Errorf("async route needs a queue")}
 		}
-		r.Call = Chain(Enqueue(d.Store, d.Queue), Measure(d.Metrics), Classify, Idempotent(d.Store, d.Cache, d.Claims), Validate)
+		r.Call = Chain(Enqueue(d.Ledger, d.Queue), Measure(d.Meter), Record(d.Ledger), Classify, Idempotent(d.Ledger, d.Cache, d.Claims), Validate)
 		r.Deliver = Chain(Invoke, append([]Middleware{Classify, Deadline(spec.Timeout.D())}, append(outbound, ObserveAttempts)...)...)
 	}
 	return r, nil
@@ -126,14 +132,6 @@ func build(spec Spec, d Deps) (*Route, error) {
 // included, on the exchange.
 func ObserveAttempts(next Handler) Handler {
 	return func(ctx context.Context, x *Exchange) error {
-		ctx = resilience.WithAttemptObserver(ctx, func(a resilience.AttemptInfo) {
-			at := store.Attempt{Endpoint: a.Endpoint, HTTPStatus: a.StatusCode, LatencyMS: float64(a.Latency) / float64(time.Millisecond),
-				RequestBody: a.RequestBody, ResponseBody: a.ResponseBody, StartedAt: a.StartedAt.UTC()}
-			if a.Err != nil {
-				at.Error = a.Err.Error()
-			}
-			x.AddAttempt(at)
-		})
-		return next(ctx, x)
+		return next(adapters.WithAttemptObserver(ctx, x.AddAttempt), x)
 	}
 }

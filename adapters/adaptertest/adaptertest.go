@@ -1,7 +1,7 @@
 // Package adaptertest is the kit for testing an adapter or a channel
 // outside the bus: options decoded from YAML exactly as the config loader
-// does, resources for a test, a plain transport, and factories looked up in
-// the registry the way the core looks them up.
+// does, resources for a test, a plain transport, an in-memory intake, and
+// factories looked up in the registry the way the core looks them up.
 package adaptertest
 
 import (
@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,14 +88,28 @@ func BuildChannel(t testing.TB, name, options string) (adapters.Channel, error) 
 }
 
 // Transport is a single plain HTTP exchange per call, without the core's
-// retries and breaker: enough to drive an adapter against a mock.
+// retries and breaker: enough to drive an adapter against a mock. It keeps
+// what it sent, so a test can check a conversation's exchanges.
 type Transport struct {
 	Endpoint string
 	Client   *http.Client // nil: http.DefaultClient
+
+	mu   sync.Mutex
+	sent []*adapters.WireRequest
+}
+
+// Sent returns the requests Do was given, in order.
+func (tr *Transport) Sent() []*adapters.WireRequest {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]*adapters.WireRequest(nil), tr.sent...)
 }
 
 // Do sends w to Endpoint (plus w.Path).
 func (tr *Transport) Do(ctx context.Context, w *adapters.WireRequest) (*adapters.WireResponse, error) {
+	tr.mu.Lock()
+	tr.sent = append(tr.sent, w)
+	tr.mu.Unlock()
 	method := w.Method
 	if method == "" {
 		method = http.MethodPost

@@ -1,5 +1,6 @@
-// Package all links every adapter into the binary. Adding an agency means
-// one new package under adapters/ and one import line here.
+// Package all links every adapter and inbound channel into the binary.
+// Adding an agency means one new package under adapters/ and one import
+// line here.
 package all
 
 import (
@@ -8,4 +9,5 @@ import (
 	_ "github.com/minfin-kz/kopir/adapters/gbdul"
 	_ "github.com/minfin-kz/kopir/adapters/httpjson"
 	_ "github.com/minfin-kz/kopir/adapters/iso20022"
+	_ "github.com/minfin-kz/kopir/adapters/shepchannel"
 )

@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
 	"github.com/minfin-kz/kopir/internal/safexml"
 )
 
@@ -20,17 +21,10 @@ func init() { adapters.Register("egov", newPassthrough) }
 // SHEP services that have no adapter of their own yet: the caller supplies
 // the children of requestData/data as XML.
 type SendRequest struct {
-	Data     string    `json:"data"`
-	DataType *DataType `json:"dataType,omitempty"`
+	Data     string         `json:"data"`
+	DataType *shep.DataType `json:"dataType,omitempty"`
 	// Properties are added to the route's requestInfo properties.
 	Properties map[string]string `json:"properties,omitempty"`
-}
-
-// DataType is the xsi:type put on <data>, e.g.
-// {"namespace":"http://message.persistence.interactive.nat","name":"Request"}.
-type DataType struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
 }
 
 // SendResponse is its answer: responseInfo and the children of
@@ -79,7 +73,7 @@ func (p *passthrough) Encode(ctx context.Context, req *adapters.Request) (*adapt
 	if err != nil {
 		return nil, err
 	}
-	pl := Payload{Value: &shepsync.AnyType{InnerXML: in.Data}}
+	pl := shep.Payload{Value: &shepsync.AnyType{InnerXML: in.Data}}
 	if in.DataType != nil {
 		pl.Type = xml.Name{Space: in.DataType.Namespace, Local: in.DataType.Name}
 	}
@@ -128,7 +122,7 @@ func parseSend(body []byte) (*SendRequest, error) {
 	if strings.TrimSpace(in.Data) == "" {
 		return nil, adapters.Invalid("data", "is required: the XML content of requestData/data")
 	}
-	if err := safexml.Check(strings.NewReader("<data>"+in.Data+"</data>"), Limits); err != nil {
+	if err := safexml.Check(strings.NewReader("<data>"+in.Data+"</data>"), shep.Limits); err != nil {
 		return nil, adapters.Invalid("data", "is not a well-formed XML fragment: %v", err)
 	}
 	if t := in.DataType; t != nil && (t.Namespace == "" || t.Name == "" || strings.ContainsAny(t.Name, ": <>&\"")) {

@@ -13,7 +13,9 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/mocks"
+	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
 
 // demoSigning is Köpir's demo key in mocks/pki, which the mock gateway
@@ -66,33 +68,33 @@ func asAdapterError(t testing.TB, err error) *adapters.Error {
 }
 
 func TestAsyncConversationAgainstMock(t *testing.T) {
-	gw := mockServer(t, mocks.Options{AsyncPolls: 2})
-	tr := &httpTransport{url: gw.URL + "/shep/async"}
+	gw := mockServer(t, shepgw.Options{AsyncPolls: 2})
+	tr := &adaptertest.Transport{Endpoint: gw.URL + "/shep/async"}
 	a := asyncAdapter(t, "serviceId: MOCK_Echo\nproperties: {CONNECTOR_CLIENT: kopir}")
 	out, err := converse(t, a, tr, "a-1", `{"data":"<ping>1</ping>","dataType":{"namespace":"urn:t","name":"Ping"},"properties":{"k":"v"}}`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := out.Response
-	if out.State != egov.StateDelivered || out.MessageID != "a-1" || r == nil || r.CorrelationID != "a-1" || r.MessageType != egov.TypeResponse ||
+	if out.State != shep.StateDelivered || out.MessageID != "a-1" || r == nil || r.CorrelationID != "a-1" || r.MessageType != shep.TypeResponse ||
 		r.Data != "<ping>1</ping>" || r.ServiceID != "MOCK_Echo" || r.MessageID == "" {
 		t.Fatalf("%+v %+v", out, r)
 	}
 	want := []string{"sendMessage", "getMessageStatus", "getMessageStatus", "getMessageStatus", "getMessages", "sendDeliveryNotification"}
-	if strings.Join(tr.calls, ",") != strings.Join(want, ",") {
-		t.Fatalf("exchanges %v, want %v", tr.calls, want)
+	if strings.Join(ops(tr), ",") != strings.Join(want, ",") {
+		t.Fatalf("exchanges %v, want %v", ops(tr), want)
 	}
 	// The gateway no longer holds the response: it was acknowledged.
 	h := held(t, gw.URL)
-	if len(h.Waiting) != 0 || len(h.Sent) != 1 || h.Sent[0].State != egov.StateDelivered {
+	if len(h.Waiting) != 0 || len(h.Sent) != 1 || h.Sent[0].State != shep.StateDelivered {
 		t.Fatalf("%+v", h)
 	}
 }
 
 func TestAsyncGBDFLThroughAsyncChannel(t *testing.T) {
-	gw := mockServer(t, mocks.Options{})
+	gw := mockServer(t, shepgw.Options{})
 	a := asyncAdapter(t, "serviceId: GBDFL_UniversalServiceSync")
-	out, err := converse(t, a, &httpTransport{url: gw.URL + "/shep/async"}, "a-2",
+	out, err := converse(t, a, &adaptertest.Transport{Endpoint: gw.URL + "/shep/async"}, "a-2",
 		`{"data":"<messageId>a-2</messageId><senderCode>kopir</senderCode><iin>931002451325</iin>","dataType":{"namespace":"http://message.persistence.interactive.nat","name":"Request"}}`)
 	if err != nil {
 		t.Fatal(err)
@@ -103,11 +105,11 @@ func TestAsyncGBDFLThroughAsyncChannel(t *testing.T) {
 }
 
 func TestAsyncOutcomes(t *testing.T) {
-	gw := mockServer(t, mocks.Options{})
-	tr := func() *httpTransport { return &httpTransport{url: gw.URL + "/shep/async"} }
+	gw := mockServer(t, shepgw.Options{})
+	tr := func() *adaptertest.Transport { return &adaptertest.Transport{Endpoint: gw.URL + "/shep/async"} }
 
 	_, err := converse(t, asyncAdapter(t, "serviceId: MOCK_Undeliverable"), tr(), "a-3", `{"data":"<x/>"}`)
-	if ae := asAdapterError(t, err); ae.Code != egov.StateNotDelivered || ae.Status != 502 || ae.Retryable {
+	if ae := asAdapterError(t, err); ae.Code != shep.StateNotDelivered || ae.Status != 502 || ae.Retryable {
 		t.Fatalf("%+v", ae)
 	}
 	start := time.Now()
@@ -117,11 +119,11 @@ func TestAsyncOutcomes(t *testing.T) {
 	}
 	oneWay := tr()
 	out, err := converse(t, asyncAdapter(t, "serviceId: MOCK_Silent\nawaitResponse: false\nmessageType: NOTIFICATION"), oneWay, "a-5", `{"data":"<x/>"}`)
-	if err != nil || out.State != egov.StateDelivered || out.Response != nil || strings.Contains(strings.Join(oneWay.calls, ","), "getMessages") {
-		t.Fatalf("%v %+v %v", err, out, oneWay.calls)
+	if err != nil || out.State != shep.StateDelivered || out.Response != nil || strings.Contains(strings.Join(ops(oneWay), ","), "getMessages") {
+		t.Fatalf("%v %+v %v", err, out, ops(oneWay))
 	}
 	_, err = converse(t, asyncAdapter(t, "serviceId: NOT_ON_GATEWAY"), tr(), "a-6", `{"data":"<x/>"}`)
-	if ae := asAdapterError(t, err); ae.Code != mocks.CodeUnknownService || ae.Status != 502 || ae.Retryable {
+	if ae := asAdapterError(t, err); ae.Code != shepgw.CodeUnknownService || ae.Status != 502 || ae.Retryable {
 		t.Fatalf("%+v", ae)
 	}
 }
@@ -165,38 +167,37 @@ func TestAsyncFactoryRefusesBadOptions(t *testing.T) {
 
 func TestAsyncSignedAndInjectedFaults(t *testing.T) {
 	// This mock trusts the test fixture's CA, which did not issue the demo key.
-	gw := mockServer(t, mocks.Options{RequireSignature: true})
-	_, err := converse(t, asyncAdapter(t, "serviceId: MOCK_Echo"+demoSigning), &httpTransport{url: gw.URL + "/shep/async"}, "s-1", `{"data":"<x/>"}`)
-	if ae := asAdapterError(t, err); ae.Code != mocks.CodeSignature || !strings.Contains(ae.Detail, "CERT_UNTRUSTED") {
+	gw := mockServer(t, shepgw.Options{RequireSignature: true})
+	_, err := converse(t, asyncAdapter(t, "serviceId: MOCK_Echo"+demoSigning), &adaptertest.Transport{Endpoint: gw.URL + "/shep/async"}, "s-1", `{"data":"<x/>"}`)
+	if ae := asAdapterError(t, err); ae.Code != shepgw.CodeSignature || !strings.Contains(ae.Detail, "CERT_UNTRUSTED") {
 		t.Fatalf("%+v", ae)
 	}
-	demo := httptestMock(t, mocks.Options{RequireSignature: true})
-	out, err := converse(t, asyncAdapter(t, "serviceId: MOCK_Echo"+demoSigning), &httpTransport{url: demo + "/shep/async"}, "s-2", `{"data":"<x/>"}`)
+	demo := httptestMock(t, shepgw.Options{RequireSignature: true})
+	out, err := converse(t, asyncAdapter(t, "serviceId: MOCK_Echo"+demoSigning), &adaptertest.Transport{Endpoint: demo + "/shep/async"}, "s-2", `{"data":"<x/>"}`)
 	if err != nil || out.Response == nil {
 		t.Fatalf("%v %+v", err, out)
 	}
-	_, err = converse(t, asyncAdapter(t, "serviceId: MOCK_Echo"), &httpTransport{url: demo + "/shep/async"}, "s-3", `{"data":"<x/>"}`)
-	if ae := asAdapterError(t, err); ae.Code != mocks.CodeSignature {
+	_, err = converse(t, asyncAdapter(t, "serviceId: MOCK_Echo"), &adaptertest.Transport{Endpoint: demo + "/shep/async"}, "s-3", `{"data":"<x/>"}`)
+	if ae := asAdapterError(t, err); ae.Code != shepgw.CodeSignature {
 		t.Fatalf("unsigned where the gateway requires signatures: %+v", ae)
 	}
 
 	putFault(t, demo, "shep", `{"failRate":1,"status":503}`)
-	_, err = converse(t, asyncAdapter(t, "serviceId: MOCK_Echo"+demoSigning), &httpTransport{url: demo + "/shep/async"}, "s-4", `{"data":"<x/>"}`)
+	_, err = converse(t, asyncAdapter(t, "serviceId: MOCK_Echo"+demoSigning), &adaptertest.Transport{Endpoint: demo + "/shep/async"}, "s-4", `{"data":"<x/>"}`)
 	if ae := asAdapterError(t, err); ae.Code != "HTTP_503" || !ae.Retryable {
 		t.Fatalf("%+v", ae)
 	}
 	putFault(t, demo, "shep", `{"failRate":1,"soapFault":true}`)
-	_, err = converse(t, asyncAdapter(t, "serviceId: MOCK_Echo\nretryableFaults: [MOCK_INJECTED_FAULT]"+demoSigning), &httpTransport{url: demo + "/shep/async"}, "s-5", `{"data":"<x/>"}`)
-	if ae := asAdapterError(t, err); ae.Code != mocks.CodeInjected || !ae.Retryable {
+	_, err = converse(t, asyncAdapter(t, "serviceId: MOCK_Echo\nretryableFaults: [MOCK_INJECTED_FAULT]"+demoSigning), &adaptertest.Transport{Endpoint: demo + "/shep/async"}, "s-5", `{"data":"<x/>"}`)
+	if ae := asAdapterError(t, err); ae.Code != shepgw.CodeInjected || !ae.Retryable {
 		t.Fatalf("a fault listed in retryableFaults must be retryable: %+v", ae)
 	}
 }
 
 // httptestMock runs the mocks with their default (demo) trust.
-func httptestMock(t testing.TB, o mocks.Options) string {
+func httptestMock(t testing.TB, o shepgw.Options) string {
 	t.Helper()
-	o.Seed = 1
-	srv := httptest.NewServer(mocks.New(o))
+	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}, o))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -13,8 +13,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/egov/shepasync"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/units"
 )
@@ -49,7 +50,7 @@ type PollOptions struct {
 // "egov" passthrough, the caller gives the content of messageData/data.
 type AsyncSendRequest struct {
 	Data       string            `json:"data"`
-	DataType   *DataType         `json:"dataType,omitempty"`
+	DataType   *shep.DataType    `json:"dataType,omitempty"`
 	Properties map[string]string `json:"properties,omitempty"`
 }
 
@@ -73,7 +74,7 @@ type AsyncReceived struct {
 	SenderID      string            `json:"senderId,omitempty"`
 	Properties    map[string]string `json:"properties,omitempty"`
 	Data          string            `json:"data"`
-	DataType      *DataType         `json:"dataType,omitempty"`
+	DataType      *shep.DataType    `json:"dataType,omitempty"`
 }
 
 type asyncAdapter struct {
@@ -111,8 +112,8 @@ func NewAsync(o AsyncOptions) (adapters.Adapter, error) {
 	a := &asyncAdapter{s: s, messageType: o.MessageType, await: o.AwaitResponse == nil || *o.AwaitResponse}
 	switch a.messageType {
 	case "":
-		a.messageType = TypeRequest
-	case TypeRequest, TypeUpdate, TypeNotification:
+		a.messageType = shep.TypeRequest
+	case shep.TypeRequest, shep.TypeUpdate, shep.TypeNotification:
 	default:
 		return nil, fmt.Errorf("egov-async: options.messageType %q: want REQUEST, UPDATE or NOTIFICATION", o.MessageType)
 	}
@@ -151,7 +152,7 @@ func parseAsyncSend(body []byte) (*AsyncSendRequest, error) {
 	if strings.TrimSpace(in.Data) == "" {
 		return nil, adapters.Invalid("data", "is required: the XML content of messageData/data")
 	}
-	if err := safexml.Check(strings.NewReader("<data>"+in.Data+"</data>"), Limits); err != nil {
+	if err := safexml.Check(strings.NewReader("<data>"+in.Data+"</data>"), shep.Limits); err != nil {
 		return nil, adapters.Invalid("data", "is not a well-formed XML fragment: %v", err)
 	}
 	if t := in.DataType; t != nil && (t.Namespace == "" || t.Name == "" || strings.ContainsAny(t.Name, ": <>&\"")) {
@@ -193,22 +194,22 @@ func (a *asyncAdapter) Converse(ctx context.Context, req *adapters.Request, t ad
 	extra, _ := Properties(in.Properties)
 	info := shepasync.AsyncMessageInfo{
 		MessageId: id, CorrelationId: req.CorrelationID, ServiceId: a.s.ServiceID,
-		MessageType: a.messageType, MessageDate: xsdNow(a.s.now()),
+		MessageType: a.messageType, MessageDate: shep.XSDNow(a.s.now()),
 		Sender: &shepasync.SenderInfo{SenderId: a.s.SenderID, Password: a.s.Password},
 	}
 	for _, p := range append(append([]*shepsync.Property{}, a.s.Properties...), extra...) {
 		info.Properties = append(info.Properties, &shepasync.Property{Key: p.Key, Value: p.Value})
 	}
-	pl := Payload{Value: &AnyXML{InnerXML: in.Data}}
+	pl := shep.Payload{Value: &shep.AnyXML{InnerXML: in.Data}}
 	if in.DataType != nil {
 		pl.Type = xml.Name{Space: in.DataType.Namespace, Local: in.DataType.Name}
 	}
-	env, err := MarshalAsyncSendMessage(NSAsync, &AsyncMessage{Info: info, Data: pl})
+	env, err := shep.MarshalAsyncSendMessage(shep.NSAsync, &shep.AsyncMessage{Info: info, Data: pl})
 	if err != nil {
 		return nil, fmt.Errorf("egov-async: building sendMessage: %w", err)
 	}
 	var sent shepasync.AsyncSendMessageResponse
-	if err := a.call(ctx, t, env, OpSendMessage, &sent); err != nil {
+	if err := a.call(ctx, t, env, shep.OpSendMessage, &sent); err != nil {
 		return nil, err
 	}
 	out := AsyncResult{MessageID: id, SessionID: sent.SessionId}
@@ -224,10 +225,10 @@ func (a *asyncAdapter) Converse(ctx context.Context, req *adapters.Request, t ad
 		if st.Status != nil {
 			out.Status = &Status{Code: st.Status.StatusCode, Message: st.Status.StatusMessage}
 		}
-		if FinalState(st.MessageState) {
+		if shep.FinalState(st.MessageState) {
 			break
 		}
-		if st.MessageState != StateOnDelivery {
+		if st.MessageState != shep.StateOnDelivery {
 			return nil, &adapters.Error{Status: http.StatusBadGateway, Code: "SHEP_BAD_RESPONSE",
 				Detail: fmt.Sprintf("getMessageStatus answered unknown state %q", st.MessageState)}
 		}
@@ -235,7 +236,7 @@ func (a *asyncAdapter) Converse(ctx context.Context, req *adapters.Request, t ad
 			return nil, err
 		}
 	}
-	if out.State != StateDelivered {
+	if out.State != shep.StateDelivered {
 		// The gateway gave up delivering; sending the same messageId again
 		// would be refused as a repeat, so this is final.
 		detail := "SHEP could not deliver the message"
@@ -259,11 +260,11 @@ func (a *asyncAdapter) Converse(ctx context.Context, req *adapters.Request, t ad
 				// Not ours: left unacknowledged for whoever it belongs to.
 				continue
 			}
-			if err := a.notify(ctx, t, mi.MessageId, ReceiveAccepted, NotResend); err != nil {
+			if err := a.notify(ctx, t, mi.MessageId, shep.ReceiveAccepted, shep.NotResend); err != nil {
 				return nil, err
 			}
 			if out.Response == nil {
-				out.Response = received(mi, m.data())
+				out.Response = received(mi, m.Data())
 			}
 		}
 		if out.Response != nil {
@@ -273,11 +274,6 @@ func (a *asyncAdapter) Converse(ctx context.Context, req *adapters.Request, t ad
 			return nil, err
 		}
 	}
-}
-
-// AnyXML is content that is already XML, for Payload.Value.
-type AnyXML struct {
-	InnerXML string `xml:",innerxml"`
 }
 
 // start returns a waiter that sleeps the next backoff step, or fails with
@@ -304,59 +300,45 @@ func (p poller) start() func(ctx context.Context, deadline time.Time, what strin
 }
 
 func (a *asyncAdapter) status(ctx context.Context, t adapters.Transport, id string) (*shepasync.AsyncGetMessageStatusResponse, error) {
-	env, err := MarshalOp(NSAsync, OpGetMessageStatus, "request", &shepasync.AsyncGetMessageStatusRequest{
-		MessageId: id, RequestDate: xsdNow(a.s.now()),
+	env, err := shep.MarshalOp(shep.NSAsync, shep.OpGetMessageStatus, "request", &shepasync.AsyncGetMessageStatusRequest{
+		MessageId: id, RequestDate: shep.XSDNow(a.s.now()),
 		Sender: &shepasync.SenderInfo{SenderId: a.s.SenderID, Password: a.s.Password},
 	})
 	if err != nil {
 		return nil, err
 	}
 	var out shepasync.AsyncGetMessageStatusResponse
-	return &out, a.call(ctx, t, env, OpGetMessageStatus, &out)
+	return &out, a.call(ctx, t, env, shep.OpGetMessageStatus, &out)
 }
 
-// inboundMessages is getMessagesResponse with each message's data kept
-// raw, xsi:type included.
-type inboundMessages struct {
-	SessionID string                `xml:"sessionId"`
-	Messages  []*InboundSendMessage `xml:"messages"`
-}
-
-func (m *InboundSendMessage) data() *RawData {
-	if m.MessageData == nil {
-		return nil
-	}
-	return &m.MessageData.Data
-}
-
-func (a *asyncAdapter) messages(ctx context.Context, t adapters.Transport, id string) ([]*InboundSendMessage, error) {
-	env, err := MarshalOp(NSAsync, OpGetMessages, "request", &shepasync.AsyncGetMessagesRequest{
-		CorrelationId: id, RequestDate: xsdNow(a.s.now()), ServiceId: a.s.ServiceID,
+func (a *asyncAdapter) messages(ctx context.Context, t adapters.Transport, id string) ([]*shep.InboundSendMessage, error) {
+	env, err := shep.MarshalOp(shep.NSAsync, shep.OpGetMessages, "request", &shepasync.AsyncGetMessagesRequest{
+		CorrelationId: id, RequestDate: shep.XSDNow(a.s.now()), ServiceId: a.s.ServiceID,
 		Sender: &shepasync.SenderInfo{SenderId: a.s.SenderID, Password: a.s.Password},
 	})
 	if err != nil {
 		return nil, err
 	}
-	var out inboundMessages
-	if err := a.call(ctx, t, env, OpGetMessages, &out); err != nil {
+	var out shep.InboundMessages
+	if err := a.call(ctx, t, env, shep.OpGetMessages, &out); err != nil {
 		return nil, err
 	}
 	return out.Messages, nil
 }
 
 func (a *asyncAdapter) notify(ctx context.Context, t adapters.Transport, id, receive, resend string) error {
-	env, err := MarshalOp(NSAsync, OpSendDeliveryNotification, "request", DeliveryNotification(a.s, id, receive, resend, nil))
+	env, err := shep.MarshalOp(shep.NSAsync, shep.OpSendDeliveryNotification, "request", DeliveryNotification(a.s, id, receive, resend, nil))
 	if err != nil {
 		return err
 	}
 	var out shepasync.AsyncSendDeliveryNotificationResponse
-	return a.call(ctx, t, env, OpSendDeliveryNotification, &out)
+	return a.call(ctx, t, env, shep.OpSendDeliveryNotification, &out)
 }
 
 // DeliveryNotification is the sendDeliveryNotification request telling
 // the gateway whether message id was taken.
 func DeliveryNotification(s *Sender, id, receive, resend string, e *shepasync.ErrorInfo) *shepasync.AsyncSendDeliveryNotificationRequest {
-	now := xsdNow(s.now())
+	now := shep.XSDNow(s.now())
 	return &shepasync.AsyncSendDeliveryNotificationRequest{
 		Notification: &shepasync.DeliveryNotification{
 			MessageId: id, ServiceId: s.ServiceID, NotificationDate: now,
@@ -370,15 +352,17 @@ func DeliveryNotification(s *Sender, id, receive, resend string, e *shepasync.Er
 // call signs env, sends it through the core's transport and decodes the
 // operation's response into out.
 func (a *asyncAdapter) call(ctx context.Context, t adapters.Transport, env []byte, op string, out any) error {
-	env, err := a.s.sign(ctx, env)
+	resp, err := a.s.Send(ctx, t, env)
 	if err != nil {
 		return err
 	}
-	resp, err := t.Do(ctx, soapRequest(env))
-	if err != nil {
-		return err
-	}
-	return decodeOp(resp, op, out, a.s.Retryable)
+	return a.s.DecodeOp(resp, op, out)
+}
+
+// DecodeOp reads the gateway's answer to op into out like decodeOp, with
+// the route's own transient codes.
+func (s *Sender) DecodeOp(resp *adapters.WireResponse, op string, out any) error {
+	return decodeOp(resp, op, out, s.Retryable)
 }
 
 // decodeOp reads the gateway's answer to op into out (the inner response
@@ -388,9 +372,9 @@ func decodeOp(resp *adapters.WireResponse, op string, out any, retryable map[str
 	w := struct {
 		Response any `xml:"response"`
 	}{out}
-	_, err := ParseOp(resp.Body, Limits, Expect(NSAsync, op+"Response", &w))
+	_, err := shep.ParseOp(resp.Body, shep.Limits, shep.Expect(shep.NSAsync, op+"Response", &w))
 	if err != nil {
-		var unknown *UnknownOpError
+		var unknown *shep.UnknownOpError
 		if errors.As(err, &unknown) {
 			return &adapters.Error{Status: http.StatusBadGateway, Code: "SHEP_BAD_RESPONSE",
 				Detail: fmt.Sprintf("%s answered with %s", op, unknown.Name.Local)}
@@ -404,7 +388,7 @@ func decodeOp(resp *adapters.WireResponse, op string, out any, retryable map[str
 }
 
 // received flattens a fetched or pushed message for the internal caller.
-func received(mi *shepasync.AsyncMessageInfo, d *RawData) *AsyncReceived {
+func received(mi *shepasync.AsyncMessageInfo, d *shep.RawData) *AsyncReceived {
 	r := &AsyncReceived{MessageID: mi.MessageId, CorrelationID: mi.CorrelationId, ServiceID: mi.ServiceId, MessageType: mi.MessageType}
 	if t := mi.MessageDate.ToGoTime(); t.Year() > 1 {
 		r.MessageDate = t.Format(time.RFC3339Nano)

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -19,9 +17,9 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
-	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
-	"github.com/minfin-kz/kopir/internal/safexml"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
+	"github.com/minfin-kz/kopir/contracts/gbdfl/fltypes"
 	"github.com/minfin-kz/kopir/mocks"
 )
 
@@ -30,153 +28,33 @@ var yamlOpts = adaptertest.Options
 // post is the core's single exchange, minus retries and breakers.
 func post(t testing.TB, url string, w *adapters.WireRequest) *adapters.WireResponse {
 	t.Helper()
-	req, err := http.NewRequest(w.Method, url+w.Path, bytes.NewReader(w.Body))
+	resp, err := (&adaptertest.Transport{Endpoint: url}).Do(context.Background(), w)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header = w.Header.Clone()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return &adapters.WireResponse{Endpoint: url, StatusCode: resp.StatusCode, Header: resp.Header, Body: body}
+	return resp
 }
 
-func readFile(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
+// The gateway's sample answer decodes through the adapter-facing Decode.
+func TestDecodeSampleResponse(t *testing.T) {
+	body, err := os.ReadFile("../../contracts/egov-shep/shep/testdata/shep_sync_sendmessage_response_ekyzmet.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
-}
-
-func TestParseSampleRequest(t *testing.T) {
-	body := readFile(t, "shep_sync_sendmessage_gbdfl_request.xml")
-	var data fltypes.Request
-	info, err := egov.ParseSendMessage(body, &data)
-	if err != nil {
+	if _, err := egov.Decode(&adapters.WireResponse{StatusCode: 200, Body: body}, nil); err != nil {
 		t.Fatal(err)
-	}
-	if info.MessageId != "ccb1010b-8446-4937-913f-c87a717f6809" || info.ServiceId != "GBDFL_UniversalServiceSync" ||
-		info.Sender == nil || info.Sender.SenderId != "smartbridge" || info.Sender.Password != "123" {
-		t.Fatalf("requestInfo %+v sender %+v", info, info.Sender)
-	}
-	if len(info.Properties) != 1 || info.Properties[0].Key != "CONNECTOR_CLIENT" || info.Properties[0].Value != "true" {
-		t.Fatalf("properties %+v", info.Properties)
-	}
-	if d := info.MessageDate.ToGoTime(); !d.Equal(time.Date(2019, 12, 25, 12, 48, 21, 24e6, time.UTC)) {
-		t.Fatalf("messageDate %v", d)
-	}
-	if data.Iin != "931002451325" || data.SenderCode != "smartbridge" || data.MessageId != "1" {
-		t.Fatalf("data %+v", data)
-	}
-	// The same envelope, kept raw.
-	var raw shepsync.AnyType
-	if _, err := egov.ParseSendMessage(body, &raw); err != nil || !strings.Contains(raw.InnerXML, "<iin>931002451325</iin>") {
-		t.Fatalf("raw %q %v", raw.InnerXML, err)
-	}
-}
-
-func TestParseSampleResponse(t *testing.T) {
-	var raw shepsync.AnyType
-	info, err := egov.ParseResponse(readFile(t, "shep_sync_sendmessage_response_ekyzmet.xml"), &raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.MessageId != "8141b083-36e7-4cdc-8eb2-c1959ef703ef" || info.Status.Code != egov.StatusSuccess ||
-		info.Status.Message != "Сервис отработал штатно" || info.SessionId == nil ||
-		*info.SessionId != "{90fabd9e-b324-4e1b-b14c-f1254d339971}" {
-		t.Fatalf("%+v %+v", info, info.Status)
-	}
-	if raw.InnerXML != "<Response/>" {
-		t.Fatalf("data %q", raw.InnerXML)
-	}
-	// And through the adapter-facing Decode.
-	if _, err := egov.Decode(&adapters.WireResponse{StatusCode: 200, Body: readFile(t, "shep_sync_sendmessage_response_ekyzmet.xml")}, nil); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestMarshalRoundTrip(t *testing.T) {
-	now := time.Date(2026, 3, 1, 10, 0, 0, 123e6, time.FixedZone("", 5*3600))
-	in := &egov.Request{
-		Info: egov.NewInfo("m-1", "c-1", "GBDFL_UniversalServiceSync", "kopir", "p<&>", now),
-		Data: egov.Payload{
-			Type:  xml.Name{Space: "http://message.persistence.interactive.nat", Local: "Request"},
-			Value: &fltypes.Request{MessageId: "m-1", MessageDate: soap.CreateXsdDateTime(now, true), SenderCode: "kopir", Iin: "931002451325"},
-		},
-	}
-	in.Info.Properties = []*shepsync.Property{{Key: "k", Value: "v"}}
-	body, err := egov.MarshalSendMessage(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(body)
-	// Unqualified children must stay in no namespace: the SyncChannel
-	// namespace is only on the prefixed SendMessage.
-	for _, want := range []string{
-		`<ns2:SendMessage xmlns:ns2="http://bip.bee.kz/SyncChannel/v10/Types"><request><requestInfo><messageId>m-1</messageId>`,
-		`<messageDate>2026-03-01T10:00:00.123+05:00</messageDate>`,
-		`<password>p&lt;&amp;&gt;</password>`,
-		`<data xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:d="http://message.persistence.interactive.nat" xsi:type="d:Request"><messageId>m-1</messageId>`,
-		`<iin>931002451325</iin></data></requestData>`,
-	} {
-		if !strings.Contains(s, want) {
-			t.Errorf("missing %s in\n%s", want, s)
-		}
-	}
-	if strings.Contains(s, "<birthDate") || strings.Contains(s, "kdpToken") {
-		t.Errorf("empty optional fields written:\n%s", s)
-	}
-	var data fltypes.Request
-	info, err := egov.ParseSendMessage(body, &data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Sender.Password != "p<&>" || info.CorrelationId != "c-1" || data.Iin != "931002451325" || info.Properties[0].Value != "v" {
-		t.Fatalf("%+v %+v", info, data)
-	}
-	// What a namespace-aware SOAP stack sees: only SendMessage is in the
-	// SyncChannel namespace, its descendants are unqualified.
-	spaces := elementSpaces(t, body)
-	for local, want := range map[string]string{"SendMessage": egov.NSTypes, "request": "", "requestInfo": "", "serviceId": "", "data": "", "iin": ""} {
-		if got := spaces[local]; got != want {
-			t.Errorf("<%s> in namespace %q, want %q", local, got, want)
-		}
-	}
-}
-
-// elementSpaces maps each element's local name to its resolved namespace.
-func elementSpaces(t *testing.T, doc []byte) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	d := xml.NewDecoder(bytes.NewReader(doc))
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			out[se.Name.Local] = se.Name.Space
-		}
 	}
 }
 
 func TestDecodeErrors(t *testing.T) {
 	fault := func(code string, sub *shepsync.ErrorInfo) []byte {
-		b, err := egov.MarshalFault("soap:Server", "failed", &shepsync.ErrorInfo{ErrorCode: code, ErrorMessage: "msg " + code, SubError: sub})
+		b, err := shep.MarshalFault("soap:Server", "failed", &shepsync.ErrorInfo{ErrorCode: code, ErrorMessage: "msg " + code, SubError: sub})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
-	okResp, _ := egov.MarshalResponse(&shepsync.SyncMessageInfoResponse{MessageId: "r", Status: &shepsync.StatusInfo{Code: "ERR42", Message: "no"}}, egov.Payload{})
+	okResp, _ := shep.MarshalResponse(&shepsync.SyncMessageInfoResponse{MessageId: "r", Status: &shepsync.StatusInfo{Code: "ERR42", Message: "no"}}, shep.Payload{})
 	cases := []struct {
 		name      string
 		status    int
@@ -215,15 +93,6 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
-func TestLimits(t *testing.T) {
-	deep := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>` + strings.Repeat("<a>", 100) + strings.Repeat("</a>", 100) + `</s:Body></s:Envelope>`
-	_, err := egov.ParseResponse([]byte(deep), nil)
-	var se *safexml.Error
-	if !errors.As(err, &se) || se.Reason != "depth" {
-		t.Fatalf("%v", err)
-	}
-}
-
 type signer struct{}
 
 func (signer) SignEnvelope(_ context.Context, env []byte) ([]byte, error) {
@@ -236,7 +105,7 @@ func TestSenderWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Signer = signer{}
-	w, err := s.Wire(context.Background(), &adapters.Request{MessageID: "id-1", CorrelationID: "corr"}, egov.Payload{})
+	w, err := s.Wire(context.Background(), &adapters.Request{MessageID: "id-1", CorrelationID: "corr"}, shep.Payload{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,8 +116,8 @@ func TestSenderWire(t *testing.T) {
 		t.Fatalf("%s", w.Body)
 	}
 	// Without a bus message id a fresh UUID is used.
-	w, _ = s.Wire(context.Background(), &adapters.Request{}, egov.Payload{})
-	info, err := egov.ParseSendMessage(w.Body, nil)
+	w, _ = s.Wire(context.Background(), &adapters.Request{}, shep.Payload{})
+	info, err := shep.ParseSendMessage(w.Body, nil)
 	if err != nil || len(info.MessageId) != 36 {
 		t.Fatalf("%v %+v", err, info)
 	}
@@ -307,14 +176,14 @@ func TestPassthroughAgainstMock(t *testing.T) {
 	if err := json.Unmarshal(resp.Body, &out); err != nil {
 		t.Fatal(err)
 	}
-	if out.Status.Code != egov.StatusSuccess || out.CorrelationID != req.MessageID || !strings.Contains(out.Data, "<iin>931002451325</iin>") ||
+	if out.Status.Code != shep.StatusSuccess || out.CorrelationID != req.MessageID || !strings.Contains(out.Data, "<iin>931002451325</iin>") ||
 		!strings.HasPrefix(out.SessionID, "{") || out.ResponseDate == "" {
 		t.Fatalf("%+v", out)
 	}
 }
 
-func gbdflPayload(iin string) egov.Payload {
-	return egov.Payload{
+func gbdflPayload(iin string) shep.Payload {
+	return shep.Payload{
 		Type:  xml.Name{Space: "http://message.persistence.interactive.nat", Local: "Request"},
 		Value: &fltypes.Request{MessageId: "6f1c1f9e-1b7d-4f7e-9a55-0d6c1f0f3a11", MessageDate: soap.CreateXsdDateTime(time.Now(), true), SenderCode: "kopir", Iin: iin},
 	}

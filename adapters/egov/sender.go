@@ -1,3 +1,11 @@
+// Package egov is Köpir's SHEP client and its two generic adapters. Sender
+// turns a bus request into a SendMessage or AsyncChannel envelope, signed
+// when the route has a key, and the gateway's answer or fault into the
+// bus's response or *adapters.Error. The "egov" adapter passes any
+// SyncChannel service through; "egov-async" runs an AsyncChannel
+// conversation. Registry adapters (gbdfl, gbdul) use Sender and only
+// produce and consume what travels inside requestData/data and
+// responseData/data; the wire format itself is contracts/egov-shep/shep.
 package egov
 
 import (
@@ -14,24 +22,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
-
-// EnvelopeSigner signs a finished envelope (WS-Security over soap:Body,
-// see contracts/README). Envelopes are built unsigned and signed last, so
-// the signature covers exactly the bytes that are sent.
-type EnvelopeSigner interface {
-	SignEnvelope(ctx context.Context, envelope []byte) ([]byte, error)
-}
-
-// XMLSigner signs with an xmlsig.Signer in the gateway's layout.
-type XMLSigner struct{ S xmlsig.Signer }
-
-// SignEnvelope implements EnvelopeSigner.
-func (x XMLSigner) SignEnvelope(_ context.Context, envelope []byte) ([]byte, error) {
-	return xmlsig.Sign(envelope, x.S)
-}
 
 // Options is the route options block shared by SHEP-based adapters.
 type Options struct {
@@ -57,7 +51,7 @@ type Sender struct {
 	SenderID   string
 	Password   string
 	Properties []*shepsync.Property // sorted by key
-	Signer     EnvelopeSigner       // nil: unsigned
+	Signer     shep.EnvelopeSigner  // nil: unsigned
 	Now        func() time.Time     // nil: time.Now
 	// Retryable adds route-specific transient errorCodes.
 	Retryable map[string]bool
@@ -99,7 +93,7 @@ func NewSender(o Options) (*Sender, error) {
 		if err != nil {
 			return nil, fmt.Errorf("options.signing: %w", err)
 		}
-		s.Signer = XMLSigner{k}
+		s.Signer = shep.XMLSigner{S: k}
 	}
 	return s, nil
 }
@@ -153,24 +147,35 @@ func soapRequest(body []byte) *adapters.WireRequest {
 	}
 }
 
+// Send signs a finished envelope, when the route has a key, and posts it
+// through t, for exchanges that are not one SendMessage (AsyncChannel
+// operations, a poller's calls).
+func (s *Sender) Send(ctx context.Context, t adapters.Transport, env []byte) (*adapters.WireResponse, error) {
+	env, err := s.sign(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return t.Do(ctx, soapRequest(env))
+}
+
 // Wire builds the HTTP request for one call. The SHEP messageId is the bus's
 // MessageID, so a retried attempt carries the same id and the gateway (or a
 // mock) can tell a repeat from a new message.
-func (s *Sender) Wire(ctx context.Context, req *adapters.Request, data Payload) (*adapters.WireRequest, error) {
+func (s *Sender) Wire(ctx context.Context, req *adapters.Request, data shep.Payload) (*adapters.WireRequest, error) {
 	return s.WireProps(ctx, req, data, nil)
 }
 
 // WireProps is Wire with per-call properties added to the route's.
-func (s *Sender) WireProps(ctx context.Context, req *adapters.Request, data Payload, extra []*shepsync.Property) (*adapters.WireRequest, error) {
+func (s *Sender) WireProps(ctx context.Context, req *adapters.Request, data shep.Payload, extra []*shepsync.Property) (*adapters.WireRequest, error) {
 	id := req.MessageID
 	if id == "" {
 		id = uuid.NewString()
 	}
-	info := NewInfo(id, req.CorrelationID, s.ServiceID, s.SenderID, s.Password, s.now())
+	info := shep.NewInfo(id, req.CorrelationID, s.ServiceID, s.SenderID, s.Password, s.now())
 	if len(s.Properties)+len(extra) > 0 {
 		info.Properties = append(append(make([]*shepsync.Property, 0, len(s.Properties)+len(extra)), s.Properties...), extra...)
 	}
-	body, err := MarshalSendMessage(&Request{Info: info, Data: data})
+	body, err := shep.MarshalSendMessage(&shep.Request{Info: info, Data: data})
 	if err != nil {
 		return nil, fmt.Errorf("egov: building SendMessage: %w", err)
 	}
@@ -190,7 +195,7 @@ func (s *Sender) WireProps(ctx context.Context, req *adapters.Request, data Payl
 var RetryableFaults = map[string]bool{}
 
 // Decode unwraps a SHEP answer, decoding responseData/data into data (see
-// ParseSendMessage), and turns anything but a successful SendMessageResponse
+// shep.ParseSendMessage), and turns anything but a successful SendMessageResponse
 // into *adapters.Error.
 func Decode(resp *adapters.WireResponse, data any) (*shepsync.SyncMessageInfoResponse, error) {
 	return decode(resp, data, nil)
@@ -202,14 +207,14 @@ func (s *Sender) Decode(resp *adapters.WireResponse, data any) (*shepsync.SyncMe
 }
 
 func decode(resp *adapters.WireResponse, data any, retryable map[string]bool) (*shepsync.SyncMessageInfoResponse, error) {
-	info, err := ParseResponse(resp.Body, data)
+	info, err := shep.ParseResponse(resp.Body, data)
 	if err != nil {
 		return nil, wireError(resp.StatusCode, err, retryable)
 	}
 	if resp.StatusCode/100 != 2 {
 		return nil, httpError(resp.StatusCode, "with a SendMessageResponse")
 	}
-	if info.Status == nil || info.Status.Code != StatusSuccess {
+	if info.Status == nil || info.Status.Code != shep.StatusSuccess {
 		code, msg := "", ""
 		if info.Status != nil {
 			code, msg = info.Status.Code, info.Status.Message
@@ -222,9 +227,9 @@ func decode(resp *adapters.WireResponse, data any, retryable map[string]bool) (*
 
 // FaultError maps a SOAP Fault to the bus's error. The SHEP errorCode is
 // kept as Code so callers and operators can search for it.
-func FaultError(f *Fault) *adapters.Error { return faultError(f, nil) }
+func FaultError(f *shep.Fault) *adapters.Error { return faultError(f, nil) }
 
-func faultError(f *Fault, retryable map[string]bool) *adapters.Error {
+func faultError(f *shep.Fault, retryable map[string]bool) *adapters.Error {
 	e := &adapters.Error{Status: http.StatusBadGateway}
 	if i := f.Detail.Info; i != nil && i.ErrorCode != "" {
 		e.Code = i.ErrorCode
@@ -245,7 +250,7 @@ func faultError(f *Fault, retryable map[string]bool) *adapters.Error {
 }
 
 func wireError(status int, err error, retryable map[string]bool) error {
-	var f *Fault
+	var f *shep.Fault
 	if errors.As(err, &f) {
 		return faultError(f, retryable)
 	}

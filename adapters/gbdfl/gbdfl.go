@@ -17,7 +17,8 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/gbdfl/fltypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 )
 
@@ -140,7 +141,7 @@ func (a *Adapter) Encode(ctx context.Context, req *adapters.Request) (*adapters.
 	if a.Sender.Now != nil {
 		now = a.Sender.Now
 	}
-	return a.Sender.Wire(ctx, req, egov.Payload{Type: requestType, Value: &fltypes.Request{
+	return a.Sender.Wire(ctx, req, shep.Payload{Type: requestType, Value: &fltypes.Request{
 		MessageId:   req.MessageID,
 		MessageDate: soap.CreateXsdDateTime(now(), true),
 		SenderCode:  a.Sender.SenderID,

@@ -14,12 +14,14 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
-	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/egov/shepsync"
 	"github.com/minfin-kz/kopir/adapters/gbdfl"
-	"github.com/minfin-kz/kopir/adapters/gbdfl/fltypes"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
+	"github.com/minfin-kz/kopir/contracts/gbdfl/fltypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 	"github.com/minfin-kz/kopir/mocks"
+	_ "github.com/minfin-kz/kopir/mocks/gbdfl"
+	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
 
 var yamlOpts = adaptertest.Options
@@ -167,11 +169,11 @@ func TestSOAPFaults(t *testing.T) {
 	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}))
 	defer srv.Close()
 	_, err := call(t, newAdapter(t, "senderId: kopir\npassword: wrong"), srv.URL+"/shep/sync", `{"iin":"931002451325"}`)
-	if ae := adapterError(t, err); ae.Status != 502 || ae.Code != mocks.CodeAuth || ae.Retryable {
+	if ae := adapterError(t, err); ae.Status != 502 || ae.Code != shepgw.CodeAuth || ae.Retryable {
 		t.Fatalf("%+v", ae)
 	}
 	_, err = call(t, newAdapter(t, goodOpts+"\nserviceId: NoSuchService"), srv.URL+"/shep/sync", `{"iin":"931002451325"}`)
-	if ae := adapterError(t, err); ae.Status != 502 || ae.Code != mocks.CodeUnknownService {
+	if ae := adapterError(t, err); ae.Status != 502 || ae.Code != shepgw.CodeUnknownService {
 		t.Fatalf("%+v", ae)
 	}
 }
@@ -195,7 +197,7 @@ func TestInjectedFailures(t *testing.T) {
 	}
 	put("gbdfl", `{"failRate":1,"soapFault":true}`)
 	_, err = call(t, a, srv.URL+"/shep/sync", `{"iin":"931002451325"}`)
-	if ae := adapterError(t, err); ae.Code != mocks.CodeInjected || ae.Retryable {
+	if ae := adapterError(t, err); ae.Code != shepgw.CodeInjected || ae.Retryable {
 		t.Fatalf("%+v", ae)
 	}
 }
@@ -204,7 +206,7 @@ func TestGBDFLResultCodes(t *testing.T) {
 	// A registry-level error (messageResult other than 00000) and a
 	// not-found code listed in NotFoundCodes.
 	body := func(code string) []byte {
-		b, err := egov.MarshalResponse(&shepsyncInfo, egov.Payload{Value: &fltypes.Response{
+		b, err := shep.MarshalResponse(&shepsyncInfo, shep.Payload{Value: &fltypes.Response{
 			MessageResult: &fltypes.MessageResult{Code: code, NameRu: "ошибка"},
 		}})
 		if err != nil {
@@ -233,7 +235,7 @@ func TestSampleRequestShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want fltypes.Request
-	wantInfo, err := egov.ParseSendMessage(sample, &want)
+	wantInfo, err := shep.ParseSendMessage(sample, &want)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +245,7 @@ func TestSampleRequestShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got fltypes.Request
-	info, err := egov.ParseSendMessage(w.Body, &got)
+	info, err := shep.ParseSendMessage(w.Body, &got)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +275,7 @@ func TestFactory(t *testing.T) {
 	}
 }
 
-var shepsyncInfo = shepsync.SyncMessageInfoResponse{MessageId: "r-1", Status: &shepsync.StatusInfo{Code: egov.StatusSuccess, Message: "ok"}}
+var shepsyncInfo = shepsync.SyncMessageInfoResponse{MessageId: "r-1", Status: &shepsync.StatusInfo{Code: shep.StatusSuccess, Message: "ok"}}
 
 func TestPersonWithRepatriationStatus(t *testing.T) {
 	// gowsdl put an XMLName on the repatriation dictionaries; gowsdlfix
@@ -286,7 +288,7 @@ func TestPersonWithRepatriationStatus(t *testing.T) {
 		`<beginDate>2015-01-02</beginDate><endDate>2025-01-01</endDate><issueOrganization><code>1</code><nameRu>МВД РК</nameRu><nameKz>ІІМ</nameKz></issueOrganization>` +
 		`<status><code>00</code><nameRu>Документ действителен</nameRu><nameKz>ж</nameKz></status><birthDate>1993-10-02</birthDate></document></documents>` +
 		`</person></persons>`
-	body, err := egov.MarshalResponse(&shepsyncInfo, egov.Payload{Value: &shepsync.AnyType{InnerXML: data}})
+	body, err := shep.MarshalResponse(&shepsyncInfo, shep.Payload{Value: &shepsync.AnyType{InnerXML: data}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +311,7 @@ func TestEncodeWithoutMessageID(t *testing.T) {
 		t.Fatal(err)
 	}
 	var data fltypes.Request
-	info, err := egov.ParseSendMessage(w.Body, &data)
+	info, err := shep.ParseSendMessage(w.Body, &data)
 	if err != nil || len(data.MessageId) != 36 || data.MessageId != info.MessageId {
 		t.Fatalf("%v %q %q", err, data.MessageId, info.MessageId)
 	}
@@ -319,7 +321,7 @@ func TestEncodeWithoutMessageID(t *testing.T) {
 // it (validate, encode, HTTP to the mock SHEP, decode to JSON), with the
 // mock and the client sharing the same cores.
 func BenchmarkPersonOverHTTP(b *testing.B) {
-	benchPerson(b, goodOpts, mocks.Options{Seed: 1})
+	benchPerson(b, goodOpts, shepgw.Options{})
 }
 
 // BenchmarkPersonSignedOverHTTP is the same lookup with the envelope
@@ -327,11 +329,11 @@ func BenchmarkPersonOverHTTP(b *testing.B) {
 // signature and the certificate chain, as SHEP does: the cost of signing
 // next to the unsigned route above.
 func BenchmarkPersonSignedOverHTTP(b *testing.B) {
-	benchPerson(b, goodOpts+"\nsigning: {cert: ../../mocks/pki/kopir.pem, key: ../../mocks/pki/kopir.key}", mocks.Options{Seed: 1, RequireSignature: true})
+	benchPerson(b, goodOpts+"\nsigning: {cert: ../../mocks/pki/kopir.pem, key: ../../mocks/pki/kopir.key}", shepgw.Options{RequireSignature: true})
 }
 
-func benchPerson(b *testing.B, opts string, mo mocks.Options) {
-	srv := httptest.NewServer(mocks.New(mo))
+func benchPerson(b *testing.B, opts string, gw shepgw.Options) {
+	srv := httptest.NewServer(mocks.New(mocks.Options{Seed: 1}, gw))
 	defer srv.Close()
 	a := newAdapter(b, opts)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}

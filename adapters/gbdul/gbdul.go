@@ -25,7 +25,8 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/egov"
-	"github.com/minfin-kz/kopir/adapters/gbdul/ultypes"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/gbdul/ultypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 )
 
@@ -224,7 +225,7 @@ func (a *Adapter) Encode(ctx context.Context, req *adapters.Request) (*adapters.
 		},
 		BusinessData: &ultypes.RequestType{BIN: in.BIN},
 	}
-	return a.Sender.Wire(ctx, req, egov.Payload{Value: &inData{msg}})
+	return a.Sender.Wire(ctx, req, shep.Payload{Value: &inData{msg}})
 }
 
 // inData puts the 30.05 request element inside <data>. It is written as

@@ -13,11 +13,13 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
-	"github.com/minfin-kz/kopir/adapters/egov"
 	"github.com/minfin-kz/kopir/adapters/gbdul"
-	"github.com/minfin-kz/kopir/adapters/gbdul/ultypes"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/gbdul/ultypes"
 	"github.com/minfin-kz/kopir/internal/kzid"
 	"github.com/minfin-kz/kopir/mocks"
+	_ "github.com/minfin-kz/kopir/mocks/gbdul"
+	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
 
 var yamlOpts = adaptertest.Options
@@ -117,7 +119,7 @@ func TestEncodedRequestFollowsTheContract(t *testing.T) {
 	var data struct {
 		Req *ultypes.RequestMessage `xml:"http://3005_kdp.reports.egp.gbdul.tamur.kz request"`
 	}
-	info, err := egov.ParseSendMessage(w.Body, &data)
+	info, err := shep.ParseSendMessage(w.Body, &data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +181,7 @@ func TestNotFoundAndRegistryErrors(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 	_, err = call(t, newAdapter(t, "organization", "senderId: kopir\npassword: wrong\ndeclarantId: \"000740000728\""), url, `{"bin":"`+bin(t, "15044001234")+`"}`)
-	if !errors.As(err, &ae) || ae.Code != mocks.CodeAuth || ae.Retryable {
+	if !errors.As(err, &ae) || ae.Code != shepgw.CodeAuth || ae.Retryable {
 		t.Fatalf("%v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	_ "github.com/minfin-kz/kopir/adapters/httpjson"
 	"github.com/minfin-kz/kopir/mocks"
+	_ "github.com/minfin-kz/kopir/mocks/subscriber"
 )
 
 var yamlOpts = adaptertest.Options

@@ -22,7 +22,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 	"github.com/minfin-kz/kopir/internal/iban"
 	"github.com/minfin-kz/kopir/internal/xsd"
 )

@@ -12,10 +12,11 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt056"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs008"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pain001"
+	"github.com/minfin-kz/kopir/contracts/iso20022/components"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt056"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs008"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pain001"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/xsd"
 )
@@ -399,8 +400,8 @@ func TestCancelIsValidCamt056(t *testing.T) {
 func TestSchemaViolationAtEncodeIs422(t *testing.T) {
 	a := newAdapter(t, OpCreditTransfer, testOpts)
 	req := &adapters.Request{MessageID: testMessageID}
-	doc := &pacs008.Document{FIToFICstmrCdtTrf: &pacs008.FIToFICustomerCreditTransferV08{GrpHdr: &pacs008.GroupHeader93{
-		MsgId: isodoc.P[pacs008.Max35Text]("M")}}}
+	doc := &pacs008.Document{FIToFICstmrCdtTrf: &components.FIToFICustomerCreditTransferV08{GrpHdr: &components.GroupHeader93{
+		MsgId: isodoc.P[components.Max35Text]("M")}}}
 	_, err := a.marshal(req, isodoc.Pacs008, doc)
 	var ae *adapters.Error
 	if !errors.As(err, &ae) || ae.Status != 422 || ae.Code != "SCHEMA_INVALID" || !strings.Contains(ae.Field, "/Document/FIToFICstmrCdtTrf/GrpHdr") {

@@ -5,8 +5,9 @@ import (
 	"strings"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
-	c56 "github.com/minfin-kz/kopir/adapters/iso20022/msg/camt056"
+	"github.com/minfin-kz/kopir/contracts/iso20022/components"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
+	c56 "github.com/minfin-kz/kopir/contracts/iso20022/msg/camt056"
 )
 
 // Cancel is the internal JSON of operation "cancel": a request to cancel a
@@ -64,14 +65,14 @@ func (a *Adapter) buildCancel(req *adapters.Request, marshal bool) ([]byte, erro
 	if err := checkText("additionalInformation", c.AdditionalInformation, 105, false); err != nil {
 		return nil, err
 	}
-	var amt *c56.ActiveOrHistoricCurrencyAndAmount
+	var amt *components.ActiveOrHistoricCurrencyAndAmount
 	if c.OriginalAmount != nil {
 		v, digits, err := a.checkMoney("originalAmount", *c.OriginalAmount)
 		if err != nil {
 			return nil, err
 		}
-		amt = &c56.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[c56.ActiveOrHistoricCurrencyAndAmount_SimpleType](v.Format(digits)),
-			Ccy: isodoc.P[c56.ActiveOrHistoricCurrencyCode](c.OriginalAmount.Currency)}
+		amt = &components.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[components.ActiveOrHistoricCurrencyAndAmount_SimpleType](v.Format(digits)),
+			Ccy: isodoc.P[components.ActiveOrHistoricCurrencyCode](c.OriginalAmount.Currency)}
 	}
 	if c.OriginalSettlementDate != "" {
 		if err := checkDateShape("originalSettlementDate", c.OriginalSettlementDate); err != nil {
@@ -83,32 +84,31 @@ func (a *Adapter) buildCancel(req *adapters.Request, marshal bool) ([]byte, erro
 		return nil, nil
 	}
 	id := MsgID(req.MessageID)
-	agt := func(bic string) *c56.Party40Choice {
-		return &c56.Party40Choice{Agt: &c56.BranchAndFinancialInstitutionIdentification6{FinInstnId: &c56.FinancialInstitutionIdentification18{
-			BICFI: isodoc.P[c56.BICFIDec2014Identifier](bic)}}}
+	agt := func(bic string) *components.Party40Choice {
+		return &components.Party40Choice{Agt: agent(bic)}
 	}
-	rsn := &c56.PaymentCancellationReason5{Rsn: &c56.CancellationReason33Choice{Cd: isodoc.P[c56.ExternalCancellationReason1Code](c.Reason)}}
+	rsn := &components.PaymentCancellationReason5{Rsn: &components.CancellationReason33Choice{Cd: isodoc.P[components.ExternalCancellationReason1Code](c.Reason)}}
 	if c.AdditionalInformation != "" {
-		rsn.AddtlInf = []*c56.Max105Text{isodoc.P[c56.Max105Text](c.AdditionalInformation)}
+		rsn.AddtlInf = []*components.Max105Text{isodoc.P[components.Max105Text](c.AdditionalInformation)}
 	}
-	tx := &c56.PaymentTransaction106{
-		CxlId:               isodoc.P[c56.Max35Text](id),
-		OrgnlGrpInf:         &c56.OriginalGroupInformation29{OrgnlMsgId: isodoc.P[c56.Max35Text](orig), OrgnlMsgNmId: isodoc.P[c56.Max35Text](isodoc.Pacs008)},
-		OrgnlEndToEndId:     isodoc.P[c56.Max35Text](c.EndToEndID),
+	tx := &components.PaymentTransaction106{
+		CxlId:               isodoc.P[components.Max35Text](id),
+		OrgnlGrpInf:         &components.OriginalGroupInformation29{OrgnlMsgId: isodoc.P[components.Max35Text](orig), OrgnlMsgNmId: isodoc.P[components.Max35Text](isodoc.Pacs008)},
+		OrgnlEndToEndId:     isodoc.P[components.Max35Text](c.EndToEndID),
 		OrgnlIntrBkSttlmAmt: amt,
-		CxlRsnInf:           []*c56.PaymentCancellationReason5{rsn},
+		CxlRsnInf:           []*components.PaymentCancellationReason5{rsn},
 	}
 	if c.OriginalSettlementDate != "" {
-		tx.OrgnlIntrBkSttlmDt = isodoc.P[c56.ISODate](c.OriginalSettlementDate)
+		tx.OrgnlIntrBkSttlmDt = isodoc.P[components.ISODate](c.OriginalSettlementDate)
 	}
-	doc := &c56.Document{FIToFIPmtCxlReq: &c56.FIToFIPaymentCancellationRequestV08{
-		Assgnmt: &c56.CaseAssignment5{
-			Id:      isodoc.P[c56.Max35Text](id),
+	doc := &c56.Document{FIToFIPmtCxlReq: &components.FIToFIPaymentCancellationRequestV08{
+		Assgnmt: &components.CaseAssignment5{
+			Id:      isodoc.P[components.Max35Text](id),
 			Assgnr:  agt(a.opts.SenderBIC),
 			Assgne:  agt(a.opts.ReceiverBIC),
-			CreDtTm: isodoc.P[c56.ISODateTime](a.now().In(almaty).Format("2006-01-02T15:04:05-07:00")),
+			CreDtTm: isodoc.P[components.ISODateTime](a.now().In(almaty).Format("2006-01-02T15:04:05-07:00")),
 		},
-		Undrlyg: []*c56.UnderlyingTransaction23{{TxInf: []*c56.PaymentTransaction106{tx}}},
+		Undrlyg: []*components.UnderlyingTransaction23{{TxInf: []*components.PaymentTransaction106{tx}}},
 	}}
 	return a.marshal(req, isodoc.Camt056, doc)
 }

@@ -14,11 +14,12 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt053"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt054"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs002"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs004"
+	"github.com/minfin-kz/kopir/contracts/iso20022/components"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt053"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt054"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs002"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs004"
 )
 
 const ctRoute = "payments.credit-transfer"
@@ -73,35 +74,35 @@ type txStatus struct{ e2e, orig, status, reason, text string }
 
 func pacs002Doc(t testing.TB, msgID string, txs ...txStatus) []byte {
 	t.Helper()
-	rpt := &pacs002.FIToFIPaymentStatusReportV10{GrpHdr: &pacs002.GroupHeader91{
-		MsgId: isodoc.P[pacs002.Max35Text](msgID), CreDtTm: isodoc.P[pacs002.ISODateTime]("2025-03-10T09:00:02Z")}}
+	rpt := &components.FIToFIPaymentStatusReportV10{GrpHdr: &components.GroupHeader91{
+		MsgId: isodoc.P[components.Max35Text](msgID), CreDtTm: isodoc.P[components.ISODateTime]("2025-03-10T09:00:02Z")}}
 	for _, s := range txs {
-		tx := &pacs002.PaymentTransaction110{TxSts: isodoc.P[pacs002.ExternalPaymentTransactionStatus1Code](s.status)}
+		tx := &components.PaymentTransaction110{TxSts: isodoc.P[components.ExternalPaymentTransactionStatus1Code](s.status)}
 		if s.e2e != "" {
-			tx.OrgnlEndToEndId = isodoc.P[pacs002.Max35Text](s.e2e)
+			tx.OrgnlEndToEndId = isodoc.P[components.Max35Text](s.e2e)
 		}
 		if s.orig != "" {
-			tx.OrgnlGrpInf = &pacs002.OriginalGroupInformation29{OrgnlMsgId: isodoc.P[pacs002.Max35Text](s.orig), OrgnlMsgNmId: isodoc.P[pacs002.Max35Text](isodoc.Pacs008)}
+			tx.OrgnlGrpInf = &components.OriginalGroupInformation29{OrgnlMsgId: isodoc.P[components.Max35Text](s.orig), OrgnlMsgNmId: isodoc.P[components.Max35Text](isodoc.Pacs008)}
 		}
 		if s.reason != "" {
-			ri := &pacs002.StatusReasonInformation12{Rsn: &pacs002.StatusReason6Choice{Cd: isodoc.P[pacs002.ExternalStatusReason1Code](s.reason)}}
+			ri := &components.StatusReasonInformation12{Rsn: &components.StatusReason6Choice{Cd: isodoc.P[components.ExternalStatusReason1Code](s.reason)}}
 			if s.text != "" {
-				ri.AddtlInf = []*pacs002.Max105Text{isodoc.P[pacs002.Max105Text](s.text)}
+				ri.AddtlInf = []*components.Max105Text{isodoc.P[components.Max105Text](s.text)}
 			}
-			tx.StsRsnInf = []*pacs002.StatusReasonInformation12{ri}
+			tx.StsRsnInf = []*components.StatusReasonInformation12{ri}
 		}
 		rpt.TxInfAndSts = append(rpt.TxInfAndSts, tx)
 	}
 	return wrap(t, isodoc.Pacs002, msgID, &pacs002.Document{FIToFIPmtStsRpt: rpt})
 }
 
-func sentOrder(t testing.TB, in *memIntake, e2e, amount string) (id string) {
+func sentOrder(t testing.TB, in *adaptertest.Intake, e2e, amount string) (id string) {
 	t.Helper()
 	body := edit(t, orderJSON(t), func(m map[string]any) {
 		m["endToEndId"] = e2e
 		m["amount"] = map[string]any{"value": amount, "currency": "KZT"}
 	})
-	return in.sent(ctRoute, e2e, body)
+	return in.Sent(ctRoute, e2e, body)
 }
 
 func TestStatusReportUpdatesThePayment(t *testing.T) {
@@ -118,13 +119,13 @@ func TestStatusReportUpdatesThePayment(t *testing.T) {
 	if code != http.StatusOK || ack.Status != "ACCEPTED" || ack.Matched != 2 || ack.Unmatched != 1 || ack.MsgID != "STS-1" {
 		t.Fatalf("%d %+v", code, ack)
 	}
-	if got := in.actions(ok, ActionStatus); len(got) != 1 || got[0] != "ACSC (pacs.002 STS-1)" {
+	if got := in.Actions(ok, ActionStatus); len(got) != 1 || got[0] != "ACSC (pacs.002 STS-1)" {
 		t.Errorf("accepted payment trail: %q", got)
 	}
-	if got := in.actions(bad, ActionStatus); len(got) != 1 || got[0] != "RJCT AC01 - unknown creditor account (pacs.002 STS-1)" {
+	if got := in.Actions(bad, ActionStatus); len(got) != 1 || got[0] != "RJCT AC01 - unknown creditor account (pacs.002 STS-1)" {
 		t.Errorf("rejected payment trail: %q", got)
 	}
-	d := in.deliveries()
+	d := in.Accepted()
 	if len(d) != 1 || d[0].Key != "pacs.002" || d[0].ExternalID != "STS-1" || d[0].Sender != "NBRKKZKX" {
 		t.Fatalf("deliveries %+v", d)
 	}
@@ -146,7 +147,7 @@ func TestStatusForAnotherMessageIsNotApplied(t *testing.T) {
 	if ack.Matched != 0 || ack.Unmatched != 1 {
 		t.Fatalf("%+v", ack)
 	}
-	if got := in.actions(id, ActionStatus); len(got) != 0 {
+	if got := in.Actions(id, ActionStatus); len(got) != 0 {
 		t.Fatalf("status of another message applied: %q", got)
 	}
 }
@@ -161,10 +162,10 @@ func TestDuplicateIsAcknowledgedNotDeliveredTwice(t *testing.T) {
 	if code != http.StatusOK || fmt.Sprint(second) != fmt.Sprint(first) || first.Status != "ACCEPTED" {
 		t.Fatalf("repeat answered %d %+v, first was %+v", code, second, first)
 	}
-	if n := len(in.deliveries()); n != 1 {
+	if n := len(in.Accepted()); n != 1 {
 		t.Fatalf("delivered %d times", n)
 	}
-	if got := in.actions(id, ActionStatus); len(got) != 1 {
+	if got := in.Actions(id, ActionStatus); len(got) != 1 {
 		t.Fatalf("status annotated %d times: %q", len(got), got)
 	}
 }
@@ -183,7 +184,7 @@ func TestDuplicateCompletesMissingAnnotations(t *testing.T) {
 	if err != nil || !res.Duplicate {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if got := in.actions(id, ActionStatus); len(got) != 1 {
+	if got := in.Actions(id, ActionStatus); len(got) != 1 {
 		t.Fatalf("trail %q", got)
 	}
 }
@@ -199,8 +200,8 @@ func TestInvalidDocumentIsRejectedWithSchemaErrors(t *testing.T) {
 	if len(ack.Violations) == 0 || ack.Violations[0].Path != "/message/Document/FIToFIPmtStsRpt/TxInfAndSts/TxSts" || ack.Violations[0].Line == 0 {
 		t.Fatalf("violations %+v", ack.Violations)
 	}
-	if len(in.deliveries()) != 0 || len(in.rejected) != 1 || !strings.Contains(in.rejected[0], "TxSts") {
-		t.Fatalf("delivered %d, rejected %q", len(in.deliveries()), in.rejected)
+	if len(in.Accepted()) != 0 || len(in.Rejected()) != 1 || !strings.Contains(in.Rejected()[0].Reason.Error(), "TxSts") {
+		t.Fatalf("delivered %d, rejected %+v", len(in.Accepted()), in.Rejected())
 	}
 }
 
@@ -222,8 +223,8 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%s: %d %+v", name, code, ack)
 		}
 	}
-	if len(in.deliveries()) != 0 || len(in.rejected) != 5 {
-		t.Fatalf("delivered %d, rejected %d", len(in.deliveries()), len(in.rejected))
+	if len(in.Accepted()) != 0 || len(in.Rejected()) != 5 {
+		t.Fatalf("delivered %d, rejected %d", len(in.Accepted()), len(in.Rejected()))
 	}
 }
 
@@ -246,35 +247,35 @@ func TestOversizedMessageIs413(t *testing.T) {
 	rec := httptest.NewRecorder()
 	req.Body = http.MaxBytesReader(rec, req.Body, 100)
 	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusRequestEntityTooLarge || len(in.rejected) != 1 {
+	if rec.Code != http.StatusRequestEntityTooLarge || len(in.Rejected()) != 1 {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 }
 
 func TestStoreFailureAsksForResend(t *testing.T) {
 	in := newIntake("pacs.002")
-	in.failFind = errors.New("database is locked")
+	in.Fail(errors.New("database is locked"))
 	srv := serve(t, newChannel(t, ""), in)
 	resp, err := http.Post(srv.URL+"/iso20022", "application/xml", bytes.NewReader(pacs002Doc(t, "S1", txStatus{e2e: "E", status: "ACSC"})))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || len(in.deliveries()) != 0 || len(in.rejected) != 0 {
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || len(in.Accepted()) != 0 || len(in.Rejected()) != 0 {
 		t.Fatalf("%d", resp.StatusCode)
 	}
 }
 
 func pacs004Doc(msgID, e2e, orig, amount string) *pacs004.Document {
-	return &pacs004.Document{PmtRtr: &pacs004.PaymentReturnV09{
-		GrpHdr: &pacs004.GroupHeader90{MsgId: isodoc.P[pacs004.Max35Text](msgID), CreDtTm: isodoc.P[pacs004.ISODateTime]("2025-03-11T10:00:00Z"),
-			NbOfTxs: isodoc.P[pacs004.Max15NumericText]("1"), SttlmInf: &pacs004.SettlementInstruction7{SttlmMtd: isodoc.P[pacs004.SettlementMethod1Code]("CLRG")}},
-		TxInf: []*pacs004.PaymentTransaction112{{
-			RtrId:              isodoc.P[pacs004.Max35Text]("RTR-" + msgID),
-			OrgnlGrpInf:        &pacs004.OriginalGroupInformation29{OrgnlMsgId: isodoc.P[pacs004.Max35Text](orig), OrgnlMsgNmId: isodoc.P[pacs004.Max35Text](isodoc.Pacs008)},
-			OrgnlEndToEndId:    isodoc.P[pacs004.Max35Text](e2e),
-			RtrdIntrBkSttlmAmt: &pacs004.ActiveCurrencyAndAmount{Value: isodoc.P[pacs004.ActiveCurrencyAndAmount_SimpleType](amount), Ccy: isodoc.P[pacs004.ActiveCurrencyCode]("KZT")},
-			RtrRsnInf:          []*pacs004.PaymentReturnReason6{{Rsn: &pacs004.ReturnReason5Choice{Cd: isodoc.P[pacs004.ExternalReturnReason1Code]("AC04")}}},
+	return &pacs004.Document{PmtRtr: &components.PaymentReturnV09{
+		GrpHdr: &components.GroupHeader90{MsgId: isodoc.P[components.Max35Text](msgID), CreDtTm: isodoc.P[components.ISODateTime]("2025-03-11T10:00:00Z"),
+			NbOfTxs: isodoc.P[components.Max15NumericText]("1"), SttlmInf: &components.SettlementInstruction7{SttlmMtd: isodoc.P[components.SettlementMethod1Code]("CLRG")}},
+		TxInf: []*components.PaymentTransaction112{{
+			RtrId:              isodoc.P[components.Max35Text]("RTR-" + msgID),
+			OrgnlGrpInf:        &components.OriginalGroupInformation29{OrgnlMsgId: isodoc.P[components.Max35Text](orig), OrgnlMsgNmId: isodoc.P[components.Max35Text](isodoc.Pacs008)},
+			OrgnlEndToEndId:    isodoc.P[components.Max35Text](e2e),
+			RtrdIntrBkSttlmAmt: &components.ActiveCurrencyAndAmount{Value: isodoc.P[components.ActiveCurrencyAndAmount_SimpleType](amount), Ccy: isodoc.P[components.ActiveCurrencyCode]("KZT")},
+			RtrRsnInf:          []*components.PaymentReturnReason6{{Rsn: &components.ReturnReason5Choice{Cd: isodoc.P[components.ExternalReturnReason1Code]("AC04")}}},
 		}},
 	}}
 }
@@ -287,14 +288,14 @@ func TestReturnMarksThePaymentReturned(t *testing.T) {
 	if ack.Matched != 1 {
 		t.Fatalf("%+v", ack)
 	}
-	got := in.actions(id, ActionStatus)
+	got := in.Actions(id, ActionStatus)
 	if len(got) != 1 || got[0] != "RETURNED AC04 500.00 KZT (pacs.004 RTR1 return RTR-RTR1)" {
 		t.Fatalf("trail %q", got)
 	}
 	var body Body
-	json.Unmarshal(in.deliveries()[0].Body, &body)
+	json.Unmarshal(in.Accepted()[0].Body, &body)
 	if len(body.Returns) != 1 || body.Returns[0].Reason != "AC04" || string(body.Returns[0].Amount.Value) != "500.00" {
-		t.Fatalf("body %s", in.deliveries()[0].Body)
+		t.Fatalf("body %s", in.Accepted()[0].Body)
 	}
 }
 
@@ -302,31 +303,31 @@ type line struct{ e2e, cd, amount, ref string }
 
 func camt053Doc(t testing.TB, msgID string, lines ...line) []byte {
 	t.Helper()
-	var entries []*camt053.ReportEntry10
+	var entries []*components.ReportEntry10
 	for _, l := range lines {
-		e := &camt053.ReportEntry10{
-			NtryRef:   isodoc.P[camt053.Max35Text](l.ref),
-			Amt:       &camt053.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[camt053.ActiveOrHistoricCurrencyAndAmount_SimpleType](l.amount), Ccy: isodoc.P[camt053.ActiveOrHistoricCurrencyCode]("KZT")},
-			CdtDbtInd: isodoc.P[camt053.CreditDebitCode](l.cd),
-			Sts:       &camt053.EntryStatus1Choice{Cd: isodoc.P[camt053.ExternalEntryStatus1Code]("BOOK")},
-			BookgDt:   &camt053.DateAndDateTime2Choice{Dt: isodoc.P[camt053.ISODate]("2025-03-10")},
-			BkTxCd:    &camt053.BankTransactionCodeStructure4{Prtry: &camt053.ProprietaryBankTransactionCodeStructure1{Cd: isodoc.P[camt053.Max35Text]("TRF")}},
+		e := &components.ReportEntry10{
+			NtryRef:   isodoc.P[components.Max35Text](l.ref),
+			Amt:       &components.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[components.ActiveOrHistoricCurrencyAndAmount_SimpleType](l.amount), Ccy: isodoc.P[components.ActiveOrHistoricCurrencyCode]("KZT")},
+			CdtDbtInd: isodoc.P[components.CreditDebitCode](l.cd),
+			Sts:       &components.EntryStatus1Choice{Cd: isodoc.P[components.ExternalEntryStatus1Code]("BOOK")},
+			BookgDt:   &components.DateAndDateTime2Choice{Dt: isodoc.P[components.ISODate]("2025-03-10")},
+			BkTxCd:    &components.BankTransactionCodeStructure4{Prtry: &components.ProprietaryBankTransactionCodeStructure1{Cd: isodoc.P[components.Max35Text]("TRF")}},
 		}
 		if l.e2e != "" {
-			e.NtryDtls = []*camt053.EntryDetails9{{TxDtls: []*camt053.EntryTransaction10{{Refs: &camt053.TransactionReferences6{EndToEndId: isodoc.P[camt053.Max35Text](l.e2e)}}}}}
+			e.NtryDtls = []*components.EntryDetails9{{TxDtls: []*components.EntryTransaction10{{Refs: &components.TransactionReferences6{EndToEndId: isodoc.P[components.Max35Text](l.e2e)}}}}}
 		}
 		entries = append(entries, e)
 	}
-	bal := func(tp string) *camt053.CashBalance8 {
-		return &camt053.CashBalance8{Tp: &camt053.BalanceType13{CdOrPrtry: &camt053.BalanceType10Choice{Cd: isodoc.P[camt053.ExternalBalanceType1Code](tp)}},
-			Amt:       &camt053.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[camt053.ActiveOrHistoricCurrencyAndAmount_SimpleType]("1000000.00"), Ccy: isodoc.P[camt053.ActiveOrHistoricCurrencyCode]("KZT")},
-			CdtDbtInd: isodoc.P[camt053.CreditDebitCode]("CRDT"), Dt: &camt053.DateAndDateTime2Choice{Dt: isodoc.P[camt053.ISODate]("2025-03-10")}}
+	bal := func(tp string) *components.CashBalance8 {
+		return &components.CashBalance8{Tp: &components.BalanceType13{CdOrPrtry: &components.BalanceType10Choice{Cd: isodoc.P[components.ExternalBalanceType1Code](tp)}},
+			Amt:       &components.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[components.ActiveOrHistoricCurrencyAndAmount_SimpleType]("1000000.00"), Ccy: isodoc.P[components.ActiveOrHistoricCurrencyCode]("KZT")},
+			CdtDbtInd: isodoc.P[components.CreditDebitCode]("CRDT"), Dt: &components.DateAndDateTime2Choice{Dt: isodoc.P[components.ISODate]("2025-03-10")}}
 	}
-	return wrap(t, isodoc.Camt053, msgID, &camt053.Document{BkToCstmrStmt: &camt053.BankToCustomerStatementV08{
-		GrpHdr: &camt053.GroupHeader81{MsgId: isodoc.P[camt053.Max35Text](msgID), CreDtTm: isodoc.P[camt053.ISODateTime]("2025-03-10T18:00:00Z")},
-		Stmt: []*camt053.AccountStatement9{{Id: isodoc.P[camt053.Max35Text]("ST-" + msgID),
-			Acct: &camt053.CashAccount39{Id: &camt053.AccountIdentification4Choice{IBAN: isodoc.P[camt053.IBAN2007Identifier]("KZ77070105KZT0000001")}},
-			Bal:  []*camt053.CashBalance8{bal("OPBD"), bal("CLBD")}, Ntry: entries}},
+	return wrap(t, isodoc.Camt053, msgID, &camt053.Document{BkToCstmrStmt: &components.BankToCustomerStatementV08{
+		GrpHdr: &components.GroupHeader81{MsgId: isodoc.P[components.Max35Text](msgID), CreDtTm: isodoc.P[components.ISODateTime]("2025-03-10T18:00:00Z")},
+		Stmt: []*components.AccountStatement9{{Id: isodoc.P[components.Max35Text]("ST-" + msgID),
+			Acct: &components.CashAccount39{Id: &components.AccountIdentification4Choice{IBAN: isodoc.P[components.IBAN2007Identifier]("KZ77070105KZT0000001")}},
+			Bal:  []*components.CashBalance8{bal("OPBD"), bal("CLBD")}, Ntry: entries}},
 	}})
 }
 
@@ -337,7 +338,7 @@ func TestStatementReconciliation(t *testing.T) {
 	in := newIntake("camt.053")
 	a := sentOrder(t, in, "E2E-A", "150000.00")
 	b := sentOrder(t, in, "E2E-B", "20.5")
-	batch := in.sent("payments.customer-transfer", "PMTINF-1", customerJSON(t))
+	batch := in.Sent("payments.customer-transfer", "PMTINF-1", customerJSON(t))
 	_ = batch
 	srv := serve(t, newChannel(t, ""), in)
 	doc := camt053Doc(t, "STMT-1",
@@ -350,14 +351,14 @@ func TestStatementReconciliation(t *testing.T) {
 	if code != 200 || ack.Matched != 2 || ack.Unmatched != 2 {
 		t.Fatalf("%d %+v", code, ack)
 	}
-	if got := in.actions(a, ActionBooked); len(got) != 1 || !strings.HasPrefix(got[0], "DBIT 150000 KZT BOOK on 2025-03-10 (camt.053 STMT-1") || strings.Contains(got[0], "MISMATCH") {
+	if got := in.Actions(a, ActionBooked); len(got) != 1 || !strings.HasPrefix(got[0], "DBIT 150000 KZT BOOK on 2025-03-10 (camt.053 STMT-1") || strings.Contains(got[0], "MISMATCH") {
 		t.Errorf("A: %q", got)
 	}
-	if got := in.actions(b, ActionBooked); len(got) != 1 || !strings.Contains(got[0], "AMOUNT MISMATCH: sent 20.5 KZT, booked 25.00 KZT") {
+	if got := in.Actions(b, ActionBooked); len(got) != 1 || !strings.Contains(got[0], "AMOUNT MISMATCH: sent 20.5 KZT, booked 25.00 KZT") {
 		t.Errorf("B: %q", got)
 	}
 	var body Body
-	if err := json.Unmarshal(in.deliveries()[0].Body, &body); err != nil {
+	if err := json.Unmarshal(in.Accepted()[0].Body, &body); err != nil {
 		t.Fatal(err)
 	}
 	es := body.Statements[0].Entries
@@ -382,19 +383,19 @@ func TestStatementReconciliation(t *testing.T) {
 
 func TestNotificationMatchesBatchByPaymentInformationID(t *testing.T) {
 	in := newIntake("camt.054")
-	batch := in.sent("payments.customer-transfer", "PMTINF-2025-03-10-01", customerJSON(t))
+	batch := in.Sent("payments.customer-transfer", "PMTINF-2025-03-10-01", customerJSON(t))
 	srv := serve(t, newChannel(t, ""), in)
-	n := &camt054.Document{BkToCstmrDbtCdtNtfctn: &camt054.BankToCustomerDebitCreditNotificationV08{
-		GrpHdr: &camt054.GroupHeader81{MsgId: isodoc.P[camt054.Max35Text]("NTF-1"), CreDtTm: isodoc.P[camt054.ISODateTime]("2025-03-10T18:00:00Z")},
-		Ntfctn: []*camt054.AccountNotification17{{Id: isodoc.P[camt054.Max35Text]("N-1"),
-			Acct: &camt054.CashAccount39{Id: &camt054.AccountIdentification4Choice{IBAN: isodoc.P[camt054.IBAN2007Identifier]("KZ77070105KZT0000001")}},
-			Ntry: []*camt054.ReportEntry10{{
-				Amt:       &camt054.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[camt054.ActiveOrHistoricCurrencyAndAmount_SimpleType]("150000.50"), Ccy: isodoc.P[camt054.ActiveOrHistoricCurrencyCode]("KZT")},
-				CdtDbtInd: isodoc.P[camt054.CreditDebitCode]("DBIT"),
-				Sts:       &camt054.EntryStatus1Choice{Cd: isodoc.P[camt054.ExternalEntryStatus1Code]("BOOK")},
-				BkTxCd:    &camt054.BankTransactionCodeStructure4{Prtry: &camt054.ProprietaryBankTransactionCodeStructure1{Cd: isodoc.P[camt054.Max35Text]("TRF")}},
-				NtryDtls: []*camt054.EntryDetails9{{TxDtls: []*camt054.EntryTransaction10{{Refs: &camt054.TransactionReferences6{
-					PmtInfId: isodoc.P[camt054.Max35Text]("PMTINF-2025-03-10-01"), EndToEndId: isodoc.P[camt054.Max35Text]("SAL-2025-03-0002")}}}}},
+	n := &camt054.Document{BkToCstmrDbtCdtNtfctn: &components.BankToCustomerDebitCreditNotificationV08{
+		GrpHdr: &components.GroupHeader81{MsgId: isodoc.P[components.Max35Text]("NTF-1"), CreDtTm: isodoc.P[components.ISODateTime]("2025-03-10T18:00:00Z")},
+		Ntfctn: []*components.AccountNotification17{{Id: isodoc.P[components.Max35Text]("N-1"),
+			Acct: &components.CashAccount39{Id: &components.AccountIdentification4Choice{IBAN: isodoc.P[components.IBAN2007Identifier]("KZ77070105KZT0000001")}},
+			Ntry: []*components.ReportEntry10{{
+				Amt:       &components.ActiveOrHistoricCurrencyAndAmount{Value: isodoc.P[components.ActiveOrHistoricCurrencyAndAmount_SimpleType]("150000.50"), Ccy: isodoc.P[components.ActiveOrHistoricCurrencyCode]("KZT")},
+				CdtDbtInd: isodoc.P[components.CreditDebitCode]("DBIT"),
+				Sts:       &components.EntryStatus1Choice{Cd: isodoc.P[components.ExternalEntryStatus1Code]("BOOK")},
+				BkTxCd:    &components.BankTransactionCodeStructure4{Prtry: &components.ProprietaryBankTransactionCodeStructure1{Cd: isodoc.P[components.Max35Text]("TRF")}},
+				NtryDtls: []*components.EntryDetails9{{TxDtls: []*components.EntryTransaction10{{Refs: &components.TransactionReferences6{
+					PmtInfId: isodoc.P[components.Max35Text]("PMTINF-2025-03-10-01"), EndToEndId: isodoc.P[components.Max35Text]("SAL-2025-03-0002")}}}}},
 			}},
 		}},
 	}}
@@ -402,7 +403,7 @@ func TestNotificationMatchesBatchByPaymentInformationID(t *testing.T) {
 	if ack.Matched != 1 {
 		t.Fatalf("%+v", ack)
 	}
-	if got := in.actions(batch, ActionBooked); len(got) != 1 || strings.Contains(got[0], "MISMATCH") || !strings.Contains(got[0], "e2e SAL-2025-03-0002") {
+	if got := in.Actions(batch, ActionBooked); len(got) != 1 || strings.Contains(got[0], "MISMATCH") || !strings.Contains(got[0], "e2e SAL-2025-03-0002") {
 		t.Fatalf("trail %q", got)
 	}
 }

@@ -5,8 +5,9 @@ import (
 	"strconv"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
-	p1 "github.com/minfin-kz/kopir/adapters/iso20022/msg/pain001"
+	"github.com/minfin-kz/kopir/contracts/iso20022/components"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
+	p1 "github.com/minfin-kz/kopir/contracts/iso20022/msg/pain001"
 )
 
 // CustomerTransfer is the internal JSON of operation "customer-transfer": a
@@ -152,80 +153,45 @@ func (a *Adapter) pain001(req *adapters.Request, ct *CustomerTransfer, c *checke
 	id := MsgID(req.MessageID)
 	n := strconv.Itoa(len(ct.Transactions))
 	total := c.total.Format(c.digits)
-	pmt := &p1.PaymentInstruction30{
-		PmtInfId:    isodoc.P[p1.Max35Text](ct.PaymentInfoID),
-		PmtMtd:      isodoc.P[p1.PaymentMethod3Code]("TRF"),
-		NbOfTxs:     isodoc.P[p1.Max15NumericText](n),
-		CtrlSum:     isodoc.P[p1.DecimalNumber](total),
-		ReqdExctnDt: &p1.DateAndDateTime2Choice{Dt: isodoc.P[p1.ISODate](c.date)},
-		Dbtr:        party1(ct.Debtor),
-		DbtrAcct:    &p1.CashAccount38{Id: &p1.AccountIdentification4Choice{IBAN: isodoc.P[p1.IBAN2007Identifier](ct.Debtor.IBAN)}},
-		DbtrAgt:     agent1(ct.Debtor.BIC),
-		ChrgBr:      isodoc.P[p1.ChargeBearerType1Code]("SLEV"),
+	pmt := &components.PaymentInstruction30{
+		PmtInfId:    isodoc.P[components.Max35Text](ct.PaymentInfoID),
+		PmtMtd:      isodoc.P[components.PaymentMethod3Code]("TRF"),
+		NbOfTxs:     isodoc.P[components.Max15NumericText](n),
+		CtrlSum:     isodoc.P[components.DecimalNumber](total),
+		ReqdExctnDt: &components.DateAndDateTime2Choice{Dt: isodoc.P[components.ISODate](c.date)},
+		Dbtr:        party(ct.Debtor),
+		DbtrAcct:    account(ct.Debtor.IBAN),
+		DbtrAgt:     agent(ct.Debtor.BIC),
+		ChrgBr:      isodoc.P[components.ChargeBearerType1Code]("SLEV"),
 	}
 	for i, tx := range ct.Transactions {
-		t := &p1.CreditTransferTransaction34{
-			PmtId: &p1.PaymentIdentification6{EndToEndId: isodoc.P[p1.Max35Text](tx.EndToEndID)},
-			Amt: &p1.AmountType4Choice{InstdAmt: &p1.ActiveOrHistoricCurrencyAndAmount{
-				Value: isodoc.P[p1.ActiveOrHistoricCurrencyAndAmount_SimpleType](c.amounts[i].Format(c.digits)),
-				Ccy:   isodoc.P[p1.ActiveOrHistoricCurrencyCode](tx.Amount.Currency)}},
-			CdtrAgt:    agent1(tx.Creditor.BIC),
-			Cdtr:       party1(tx.Creditor),
-			CdtrAcct:   &p1.CashAccount38{Id: &p1.AccountIdentification4Choice{IBAN: isodoc.P[p1.IBAN2007Identifier](tx.Creditor.IBAN)}},
-			Purp:       &p1.Purpose2Choice{Prtry: isodoc.P[p1.Max35Text](tx.KNP)},
-			RgltryRptg: reporting1(ct.KOd, tx.KBe, tx.KBK),
+		t := &components.CreditTransferTransaction34{
+			PmtId: &components.PaymentIdentification6{EndToEndId: isodoc.P[components.Max35Text](tx.EndToEndID)},
+			Amt: &components.AmountType4Choice{InstdAmt: &components.ActiveOrHistoricCurrencyAndAmount{
+				Value: isodoc.P[components.ActiveOrHistoricCurrencyAndAmount_SimpleType](c.amounts[i].Format(c.digits)),
+				Ccy:   isodoc.P[components.ActiveOrHistoricCurrencyCode](tx.Amount.Currency)}},
+			CdtrAgt:    agent(tx.Creditor.BIC),
+			Cdtr:       party(tx.Creditor),
+			CdtrAcct:   account(tx.Creditor.IBAN),
+			Purp:       &components.Purpose2Choice{Prtry: isodoc.P[components.Max35Text](tx.KNP)},
+			RgltryRptg: reporting(ct.KOd, tx.KBe, tx.KBK),
 		}
 		if tx.InstructionID != "" {
-			t.PmtId.InstrId = isodoc.P[p1.Max35Text](tx.InstructionID)
+			t.PmtId.InstrId = isodoc.P[components.Max35Text](tx.InstructionID)
 		}
 		if tx.Remittance != "" {
-			t.RmtInf = &p1.RemittanceInformation16{Ustrd: []*p1.Max140Text{isodoc.P[p1.Max140Text](tx.Remittance)}}
+			t.RmtInf = &components.RemittanceInformation16{Ustrd: []*components.Max140Text{isodoc.P[components.Max140Text](tx.Remittance)}}
 		}
 		pmt.CdtTrfTxInf = append(pmt.CdtTrfTxInf, t)
 	}
-	return &p1.Document{CstmrCdtTrfInitn: &p1.CustomerCreditTransferInitiationV09{
-		GrpHdr: &p1.GroupHeader85{
-			MsgId:    isodoc.P[p1.Max35Text](id),
-			CreDtTm:  isodoc.P[p1.ISODateTime](a.now().In(almaty).Format("2006-01-02T15:04:05-07:00")),
-			NbOfTxs:  isodoc.P[p1.Max15NumericText](n),
-			CtrlSum:  isodoc.P[p1.DecimalNumber](total),
-			InitgPty: party1(ct.Debtor),
+	return &p1.Document{CstmrCdtTrfInitn: &components.CustomerCreditTransferInitiationV09{
+		GrpHdr: &components.GroupHeader85{
+			MsgId:    isodoc.P[components.Max35Text](id),
+			CreDtTm:  isodoc.P[components.ISODateTime](a.now().In(almaty).Format("2006-01-02T15:04:05-07:00")),
+			NbOfTxs:  isodoc.P[components.Max15NumericText](n),
+			CtrlSum:  isodoc.P[components.DecimalNumber](total),
+			InitgPty: party(ct.Debtor),
 		},
-		PmtInf: []*p1.PaymentInstruction30{pmt},
+		PmtInf: []*components.PaymentInstruction30{pmt},
 	}}
-}
-
-func agent1(bic string) *p1.BranchAndFinancialInstitutionIdentification6 {
-	return &p1.BranchAndFinancialInstitutionIdentification6{FinInstnId: &p1.FinancialInstitutionIdentification18{BICFI: isodoc.P[p1.BICFIDec2014Identifier](bic)}}
-}
-
-func party1(p Party) *p1.PartyIdentification135 {
-	out := &p1.PartyIdentification135{Nm: isodoc.P[p1.Max140Text](p.Name)}
-	switch {
-	case p.BIN != "":
-		out.Id = &p1.Party38Choice{OrgId: &p1.OrganisationIdentification29{Othr: []*p1.GenericOrganisationIdentification1{{
-			Id: isodoc.P[p1.Max35Text](p.BIN), SchmeNm: &p1.OrganisationIdentificationSchemeName1Choice{Cd: isodoc.P[p1.ExternalOrganisationIdentification1Code]("TXID")}}}}}
-	case p.IIN != "":
-		out.Id = &p1.Party38Choice{PrvtId: &p1.PersonIdentification13{Othr: []*p1.GenericPersonIdentification1{{
-			Id: isodoc.P[p1.Max35Text](p.IIN), SchmeNm: &p1.PersonIdentificationSchemeName1Choice{Cd: isodoc.P[p1.ExternalPersonIdentification1Code]("NIDN")}}}}}
-	}
-	return out
-}
-
-func reporting1(kod, kbe, kbk string) []*p1.RegulatoryReporting3 {
-	auth := func() *p1.RegulatoryAuthority2 {
-		return &p1.RegulatoryAuthority2{Nm: isodoc.P[p1.Max140Text](Authority), Ctry: isodoc.P[p1.CountryCode]("KZ")}
-	}
-	dtl := func(tp, cd string) *p1.StructuredRegulatoryReporting3 {
-		return &p1.StructuredRegulatoryReporting3{Tp: isodoc.P[p1.Max35Text](tp), Ctry: isodoc.P[p1.CountryCode]("KZ"), Cd: isodoc.P[p1.Max10Text](cd)}
-	}
-	cred := &p1.RegulatoryReporting3{DbtCdtRptgInd: isodoc.P[p1.RegulatoryReportingType1Code]("CRED"), Authrty: auth(),
-		Dtls: []*p1.StructuredRegulatoryReporting3{dtl(RegTypeKBe, kbe)}}
-	if kbk != "" {
-		cred.Dtls = append(cred.Dtls, dtl(RegTypeKBK, kbk))
-	}
-	return []*p1.RegulatoryReporting3{
-		{DbtCdtRptgInd: isodoc.P[p1.RegulatoryReportingType1Code]("DEBT"), Authrty: auth(), Dtls: []*p1.StructuredRegulatoryReporting3{dtl(RegTypeKOd, kod)}},
-		cred,
-	}
 }

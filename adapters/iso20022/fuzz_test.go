@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 )
 
 // FuzzInbound feeds arbitrary bytes to the inbound channel as the payment
@@ -34,19 +34,19 @@ func FuzzInbound(f *testing.F) {
 	ch := newChannel(f, "")
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		in := newIntake("pacs.002", "pacs.004", "camt.053", "camt.054")
-		in.sent(ctRoute, "E2E-1", []byte(`{"endToEndId":"E2E-1","amount":{"value":"1.00","currency":"KZT"}}`))
+		in.Sent(ctRoute, "E2E-1", []byte(`{"endToEndId":"E2E-1","amount":{"value":"1.00","currency":"KZT"}}`))
 		res, err := ch.Process(t.Context(), in, raw, "")
 		if err != nil {
 			var pe *isodoc.ParseError
 			if !errors.As(err, &pe) {
 				t.Fatalf("not a refusal: %v", err)
 			}
-			if n := len(in.deliveries()); n != 0 {
+			if n := len(in.Accepted()); n != 0 {
 				t.Fatalf("refused message delivered %d times", n)
 			}
 			return
 		}
-		if d := in.deliveries(); len(d) != 1 || !json.Valid(d[0].Body) || d[0].ExternalID != res.MsgID || res.MsgID == "" {
+		if d := in.Accepted(); len(d) != 1 || !json.Valid(d[0].Body) || d[0].ExternalID != res.MsgID || res.MsgID == "" {
 			t.Fatalf("accepted message delivered as %+v", d)
 		}
 	})

@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 	"github.com/minfin-kz/kopir/internal/iban"
 	"github.com/minfin-kz/kopir/internal/kzid"
 )

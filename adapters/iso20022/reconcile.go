@@ -7,12 +7,12 @@ import (
 	"strings"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt053"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt054"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/head001"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs002"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs004"
+	"github.com/minfin-kz/kopir/contracts/iso20022/components"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt053"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt054"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs002"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs004"
 )
 
 // Match says which sent payment an inbound item concerns, or why none.
@@ -285,14 +285,9 @@ func (m *matcher) statement(ctx context.Context, msg *isodoc.Message) (*report, 
 	s := doc.BkToCstmrStmt
 	rep := newReport(isodoc.S(s.GrpHdr.MsgId), isodoc.S(s.GrpHdr.CreDtTm))
 	for _, st := range s.Stmt {
-		out := Statement{ID: isodoc.S(st.Id), Account: acct053(st.Acct)}
-		for _, n := range st.Ntry {
-			out.Entries = append(out.Entries, entries053(n)...)
-		}
-		if err := m.reconcile(ctx, rep, "camt.053", &out); err != nil {
+		if err := m.account(ctx, rep, "camt.053", st.Id, st.Acct, st.Ntry); err != nil {
 			return nil, err
 		}
-		rep.Statements = append(rep.Statements, out)
 	}
 	return rep, nil
 }
@@ -305,16 +300,25 @@ func (m *matcher) notification(ctx context.Context, msg *isodoc.Message) (*repor
 	s := doc.BkToCstmrDbtCdtNtfctn
 	rep := newReport(isodoc.S(s.GrpHdr.MsgId), isodoc.S(s.GrpHdr.CreDtTm))
 	for _, nt := range s.Ntfctn {
-		out := Statement{ID: isodoc.S(nt.Id), Account: acct054(nt.Acct)}
-		for _, n := range nt.Ntry {
-			out.Entries = append(out.Entries, entries054(n)...)
-		}
-		if err := m.reconcile(ctx, rep, "camt.054", &out); err != nil {
+		if err := m.account(ctx, rep, "camt.054", nt.Id, nt.Acct, nt.Ntry); err != nil {
 			return nil, err
 		}
-		rep.Statements = append(rep.Statements, out)
 	}
 	return rep, nil
+}
+
+// account reconciles one account's statement or notification: camt.053
+// and camt.054 are built of the same components.
+func (m *matcher) account(ctx context.Context, rep *report, kind string, id *components.Max35Text, acct *components.CashAccount39, ntry []*components.ReportEntry10) error {
+	out := Statement{ID: isodoc.S(id), Account: accountOf(acct)}
+	for _, n := range ntry {
+		out.Entries = append(out.Entries, entries(n)...)
+	}
+	if err := m.reconcile(ctx, rep, kind, &out); err != nil {
+		return err
+	}
+	rep.Statements = append(rep.Statements, out)
+	return nil
 }
 
 // reconcile matches every entry to a sent payment: by end-to-end id, then
@@ -409,14 +413,14 @@ func orNone(s string) string {
 	return s
 }
 
-func bicOf(p *head001.Party44Choice) string {
+func bicOf(p *components.Party44Choice) string {
 	if p == nil || p.FIId == nil || p.FIId.FinInstnId == nil {
 		return ""
 	}
 	return isodoc.S(p.FIId.FinInstnId.BICFI)
 }
 
-func acct053(a *camt053.CashAccount39) string {
+func accountOf(a *components.CashAccount39) string {
 	if a == nil || a.Id == nil {
 		return ""
 	}
@@ -429,67 +433,9 @@ func acct053(a *camt053.CashAccount39) string {
 	return ""
 }
 
-func acct054(a *camt054.CashAccount39) string {
-	if a == nil || a.Id == nil {
-		return ""
-	}
-	if s := isodoc.S(a.Id.IBAN); s != "" {
-		return s
-	}
-	if a.Id.Othr != nil {
-		return isodoc.S(a.Id.Othr.Id)
-	}
-	return ""
-}
-
-// entries053 flattens one entry into its transactions; an entry without
+// entries flattens one entry into its transactions; an entry without
 // transaction details is one item.
-func entries053(n *camt053.ReportEntry10) []Entry {
-	base := Entry{EntryRef: isodoc.S(n.NtryRef), AccountSvcrRef: isodoc.S(n.AcctSvcrRef), CreditDebit: isodoc.S(n.CdtDbtInd)}
-	if n.Amt != nil {
-		base.Amount = Money{Value: Decimal(isodoc.S(n.Amt.Value)), Currency: isodoc.S(n.Amt.Ccy)}
-	}
-	if n.Sts != nil {
-		base.Status = isodoc.S(n.Sts.Cd) + isodoc.S(n.Sts.Prtry)
-	}
-	if n.BookgDt != nil {
-		base.BookingDate = isodoc.S(n.BookgDt.Dt) + isodoc.S(n.BookgDt.DtTm)
-	}
-	if n.ValDt != nil {
-		base.ValueDate = isodoc.S(n.ValDt.Dt) + isodoc.S(n.ValDt.DtTm)
-	}
-	var out []Entry
-	for _, d := range n.NtryDtls {
-		for _, tx := range d.TxDtls {
-			e := base
-			if tx.Amt != nil {
-				e.Amount = Money{Value: Decimal(isodoc.S(tx.Amt.Value)), Currency: isodoc.S(tx.Amt.Ccy)}
-			}
-			if tx.CdtDbtInd != nil {
-				e.CreditDebit = isodoc.S(tx.CdtDbtInd)
-			}
-			if r := tx.Refs; r != nil {
-				e.EndToEndID, e.MsgID, e.PaymentInfoID = isodoc.S(r.EndToEndId), isodoc.S(r.MsgId), isodoc.S(r.PmtInfId)
-			}
-			if p := tx.RltdPties; p != nil {
-				acct := p.CdtrAcct
-				if e.CreditDebit == "CRDT" {
-					acct = p.DbtrAcct
-				}
-				if acct != nil && acct.Id != nil {
-					e.CounterpartIBAN = isodoc.S(acct.Id.IBAN)
-				}
-			}
-			out = append(out, e)
-		}
-	}
-	if len(out) == 0 {
-		out = append(out, base)
-	}
-	return out
-}
-
-func entries054(n *camt054.ReportEntry10) []Entry {
+func entries(n *components.ReportEntry10) []Entry {
 	base := Entry{EntryRef: isodoc.S(n.NtryRef), AccountSvcrRef: isodoc.S(n.AcctSvcrRef), CreditDebit: isodoc.S(n.CdtDbtInd)}
 	if n.Amt != nil {
 		base.Amount = Money{Value: Decimal(isodoc.S(n.Amt.Value)), Currency: isodoc.S(n.Amt.Ccy)}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/mocks/payments"
 )
 
@@ -20,7 +21,7 @@ import (
 // to the payment-system mock over HTTP, as make run wires them.
 type world struct {
 	t     testing.TB
-	in    *memIntake
+	in    *adaptertest.Intake
 	mock  *payments.Mock
 	mockU string
 	n     int
@@ -47,7 +48,7 @@ func (w *world) send(op, route string, body []byte) (*adapters.Request, *Sent) {
 		w.t.Fatal(err)
 	}
 	if op != OpCancel {
-		w.in.sentAs(req.MessageID, route, req.ExternalID, body)
+		w.in.SentAs(req.MessageID, route, req.ExternalID, body)
 	}
 	wire, err := a.Encode(context.Background(), req)
 	if err != nil {
@@ -84,7 +85,7 @@ func (w *world) await(id, action string, n int) []string {
 	w.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got := w.in.actions(id, action)
+		got := w.in.Actions(id, action)
 		if len(got) >= n {
 			return got
 		}
@@ -168,12 +169,12 @@ func TestRoundTripThroughPaymentSystemMock(t *testing.T) {
 		t.Errorf("batch bookings %q", got)
 	}
 	for _, id := range []string{rejected.MessageID, cancelled.MessageID} {
-		if got := w.in.actions(id, ActionBooked); len(got) != 0 {
+		if got := w.in.Actions(id, ActionBooked); len(got) != 0 {
 			t.Errorf("a payment that never settled was booked: %q", got)
 		}
 	}
 	var stmt *Body
-	for _, d := range w.in.deliveries() {
+	for _, d := range w.in.Accepted() {
 		if d.Key == "camt.053" {
 			stmt = &Body{}
 			json.Unmarshal(d.Body, stmt)

@@ -17,10 +17,10 @@ import (
 	"time"
 )
 
-// The end-to-end tests drive the real binary the way an operator runs it:
-// bin/kopir mocks and bin/kopir serve as separate processes.
+// The end-to-end tests drive the real binaries the way an operator runs
+// them: bin/kopir-mocks and bin/kopir serve as separate processes.
 
-var kopirBin string
+var kopirBin, mocksBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "kopir-e2e")
@@ -28,9 +28,12 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	kopirBin = filepath.Join(dir, "kopir")
-	if out, err := exec.Command("go", "build", "-o", kopirBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building kopir: %v\n%s", err, out)
-		os.Exit(1)
+	mocksBin = filepath.Join(dir, "kopir-mocks")
+	for bin, pkg := range map[string]string{kopirBin: ".", mocksBin: "../kopir-mocks"} {
+		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", filepath.Base(bin), err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -133,7 +136,7 @@ channels:
 	if h.logs, err = os.Create(filepath.Join(h.dir, "kopir.log")); err != nil {
 		t.Fatal(err)
 	}
-	h.mockProc = exec.Command(kopirBin, "mocks", "-listen", h.mocks, "-payments-callback", "http://"+h.agency+"/iso20022")
+	h.mockProc = exec.Command(mocksBin, "-listen", h.mocks, "-payments-callback", "http://"+h.agency+"/iso20022")
 	h.mockProc.Stderr = h.logs
 	if err := h.mockProc.Start(); err != nil {
 		t.Fatal(err)

@@ -1,5 +1,6 @@
-// Command kopir is the Köpir integration bus: the server, the mock agencies
-// for local runs, and the operators' CLI over the admin API.
+// Command kopir is the Köpir integration bus: the server and the operators'
+// CLI over the admin API. The mock agencies are the separate binary
+// kopir-mocks, so that nothing of them is linked into production.
 package main
 
 import (
@@ -9,27 +10,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	_ "github.com/minfin-kz/kopir/adapters/all"
 	"github.com/minfin-kz/kopir/internal/app"
 	"github.com/minfin-kz/kopir/internal/config"
-	"github.com/minfin-kz/kopir/mocks"
-	"github.com/minfin-kz/kopir/mocks/payments"
 )
 
 const usage = `kopir — the Köpir integration service bus
 
 usage:
   kopir serve   [-config FILE]              run the bus (default config deploy/local.yaml)
-  kopir mocks   [-listen ADDR] [-payments-callback URL]
-                                            run the mock agencies (default 127.0.0.1:8090; the payment
-                                            system pushes to http://127.0.0.1:8081/iso20022)
   kopir config check FILE                   validate a config file
   kopir messages list [-status S] [-route R] [-limit N] [-after ID]
   kopir messages show ID
@@ -59,13 +53,16 @@ func run(args []string, out io.Writer) error {
 	case "serve":
 		return serve(rest)
 	case "mocks":
-		return serveMocks(rest)
+		return errors.New("the mock agencies are the separate binary kopir-mocks (bin/kopir-mocks after make build)")
 	case "config":
 		if len(rest) != 2 || rest[0] != "check" {
 			return errors.New("usage: kopir config check FILE")
 		}
 		c, err := config.Load(rest[1])
 		if err != nil {
+			return err
+		}
+		if err := app.Check(c); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "%s: ok, %d routes\n", rest[1], len(c.Routes))
@@ -110,35 +107,6 @@ func serve(args []string) error {
 	}
 	defer a.Close()
 	return a.Run(ctx)
-}
-
-func serveMocks(args []string) error {
-	fs := flag.NewFlagSet("mocks", flag.ContinueOnError)
-	listen := fs.String("listen", envOr("KOPIR_MOCKS_LISTEN", "127.0.0.1:8090"), "address")
-	callback := fs.String("payments-callback", envOr("KOPIR_MOCKS_PAYMENTS_CALLBACK", payments.DefaultCallback), "where the payment-system mock pushes pacs.002, pacs.004, camt.053/054")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	pay := payments.New(payments.Options{CallbackURL: *callback})
-	defer pay.Close()
-	mux := http.NewServeMux()
-	mux.Handle("/", mocks.New(mocks.Options{}))
-	mux.Handle("/payments/", http.StripPrefix("/payments", pay))
-	mux.Handle("/payments", http.StripPrefix("/payments", pay))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
-	fmt.Fprintf(os.Stderr, "kopir mocks listening on %s\n", *listen)
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
 
 func envOr(k, def string) string {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/minfin-kz/kopir/internal/admin"
 	"github.com/minfin-kz/kopir/internal/config"
+	"github.com/minfin-kz/kopir/internal/jobs"
 )
 
 // adminClient finds the admin API: env first, then the config file's
@@ -174,7 +175,7 @@ func bulkReplay(ctx context.Context, c *admin.Client, req admin.BulkRequest, out
 	return nil
 }
 
-func progress(out io.Writer, j admin.JobStatus) {
+func progress(out io.Writer, j jobs.Status) {
 	done := j.Replayed + j.Failed
 	pct := 100.0
 	if j.Total > 0 {

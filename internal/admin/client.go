@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/minfin-kz/kopir/internal/jobs"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/store"
 )
@@ -90,15 +91,15 @@ func (c *Client) Replay(ctx context.Context, id string) (store.Message, error) {
 }
 
 // StartBulk starts a bulk replay.
-func (c *Client) StartBulk(ctx context.Context, req BulkRequest) (JobStatus, error) {
-	var j JobStatus
+func (c *Client) StartBulk(ctx context.Context, req BulkRequest) (jobs.Status, error) {
+	var j jobs.Status
 	err := c.do(ctx, "POST", "/admin/v1/replay", req, &j)
 	return j, err
 }
 
 // Job polls a bulk replay.
-func (c *Client) Job(ctx context.Context, id string) (JobStatus, error) {
-	var j JobStatus
+func (c *Client) Job(ctx context.Context, id string) (jobs.Status, error) {
+	var j jobs.Status
 	err := c.do(ctx, "GET", "/admin/v1/replay/"+url.PathEscape(id), nil, &j)
 	return j, err
 }

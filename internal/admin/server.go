@@ -14,8 +14,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/minfin-kz/kopir/internal/auth"
 	"github.com/minfin-kz/kopir/internal/config"
-	"github.com/minfin-kz/kopir/internal/httpapi"
+	"github.com/minfin-kz/kopir/internal/jobs"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/store"
 )
@@ -23,8 +24,8 @@ import (
 // Replayer puts dead messages back on their way.
 type Replayer interface {
 	Replay(ctx context.Context, id, operator string) (*store.Message, error)
-	StartBulk(filter store.Filter, operator string) *Job
-	Job(id string) (*Job, bool)
+	StartBulk(filter store.Filter, operator string) *jobs.Job
+	Job(id string) (*jobs.Job, bool)
 }
 
 // BreakerState is one endpoint's breaker as reported to operators.
@@ -51,7 +52,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	auth := func(h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			op, ok := httpapi.Caller(s.Admins, r)
+			op, ok := auth.Caller(s.Admins, r)
 			if !ok {
 				problem.Write(w, problem.New(http.StatusUnauthorized, "Unauthorized", "the admin API needs Authorization: Bearer <admin token>"))
 				return

@@ -6,12 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/httpapi"
 	"github.com/minfin-kz/kopir/internal/idem"
 	"github.com/minfin-kz/kopir/internal/intake"
+	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/metrics"
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
@@ -35,6 +38,7 @@ type App struct {
 	Config   *config.Config
 	Log      *slog.Logger
 	Store    *store.SQLStore
+	Ledger   *ledger.Ledger
 	Broker   *broker.Broker
 	Idem     *idem.Set
 	Metrics  *metrics.Metrics
@@ -46,11 +50,12 @@ type App struct {
 	channels []mountedChannel
 
 	ready atomic.Bool
+	ctx   context.Context // New's, for checks made on behalf of the admin API
 }
 
 // New opens everything the config names. Close releases it.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
-	a := &App{Config: cfg, Log: log, Metrics: metrics.New()}
+	a := &App{Config: cfg, Log: log, Metrics: metrics.New(), ctx: context.WithoutCancel(ctx)}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -76,32 +81,62 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		log.Warn("circuit breaker changed state", "endpoint", endpoint, "from", from, "to", to)
 		a.Metrics.BreakerState.WithLabelValues(endpoint).Set(metrics.BreakerValue(to))
 	})
-	a.Worker = &delivery.Worker{Store: a.Store, Broker: brokerAdapter{a.Broker}, Metrics: a.Metrics, Log: log, Backoff: resilience.Backoff}
+	a.Ledger = ledger.New(a.Store, cfg.Routes, cfg.PersonalDataKey, log.With("component", "ledger"))
+	a.Worker = &delivery.Worker{Store: a.Store, Ledger: a.Ledger, Broker: brokerAdapter{a.Broker}, Metrics: a.Metrics, Log: log, Backoff: resilience.Backoff}
 	a.Replayer = &delivery.Replayer{Worker: a.Worker}
-	a.Routes, err = routes.Build(cfg.Routes, routes.Deps{
-		Store: a.Store, Queue: a.Worker, Cache: a.Idem.Cache, Limiter: a.Idem.Limiter, Claims: a.Idem.Idempotency, Metrics: a.Metrics, Log: log,
-		PIIKey: cfg.PersonalDataKey, Resources: a.resources,
-		Transport: func(spec routes.Spec, attempts int) (adapters.Transport, error) {
-			return resilience.NewClient(resilience.Options{
-				Endpoints: spec.Endpoints, Retry: withAttempts(spec.Retry, attempts), Breaker: spec.Breaker,
-				AttemptTimeout: spec.Timeout.D(), MaxResponseBytes: 16 << 20, Breakers: a.Breakers,
-			})
-		},
-	})
-	if err != nil {
+	if err := a.build(routes.Deps{Ledger: a.Ledger, Queue: a.Worker, Cache: a.Idem.Cache, Limiter: a.Idem.Limiter,
+		Claims: a.Idem.Idempotency, Meter: a.Metrics, Log: log}); err != nil {
 		return nil, err
 	}
 	a.Worker.Routes = a.Routes
-	a.Intake = intake.New(a.Routes, a.Store, a.Worker, log)
-	for _, spec := range cfg.Channels {
+	a.Intake = intake.New(a.Routes, a.Store, a.Ledger, a.Worker, log)
+	return a, nil
+}
+
+// build makes every component of the config once: the route table with
+// each route's adapter, and the inbound channels. A component refusing its
+// options is reported as the config's error, naming file, route and field.
+func (a *App) build(d routes.Deps) (err error) {
+	cfg := a.Config
+	d.Resources = a.resources
+	d.Transport = func(spec routes.Spec, attempts int) (adapters.Transport, error) {
+		return resilience.NewClient(resilience.Options{
+			Endpoints: spec.Endpoints, Retry: withAttempts(spec.Retry, attempts), Breaker: spec.Breaker,
+			AttemptTimeout: spec.Timeout.D(), MaxResponseBytes: 16 << 20, Breakers: a.Breakers,
+		})
+	}
+	if a.Routes, err = routes.Build(cfg.Routes, d); err != nil {
+		var be *routes.BuildError
+		if errors.As(err, &be) {
+			return &config.FieldError{File: cfg.File(), Route: be.Route, Field: be.Field, Msg: be.Err.Error()}
+		}
+		return err
+	}
+	for i, spec := range cfg.Channels {
 		factory, _ := adapters.LookupChannel(spec.Name) // config validation checked it exists
 		ch, err := factory(adapters.ChannelConfig{Name: spec.Name, Options: adapters.YAMLOptions{Node: &spec.Options}}, a.resources("channel", spec.Name, ""))
 		if err != nil {
-			return nil, fmt.Errorf("channel %s: %w", spec.Name, err)
+			return &config.FieldError{File: cfg.File(), Field: fmt.Sprintf("channels[%d].options", i), Msg: err.Error()}
 		}
 		a.channels = append(a.channels, mountedChannel{spec, ch})
 	}
-	return a, nil
+	return nil
+}
+
+// Check builds every component of cfg as serving would, without opening
+// the store, the broker or a listener, and closes them again: what
+// kopir config check runs.
+func Check(cfg *config.Config) error {
+	a := &App{Config: cfg, Log: slog.New(slog.DiscardHandler), Metrics: metrics.New(), Breakers: resilience.NewBreakers(nil), ctx: context.Background()}
+	defer a.Close()
+	return a.build(routes.Deps{Queue: noQueue{}, Meter: a.Metrics, Log: a.Log})
+}
+
+// noQueue stands in for the broker while components are only checked.
+type noQueue struct{}
+
+func (noQueue) Enqueue(context.Context, *routes.Message) error {
+	return errors.New("checking the config: nothing is queued")
 }
 
 // resources are what a component gets from the core: the bus's logger
@@ -133,7 +168,7 @@ func withAttempts(r adapters.RetrySpec, n int) adapters.RetrySpec { r.Attempts =
 // Run serves until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {
 	cfg := a.Config
-	internal := &httpapi.Server{Routes: a.Routes, Callers: cfg.Callers, Store: a.Store, Log: a.Log, MaxBody: int64(cfg.Limits.MaxBody)}
+	internal := &httpapi.Server{Routes: a.Routes, Callers: cfg.Callers, Store: a.Store, Ledger: a.Ledger, Log: a.Log, MaxBody: int64(cfg.Limits.MaxBody)}
 	for _, mc := range a.channels {
 		if api, ok := mc.ch.(adapters.InternalAPI); ok {
 			handlers, guard := api.InternalRoutes(a.Intake)
@@ -171,15 +206,27 @@ func (a *App) Run(ctx context.Context) error {
 	for i, s := range servers {
 		go func() { errc <- s.Serve(listeners[i]) }()
 	}
-	wctx, stopWorker := context.WithCancel(context.Background())
-	go func() { errc <- a.Worker.Run(wctx) }()
+	// Background work runs under the app's context, but is stopped only
+	// after the listeners have drained, and is waited for before Run
+	// returns, so that Close never pulls the store from under it.
+	wctx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var work sync.WaitGroup
+	defer work.Wait()
+	defer stopWork()
+	work.Go(func() {
+		if err := a.Worker.Run(wctx); err != nil && wctx.Err() == nil {
+			errc <- err
+		}
+	})
+	work.Go(func() { a.Worker.Sweep(wctx) })
+	work.Go(func() { a.Replayer.Run(wctx) })
 	for _, mc := range a.channels {
 		if r, ok := mc.ch.(adapters.ChannelRunner); ok {
-			go func() {
+			work.Go(func() {
 				if err := r.Run(wctx, a.Intake); err != nil && wctx.Err() == nil {
 					a.Log.Error("channel stopped", "channel", mc.spec.Name, "err", err)
 				}
-			}()
+			})
 		}
 	}
 	if n, err := a.Worker.Recover(ctx); err != nil {
@@ -200,7 +247,6 @@ func (a *App) Run(ctx context.Context) error {
 	for _, s := range servers {
 		s.Shutdown(sctx)
 	}
-	stopWorker()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -257,7 +303,7 @@ func (a *App) readiness() error {
 	if !a.ready.Load() {
 		return errors.New("starting or stopping")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(a.ctx, 2*time.Second)
 	defer cancel()
 	if _, err := a.Store.Count(ctx, store.Filter{Status: store.Dead, Route: "-"}); err != nil {
 		return fmt.Errorf("message store: %w", err)
@@ -273,8 +319,14 @@ func (a *App) breakerStates() []admin.BreakerState {
 	return out
 }
 
-// Close releases everything New opened.
+// Close releases everything New opened, components first: they may hold
+// connections or files of their own.
 func (a *App) Close() {
+	for _, c := range a.closers() {
+		if err := c.Close(); err != nil {
+			a.Log.Warn("closing a component", "err", err)
+		}
+	}
 	if a.Broker != nil {
 		a.Broker.Close()
 	}
@@ -284,6 +336,24 @@ func (a *App) Close() {
 	if a.Store != nil {
 		a.Store.Close()
 	}
+}
+
+// closers are the adapters and channels that hold something open.
+func (a *App) closers() []io.Closer {
+	var out []io.Closer
+	if a.Routes != nil {
+		for _, r := range a.Routes.All() {
+			if c, ok := r.Adapter.(io.Closer); ok {
+				out = append(out, c)
+			}
+		}
+	}
+	for _, mc := range a.channels {
+		if c, ok := mc.ch.(io.Closer); ok {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // brokerAdapter gives the delivery worker the broker with the route's

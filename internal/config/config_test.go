@@ -56,7 +56,6 @@ func TestErrorsNameFileRouteAndField(t *testing.T) {
 		{"    callers: [mallory]\n", `t.yaml: route "gbdfl.person": callers[0]: unknown caller "mallory"`},
 		{"    timeout: 30s\n    deadline: 10s\n", `t.yaml: route "gbdfl.person": timeout: per-attempt timeout 30s is longer than the deadline 10s`},
 		{"    retry: {attempts: 0, backoff: 1s, cap: 10ms}\n", `t.yaml: route "gbdfl.person": retry.cap: 10ms is shorter than retry.backoff 1s`},
-		{"    options: {senderId: kopir, bogus: 1}\n", `t.yaml: route "gbdfl.person": options:`},
 	}
 	for _, c := range cases {
 		// The edit replaces the matching key of the route.

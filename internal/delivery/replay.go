@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"time"
 
-	"github.com/minfin-kz/kopir/internal/admin"
+	"github.com/minfin-kz/kopir/internal/jobs"
+	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/minfin-kz/kopir/routes"
@@ -18,8 +18,12 @@ import (
 type Replayer struct {
 	Worker *Worker
 
+	// ctx is the app's: bulk jobs stop with it, and Run waits for them.
+	ctx  context.Context
+	jobs sync.WaitGroup
+
 	mu   sync.Mutex
-	jobs map[string]*admin.Job
+	byID map[string]*jobs.Job
 }
 
 // Replay re-queues one message.
@@ -38,43 +42,54 @@ func (rp *Replayer) Replay(ctx context.Context, id, operator string) (*store.Mes
 		return nil, &problem.Problem{Type: "urn:kopir:problem:not-replayable", Title: "Message not replayable", Status: http.StatusConflict,
 			Detail: fmt.Sprintf("message %s of route %s has no stored payload to resend (only async deliveries keep one)", id, m.Route), MessageID: id}
 	}
-	prev := m.Status
-	m.Status, m.Error, m.UpdatedAt = store.Queued, "", time.Now().UTC()
-	err = st.Record(ctx, store.Event{Message: m, Audit: []store.AuditEntry{
-		{MessageID: id, Actor: operator, Action: "REPLAY", Detail: fmt.Sprintf("replayed from %s after %d attempts", prev, m.Attempts)},
-		{MessageID: id, Actor: "bus", Action: string(store.Queued)},
-	}})
-	if err != nil {
+	if err := rp.Worker.Ledger.Replay(ctx, m, operator); err != nil {
 		return nil, err
 	}
-	if err := rp.Worker.Enqueue(ctx, m); err != nil {
+	if err := rp.Worker.Enqueue(ctx, ledger.View(m)); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
 // StartBulk replays every message f selects in the background.
-func (rp *Replayer) StartBulk(f store.Filter, operator string) *admin.Job {
-	job := admin.NewJob(routes.NewMessageID(), operator)
+func (rp *Replayer) StartBulk(f store.Filter, operator string) *jobs.Job {
+	job := jobs.NewJob(routes.NewMessageID(), operator)
 	rp.mu.Lock()
-	if rp.jobs == nil {
-		rp.jobs = map[string]*admin.Job{}
+	if rp.byID == nil {
+		rp.byID = map[string]*jobs.Job{}
 	}
-	rp.jobs[job.ID] = job
+	rp.byID[job.ID] = job
+	ctx := rp.ctx
 	rp.mu.Unlock()
-	go rp.runBulk(context.Background(), f, job)
+	if ctx == nil {
+		ctx = context.Background() // not run by an app: a tool or a test
+	}
+	rp.jobs.Add(1)
+	go func() {
+		defer rp.jobs.Done()
+		rp.runBulk(ctx, f, job)
+	}()
 	return job
 }
 
 // Job finds a bulk replay by id.
-func (rp *Replayer) Job(id string) (*admin.Job, bool) {
+func (rp *Replayer) Job(id string) (*jobs.Job, bool) {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
-	j, ok := rp.jobs[id]
+	j, ok := rp.byID[id]
 	return j, ok
 }
 
-func (rp *Replayer) runBulk(ctx context.Context, f store.Filter, job *admin.Job) {
+// Run binds bulk jobs to ctx until it ends, then waits for them to stop.
+func (rp *Replayer) Run(ctx context.Context) {
+	rp.mu.Lock()
+	rp.ctx = ctx
+	rp.mu.Unlock()
+	<-ctx.Done()
+	rp.jobs.Wait()
+}
+
+func (rp *Replayer) runBulk(ctx context.Context, f store.Filter, job *jobs.Job) {
 	defer job.Finish()
 	// Count first so progress has a denominator from the start.
 	if c, err := rp.Worker.Store.Count(ctx, store.Filter{Status: f.Status, Route: f.Route, Since: f.Since, Before: f.Before}); err == nil {

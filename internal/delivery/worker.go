@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/metrics"
 	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/minfin-kz/kopir/routes"
@@ -37,19 +39,29 @@ const metaBase = "kopir_base_attempts"
 // Worker delivers async messages.
 type Worker struct {
 	Routes  *routes.Table
-	Store   store.Store
+	Store   store.Store // read: the message to deliver
+	Ledger  *ledger.Ledger
 	Broker  Broker
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 	// Backoff is the wait before redelivery number n of a route.
 	Backoff func(spec adapters.RetrySpec, n int) time.Duration
+	// SweepEvery is how often messages recorded but not yet accepted by
+	// the broker are published again; 0 means DefaultSweepEvery.
+	SweepEvery time.Duration
+
+	unqueued sync.Map // message id → *routes.Message whose publish failed
 }
+
+// DefaultSweepEvery is how soon a message whose publish failed is tried
+// again while the bus runs (a crash is covered by Recover at start-up).
+const DefaultSweepEvery = 2 * time.Second
 
 // Topic is the broker topic of a route's deliveries.
 func Topic(route string) string { return "deliver." + route }
 
-// Enqueue publishes a stored message; it returns once the broker holds it.
-func (w *Worker) Enqueue(ctx context.Context, m *store.Message) error {
+// Enqueue publishes a recorded message; it returns once the broker holds it.
+func (w *Worker) Enqueue(ctx context.Context, m *routes.Message) error {
 	// The broker message carries only the id: the store holds the payload,
 	// and one source of truth means a replay always sends what was stored.
 	msg := message.NewMessage(m.ID+"."+strconv.Itoa(m.Attempts), []byte(m.ID))
@@ -57,9 +69,49 @@ func (w *Worker) Enqueue(ctx context.Context, m *store.Message) error {
 	msg.Metadata.Set(middleware.CorrelationIDMetadataKey, m.CorrelationID)
 	msg.SetContext(ctx)
 	if err := w.Broker.Publisher().Publish(Topic(m.Route), msg); err != nil {
+		w.unqueued.Store(m.ID, m)
 		return fmt.Errorf("publishing message %s: %w", m.ID, err)
 	}
+	w.unqueued.Delete(m.ID)
 	return nil
+}
+
+// Sweep publishes again, every SweepEvery until ctx ends, each message
+// whose publish failed after it was recorded, so that none stays QUEUED
+// without being in the broker until the next start.
+func (w *Worker) Sweep(ctx context.Context) {
+	every := w.SweepEvery
+	if every <= 0 {
+		every = DefaultSweepEvery
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.unqueued.Range(func(_, v any) bool {
+			m := v.(*routes.Message)
+			pctx, cancel := context.WithTimeout(ctx, routes.PublishTimeout)
+			err := w.Enqueue(pctx, m)
+			cancel()
+			if err != nil {
+				w.Log.Warn("message still not queued; will try again", "messageId", m.ID, "err", err)
+				return false // the broker is down: wait for the next tick
+			}
+			w.Log.Info("queued a message whose first publish had failed", "messageId", m.ID)
+			return true
+		})
+	}
+}
+
+// Unqueued counts messages recorded but not yet in the broker.
+func (w *Worker) Unqueued() int {
+	n := 0
+	w.unqueued.Range(func(_, _ any) bool { n++; return true })
+	return n
 }
 
 // Run consumes every async route until ctx ends.
@@ -103,7 +155,7 @@ func (w *Worker) Recover(ctx context.Context) (int, error) {
 			return n, err
 		}
 		for i := range page {
-			if err := w.Enqueue(ctx, &page[i]); err != nil {
+			if err := w.Enqueue(ctx, ledger.View(&page[i])); err != nil {
 				return n, err
 			}
 			n++
@@ -160,36 +212,14 @@ func (w *Worker) handle(msg *message.Message) error {
 		return w.finish(ctx, m, attempts, store.Dead, why, nil)
 	}
 	w.Metrics.Deliveries.WithLabelValues(m.Route, "retry").Inc()
-	m.Error = derr.Error()
-	m.UpdatedAt = time.Now().UTC()
-	if err := w.Store.Record(ctx, store.Event{Message: m, Attempts: w.masked(r, m.ID, attempts)}); err != nil {
+	if err := w.Ledger.Retrying(ctx, m, attempts, derr); err != nil {
 		return fmt.Errorf("recording attempt of %s: %w", m.ID, err)
 	}
 	return fmt.Errorf("delivery of %s failed (attempt %d of %d), will retry: %w", m.ID, used, r.Retry.Attempts, derr)
 }
 
-// masked readies attempts for the store: personal data masked, numbered by
-// the store after the ones it already holds.
-func (w *Worker) masked(r *routes.Route, id string, at []store.Attempt) []store.Attempt {
-	for i := range at {
-		at[i].MessageID = id
-		at[i].N = 0
-		at[i].RequestBody = r.PII.Body(at[i].RequestBody)
-		at[i].ResponseBody = r.PII.Body(at[i].ResponseBody)
-	}
-	return at
-}
-
-func (w *Worker) finish(ctx context.Context, m *store.Message, at []store.Attempt, status store.Status, why string, resp *adapters.Response) error {
-	if r, ok := w.Routes.Get(m.Route); ok {
-		at = w.masked(r, m.ID, at)
-		if resp != nil {
-			m.ResponseBody = r.PII.JSON(resp.Body)
-		}
-	}
-	m.Status, m.Error, m.UpdatedAt = status, why, time.Now().UTC()
-	ev := store.Event{Message: m, Attempts: at, Audit: []store.AuditEntry{{MessageID: m.ID, Actor: "bus", Action: string(status), Detail: why}}}
-	if err := w.Store.Record(ctx, ev); err != nil {
+func (w *Worker) finish(ctx context.Context, m *store.Message, at []routes.Attempt, status store.Status, why string, resp *adapters.Response) error {
+	if err := w.Ledger.Finished(ctx, m, at, status, why, resp); err != nil {
 		return fmt.Errorf("recording %s of %s: %w", status, m.ID, err)
 	}
 	return nil

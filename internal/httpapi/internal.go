@@ -6,7 +6,6 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,8 +16,9 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/auth"
 	"github.com/minfin-kz/kopir/internal/config"
-	"github.com/minfin-kz/kopir/internal/pii"
+	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/minfin-kz/kopir/routes"
@@ -28,7 +28,8 @@ import (
 type Server struct {
 	Routes  *routes.Table
 	Callers []config.Caller
-	Store   store.Store
+	Store   store.Store // read: a caller's own message
+	Ledger  *ledger.Ledger
 	Log     *slog.Logger
 	// MaxBody bounds bodies sent to an unknown route.
 	MaxBody int64
@@ -59,24 +60,9 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-// Caller finds whose bearer token r carries.
-func Caller(callers []config.Caller, r *http.Request) (string, bool) {
-	auth := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || token == "" {
-		return "", false
-	}
-	for _, c := range callers {
-		if c.Matches(token) {
-			return c.Name, true
-		}
-	}
-	return "", false
-}
-
 // CorrelationID is the caller's X-Correlation-Id, or a new one.
 func CorrelationID(r *http.Request) string {
-	if id := r.Header.Get("X-Correlation-Id"); id != "" && len(id) <= 128 {
+	if id := r.Header.Get("X-Correlation-Id"); id != "" && len(id) <= 128 && printable(id) {
 		return id
 	}
 	return routes.NewMessageID()
@@ -90,11 +76,15 @@ func (s *Server) callRoute(w http.ResponseWriter, r *http.Request) {
 	id := routes.NewMessageID()
 	reject := func(caller string, p *problem.Problem, body []byte) {
 		p.MessageID = id
-		s.recordRejected(r.Context(), id, name, caller, corr, started, p, body)
+		err := s.Ledger.Refused(r.Context(), ledger.Refusal{ID: id, Route: name, Caller: caller, CorrelationID: corr, Started: started,
+			HTTPStatus: p.Status, Reason: p.Error(), Body: body})
+		if err != nil {
+			s.Log.Error("recording a refused call", "messageId", id, "err", err)
+		}
 		problem.Write(w, p)
 	}
 
-	caller, ok := Caller(s.Callers, r)
+	caller, ok := auth.Caller(s.Callers, r)
 	if !ok {
 		reject("anonymous", problem.New(http.StatusUnauthorized, "Unauthorized", "send Authorization: Bearer <token> with a token issued to your system"), nil)
 		return
@@ -127,15 +117,20 @@ func (s *Server) callRoute(w http.ResponseWriter, r *http.Request) {
 		reject(caller, p, body)
 		return
 	}
+	key := r.Header.Get("Idempotency-Key")
+	if p := checkIdempotencyKey(key); p != nil {
+		reject(caller, p, body)
+		return
+	}
 
 	x := &routes.Exchange{Route: route, Caller: caller, Started: started, Request: adapters.Request{
 		Route: name, Operation: route.Operation, MessageID: id, CorrelationID: corr,
-		IdempotencyKey: r.Header.Get("Idempotency-Key"), Body: body,
+		IdempotencyKey: key, Body: body,
 	}}
 	err = route.Call(r.Context(), x)
 	log := s.Log.With("route", name, "caller", caller, "correlationId", corr, "messageId", id, "outcome", x.Outcome)
 	if err != nil {
-		p := routes.Problem(name, err)
+		p := problem.From(name, err)
 		if p.MessageID == "" && x.Outcome != routes.OutcomeDuplicate {
 			p.MessageID = id
 		}
@@ -185,24 +180,37 @@ func checkJSONObject(body []byte) *problem.Problem {
 	return nil
 }
 
-// recordRejected stores a call refused before any route pipeline ran, its
-// body only as a digest (pii.Digest).
-func (s *Server) recordRejected(ctx context.Context, id, route, caller, corr string, started time.Time, p *problem.Problem, body []byte) {
-	digest := pii.Digest(body, nil)
-	now := time.Now().UTC()
-	m := &store.Message{ID: id, Route: route, Direction: store.Outbound, Caller: caller, CorrelationID: corr,
-		Status: store.Rejected, HTTPStatus: p.Status, Error: p.Error(), RequestBody: digest, CreatedAt: started.UTC(), UpdatedAt: now}
-	err := s.Store.Record(context.WithoutCancel(ctx), store.Event{Message: m, Audit: []store.AuditEntry{
-		{MessageID: id, Actor: caller, Action: string(store.Received), At: started},
-		{MessageID: id, Actor: "bus", Action: string(store.Rejected), Detail: p.Error()},
-	}})
-	if err != nil {
-		s.Log.Error("recording rejected call", "messageId", id, "err", err)
+// MaxIdempotencyKey is the longest Idempotency-Key accepted, as the HTTP
+// idempotency-key draft suggests keys of at most a UUID's order of size.
+const MaxIdempotencyKey = 255
+
+// checkIdempotencyKey refuses a key that is too long or not printable
+// ASCII before it reaches the store or the agency.
+func checkIdempotencyKey(key string) *problem.Problem {
+	if len(key) > MaxIdempotencyKey {
+		p := problem.New(http.StatusBadRequest, "Invalid Idempotency-Key", fmt.Sprintf("the key is %d bytes; at most %d printable ASCII characters are accepted", len(key), MaxIdempotencyKey))
+		p.Field = "Idempotency-Key"
+		return p
 	}
+	if !printable(key) {
+		p := problem.New(http.StatusBadRequest, "Invalid Idempotency-Key", "the key must be printable ASCII (0x20-0x7E)")
+		p.Field = "Idempotency-Key"
+		return p
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
-	caller, ok := Caller(s.Callers, r)
+	caller, ok := auth.Caller(s.Callers, r)
 	if !ok {
 		problem.Write(w, problem.New(http.StatusUnauthorized, "Unauthorized", "send Authorization: Bearer <token>"))
 		return
@@ -228,7 +236,7 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) guard(e Extra) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		caller, ok := Caller(s.Callers, r)
+		caller, ok := auth.Caller(s.Callers, r)
 		if !ok {
 			problem.Write(w, problem.New(http.StatusUnauthorized, "Unauthorized", "send Authorization: Bearer <token>"))
 			return

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
-	"github.com/minfin-kz/kopir/internal/pii"
+	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/minfin-kz/kopir/routes"
 )
@@ -23,7 +23,8 @@ import (
 // Intake implements adapters.Intake over the store and the route table.
 type Intake struct {
 	table  *routes.Table
-	store  store.Store
+	store  store.Store // read only: lookups by external id
+	ledger *ledger.Ledger
 	queue  routes.Queue
 	log    *slog.Logger
 	byKey  map[string]*routes.Route
@@ -34,8 +35,8 @@ type Intake struct {
 var _ adapters.Intake = (*Intake)(nil)
 
 // New indexes the table's inbound routes by channel and key.
-func New(t *routes.Table, st store.Store, q routes.Queue, log *slog.Logger) *Intake {
-	in := &Intake{table: t, store: st, queue: q, log: log, byKey: map[string]*routes.Route{}, active: map[string]chan struct{}{}}
+func New(t *routes.Table, st store.Store, l *ledger.Ledger, q routes.Queue, log *slog.Logger) *Intake {
+	in := &Intake{table: t, store: st, ledger: l, queue: q, log: log, byKey: map[string]*routes.Route{}, active: map[string]chan struct{}{}}
 	for _, r := range t.All() {
 		if r.Inbound != nil {
 			in.byKey[r.Inbound.Channel+"\x00"+r.Inbound.Key] = r
@@ -99,11 +100,9 @@ func (in *Intake) duplicate(ctx context.Context, r *routes.Route, m *adapters.In
 		// the sender got a fault, not an answer.
 		return nil, nil
 	}
-	rc := &adapters.Receipt{MessageID: prev.ID, Status: string(prev.Status), Duplicate: true, Ack: in.firstAck(ctx, prev.ID)}
-	_ = in.store.Record(context.WithoutCancel(ctx), store.Event{Audit: []store.AuditEntry{{
-		MessageID: prev.ID, Actor: actor(m), Action: "DUPLICATE",
-		Detail: fmt.Sprintf("%s message %s received again; answered with the first acknowledgement, not delivered again", m.Channel, m.ExternalID),
-	}}})
+	rc := &adapters.Receipt{MessageID: prev.ID, Status: string(prev.Status), Duplicate: true, Ack: in.ledger.FirstAcknowledgement(ctx, prev.ID)}
+	in.ledger.Duplicated(ctx, prev.ID, actor(m),
+		fmt.Sprintf("%s message %s received again; answered with the first acknowledgement, not delivered again", m.Channel, m.ExternalID))
 	return rc, nil
 }
 
@@ -128,58 +127,24 @@ func (in *Intake) Accept(ctx context.Context, m *adapters.Inbound) (*adapters.Re
 	if rc, err := in.duplicate(ctx, r, m); rc != nil || err != nil {
 		return rc, err
 	}
-	now := time.Now().UTC()
-	msg := &store.Message{
-		ID: routes.NewMessageID(), Route: r.Name, Direction: store.Inbound, Caller: actor(m),
-		CorrelationID: m.CorrelationID, ExternalID: m.ExternalID, Status: store.Queued,
-		RequestBody: r.PII.JSON(m.Body), Payload: m.Body, CreatedAt: now, UpdatedAt: now,
-	}
-	if msg.CorrelationID == "" {
-		msg.CorrelationID = msg.ID
-	}
-	err = in.store.Record(ctx, store.Event{Message: msg, Audit: []store.AuditEntry{
-		{MessageID: msg.ID, Actor: actor(m), Action: string(store.Received), Detail: fmt.Sprintf("%s %s %s", m.Channel, m.Key, m.ExternalID)},
-		{MessageID: msg.ID, Actor: "bus", Action: string(store.Queued)},
-	}})
+	msg, err := in.ledger.InboundQueued(ctx, routes.NewMessageID(), r.Name, actor(m), m)
 	if err != nil {
 		return nil, fmt.Errorf("storing inbound %s message %s: %w", m.Channel, m.ExternalID, err)
 	}
-	if err := in.queue.Enqueue(ctx, msg); err != nil {
-		// Stored as QUEUED: the start-up sweep enqueues it again.
-		in.log.Error("inbound message stored but not queued", "messageId", msg.ID, "err", err)
+	// The agency's connection must not decide whether a stored message is
+	// queued; should the publish fail, the recovery sweep queues it.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), routes.PublishTimeout)
+	defer cancel()
+	if err := in.queue.Enqueue(pctx, msg); err != nil {
+		in.log.Error("inbound message stored but not queued; the recovery sweep will queue it", "messageId", msg.ID, "err", err)
 	}
-	return &adapters.Receipt{MessageID: msg.ID, Status: string(msg.Status)}, nil
+	return &adapters.Receipt{MessageID: msg.ID, Status: string(store.Queued)}, nil
 }
 
 // Acknowledge keeps the acknowledgement a channel answered with, so a
-// duplicate gets the same one. It is an audit entry: what the bus told the
-// agency is part of the record, and an append-only entry cannot be
-// overwritten by the delivery worker storing the subscriber's answer.
+// duplicate gets the same one.
 func (in *Intake) Acknowledge(ctx context.Context, id string, ack []byte) error {
-	m, err := in.store.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	if r, ok := in.table.Get(m.Route); ok {
-		ack = r.PII.XML(ack)
-	}
-	return in.store.Record(ctx, store.Event{Audit: []store.AuditEntry{{MessageID: id, Actor: "bus", Action: actionAcknowledged, Detail: string(ack)}}})
-}
-
-const actionAcknowledged = "ACKNOWLEDGED"
-
-// firstAck is the acknowledgement first answered for a message, if any.
-func (in *Intake) firstAck(ctx context.Context, id string) []byte {
-	recs, err := in.store.Audit(ctx, id)
-	if err != nil {
-		return nil
-	}
-	for _, r := range recs {
-		if r.Action == actionAcknowledged {
-			return []byte(r.Detail)
-		}
-	}
-	return nil
+	return in.ledger.Acknowledged(ctx, id, ack)
 }
 
 // Call delivers m synchronously through the route's sync pipeline.
@@ -196,7 +161,7 @@ func (in *Intake) Call(ctx context.Context, m *adapters.Inbound) (*adapters.Resp
 	if rc, err := in.duplicate(ctx, r, m); rc != nil || err != nil {
 		return nil, rc, err
 	}
-	x := &routes.Exchange{Route: r, Caller: actor(m), Direction: store.Inbound, Started: time.Now(), Request: adapters.Request{
+	x := &routes.Exchange{Route: r, Caller: actor(m), Inbound: true, Started: time.Now(), Request: adapters.Request{
 		Route: r.Name, Operation: r.Operation, MessageID: routes.NewMessageID(), CorrelationID: m.CorrelationID,
 		Body: m.Body, ExternalID: m.ExternalID,
 	}}
@@ -222,19 +187,10 @@ func (in *Intake) Reject(ctx context.Context, m *adapters.Inbound, reason error)
 	if raw == nil {
 		raw = m.Body
 	}
-	body := pii.Digest(raw, map[string]any{"key": m.Key})
-	now := time.Now().UTC()
 	id := routes.NewMessageID()
-	status := http.StatusBadRequest
-	msg := &store.Message{ID: id, Route: route, Direction: store.Inbound, Caller: actor(m), CorrelationID: m.CorrelationID,
-		ExternalID: m.ExternalID, Status: store.Rejected, HTTPStatus: status, Error: reason.Error(), RequestBody: body, CreatedAt: now, UpdatedAt: now}
-	if msg.CorrelationID == "" {
-		msg.CorrelationID = id
-	}
-	err := in.store.Record(context.WithoutCancel(ctx), store.Event{Message: msg, Audit: []store.AuditEntry{
-		{MessageID: id, Actor: actor(m), Action: string(store.Received), Detail: fmt.Sprintf("%s %s %s", m.Channel, m.Key, m.ExternalID)},
-		{MessageID: id, Actor: "bus", Action: string(store.Rejected), Detail: reason.Error()},
-	}})
+	err := in.ledger.Refused(ctx, ledger.Refusal{ID: id, Route: route, Caller: actor(m), CorrelationID: m.CorrelationID,
+		ExternalID: m.ExternalID, Inbound: true, HTTPStatus: http.StatusBadRequest, Reason: reason.Error(), Body: raw,
+		Context: map[string]any{"key": m.Key}, Received: fmt.Sprintf("%s %s %s", m.Channel, m.Key, m.ExternalID)})
 	if err != nil {
 		in.log.Error("recording rejected inbound message", "channel", m.Channel, "err", err)
 	}
@@ -255,7 +211,7 @@ func (in *Intake) Find(ctx context.Context, route, externalID string) (*adapters
 
 // Annotate appends a business event to a message's audit trail.
 func (in *Intake) Annotate(ctx context.Context, id, action, detail string) error {
-	return in.store.Record(ctx, store.Event{Audit: []store.AuditEntry{{MessageID: id, Actor: "agency", Action: action, Detail: detail}}})
+	return in.ledger.Annotated(ctx, id, "agency", action, detail)
 }
 
 // History is a message's audit trail.

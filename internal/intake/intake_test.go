@@ -11,6 +11,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	_ "github.com/minfin-kz/kopir/adapters/httpjson"
+	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/metrics"
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
@@ -24,7 +25,7 @@ type recordingQueue struct {
 	ids []string
 }
 
-func (q *recordingQueue) Enqueue(_ context.Context, m *store.Message) error {
+func (q *recordingQueue) Enqueue(_ context.Context, m *routes.Message) error {
 	q.mu.Lock()
 	q.ids = append(q.ids, m.ID)
 	q.mu.Unlock()
@@ -43,14 +44,15 @@ func setup(t *testing.T) (*Intake, *store.SQLStore, *recordingQueue) {
 		Endpoints: []string{"http://127.0.0.1:9/sub"}, Retry: adapters.RetrySpec{Attempts: 3},
 		Inbound: &routes.InboundSpec{Channel: "shep", Key: "MINFIN_Notice"}}
 	spec.PersonalData.Mask = []string{"iin"}
-	tbl, err := routes.Build([]routes.Spec{spec}, routes.Deps{Store: st, Queue: q, Metrics: metrics.New(), Log: slog.Default(),
+	l := ledger.New(st, []routes.Spec{spec}, "", slog.Default())
+	tbl, err := routes.Build([]routes.Spec{spec}, routes.Deps{Ledger: l, Queue: q, Meter: metrics.New(), Log: slog.Default(),
 		Transport: func(s routes.Spec, n int) (adapters.Transport, error) {
 			return resilience.NewClient(resilience.Options{Endpoints: s.Endpoints, Retry: s.Retry, Breakers: resilience.NewBreakers(nil)})
 		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(tbl, st, q, slog.Default()), st, q
+	return New(tbl, st, l, q, slog.Default()), st, q
 }
 
 func TestAcceptStoresQueuesAndDeduplicates(t *testing.T) {

@@ -5,7 +5,10 @@ package metrics
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
+	"github.com/minfin-kz/kopir/routes"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -79,4 +82,23 @@ func BreakerValue(state string) float64 {
 		return 1
 	}
 	return 0
+}
+
+// Observe counts and times one finished route call and its attempts; it is
+// the route pipeline's Meter.
+func (m *Metrics) Observe(x *routes.Exchange, elapsed time.Duration) {
+	route := x.Route.Name
+	m.Requests.WithLabelValues(route, string(x.Outcome)).Inc()
+	m.RequestDuration.WithLabelValues(route).Observe(elapsed.Seconds())
+	for _, a := range x.Attempts() {
+		code := "error"
+		if a.StatusCode > 0 {
+			code = strconv.Itoa(a.StatusCode)
+		}
+		m.Attempts.WithLabelValues(route, a.Endpoint, code).Inc()
+		m.AttemptDuration.WithLabelValues(route, a.Endpoint).Observe(a.Latency.Seconds())
+		if a.N > 1 {
+			m.Retries.WithLabelValues(route, a.Endpoint).Inc()
+		}
+	}
 }

@@ -45,6 +45,9 @@ func Write(w http.ResponseWriter, p *Problem) {
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
+	if p.MessageID != "" {
+		h.Set("X-Kopir-Message-Id", p.MessageID)
+	}
 	if p.RetryAfter > 0 {
 		secs := int(p.RetryAfter.Round(time.Second) / time.Second)
 		if secs < 1 {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/minfin-kz/kopir/adapters"
 )
 
 // DefaultMaxResponse bounds a buffered agency answer when the route sets no
@@ -21,36 +23,6 @@ const DefaultMaxResponse = 10 << 20
 // just unusable.
 var ErrResponseTooLarge = errors.New("response body too large")
 
-// AttemptInfo is one physical try at an endpoint, as the audit trail and
-// the attempt metrics need it. Bodies are the bytes as sent and received;
-// they are shared with the call, so observers must not modify them.
-type AttemptInfo struct {
-	Endpoint     string
-	Attempt      int // 1 for the first try at this endpoint in this call
-	StartedAt    time.Time
-	StatusCode   int // 0 when no response arrived
-	Latency      time.Duration
-	Err          error
-	RequestBody  []byte
-	ResponseBody []byte
-}
-
-type observerKey struct{}
-
-// WithAttemptObserver makes every physical attempt made under ctx, retries
-// included, be reported to fn. The observer travels in the context rather
-// than in the Client because the Client is shared by a route while the
-// audit record it feeds belongs to one exchange. fn runs synchronously on
-// the calling goroutine, once per attempt, in order.
-func WithAttemptObserver(ctx context.Context, fn func(AttemptInfo)) context.Context {
-	return context.WithValue(ctx, observerKey{}, fn)
-}
-
-func observerFrom(ctx context.Context) func(AttemptInfo) {
-	fn, _ := ctx.Value(observerKey{}).(func(AttemptInfo))
-	return fn
-}
-
 // callState is what Client.Do tells its layers about the endpoint being
 // tried. One per call, reused across endpoints; the retry loop is
 // sequential, so it needs no lock.
@@ -58,7 +30,7 @@ type callState struct {
 	endpoint string
 	breaker  *breaker
 	body     []byte
-	obs      func(AttemptInfo)
+	obs      func(adapters.AttemptInfo)
 	attempts int
 }
 
@@ -99,12 +71,12 @@ func (t *AttemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	ctx := req.Context()
 	st := stateFrom(ctx)
 	var endpoint string
-	var obs func(AttemptInfo)
+	var obs func(adapters.AttemptInfo)
 	if st != nil {
 		st.attempts++
 		endpoint, obs = st.endpoint, st.obs
 	} else {
-		endpoint, obs = req.URL.Scheme+"://"+req.URL.Host, observerFrom(ctx)
+		endpoint, obs = req.URL.Scheme+"://"+req.URL.Host, adapters.AttemptObserver(ctx)
 	}
 
 	start := time.Now()
@@ -130,7 +102,7 @@ func (t *AttemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 
 	if obs != nil {
-		a := AttemptInfo{
+		a := adapters.AttemptInfo{
 			Endpoint:     endpoint,
 			StartedAt:    start,
 			Latency:      time.Since(start),

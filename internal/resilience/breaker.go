@@ -39,6 +39,10 @@ func (e *BreakerOpenError) Error() string {
 
 func (e *BreakerOpenError) Unwrap() error { return ErrBreakerOpen }
 
+// Unavailable marks the refusal as "not now" for the route pipeline, which
+// counts it apart from a failed call without knowing this package.
+func (e *BreakerOpenError) Unavailable() bool { return true }
+
 // Breakers holds one breaker per endpoint URL, shared by every route that
 // names the endpoint: an agency that is down is down for all its routes,
 // and one registry is what the admin API lists.

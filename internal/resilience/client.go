@@ -261,7 +261,7 @@ func (c *Client) Do(ctx context.Context, w *adapters.WireRequest) (*adapters.Wir
 	if method == "" {
 		method = http.MethodPost
 	}
-	st := &callState{body: w.Body, obs: observerFrom(ctx)}
+	st := &callState{body: w.Body, obs: adapters.AttemptObserver(ctx)}
 	cctx := context.WithValue(ctx, stateKey{}, st)
 
 	var (

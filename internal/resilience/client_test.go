@@ -74,18 +74,18 @@ func newClient(t *testing.T, o Options) *Client {
 
 type recorder struct {
 	mu sync.Mutex
-	a  []AttemptInfo
+	a  []adapters.AttemptInfo
 }
 
-func (r *recorder) observe(a AttemptInfo) { r.mu.Lock(); r.a = append(r.a, a); r.mu.Unlock() }
-func (r *recorder) attempts() []AttemptInfo {
+func (r *recorder) observe(a adapters.AttemptInfo) { r.mu.Lock(); r.a = append(r.a, a); r.mu.Unlock() }
+func (r *recorder) attempts() []adapters.AttemptInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]AttemptInfo(nil), r.a...)
+	return append([]adapters.AttemptInfo(nil), r.a...)
 }
 
 func (r *recorder) ctx() context.Context {
-	return WithAttemptObserver(context.Background(), r.observe)
+	return adapters.WithAttemptObserver(context.Background(), r.observe)
 }
 
 func body(s string) *adapters.WireRequest { return &adapters.WireRequest{Body: []byte(s)} }
@@ -601,7 +601,7 @@ func BenchmarkDo(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := WithAttemptObserver(context.Background(), func(AttemptInfo) {})
+	ctx := adapters.WithAttemptObserver(context.Background(), func(adapters.AttemptInfo) {})
 	w := &adapters.WireRequest{Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"iin":"900101300123"}`)}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -16,7 +16,7 @@
 //
 // Nothing here logs: at thousands of calls a second a log line per attempt
 // would cost more than the call. Callers see attempts through
-// WithAttemptObserver, retries through Hooks.OnRetry and breaker transitions
+// adapters.WithAttemptObserver, retries through Hooks.OnRetry and breaker transitions
 // through the hook given to NewBreakers, and turn those into metrics and
 // audit rows as they see fit.
 package resilience

@@ -10,7 +10,8 @@
 // 20022 XSDs (package isodoc): a mock that accepted what the real system
 // refuses would hide the bus's bugs.
 //
-// Mounted under /payments on the mocks listener:
+// It registers itself with the mocks server, which mounts it under
+// /payments; New serves it alone. Its paths:
 //
 //	POST /                          submit pacs.008, pain.001 or camt.056 (202; 400 with schema errors)
 //	GET  /_control/state            payments held, pushes made and failed
@@ -37,11 +38,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt056"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs008"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pain001"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt056"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs008"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pain001"
 	"github.com/minfin-kz/kopir/internal/safexml"
+	"github.com/minfin-kz/kopir/mocks"
 )
 
 // DefaultCallback is Köpir's ISO 20022 inbound channel under make run.
@@ -213,6 +215,20 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.Path = "/"
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// Name is the mock's name on the mocks server.
+const Name = "payments"
+
+// On the mocks server the mock takes the payments.Options handed to
+// mocks.New; it keeps its own control API rather than the server's.
+func init() {
+	mocks.Register(Name, func(s *mocks.Server) {
+		m := New(mocks.ConfigOf[Options](s))
+		s.Handle("/payments/", http.StripPrefix("/payments", m))
+		s.Handle("/payments", http.StripPrefix("/payments", m))
+		s.OnClose(m.Close)
+	})
 }
 
 // Close cancels pushes still waiting and waits for those in flight.

@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minfin-kz/kopir/adapters/iso20022/isodoc"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/camt053"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs002"
-	"github.com/minfin-kz/kopir/adapters/iso20022/msg/pacs008"
+	"github.com/minfin-kz/kopir/contracts/iso20022/components"
+	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt053"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs002"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs008"
 	"github.com/minfin-kz/kopir/internal/safexml"
 )
 
@@ -81,25 +82,25 @@ func start(t *testing.T, k *sink) (*Mock, *httptest.Server) {
 // is tested against the mock in adapters/iso20022).
 func pacs008Msg(t *testing.T, msgID, e2e, creditorIBAN, amount string) []byte {
 	t.Helper()
-	agent := func(bic string) *pacs008.BranchAndFinancialInstitutionIdentification6 {
-		return &pacs008.BranchAndFinancialInstitutionIdentification6{FinInstnId: &pacs008.FinancialInstitutionIdentification18{BICFI: isodoc.P[pacs008.BICFIDec2014Identifier](bic)}}
+	agent := func(bic string) *components.BranchAndFinancialInstitutionIdentification6 {
+		return &components.BranchAndFinancialInstitutionIdentification6{FinInstnId: &components.FinancialInstitutionIdentification18{BICFI: isodoc.P[components.BICFIDec2014Identifier](bic)}}
 	}
-	acct := func(iban string) *pacs008.CashAccount38 {
-		return &pacs008.CashAccount38{Id: &pacs008.AccountIdentification4Choice{IBAN: isodoc.P[pacs008.IBAN2007Identifier](iban)}}
+	acct := func(iban string) *components.CashAccount38 {
+		return &components.CashAccount38{Id: &components.AccountIdentification4Choice{IBAN: isodoc.P[components.IBAN2007Identifier](iban)}}
 	}
-	doc := &pacs008.Document{FIToFICstmrCdtTrf: &pacs008.FIToFICustomerCreditTransferV08{
-		GrpHdr: &pacs008.GroupHeader93{MsgId: isodoc.P[pacs008.Max35Text](msgID), CreDtTm: isodoc.P[pacs008.ISODateTime]("2025-03-10T14:00:00+05:00"),
-			NbOfTxs: isodoc.P[pacs008.Max15NumericText]("1"), IntrBkSttlmDt: isodoc.P[pacs008.ISODate]("2025-03-10"),
-			SttlmInf: &pacs008.SettlementInstruction7{SttlmMtd: isodoc.P[pacs008.SettlementMethod1Code]("CLRG")}},
-		CdtTrfTxInf: []*pacs008.CreditTransferTransaction39{{
-			PmtId:          &pacs008.PaymentIdentification7{EndToEndId: isodoc.P[pacs008.Max35Text](e2e)},
-			IntrBkSttlmAmt: &pacs008.ActiveCurrencyAndAmount{Value: isodoc.P[pacs008.ActiveCurrencyAndAmount_SimpleType](amount), Ccy: isodoc.P[pacs008.ActiveCurrencyCode]("KZT")},
-			ChrgBr:         isodoc.P[pacs008.ChargeBearerType1Code]("SLEV"),
-			Dbtr:           &pacs008.PartyIdentification135{Nm: isodoc.P[pacs008.Max140Text]("Treasury")},
+	doc := &pacs008.Document{FIToFICstmrCdtTrf: &components.FIToFICustomerCreditTransferV08{
+		GrpHdr: &components.GroupHeader93{MsgId: isodoc.P[components.Max35Text](msgID), CreDtTm: isodoc.P[components.ISODateTime]("2025-03-10T14:00:00+05:00"),
+			NbOfTxs: isodoc.P[components.Max15NumericText]("1"), IntrBkSttlmDt: isodoc.P[components.ISODate]("2025-03-10"),
+			SttlmInf: &components.SettlementInstruction7{SttlmMtd: isodoc.P[components.SettlementMethod1Code]("CLRG")}},
+		CdtTrfTxInf: []*components.CreditTransferTransaction39{{
+			PmtId:          &components.PaymentIdentification7{EndToEndId: isodoc.P[components.Max35Text](e2e)},
+			IntrBkSttlmAmt: &components.ActiveCurrencyAndAmount{Value: isodoc.P[components.ActiveCurrencyAndAmount_SimpleType](amount), Ccy: isodoc.P[components.ActiveCurrencyCode]("KZT")},
+			ChrgBr:         isodoc.P[components.ChargeBearerType1Code]("SLEV"),
+			Dbtr:           &components.PartyIdentification135{Nm: isodoc.P[components.Max140Text]("Treasury")},
 			DbtrAcct:       acct("KZ77070105KZT0000001"),
 			DbtrAgt:        agent("KKMFKZ2A"),
 			CdtrAgt:        agent("HSBKKZKX"),
-			Cdtr:           &pacs008.PartyIdentification135{Nm: isodoc.P[pacs008.Max140Text]("Creditor")},
+			Cdtr:           &components.PartyIdentification135{Nm: isodoc.P[components.Max140Text]("Creditor")},
 			CdtrAcct:       acct(creditorIBAN),
 		}},
 	}}

@@ -1,7 +1,8 @@
 // Command typefix makes gowsdl v0.5.0's Go types for the ISO 20022 schemas
 // round-trip through encoding/xml without losing or inventing data. It runs
 // between gowsdl and gowsdlfix in the go:generate steps of
-// adapters/iso20022/msg/*; the generated files are never edited by hand.
+// contracts/iso20022/msg (before share); the generated files are never
+// edited by hand.
 //
 // It rewrites three things gowsdl gets wrong for these schemas:
 //

@@ -1,0 +1,86 @@
+// Package msg is the parent of the ISO 20022 messages Köpir reads and
+// writes, one generated package per message, holding its root element's
+// type:
+//
+//	head001  head.001.001.02  business application header (AppHdr)
+//	pacs008  pacs.008.001.08  FI to FI customer credit transfer (out)
+//	pacs002  pacs.002.001.10  payment status report (in)
+//	pacs004  pacs.004.001.09  payment return (in)
+//	camt053  camt.053.001.08  bank to customer statement (in)
+//	camt054  camt.054.001.08  debit/credit notification (in)
+//	camt056  camt.056.001.08  FI to FI payment cancellation request (out)
+//	pain001  pain.001.001.09  customer credit transfer initiation (out)
+//
+// pacs.009.001.08 is kept in contracts/iso20022/xsd but not generated: no
+// route sends financial-institution transfers yet.
+//
+// Everything else, down from the message definition
+// (FIToFIPaymentStatusReportV10, BankToCustomerStatementV08…), is in
+// contracts/iso20022/components. ISO 20022 puts a version in a component's
+// name, so a name means one declaration in every schema that has it:
+// GroupHeader93 is pacs.008's group header, pacs.002's is GroupHeader91,
+// and camt.053 and camt.054 both use GroupHeader81, alike. Of these eight
+// messages only Document differs between schemas. One Go type per
+// component is what lets one function read a camt.053 entry and a camt.054
+// entry, or build a party for pacs.008 and pain.001; a component that some
+// later schema declared differently would stay in each message that has
+// it, with the types that refer to it.
+//
+// The packages are generated together, by `go generate` here, in four
+// steps:
+//
+//  1. gowsdl v0.5.0 (a tool dependency) reads each message's types.wsdl, a
+//     minimal WSDL that imports the official XSD from ../xsd, because gowsdl
+//     reads only WSDL; it writes every type of the schema into the message;
+//  2. ../typefix turns xs:decimal, xs:date(Time) and xs:gYearMonth types
+//     into strings, xs:any into raw XML, and elements with a numeric
+//     maxOccurs (RgltryRptg, up to 10) into slices; without it amounts lose
+//     precision or print as 1e+06, dates are written empty, a second
+//     regulatory report cannot be written, and camt.053/054 do not compile;
+//  3. ../../gowsdlfix drops the unused imports gowsdl writes for a WSDL
+//     without operations (and any misplaced XMLName; none appear here);
+//  4. ../share compares the messages' types and moves those declared alike
+//     everywhere, and referring only to such types, into ../components.
+//     It needs all messages at once, which is why the steps are here and
+//     not in each message's package.
+//
+// The generated structs have no XMLName and their tags no namespace: the
+// root element and its namespace are given when encoding (isodoc.Marshal),
+// so every element below inherits the message's default namespace whichever
+// package its type is in, and decoding matches element names only, after
+// the document was validated against its schema.
+package msg
+
+//go:generate go tool gowsdl -d . -p head001 -o head001.go head001/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/head.001.001.02.xsd head001/head001.go
+//go:generate go run ../../gowsdlfix head001/head001.go
+
+//go:generate go tool gowsdl -d . -p pacs008 -o pacs008.go pacs008/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/pacs.008.001.08.xsd pacs008/pacs008.go
+//go:generate go run ../../gowsdlfix pacs008/pacs008.go
+
+//go:generate go tool gowsdl -d . -p pacs002 -o pacs002.go pacs002/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/pacs.002.001.10.xsd pacs002/pacs002.go
+//go:generate go run ../../gowsdlfix pacs002/pacs002.go
+
+//go:generate go tool gowsdl -d . -p pacs004 -o pacs004.go pacs004/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/pacs.004.001.09.xsd pacs004/pacs004.go
+//go:generate go run ../../gowsdlfix pacs004/pacs004.go
+
+//go:generate go tool gowsdl -d . -p camt053 -o camt053.go camt053/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/camt.053.001.08.xsd camt053/camt053.go
+//go:generate go run ../../gowsdlfix camt053/camt053.go
+
+//go:generate go tool gowsdl -d . -p camt054 -o camt054.go camt054/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/camt.054.001.08.xsd camt054/camt054.go
+//go:generate go run ../../gowsdlfix camt054/camt054.go
+
+//go:generate go tool gowsdl -d . -p camt056 -o camt056.go camt056/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/camt.056.001.08.xsd camt056/camt056.go
+//go:generate go run ../../gowsdlfix camt056/camt056.go
+
+//go:generate go tool gowsdl -d . -p pain001 -o pain001.go pain001/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/pain.001.001.09.xsd pain001/pain001.go
+//go:generate go run ../../gowsdlfix pain001/pain001.go
+
+//go:generate go run ../share -o ../components/components.go -import github.com/minfin-kz/kopir/contracts/iso20022/components head001/head001.go pacs008/pacs008.go pacs002/pacs002.go pacs004/pacs004.go camt053/camt053.go camt054/camt054.go camt056/camt056.go pain001/pain001.go

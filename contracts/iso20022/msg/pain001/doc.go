@@ -1,0 +1,11 @@
+// Package pain001 is ISO 20022 pain.001.001.09 as gowsdl generates it
+// from contracts/iso20022/xsd/pain.001.001.09.xsd: the Document root, over
+// the message components in ../../components (see ../doc.go for why and
+// how).
+package pain001
+
+// NS is the message's XML namespace.
+const NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"
+
+// MsgDefIdr is the message identifier a business application header names.
+const MsgDefIdr = "pain.001.001.09"

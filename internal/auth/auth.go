@@ -1,0 +1,25 @@
+// Package auth identifies who is calling: the bearer token of a request
+// matched against the configured callers or admins. The internal and the
+// admin API share it, so neither depends on the other.
+package auth
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/minfin-kz/kopir/internal/config"
+)
+
+// Caller finds whose bearer token r carries.
+func Caller(callers []config.Caller, r *http.Request) (string, bool) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		return "", false
+	}
+	for _, c := range callers {
+		if c.Matches(token) {
+			return c.Name, true
+		}
+	}
+	return "", false
+}
