@@ -866,6 +866,7 @@ func TestOpenSQLitePaths(t *testing.T) {
 }
 
 func TestChunksCoverEveryRowOnce(t *testing.T) {
+	shapes := map[int]bool{}
 	for n := 0; n <= 700; n++ {
 		sum, prev := 0, maxBatch+1
 		cs := chunks(n)
@@ -874,9 +875,14 @@ func TestChunksCoverEveryRowOnce(t *testing.T) {
 				t.Fatalf("chunks(%d) = %v", n, cs)
 			}
 			sum, prev = sum+c, c
+			shapes[c] = true
 		}
 		if sum != n || (n > 0 && n <= exactChunk && len(cs) != 1) {
 			t.Fatalf("chunks(%d) = %v", n, cs)
 		}
+	}
+	// What maxBatch's comment promises about prepared statements.
+	if len(shapes) > exactChunk+2 {
+		t.Fatalf("%d statement shapes per table, more than exactChunk+2", len(shapes))
 	}
 }

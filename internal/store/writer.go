@@ -13,9 +13,11 @@ import (
 	"modernc.org/sqlite"
 )
 
-// maxBatch caps how many events one transaction carries; it is also the
-// largest multi-row statement, so batches are written as chunks of 256, 128,
-// …, 1 rows and at most 9 statement shapes per table are ever prepared.
+// maxBatch caps how many events one transaction carries. The rows a batch
+// has for one table go in as a single multi-row statement when they are at
+// most exactChunk, and otherwise in chunks of 256, 128 and 64 rows and one
+// of the rest (see chunks), so a table never has more than exactChunk+2
+// statement shapes prepared.
 const maxBatch = 256
 
 // auditLockKey is taken with pg_advisory_xact_lock by every batch, so bus
@@ -456,8 +458,8 @@ func (s *SQLStore) writeBatch(reqs []*request) error {
 }
 
 // execChunks runs a multi-row insert over args (cols values per row) in the
-// same power-of-two chunks prepare was asked for; the last chunk uses
-// lastKind, followed by extra arguments.
+// chunks that chunks gives, the ones prepare was asked for; the last chunk
+// uses lastKind, followed by extra arguments.
 func execChunks(ctx context.Context, st func(string, int) *sqlx.Stmt, kind, lastKind string, cols int, args []any, extra ...any) error {
 	pos := 0
 	cs := chunks(len(args) / cols)
