@@ -200,7 +200,8 @@ func (c *Channel) now() time.Time {
 	return time.Now()
 }
 
-// Routes implements adapters.Channel. The lead mounts them under /shep.
+// Routes implements adapters.Channel. The app mounts them under the
+// channel's configured mount, /shep in deploy/local.yaml.
 func (c *Channel) Routes(in adapters.Intake) map[string]http.Handler {
 	return map[string]http.Handler{
 		"POST /sync": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.serveSync(w, r, in) }),
