@@ -59,7 +59,8 @@ type Limiter interface {
 }
 
 // Queue takes an async message that is already recorded and makes sure it
-// will be delivered; it returns only once the broker holds it durably.
+// will be delivered; it returns only once the broker holds it durably. The
+// publish must not end with ctx's cancellation (see PublishTimeout).
 type Queue interface {
 	Enqueue(ctx context.Context, m *Message) error
 }
@@ -329,9 +330,7 @@ func Enqueue(l Ledger, q Queue) Handler {
 				Detail: fmt.Sprintf("message %s could not be stored: %v", x.Request.MessageID, err)}
 		}
 		x.Message = m
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), PublishTimeout)
-		defer cancel()
-		if err := q.Enqueue(pctx, m); err != nil {
+		if err := q.Enqueue(ctx, m); err != nil {
 			// Recorded as QUEUED: the recovery sweep queues it within
 			// seconds, so the caller is told to check, not to resend.
 			x.Outcome = OutcomeUnavailable

@@ -61,7 +61,14 @@ const DefaultSweepEvery = 2 * time.Second
 func Topic(route string) string { return "deliver." + route }
 
 // Enqueue publishes a recorded message; it returns once the broker holds it.
+//
+// The publish is detached from ctx's cancellation and bounded by
+// routes.PublishTimeout instead: whoever handed the message over (a caller
+// that hangs up, an agency's connection) must not leave it recorded but
+// unqueued.
 func (w *Worker) Enqueue(ctx context.Context, m *routes.Message) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), routes.PublishTimeout)
+	defer cancel()
 	// The broker message carries only the id: the store holds the payload,
 	// and one source of truth means a replay always sends what was stored.
 	msg := message.NewMessage(m.ID+"."+strconv.Itoa(m.Attempts), []byte(m.ID))
@@ -94,10 +101,7 @@ func (w *Worker) Sweep(ctx context.Context) {
 		}
 		w.unqueued.Range(func(_, v any) bool {
 			m := v.(*routes.Message)
-			pctx, cancel := context.WithTimeout(ctx, routes.PublishTimeout)
-			err := w.Enqueue(pctx, m)
-			cancel()
-			if err != nil {
+			if err := w.Enqueue(ctx, m); err != nil {
 				w.Log.Warn("message still not queued; will try again", "messageId", m.ID, "err", err)
 				return false // the broker is down: wait for the next tick
 			}

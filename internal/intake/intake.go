@@ -131,11 +131,7 @@ func (in *Intake) Accept(ctx context.Context, m *adapters.Inbound) (*adapters.Re
 	if err != nil {
 		return nil, fmt.Errorf("storing inbound %s message %s: %w", m.Channel, m.ExternalID, err)
 	}
-	// The agency's connection must not decide whether a stored message is
-	// queued; should the publish fail, the recovery sweep queues it.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), routes.PublishTimeout)
-	defer cancel()
-	if err := in.queue.Enqueue(pctx, msg); err != nil {
+	if err := in.queue.Enqueue(ctx, msg); err != nil {
 		in.log.Error("inbound message stored but not queued; the recovery sweep will queue it", "messageId", msg.ID, "err", err)
 	}
 	return &adapters.Receipt{MessageID: msg.ID, Status: string(store.Queued)}, nil
