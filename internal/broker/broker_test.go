@@ -433,12 +433,13 @@ func BenchmarkPublishParallel(b *testing.B) {
 // retention policy is a configuration error, not something to wait out.
 func TestOpenFailsFastOnConflictingStream(t *testing.T) {
 	dir := t.TempDir()
-	stream, prefix := uniq(t)
-	b := openEmbedded(t, dir, stream, prefix)
+	own, ownPrefix := uniq(t)
+	b := openEmbedded(t, dir, own, ownPrefix)
 	ctx := context.Background()
-	if err := b.js.DeleteStream(ctx, stream); err != nil {
-		t.Fatal(err)
-	}
+	// A second stream under another name, rather than deleting and
+	// recreating the broker's own: a file store removed and created again at
+	// once under the same name fails now and then on a loaded machine.
+	stream, prefix := own+"_LIMITS", ownPrefix+"_limits"
 	if _, err := b.js.CreateStream(ctx, jetstream.StreamConfig{
 		Name: stream, Subjects: []string{prefix + ".>"}, Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
 	}); err != nil {
