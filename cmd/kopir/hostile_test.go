@@ -388,7 +388,9 @@ func shepCases(t *testing.T, p *suitePKI) []hostile {
 		}
 		return b
 	}
-	good := func(id string) []byte { return env(id, svc, "demo-agency", hostileSecrets, "<payment><amount>1</amount></payment>") }
+	good := func(id string) []byte {
+		return env(id, svc, "demo-agency", hostileSecrets, "<payment><amount>1</amount></payment>")
+	}
 	sign := func(s xmlsig.Signer, b []byte) []byte {
 		out, err := xmlsig.Sign(b, s)
 		if err != nil {
