@@ -260,6 +260,7 @@ func (a *App) Run(ctx context.Context) error {
 func (a *App) agencyHandler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	large := a.largeGate()
 	for _, mc := range a.channels {
 		spec := mc.spec
 		for pattern, h := range mc.ch.Routes(a.Intake) {
@@ -268,7 +269,7 @@ func (a *App) agencyHandler() (http.Handler, error) {
 				method, path = "", pattern
 			}
 			full := strings.TrimSpace(method + " " + spec.Mount + path)
-			mux.Handle(full, a.countInbound(spec.Name, limitBody(int64(spec.MaxBody), h)))
+			mux.Handle(full, a.countInbound(spec.Name, large.Wrap(limitBody(int64(spec.MaxBody), h))))
 		}
 	}
 	return mux, nil

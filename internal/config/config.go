@@ -57,6 +57,14 @@ type Listen struct {
 // Limits that apply to every route unless the route says otherwise.
 type Limits struct {
 	MaxBody units.ByteSize `yaml:"maxBody"`
+	// Large inbound documents (bodies over LargeBody, or of unknown length)
+	// are processed LargeConcurrent at a time; one that waits longer than
+	// LargeWait is answered 503 with Retry-After. A large XML document costs
+	// many times its size while it is validated and translated, so this is
+	// what bounds the bus's memory.
+	LargeBody       units.ByteSize `yaml:"largeBody"`
+	LargeConcurrent int            `yaml:"largeConcurrent"`
+	LargeWait       units.Duration `yaml:"largeWait"`
 }
 
 // Channel is one inbound channel on the agency listener.
@@ -143,6 +151,10 @@ const (
 	DefaultTimeout  = 5 * time.Second
 	DefaultDeadline = 15 * time.Second
 	DefaultMaxBody  = 64 << 10
+	// DefaultLargeBody: 1 MiB; a pacs.002 is a few KiB, a day's statement
+	// of a busy account several MiB.
+	DefaultLargeBody = 1 << 20
+	DefaultLargeWait = 60 * time.Second
 )
 
 func (c *Config) applyDefaults() {
@@ -157,6 +169,15 @@ func (c *Config) applyDefaults() {
 	def(&c.DataDir, "./data")
 	if c.Limits.MaxBody == 0 {
 		c.Limits.MaxBody = DefaultMaxBody
+	}
+	if c.Limits.LargeBody == 0 {
+		c.Limits.LargeBody = DefaultLargeBody
+	}
+	if c.Limits.LargeConcurrent == 0 {
+		c.Limits.LargeConcurrent = 1
+	}
+	if c.Limits.LargeWait == 0 {
+		c.Limits.LargeWait = units.Duration(DefaultLargeWait)
 	}
 	for i := range c.Routes {
 		r := &c.Routes[i]
@@ -225,6 +246,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			top(name, "%q is not host:port", addr)
 		}
+	}
+	if c.Limits.LargeBody < 0 || c.Limits.LargeConcurrent < 0 || c.Limits.LargeWait < 0 {
+		top("limits", "largeBody, largeConcurrent and largeWait must not be negative")
 	}
 	callers := map[string]bool{}
 	checkCallers := func(kind string, list []Caller) {
