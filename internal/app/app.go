@@ -327,7 +327,7 @@ func (a *App) readiness() error {
 func (a *App) breakerStates() []admin.BreakerState {
 	var out []admin.BreakerState
 	for _, b := range a.Breakers.Snapshot() {
-		out = append(out, admin.BreakerState{Endpoint: b.Endpoint, State: b.State, Requests: b.Requests, Failures: b.ConsecutiveFailures})
+		out = append(out, admin.BreakerState{Endpoint: b.Name(), State: b.State, Requests: b.Requests, Failures: b.ConsecutiveFailures})
 	}
 	return out
 }
