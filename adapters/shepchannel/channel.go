@@ -67,6 +67,11 @@ type ChannelOptions struct {
 	// SchemaValidation validates every envelope against the contract's
 	// XSD with libxml2 (default true). Off, the typed checks remain.
 	SchemaValidation *bool `yaml:"schemaValidation"`
+	// NotificationSigners binds changeMassageStatusNotification, which
+	// names no sender, to the gateway's certificate, so that no other
+	// trusted participant can report a message's fate. Given, every
+	// notification must be signed by one of them.
+	NotificationSigners *SignerBinding `yaml:"notificationSigners"`
 	// PublicURL is the channel's address as agencies reach it (behind a
 	// proxy, the proxy's), e.g. https://bus.minfin.kz/shep: the served
 	// WSDL's soap:address is <publicURL>/sync and <publicURL>/async.
@@ -148,6 +153,8 @@ type Channel struct {
 	poll         *Poller
 	schemas      *shep.Schemas
 	publicURL    string
+	// notifySigners may sign status notifications; nil: anyone trusted.
+	notifySigners *binding
 	// Now is the clock for certificate validity and dates; nil: time.Now.
 	Now func() time.Time
 	// Log is the component's logger from the core's Resources (JSON, with
@@ -262,6 +269,16 @@ func NewChannel(o ChannelOptions) (*Channel, error) {
 			return nil, fmt.Errorf("shep: %w", err)
 		}
 		c.schemas = sc
+	}
+	if o.NotificationSigners != nil {
+		if o.Trust == nil {
+			return nil, errors.New("shep: options.notificationSigners needs options.trust (roots to verify the signatures against)")
+		}
+		b, err := newBinding(o.NotificationSigners)
+		if err != nil {
+			return nil, fmt.Errorf("shep: options.notificationSigners: %v", err)
+		}
+		c.notifySigners = b
 	}
 	pub, err := publicURL(o.PublicURL)
 	if err != nil {
@@ -449,6 +466,12 @@ func (c *Channel) signature(f *shep.Frame, body []byte, senderID string) (string
 	if s, ok := c.senders[senderID]; ok {
 		bound = s.signers
 	}
+	return c.verify(f, body, bound, fmt.Sprintf("sender %q", senderID))
+}
+
+// verify is signature for a message that bound (nil: anyone trusted) must
+// have signed; who names them in a refusal.
+func (c *Channel) verify(f *shep.Frame, body []byte, bound *binding, who string) (string, *refusal) {
 	signed := f.Signed || bytes.Contains(body, []byte(xmlsig.NSWSSE))
 	if !signed && !c.requireSig && bound == nil {
 		return "", nil
@@ -473,8 +496,8 @@ func (c *Channel) signature(f *shep.Frame, body []byte, senderID string) (string
 	}
 	subject := v.Certificate.Subject.String()
 	if bound != nil && !bound.allows(v.Certificate) {
-		return "", clientErr(CodeSignerMismatch, "sender %q is not signed for by %q (%s): its certificate names another organisation or person than the ones bound to the sender",
-			senderID, subject, xmlsig.IdentityOf(v.Certificate))
+		return "", clientErr(CodeSignerMismatch, "%s is not signed for by %q (%s): its certificate names another organisation or person than the ones bound to it",
+			who, subject, xmlsig.IdentityOf(v.Certificate))
 	}
 	return subject, nil
 }
@@ -910,7 +933,7 @@ func (c *Channel) statusNotification(ctx context.Context, w http.ResponseWriter,
 	m.Key, m.ExternalID = shep.OpChangeStatusNotification, n.NotificationId
 	// The notification names no sender: the gateway's signature is what
 	// authenticates it.
-	if _, rf := c.signature(frame, body, ""); rf != nil {
+	if _, rf := c.verify(frame, body, c.notifySigners, "a status notification"); rf != nil {
 		fault(rf)
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters/shepchannel"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep/sheptest"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
+	"github.com/minfin-kz/kopir/mocks/shepgw"
 )
 
 // codeOf is the fault a wrapping form is refused with.
@@ -155,6 +156,8 @@ func TestSignerBindingOptions(t *testing.T) {
 		"bad check digit":             {roots + "senders:\n  - {id: a, password: x, signers: {bins: [\"000740000729\"]}}\n", "bins[0]"},
 		"IIN in place of a BIN":       {roots + "senders:\n  - {id: a, password: x, signers: {bins: [\"" + employeeIIN + "\"]}}\n", "bins[0]"},
 		"empty binding":               {roots + "senders:\n  - {id: a, password: x, signers: {}}\n", "names no bins"},
+		"notifications bound":         {roots + "notificationSigners: {bins: [\"" + gatewayBIN + "\"]}\nsenders:\n  - {id: a, password: x}\n", ""},
+		"notifications without trust": {"notificationSigners: {bins: [\"" + gatewayBIN + "\"]}\nsenders:\n  - {id: a, password: x}\n", "notificationSigners needs"},
 		"public URL with a query":     {"publicURL: http://bus/shep?x=1\nsenders:\n  - {id: a, password: x}\n", "publicURL"},
 		"public URL that is relative": {"publicURL: /shep\nsenders:\n  - {id: a, password: x}\n", "publicURL"},
 	} {
@@ -266,4 +269,41 @@ func TestChannelLogsJSONWithCorrelationID(t *testing.T) {
 		t.Errorf("the channel logged to the process-wide default logger:\n%s", def.String())
 	}
 	io.Copy(io.Discard, unprovisioned.Result().Body)
+}
+
+// A status notification names no sender; with notificationSigners only
+// the gateway's certificate may report a message's fate.
+func TestStatusNotificationsBoundToTheGateway(t *testing.T) {
+	f := fixture(t)
+	in := newIntake(nil)
+	in.SentAs("bus-out-2", "egov.async", "out-2", nil)
+	o := channelOpts()
+	o.NotificationSigners = &shepchannel.SignerBinding{BINs: []string{gatewayBIN}}
+	_, ch := channelServer(t, o, true, in)
+	notify := func(s xmlsig.Signer) shepgw.PushResult {
+		t.Helper()
+		gw := mockServer(t, shepgw.Options{Signer: s, PushURL: ch.URL + "/shep"})
+		resp, err := http.Post(gw.URL+"/_control/shep/notify", "application/json", strings.NewReader(`{"messageId":"out-2","state":"DELIVERED"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r shepgw.PushResult
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := notify(f.otherOrg); r.Status != 500 || !strings.Contains(r.Response, shepchannel.CodeSignerMismatch) {
+		t.Fatalf("a notification signed by another participant: %+v", r)
+	}
+	if rj := lastRejection(t, in); !strings.Contains(rj.Reason.Error(), shepchannel.CodeSignerMismatch) {
+		t.Fatalf("%+v", rj)
+	}
+	if ev := in.Actions("bus-out-2", "SHEP_STATUS"); len(ev) != 0 {
+		t.Fatalf("the forged notification was recorded: %v", ev)
+	}
+	if r := notify(f.gateway); r.Status != 200 || len(in.Actions("bus-out-2", "SHEP_STATUS")) != 1 {
+		t.Fatalf("the gateway's notification: %+v", r)
+	}
 }
