@@ -89,7 +89,8 @@ type SenderAuth struct {
 	// Signers binds the sender to the certificates that may sign for it.
 	// Given, every message of this sender must be signed by a trusted
 	// certificate that names one of them (SIGNATURE_SENDER_MISMATCH
-	// otherwise). Required for every sender when requireSignature is on.
+	// otherwise). Without it, any trusted signature passes for the sender
+	// (logged as a warning at start-up): bind every sender in production.
 	Signers *SignerBinding `yaml:"signers"`
 }
 
@@ -155,6 +156,8 @@ type Channel struct {
 	publicURL    string
 	// notifySigners may sign status notifications; nil: anyone trusted.
 	notifySigners *binding
+	// unbound are the senders any trusted certificate may sign for.
+	unbound []string
 	// Now is the clock for certificate validity and dates; nil: time.Now.
 	Now func() time.Time
 	// Log is the component's logger from the core's Resources (JSON, with
@@ -194,6 +197,11 @@ func newChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Ch
 // the core's layered transport to the gateway.
 func (c *Channel) Provision(res adapters.Resources) error {
 	c.Log, c.Now = res.Log(), res.Clock
+	for _, id := range c.unbound {
+		// Any trusted organisation's signature then passes for this
+		// sender: it is allowed, for a migration, but said at start-up.
+		c.Log.Warn("shep: sender is not bound to its signing certificates (options.senders[].signers): a signature of any trusted organisation is accepted for it", "senderId", id)
+	}
 	if c.poll != nil {
 		if err := c.poll.provision(res); err != nil {
 			return fmt.Errorf("shep: options.poll: %w", err)
@@ -237,8 +245,7 @@ func NewChannel(o ChannelOptions) (*Channel, error) {
 				snd.services[id] = true
 			}
 		}
-		switch {
-		case s.Signers != nil:
+		if s.Signers != nil {
 			if o.Trust == nil {
 				return nil, fmt.Errorf("shep: %s.signers needs options.trust (roots to verify the signatures against)", f)
 			}
@@ -247,10 +254,8 @@ func NewChannel(o ChannelOptions) (*Channel, error) {
 				return nil, fmt.Errorf("shep: %s.signers: %v", f, err)
 			}
 			snd.signers = b
-		case o.RequireSignature:
-			// A required signature that any trusted organisation may give
-			// lets one agency speak for another.
-			return nil, fmt.Errorf("shep: %s.signers is required with requireSignature: name the BINs, IINs or subjects that sign for sender %q", f, s.ID)
+		} else if o.Trust != nil {
+			c.unbound = append(c.unbound, s.ID)
 		}
 		c.senders[s.ID] = snd
 	}
@@ -361,7 +366,8 @@ const (
 	// element processed might not be the one signed and validated.
 	CodeEnvelopeStructure = "KOPIR_ENVELOPE_STRUCTURE"
 	// CodeDuplicateID: an Id value carried by two elements, or two Id
-	// attributes on one element.
+	// attributes on one element, in an unsigned envelope (in a signed one
+	// it is SIGNATURE_WRAPPING, as is a displaced soap:Body).
 	CodeDuplicateID = "KOPIR_DUPLICATE_ID"
 	// CodeSignerMismatch: a valid, trusted signature by a certificate that
 	// does not name an organisation or person bound to the senderId.
@@ -436,15 +442,21 @@ func (c *Channel) read(w http.ResponseWriter, r *http.Request) ([]byte, *refusal
 	return buf.Bytes(), nil
 }
 
-// xmlRefusal turns a parse failure into the precise fault.
-func xmlRefusal(err error) *refusal {
+// xmlRefusal turns a parse failure of body into the precise fault. An Id
+// carried twice or a displaced soap:Body in a signed envelope can only aim
+// at the signature, and is refused as the wrapping it is.
+func xmlRefusal(err error, body []byte) *refusal {
 	var se *safexml.Error
 	if errors.As(err, &se) {
 		return clientErr(CodeXMLPrefix+strings.ToUpper(se.Reason), "%v", se)
 	}
 	var fe *shep.FrameError
 	if errors.As(err, &fe) {
-		if fe.Reason == shep.FrameDuplicateID {
+		signed := bytes.Contains(body, []byte(xmlsig.NSWSSE))
+		switch {
+		case signed && (fe.Reason == shep.FrameDuplicateID || fe.Reason == shep.FrameDisplacedBody):
+			return clientErr(string(xmlsig.ReasonWrapping), "the signature may not cover the Body that is processed: %v", fe)
+		case fe.Reason == shep.FrameDuplicateID:
 			return clientErr(CodeDuplicateID, "%v", fe)
 		}
 		return clientErr(CodeEnvelopeStructure, "%v", fe)
@@ -575,7 +587,8 @@ func validateSync(info *shepsync.SyncMessageInfo, dataPresent bool) *refusal {
 	case !dataPresent:
 		return clientErr(CodeInvalidEnvelope, "request/requestData is required")
 	}
-	return nil
+	// The senderId is named in refusals and the store: bounded like an id.
+	return checkID("requestInfo/sender/senderId", info.Sender.SenderId)
 }
 
 func validateAsyncSend(m *shep.InboundSendMessage) *refusal {
@@ -591,7 +604,7 @@ func validateAsyncSend(m *shep.InboundSendMessage) *refusal {
 	}
 	switch {
 	case !shep.ValidMessageType(mi.MessageType):
-		return clientErr(CodeInvalidEnvelope, "messageInfo/messageType %q is not REQUEST, UPDATE, NOTIFICATION or RESPONSE", mi.MessageType)
+		return clientErr(CodeInvalidEnvelope, "messageInfo/messageType %q is not REQUEST, UPDATE, NOTIFICATION or RESPONSE", short(mi.MessageType))
 	case mi.MessageDate.ToGoTime().Year() <= 1:
 		return clientErr(CodeInvalidEnvelope, "messageInfo/messageDate is missing or not an xsd:dateTime")
 	case mi.Sender == nil || mi.Sender.SenderId == "":
@@ -599,7 +612,7 @@ func validateAsyncSend(m *shep.InboundSendMessage) *refusal {
 	case m.MessageData == nil || !m.MessageData.Data.Present():
 		return clientErr(CodeInvalidEnvelope, "request/messageData/data is required")
 	}
-	return nil
+	return checkID("messageInfo/sender/senderId", mi.Sender.SenderId)
 }
 
 func validateStatusNotification(r *shepasync.AsyncChangeStatusNotifyRequest) *refusal {
@@ -615,7 +628,7 @@ func validateStatusNotification(r *shepasync.AsyncChangeStatusNotifyRequest) *re
 	}
 	switch {
 	case n.MessageState != shep.StateOnDelivery && !shep.FinalState(n.MessageState):
-		return clientErr(CodeInvalidEnvelope, "notification/messageState %q is not ON_DELIVERY, DELIVERED, NOT_DELIVERED or DELIVERY_STOPPED", n.MessageState)
+		return clientErr(CodeInvalidEnvelope, "notification/messageState %q is not ON_DELIVERY, DELIVERED, NOT_DELIVERED or DELIVERY_STOPPED", short(n.MessageState))
 	case n.Status == nil || n.Status.StatusCode == "":
 		return clientErr(CodeInvalidEnvelope, "notification/status/statusCode is required")
 	case n.NotificationDate.ToGoTime().Year() <= 1:
@@ -644,7 +657,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 	}{req}
 	frame, err := shep.ParseInbound(body, c.lim, shep.Expect(shep.NSTypes, "SendMessage", &wrap))
 	if err != nil {
-		fault(xmlRefusal(err))
+		fault(xmlRefusal(err, body))
 		return
 	}
 	if req.Info == nil {
@@ -824,7 +837,7 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 		op = shep.OpChangeStatusNotification
 	}
 	if err != nil {
-		fault(xmlRefusal(err))
+		fault(xmlRefusal(err, body))
 		return
 	}
 	if send.Request != nil && send.Request.MessageInfo != nil {

@@ -480,6 +480,8 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 		{"unknown serviceId", plain.URL, "/sync", syncEnvelope(t, "b-u", "NOPE", "demo-agency", "demo-secret", "<x/>"), shepchannel.CodeUnknownService, "b-u", "NOPE"},
 		{"wrong password", plain.URL, "/sync", syncEnvelope(t, "b-p", svcAsync, "demo-agency", "guess", "<x/>"), shepchannel.CodeAuthFailed, "b-p", ""},
 		{"unknown sender", plain.URL, "/sync", syncEnvelope(t, "b-s", svcAsync, "stranger", "x", "<x/>"), shepchannel.CodeAuthFailed, "b-s", ""},
+		{"sender id of 64 KiB", plain.URL, "/sync", syncEnvelope(t, "b-sl", svcAsync, strings.Repeat("s", 64<<10), "x", "<x/>"), shepchannel.CodeBodyTooLarge, "", ""},
+		{"sender id of 300 bytes", plain.URL, "/sync", syncEnvelope(t, "b-sm", svcAsync, strings.Repeat("s", 300), "x", "<x/>"), shepchannel.CodeInvalidEnvelope, "b-sm", "senderId"},
 		{"sender not allowed this service", plain.URL, "/sync", syncEnvelope(t, "b-a", "MINFIN_Other", "narrow", "p", "<x/>"), shepchannel.CodeAuthFailed, "b-a", "may not use"},
 		{"property too long", plain.URL, "/sync", replace(good("b-pr"), "</sender>", "</sender><properties><key>"+strings.Repeat("k", 31)+"</key><value>v</value></properties>"), shepchannel.CodeInvalidEnvelope, "b-pr", "30"},
 		{"unsigned", signed.URL, "/sync", good("b-us"), string(xmlsig.ReasonMissing), "b-us", ""},

@@ -20,10 +20,13 @@ import (
 )
 
 // codeOf is the fault a wrapping form is refused with.
+// codeOf is the fault a signed wrapping form is refused with: what aims
+// at the signature (an Id twice, a displaced Body) is SIGNATURE_WRAPPING.
 var codeOf = map[string]string{
-	sheptest.Structure:   shepchannel.CodeEnvelopeStructure,
-	sheptest.DuplicateID: shepchannel.CodeDuplicateID,
-	sheptest.Wrapping:    string(xmlsig.ReasonWrapping),
+	sheptest.Structure:     shepchannel.CodeEnvelopeStructure,
+	sheptest.DuplicateID:   string(xmlsig.ReasonWrapping),
+	sheptest.DisplacedBody: string(xmlsig.ReasonWrapping),
+	sheptest.Wrapping:      string(xmlsig.ReasonWrapping),
 }
 
 // refusedAs posts body and checks the fault code, that the refusal is
@@ -69,11 +72,19 @@ func TestSignatureWrappingIsRefusedInEveryForm(t *testing.T) {
 				refusedAs(t, in, signed.URL+"/shep"+op.path, form.Envelope, codeOf[form.Want])
 			})
 		}
-		// Where signatures are optional the decoy is no better off.
-		decoy := sheptest.WrappingForms(op.valid, op.invalid, func(b []byte) []byte { return b })[0]
-		t.Run(op.path+" unsigned "+decoy.Name, func(t *testing.T) {
-			refusedAs(t, in, plain.URL+"/shep"+op.path, decoy.Envelope, shepchannel.CodeEnvelopeStructure)
-		})
+		// Where signatures are optional the same shapes are no better off;
+		// unsigned, they are named for what they are.
+		unsignedCode := map[string]string{sheptest.Structure: shepchannel.CodeEnvelopeStructure, sheptest.DuplicateID: shepchannel.CodeDuplicateID, sheptest.DisplacedBody: shepchannel.CodeEnvelopeStructure}
+		withID := func(b []byte) []byte { // unsigned, but with a Body Id to duplicate
+			return bytes.Replace(b, []byte("<soap:Body>"), []byte(`<soap:Body xmlns:wsu="`+xmlsig.NSWSU+`" wsu:Id="id-unsigned">`), 1)
+		}
+		for _, form := range sheptest.WrappingForms(op.valid, op.invalid, withID) {
+			if code, ok := unsignedCode[form.Want]; ok {
+				t.Run(op.path+" unsigned "+form.Name, func(t *testing.T) {
+					refusedAs(t, in, plain.URL+"/shep"+op.path, form.Envelope, code)
+				})
+			}
+		}
 	}
 	for _, srv := range []string{signed.URL, plain.URL} {
 		if status, _, body := postXML(t, srv+"/shep/sync", sign(syncEnvelope(t, "w-ok-"+srv[len(srv)-5:], svcAsync, "demo-agency", "demo-secret", "<x/>"))); status != 200 {
@@ -151,7 +162,7 @@ func TestSignerBindingOptions(t *testing.T) {
 	}{
 		"bound by BIN":                {roots + "requireSignature: true\nsenders:\n  - {id: a, password: x, signers: {bins: [\"" + agencyBIN + "\"]}}\n", ""},
 		"bound by IIN and subject":    {roots + "senders:\n  - {id: a, password: x, signers: {iins: [\"" + employeeIIN + "\"], subjects: [\"CN=x,C=KZ\"]}}\n", ""},
-		"required but not bound":      {roots + "requireSignature: true\nsenders:\n  - {id: a, password: x}\n", "senders[0].signers is required"},
+		"required but not bound":      {roots + "requireSignature: true\nsenders:\n  - {id: a, password: x}\n", ""},
 		"bound without trust":         {"senders:\n  - {id: a, password: x, signers: {bins: [\"" + agencyBIN + "\"]}}\n", "needs options.trust"},
 		"bad check digit":             {roots + "senders:\n  - {id: a, password: x, signers: {bins: [\"000740000729\"]}}\n", "bins[0]"},
 		"IIN in place of a BIN":       {roots + "senders:\n  - {id: a, password: x, signers: {bins: [\"" + employeeIIN + "\"]}}\n", "bins[0]"},
@@ -305,5 +316,21 @@ func TestStatusNotificationsBoundToTheGateway(t *testing.T) {
 	}
 	if r := notify(f.gateway); r.Status != 200 || len(in.Actions("bus-out-2", "SHEP_STATUS")) != 1 {
 		t.Fatalf("the gateway's notification: %+v", r)
+	}
+}
+
+// A sender left unbound where signatures are checked is accepted, and
+// said at start-up.
+func TestUnboundSenderIsWarnedAbout(t *testing.T) {
+	var out bytes.Buffer
+	f, _ := adapters.LookupChannel(shepchannel.ChannelName)
+	res := adaptertest.Resources(t)
+	res.Logger = slog.New(slog.NewJSONHandler(&out, nil))
+	yaml := "trust: {roots: [" + trustFiles(t).Roots[0] + "]}\nrequireSignature: true\nsenders:\n  - {id: bound, password: x, signers: {bins: [\"" + agencyBIN + "\"]}}\n  - {id: loose, password: y}\n"
+	if _, err := f(adapters.ChannelConfig{Name: "shep", Options: adaptertest.Options(yaml)}, res); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"senderId":"loose"`) || strings.Contains(out.String(), `"senderId":"bound"`) {
+		t.Fatalf("start-up warnings:\n%s", out.String())
 	}
 }

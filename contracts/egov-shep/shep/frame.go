@@ -37,18 +37,22 @@ type Frame struct {
 
 // Frame refusal reasons.
 const (
-	// FrameStructure: not exactly Envelope(Header?, Body(operation)), or a
-	// SOAP element or an operation element somewhere else.
+	// FrameStructure: not exactly Envelope(Header?, Body(operation)), or
+	// an operation element somewhere else.
 	FrameStructure = "structure"
 	// FrameDuplicateID: an Id value carried twice, or two Id attributes on
 	// one element.
 	FrameDuplicateID = "duplicate-id"
+	// FrameDisplacedBody: a soap:Body (or Envelope, Header) element other
+	// than the Envelope's own children, the copy a wrapping attack keeps
+	// for a verifier to find.
+	FrameDisplacedBody = "displaced-body"
 )
 
 // FrameError is an envelope refused for its shape. Detail names the line
 // where the reader stopped.
 type FrameError struct {
-	Reason string // FrameStructure or FrameDuplicateID
+	Reason string // FrameStructure, FrameDuplicateID or FrameDisplacedBody
 	Detail string
 }
 
@@ -223,8 +227,10 @@ func (r *frameReader) start(t xml.StartElement) error {
 		}
 	case depth == 2:
 		return r.envelopeChild(t)
+	case soapName && t.Name.Local == "Body":
+		return r.fail(FrameDisplacedBody, "soap:Body inside <%s>: the one Body signed and processed is the Envelope's child", r.stack[depth-2].name.Local)
 	case soapName:
-		return r.fail(FrameStructure, "soap:%s inside <%s>: it may only be a child of soap:Envelope", t.Name.Local, r.stack[depth-2].name.Local)
+		return r.fail(FrameStructure, "soap:%s inside <%s>: it belongs only at the top of the envelope", t.Name.Local, r.stack[depth-2].name.Local)
 	case depth == 3 && r.stack[1].name.Local == "Body":
 		if r.op {
 			return r.fail(FrameStructure, "soap:Body holds more than one element (second: <%s>); only one operation is processed", t.Name.Local)

@@ -11,16 +11,17 @@ import (
 
 // What a wrapping form must be refused for.
 const (
-	Structure   = "structure"    // shep.FrameStructure
-	DuplicateID = "duplicate-id" // shep.FrameDuplicateID
-	Wrapping    = "wrapping"     // xmlsig.ReasonWrapping
+	Structure     = "structure"      // shep.FrameStructure
+	DuplicateID   = "duplicate-id"   // shep.FrameDuplicateID
+	DisplacedBody = "displaced-body" // shep.FrameDisplacedBody
+	Wrapping      = "wrapping"       // xmlsig.ReasonWrapping
 )
 
 // Form is one hostile envelope.
 type Form struct {
 	Name     string
 	Envelope []byte
-	Want     string // Structure, DuplicateID or Wrapping
+	Want     string // Structure, DuplicateID, DisplacedBody or Wrapping
 }
 
 var (
@@ -86,11 +87,12 @@ func WrappingForms(valid, invalid []byte, sign func([]byte) []byte) []Form {
 		// operation of the same name waits in the unsigned Header.
 		{"valid decoy operation in the Header", []byte(intoHeader(bad.s, decoy)), Structure},
 		{"decoy operation wrapped in a Header element", []byte(intoHeader(bad.s, `<x:Wrapper xmlns:x="urn:attacker">`+decoy+`</x:Wrapper>`)), Structure},
-		{"signed Body moved into the Header, another Body processed", []byte(intoHeader(good.withBody(`<soap:Body>`+evil+`</soap:Body>`), `<x:Wrapper xmlns:x="urn:attacker">`+goodBody+`</x:Wrapper>`)), Structure},
+		{"signed Body moved into the Header, another Body processed", []byte(intoHeader(good.withBody(`<soap:Body>`+evil+`</soap:Body>`), `<x:Wrapper xmlns:x="urn:attacker">`+goodBody+`</x:Wrapper>`)), DisplacedBody},
+		{"signed Body copied into the Header", []byte(intoHeader(good.s, goodBody)), DisplacedBody},
 		{"second Body after the signed one", []byte(good.withBody(goodBody + `<soap:Body>` + evil + `</soap:Body>`)), Structure},
 		{"second Body before the signed one", []byte(good.withBody(`<soap:Body>` + evil + `</soap:Body>` + goodBody)), Structure},
-		{"signed Body not a child of the Envelope", []byte(good.withBody(`<x:Wrapper xmlns:x="urn:attacker">` + goodBody + `</x:Wrapper><soap:Body>` + evil + `</soap:Body>`)), Structure},
-		{"only Body inside a wrapper", []byte(good.withBody(`<x:Wrapper xmlns:x="urn:attacker">` + goodBody + `</x:Wrapper>`)), Structure},
+		{"signed Body not a child of the Envelope", []byte(good.withBody(`<soap:Body>` + evil + `</soap:Body><x:Wrapper xmlns:x="urn:attacker">` + goodBody + `</x:Wrapper>`)), Structure},
+		{"signed Body inside the processed one", []byte(good.withBody(`<soap:Body>` + evil + goodBody + `</soap:Body>`)), DisplacedBody},
 		{"Body holds a second operation", []byte(good.withBody(strings.Replace(goodBody, "</soap:Body>", evil+"</soap:Body>", 1))), Structure},
 		{"text beside the operation", []byte(good.withBody(strings.Replace(goodBody, "</soap:Body>", "evil</soap:Body>", 1))), Structure},
 		{"Body under an undeclared prefix", []byte(good.withBody(strings.Replace(strings.Replace(goodBody, "<soap:Body", "<s2:Body", 1), "</soap:Body>", "</s2:Body>", 1))), Structure},
