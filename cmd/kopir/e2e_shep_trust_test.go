@@ -45,7 +45,8 @@ func TestSHEPTrustRefusals(t *testing.T) {
 			return out
 		}
 	}
-	codes := map[string]string{sheptest.Structure: "KOPIR_ENVELOPE_STRUCTURE", sheptest.DuplicateID: "KOPIR_DUPLICATE_ID", sheptest.Wrapping: "SIGNATURE_WRAPPING"}
+	// In a signed envelope, what aims at the signature is SIGNATURE_WRAPPING.
+	codes := map[string]string{sheptest.Structure: "KOPIR_ENVELOPE_STRUCTURE", sheptest.DuplicateID: "SIGNATURE_WRAPPING", sheptest.DisplacedBody: "SIGNATURE_WRAPPING", sheptest.Wrapping: "SIGNATURE_WRAPPING"}
 	stamp := time.Now().UnixNano() % 1e9
 	cases := map[string][2]string{} // name → envelope, code
 	for _, f := range sheptest.WrappingForms(envelope(fmt.Sprintf("w-%d", stamp), ""), envelope(fmt.Sprintf("w-%d", stamp), "<priority>1</priority>"), sign(gateway)) {
