@@ -362,8 +362,9 @@ func (c *Channel) Run(ctx context.Context, in adapters.Intake) error {
 const (
 	CodeBodyTooLarge = "KOPIR_BODY_TOO_LARGE"
 	// CodeEnvelopeStructure: not exactly Envelope(Header?, Body(one
-	// operation)), or a soap:Body or operation element elsewhere, so the
-	// element processed might not be the one signed and validated.
+	// operation)), or an operation element (unsigned: also a soap:Body)
+	// elsewhere, so the element processed might not be the one signed and
+	// validated.
 	CodeEnvelopeStructure = "KOPIR_ENVELOPE_STRUCTURE"
 	// CodeDuplicateID: an Id value carried by two elements, or two Id
 	// attributes on one element, in an unsigned envelope (in a signed one
@@ -481,8 +482,9 @@ func (c *Channel) signature(f *shep.Frame, body []byte, senderID string) (string
 	return c.verify(f, body, bound, fmt.Sprintf("sender %q", senderID))
 }
 
-// verify is signature for a message that bound (nil: anyone trusted) must
-// have signed; who names them in a refusal.
+// verify checks the signature of a message that only a certificate named
+// by bound may sign (nil: any trusted one); who names the signer's role in
+// a refusal.
 func (c *Channel) verify(f *shep.Frame, body []byte, bound *binding, who string) (string, *refusal) {
 	signed := f.Signed || bytes.Contains(body, []byte(xmlsig.NSWSSE))
 	if !signed && !c.requireSig && bound == nil {
