@@ -138,12 +138,15 @@ func (s *Sender) sign(ctx context.Context, env []byte) ([]byte, error) {
 	return b, nil
 }
 
-// soapRequest wraps an envelope for the core's transport.
-func soapRequest(body []byte) *adapters.WireRequest {
+// soapRequest wraps an envelope for the core's transport. The serviceId
+// keys the breaker: every service behind the gateway shares its URL, and
+// one registry's outage must not cut the others off.
+func (s *Sender) soapRequest(body []byte) *adapters.WireRequest {
 	return &adapters.WireRequest{
-		Method: http.MethodPost,
-		Header: http.Header{"Content-Type": {"text/xml; charset=utf-8"}, "Soapaction": {`""`}},
-		Body:   body,
+		Method:  http.MethodPost,
+		Header:  http.Header{"Content-Type": {"text/xml; charset=utf-8"}, "Soapaction": {`""`}},
+		Body:    body,
+		Service: s.ServiceID,
 	}
 }
 
@@ -155,7 +158,7 @@ func (s *Sender) Send(ctx context.Context, t adapters.Transport, env []byte) (*a
 	if err != nil {
 		return nil, err
 	}
-	return t.Do(ctx, soapRequest(env))
+	return t.Do(ctx, s.soapRequest(env))
 }
 
 // Wire builds the HTTP request for one call. The SHEP messageId is the bus's
@@ -182,7 +185,7 @@ func (s *Sender) WireProps(ctx context.Context, req *adapters.Request, data shep
 	if body, err = s.sign(ctx, body); err != nil {
 		return nil, err
 	}
-	return soapRequest(body), nil
+	return s.soapRequest(body), nil
 }
 
 // RetryableFaults lists SHEP errorCodes worth another attempt. It is empty:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
@@ -110,7 +111,7 @@ func (p *Poller) Run(ctx context.Context, in adapters.Intake) error {
 		for _, s := range p.senders {
 			n, err := p.Once(ctx, in, s)
 			if err != nil && ctx.Err() == nil {
-				p.c.Log.Warn("shep: getMessages failed", "serviceId", s.ServiceID, "err", err)
+				p.c.Log.LogAttrs(ctx, slog.LevelWarn, "shep: getMessages failed", slog.String("serviceId", s.ServiceID), slog.String("err", short(err.Error())))
 			}
 			full = full || n >= p.amount
 		}
@@ -172,14 +173,16 @@ func (p *Poller) take(ctx context.Context, in adapters.Intake, msg *shep.Inbound
 		m.Key, m.ExternalID = mi.ServiceId, mi.MessageId
 	}
 	if rf == nil {
-		p.c.Log.Debug("shep: polled message taken", "messageId", msg.MessageInfo.MessageId, "kopirMessageId", rc.MessageID, "duplicate", rc.Duplicate)
+		p.c.Log.LogAttrs(ctx, slog.LevelInfo, "shep: polled message taken", append(p.c.attrs(m, rc.MessageID, correlationOf(m, rc.MessageID)), slog.Bool("duplicate", rc.Duplicate))...)
 		return shep.ReceiveAccepted, shep.NotResend, nil
 	}
 	ei := &shepasync.ErrorInfo{ErrorCode: rf.code, ErrorMessage: rf.msg, ErrorDate: shep.XSDNow(p.c.now())}
 	if rf.server {
+		p.c.Log.LogAttrs(ctx, slog.LevelWarn, "shep: polled message not taken, the gateway offers it again", append(p.c.attrs(m, "", m.CorrelationID), slog.String("code", rf.code), slog.String("reason", short(rf.msg)))...)
 		return shep.ReceiveNotAccepted, shep.Resend, ei
 	}
-	in.Reject(ctx, m, &adapters.RejectError{Code: rf.code, Reason: rf.msg})
+	id := in.Reject(ctx, m, &adapters.RejectError{Code: rf.code, Reason: rf.msg})
+	p.c.Log.LogAttrs(ctx, slog.LevelInfo, "shep: polled message refused", append(p.c.attrs(m, id, correlationOf(m, id)), slog.String("code", rf.code), slog.String("reason", short(rf.msg)))...)
 	return shep.ReceiveNotAccepted, shep.NotResend, ei
 }
 

@@ -76,12 +76,15 @@ func Verify(envelope []byte) (*Verified, error) {
 	uri := ref.SelectAttrValue("URI", "")
 	switch {
 	case id == "":
-		return nil, fail(ReasonMalformed, "soap:Body has no wsu:Id, so the signature cannot refer to it")
+		return nil, fail(ReasonWrapping, "soap:Body has no wsu:Id, so the signature cannot cover the Body that is processed")
 	case uri != "#"+id:
-		return nil, fail(ReasonMalformed, "the signature's Reference %q does not point to soap:Body (wsu:Id %q); only the Body is signed in this profile", uri, id)
+		return nil, fail(ReasonWrapping, "the signature's Reference %q does not point to the processed soap:Body (wsu:Id %q); only the Body is signed in this profile", uri, id)
 	}
 	if n := countID(env, id); n != 1 {
-		return nil, fail(ReasonMalformed, "Id %q is carried by %d elements; it must be unique", id, n)
+		return nil, fail(ReasonWrapping, "Id %q is carried by %d elements; it must be unique", id, n)
+	}
+	if n := countSOAPBodies(env); n != 1 {
+		return nil, fail(ReasonWrapping, "the document holds %d soap:Body elements; only the one child of soap:Envelope may exist", n)
 	}
 	bodyPrefixes, err := transforms(ref)
 	if err != nil {
@@ -230,11 +233,16 @@ func parts(env *etree.Element) (header, body *etree.Element, err error) {
 			header = c
 		case c.Tag == "Body" && body == nil:
 			body = c
+		case c.Tag == "Body":
+			return nil, nil, fail(ReasonWrapping, "soap:Envelope holds a second Body: only one Body can be the one signed and processed")
 		default:
 			return nil, nil, fail(ReasonMalformed, "unexpected or repeated <%s> in soap:Envelope", c.FullTag())
 		}
 	}
 	if body == nil {
+		if countSOAPBodies(env) > 0 {
+			return nil, nil, fail(ReasonWrapping, "soap:Body is not a child of soap:Envelope")
+		}
 		return nil, nil, fail(ReasonMalformed, "soap:Envelope has no Body")
 	}
 	return header, body, nil
@@ -260,6 +268,24 @@ func countID(root *etree.Element, id string) int {
 			if (a.Key == "Id" || a.Key == "ID" || a.Key == "id") && a.Value == id {
 				n++
 			}
+		}
+		for _, c := range el.ChildElements() {
+			walk(c)
+		}
+	}
+	walk(root)
+	return n
+}
+
+// countSOAPBodies counts soap:Body elements anywhere in the document: one
+// hidden in the Header or in another element is the moved Body of a
+// wrapping attack, whatever the Reference says.
+func countSOAPBodies(root *etree.Element) int {
+	n := 0
+	var walk func(*etree.Element)
+	walk = func(el *etree.Element) {
+		if el.Tag == "Body" && el.NamespaceURI() == NSSOAP {
+			n++
 		}
 		for _, c := range el.ChildElements() {
 			walk(c)

@@ -174,12 +174,16 @@ const (
 	ReasonMalformed   Reason = "SIGNATURE_MALFORMED"   // not the gateway's layout
 	ReasonUnsupported Reason = "SIGNATURE_UNSUPPORTED" // algorithm not registered
 	ReasonInvalid     Reason = "SIGNATURE_INVALID"     // digest or value does not match: tampered
-	ReasonUntrusted   Reason = "CERT_UNTRUSTED"        // no chain to a trusted root
-	ReasonExpired     Reason = "CERT_EXPIRED"          // outside its validity period
-	ReasonRevoked     Reason = "CERT_REVOKED"          // on the CRL
-	ReasonCRL         Reason = "CERT_REVOCATION_UNKNOWN"
-	ReasonKeyUsage    Reason = "CERT_KEY_USAGE" // not for digitalSignature/nonRepudiation
-	ReasonPolicy      Reason = "CERT_POLICY"    // required policy OID absent
+	// ReasonWrapping: the signature does not cover the Body that is
+	// processed (a Reference elsewhere, a Body without its Id, an Id carried
+	// twice, a second or displaced Body): the XML signature wrapping family.
+	ReasonWrapping  Reason = "SIGNATURE_WRAPPING"
+	ReasonUntrusted Reason = "CERT_UNTRUSTED" // no chain to a trusted root
+	ReasonExpired   Reason = "CERT_EXPIRED"   // outside its validity period
+	ReasonRevoked   Reason = "CERT_REVOKED"   // on the CRL
+	ReasonCRL       Reason = "CERT_REVOCATION_UNKNOWN"
+	ReasonKeyUsage  Reason = "CERT_KEY_USAGE" // not for digitalSignature/nonRepudiation
+	ReasonPolicy    Reason = "CERT_POLICY"    // required policy OID absent
 )
 
 // Error is a refused signature.
