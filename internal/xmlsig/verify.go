@@ -29,6 +29,59 @@ type Verified struct {
 // and one Body and nothing else, the Reference must name the Body's own
 // wsu:Id, and no other element may carry that Id.
 func Verify(envelope []byte) (*Verified, error) {
+	s, err := inspect(envelope)
+	if err != nil {
+		return nil, err
+	}
+	alg, ok := Lookup(s.method)
+	if !ok {
+		return nil, fail(ReasonUnsupported, "signature algorithm %q is not supported (supported: %s)", s.method, strings.Join(Supported(), ", "))
+	}
+	if s.digestMethod != alg.DigestMethod() {
+		return nil, fail(ReasonUnsupported, "digest %q does not go with signature algorithm %s (expected %s)", s.digestMethod, s.method, alg.DigestMethod())
+	}
+	bodyC14N, err := canonical(s.body, s.bodyPrefixes)
+	if err != nil {
+		return nil, fail(ReasonMalformed, "canonicalizing soap:Body: %v", err)
+	}
+	if subtle.ConstantTimeCompare(alg.Digest(bodyC14N), s.digest) != 1 {
+		return nil, fail(ReasonInvalid, "the digest of soap:Body does not match the signed one: the body was changed after signing")
+	}
+	siC14N, err := canonical(s.signedInfo, s.signedInfoPrefixes)
+	if err != nil {
+		return nil, fail(ReasonMalformed, "canonicalizing SignedInfo: %v", err)
+	}
+	if err := alg.Verify(s.cert, siC14N, s.value); err != nil {
+		return nil, fail(ReasonInvalid, "the signature value does not verify with the certificate of %q: SignedInfo was changed or signed with another key", s.cert.Subject.String())
+	}
+	return &Verified{Certificate: s.cert, SignatureMethod: s.method, BodyID: s.bodyID}, nil
+}
+
+// Inspect applies every layout rule of Verify — one Header, one Body, one
+// Security header with one Signature whose one Reference names the Body's
+// own unique wsu:Id, a certificate in the KeyIdentifier — without the
+// cryptography. It is for a provider that checks digest and signature
+// value elsewhere (NCANode for GOST, which Go cannot compute): the
+// provider vouches for the mathematics, Inspect for the profile, so a
+// wrapped or doubled signature is refused whoever does the arithmetic.
+func Inspect(envelope []byte) (*Verified, error) {
+	s, err := inspect(envelope)
+	if err != nil {
+		return nil, err
+	}
+	return &Verified{Certificate: s.cert, SignatureMethod: s.method, BodyID: s.bodyID}, nil
+}
+
+// signed is an envelope's signature taken apart, its layout checked.
+type signed struct {
+	body, signedInfo                 *etree.Element
+	bodyID, method, digestMethod     string
+	bodyPrefixes, signedInfoPrefixes string
+	digest, value                    []byte
+	cert                             *x509.Certificate
+}
+
+func inspect(envelope []byte) (*signed, error) {
 	_, env, err := parse(envelope)
 	if err != nil {
 		return nil, err
@@ -63,72 +116,48 @@ func Verify(envelope []byte) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	method := sm.SelectAttrValue("Algorithm", "")
-	alg, ok := Lookup(method)
-	if !ok {
-		return nil, fail(ReasonUnsupported, "signature algorithm %q is not supported (supported: %s)", method, strings.Join(Supported(), ", "))
-	}
+	s := &signed{body: body, signedInfo: si, method: sm.SelectAttrValue("Algorithm", ""), signedInfoPrefixes: inclusivePrefixes(cm)}
 	ref, err := only(si, NSDS, "Reference", ReasonMalformed)
 	if err != nil {
 		return nil, err
 	}
-	id := bodyID(body)
+	s.bodyID = bodyID(body)
 	uri := ref.SelectAttrValue("URI", "")
 	switch {
-	case id == "":
+	case s.bodyID == "":
 		return nil, fail(ReasonMalformed, "soap:Body has no wsu:Id, so the signature cannot refer to it")
-	case uri != "#"+id:
-		return nil, fail(ReasonMalformed, "the signature's Reference %q does not point to soap:Body (wsu:Id %q); only the Body is signed in this profile", uri, id)
+	case uri != "#"+s.bodyID:
+		return nil, fail(ReasonMalformed, "the signature's Reference %q does not point to soap:Body (wsu:Id %q); only the Body is signed in this profile", uri, s.bodyID)
 	}
-	if n := countID(env, id); n != 1 {
-		return nil, fail(ReasonMalformed, "Id %q is carried by %d elements; it must be unique", id, n)
+	if n := countID(env, s.bodyID); n != 1 {
+		return nil, fail(ReasonMalformed, "Id %q is carried by %d elements; it must be unique", s.bodyID, n)
 	}
-	bodyPrefixes, err := transforms(ref)
-	if err != nil {
+	if s.bodyPrefixes, err = transforms(ref); err != nil {
 		return nil, err
 	}
 	dm, err := only(ref, NSDS, "DigestMethod", ReasonMalformed)
 	if err != nil {
 		return nil, err
 	}
-	if a := dm.SelectAttrValue("Algorithm", ""); a != alg.DigestMethod() {
-		return nil, fail(ReasonUnsupported, "digest %q does not go with signature algorithm %s (expected %s)", a, method, alg.DigestMethod())
-	}
+	s.digestMethod = dm.SelectAttrValue("Algorithm", "")
 	dv, err := only(ref, NSDS, "DigestValue", ReasonMalformed)
 	if err != nil {
 		return nil, err
 	}
-	wantDigest, err := decode64(dv.Text())
-	if err != nil {
+	if s.digest, err = decode64(dv.Text()); err != nil {
 		return nil, fail(ReasonMalformed, "DigestValue is not base64: %v", err)
 	}
-	bodyC14N, err := canonical(body, bodyPrefixes)
-	if err != nil {
-		return nil, fail(ReasonMalformed, "canonicalizing soap:Body: %v", err)
-	}
-	if subtle.ConstantTimeCompare(alg.Digest(bodyC14N), wantDigest) != 1 {
-		return nil, fail(ReasonInvalid, "the digest of soap:Body does not match the signed one: the body was changed after signing")
-	}
-	cert, err := keyInfoCert(sig)
-	if err != nil {
+	if s.cert, err = keyInfoCert(sig); err != nil {
 		return nil, err
 	}
 	sv, err := only(sig, NSDS, "SignatureValue", ReasonMalformed)
 	if err != nil {
 		return nil, err
 	}
-	value, err := decode64(sv.Text())
-	if err != nil {
+	if s.value, err = decode64(sv.Text()); err != nil {
 		return nil, fail(ReasonMalformed, "SignatureValue is not base64: %v", err)
 	}
-	siC14N, err := canonical(si, inclusivePrefixes(cm))
-	if err != nil {
-		return nil, fail(ReasonMalformed, "canonicalizing SignedInfo: %v", err)
-	}
-	if err := alg.Verify(cert, siC14N, value); err != nil {
-		return nil, fail(ReasonInvalid, "the signature value does not verify with the certificate of %q: SignedInfo was changed or signed with another key", cert.Subject.String())
-	}
-	return &Verified{Certificate: cert, SignatureMethod: method, BodyID: id}, nil
+	return s, nil
 }
 
 // transforms accepts exactly one exclusive C14N transform (the profile's)
