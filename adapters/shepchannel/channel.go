@@ -27,6 +27,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/egov"
+	"github.com/minfin-kz/kopir/adapters/signing"
 	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
@@ -50,8 +51,9 @@ type ChannelOptions struct {
 	// RequireSignature refuses unsigned messages. A message that is signed
 	// is always verified when a trust store is configured, required or not.
 	RequireSignature bool `yaml:"requireSignature"`
-	// Trust is what a signature must chain to (roots, CRLs, policy OID).
-	Trust *xmlsig.TrustConfig `yaml:"trust"`
+	// Trust is what a signature must chain to (roots, CRLs, policy OID),
+	// and who checks it (provider local or ncanode, see adapters/signing).
+	Trust *signing.TrustConfig `yaml:"trust"`
 	// MaxBody bounds one envelope (default 1MiB). The listener's own
 	// channel-level maxBody applies first.
 	MaxBody units.ByteSize `yaml:"maxBody"`
@@ -81,7 +83,7 @@ type SenderAuth struct {
 type Channel struct {
 	senders      map[string]sender
 	requireSig   bool
-	trust        *xmlsig.Trust
+	verifier     xmlsig.EnvelopeVerifier
 	lim          safexml.Limits
 	statusRoutes []string
 	poll         *Poller
@@ -115,6 +117,9 @@ func newChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Ch
 // the core's layered transport to the gateway.
 func (c *Channel) Provision(res adapters.Resources) error {
 	c.Log, c.Now = res.Log(), res.Clock
+	if err := signing.Provision(c.verifier, res); err != nil {
+		return fmt.Errorf("shep: options.trust: %w", err)
+	}
 	if c.poll != nil {
 		if err := c.poll.provision(res); err != nil {
 			return fmt.Errorf("shep: options.poll: %w", err)
@@ -161,11 +166,11 @@ func NewChannel(o ChannelOptions) (*Channel, error) {
 		c.senders[s.ID] = snd
 	}
 	if o.Trust != nil {
-		t, err := xmlsig.LoadTrust(*o.Trust)
+		v, err := signing.NewVerifier(*o.Trust, c.now)
 		if err != nil {
 			return nil, fmt.Errorf("shep: options.trust: %w", err)
 		}
-		c.trust = t
+		c.verifier = v
 	} else if o.RequireSignature {
 		return nil, errors.New("shep: options.requireSignature needs options.trust (roots to verify against)")
 	}
@@ -190,8 +195,9 @@ func NewChannel(o ChannelOptions) (*Channel, error) {
 	return c, nil
 }
 
-// SetTrust replaces the trust store (tests, or a reload of CRLs).
-func (c *Channel) SetTrust(t *xmlsig.Trust) { c.trust = t }
+// SetTrust replaces the trust store (tests, or a reload of CRLs); the
+// channel then verifies in process.
+func (c *Channel) SetTrust(t *xmlsig.Trust) { c.verifier = xmlsig.LocalVerifier{Trust: t, Now: c.now} }
 
 func (c *Channel) now() time.Time {
 	if c.Now != nil {
@@ -314,22 +320,24 @@ func xmlRefusal(err error) *refusal {
 }
 
 // signature verifies the envelope's WS-Security signature when one is
-// present or required. It returns the verified certificate's subject.
-func (c *Channel) signature(body []byte) (string, *refusal) {
+// present or required, with the channel's provider. It returns the
+// verified certificate's subject. A provider that could not check at all
+// (NCANode down) is our side's failure: the sender may try again.
+func (c *Channel) signature(ctx context.Context, body []byte) (string, *refusal) {
 	signed := bytes.Contains(body, []byte(xmlsig.NSWSSE))
 	if !signed && !c.requireSig {
 		return "", nil
 	}
-	if c.trust == nil {
+	if c.verifier == nil {
 		// Nothing to check a signature against; unsigned is allowed.
 		return "", nil
 	}
-	v, err := xmlsig.Verify(body)
-	if err == nil {
-		err = c.trust.Check(v.Certificate, c.now())
-	}
+	v, err := c.verifier.VerifyEnvelope(ctx, body)
 	if err != nil {
 		var se *xmlsig.Error
+		if errors.As(err, &se) && se.Unavailable {
+			return "", &refusal{server: true, code: string(se.Reason), msg: se.Detail}
+		}
 		if errors.As(err, &se) {
 			return "", clientErr(string(se.Reason), "%s", se.Detail)
 		}
@@ -503,7 +511,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 		fault(rf)
 		return
 	}
-	signer, rf := c.signature(body)
+	signer, rf := c.signature(ctx, body)
 	if rf != nil {
 		fault(rf)
 		return
@@ -680,7 +688,7 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 	}
 	mi := send.Request.MessageInfo
 	m.Key, m.ExternalID, m.CorrelationID, m.Sender = mi.ServiceId, mi.MessageId, mi.CorrelationId, mi.Sender.SenderId
-	signer, rf := c.signature(body)
+	signer, rf := c.signature(ctx, body)
 	if rf != nil {
 		fault(rf)
 		return
@@ -766,7 +774,7 @@ func (c *Channel) statusNotification(ctx context.Context, w http.ResponseWriter,
 	m.Key, m.ExternalID = shep.OpChangeStatusNotification, n.NotificationId
 	// The notification names no sender: the gateway's signature is what
 	// authenticates it.
-	if _, rf := c.signature(body); rf != nil {
+	if _, rf := c.signature(ctx, body); rf != nil {
 		fault(rf)
 		return
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/shepchannel"
+	"github.com/minfin-kz/kopir/adapters/signing"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
@@ -57,6 +58,12 @@ func channelServer(t testing.TB, o shepchannel.ChannelOptions, requireSig bool, 
 	if requireSig {
 		ch = requireSignatures(t, o)
 	}
+	return ch, serve(t, ch, in)
+}
+
+// serve mounts the channel under /shep the way the core does, logging
+// nowhere.
+func serve(t testing.TB, ch *shepchannel.Channel, in adapters.Intake) *httptest.Server {
 	ch.Log = slog.New(slog.DiscardHandler)
 	mux := http.NewServeMux()
 	for pattern, h := range ch.Routes(in) {
@@ -65,7 +72,7 @@ func channelServer(t testing.TB, o shepchannel.ChannelOptions, requireSig bool, 
 	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return ch, srv
+	return srv
 }
 
 // requireSignatures builds a channel that refuses unsigned messages, with
@@ -78,7 +85,7 @@ func requireSignatures(t testing.TB, o shepchannel.ChannelOptions) *shepchannel.
 		t.Fatal(err)
 	}
 	o.RequireSignature = true
-	o.Trust = &xmlsig.TrustConfig{Roots: []string{root}, Policy: xmlsig.PolicySigning}
+	o.Trust = &signing.TrustConfig{TrustConfig: xmlsig.TrustConfig{Roots: []string{root}, Policy: xmlsig.PolicySigning}}
 	ch, err := shepchannel.NewChannel(o)
 	if err != nil {
 		t.Fatal(err)
