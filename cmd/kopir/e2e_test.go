@@ -59,8 +59,7 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, retry string) *harness {
-	h := &harness{t: t, dir: t.TempDir(), internal: freePort(t), admin: freePort(t), agency: freePort(t), mocks: freePort(t)}
-	h.config = filepath.Join(h.dir, "kopir.yaml")
+	h := newPorts(t)
 	cfg := fmt.Sprintf(`demo: true
 listen: {internal: %q, agency: %q, admin: %q}
 dataDir: %q
@@ -129,6 +128,21 @@ channels:
       requireSignature: true
       trust: {roots: [%[10]q], crls: [%[11]q]}
 `, h.internal, h.agency, h.admin, filepath.Join(h.dir, "data"), h.mocks, h.mocks, retry, pki("kopir.pem"), pki("kopir.key"), pki("ca.pem"), pki("crl.pem"))
+	h.launch(cfg)
+	return h
+}
+
+// newPorts is a harness with its directory and free ports, for a test
+// that writes a config of its own and launches it.
+func newPorts(t *testing.T) *harness {
+	h := &harness{t: t, dir: t.TempDir(), internal: freePort(t), admin: freePort(t), agency: freePort(t), mocks: freePort(t)}
+	h.config = filepath.Join(h.dir, "kopir.yaml")
+	return h
+}
+
+// launch writes cfg and starts the mocks, then the bus.
+func (h *harness) launch(cfg string) {
+	t := h.t
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +169,6 @@ channels:
 	})
 	h.waitHTTP("http://" + h.mocks + "/_control/faults")
 	h.start()
-	return h
 }
 
 // pki is a file of the demo PKI the mock gateway trusts and signs with.
