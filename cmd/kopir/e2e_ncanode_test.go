@@ -23,38 +23,7 @@ func TestNCANodeBothWays(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	h := newPorts(t)
-	h.launch(fmt.Sprintf(`demo: true
-listen: {internal: %q, agency: %q, admin: %q}
-dataDir: %q
-callers: [{name: demo, token: demo-token}]
-admins: [{name: operator, token: admin-token}]
-routes:
-  - name: gbdfl.person.ncanode
-    adapter: gbdfl
-    operation: person
-    endpoints: [http://%[5]s/shep/sync]
-    retry: {attempts: 2, backoff: 10ms, cap: 50ms}
-    callers: [demo]
-    personalData: {mask: [iin, lastName, firstName, middleName, birthDate, password]}
-    options:
-      senderId: kopir
-      password: kopir-secret
-      signing: {provider: ncanode, url: "http://%[5]s/ncanode", pkcs12: %[6]q, passwordFile: %[7]q, revocationCheck: [CRL], retry: {attempts: 2, backoff: 10ms, cap: 50ms}}
-  - name: minfin.payment-notify
-    inbound: {channel: shep, key: MINFIN_PaymentNotify}
-    adapter: http
-    operation: deliver
-    mode: async
-    endpoints: [http://%[5]s/subscriber/payment-notify]
-    retry: {attempts: 5, backoff: 20ms, cap: 200ms}
-channels:
-  - name: shep
-    options:
-      senders: [{id: demo-agency, password: demo-secret}]
-      requireSignature: true
-      trust: {provider: ncanode, url: "http://%[5]s/ncanode", revocationCheck: [CRL], policy: 1.2.398.5.19.1.2.2.1.2, retry: {attempts: 1}}
-`, h.internal, h.agency, h.admin, filepath.Join(h.dir, "data"), h.mocks, pki("kopir.p12"), pki("kopir.p12.password")))
+	h := newHarnessWith(t, ncanodeConfig)
 
 	status, person, err := h.call("gbdfl.person.ncanode", "", `{"iin":"880501300124"}`)
 	if err != nil || status != 200 || person["iin"] != "880501300124" {
@@ -107,6 +76,42 @@ channels:
 	if len(failed.Items) != 1 || !strings.Contains(failed.Items[0].Error, "NCANODE_ERROR") {
 		t.Errorf("the failed call is stored as %+v", failed.Items)
 	}
+}
+
+// ncanodeConfig has a route signing through the mock NCANode and the SHEP
+// channel verifying through it.
+func ncanodeConfig(h *harness) string {
+	return fmt.Sprintf(`demo: true
+listen: {internal: %q, agency: %q, admin: %q}
+dataDir: %q
+callers: [{name: demo, token: demo-token}]
+admins: [{name: operator, token: admin-token}]
+routes:
+  - name: gbdfl.person.ncanode
+    adapter: gbdfl
+    operation: person
+    endpoints: [http://%[5]s/shep/sync]
+    retry: {attempts: 2, backoff: 10ms, cap: 50ms}
+    callers: [demo]
+    personalData: {mask: [iin, lastName, firstName, middleName, birthDate, password]}
+    options:
+      senderId: kopir
+      password: kopir-secret
+      signing: {provider: ncanode, url: "http://%[5]s/ncanode", pkcs12: %[6]q, passwordFile: %[7]q, revocationCheck: [CRL], retry: {attempts: 2, backoff: 10ms, cap: 50ms}}
+  - name: minfin.payment-notify
+    inbound: {channel: shep, key: MINFIN_PaymentNotify}
+    adapter: http
+    operation: deliver
+    mode: async
+    endpoints: [http://%[5]s/subscriber/payment-notify]
+    retry: {attempts: 5, backoff: 20ms, cap: 200ms}
+channels:
+  - name: shep
+    options:
+      senders: [{id: demo-agency, password: demo-secret}]
+      requireSignature: true
+      trust: {provider: ncanode, url: "http://%[5]s/ncanode", revocationCheck: [CRL], policy: 1.2.398.5.19.1.2.2.1.2, retry: {attempts: 1}}
+`, h.internal, h.agency, h.admin, filepath.Join(h.dir, "data"), h.mocks, pki("kopir.p12"), pki("kopir.p12.password"))
 }
 
 // sentEnvelopes are the wire bodies of route's first message's attempts,
