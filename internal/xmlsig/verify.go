@@ -28,34 +28,7 @@ type Verified struct {
 // application read different elements: the envelope must have one Header
 // and one Body and nothing else, the Reference must name the Body's own
 // wsu:Id, and no other element may carry that Id.
-func Verify(envelope []byte) (*Verified, error) {
-	s, err := inspect(envelope)
-	if err != nil {
-		return nil, err
-	}
-	alg, ok := Lookup(s.method)
-	if !ok {
-		return nil, fail(ReasonUnsupported, "signature algorithm %q is not supported (supported: %s)", s.method, strings.Join(Supported(), ", "))
-	}
-	if s.digestMethod != alg.DigestMethod() {
-		return nil, fail(ReasonUnsupported, "digest %q does not go with signature algorithm %s (expected %s)", s.digestMethod, s.method, alg.DigestMethod())
-	}
-	bodyC14N, err := canonical(s.body, s.bodyPrefixes)
-	if err != nil {
-		return nil, fail(ReasonMalformed, "canonicalizing soap:Body: %v", err)
-	}
-	if subtle.ConstantTimeCompare(alg.Digest(bodyC14N), s.digest) != 1 {
-		return nil, fail(ReasonInvalid, "the digest of soap:Body does not match the signed one: the body was changed after signing")
-	}
-	siC14N, err := canonical(s.signedInfo, s.signedInfoPrefixes)
-	if err != nil {
-		return nil, fail(ReasonMalformed, "canonicalizing SignedInfo: %v", err)
-	}
-	if err := alg.Verify(s.cert, siC14N, s.value); err != nil {
-		return nil, fail(ReasonInvalid, "the signature value does not verify with the certificate of %q: SignedInfo was changed or signed with another key", s.cert.Subject.String())
-	}
-	return &Verified{Certificate: s.cert, SignatureMethod: s.method, BodyID: s.bodyID}, nil
-}
+func Verify(envelope []byte) (*Verified, error) { return verify(envelope, true) }
 
 // Inspect applies every layout rule of Verify — one Header, one Body, one
 // Security header with one Signature whose one Reference names the Body's
@@ -64,24 +37,11 @@ func Verify(envelope []byte) (*Verified, error) {
 // value elsewhere (NCANode for GOST, which Go cannot compute): the
 // provider vouches for the mathematics, Inspect for the profile, so a
 // wrapped or doubled signature is refused whoever does the arithmetic.
-func Inspect(envelope []byte) (*Verified, error) {
-	s, err := inspect(envelope)
-	if err != nil {
-		return nil, err
-	}
-	return &Verified{Certificate: s.cert, SignatureMethod: s.method, BodyID: s.bodyID}, nil
-}
+func Inspect(envelope []byte) (*Verified, error) { return verify(envelope, false) }
 
-// signed is an envelope's signature taken apart, its layout checked.
-type signed struct {
-	body, signedInfo                 *etree.Element
-	bodyID, method, digestMethod     string
-	bodyPrefixes, signedInfoPrefixes string
-	digest, value                    []byte
-	cert                             *x509.Certificate
-}
-
-func inspect(envelope []byte) (*signed, error) {
+// verify is Verify, or Inspect without crypto: one walk through the
+// envelope, so that a layout rule added here holds for both.
+func verify(envelope []byte, crypto bool) (*Verified, error) {
 	_, env, err := parse(envelope)
 	if err != nil {
 		return nil, err
@@ -116,48 +76,75 @@ func inspect(envelope []byte) (*signed, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &signed{body: body, signedInfo: si, method: sm.SelectAttrValue("Algorithm", ""), signedInfoPrefixes: inclusivePrefixes(cm)}
+	method := sm.SelectAttrValue("Algorithm", "")
+	alg, ok := Lookup(method)
+	if !ok && crypto {
+		return nil, fail(ReasonUnsupported, "signature algorithm %q is not supported (supported: %s)", method, strings.Join(Supported(), ", "))
+	}
 	ref, err := only(si, NSDS, "Reference", ReasonMalformed)
 	if err != nil {
 		return nil, err
 	}
-	s.bodyID = bodyID(body)
+	id := bodyID(body)
 	uri := ref.SelectAttrValue("URI", "")
 	switch {
-	case s.bodyID == "":
+	case id == "":
 		return nil, fail(ReasonMalformed, "soap:Body has no wsu:Id, so the signature cannot refer to it")
-	case uri != "#"+s.bodyID:
-		return nil, fail(ReasonMalformed, "the signature's Reference %q does not point to soap:Body (wsu:Id %q); only the Body is signed in this profile", uri, s.bodyID)
+	case uri != "#"+id:
+		return nil, fail(ReasonMalformed, "the signature's Reference %q does not point to soap:Body (wsu:Id %q); only the Body is signed in this profile", uri, id)
 	}
-	if n := countID(env, s.bodyID); n != 1 {
-		return nil, fail(ReasonMalformed, "Id %q is carried by %d elements; it must be unique", s.bodyID, n)
+	if n := countID(env, id); n != 1 {
+		return nil, fail(ReasonMalformed, "Id %q is carried by %d elements; it must be unique", id, n)
 	}
-	if s.bodyPrefixes, err = transforms(ref); err != nil {
+	bodyPrefixes, err := transforms(ref)
+	if err != nil {
 		return nil, err
 	}
 	dm, err := only(ref, NSDS, "DigestMethod", ReasonMalformed)
 	if err != nil {
 		return nil, err
 	}
-	s.digestMethod = dm.SelectAttrValue("Algorithm", "")
+	if a := dm.SelectAttrValue("Algorithm", ""); crypto && a != alg.DigestMethod() {
+		return nil, fail(ReasonUnsupported, "digest %q does not go with signature algorithm %s (expected %s)", a, method, alg.DigestMethod())
+	}
 	dv, err := only(ref, NSDS, "DigestValue", ReasonMalformed)
 	if err != nil {
 		return nil, err
 	}
-	if s.digest, err = decode64(dv.Text()); err != nil {
+	wantDigest, err := decode64(dv.Text())
+	if err != nil {
 		return nil, fail(ReasonMalformed, "DigestValue is not base64: %v", err)
 	}
-	if s.cert, err = keyInfoCert(sig); err != nil {
+	bodyC14N, err := canonical(body, bodyPrefixes)
+	if err != nil {
+		return nil, fail(ReasonMalformed, "canonicalizing soap:Body: %v", err)
+	}
+	if crypto && subtle.ConstantTimeCompare(alg.Digest(bodyC14N), wantDigest) != 1 {
+		return nil, fail(ReasonInvalid, "the digest of soap:Body does not match the signed one: the body was changed after signing")
+	}
+	cert, err := keyInfoCert(sig)
+	if err != nil {
 		return nil, err
 	}
 	sv, err := only(sig, NSDS, "SignatureValue", ReasonMalformed)
 	if err != nil {
 		return nil, err
 	}
-	if s.value, err = decode64(sv.Text()); err != nil {
+	value, err := decode64(sv.Text())
+	if err != nil {
 		return nil, fail(ReasonMalformed, "SignatureValue is not base64: %v", err)
 	}
-	return s, nil
+	if !crypto {
+		return &Verified{Certificate: cert, SignatureMethod: method, BodyID: id}, nil
+	}
+	siC14N, err := canonical(si, inclusivePrefixes(cm))
+	if err != nil {
+		return nil, fail(ReasonMalformed, "canonicalizing SignedInfo: %v", err)
+	}
+	if err := alg.Verify(cert, siC14N, value); err != nil {
+		return nil, fail(ReasonInvalid, "the signature value does not verify with the certificate of %q: SignedInfo was changed or signed with another key", cert.Subject.String())
+	}
+	return &Verified{Certificate: cert, SignatureMethod: method, BodyID: id}, nil
 }
 
 // transforms accepts exactly one exclusive C14N transform (the profile's)
