@@ -118,9 +118,10 @@ type Client struct {
 	revocation []string
 }
 
-// NewClient builds the client with the core's transport to s.URL. A key
-// container crossing the network in clear is logged as a warning: NCANode
-// takes the key with every request.
+// NewClient builds the client with the core's transport to s.URL. Plain
+// HTTP to another host is logged as a warning: a signing request carries
+// the key container and its password, and an answer about a signature is
+// only as trustworthy as the path it came back on.
 func NewClient(s Service, res adapters.Resources) (*Client, error) {
 	if err := s.Check(); err != nil {
 		return nil, err
@@ -133,7 +134,7 @@ func NewClient(s Service, res adapters.Resources) (*Client, error) {
 		return nil, err
 	}
 	if u, _ := url.Parse(s.URL); u.Scheme == "http" && !loopback(u.Hostname()) {
-		res.Log().Warn("NCANode is reached over plain HTTP on another host: key containers and their passwords cross the network in clear; use https", "url", s.URL)
+		res.Log().Warn("NCANode is reached over plain HTTP on another host: key containers, passwords and verdicts cross the network in clear; use https", "url", s.URL)
 	}
 	return &Client{t: t, revocation: slices.Clone(s.RevocationCheck)}, nil
 }
