@@ -29,6 +29,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/egov"
+	"github.com/minfin-kz/kopir/adapters/signing"
 	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
@@ -53,8 +54,9 @@ type ChannelOptions struct {
 	// RequireSignature refuses unsigned messages. A message that is signed
 	// is always verified when a trust store is configured, required or not.
 	RequireSignature bool `yaml:"requireSignature"`
-	// Trust is what a signature must chain to (roots, CRLs, policy OID).
-	Trust *xmlsig.TrustConfig `yaml:"trust"`
+	// Trust is what a signature must chain to (roots, CRLs, policy OID),
+	// and who checks it (provider local or ncanode, see adapters/signing).
+	Trust *signing.TrustConfig `yaml:"trust"`
 	// MaxBody bounds one envelope (default 1MiB). The listener's own
 	// channel-level maxBody applies first.
 	MaxBody units.ByteSize `yaml:"maxBody"`
@@ -148,7 +150,7 @@ func (b *binding) allows(cert *x509.Certificate) bool {
 type Channel struct {
 	senders      map[string]sender
 	requireSig   bool
-	trust        *xmlsig.Trust
+	verifier     xmlsig.EnvelopeVerifier
 	lim          safexml.Limits
 	statusRoutes []string
 	poll         *Poller
@@ -201,6 +203,9 @@ func (c *Channel) Provision(res adapters.Resources) error {
 		// Any trusted organisation's signature then passes for this
 		// sender: it is allowed, for a migration, but said at start-up.
 		c.Log.Warn("shep: sender is not bound to its signing certificates (options.senders[].signers): a signature of any trusted organisation is accepted for it", "senderId", id)
+	}
+	if err := signing.Provision(c.verifier, res); err != nil {
+		return fmt.Errorf("shep: options.trust: %w", err)
 	}
 	if c.poll != nil {
 		if err := c.poll.provision(res); err != nil {
@@ -260,11 +265,11 @@ func NewChannel(o ChannelOptions) (*Channel, error) {
 		c.senders[s.ID] = snd
 	}
 	if o.Trust != nil {
-		t, err := xmlsig.LoadTrust(*o.Trust)
+		v, err := signing.NewVerifier(*o.Trust, c.now)
 		if err != nil {
 			return nil, fmt.Errorf("shep: options.trust: %w", err)
 		}
-		c.trust = t
+		c.verifier = v
 	} else if o.RequireSignature {
 		return nil, errors.New("shep: options.requireSignature needs options.trust (roots to verify against)")
 	}
@@ -321,8 +326,9 @@ func publicURL(v string) (string, error) {
 	return strings.TrimSuffix(v, "/"), nil
 }
 
-// SetTrust replaces the trust store (tests, or a reload of CRLs).
-func (c *Channel) SetTrust(t *xmlsig.Trust) { c.trust = t }
+// SetTrust replaces the trust store (tests, or a reload of CRLs); the
+// channel then verifies in process.
+func (c *Channel) SetTrust(t *xmlsig.Trust) { c.verifier = xmlsig.LocalVerifier{Trust: t, Now: c.now} }
 
 func (c *Channel) now() time.Time {
 	if c.Now != nil {
@@ -470,39 +476,40 @@ func xmlRefusal(err error, body []byte) *refusal {
 }
 
 // signature verifies the envelope's WS-Security signature when one is
-// present or required, or when the sender is bound to its signers; checks
+// present or required, or when the sender is bound to its signers, with
+// the channel's provider; checks
 // that it covers the Body the frame says is processed; and, for a bound
 // sender, that its certificate names one of the sender's signers. It
 // returns the verified certificate's subject.
-func (c *Channel) signature(f *shep.Frame, body []byte, senderID string) (string, *refusal) {
+func (c *Channel) signature(ctx context.Context, f *shep.Frame, body []byte, senderID string) (string, *refusal) {
 	var bound *binding
 	if s, ok := c.senders[senderID]; ok {
 		bound = s.signers
 	}
-	return c.verify(f, body, bound, fmt.Sprintf("sender %q", senderID))
+	return c.verify(ctx, f, body, bound, fmt.Sprintf("sender %q", senderID))
 }
 
 // verify checks the signature of a message that only a certificate named
 // by bound may sign (nil: any trusted one); who names the signer's role in
 // a refusal.
-func (c *Channel) verify(f *shep.Frame, body []byte, bound *binding, who string) (string, *refusal) {
+func (c *Channel) verify(ctx context.Context, f *shep.Frame, body []byte, bound *binding, who string) (string, *refusal) {
 	signed := f.Signed || bytes.Contains(body, []byte(xmlsig.NSWSSE))
 	if !signed && !c.requireSig && bound == nil {
 		return "", nil
 	}
-	if c.trust == nil {
+	if c.verifier == nil {
 		// Nothing to check a signature against; unsigned is allowed.
 		return "", nil
 	}
-	v, err := xmlsig.Verify(body)
+	v, err := c.verifier.VerifyEnvelope(ctx, body)
 	if err == nil && v.BodyID != f.BodyID {
 		err = &xmlsig.Error{Reason: xmlsig.ReasonWrapping, Detail: fmt.Sprintf("the signature covers the element with Id %q, the processed soap:Body has Id %q", v.BodyID, f.BodyID)}
 	}
-	if err == nil {
-		err = c.trust.Check(v.Certificate, c.now())
-	}
 	if err != nil {
 		var se *xmlsig.Error
+		if errors.As(err, &se) && se.Unavailable {
+			return "", &refusal{server: true, code: string(se.Reason), msg: se.Detail}
+		}
 		if errors.As(err, &se) {
 			return "", clientErr(string(se.Reason), "%s", se.Detail)
 		}
@@ -684,7 +691,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 		fault(rf)
 		return
 	}
-	signer, rf := c.signature(frame, body, info.Sender.SenderId)
+	signer, rf := c.signature(ctx, frame, body, info.Sender.SenderId)
 	if rf != nil {
 		fault(rf)
 		return
@@ -862,7 +869,7 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 	}
 	mi := send.Request.MessageInfo
 	m.Key, m.ExternalID, m.CorrelationID, m.Sender = mi.ServiceId, mi.MessageId, firstOf(mi.CorrelationId, hdrCorr), mi.Sender.SenderId
-	signer, rf := c.signature(frame, body, mi.Sender.SenderId)
+	signer, rf := c.signature(ctx, frame, body, mi.Sender.SenderId)
 	if rf != nil {
 		fault(rf)
 		return
@@ -948,7 +955,7 @@ func (c *Channel) statusNotification(ctx context.Context, w http.ResponseWriter,
 	m.Key, m.ExternalID = shep.OpChangeStatusNotification, n.NotificationId
 	// The notification names no sender: the gateway's signature is what
 	// authenticates it.
-	if _, rf := c.verify(frame, body, c.notifySigners, "a status notification"); rf != nil {
+	if _, rf := c.verify(ctx, frame, body, c.notifySigners, "a status notification"); rf != nil {
 		fault(rf)
 		return
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/shepchannel"
+	"github.com/minfin-kz/kopir/adapters/signing"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
@@ -66,12 +67,27 @@ func channelServer(t testing.TB, o shepchannel.ChannelOptions, requireSig bool, 
 		}
 		ch.SetTrust(fixture(t).trust)
 	}
+	mount(mux, ch, in)
+	return ch, srv
+}
+
+// serve mounts the channel on a test server of its own.
+func serve(t testing.TB, ch *shepchannel.Channel, in adapters.Intake) *httptest.Server {
+	mux := http.NewServeMux()
+	mount(mux, ch, in)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// mount mounts the channel under /shep the way the core does, logging
+// nowhere.
+func mount(mux *http.ServeMux, ch *shepchannel.Channel, in adapters.Intake) {
 	ch.Log = slog.New(slog.DiscardHandler)
 	for pattern, h := range ch.Routes(in) {
 		method, path, _ := strings.Cut(pattern, " ")
 		mux.Handle(method+" /shep"+path, h)
 	}
-	return ch, srv
 }
 
 // requireSignatures builds a channel that refuses unsigned messages, with
@@ -97,13 +113,13 @@ func requireSignatures(t testing.TB, o shepchannel.ChannelOptions) *shepchannel.
 }
 
 // trustFiles writes the fixture's root as a deployment keeps it.
-func trustFiles(t testing.TB) *xmlsig.TrustConfig {
+func trustFiles(t testing.TB) *signing.TrustConfig {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "root.pem")
 	if err := os.WriteFile(root, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fixture(t).ca.Cert.Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &xmlsig.TrustConfig{Roots: []string{root}, Policy: xmlsig.PolicySigning}
+	return &signing.TrustConfig{TrustConfig: xmlsig.TrustConfig{Roots: []string{root}, Policy: xmlsig.PolicySigning}}
 }
 
 func syncEnvelope(t testing.TB, id, service, sender, password, data string) []byte {

@@ -9,10 +9,10 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/egov"
+	"github.com/minfin-kz/kopir/adapters/signing"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/units"
-	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
 
 // PollConfig makes the channel fetch messages from the gateway with
@@ -30,8 +30,8 @@ type PollConfig struct {
 	// Amount is the batch size asked for (default 10).
 	Amount int `yaml:"amount"`
 	// Timeout bounds one HTTP exchange (default 30s).
-	Timeout units.Duration    `yaml:"timeout"`
-	Signing *xmlsig.KeyConfig `yaml:"signing"`
+	Timeout units.Duration  `yaml:"timeout"`
+	Signing *signing.Config `yaml:"signing"`
 }
 
 // Poller fetches messages for the configured services and acknowledges
@@ -93,6 +93,11 @@ func (p *Poller) provision(res adapters.Resources) error {
 		return err
 	}
 	p.transport = t
+	for _, s := range p.senders {
+		if err := s.Provision(res); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -22,6 +22,11 @@
 //
 // The signature suite is pluggable (Algorithm, Signer) so GOST can be added
 // by a package that has a GOST implementation; only RSA-SHA256 is built in.
+// Whole signing and verification are pluggable too (EnvelopeSigner,
+// EnvelopeVerifier, provider.go): LocalSigner and LocalVerifier do it in
+// process, and a provider that is a service of its own (adapters/ncanode,
+// for GOST keys) does the cryptography remotely while Inspect holds it to
+// the same layout.
 package xmlsig
 
 import (
@@ -190,6 +195,9 @@ const (
 type Error struct {
 	Reason Reason
 	Detail string
+	// Unavailable marks a signature that could not be checked because the
+	// provider verifying it did not answer (see Unavailable).
+	Unavailable bool
 }
 
 func (e *Error) Error() string { return string(e.Reason) + ": " + e.Detail }

@@ -424,6 +424,13 @@ func TestDemoPKIIsUsable(t *testing.T) {
 			t.Fatalf("%s carries no BIN: the sender binding of the demo config needs one", who[0])
 		}
 	}
+	s, err := xmlsig.LoadSigner(xmlsig.KeyConfig{PKCS12: p(testpki.DemoKopirP12), PasswordFile: p(testpki.DemoKopirP12Pass)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := trust.Check(s.Certificate(), time.Now()); err != nil || s.Certificate().Subject.CommonName != "Köpir DEMO sender" {
+		t.Fatalf("the demo PKCS#12 holds %q: %v", s.Certificate().Subject, err)
+	}
 }
 
 func BenchmarkSign(b *testing.B) {

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"software.sslmate.com/src/go-pkcs12"
+
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
 
@@ -144,6 +146,10 @@ const (
 	DemoKopirKey   = "kopir.key"
 	DemoGatewayCrt = "gateway.pem"
 	DemoGatewayKey = "gateway.key"
+	// Köpir's key and certificate again as a PKCS#12 container, the form
+	// NCANode takes keys in, and the file holding its password.
+	DemoKopirP12     = "kopir.p12"
+	DemoKopirP12Pass = "kopir.p12.password"
 )
 
 // BINs the demo certificates carry in their subject serialNumber, as NCA
@@ -154,6 +160,9 @@ const (
 	DemoKopirBIN   = "000740000728"
 	DemoGatewayBIN = "151240001235"
 )
+// DemoP12Password is the password of the demo PKCS#12 container; it is as
+// public as the key inside.
+const DemoP12Password = "demo-p12-password"
 
 // WriteDemo writes a demo PKI into dir: a root, a certificate for Köpir
 // (what it signs outbound envelopes with) and one for the mock gateway
@@ -196,7 +205,41 @@ func WriteDemo(dir string, now time.Time) error {
 			return fmt.Errorf("testpki: %w", err)
 		}
 	}
-	return nil
+	return WriteDemoPKCS12(dir)
+}
+
+// WriteDemoPKCS12 packs the Köpir key and certificate already in dir into
+// kopir.p12 (password DemoP12Password, also written to kopir.p12.password),
+// so the demo can hand NCANode its key the way NCA issues keys.
+func WriteDemoPKCS12(dir string) error {
+	certs, err := readCertFile(filepath.Join(dir, DemoKopirCert))
+	if err != nil {
+		return err
+	}
+	kb, err := os.ReadFile(filepath.Join(dir, DemoKopirKey))
+	if err != nil {
+		return fmt.Errorf("testpki: %w", err)
+	}
+	key, err := xmlsig.ParsePrivateKey(kb)
+	if err != nil {
+		return fmt.Errorf("testpki: %s: %w", DemoKopirKey, err)
+	}
+	p12, err := pkcs12.Modern.Encode(key, certs[0], nil, DemoP12Password)
+	if err != nil {
+		return fmt.Errorf("testpki: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, DemoKopirP12), p12, 0o644); err != nil {
+		return fmt.Errorf("testpki: %w", err)
+	}
+	return os.WriteFile(filepath.Join(dir, DemoKopirP12Pass), []byte(DemoP12Password+"\n"), 0o644)
+}
+
+func readCertFile(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("testpki: %w", err)
+	}
+	return xmlsig.ParseCertificates(b)
 }
 
 func pemBlock(typ string, der []byte) []byte {
