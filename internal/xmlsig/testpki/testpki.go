@@ -160,6 +160,7 @@ const (
 	DemoKopirBIN   = "000740000728"
 	DemoGatewayBIN = "151240001235"
 )
+
 // DemoP12Password is the password of the demo PKCS#12 container; it is as
 // public as the key inside.
 const DemoP12Password = "demo-p12-password"
