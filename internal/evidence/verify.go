@@ -54,7 +54,7 @@ type Report struct {
 	// time (wsu:Timestamp/wsu:Created), or the time the bus received or
 	// sent the document when the signature carries none.
 	SigningTime       time.Time `json:"signingTime,omitzero"`
-	SigningTimeSource string    `json:"signingTimeSource,omitempty"` // "signature" or "received"
+	SigningTimeSource string    `json:"signingTimeSource,omitempty"` // "signature", "received" or "sent"
 	SignatureMethod   string    `json:"signatureMethod,omitempty"`
 	// SignedDigest is the digest of soap:Body the signature covers (base64).
 	SignedDigest string `json:"signedDigest,omitempty"`
@@ -133,6 +133,9 @@ func (v *Vault) Verify(ctx context.Context, messageID string) (*Verification, er
 		default:
 			r = Check(doc, e.ReceivedAt, v.Trust)
 			r.Evidence = e
+			if r.SigningTimeSource == "received" && e.Direction == store.Outbound {
+				r.SigningTimeSource = "sent"
+			}
 		}
 		out.Documents = append(out.Documents, r)
 		out.Result = worse(out.Result, r.Result)
