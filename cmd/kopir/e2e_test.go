@@ -128,6 +128,7 @@ channels:
       senders: [{id: demo-agency, password: demo-secret}]
       requireSignature: true
       trust: {roots: [%[10]q], crls: [%[11]q]}
+evidence: {trust: {roots: [%[10]q]}}
 `, h.internal, h.agency, h.admin, filepath.Join(h.dir, "data"), h.mocks, h.mocks, retry, pki("kopir.pem"), pki("kopir.key"), pki("ca.pem"), pki("crl.pem"))
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
