@@ -403,3 +403,24 @@ func tsArg(w *world, t time.Time) any {
 	}
 	return t.UTC().Format("2006-01-02T15:04:05.000000Z")
 }
+
+// The signature's own time, when it has one, is what the chain is checked
+// as of; one claimed after the document arrived is not believed.
+func TestSigningTimeFromTheSignature(t *testing.T) {
+	w := newWorld(t, "sqlite://"+t.TempDir()+"/k.db", false)
+	now := time.Now().UTC()
+	signed := w.sign(t, now.Add(-3*time.Hour), now.Add(-time.Hour))
+	stamp := func(at time.Time) []byte {
+		ts := `<wsu:Timestamp xmlns:wsu="` + xmlsig.NSWSU + `"><wsu:Created>` + at.Format(time.RFC3339) + `</wsu:Created></wsu:Timestamp>`
+		i := bytes.Index(signed, []byte("<ds:Signature"))
+		return append(append(append([]byte(nil), signed[:i]...), ts...), signed[i:]...)
+	}
+	r := evidence.Check(stamp(now.Add(-2*time.Hour)), now, w.vault.Trust)
+	if r.Result != evidence.ResultValid || r.SigningTimeSource != "signature" || !r.SigningTime.Equal(now.Add(-2*time.Hour).Truncate(time.Second)) {
+		t.Errorf("signed at a time the certificate was valid: %s %s %s %s", r.Result, r.Detail, r.SigningTime, r.SigningTimeSource)
+	}
+	r = evidence.Check(stamp(now.Add(time.Hour)), now, w.vault.Trust)
+	if r.Result != string(xmlsig.ReasonExpired) || r.SigningTimeSource != "received" {
+		t.Errorf("a time after receipt: %s %s %s", r.Result, r.SigningTime, r.SigningTimeSource)
+	}
+}
