@@ -89,6 +89,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		return nil, err
 	}
 	a.Ledger.KeepEvidence(keys, cfg.Routes, cfg.Evidence.Retention.D())
+	switch {
+	case keys == nil:
+		log.Warn("evidence keeping is off: no evidence.keys configured, signed documents are not kept")
+	case keys.Demo():
+		log.Warn("evidence is sealed with the built-in demo key (demo: true): not for production")
+	}
 	a.Evidence = &evidence.Vault{Store: a.Store, Keys: keys, Trust: trust}
 	a.Worker = &delivery.Worker{Store: a.Store, Ledger: a.Ledger, Broker: brokerAdapter{a.Broker}, Metrics: a.Metrics, Log: log, Backoff: resilience.Backoff}
 	a.Replayer = &delivery.Replayer{Worker: a.Worker}
