@@ -72,6 +72,19 @@ func TestEvidenceKeptAndVerified(t *testing.T) {
 	if v := runCLI(t, env, "messages", "verify", in); !strings.Contains(v, ": VALID") {
 		t.Errorf("inbound verify:\n%s", v)
 	}
+	var trail struct {
+		Audit []struct{ Actor, Action string }
+	}
+	h.adminGet("/admin/v1/messages/"+in, &trail)
+	accessed := 0
+	for _, a := range trail.Audit {
+		if a.Action == "EVIDENCE_ACCESSED" && a.Actor == "operator" {
+			accessed++
+		}
+	}
+	if accessed != 2 { // the document read, then the verification
+		t.Errorf("access to evidence on the trail %d times, want 2: %+v", accessed, trail.Audit)
+	}
 
 	// Personal data is not readable in the table.
 	db, err := sql.Open("sqlite", filepath.Join(h.dir, "data", "kopir.db")+"?_pragma=busy_timeout(10000)")

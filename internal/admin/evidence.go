@@ -25,7 +25,7 @@ func (s *Server) evidenceRoutes(mux *http.ServeMux, auth func(func(http.Response
 
 // evidenceDocument answers with a kept document exactly as it was received
 // or sent: ?n= picks the n-th (from 1, oldest first), ?evidence= one record.
-func (s *Server) evidenceDocument(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) evidenceDocument(w http.ResponseWriter, r *http.Request, op string) {
 	n := 1
 	if v := r.URL.Query().Get("n"); v != "" {
 		var err error
@@ -34,15 +34,13 @@ func (s *Server) evidenceDocument(w http.ResponseWriter, r *http.Request, _ stri
 			return
 		}
 	}
-	doc, rec, err := s.vault().Document(r.Context(), r.PathValue("id"), r.URL.Query().Get("evidence"), n)
-	switch {
-	case errors.Is(err, evidence.ErrTampered):
-		problem.Write(w, problem.New(http.StatusConflict, "Evidence tampered", fmt.Sprintf("record %s: %v", rec.ID, err)))
-		return
-	case err != nil:
+	id := r.PathValue("id")
+	doc, rec, err := s.vault().Document(r.Context(), id, r.URL.Query().Get("evidence"), n)
+	if err != nil {
 		s.evidenceFailed(w, err)
 		return
 	}
+	s.noteAccess(r.Context(), id, op, fmt.Sprintf("document %s (sha256 %s) read", rec.ID, rec.SHA256))
 	w.Header().Set("Content-Type", "application/xml")
 	w.Header().Set("X-Kopir-Evidence-Id", rec.ID)
 	w.Header().Set("X-Kopir-Evidence-Sha256", rec.SHA256)
@@ -53,12 +51,14 @@ func (s *Server) evidenceDocument(w http.ResponseWriter, r *http.Request, _ stri
 // evidenceVerify re-verifies every document kept for a message. What it
 // finds about the documents (tampered, invalid, expired) is the answer,
 // 409 when anything is wrong, never a server error.
-func (s *Server) evidenceVerify(w http.ResponseWriter, r *http.Request, _ string) {
-	v, err := s.vault().Verify(r.Context(), r.PathValue("id"))
+func (s *Server) evidenceVerify(w http.ResponseWriter, r *http.Request, op string) {
+	id := r.PathValue("id")
+	v, err := s.vault().Verify(r.Context(), id)
 	if err != nil {
 		s.evidenceFailed(w, err)
 		return
 	}
+	s.noteAccess(r.Context(), id, op, fmt.Sprintf("%d document(s) verified: %s", len(v.Documents), v.Result))
 	status := http.StatusOK
 	if !v.OK() {
 		status = http.StatusConflict
@@ -73,7 +73,26 @@ func (s *Server) vault() *evidence.Vault {
 	return &evidence.Vault{Store: s.Store}
 }
 
+// noteAccess puts an operator's look at evidence on the message's trail:
+// the documents hold personal data in clear once opened.
+func (s *Server) noteAccess(ctx context.Context, messageID, operator, detail string) {
+	if s.EvidenceAccessed == nil {
+		return
+	}
+	if err := s.EvidenceAccessed(ctx, messageID, operator, detail); err != nil {
+		s.Log.Error("recording access to evidence", "messageId", messageID, "err", err)
+	}
+}
+
 func (s *Server) evidenceFailed(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, evidence.ErrTampered):
+		problem.Write(w, problem.New(http.StatusConflict, "Evidence tampered", err.Error()))
+		return
+	case errors.Is(err, evidence.ErrKeyUnavailable):
+		problem.Write(w, problem.New(http.StatusConflict, "Evidence key unavailable", err.Error()))
+		return
+	}
 	if errors.Is(err, evidence.ErrNone) {
 		detail := err.Error()
 		if s.Evidence == nil || s.Evidence.Keys == nil {

@@ -48,6 +48,9 @@ type Server struct {
 	Log      *slog.Logger
 	// Evidence opens and re-verifies kept documents; nil: none are kept.
 	Evidence *evidence.Vault
+	// EvidenceAccessed records an operator's reading or verifying of a
+	// message's evidence on its audit trail.
+	EvidenceAccessed func(ctx context.Context, messageID, operator, detail string) error
 }
 
 // Handler returns the mux; everything under /admin/ needs an admin token.

@@ -36,6 +36,10 @@ type Keyring struct {
 // reports (wrapped): authentication failed.
 var ErrTampered = errors.New("evidence: the stored record fails authentication: it was altered after it was kept")
 
+// ErrKeyUnavailable is what opening a record sealed with a key this bus
+// does not hold reports (wrapped): the record may well be intact.
+var ErrKeyUnavailable = errors.New("evidence: the record's key is not configured")
+
 // NewKeyring builds a keyring from raw 32-byte keys, the first sealing.
 func NewKeyring(ids []string, keys [][]byte) (*Keyring, error) {
 	if len(ids) == 0 || len(ids) != len(keys) {
@@ -135,7 +139,7 @@ func (k *Keyring) Seal(e store.Evidence, doc []byte) (store.Evidence, error) {
 func (k *Keyring) Open(e store.Evidence) ([]byte, error) {
 	a, ok := k.aeads[e.KeyID]
 	if !ok {
-		return nil, fmt.Errorf("evidence: record %s is sealed with key %q, which is not configured (evidence.keys)", e.ID, e.KeyID)
+		return nil, fmt.Errorf("%w: record %s is sealed with key %q, not in evidence.keys", ErrKeyUnavailable, e.ID, e.KeyID)
 	}
 	if len(e.Nonce) != a.NonceSize() {
 		return nil, fmt.Errorf("%w (nonce of %d bytes)", ErrTampered, len(e.Nonce))

@@ -106,7 +106,7 @@ func (v *Vault) Document(ctx context.Context, messageID, evidenceID string, n in
 
 func (v *Vault) open(e store.Evidence) ([]byte, error) {
 	if v.Keys == nil {
-		return nil, fmt.Errorf("evidence: record %s is sealed with key %q, and no evidence key is configured", e.ID, e.KeyID)
+		return nil, fmt.Errorf("%w: record %s is sealed with key %q, and no evidence key is configured", ErrKeyUnavailable, e.ID, e.KeyID)
 	}
 	return v.Keys.Open(e)
 }

@@ -17,8 +17,9 @@ import (
 
 // Evidence actions of the audit trail.
 const (
-	EvidenceKept   Action = "EVIDENCE_KEPT"
-	EvidencePurged Action = "EVIDENCE_PURGED"
+	EvidenceKept     Action = "EVIDENCE_KEPT"
+	EvidencePurged   Action = "EVIDENCE_PURGED"
+	EvidenceAccessed Action = "EVIDENCE_ACCESSED"
 )
 
 // purgeBatch is how many expired records one purge event deletes.
@@ -118,6 +119,12 @@ func (l *Ledger) InboundKept(ctx context.Context, id, route string, m *adapters.
 		return nil
 	}
 	return l.record(ctx, store.Event{Evidence: evs, Audit: audit})
+}
+
+// EvidenceAccessed notes on a message's trail that an operator read or
+// verified its evidence.
+func (l *Ledger) EvidenceAccessed(ctx context.Context, id, operator, detail string) error {
+	return l.record(context.WithoutCancel(ctx), store.Event{Audit: []store.AuditEntry{entry(id, operator, EvidenceAccessed, detail)}})
 }
 
 // PurgeEvidence deletes the records whose retention ended before now, each
