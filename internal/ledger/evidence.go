@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"time"
@@ -85,20 +86,21 @@ func (l *Ledger) outboundEvidence(id, route string, at []routes.Attempt) ([]stor
 	}
 	var evs []store.Evidence
 	var audit []store.AuditEntry
-	seen := map[string]bool{}
+	seen := map[[sha256.Size]byte]bool{}
 	for _, a := range at {
 		if !signed(a.RequestBody) {
 			continue
 		}
+		sum := sha256.Sum256(a.RequestBody)
+		if seen[sum] {
+			continue
+		}
+		seen[sum] = true
 		e, ae, err := l.seal(id, route, store.Outbound, fmt.Sprintf("attempt %d", a.N), a.RequestBody, a.StartedAt)
 		if err != nil {
 			l.log.Error("sealing evidence; the attempt is stored without it", "messageId", id, "err", err)
 			continue
 		}
-		if seen[e.SHA256] {
-			continue
-		}
-		seen[e.SHA256] = true
 		evs, audit = append(evs, e), append(audit, ae)
 	}
 	return evs, audit
