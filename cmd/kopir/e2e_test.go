@@ -165,6 +165,7 @@ channels:
       senders: [{id: demo-agency, password: demo-secret, signers: {bins: ["151240001235"]}}]
       requireSignature: true
       trust: {roots: [%[10]q], crls: [%[11]q]}
+evidence: {trust: {roots: [%[10]q]}}
 `, h.internal, h.agency, h.admin, filepath.Join(h.dir, "data"), h.mocks, h.mocks, retry, pki("kopir.pem"), pki("kopir.key"), pki("ca.pem"), pki("crl.pem"))
 }
 

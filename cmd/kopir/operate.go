@@ -51,6 +51,7 @@ func operate(cmd string, args []string, out io.Writer) error {
 	limit := fs.Int("limit", 0, "at most this many")
 	after := fs.String("after", "", "list messages older than this id (next page)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	nth := fs.Int("n", 1, "messages evidence: the n-th kept document, oldest first")
 	sub := ""
 	if (cmd == "messages" || cmd == "audit") && len(args) > 0 {
 		sub, args = args[0], args[1:]
@@ -105,6 +106,19 @@ func operate(cmd string, args []string, out io.Writer) error {
 		}
 		printDetail(out, d)
 		return nil
+	case cmd == "messages" && (sub == "verify" || sub == "evidence"):
+		if fs.NArg() != 1 {
+			return fmt.Errorf("usage: kopir messages %s ID", sub)
+		}
+		if sub == "evidence" {
+			doc, err := c.Evidence(ctx, fs.Arg(0), *nth)
+			if err != nil {
+				return err
+			}
+			_, err = out.Write(doc)
+			return err
+		}
+		return verifyEvidence(ctx, c, fs.Arg(0), *asJSON, out)
 	case cmd == "replay" && fs.NArg() > 0:
 		failed := 0
 		for _, id := range fs.Args() {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/minfin-kz/kopir/internal/auth"
 	"github.com/minfin-kz/kopir/internal/config"
+	"github.com/minfin-kz/kopir/internal/evidence"
 	"github.com/minfin-kz/kopir/internal/jobs"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/store"
@@ -45,6 +46,11 @@ type Server struct {
 	Metrics  http.Handler
 	Ready    func() error
 	Log      *slog.Logger
+	// Evidence opens and re-verifies kept documents; nil: none are kept.
+	Evidence *evidence.Vault
+	// EvidenceAccessed records an operator's reading or verifying of a
+	// message's evidence on its audit trail.
+	EvidenceAccessed func(ctx context.Context, messageID, operator, detail string) error
 }
 
 // Handler returns the mux; everything under /admin/ needs an admin token.
@@ -70,6 +76,7 @@ func (s *Server) Handler() http.Handler {
 	}))
 	mux.HandleFunc("GET /admin/v1/audit/verify", auth(s.verify))
 	mux.HandleFunc("GET /admin/v1/stats", auth(s.stats))
+	s.evidenceRoutes(mux, auth)
 	mux.Handle("GET /metrics", s.Metrics)
 	// Profiles show request bodies' shapes and timings: admin token only.
 	mux.HandleFunc("GET /debug/pprof/", auth(func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Index(w, r) }))
@@ -173,6 +180,9 @@ type Detail struct {
 	Message  *store.Message      `json:"message"`
 	Attempts []store.Attempt     `json:"attempts"`
 	Audit    []store.AuditRecord `json:"audit"`
+	// Evidence lists the documents kept as received or sent (sealed; the
+	// document itself is GET …/evidence).
+	Evidence []store.Evidence `json:"evidence,omitempty"`
 }
 
 func (s *Server) show(w http.ResponseWriter, r *http.Request, _ string) {
@@ -185,6 +195,9 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request, _ string) {
 	d := Detail{Message: m}
 	if d.Attempts, err = s.Store.Attempts(r.Context(), id); err == nil {
 		d.Audit, err = s.Store.Audit(r.Context(), id)
+	}
+	if err == nil {
+		d.Evidence, err = s.Store.Evidence(r.Context(), id)
 	}
 	if err != nil {
 		storeFailed(w, err)

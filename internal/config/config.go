@@ -19,6 +19,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/internal/units"
+	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/routes"
 	"gopkg.in/yaml.v3"
 )
@@ -43,9 +44,39 @@ type Config struct {
 	Routes  []routes.Spec `yaml:"routes"`
 	// Channels are the inbound edges mounted on the agency listener.
 	Channels []Channel `yaml:"channels"`
+	// Evidence keeps signed documents, encrypted, for their retention.
+	Evidence Evidence `yaml:"evidence"`
 
 	file string
 }
+
+// Evidence configures the keeping of signed documents as received or sent.
+type Evidence struct {
+	// Keys seal the documents at rest: the first seals new records, the
+	// others only open older ones (rotation). None: evidence is not kept,
+	// unless demo: true, where a fixed demo key is used.
+	Keys []EvidenceKey `yaml:"keys"`
+	// Retention applies to routes without evidenceRetention of their own.
+	Retention units.Duration `yaml:"retention"`
+	// PurgeEvery is how often expired records are deleted.
+	PurgeEvery units.Duration `yaml:"purgeEvery"`
+	// Trust is what a kept signature is re-verified against.
+	Trust xmlsig.TrustConfig `yaml:"trust"`
+}
+
+// EvidenceKey is one AES-256 key: 32 bytes as base64 or hex in key, or in
+// the file keyFile (raw, base64 or hex).
+type EvidenceKey struct {
+	ID      string `yaml:"id"`
+	Key     string `yaml:"key"`
+	KeyFile string `yaml:"keyFile"`
+}
+
+// Default evidence retention and purge interval.
+const (
+	DefaultEvidenceRetention = 5 * 365 * 24 * time.Hour
+	DefaultEvidencePurge     = time.Hour
+)
 
 // Listen holds the three listener addresses.
 type Listen struct {
@@ -179,6 +210,12 @@ func (c *Config) applyDefaults() {
 	if c.Limits.LargeWait == 0 {
 		c.Limits.LargeWait = units.Duration(DefaultLargeWait)
 	}
+	if c.Evidence.Retention == 0 {
+		c.Evidence.Retention = units.Duration(DefaultEvidenceRetention)
+	}
+	if c.Evidence.PurgeEvery == 0 {
+		c.Evidence.PurgeEvery = units.Duration(DefaultEvidencePurge)
+	}
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		if r.Mode == "" {
@@ -276,6 +313,19 @@ func (c *Config) Validate() error {
 	}
 	if err := c.checkPersonalDataKey(); err != nil {
 		errs = append(errs, err)
+	}
+	keyIDs := map[string]bool{}
+	for i, k := range c.Evidence.Keys {
+		f := fmt.Sprintf("evidence.keys[%d]", i)
+		switch {
+		case k.ID == "":
+			top(f+".id", "is required (it is stored with each record, so keys can rotate)")
+		case keyIDs[k.ID]:
+			top(f+".id", "key id %q is given twice", k.ID)
+		case (k.Key == "") == (k.KeyFile == ""):
+			top(f, "give exactly one of key and keyFile")
+		}
+		keyIDs[k.ID] = true
 	}
 	chans := map[string]bool{}
 	for i := range c.Channels {

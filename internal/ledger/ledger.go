@@ -56,6 +56,7 @@ type Ledger struct {
 	policies map[string]*pii.Policy // by route name
 	log      *slog.Logger
 	now      func() time.Time
+	keep     *keeping // nil: no evidence kept
 }
 
 var _ routes.Ledger = (*Ledger)(nil)
@@ -115,10 +116,12 @@ func (l *Ledger) Exchanged(ctx context.Context, x *routes.Exchange, err error) e
 	if x.Response != nil {
 		m.ResponseBody = p.JSON(x.Response.Body)
 	}
-	err = l.record(ctx, store.Event{Message: m, Attempts: l.attempts(p, m.ID, x.Attempts()), Audit: []store.AuditEntry{
+	at := x.Attempts()
+	evs, kept := l.outboundEvidence(m.ID, m.Route, at)
+	err = l.record(ctx, store.Event{Message: m, Attempts: l.attempts(p, m.ID, at), Evidence: evs, Audit: append([]store.AuditEntry{
 		{MessageID: m.ID, Actor: m.Caller, Action: string(Received), At: x.Started},
 		entry(m.ID, busActor, Action(status), detail),
-	}})
+	}, kept...)})
 	return keyTaken(x, err)
 }
 
