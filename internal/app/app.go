@@ -194,7 +194,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	adm := &admin.Server{Admins: cfg.Admins, Store: a.Store, Replayer: a.Replayer, Metrics: a.Metrics.Handler(), Log: a.Log,
-		Breakers: a.breakerStates, Ready: a.readiness}
+		Breakers: a.breakerStates, Ready: a.readiness, Denials: a.Ledger}
 	servers := []*http.Server{
 		{Addr: cfg.Listen.Internal, Handler: internal.Handler()},
 		{Addr: cfg.Listen.Admin, Handler: adm.Handler()},

@@ -38,7 +38,7 @@ type Config struct {
 	// Demo allows plain-text tokens; only deploy/local.yaml sets it.
 	Demo    bool          `yaml:"demo"`
 	Callers []Caller      `yaml:"callers"`
-	Admins  []Caller      `yaml:"admins"`
+	Admins  []Admin       `yaml:"admins"`
 	Limits  Limits        `yaml:"limits"`
 	Routes  []routes.Spec `yaml:"routes"`
 	// Channels are the inbound edges mounted on the agency listener.
@@ -270,7 +270,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkCallers("callers", c.Callers)
-	checkCallers("admins", c.Admins)
+	admins := make([]Caller, len(c.Admins))
+	for i, a := range c.Admins {
+		admins[i] = a.Caller
+		if err := a.Role.check(); err != nil {
+			top(fmt.Sprintf("admins[%d].role", i), "%v", err)
+		}
+	}
+	checkCallers("admins", admins)
 	if len(c.Admins) == 0 {
 		top("admins", "at least one admin is required for the admin API")
 	}
