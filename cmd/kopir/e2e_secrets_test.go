@@ -304,6 +304,27 @@ func TestSecretsNeverShow(t *testing.T) {
 	h.bus.Process.Signal(os.Interrupt)
 	h.bus.Wait()
 	h.bus = nil
+	// A store or Redis that cannot be reached stops the start-up: the error
+	// says which, not with what password. (An external NATS is waited for.)
+	down := freePort(t)
+	for env, url := range map[string]string{
+		"KOPIR_DATABASE_URL": "postgres://postgres:" + secrets["database password"] + "@" + down + "/test?sslmode=disable&connect_timeout=5",
+		"KOPIR_REDIS_URL":    "redis://default:" + secrets["Redis password"] + "@" + down + "/0",
+	} {
+		cmd := exec.Command(kopirBin, "serve", "-config", h.config, "-log-level", "debug")
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "KOPIR_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, env+"_FILE="+file("unreachable", url), "KOPIR_DATA_DIR="+filepath.Join(h.dir, "data-"+env))
+		out, err := cmd.CombinedOutput()
+		fmt.Fprintf(&seen, "$ %s_FILE=… kopir serve\n%s\n", env, out)
+		if err == nil || !strings.Contains(string(out), "kopir: ") {
+			t.Errorf("%s unreachable: the bus started (%v):\n%s", env, err, tail(string(out), 2000))
+		}
+	}
+
 	logs, _ := os.ReadFile(busLog.Name())
 	if len(logs) == 0 {
 		t.Fatal("the bus logged nothing: the test would prove nothing")

@@ -125,3 +125,17 @@ func TestSecretFilesLeaveOtherKeysAlone(t *testing.T) {
 		t.Errorf("replaced %v, %v", replaced, err)
 	}
 }
+
+// A secret is a string whatever it looks like: digits, a YAML keyword, a
+// leading dash or several lines stay as they were in the file.
+func TestSecretFileValuesStayStrings(t *testing.T) {
+	for _, v := range []string{"0012", "true", "null", "- x", "a: b", "line one\nline two", "'quoted'", "#hash"} {
+		c, err := Parse("t.yaml", []byte("personalDataKeyFile: "+secretFile(t, v+"\n")+"\n"+base))
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if c.PersonalDataKey != v {
+			t.Errorf("file holding %q read as %q", v, c.PersonalDataKey)
+		}
+	}
+}
