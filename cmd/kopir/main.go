@@ -36,7 +36,8 @@ usage:
   kopir token hash TOKEN                    the tokenSHA256 to put in a config
 
 The CLI talks to the admin API at $KOPIR_ADMIN_URL (default from the config's
-listen.admin) with $KOPIR_ADMIN_TOKEN (a demo config's admin token otherwise).
+listen.admin) with $KOPIR_ADMIN_TOKEN or the file $KOPIR_ADMIN_TOKEN_FILE names
+(a demo config's first admin token otherwise).
 `
 
 func main() {

@@ -18,10 +18,14 @@ import (
 	"github.com/minfin-kz/kopir/internal/jobs"
 )
 
-// adminClient finds the admin API: env first, then the config file's
-// listener and (demo configs only) its plain-text admin token.
+// adminClient finds the admin API: env first (the token possibly from the
+// file KOPIR_ADMIN_TOKEN_FILE names), then the config file's listener and
+// (demo configs only) its first plain-text admin token.
 func adminClient(configPath string) (*admin.Client, error) {
-	c := &admin.Client{BaseURL: os.Getenv("KOPIR_ADMIN_URL"), Token: os.Getenv("KOPIR_ADMIN_TOKEN")}
+	c := &admin.Client{BaseURL: os.Getenv("KOPIR_ADMIN_URL")}
+	if err := config.FromEnv("KOPIR_ADMIN_TOKEN", &c.Token); err != nil {
+		return nil, err
+	}
 	if c.BaseURL == "" || c.Token == "" {
 		cfg, err := config.Load(configPath)
 		if err != nil && c.BaseURL == "" {
@@ -37,7 +41,7 @@ func adminClient(configPath string) (*admin.Client, error) {
 		}
 	}
 	if c.Token == "" {
-		return nil, errors.New("no admin token: set KOPIR_ADMIN_TOKEN")
+		return nil, errors.New("no admin token: set KOPIR_ADMIN_TOKEN or KOPIR_ADMIN_TOKEN_FILE")
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	return c, nil

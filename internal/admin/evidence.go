@@ -16,13 +16,6 @@ import (
 	"github.com/minfin-kz/kopir/internal/problem"
 )
 
-// evidenceRoutes serves the documents kept as evidence and their
-// re-verification.
-func (s *Server) evidenceRoutes(mux *http.ServeMux, auth func(func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc) {
-	mux.HandleFunc("GET /admin/v1/messages/{id}/evidence", auth(s.evidenceDocument))
-	mux.HandleFunc("POST /admin/v1/messages/{id}/verify", auth(s.evidenceVerify))
-}
-
 // evidenceDocument answers with a kept document exactly as it was received
 // or sent: ?n= picks the n-th (from 1, oldest first), ?evidence= one record.
 func (s *Server) evidenceDocument(w http.ResponseWriter, r *http.Request, op string) {

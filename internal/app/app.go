@@ -211,7 +211,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	adm := &admin.Server{Admins: cfg.Admins, Store: a.Store, Replayer: a.Replayer, Metrics: a.Metrics.Handler(), Log: a.Log,
-		Breakers: a.breakerStates, Ready: a.readiness, Evidence: a.Evidence, EvidenceAccessed: a.Ledger.EvidenceAccessed}
+		Breakers: a.breakerStates, Ready: a.readiness, Denials: a.Ledger, Evidence: a.Evidence, EvidenceAccessed: a.Ledger.EvidenceAccessed}
 	servers := []*http.Server{
 		{Addr: cfg.Listen.Internal, Handler: internal.Handler()},
 		{Addr: cfg.Listen.Admin, Handler: adm.Handler()},

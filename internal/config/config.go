@@ -39,7 +39,7 @@ type Config struct {
 	// Demo allows plain-text tokens; only deploy/local.yaml sets it.
 	Demo    bool          `yaml:"demo"`
 	Callers []Caller      `yaml:"callers"`
-	Admins  []Caller      `yaml:"admins"`
+	Admins  []Admin       `yaml:"admins"`
 	Limits  Limits        `yaml:"limits"`
 	Routes  []routes.Spec `yaml:"routes"`
 	// Channels are the inbound edges mounted on the agency listener.
@@ -145,12 +145,31 @@ func Load(path string) (*Config, error) {
 // Parse is Load for bytes already read; path is only used in errors.
 func Parse(path string, raw []byte) (*Config, error) {
 	c := &Config{file: path}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	replaced, err := c.resolveSecretFiles(&doc)
+	if err != nil {
+		return nil, err
+	}
+	if replaced {
+		// Decoding strictly (unknown keys refused) needs a Decoder, which
+		// reads bytes: the document with its secrets in place.
+		var buf bytes.Buffer
+		if err := yaml.NewEncoder(&buf).Encode(&doc); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		raw = buf.Bytes()
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	c.applyEnv()
+	if err := c.applyEnv(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -158,7 +177,10 @@ func Parse(path string, raw []byte) (*Config, error) {
 	return c, nil
 }
 
-func (c *Config) applyEnv() {
+// applyEnv takes each override from the environment, or from the file its
+// _FILE variant names.
+func (c *Config) applyEnv() error {
+	var errs []error
 	for env, dst := range map[string]*string{
 		"KOPIR_DATABASE_URL":    &c.Database,
 		"KOPIR_NATS_URL":        &c.NATS,
@@ -171,10 +193,9 @@ func (c *Config) applyEnv() {
 		// A secret: the environment keeps it out of the file.
 		"KOPIR_PERSONAL_DATA_KEY": &c.PersonalDataKey,
 	} {
-		if v, ok := os.LookupEnv(env); ok {
-			*dst = v
-		}
+		errs = append(errs, FromEnv(env, dst))
 	}
+	return errors.Join(errs...)
 }
 
 // Defaults for a route field left out.
@@ -307,7 +328,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkCallers("callers", c.Callers)
-	checkCallers("admins", c.Admins)
+	admins := make([]Caller, len(c.Admins))
+	for i, a := range c.Admins {
+		admins[i] = a.Caller
+		if err := a.Role.check(); err != nil {
+			top(fmt.Sprintf("admins[%d].role", i), "%v", err)
+		}
+	}
+	checkCallers("admins", admins)
 	if len(c.Admins) == 0 {
 		top("admins", "at least one admin is required for the admin API")
 	}

@@ -163,3 +163,22 @@ func (l *Ledger) Replay(ctx context.Context, m *store.Message, operator string) 
 		entry(m.ID, busActor, Queued, ""),
 	}})
 }
+
+// Denial is an admin API call refused because the admin's role does not
+// allow it.
+type Denial struct {
+	Admin  string // the authenticated admin's name
+	Role   string // the admin's role
+	Needs  string // the role the endpoint needs
+	Method string
+	Path   string // as requested, query excluded
+}
+
+// Denied records a refused admin call as a FORBIDDEN audit entry. It
+// belongs to no message: the path may name one, but it comes from the
+// client and need not exist.
+func (l *Ledger) Denied(ctx context.Context, d Denial) error {
+	detail := fmt.Sprintf("%s %s refused: role %s, needs %s", BoundName(d.Method, 16), BoundName(d.Path, MaxKey),
+		BoundName(d.Role, MaxName), BoundName(d.Needs, MaxName))
+	return l.record(context.WithoutCancel(ctx), store.Event{Audit: []store.AuditEntry{entry("", d.Admin, Forbidden, detail)}})
+}

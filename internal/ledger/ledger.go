@@ -36,6 +36,8 @@ const (
 	Duplicate    Action = "DUPLICATE"
 	Acknowledged Action = "ACKNOWLEDGED"
 	Replayed     Action = "REPLAY"
+	// Forbidden is an admin API call the admin's role does not allow.
+	Forbidden Action = "FORBIDDEN"
 )
 
 // Caps on what is kept of a field taken from outside. A longer value is
