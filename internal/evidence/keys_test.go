@@ -12,7 +12,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/evidence"
 )
 
-const minimal = "admins: [{name: op, tokenSHA256: " + "0000000000000000000000000000000000000000000000000000000000000000" + "}]\n"
+const minimal = "admins: [{name: op, role: admin, tokenSHA256: " + "0000000000000000000000000000000000000000000000000000000000000000" + "}]\n"
 
 func parse(t *testing.T, yaml string) (*config.Config, error) {
 	t.Helper()
