@@ -56,7 +56,7 @@ func TestKeysFromConfig(t *testing.T) {
 		"evidence: {keys: [{id: a}]}\n":                             "exactly one of key and keyFile",
 		"evidence: {keys: [{id: a, key: x}, {id: a, key: y}]}\n":    "given twice",
 		"routes: [{name: r, evidenceRetention: -1h}]\n":             "must not be negative",
-		"evidence: {keys: [{id: a, key: x, keyFile: /dev/null}]}\n": "exactly one of key and keyFile",
+		"evidence: {keys: [{id: a, key: x, keyFile: /dev/null}]}\n": "set key or keyFile, not both",
 	} {
 		if _, err := parse(t, yaml); err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("%s: %v, want %q", yaml, err, field)
