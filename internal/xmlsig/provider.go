@@ -34,10 +34,12 @@ func (l LocalSigner) SignEnvelope(_ context.Context, envelope []byte) ([]byte, e
 }
 
 // LocalVerifier verifies in process (Verify) and applies a Trust at the
-// time Now gives (nil: the wall clock).
+// time Now gives (nil: the wall clock). OnRevocationUnknown is
+// RevocationRefuse ("" too) or RevocationFlag.
 type LocalVerifier struct {
-	Trust *Trust
-	Now   func() time.Time
+	Trust               *Trust
+	Now                 func() time.Time
+	OnRevocationUnknown string
 }
 
 // VerifyEnvelope implements EnvelopeVerifier.
@@ -50,8 +52,15 @@ func (l LocalVerifier) VerifyEnvelope(_ context.Context, envelope []byte) (*Veri
 	if l.Now != nil {
 		now = l.Now()
 	}
-	if err := l.Trust.Check(v.Certificate, now); err != nil {
+	unknown, err := l.Trust.Evaluate(v.Certificate, now)
+	if err != nil {
 		return nil, err
+	}
+	if unknown != nil {
+		if l.OnRevocationUnknown != RevocationFlag {
+			return nil, unknown
+		}
+		v.RevocationUnknown = unknown.Detail
 	}
 	return v, nil
 }

@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/minfin-kz/kopir/internal/units"
 )
 
 // Kazakhstan NCA certificate policy OIDs (contracts/README): a certificate
@@ -24,9 +28,18 @@ const (
 type Trust struct {
 	roots         *x509.CertPool
 	intermediates *x509.CertPool
-	crls          []*x509.RevocationList
-	policy        x509.OID
-	hasPolicy     bool
+	// cas are the certificates a CRL must be signed by to be taken.
+	cas []*x509.Certificate
+	// crls is the last good revocation set: a refresh swaps it whole, so
+	// a verification never waits for a fetch and never sees half a set.
+	crls    atomic.Pointer[crlSet]
+	sources []crlSource
+	refresh time.Duration
+	// refreshMu keeps two refreshes from interleaving their bookkeeping
+	// of sources; verification never takes it.
+	refreshMu sync.Mutex
+	policy    x509.OID
+	hasPolicy bool
 }
 
 // TrustConfig names the files a Trust is loaded from. Paths are PEM; a
@@ -35,6 +48,12 @@ type TrustConfig struct {
 	Roots         []string `yaml:"roots" json:"roots"`
 	Intermediates []string `yaml:"intermediates" json:"intermediates"`
 	CRLs          []string `yaml:"crls" json:"crls"`
+	// CRLURLs are fetched by Refresh (through the fetch function the
+	// caller gives, the core's layered transport), as are CRLs again.
+	CRLURLs []string `yaml:"crlURLs" json:"crlURLs"`
+	// Refresh is how often CRLs and CRLURLs are read again (default 1h
+	// when CRLURLs are given; 0 with only files: never).
+	Refresh units.Duration `yaml:"refresh" json:"refresh"`
 	// Policy is a certificate policy OID the signer must carry, e.g.
 	// 1.2.398.5.19.1.2.2.1.2 (NCA signing). Empty: not checked.
 	Policy string `yaml:"policy" json:"policy"`
@@ -68,16 +87,28 @@ func LoadTrust(c TrustConfig) (*Trust, error) {
 		if err != nil {
 			return nil, fmt.Errorf("xmlsig: CRL: %w", err)
 		}
-		if blk, _ := pem.Decode(b); blk != nil {
-			b = blk.Bytes
-		}
-		crl, err := x509.ParseRevocationList(b)
+		crl, err := parseCRL(b)
 		if err != nil {
 			return nil, fmt.Errorf("xmlsig: CRL %s: %w", p, err)
 		}
 		crls = append(crls, crl)
 	}
-	return NewTrust(roots, inter, crls, c.Policy)
+	t, err := NewTrust(roots, inter, crls, c.Policy)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.addSources(c.CRLs, c.CRLURLs); err != nil {
+		return nil, err
+	}
+	t.refresh = time.Duration(c.Refresh)
+	return t, nil
+}
+
+func parseCRL(b []byte) (*x509.RevocationList, error) {
+	if blk, _ := pem.Decode(b); blk != nil {
+		b = blk.Bytes
+	}
+	return x509.ParseRevocationList(b)
 }
 
 // NewTrust builds a Trust from parsed material.
@@ -87,6 +118,7 @@ func NewTrust(roots, intermediates []*x509.Certificate, crls []*x509.RevocationL
 	}
 	t := &Trust{roots: x509.NewCertPool(), intermediates: x509.NewCertPool()}
 	cas := append(append([]*x509.Certificate{}, roots...), intermediates...)
+	t.cas = cas
 	for _, c := range roots {
 		t.roots.AddCert(c)
 	}
@@ -98,7 +130,7 @@ func NewTrust(roots, intermediates []*x509.Certificate, crls []*x509.RevocationL
 			return nil, fmt.Errorf("xmlsig: CRL issued by %q is not signed by a configured CA", crl.Issuer.String())
 		}
 	}
-	t.crls = crls
+	t.crls.Store(&crlSet{lists: crls})
 	if policy = strings.TrimSpace(policy); policy != "" {
 		oid, err := x509.ParseOID(policy)
 		if err != nil {
@@ -118,13 +150,30 @@ func signedByOneOf(crl *x509.RevocationList, cas []*x509.Certificate) bool {
 	return false
 }
 
-// Check applies the trust rules to cert at time now.
+// Check applies the trust rules to cert at time now, and fails closed
+// when the revocation status is unknown.
 func (t *Trust) Check(cert *x509.Certificate, now time.Time) error {
+	unknown, err := t.Evaluate(cert, now)
+	if err != nil {
+		return err
+	}
+	if unknown != nil {
+		return unknown
+	}
+	return nil
+}
+
+// Evaluate applies the trust rules to cert at time now, but reports an
+// unknown revocation status (a CRL past its nextUpdate, or a CRL source
+// never read) apart from the refusal, so that a channel whose policy is
+// to accept and flag such a message can: every other rule still holds,
+// and a certificate listed on any CRL it has is still refused.
+func (t *Trust) Evaluate(cert *x509.Certificate, now time.Time) (revocationUnknown *Error, err error) {
 	switch {
 	case now.Before(cert.NotBefore):
-		return fail(ReasonExpired, "certificate of %q is not valid before %s", cert.Subject.String(), cert.NotBefore.UTC().Format(time.RFC3339))
+		return nil, fail(ReasonExpired, "certificate of %q is not valid before %s", cert.Subject.String(), cert.NotBefore.UTC().Format(time.RFC3339))
 	case now.After(cert.NotAfter):
-		return fail(ReasonExpired, "certificate of %q expired at %s", cert.Subject.String(), cert.NotAfter.UTC().Format(time.RFC3339))
+		return nil, fail(ReasonExpired, "certificate of %q expired at %s", cert.Subject.String(), cert.NotAfter.UTC().Format(time.RFC3339))
 	}
 	chains, err := cert.Verify(x509.VerifyOptions{
 		Roots: t.roots, Intermediates: t.intermediates, CurrentTime: now,
@@ -135,37 +184,47 @@ func (t *Trust) Check(cert *x509.Certificate, now time.Time) error {
 	if err != nil {
 		var inv x509.CertificateInvalidError
 		if errors.As(err, &inv) && inv.Reason == x509.Expired {
-			return fail(ReasonExpired, "a certificate in the chain of %q is outside its validity: %v", cert.Subject.String(), err)
+			return nil, fail(ReasonExpired, "a certificate in the chain of %q is outside its validity: %v", cert.Subject.String(), err)
 		}
-		return fail(ReasonUntrusted, "certificate of %q does not chain to a trusted root: %v", cert.Subject.String(), err)
+		return nil, fail(ReasonUntrusted, "certificate of %q does not chain to a trusted root: %v", cert.Subject.String(), err)
 	}
-	if err := t.revoked(chains[0], now); err != nil {
-		return err
+	unknown, err := t.revoked(chains[0], now)
+	if err != nil {
+		return nil, err
 	}
-	return checkUse(cert, t.policy, t.hasPolicy)
+	if err := checkUse(cert, t.policy, t.hasPolicy); err != nil {
+		return nil, err
+	}
+	return unknown, nil
 }
 
 // revoked looks every certificate of the chain up in the CRL its issuer
-// signed. A CRL past its nextUpdate no longer says anything, so it fails
-// closed rather than letting a revoked key through.
-func (t *Trust) revoked(chain []*x509.Certificate, now time.Time) error {
+// signed. A CRL past its nextUpdate no longer vouches for the absent, and
+// a configured source never read vouches for nothing: either makes the
+// status unknown. A listed serial is revoked whatever the CRL's age,
+// since a revocation is never undone.
+func (t *Trust) revoked(chain []*x509.Certificate, now time.Time) (unknown *Error, err error) {
+	set := t.crls.Load()
+	if len(set.missing) > 0 {
+		unknown = fail(ReasonCRL, "no CRL could be read yet from %s", strings.Join(set.missing, ", "))
+	}
 	for i := 0; i+1 < len(chain); i++ {
 		c, issuer := chain[i], chain[i+1]
-		for _, crl := range t.crls {
+		for _, crl := range set.lists {
 			if crl.CheckSignatureFrom(issuer) != nil {
 				continue
 			}
-			if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
-				return fail(ReasonCRL, "the CRL of %q was due for renewal at %s", issuer.Subject.String(), crl.NextUpdate.UTC().Format(time.RFC3339))
-			}
 			for _, e := range crl.RevokedCertificateEntries {
 				if e.SerialNumber.Cmp(c.SerialNumber) == 0 && !e.RevocationTime.After(now) {
-					return fail(ReasonRevoked, "certificate of %q (serial %s) was revoked at %s", c.Subject.String(), c.SerialNumber.Text(16), e.RevocationTime.UTC().Format(time.RFC3339))
+					return nil, fail(ReasonRevoked, "certificate of %q (serial %s) was revoked at %s", c.Subject.String(), c.SerialNumber.Text(16), e.RevocationTime.UTC().Format(time.RFC3339))
 				}
+			}
+			if unknown == nil && !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
+				unknown = fail(ReasonCRL, "the CRL of %q was due for renewal at %s", issuer.Subject.String(), crl.NextUpdate.UTC().Format(time.RFC3339))
 			}
 		}
 	}
-	return nil
+	return unknown, nil
 }
 
 func hasPolicy(cert *x509.Certificate, want x509.OID) bool {

@@ -18,6 +18,10 @@ type Verified struct {
 	BodyID string
 	// Digest is the signed digest of soap:Body (DigestValue).
 	Digest []byte
+	// RevocationUnknown, when not empty, says why the certificate's
+	// revocation status could not be established: it was accepted only
+	// because the verifier's policy is RevocationFlag.
+	RevocationUnknown string
 }
 
 // Verify checks that envelope carries exactly one WS-Security signature in
