@@ -53,6 +53,12 @@ type TrustConfig struct {
 	xmlsig.TrustConfig `yaml:",inline"`
 	// NCANode's URL, call policy and revocation sources.
 	ncanode.Service `yaml:",inline"`
+	// OnRevocationUnknown is what a channel does with a signature whose
+	// certificate's revocation status is unknown (a CRL past its
+	// nextUpdate, or never read from its URL): refuse (the default,
+	// CERT_REVOCATION_UNKNOWN) or flag (accept, and say so in the
+	// message's audit trail). Local provider only.
+	OnRevocationUnknown string `yaml:"onRevocationUnknown" json:"onRevocationUnknown"`
 }
 
 // Provisioner is a provider that needs the core's resources before use.
@@ -104,14 +110,24 @@ func NewVerifier(c TrustConfig, now func() time.Time) (xmlsig.EnvelopeVerifier, 
 		if c.Service.Known() {
 			return nil, errors.New("url, timeout, retry, breaker and revocationCheck are NCANode's settings: add provider: ncanode, or remove them")
 		}
+		policy, err := xmlsig.ParseRevocationPolicy(c.OnRevocationUnknown)
+		if err != nil {
+			return nil, fmt.Errorf("onRevocationUnknown: %w", err)
+		}
 		t, err := xmlsig.LoadTrust(c.TrustConfig)
 		if err != nil {
 			return nil, err
 		}
-		return xmlsig.LocalVerifier{Trust: t, Now: now}, nil
+		return &LocalVerifier{LocalVerifier: xmlsig.LocalVerifier{Trust: t, Now: now, OnRevocationUnknown: policy}}, nil
 	case NCANode:
 		if len(c.Roots)+len(c.Intermediates)+len(c.CRLs) > 0 {
 			return nil, errors.New("roots, intermediates, crls: NCANode checks chains and revocation against its own CA store and CRLs; configure them in NCANode (NCANODE_CA_URL, NCANODE_CRL_URL), keep only policy here")
+		}
+		if len(c.CRLURLs) > 0 || c.Refresh != 0 {
+			return nil, errors.New("crlURLs, refresh: NCANode reads its CRLs itself (NCANODE_CRL_URL)")
+		}
+		if c.OnRevocationUnknown != "" {
+			return nil, errors.New("onRevocationUnknown: NCANode decides revocation itself (revocationCheck); the policy applies to the local provider")
 		}
 		return ncanode.NewVerifier(c.Service, c.Policy)
 	}

@@ -48,6 +48,17 @@ func (t *Trust) addSources(files, urls []string) error {
 	return nil
 }
 
+// CRLURLs are the configured CRL distribution points.
+func (t *Trust) CRLURLs() []string {
+	var out []string
+	for _, s := range t.sources {
+		if s.isURL {
+			out = append(out, s.name)
+		}
+	}
+	return out
+}
+
 // SetRefresh sets how often RunRefresh reads the sources again.
 func (t *Trust) SetRefresh(every time.Duration) { t.refresh = every }
 
