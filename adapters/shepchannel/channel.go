@@ -160,6 +160,11 @@ type Channel struct {
 	notifySigners *binding
 	// unbound are the senders any trusted certificate may sign for.
 	unbound []string
+	// name labels the channel's metrics (its configured name).
+	name string
+	// revocationPolicy is options.trust.onRevocationUnknown.
+	revocationPolicy string
+	metrics          *revocationMetrics
 	// Now is the clock for certificate validity and dates; nil: time.Now.
 	Now func() time.Time
 	// Log is the component's logger from the core's Resources (JSON, with
@@ -189,6 +194,9 @@ func newChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Ch
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Name != "" {
+		c.name = cfg.Name
+	}
 	if err := c.Provision(res); err != nil {
 		return nil, err
 	}
@@ -207,6 +215,12 @@ func (c *Channel) Provision(res adapters.Resources) error {
 	if err := signing.Provision(c.verifier, res); err != nil {
 		return fmt.Errorf("shep: options.trust: %w", err)
 	}
+	if err := c.metrics.register(res.Metrics); err != nil {
+		return fmt.Errorf("shep: metrics: %w", err)
+	}
+	if c.verifier != nil {
+		c.metrics.policy.WithLabelValues(c.name, c.revocationPolicy).Set(1)
+	}
 	if c.poll != nil {
 		if err := c.poll.provision(res); err != nil {
 			return fmt.Errorf("shep: options.poll: %w", err)
@@ -217,7 +231,8 @@ func (c *Channel) Provision(res adapters.Resources) error {
 
 // NewChannel checks the options and loads the trust store.
 func NewChannel(o ChannelOptions) (*Channel, error) {
-	c := &Channel{senders: map[string]sender{}, requireSig: o.RequireSignature, statusRoutes: o.StatusRoutes, Log: slog.New(slog.DiscardHandler)}
+	c := &Channel{senders: map[string]sender{}, requireSig: o.RequireSignature, statusRoutes: o.StatusRoutes, Log: slog.New(slog.DiscardHandler),
+		name: ChannelName, revocationPolicy: revocationPolicy(o.Trust), metrics: newRevocationMetrics()}
 	if len(o.Senders) == 0 {
 		return nil, errors.New("shep: options.senders: at least one sender is needed")
 	}
@@ -328,7 +343,9 @@ func publicURL(v string) (string, error) {
 
 // SetTrust replaces the trust store (tests, or a reload of CRLs); the
 // channel then verifies in process.
-func (c *Channel) SetTrust(t *xmlsig.Trust) { c.verifier = xmlsig.LocalVerifier{Trust: t, Now: c.now} }
+func (c *Channel) SetTrust(t *xmlsig.Trust) {
+	c.verifier = xmlsig.LocalVerifier{Trust: t, Now: c.now, OnRevocationUnknown: c.revocationPolicy}
+}
 
 func (c *Channel) now() time.Time {
 	if c.Now != nil {
@@ -352,10 +369,17 @@ func (c *Channel) Routes(in adapters.Intake) map[string]http.Handler {
 	}
 }
 
-// Run polls the gateway with getMessages until ctx ends, if the channel
-// is configured to poll; otherwise it returns at once. The core starts it
-// next to the listener (see docs/adapters/egov.md).
+// Run polls the gateway with getMessages, and refreshes the trust's CRLs
+// in the background, until ctx ends; with neither configured it returns
+// at once. The core starts it next to the listener (see
+// docs/adapters/egov.md).
 func (c *Channel) Run(ctx context.Context, in adapters.Intake) error {
+	refreshed := make(chan struct{})
+	go func() {
+		defer close(refreshed)
+		c.refreshCRLs(ctx)
+	}()
+	defer func() { <-refreshed }()
 	if c.poll == nil {
 		return nil
 	}
@@ -418,9 +442,12 @@ type InboundMessage struct {
 	SessionID     string            `json:"sessionId,omitempty"`
 	Properties    map[string]string `json:"properties,omitempty"`
 	// Signer is the subject of the verified signing certificate.
-	Signer   string         `json:"signer,omitempty"`
-	Data     string         `json:"data"`
-	DataType *shep.DataType `json:"dataType,omitempty"`
+	Signer string `json:"signer,omitempty"`
+	// RevocationUnknown says why the signer's revocation status was
+	// unknown, on a message accepted under onRevocationUnknown: flag.
+	RevocationUnknown string         `json:"revocationUnknown,omitempty"`
+	Data              string         `json:"data"`
+	DataType          *shep.DataType `json:"dataType,omitempty"`
 }
 
 // SyncReply is what a subscriber of a sync inbound route may answer with:
@@ -480,8 +507,8 @@ func xmlRefusal(err error, body []byte) *refusal {
 // the channel's provider; checks
 // that it covers the Body the frame says is processed; and, for a bound
 // sender, that its certificate names one of the sender's signers. It
-// returns the verified certificate's subject.
-func (c *Channel) signature(ctx context.Context, f *shep.Frame, body []byte, senderID string) (string, *refusal) {
+// returns who signed.
+func (c *Channel) signature(ctx context.Context, f *shep.Frame, body []byte, senderID string) (signed, *refusal) {
 	var bound *binding
 	if s, ok := c.senders[senderID]; ok {
 		bound = s.signers
@@ -492,35 +519,42 @@ func (c *Channel) signature(ctx context.Context, f *shep.Frame, body []byte, sen
 // verify checks the signature of a message that only a certificate named
 // by bound may sign (nil: any trusted one); who names the signer's role in
 // a refusal.
-func (c *Channel) verify(ctx context.Context, f *shep.Frame, body []byte, bound *binding, who string) (string, *refusal) {
-	signed := f.Signed || bytes.Contains(body, []byte(xmlsig.NSWSSE))
-	if !signed && !c.requireSig && bound == nil {
-		return "", nil
+func (c *Channel) verify(ctx context.Context, f *shep.Frame, body []byte, bound *binding, who string) (signed, *refusal) {
+	if !f.Signed && !bytes.Contains(body, []byte(xmlsig.NSWSSE)) && !c.requireSig && bound == nil {
+		return signed{}, nil
 	}
 	if c.verifier == nil {
 		// Nothing to check a signature against; unsigned is allowed.
-		return "", nil
+		return signed{}, nil
 	}
 	v, err := c.verifier.VerifyEnvelope(ctx, body)
+	c.countRevocation(v, err)
 	if err == nil && v.BodyID != f.BodyID {
 		err = &xmlsig.Error{Reason: xmlsig.ReasonWrapping, Detail: fmt.Sprintf("the signature covers the element with Id %q, the processed soap:Body has Id %q", v.BodyID, f.BodyID)}
 	}
 	if err != nil {
 		var se *xmlsig.Error
 		if errors.As(err, &se) && se.Unavailable {
-			return "", &refusal{server: true, code: string(se.Reason), msg: se.Detail}
+			return signed{}, &refusal{server: true, code: string(se.Reason), msg: se.Detail}
 		}
 		if errors.As(err, &se) {
-			return "", clientErr(string(se.Reason), "%s", se.Detail)
+			return signed{}, clientErr(string(se.Reason), "%s", se.Detail)
 		}
-		return "", clientErr(string(xmlsig.ReasonMalformed), "%v", err)
+		return signed{}, clientErr(string(xmlsig.ReasonMalformed), "%v", err)
 	}
 	subject := v.Certificate.Subject.String()
 	if bound != nil && !bound.allows(v.Certificate) {
-		return "", clientErr(CodeSignerMismatch, "%s is not signed for by %q (%s): its certificate names another organisation or person than the ones bound to it",
+		return signed{}, clientErr(CodeSignerMismatch, "%s is not signed for by %q (%s): its certificate names another organisation or person than the ones bound to it",
 			who, subject, xmlsig.IdentityOf(v.Certificate))
 	}
-	return subject, nil
+	return signed{subject: subject, revocationUnknown: v.RevocationUnknown}, nil
+}
+
+// signed is who signed a verified message: the certificate's subject,
+// and why its revocation status was unknown when it was accepted anyway
+// (onRevocationUnknown: flag).
+type signed struct {
+	subject, revocationUnknown string
 }
 
 // authenticate checks senderId/password in constant time.
@@ -708,7 +742,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 	msg := InboundMessage{
 		Operation: "SendMessage", ServiceID: info.ServiceId, MessageID: info.MessageId, CorrelationID: info.CorrelationId,
 		MessageDate: formatDate(info.MessageDate.ToGoTime()), SenderID: info.Sender.SenderId, Properties: props,
-		Signer: signer, Data: data.InnerXML, DataType: data.Type(),
+		Signer: signer.subject, RevocationUnknown: signer.revocationUnknown, Data: data.InnerXML, DataType: data.Type(),
 	}
 	if info.SessionId != nil {
 		msg.SessionID = string(*info.SessionId)
@@ -728,6 +762,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 			fault(intakeRefusal(err))
 			return
 		}
+		c.flagRevocation(ctx, in, rc, signer)
 		if rc.Duplicate && len(rc.Ack) > 0 {
 			c.answer(w, m, rc.MessageID, http.StatusOK, rc.Ack)
 			return
@@ -743,6 +778,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 		return
 	}
 	resp, rc, err := in.Call(ctx, m)
+	c.flagRevocation(ctx, in, rc, signer)
 	if rc != nil && rc.Duplicate {
 		if len(rc.Ack) > 0 {
 			c.answer(w, m, rc.MessageID, statusOf(rc.Ack), rc.Ack)
@@ -901,7 +937,7 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 // take authenticates a sendMessage (pushed or polled) and hands it to the
 // intake: Accept for an async route, Call for a sync one (the answer can
 // only go back through the gateway later, so it is not sent here).
-func (c *Channel) take(ctx context.Context, in adapters.Intake, m *adapters.Inbound, req *shep.InboundSendMessage, signer string, checkPassword bool) (*adapters.Receipt, *refusal) {
+func (c *Channel) take(ctx context.Context, in adapters.Intake, m *adapters.Inbound, req *shep.InboundSendMessage, signer signed, checkPassword bool) (*adapters.Receipt, *refusal) {
 	mi := req.MessageInfo
 	m.Key, m.ExternalID, m.CorrelationID, m.Sender = mi.ServiceId, mi.MessageId, firstOf(mi.CorrelationId, m.CorrelationID), mi.Sender.SenderId
 	props, rf := checkProps("messageInfo/properties", mi.Properties, func(p *shepasync.Property) (string, string) { return p.Key, p.Value })
@@ -921,16 +957,18 @@ func (c *Channel) take(ctx context.Context, in adapters.Intake, m *adapters.Inbo
 	m.Body, _ = json.Marshal(InboundMessage{
 		Operation: shep.OpSendMessage, ServiceID: mi.ServiceId, MessageID: mi.MessageId, CorrelationID: mi.CorrelationId,
 		MessageType: mi.MessageType, MessageDate: formatDate(mi.MessageDate.ToGoTime()), SenderID: mi.Sender.SenderId,
-		SessionID: mi.SessionId, Properties: props, Signer: signer, Data: d.InnerXML, DataType: d.Type(),
+		SessionID: mi.SessionId, Properties: props, Signer: signer.subject, RevocationUnknown: signer.revocationUnknown, Data: d.InnerXML, DataType: d.Type(),
 	})
 	if !sync {
 		rc, err := in.Accept(ctx, m)
 		if err != nil {
 			return nil, intakeRefusal(err)
 		}
+		c.flagRevocation(ctx, in, rc, signer)
 		return rc, nil
 	}
 	_, rc, err := in.Call(ctx, m)
+	c.flagRevocation(ctx, in, rc, signer)
 	switch {
 	case rc != nil && rc.Duplicate:
 		return rc, nil

@@ -173,7 +173,7 @@ func (p *Poller) take(ctx context.Context, in adapters.Intake, msg *shep.Inbound
 	if rf == nil {
 		// A polled message comes from the gateway over its own
 		// authenticated connection; the sender's password is not in it.
-		rc, rf = p.c.take(ctx, in, m, msg, "", false)
+		rc, rf = p.c.take(ctx, in, m, msg, signed{}, false)
 	} else if mi := msg.MessageInfo; mi != nil {
 		m.Key, m.ExternalID = mi.ServiceId, mi.MessageId
 	}
