@@ -43,7 +43,7 @@ func From(route string, err error) *Problem {
 			def.status, def.title = http.StatusInternalServerError, "Internal error"
 		}
 		return &Problem{Type: "urn:kopir:problem:" + string(re.Kind), Title: def.title, Status: def.status,
-			Detail: re.Error(), Field: re.Field, MessageID: re.MessageID, RetryAfter: re.RetryAfter}
+			Detail: re.Error(), Field: re.Field, MessageID: re.MessageID, RetryAfter: re.RetryAfter, Differs: re.Differs}
 	}
 	var ae *adapters.Error
 	if errors.As(err, &ae) {
