@@ -386,3 +386,19 @@ func NewMessageID() string {
 	}
 	return id.String()
 }
+
+// ValidMessageID tells whether id can be a message id at all (ids are
+// UUIDs), so that a lookup of anything else is answered as unknown
+// without reaching the store.
+func ValidMessageID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

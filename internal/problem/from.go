@@ -73,3 +73,12 @@ func From(route string, err error) *Problem {
 	}
 	return New(http.StatusBadGateway, "Agency unreachable", fmt.Sprintf("route %s: %v", route, err))
 }
+
+// StoreUnavailable answers a request whose message the store could not
+// read or write: the message id, and nothing of the store's own words,
+// which belong in the log.
+func StoreUnavailable(messageID string) *Problem {
+	return &Problem{Type: "urn:kopir:problem:" + string(routes.KindStoreUnavailable), Title: pipelineProblems[routes.KindStoreUnavailable].title,
+		Status: http.StatusServiceUnavailable, Detail: "the message store could not be reached; repeat the request later",
+		MessageID: messageID, RetryAfter: time.Second}
+}
