@@ -88,7 +88,7 @@ P_DRATE=$(awk -v n="$P_DELIVERED" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n
 echo "payments: ${P_DELIVERED} delivered as pacs.008 at ${P_DRATE}/s end to end" >&2
 
 echo "component benchmarks…" >&2
-go test -run '^$' -bench . -benchmem -benchtime 2000x ./adapters/iso20022/ ./adapters/egov/ ./internal/xsd/ 2>/dev/null | grep -E '^Benchmark' > "$work/gobench.txt" || true
+go test -run '^$' -bench . -benchmem -benchtime 2000x ./adapters/iso20022/ ./adapters/iso20022channel/ ./adapters/egov/ ./internal/xsd/ 2>/dev/null | grep -E '^Benchmark' > "$work/gobench.txt" || true
 
 run_wrk async-sqlite http://127.0.0.1:18080/v1/routes/subscriber.deliver deploy/bench/async.json application/json "Bearer demo-token" "$ASYNC_DUR"
 AS_RPS=$R_RPS AS_P99=$R_P99 AS_BAD=$R_BAD

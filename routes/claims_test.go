@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/cache"
 	"github.com/minfin-kz/kopir/internal/idem"
 	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/metrics"
 	"github.com/minfin-kz/kopir/internal/problem"
+	"github.com/minfin-kz/kopir/internal/redisconn"
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/minfin-kz/kopir/internal/testenv"
@@ -41,15 +43,16 @@ func TestIdempotencyKeyClaimedAcrossInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		set, err := idem.New(context.Background(), "redis://127.0.0.1:6379/0")
+		conn, err := redisconn.Open(context.Background(), "redis://127.0.0.1:6379/0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { set.Idempotency.Release(context.Background(), "demo", key); set.Close() })
+		claims := idem.New(conn)
+		t.Cleanup(func() { claims.Release(context.Background(), "demo", key); conn.Close() })
 		spec := routes.Spec{Name: "c", Adapter: "http", Operation: "get", Mode: routes.Sync, Endpoints: []string{srv.URL},
 			Retry: adapters.RetrySpec{Attempts: 1}, Deadline: units.Duration(5 * time.Second)}
 		tbl, err := routes.Build([]routes.Spec{spec},
-			routes.Deps{Ledger: ledger.New(st, []routes.Spec{spec}, "", slog.Default()), Cache: set.Cache, Claims: set.Idempotency, Meter: metrics.New(), Log: slog.Default(),
+			routes.Deps{Ledger: ledger.New(st, []routes.Spec{spec}, "", slog.Default()), Cache: cache.New(conn), Claims: claims, Meter: metrics.New(), Log: slog.Default(),
 				Transport: func(s routes.Spec, n int) (adapters.Transport, error) {
 					return resilience.NewClient(resilience.Options{Endpoints: s.Endpoints, Retry: s.Retry, Breakers: resilience.NewBreakers(nil)})
 				}})

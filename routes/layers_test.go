@@ -15,10 +15,11 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	_ "github.com/minfin-kz/kopir/adapters/httpjson"
-	"github.com/minfin-kz/kopir/internal/idem"
+	"github.com/minfin-kz/kopir/internal/cache"
 	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/metrics"
 	"github.com/minfin-kz/kopir/internal/problem"
+	"github.com/minfin-kz/kopir/internal/ratelimit"
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/minfin-kz/kopir/internal/units"
@@ -56,7 +57,6 @@ func build(t *testing.T, spec routes.Spec) (*routes.Route, *store.SQLStore) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	set := idem.NewLocal()
 	if spec.Adapter == "" {
 		spec.Adapter, spec.Operation, spec.Mode = "http", "get", routes.Sync
 	}
@@ -66,7 +66,7 @@ func build(t *testing.T, spec routes.Spec) (*routes.Route, *store.SQLStore) {
 	if spec.Deadline == 0 {
 		spec.Deadline = units.Duration(5 * time.Second)
 	}
-	tbl, err := routes.Build([]routes.Spec{spec}, routes.Deps{Ledger: ledger.New(st, []routes.Spec{spec}, "", slog.Default()), Cache: set.Cache, Limiter: set.Limiter, Meter: metrics.New(), Log: slog.Default(),
+	tbl, err := routes.Build([]routes.Spec{spec}, routes.Deps{Ledger: ledger.New(st, []routes.Spec{spec}, "", slog.Default()), Cache: cache.NewLocal(), Limiter: ratelimit.NewLocal(), Meter: metrics.New(), Log: slog.Default(),
 		Transport: func(s routes.Spec, n int) (adapters.Transport, error) {
 			return resilience.NewClient(resilience.Options{Endpoints: s.Endpoints, Retry: s.Retry, Breakers: resilience.NewBreakers(nil)})
 		}})

@@ -15,9 +15,9 @@ import (
 // store and the route table. It knows the routes the test declares, keeps
 // what the channel hands over, and de-duplicates by route and external id
 // as the core's intake does: a repeat gets the first receipt and the first
-// acknowledgement back, with Duplicate set, and is not delivered again.
-// Unlike the core's, it answers a repeat of a sync call that failed as a
-// duplicate too, where the core delivers it again.
+// acknowledgement back, with Duplicate set, and is not delivered again —
+// except a repeat of a sync call that failed, which is delivered again (the
+// sender got a fault, not an answer).
 type Intake struct {
 	// Reply is the subscriber of sync routes; nil answers {"ok":true}.
 	Reply func(m *adapters.Inbound) (*adapters.Response, error)
@@ -110,7 +110,7 @@ func (in *Intake) take(m *adapters.Inbound, status string) (*Message, *adapters.
 		return nil, nil, &adapters.RejectError{Code: "UNKNOWN_KEY", Reason: fmt.Sprintf("no inbound route for %s %q", m.Channel, m.Key)}
 	}
 	route := routeOf(m.Key)
-	if prev := in.byExt[route+"\x00"+m.ExternalID]; prev != nil && m.ExternalID != "" {
+	if prev := in.byExt[route+"\x00"+m.ExternalID]; prev != nil && m.ExternalID != "" && prev.Status != "FAILED" {
 		in.event(prev.ID, actor(m), "DUPLICATE", m.Channel+" message "+m.ExternalID+" received again")
 		return nil, &adapters.Receipt{MessageID: prev.ID, Status: prev.Status, Duplicate: true, Ack: bytes.Clone(prev.ack)}, nil
 	}

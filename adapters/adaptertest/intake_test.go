@@ -47,7 +47,15 @@ func TestIntakeDeduplicatesLikeTheCore(t *testing.T) {
 	if _, rc, err := in.Call(ctx, call); err == nil || rc.Status != "FAILED" {
 		t.Fatalf("%+v %v", rc, err)
 	}
-	if _, rc, err := in.Call(ctx, call); err != nil || !rc.Duplicate || len(in.Called()) != 1 {
+	// The sender got a fault, not an answer: its repeat is delivered again.
+	if _, rc, err := in.Call(ctx, call); err == nil || rc.Duplicate || len(in.Called()) != 2 {
+		t.Fatalf("%+v %v", rc, err)
+	}
+	in.Reply = nil
+	if _, rc, err := in.Call(ctx, call); err != nil || rc.Duplicate || rc.Status != "DELIVERED" || len(in.Called()) != 3 {
+		t.Fatalf("%+v %v", rc, err)
+	}
+	if _, rc, err := in.Call(ctx, call); err != nil || !rc.Duplicate || len(in.Called()) != 3 {
 		t.Fatalf("%+v %v", rc, err)
 	}
 

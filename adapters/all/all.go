@@ -9,5 +9,6 @@ import (
 	_ "github.com/minfin-kz/kopir/adapters/gbdul"
 	_ "github.com/minfin-kz/kopir/adapters/httpjson"
 	_ "github.com/minfin-kz/kopir/adapters/iso20022"
+	_ "github.com/minfin-kz/kopir/adapters/iso20022channel"
 	_ "github.com/minfin-kz/kopir/adapters/shepchannel"
 )

@@ -1,11 +1,12 @@
-// Package iso20022 carries the treasury's payments over ISO 20022: payment
-// orders out as pacs.008.001.08 (operation credit-transfer), pain.001.001.09
-// (customer-transfer) and cancellation requests as camt.056.001.08
-// (cancel), each behind a head.001.001.02 business application header and
-// validated against the official XSDs before it leaves; and, through the
-// inbound channel "iso20022", the payment system's status reports
-// (pacs.002), returns (pacs.004) and statements (camt.053, camt.054) back
-// in, matched to the payments they concern. See docs/adapters/iso20022.md.
+// Package iso20022 is the adapter "iso20022": it carries the treasury's
+// payments out over ISO 20022 as payment orders in pacs.008.001.08
+// (operation credit-transfer), pain.001.001.09 (customer-transfer) and
+// cancellation requests as camt.056.001.08 (cancel), each behind a
+// head.001.001.02 business application header and validated against the
+// official XSDs before it leaves. What the payment system sends back comes
+// in through the channel of adapters/iso20022channel, which finds the
+// payments by the ids this package gives them (MsgID, the order's
+// end-to-end id). See docs/adapters/iso20022.md.
 package iso20022
 
 import (
@@ -27,10 +28,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/xsd"
 )
 
-func init() {
-	adapters.Register("iso20022", New)
-	adapters.RegisterChannel("iso20022", NewChannel)
-}
+func init() { adapters.Register("iso20022", New) }
 
 // Operations of the "iso20022" adapter.
 const (

@@ -91,8 +91,8 @@ func TestCreditTransferIsValidPacs008WithHeader(t *testing.T) {
 	if got := isodoc.S(m.Header.BizMsgIdr); got != "0195c0de000070008000000000000001" {
 		t.Errorf("BizMsgIdr = %s", got)
 	}
-	if bicOf(m.Header.Fr) != "KKMFKZ2A" || bicOf(m.Header.To) != "NBRKKZKX" {
-		t.Errorf("header from %s to %s", bicOf(m.Header.Fr), bicOf(m.Header.To))
+	if isodoc.PartyBIC(m.Header.Fr) != "KKMFKZ2A" || isodoc.PartyBIC(m.Header.To) != "NBRKKZKX" {
+		t.Errorf("header from %s to %s", isodoc.PartyBIC(m.Header.Fr), isodoc.PartyBIC(m.Header.To))
 	}
 	var doc pacs008.Document
 	if err := m.Decode(&doc); err != nil {

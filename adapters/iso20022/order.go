@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -173,7 +174,7 @@ func (a *Adapter) checkMoney(field string, m Money) (isodoc.Amount, int, error) 
 	if !isodoc.ValidCurrency(m.Currency) {
 		return 0, 0, adapters.Invalid(field+".currency", "must be an ISO 4217 code such as KZT, got %q", m.Currency)
 	}
-	if len(a.opts.Currencies) > 0 && !contains(a.opts.Currencies, m.Currency) {
+	if len(a.opts.Currencies) > 0 && !slices.Contains(a.opts.Currencies, m.Currency) {
 		return 0, 0, adapters.Invalid(field+".currency", "%s is not accepted on this route (accepted: %s)", m.Currency, strings.Join(a.opts.Currencies, ", "))
 	}
 	amt, digits, err := parseMoney(m.Value, m.Currency)
@@ -254,6 +255,11 @@ func checkParty(field string, p Party) error {
 	return nil
 }
 
+// CheckEndToEndID holds an end-to-end id to the rule an order's is held
+// to, so that whoever looks a payment up by it refuses what could never
+// have been sent.
+func CheckEndToEndID(id string) error { return checkID("endToEndId", id, true) }
+
 // checkID accepts identifiers the payment system and a URL path both carry
 // unchanged: 1-35 characters of A-Z a-z 0-9 . _ : -
 func checkID(field, s string, required bool) error {
@@ -297,13 +303,4 @@ func checkText(field, s string, max int, required bool) error {
 		return adapters.Invalid(field, "contains a control character at byte %d", i)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -59,9 +59,46 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, retry string) *harness {
+	return newHarnessWith(t, func(h *harness) string { return demoConfig(h, retry) })
+}
+
+// newHarnessWith starts the mocks and the bus with the config config
+// writes for h's ports and folder.
+func newHarnessWith(t *testing.T, config func(h *harness) string) *harness {
 	h := &harness{t: t, dir: t.TempDir(), internal: freePort(t), admin: freePort(t), agency: freePort(t), mocks: freePort(t)}
 	h.config = filepath.Join(h.dir, "kopir.yaml")
-	cfg := fmt.Sprintf(`demo: true
+	if err := os.WriteFile(h.config, []byte(config(h)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if h.logs, err = os.Create(filepath.Join(h.dir, "kopir.log")); err != nil {
+		t.Fatal(err)
+	}
+	h.mockProc = exec.Command(mocksBin, "-listen", h.mocks, "-payments-callback", "http://"+h.agency+"/iso20022")
+	h.mockProc.Stderr = h.logs
+	if err := h.mockProc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.mockProc.Process.Kill()
+		h.mockProc.Wait()
+		if h.bus != nil {
+			h.bus.Process.Kill()
+			h.bus.Wait()
+		}
+		if t.Failed() {
+			log, _ := os.ReadFile(h.logs.Name())
+			t.Logf("kopir log (tail):\n%s", tail(string(log), 4000))
+		}
+	})
+	h.waitHTTP("http://" + h.mocks + "/_control/faults")
+	h.start()
+	return h
+}
+
+// demoConfig is the routes and channels most end-to-end tests use.
+func demoConfig(h *harness, retry string) string {
+	return fmt.Sprintf(`demo: true
 listen: {internal: %q, agency: %q, admin: %q}
 dataDir: %q
 callers: [{name: demo, token: demo-token}]
@@ -129,33 +166,6 @@ channels:
       requireSignature: true
       trust: {roots: [%[10]q], crls: [%[11]q]}
 `, h.internal, h.agency, h.admin, filepath.Join(h.dir, "data"), h.mocks, h.mocks, retry, pki("kopir.pem"), pki("kopir.key"), pki("ca.pem"), pki("crl.pem"))
-	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	if h.logs, err = os.Create(filepath.Join(h.dir, "kopir.log")); err != nil {
-		t.Fatal(err)
-	}
-	h.mockProc = exec.Command(mocksBin, "-listen", h.mocks, "-payments-callback", "http://"+h.agency+"/iso20022")
-	h.mockProc.Stderr = h.logs
-	if err := h.mockProc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		h.mockProc.Process.Kill()
-		h.mockProc.Wait()
-		if h.bus != nil {
-			h.bus.Process.Kill()
-			h.bus.Wait()
-		}
-		if t.Failed() {
-			log, _ := os.ReadFile(h.logs.Name())
-			t.Logf("kopir log (tail):\n%s", tail(string(log), 4000))
-		}
-	})
-	h.waitHTTP("http://" + h.mocks + "/_control/faults")
-	h.start()
-	return h
 }
 
 // pki is a file of the demo PKI the mock gateway trusts and signs with.

@@ -21,6 +21,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/internal/admin"
 	"github.com/minfin-kz/kopir/internal/broker"
+	"github.com/minfin-kz/kopir/internal/cache"
 	"github.com/minfin-kz/kopir/internal/config"
 	"github.com/minfin-kz/kopir/internal/delivery"
 	"github.com/minfin-kz/kopir/internal/httpapi"
@@ -29,6 +30,8 @@ import (
 	"github.com/minfin-kz/kopir/internal/intake"
 	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/metrics"
+	"github.com/minfin-kz/kopir/internal/ratelimit"
+	"github.com/minfin-kz/kopir/internal/redisconn"
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/minfin-kz/kopir/routes"
@@ -41,7 +44,7 @@ type App struct {
 	Store    *store.SQLStore
 	Ledger   *ledger.Ledger
 	Broker   *broker.Broker
-	Idem     *idem.Set
+	Redis    *redisconn.Conn // nil without Redis: claims, cache and limits are then in-process
 	Metrics  *metrics.Metrics
 	Breakers *resilience.Breakers
 	Routes   *routes.Table
@@ -75,7 +78,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	if a.Broker, err = broker.Open(ctx, brokerConfig(cfg, log)); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	if a.Idem, err = idem.New(ctx, cfg.Redis); err != nil {
+	if a.Redis, err = redisconn.Open(ctx, cfg.Redis); err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
 	a.Breakers = resilience.NewBreakers(func(endpoint, from, to string) {
@@ -85,8 +88,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	a.Ledger = ledger.New(a.Store, cfg.Routes, cfg.PersonalDataKey, log.With("component", "ledger"))
 	a.Worker = &delivery.Worker{Store: a.Store, Ledger: a.Ledger, Broker: brokerAdapter{a.Broker}, Metrics: a.Metrics, Log: log, Backoff: resilience.Backoff}
 	a.Replayer = &delivery.Replayer{Worker: a.Worker}
-	if err := a.build(routes.Deps{Ledger: a.Ledger, Queue: a.Worker, Cache: a.Idem.Cache, Limiter: a.Idem.Limiter,
-		Claims: a.Idem.Idempotency, Meter: a.Metrics, Log: log}); err != nil {
+	if err := a.build(routes.Deps{Ledger: a.Ledger, Queue: a.Worker, Cache: cache.New(a.Redis), Limiter: ratelimit.New(a.Redis),
+		Claims: idem.New(a.Redis), Meter: a.Metrics, Log: log}); err != nil {
 		return nil, err
 	}
 	a.Worker.Routes = a.Routes
@@ -335,8 +338,8 @@ func (a *App) Close() {
 	if a.Broker != nil {
 		a.Broker.Close()
 	}
-	if a.Idem != nil {
-		a.Idem.Close()
+	if a.Redis != nil {
+		a.Redis.Close()
 	}
 	if a.Store != nil {
 		a.Store.Close()

@@ -79,7 +79,7 @@ func start(t *testing.T, k *sink) (*Mock, *httptest.Server) {
 }
 
 // pacs008Msg is a minimal valid credit transfer (the adapter's own output
-// is tested against the mock in adapters/iso20022).
+// is tested against the mock by the round trip in adapters/iso20022channel).
 func pacs008Msg(t *testing.T, msgID, e2e, creditorIBAN, amount string) []byte {
 	t.Helper()
 	agent := func(bic string) *components.BranchAndFinancialInstitutionIdentification6 {

@@ -52,6 +52,15 @@ func NewHeader(from, to, bizMsgIdr, msgDefIdr, bizSvc string, created time.Time)
 	return h
 }
 
+// PartyBIC is the BIC a header party (Fr, To) is identified by, as
+// NewHeader writes it; "" when the party is absent or named otherwise.
+func PartyBIC(p *components.Party44Choice) string {
+	if p == nil || p.FIId == nil || p.FIId.FinInstnId == nil {
+		return ""
+	}
+	return S(p.FIId.FinInstnId.BICFI)
+}
+
 // Marshal writes a message: the header (if any) and the Document of
 // message definition docID inside the envelope element env, or the bare
 // Document when env.Local is empty. The result is validated against the

@@ -175,7 +175,7 @@ func TestParseFrames(t *testing.T) {
 		if err := m.Decode(&doc); err != nil || S(doc.FIToFIPmtStsRpt.GrpHdr.MsgId) != "STS-1" {
 			t.Errorf("%s: decode %v", name, err)
 		}
-		if c.hdr && S(m.Header.BizMsgIdr) != "STS-1" {
+		if c.hdr && (S(m.Header.BizMsgIdr) != "STS-1" || PartyBIC(m.Header.Fr) != "NBRKKZKX" || PartyBIC(m.Header.To) != "KKMFKZ2A") {
 			t.Errorf("%s: header not read", name)
 		}
 	}

@@ -1,4 +1,4 @@
-package iso20022
+package iso20022channel
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
+	"github.com/minfin-kz/kopir/adapters/iso20022"
 	"github.com/minfin-kz/kopir/contracts/iso20022/components"
 	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt053"
@@ -98,7 +99,7 @@ func pacs002Doc(t testing.TB, msgID string, txs ...txStatus) []byte {
 
 func sentOrder(t testing.TB, in *adaptertest.Intake, e2e, amount string) (id string) {
 	t.Helper()
-	body := edit(t, orderJSON(t), func(m map[string]any) {
+	body := sample(t, "credit-transfer.json", func(m map[string]any) {
 		m["endToEndId"] = e2e
 		m["amount"] = map[string]any{"value": amount, "currency": "KZT"}
 	})
@@ -111,8 +112,8 @@ func TestStatusReportUpdatesThePayment(t *testing.T) {
 	bad := sentOrder(t, in, "E2E-BAD", "10.00")
 	srv := serve(t, newChannel(t, ""), in)
 	doc := pacs002Doc(t, "STS-1",
-		txStatus{e2e: "E2E-OK", orig: MsgID(ok), status: "ACSC"},
-		txStatus{e2e: "E2E-BAD", orig: MsgID(bad), status: "RJCT", reason: "AC01", text: "unknown creditor account"},
+		txStatus{e2e: "E2E-OK", orig: iso20022.MsgID(ok), status: "ACSC"},
+		txStatus{e2e: "E2E-BAD", orig: iso20022.MsgID(bad), status: "RJCT", reason: "AC01", text: "unknown creditor account"},
 		txStatus{e2e: "E2E-UNKNOWN", orig: "X", status: "ACSC"},
 	)
 	code, ack := post(t, srv.URL+"/iso20022", doc)
@@ -156,7 +157,7 @@ func TestDuplicateIsAcknowledgedNotDeliveredTwice(t *testing.T) {
 	in := newIntake("pacs.002")
 	id := sentOrder(t, in, "E2E-1", "1.00")
 	srv := serve(t, newChannel(t, ""), in)
-	doc := pacs002Doc(t, "STS-3", txStatus{e2e: "E2E-1", orig: MsgID(id), status: "ACSC"})
+	doc := pacs002Doc(t, "STS-3", txStatus{e2e: "E2E-1", orig: iso20022.MsgID(id), status: "ACSC"})
 	_, first := post(t, srv.URL+"/iso20022/", doc) // trailing slash works too
 	code, second := post(t, srv.URL+"/iso20022", doc)
 	if code != http.StatusOK || fmt.Sprint(second) != fmt.Sprint(first) || first.Status != "ACCEPTED" {
@@ -176,7 +177,7 @@ func TestDuplicateCompletesMissingAnnotations(t *testing.T) {
 	in := newIntake("pacs.002")
 	id := sentOrder(t, in, "E2E-1", "1.00")
 	ch := newChannel(t, "")
-	doc := pacs002Doc(t, "STS-4", txStatus{e2e: "E2E-1", orig: MsgID(id), status: "ACSC"})
+	doc := pacs002Doc(t, "STS-4", txStatus{e2e: "E2E-1", orig: iso20022.MsgID(id), status: "ACSC"})
 	if _, err := in.Accept(t.Context(), &adapters.Inbound{Channel: ChannelName, Key: "pacs.002", ExternalID: "STS-4"}); err != nil {
 		t.Fatal(err)
 	}
@@ -234,9 +235,16 @@ func bareStatus(t testing.TB) []byte {
 	return []byte(s[strings.Index(s, "<Document"):strings.Index(s, "</message>")])
 }
 
+// orderXML is a pacs.008 as the adapter sends it: a valid message the
+// channel does not take in.
 func orderXML(t testing.TB) []byte {
-	_, raw := encode(t, newAdapter(t, OpCreditTransfer, testOpts), orderJSON(t))
-	return raw
+	t.Helper()
+	a := newAdapter(t, iso20022.OpCreditTransfer, adaptertest.At(t, sampleDay))
+	w, err := a.Encode(t.Context(), &adapters.Request{MessageID: "0195c0de-0000-7000-8000-000000000001", Body: sample(t, "credit-transfer.json", nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w.Body
 }
 
 func TestOversizedMessageIs413(t *testing.T) {
@@ -284,7 +292,7 @@ func TestReturnMarksThePaymentReturned(t *testing.T) {
 	in := newIntake("pacs.004")
 	id := sentOrder(t, in, "E2E-R", "500.00")
 	srv := serve(t, newChannel(t, ""), in)
-	_, ack := post(t, srv.URL+"/iso20022", wrap(t, isodoc.Pacs004, "RTR1", pacs004Doc("RTR1", "E2E-R", MsgID(id), "500.00")))
+	_, ack := post(t, srv.URL+"/iso20022", wrap(t, isodoc.Pacs004, "RTR1", pacs004Doc("RTR1", "E2E-R", iso20022.MsgID(id), "500.00")))
 	if ack.Matched != 1 {
 		t.Fatalf("%+v", ack)
 	}
@@ -338,7 +346,7 @@ func TestStatementReconciliation(t *testing.T) {
 	in := newIntake("camt.053")
 	a := sentOrder(t, in, "E2E-A", "150000.00")
 	b := sentOrder(t, in, "E2E-B", "20.5")
-	batch := in.Sent("payments.customer-transfer", "PMTINF-1", customerJSON(t))
+	batch := in.Sent("payments.customer-transfer", "PMTINF-1", sample(t, "customer-transfer.json", nil))
 	_ = batch
 	srv := serve(t, newChannel(t, ""), in)
 	doc := camt053Doc(t, "STMT-1",
@@ -383,7 +391,7 @@ func TestStatementReconciliation(t *testing.T) {
 
 func TestNotificationMatchesBatchByPaymentInformationID(t *testing.T) {
 	in := newIntake("camt.054")
-	batch := in.Sent("payments.customer-transfer", "PMTINF-2025-03-10-01", customerJSON(t))
+	batch := in.Sent("payments.customer-transfer", "PMTINF-2025-03-10-01", sample(t, "customer-transfer.json", nil))
 	srv := serve(t, newChannel(t, ""), in)
 	n := &camt054.Document{BkToCstmrDbtCdtNtfctn: &components.BankToCustomerDebitCreditNotificationV08{
 		GrpHdr: &components.GroupHeader81{MsgId: isodoc.P[components.Max35Text]("NTF-1"), CreDtTm: isodoc.P[components.ISODateTime]("2025-03-10T18:00:00Z")},
@@ -412,10 +420,10 @@ func TestHistoryHandler(t *testing.T) {
 	in := newIntake("pacs.002")
 	id := sentOrder(t, in, "E2E-H", "1.00")
 	ch := newChannel(t, "")
-	if _, err := ch.Process(t.Context(), in, pacs002Doc(t, "S1", txStatus{e2e: "E2E-H", orig: MsgID(id), status: "PDNG"}), ""); err != nil {
+	if _, err := ch.Process(t.Context(), in, pacs002Doc(t, "S1", txStatus{e2e: "E2E-H", orig: iso20022.MsgID(id), status: "PDNG"}), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ch.Process(t.Context(), in, pacs002Doc(t, "S2", txStatus{e2e: "E2E-H", orig: MsgID(id), status: "RJCT", reason: "AM04"}), ""); err != nil {
+	if _, err := ch.Process(t.Context(), in, pacs002Doc(t, "S2", txStatus{e2e: "E2E-H", orig: iso20022.MsgID(id), status: "RJCT", reason: "AM04"}), ""); err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
@@ -429,7 +437,7 @@ func TestHistoryHandler(t *testing.T) {
 	var h PaymentHistory
 	json.NewDecoder(resp.Body).Decode(&h)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || h.PaymentStatus != "RJCT" || h.Reason != "AM04" || h.MessageID != id || h.MsgID != MsgID(id) || h.Route != ctRoute || h.DeliveryStatus != "DELIVERED" {
+	if resp.StatusCode != 200 || h.PaymentStatus != "RJCT" || h.Reason != "AM04" || h.MessageID != id || h.MsgID != iso20022.MsgID(id) || h.Route != ctRoute || h.DeliveryStatus != "DELIVERED" {
 		t.Fatalf("%d %+v", resp.StatusCode, h)
 	}
 	var actions []string

@@ -1,4 +1,12 @@
-package iso20022
+// Package iso20022channel is the inbound channel "iso20022": where the
+// payment system's status reports (pacs.002), returns (pacs.004),
+// statements (camt.053) and notifications (camt.054) come in. Each message
+// is validated against the official XSDs, matched to the payments the
+// "iso20022" adapter (adapters/iso20022) sent, recorded on those payments'
+// trails and handed to the core's Intake; GET /v1/payments/{endToEndId}
+// serves a payment's status history from those trails. See
+// docs/adapters/iso20022.md.
+package iso20022channel
 
 import (
 	"context"
@@ -8,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/minfin-kz/kopir/adapters"
@@ -19,6 +28,8 @@ import (
 
 // ChannelName is the inbound channel's registered name.
 const ChannelName = "iso20022"
+
+func init() { adapters.RegisterChannel(ChannelName, NewChannel) }
 
 // Business events the channel appends to a payment's audit trail; together
 // with the bus's own events they are the payment's status history.
@@ -157,8 +168,10 @@ func (h *receiver) reject(w http.ResponseWriter, r *http.Request, m *adapters.In
 	writeJSON(w, status, Ack{Status: "REJECTED", MessageID: id, Code: pe.Code, Reason: pe.Reason, Violations: pe.Violations})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+func writeJSON(w http.ResponseWriter, status int, v any) { write(w, status, "application/json", v) }
+
+func write(w http.ResponseWriter, status int, contentType string, v any) {
+	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
@@ -196,9 +209,9 @@ func (c *Channel) Process(ctx context.Context, in adapters.Intake, raw []byte, c
 	}
 	res.Key = msg.Key()
 	if msg.Header != nil {
-		res.Sender = bicOf(msg.Header.Fr)
+		res.Sender = isodoc.PartyBIC(msg.Header.Fr)
 	}
-	if len(c.opts.Senders) > 0 && !contains(c.opts.Senders, res.Sender) {
+	if len(c.opts.Senders) > 0 && !slices.Contains(c.opts.Senders, res.Sender) {
 		return res, &isodoc.ParseError{Code: "SENDER_NOT_ALLOWED", Reason: fmt.Sprintf("business application header from %q is not an allowed sender", res.Sender)}
 	}
 	if ok, _ := in.Known(ChannelName, res.Key); !ok {

@@ -1,4 +1,4 @@
-package iso20022
+package iso20022channel
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
+	"github.com/minfin-kz/kopir/adapters/iso20022"
 	"github.com/minfin-kz/kopir/mocks/payments"
 )
 
@@ -38,16 +39,15 @@ func newWorld(t testing.TB, pendingFor time.Duration) *world {
 
 // send is one call of an iso20022 route: validate, store (as an async
 // route does before delivery), encode, post, decode.
-func (w *world) send(op, route string, body []byte) (*adapters.Request, *Sent) {
+func (w *world) send(op, route string, body []byte) (*adapters.Request, *iso20022.Sent) {
 	w.t.Helper()
-	a := newAdapter(w.t, op, testOpts)
-	a.Now = time.Now
+	a := newAdapter(w.t, op, adaptertest.Resources(w.t))
 	w.n++
 	req := &adapters.Request{MessageID: fmt.Sprintf("0195c0de-0000-7000-8000-%012d", 1000+w.n), Body: body}
 	if err := a.Validate(context.Background(), req); err != nil {
 		w.t.Fatal(err)
 	}
-	if op != OpCancel {
+	if op != iso20022.OpCancel {
 		w.in.SentAs(req.MessageID, route, req.ExternalID, body)
 	}
 	wire, err := a.Encode(context.Background(), req)
@@ -64,13 +64,13 @@ func (w *world) send(op, route string, body []byte) (*adapters.Request, *Sent) {
 	if err != nil {
 		w.t.Fatalf("payment system refused %s: %v", op, err)
 	}
-	var s Sent
+	var s iso20022.Sent
 	json.Unmarshal(out.Body, &s)
 	return req, &s
 }
 
 func (w *world) order(e2e, creditorIBAN, amount string) []byte {
-	return edit(w.t, orderJSON(w.t), func(m map[string]any) {
+	return sample(w.t, "credit-transfer.json", func(m map[string]any) {
 		m["endToEndId"] = e2e
 		m["amount"] = map[string]any{"value": amount, "currency": "KZT"}
 		delete(m, "settlementDate")
@@ -107,13 +107,13 @@ func words(ds []string) string {
 func TestRoundTripThroughPaymentSystemMock(t *testing.T) {
 	w := newWorld(t, 500*time.Millisecond)
 
-	ok, sent := w.send(OpCreditTransfer, ctRoute, w.order("RT-OK", "", "150000.00"))
-	if sent.Status != "SENT" || sent.MsgID != MsgID(ok.MessageID) {
+	ok, sent := w.send(iso20022.OpCreditTransfer, ctRoute, w.order("RT-OK", "", "150000.00"))
+	if sent.Status != "SENT" || sent.MsgID != iso20022.MsgID(ok.MessageID) {
 		t.Fatalf("answer %+v", sent)
 	}
-	rejected, _ := w.send(OpCreditTransfer, ctRoute, w.order("RT-AC01", "KZ85998KZT0000000777", "10.00"))
-	pending, _ := w.send(OpCreditTransfer, ctRoute, w.order("PDNG-RT", "", "20.00"))
-	cancelled, _ := w.send(OpCreditTransfer, ctRoute, w.order("PDNG-CXL", "", "30.00"))
+	rejected, _ := w.send(iso20022.OpCreditTransfer, ctRoute, w.order("RT-AC01", "KZ85998KZT0000000777", "10.00"))
+	pending, _ := w.send(iso20022.OpCreditTransfer, ctRoute, w.order("PDNG-RT", "", "20.00"))
+	cancelled, _ := w.send(iso20022.OpCreditTransfer, ctRoute, w.order("PDNG-CXL", "", "30.00"))
 
 	if got := words(w.await(ok.MessageID, ActionStatus, 1)); got != "ACSC" {
 		t.Errorf("accepted: %s", got)
@@ -123,7 +123,7 @@ func TestRoundTripThroughPaymentSystemMock(t *testing.T) {
 	}
 	// Cancel the second pending payment while it is queued.
 	w.await(cancelled.MessageID, ActionStatus, 1)
-	w.send(OpCancel, "payments.cancel", []byte(fmt.Sprintf(`{"endToEndId":"PDNG-CXL","originalMessageId":%q,"reason":"DUPL"}`, cancelled.MessageID)))
+	w.send(iso20022.OpCancel, "payments.cancel", []byte(fmt.Sprintf(`{"endToEndId":"PDNG-CXL","originalMessageId":%q,"reason":"DUPL"}`, cancelled.MessageID)))
 	if got := words(w.await(cancelled.MessageID, ActionStatus, 2)); got != "PDNG - queued: insufficient liquidity | RJCT DUPL - cancelled on the participant's request" {
 		t.Errorf("cancelled: %s", got)
 	}
@@ -143,7 +143,7 @@ func TestRoundTripThroughPaymentSystemMock(t *testing.T) {
 
 	// A salary batch, settled, then the day's statement with a line that
 	// is not Köpir's.
-	batch, _ := w.send(OpCustomerTransfer, "payments.customer-transfer", edit(t, customerJSON(t), func(m map[string]any) { delete(m, "requestedExecutionDate") }))
+	batch, _ := w.send(iso20022.OpCustomerTransfer, "payments.customer-transfer", sample(t, "customer-transfer.json", func(m map[string]any) { delete(m, "requestedExecutionDate") }))
 	deadline := time.Now().Add(5 * time.Second)
 	for settled := 0; settled < 2 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		settled = 0

@@ -1,4 +1,4 @@
-package iso20022
+package iso20022channel
 
 import (
 	"encoding/json"

@@ -1,13 +1,13 @@
-package iso20022
+package iso20022channel
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"path"
 	"strings"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/iso20022"
 )
 
 // Lookup is the part of the core's Intake the payment history needs.
@@ -47,7 +47,7 @@ func NewHistoryHandler(in Lookup, routes ...string) http.Handler {
 		if id == "" {
 			id = path.Base(r.URL.Path)
 		}
-		if err := checkID("endToEndId", id, true); err != nil {
+		if err := iso20022.CheckEndToEndID(id); err != nil {
 			problem(w, http.StatusBadRequest, "Invalid end-to-end id", err.Error())
 			return
 		}
@@ -66,7 +66,7 @@ func NewHistoryHandler(in Lookup, routes ...string) http.Handler {
 			problem(w, http.StatusServiceUnavailable, "Store unavailable", err.Error())
 			return
 		}
-		out := PaymentHistory{EndToEndID: id, Route: f.Route, MessageID: f.MessageID, MsgID: MsgID(f.MessageID),
+		out := PaymentHistory{EndToEndID: id, Route: f.Route, MessageID: f.MessageID, MsgID: iso20022.MsgID(f.MessageID),
 			DeliveryStatus: f.Status, History: hist}
 		out.PaymentStatus, out.Reason = paymentStatus(f.Status, hist)
 		if out.History == nil {
@@ -106,8 +106,11 @@ func paymentStatus(delivery string, hist []adapters.Event) (status, reason strin
 	return delivery, ""
 }
 
+// problem answers an internal caller in RFC 9457's shape. The core's
+// writer (internal/problem) is out of a channel's reach, since adapters
+// sit below internal/, and a channel's handler is a plain http.Handler
+// with no way to hand an error back to it; this is the smallest body that
+// keeps the internal API's promise of problem+json on every error.
 func problem(w http.ResponseWriter, status int, title, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail})
+	write(w, status, "application/problem+json", map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail})
 }

@@ -1,4 +1,4 @@
-package iso20022
+package iso20022channel
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/iso20022"
 	"github.com/minfin-kz/kopir/contracts/iso20022/components"
 	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/camt053"
@@ -39,28 +40,28 @@ type Status struct {
 
 // Return is one returned transaction of a pacs.004.
 type Return struct {
-	ReturnID      string `json:"returnId,omitempty"`
-	EndToEndID    string `json:"endToEndId,omitempty"`
-	OriginalMsgID string `json:"originalMsgId,omitempty"`
-	Amount        *Money `json:"amount,omitempty"`
-	Reason        string `json:"reason,omitempty"`
-	ReasonText    string `json:"reasonText,omitempty"`
+	ReturnID      string          `json:"returnId,omitempty"`
+	EndToEndID    string          `json:"endToEndId,omitempty"`
+	OriginalMsgID string          `json:"originalMsgId,omitempty"`
+	Amount        *iso20022.Money `json:"amount,omitempty"`
+	Reason        string          `json:"reason,omitempty"`
+	ReasonText    string          `json:"reasonText,omitempty"`
 	Match
 }
 
 // Entry is one booked transaction of a statement or notification.
 type Entry struct {
-	EntryRef        string `json:"entryRef,omitempty"`
-	AccountSvcrRef  string `json:"accountServicerRef,omitempty"`
-	CreditDebit     string `json:"creditDebit"` // CRDT or DBIT
-	Amount          Money  `json:"amount"`
-	Status          string `json:"status,omitempty"` // BOOK, PDNG, INFO
-	BookingDate     string `json:"bookingDate,omitempty"`
-	ValueDate       string `json:"valueDate,omitempty"`
-	EndToEndID      string `json:"endToEndId,omitempty"`
-	MsgID           string `json:"msgId,omitempty"`
-	PaymentInfoID   string `json:"paymentInformationId,omitempty"`
-	CounterpartIBAN string `json:"counterpartyIban,omitempty"`
+	EntryRef        string         `json:"entryRef,omitempty"`
+	AccountSvcrRef  string         `json:"accountServicerRef,omitempty"`
+	CreditDebit     string         `json:"creditDebit"` // CRDT or DBIT
+	Amount          iso20022.Money `json:"amount"`
+	Status          string         `json:"status,omitempty"` // BOOK, PDNG, INFO
+	BookingDate     string         `json:"bookingDate,omitempty"`
+	ValueDate       string         `json:"valueDate,omitempty"`
+	EndToEndID      string         `json:"endToEndId,omitempty"`
+	MsgID           string         `json:"msgId,omitempty"`
+	PaymentInfoID   string         `json:"paymentInformationId,omitempty"`
+	CounterpartIBAN string         `json:"counterpartyIban,omitempty"`
 	Match
 }
 
@@ -159,10 +160,10 @@ func (m *matcher) matchPayment(ctx context.Context, e2e, origMsgID string) (Matc
 		return Match{Unmatched: "no payment with end-to-end id " + e2e}, nil, err
 	}
 	mt := Match{Route: f.Route, PaymentMessageID: f.MessageID}
-	if origMsgID != "" && origMsgID != MsgID(f.MessageID) {
+	if origMsgID != "" && origMsgID != iso20022.MsgID(f.MessageID) {
 		// Same end-to-end id, another message: a status of something
 		// Köpir did not send as this payment. It must not change it.
-		mt.Unmatched = fmt.Sprintf("end-to-end id %s was sent in message %s, not %s", e2e, MsgID(f.MessageID), origMsgID)
+		mt.Unmatched = fmt.Sprintf("end-to-end id %s was sent in message %s, not %s", e2e, iso20022.MsgID(f.MessageID), origMsgID)
 		return mt, nil, nil
 	}
 	mt.Matched = true
@@ -242,7 +243,7 @@ func (m *matcher) paymentReturn(ctx context.Context, msg *isodoc.Message) (*repo
 			rt.OriginalMsgID = isodoc.S(tx.OrgnlGrpInf.OrgnlMsgId)
 		}
 		if a := tx.RtrdIntrBkSttlmAmt; a != nil {
-			rt.Amount = &Money{Value: Decimal(isodoc.S(a.Value)), Currency: isodoc.S(a.Ccy)}
+			rt.Amount = &iso20022.Money{Value: iso20022.Decimal(isodoc.S(a.Value)), Currency: isodoc.S(a.Ccy)}
 		}
 		if len(tx.RtrRsnInf) > 0 && tx.RtrRsnInf[0] != nil {
 			ri := tx.RtrRsnInf[0]
@@ -369,17 +370,17 @@ func (m *matcher) reconcile(ctx context.Context, rep *report, kind string, st *S
 
 // sentAmount reads the amount of e2e from the stored request: the order's
 // amount, or the batch transaction's.
-func sentAmount(f *adapters.Found, e2e string) (Money, bool) {
+func sentAmount(f *adapters.Found, e2e string) (iso20022.Money, bool) {
 	var req struct {
-		EndToEndID   string `json:"endToEndId"`
-		Amount       *Money `json:"amount"`
+		EndToEndID   string          `json:"endToEndId"`
+		Amount       *iso20022.Money `json:"amount"`
 		Transactions []struct {
-			EndToEndID string `json:"endToEndId"`
-			Amount     *Money `json:"amount"`
+			EndToEndID string          `json:"endToEndId"`
+			Amount     *iso20022.Money `json:"amount"`
 		} `json:"transactions"`
 	}
 	if json.Unmarshal(f.Request, &req) != nil {
-		return Money{}, false
+		return iso20022.Money{}, false
 	}
 	if req.Amount != nil && (e2e == "" || req.EndToEndID == e2e) {
 		return *req.Amount, true
@@ -389,7 +390,7 @@ func sentAmount(f *adapters.Found, e2e string) (Money, bool) {
 			return *t.Amount, true
 		}
 	}
-	return Money{}, false
+	return iso20022.Money{}, false
 }
 
 // statusDetail writes a PAYMENT_STATUS detail: the status, the reason code
@@ -413,13 +414,6 @@ func orNone(s string) string {
 	return s
 }
 
-func bicOf(p *components.Party44Choice) string {
-	if p == nil || p.FIId == nil || p.FIId.FinInstnId == nil {
-		return ""
-	}
-	return isodoc.S(p.FIId.FinInstnId.BICFI)
-}
-
 func accountOf(a *components.CashAccount39) string {
 	if a == nil || a.Id == nil {
 		return ""
@@ -438,7 +432,7 @@ func accountOf(a *components.CashAccount39) string {
 func entries(n *components.ReportEntry10) []Entry {
 	base := Entry{EntryRef: isodoc.S(n.NtryRef), AccountSvcrRef: isodoc.S(n.AcctSvcrRef), CreditDebit: isodoc.S(n.CdtDbtInd)}
 	if n.Amt != nil {
-		base.Amount = Money{Value: Decimal(isodoc.S(n.Amt.Value)), Currency: isodoc.S(n.Amt.Ccy)}
+		base.Amount = iso20022.Money{Value: iso20022.Decimal(isodoc.S(n.Amt.Value)), Currency: isodoc.S(n.Amt.Ccy)}
 	}
 	if n.Sts != nil {
 		base.Status = isodoc.S(n.Sts.Cd) + isodoc.S(n.Sts.Prtry)
@@ -454,7 +448,7 @@ func entries(n *components.ReportEntry10) []Entry {
 		for _, tx := range d.TxDtls {
 			e := base
 			if tx.Amt != nil {
-				e.Amount = Money{Value: Decimal(isodoc.S(tx.Amt.Value)), Currency: isodoc.S(tx.Amt.Ccy)}
+				e.Amount = iso20022.Money{Value: iso20022.Decimal(isodoc.S(tx.Amt.Value)), Currency: isodoc.S(tx.Amt.Ccy)}
 			}
 			if tx.CdtDbtInd != nil {
 				e.CreditDebit = isodoc.S(tx.CdtDbtInd)
