@@ -18,8 +18,12 @@ import (
 // or text that is not UTF-8 (CheckJSON) a 400 naming where.
 func DecodeStrict(body []byte, v any) error {
 	var je *JSONError
-	if err := CheckJSON(body); errors.As(err, &je) {
+	var syntaxErr *json.SyntaxError
+	switch err := CheckJSON(body); {
+	case errors.As(err, &je):
 		return &Error{Status: http.StatusBadRequest, Field: je.Path, Detail: "request body: " + je.Error()}
+	case errors.As(err, &syntaxErr):
+		return &Error{Status: http.StatusBadRequest, Detail: "request body is not valid JSON: " + err.Error()}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -31,7 +35,6 @@ func DecodeStrict(body []byte, v any) error {
 		return nil
 	}
 	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
 		return Invalid(typeErr.Field, "must be %s, got JSON %s", typeErr.Type, typeErr.Value)
@@ -50,15 +53,21 @@ const (
 	JSONDuplicateKey   = "duplicate-key"
 	JSONInvalidUTF8    = "invalid-utf8"
 	JSONInvalidUnicode = "invalid-unicode-escape"
+	JSONTooDeep        = "too-deep"
 )
 
-// JSONError is a body that is JSON by its syntax but ambiguous or not
-// text: a key given twice in one object (parsers disagree on which one
-// wins, so a check and a receiver could read different values), or a
-// string that is not UTF-8 or escapes half a surrogate pair (passed on, it
-// becomes the receiver's problem).
+// MaxJSONDepth is how deep objects and arrays may nest in a request: far
+// more than any contract needs, far less than what makes a decoder's stack
+// (or a receiver's) the attacker's.
+const MaxJSONDepth = 64
+
+// JSONError is a body that is JSON by its syntax but ambiguous, not text,
+// or absurd: a key given twice in one object (parsers disagree on which one
+// wins, so a check and a receiver could read different values), a string
+// that is not UTF-8 or escapes half a surrogate pair (passed on, it
+// becomes the receiver's problem), or nesting deeper than MaxJSONDepth.
 type JSONError struct {
-	Kind   string // JSONDuplicateKey, JSONInvalidUTF8, JSONInvalidUnicode
+	Kind   string // JSONDuplicateKey, JSONInvalidUTF8, JSONInvalidUnicode, JSONTooDeep
 	Path   string // where, e.g. "payer.accounts[1].iban"; "" is the top level
 	Key    string // the duplicated key
 	Offset int    // byte offset of the fault in the body
@@ -71,17 +80,19 @@ func (e *JSONError) Error() string {
 	}
 	switch e.Kind {
 	case JSONDuplicateKey:
-		return fmt.Sprintf("key %q appears twice in one object, at %s (byte %d)", e.Key, where, e.Offset)
+		return fmt.Sprintf("duplicate key %q at %s (byte %d): a key may appear once in an object", e.Key, where, e.Offset)
 	case JSONInvalidUTF8:
 		return fmt.Sprintf("a string at %s is not valid UTF-8 (byte %d)", where, e.Offset)
+	case JSONTooDeep:
+		return fmt.Sprintf("objects and arrays nest deeper than %d at %s (byte %d)", MaxJSONDepth, where, e.Offset)
 	}
 	return fmt.Sprintf("a string at %s escapes half of a UTF-16 surrogate pair (byte %d)", where, e.Offset)
 }
 
 // CheckJSON refuses what encoding/json lets through silently: a key given
-// twice in any object, nested ones too (the last would win), and strings
-// that are not valid UTF-8 or escape a lone surrogate (they would be
-// replaced by U+FFFD, or passed on as they are). It returns a *JSONError
+// twice in any object, nested ones too (the last would win), strings that
+// are not valid UTF-8 or escape a lone surrogate (they would be replaced by
+// U+FFFD, or passed on as they are), and nesting deeper than MaxJSONDepth. It returns a *JSONError
 // naming the path, a *json.SyntaxError for a body that is not JSON, or nil.
 func CheckJSON(body []byte) error {
 	if !json.Valid(body) {
@@ -114,10 +125,11 @@ type jsonFrame struct {
 func (s *jsonScan) run() error {
 	for i := 0; i < len(s.body); i++ {
 		switch c := s.body[i]; c {
-		case '{':
-			s.stack = append(s.stack, jsonFrame{object: true, wantKey: true})
-		case '[':
-			s.stack = append(s.stack, jsonFrame{})
+		case '{', '[':
+			if len(s.stack) == MaxJSONDepth {
+				return &JSONError{Kind: JSONTooDeep, Path: s.path(), Offset: i}
+			}
+			s.stack = append(s.stack, jsonFrame{object: c == '{', wantKey: c == '{'})
 		case '}', ']':
 			s.stack = s.stack[:len(s.stack)-1]
 		case ',':

@@ -3,6 +3,7 @@ package adapters
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -59,6 +60,8 @@ func TestCheckJSONNamesThePath(t *testing.T) {
 		{`{"s":"\ud83d\ude00","t":"é","u":[1,2,{"v":null}],"w":{"x":{}},"y":"\"}"}`, "", ""},
 		{`{"a":{"k":1},"b":{"k":1}}`, "", ""}, // one key in two objects
 		{`[{"k":1},{"k":1}]`, "", ""},
+		{strings.Repeat(`{"a":`, 65) + "1" + strings.Repeat("}", 65), JSONTooDeep, strings.TrimSuffix(strings.Repeat("a.", 64), ".")},
+		{strings.Repeat(`[`, 64) + strings.Repeat("]", 64), "", ""},
 	}
 	for _, c := range cases {
 		err := CheckJSON([]byte(c.body))
