@@ -93,18 +93,20 @@ var DefaultHTTPLimits = HTTPLimits{
 	BodyReadTimeout:   units.Duration(30 * time.Second),
 	WriteTimeout:      units.Duration(90 * time.Second),
 	IdleTimeout:       units.Duration(2 * time.Minute),
-	MaxHeaderBytes:    64 << 10,
-	MaxURIBytes:       8 << 10,
+	MaxHeaderBytes:    1 << 20,
+	MaxURIBytes:       2 << 20,
 	MaxConcurrent:     512,
 	MaxPerClient:      64,
 	RetryAfter:        units.Duration(time.Second),
 }
 
 // MaxRequestHead is the most of a request's line and headers a listener
-// reads at all; MaxHeaderBytes and MaxURIBytes must fit in it, so that a
-// request over them is read, refused and recorded by the bus rather than
-// cut off by the HTTP server unrecorded.
-const MaxRequestHead = 2 << 20
+// reads at all; MaxHeaderBytes and MaxURIBytes must fit in it together, so
+// that a request over them is read, refused and recorded by the bus rather
+// than cut off by the HTTP server unrecorded. The defaults are generous on
+// purpose: a 1 MB route name or a 64 KiB token is refused by what it is
+// (401, 404), recorded bounded, rather than by its size.
+const MaxRequestHead = 4 << 20
 
 func (h *HTTPLimits) applyDefaults() {
 	d := DefaultHTTPLimits
@@ -143,8 +145,8 @@ func (h HTTPLimits) validate(file string, rs []routes.Spec) []error {
 	if h.MaxPerClient < 0 || h.MaxPerClient > h.MaxConcurrent {
 		bad("maxPerClient", "%d is outside 1..maxConcurrent (%d)", h.MaxPerClient, h.MaxConcurrent)
 	}
-	if h.MaxHeaderBytes < 1<<10 || h.MaxURIBytes < 256 || h.MaxHeaderBytes+h.MaxURIBytes > MaxRequestHead/2 {
-		bad("maxHeaderBytes", "%d (with maxURIBytes %d) is outside 1KiB..1MiB together (maxURIBytes at least 256)", h.MaxHeaderBytes, h.MaxURIBytes)
+	if h.MaxHeaderBytes < 1<<10 || h.MaxURIBytes < 256 || h.MaxHeaderBytes+h.MaxURIBytes > MaxRequestHead {
+		bad("maxHeaderBytes", "%d (with maxURIBytes %d) is outside 1KiB..4MiB together (maxURIBytes at least 256)", h.MaxHeaderBytes, h.MaxURIBytes)
 	}
 	if h.WriteTimeout <= h.BodyReadTimeout {
 		bad("writeTimeout", "%s must be longer than bodyReadTimeout %s, or a slow body is cut off without its 408", h.WriteTimeout.D(), h.BodyReadTimeout.D())

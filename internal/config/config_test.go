@@ -97,8 +97,8 @@ func TestHTTPLimits(t *testing.T) {
 	for edit, want := range map[string]string{
 		"{maxPerClient: 600}":                      "t.yaml: limits.http.maxPerClient: 600 is outside 1..maxConcurrent (512)",
 		"{maxConcurrent: -1}":                      "t.yaml: limits.http.maxConcurrent: must not be negative",
-		"{maxHeaderBytes: 100}":                    "t.yaml: limits.http.maxHeaderBytes: 100 (with maxURIBytes 8192) is outside",
-		"{maxHeaderBytes: 2MiB}":                   "limits.http.maxHeaderBytes: 2097152",
+		"{maxHeaderBytes: 100}":                    "t.yaml: limits.http.maxHeaderBytes: 100 (with maxURIBytes 2097152) is outside",
+		"{maxHeaderBytes: 3MiB}":                   "limits.http.maxHeaderBytes: 3145728",
 		"{writeTimeout: 10s}":                      "t.yaml: limits.http.writeTimeout: 10s must be longer than bodyReadTimeout 30s",
 		"{bodyReadTimeout: -1s}":                   "a duration must not be negative",
 		"{writeTimeout: 16s, bodyReadTimeout: 1s}": `route "gbdfl.person": deadline: 15s plus limits.http.bodyReadTimeout 1s does not fit in limits.http.writeTimeout 16s`,
