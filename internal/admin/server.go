@@ -115,6 +115,8 @@ func paramErr(param, format string, a ...any) *ParamError {
 	return &ParamError{Param: param, Msg: fmt.Sprintf(format, a...)}
 }
 
+var errInvalidID = paramErr("id", "is not a message id (the UUID a call was answered with)")
+
 // MaxListLimit is the largest page of a listing; MaxBulkReplay the most
 // messages one bulk replay may take (0 there means all that match).
 const (
@@ -236,13 +238,13 @@ type Detail struct {
 	Audit    []store.AuditRecord `json:"audit"`
 }
 
-func (s *Server) show(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) show(w http.ResponseWriter, r *http.Request, op string) {
 	id := r.PathValue("id")
-	var m *store.Message
-	err := error(store.ErrNotFound)
-	if routes.ValidMessageID(id) {
-		m, err = s.Store.Get(r.Context(), id)
+	if !routes.ValidMessageID(id) {
+		s.badRequest(w, r, op, errInvalidID)
+		return
 	}
+	m, err := s.Store.Get(r.Context(), id)
 	if err != nil {
 		s.storeFailed(w, id, err)
 		return
@@ -261,7 +263,7 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request, _ string) {
 func (s *Server) replayOne(w http.ResponseWriter, r *http.Request, op string) {
 	id := r.PathValue("id")
 	if !routes.ValidMessageID(id) {
-		s.storeFailed(w, id, store.ErrNotFound)
+		s.badRequest(w, r, op, errInvalidID)
 		return
 	}
 	m, err := s.Replayer.Replay(r.Context(), id, op)

@@ -56,8 +56,8 @@ func (s *Server) Handler() http.Handler {
 	for _, e := range s.Extra {
 		mux.Handle(e.Pattern, s.guard(e))
 	}
-	return s.Guard.Handler(mux, func(r *http.Request) string {
-		return fmt.Sprintf("%s is not part of the internal API; routes are called with POST /v1/routes/{route}", ledger.Bound(r.URL.Path, ledger.MaxName))
+	return s.Guard.Handler(mux, func(*http.Request) string {
+		return "this path is not part of the internal API; routes are called with POST /v1/routes/{route}"
 	})
 }
 
@@ -117,7 +117,14 @@ func (s *Server) callRoute(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, s.MaxBody))
-		reject(caller, problem.New(http.StatusNotFound, "Unknown route", fmt.Sprintf("no route named %q; known routes: %s", ledger.BoundName(name, ledger.MaxName), strings.Join(s.Routes.Names(), ", "))), body)
+		known := strings.Join(s.Routes.Names(), ", ")
+		if !plainName(name) {
+			// Not echoed: a name like that is an attack, not a typo.
+			reject(caller, problem.New(http.StatusNotFound, "Not found", fmt.Sprintf(
+				"no route has that name: route names are at most %d letters, digits, '.', '-' and '_'; known routes: %s", ledger.MaxName, known)), body)
+			return
+		}
+		reject(caller, problem.New(http.StatusNotFound, "Unknown route", fmt.Sprintf("no route named %q; known routes: %s", name, known)), body)
 		return
 	}
 	if !route.Allows(caller) {
@@ -217,7 +224,7 @@ func strictJSON(body []byte) *problem.Problem {
 		return nil
 	}
 	title := map[string]string{adapters.JSONDuplicateKey: "Duplicate JSON key", adapters.JSONInvalidUTF8: "Invalid UTF-8",
-		adapters.JSONInvalidUnicode: "Invalid Unicode escape"}[je.Kind]
+		adapters.JSONInvalidUnicode: "Invalid Unicode escape", adapters.JSONTooDeep: "JSON nested too deep"}[je.Kind]
 	p := problem.New(http.StatusBadRequest, title, "the body is ambiguous or not text: "+je.Error())
 	p.Field = je.Path
 	return p
@@ -243,6 +250,21 @@ func checkIdempotencyKey(key string) *problem.Problem {
 	return nil
 }
 
+// plainName tells whether a route name the caller sent could be one a
+// config gives, and may be echoed back.
+func plainName(s string) bool {
+	if s == "" || len(s) > ledger.MaxName {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 func printable(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] > 0x7e {
@@ -259,11 +281,13 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	var m *store.Message
-	err := store.ErrNotFound
-	if routes.ValidMessageID(id) {
-		m, err = s.Store.Get(r.Context(), id)
+	if !routes.ValidMessageID(id) {
+		p := problem.New(http.StatusBadRequest, "Invalid message id", "a message id is the UUID a call was answered with")
+		p.Field = "id"
+		s.Guard.Refuse(w, r, httpguard.Refusal{Caller: caller}, p)
+		return
 	}
+	m, err := s.Store.Get(r.Context(), id)
 	if err != nil || m.Caller != caller {
 		// Another caller's message is reported as absent, not forbidden,
 		// so ids cannot be probed.
@@ -272,7 +296,7 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 			problem.Write(w, problem.StoreUnavailable(id))
 			return
 		}
-		problem.Write(w, problem.New(http.StatusNotFound, "Unknown message", fmt.Sprintf("no message %s for caller %s", ledger.BoundName(id, ledger.MaxKey), caller)))
+		problem.Write(w, problem.New(http.StatusNotFound, "Unknown message", fmt.Sprintf("no message %s for caller %s", id, caller)))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

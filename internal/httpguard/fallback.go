@@ -18,6 +18,7 @@ type Mux interface {
 // Fallback serves mux, but answers what no pattern of mux takes itself, as
 // problem+json and recorded: 405 with Allow when the path is known for
 // other methods, else 404 with notFound's words (nil: a plain sentence).
+// Neither echoes the path: it is the caller's, and may be an attack.
 // A listener's mux therefore registers no catch-all pattern: one would
 // match every method and hide the 405s.
 func (l *Listener) Fallback(mux Mux, notFound func(*http.Request) string) http.Handler {
@@ -30,18 +31,17 @@ func (l *Listener) Fallback(mux Mux, notFound func(*http.Request) string) http.H
 		// The mux's own answer says which it is: 405 carries Allow.
 		probe := &headerProbe{header: http.Header{}}
 		h.ServeHTTP(probe, r)
-		path := ledger.Bound(r.URL.Path, ledger.MaxName)
 		if probe.status == http.StatusMethodNotAllowed {
 			allow := probe.header.Get("Allow")
 			l.count("method-not-allowed")
 			w.Header().Set("Allow", allow)
 			p := problem.New(http.StatusMethodNotAllowed, "Method not allowed",
-				fmt.Sprintf("%s is not allowed on %s; use %s", ledger.BoundName(r.Method, 16), path, strings.ReplaceAll(allow, ",", " or")))
+				fmt.Sprintf("%s is not allowed on this path; use %s", ledger.BoundName(r.Method, 16), strings.ReplaceAll(allow, ",", " or")))
 			l.Refuse(w, r, Refusal{}, p)
 			return
 		}
 		l.count("not-found")
-		detail := fmt.Sprintf("%s is not served on the %s listener", path, l.Name)
+		detail := fmt.Sprintf("nothing is served at this path on the %s listener", l.Name)
 		if notFound != nil {
 			detail = notFound(r)
 		}
