@@ -44,6 +44,16 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// AboutKey reports whether the call was refused because of its
+// Idempotency-Key, which then belongs to another message.
+func (e *Error) AboutKey() bool {
+	switch e.Kind {
+	case KindInProgress, KindKeyReused, KindKeyTaken, KindEarlierFailed, KindResultExpired:
+		return true
+	}
+	return false
+}
+
 // Unavailable reports whether the call may succeed later unchanged.
 func (e *Error) Unavailable() bool {
 	switch e.Kind {

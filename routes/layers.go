@@ -219,22 +219,27 @@ func (x *Exchange) answerRepeat(ctx context.Context, l Ledger, cache Cache, prev
 	if differs := KeyReuse(prev, x); len(differs) > 0 {
 		return x.keyReused(prev.ID, differs)
 	}
-	x.Outcome = OutcomeDuplicate
-	x.Message = prev
 	if x.Route.Mode == Async {
+		x.Outcome, x.Message = OutcomeDuplicate, prev
 		return nil // the API answers with the recorded message's id and status
 	}
+	// A repeat that cannot be given the first result is refused, and the
+	// refusal recorded under its own id like any other; the detail names
+	// the earlier message.
 	if !prev.Delivered {
-		return &Error{Kind: KindEarlierFailed, MessageID: prev.ID,
-			Detail: fmt.Sprintf("message %s ended %s: %s", prev.ID, prev.Status, prev.Error)}
+		x.Outcome = OutcomeRejected
+		return &Error{Kind: KindEarlierFailed, Field: "Idempotency-Key",
+			Detail: fmt.Sprintf("the first call with this key, message %s, ended %s: %s", prev.ID, prev.Status, prev.Error)}
 	}
 	if cache != nil {
 		if body, ok, _ := cache.Get(ctx, idemCacheKey(x.Caller, x.Request.IdempotencyKey)); ok {
+			x.Outcome, x.Message = OutcomeDuplicate, prev
 			x.Response = &adapters.Response{Body: body}
 			return nil
 		}
 	}
-	return &Error{Kind: KindResultExpired, MessageID: prev.ID,
+	x.Outcome = OutcomeRejected
+	return &Error{Kind: KindResultExpired, Field: "Idempotency-Key",
 		Detail: fmt.Sprintf("message %s was delivered, but its answer is no longer held (kept %s); the agency is not called twice", prev.ID, IdempotencyWindow)}
 }
 

@@ -275,3 +275,29 @@ func TestStoreFailureIsUnavailableWithoutTheDriverText(t *testing.T) {
 		}
 	}
 }
+
+// A repeat whose first call failed is refused with 409, and that refusal
+// is recorded under its own id, the key left with the first message.
+func TestRepeatOfAFailedCallIsRecorded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":"no"}`, http.StatusNotFound)
+	}))
+	defer srv.Close()
+	r, st := build(t, routes.Spec{Name: "f", Endpoints: []string{srv.URL}})
+	first, err := call(r, "k", `{}`)
+	if err == nil {
+		t.Fatal("the agency's 404 was not an error")
+	}
+	x, err := call(r, "k", `{}`)
+	p := problem.From("f", err)
+	if p.Status != 409 || p.Type != "urn:kopir:problem:earlier-call-failed" || p.MessageID != "" || !strings.Contains(p.Detail, first.Request.MessageID) {
+		t.Fatalf("repeat of a failed call: %d %s %q %s", p.Status, p.Type, p.MessageID, p.Detail)
+	}
+	m, err := st.Get(context.Background(), x.Request.MessageID)
+	if err != nil || m.Status != store.Rejected || m.HTTPStatus != 409 || m.IdempotencyKey != "" {
+		t.Errorf("the refused repeat is stored as %+v %v", m, err)
+	}
+	if held, _ := st.FindByIdempotencyKey(context.Background(), "demo", "k"); held == nil || held.ID != first.Request.MessageID {
+		t.Errorf("the key is held by %+v", held)
+	}
+}

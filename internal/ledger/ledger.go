@@ -144,7 +144,7 @@ func (l *Ledger) Exchanged(ctx context.Context, x *routes.Exchange, err error) e
 // Idempotency-Key, which then stays with the message that holds it.
 func refusesKey(err error) bool {
 	var re *routes.Error
-	return errors.As(err, &re) && (re.Kind == routes.KindKeyReused || re.Kind == routes.KindInProgress || re.Kind == routes.KindKeyTaken)
+	return errors.As(err, &re) && re.AboutKey()
 }
 
 // Queued records an async call as QUEUED with its payload, kept until it
