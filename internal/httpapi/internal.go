@@ -75,7 +75,8 @@ func RouteOf(r *http.Request) string {
 const MaxCorrelationID = 128
 
 // correlationID is the caller's X-Correlation-Id, or a new one when it
-// sent none; one that is too long or not printable ASCII is refused.
+// sent none; one that is too long or not printable ASCII is refused (and
+// the refusal carries a new one).
 func correlationID(r *http.Request) (string, *problem.Problem) {
 	id := r.Header.Get("X-Correlation-Id")
 	if id == "" {
@@ -85,7 +86,7 @@ func correlationID(r *http.Request) (string, *problem.Problem) {
 		p := problem.New(http.StatusBadRequest, "Invalid X-Correlation-Id",
 			fmt.Sprintf("the id is %d bytes; at most %d printable ASCII characters (0x20-0x7E) are accepted", len(id), MaxCorrelationID))
 		p.Field = "X-Correlation-Id"
-		return "", p
+		return routes.NewMessageID(), p
 	}
 	return id, nil
 }
@@ -94,9 +95,7 @@ func (s *Server) callRoute(w http.ResponseWriter, r *http.Request) {
 	started := time.Now()
 	name := r.PathValue("route")
 	corr, badCorr := correlationID(r)
-	if badCorr == nil {
-		w.Header().Set("X-Correlation-Id", corr)
-	}
+	w.Header().Set("X-Correlation-Id", corr)
 	reject := func(caller string, p *problem.Problem, body []byte) {
 		s.Guard.Refuse(w, r, httpguard.Refusal{Route: name, Caller: caller, CorrelationID: corr, Body: body}, p)
 	}
