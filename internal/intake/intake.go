@@ -89,7 +89,8 @@ func (in *Intake) duplicate(ctx context.Context, r *routes.Route, m *adapters.In
 	if m.ExternalID == "" {
 		return nil, nil
 	}
-	prev, err := in.store.FindByExternalID(ctx, r.Name, m.ExternalID)
+	// Looked up as it is stored: capped (the ledger caps what it keeps).
+	prev, err := in.store.FindByExternalID(ctx, r.Name, ledger.BoundName(m.ExternalID, ledger.MaxKey))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -161,9 +162,11 @@ func (in *Intake) Call(ctx context.Context, m *adapters.Inbound) (*adapters.Resp
 	if rc, err := in.duplicate(ctx, r, m); rc != nil || err != nil {
 		return nil, rc, err
 	}
+	// The agency's ids go on to the subscriber as they will be stored:
+	// capped, one line.
 	x := &routes.Exchange{Route: r, Caller: actor(m), Inbound: true, Started: time.Now(), Request: adapters.Request{
-		Route: r.Name, Operation: r.Operation, MessageID: routes.NewMessageID(), CorrelationID: m.CorrelationID,
-		Body: m.Body, ExternalID: m.ExternalID,
+		Route: r.Name, Operation: r.Operation, MessageID: routes.NewMessageID(), CorrelationID: ledger.BoundName(m.CorrelationID, ledger.MaxKey),
+		Body: m.Body, ExternalID: ledger.BoundName(m.ExternalID, ledger.MaxKey),
 	}}
 	if x.Request.CorrelationID == "" {
 		x.Request.CorrelationID = x.Request.MessageID
@@ -224,7 +227,7 @@ func (in *Intake) Reject(ctx context.Context, m *adapters.Inbound, reason error)
 
 // Find returns the message of route with the given external id.
 func (in *Intake) Find(ctx context.Context, route, externalID string) (*adapters.Found, error) {
-	m, err := in.store.FindByExternalID(ctx, route, externalID)
+	m, err := in.store.FindByExternalID(ctx, route, ledger.BoundName(externalID, ledger.MaxKey))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: no message of route %s with external id %s", adapters.ErrNotFound, route, ledger.BoundName(externalID, ledger.MaxKey))
 	}
