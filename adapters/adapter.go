@@ -37,6 +37,9 @@ type WireRequest struct {
 	Path   string // appended to the endpoint URL
 	Header http.Header
 	Body   []byte
+	// Service names the service behind a shared endpoint the request is
+	// for (a SHEP serviceId behind the gateway URL); see Transport.
+	Service string
 }
 
 // WireResponse is what came back from the agency.

@@ -21,6 +21,11 @@ type Factory func(cfg AdapterConfig, res Resources) (Adapter, error)
 type ChannelConfig struct {
 	Name    string
 	Options Options
+	// BaseURL is where the channel's routes are reached as far as the core
+	// knows: http://<agency listen address><mount>. A channel that tells
+	// agencies its own address (a WSDL's soap:address) uses it unless its
+	// options name the public one; it never trusts a request's Host.
+	BaseURL string
 }
 
 // ChannelFactory builds an inbound channel from its config block.

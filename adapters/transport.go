@@ -8,9 +8,15 @@ import (
 )
 
 // Transport is how an adapter (or a channel's own client, such as a poller)
-// reaches the agency: the core's layered transport with retries, a circuit
-// breaker per endpoint and attempt recording. Components never build an
-// http.Client of their own.
+// reaches the agency: the core's layered transport with retries, circuit
+// breakers and attempt recording. Components never build an http.Client
+// of their own.
+//
+// The core keeps one breaker per endpoint and WireRequest.Service. Where
+// several services sit behind one URL (the registries behind the SHEP
+// gateway), the adapter names the service on each request, so that one
+// service's outage opens its own breaker and the others still answer; a
+// request without a Service shares the endpoint's breaker.
 type Transport interface {
 	Do(ctx context.Context, w *WireRequest) (*WireResponse, error)
 }
@@ -22,8 +28,9 @@ type TransportSpec struct {
 	Timeout   units.Duration // per attempt
 	Retry     RetrySpec
 	Breaker   BreakerSpec
-	// Name qualifies the breakers of these endpoints, so that two services
-	// behind one gateway URL do not share one.
+	// Name labels the transport for operators (e.g. "shep-poll"). Breakers
+	// are not keyed by it: they follow the endpoint and each request's
+	// Service, so a route and a poller calling one service share one.
 	Name string
 }
 
@@ -34,7 +41,7 @@ type RetrySpec struct {
 	Cap      units.Duration `yaml:"cap"`      // longest wait
 }
 
-// BreakerSpec configures one gobreaker per endpoint.
+// BreakerSpec configures the gobreaker of each endpoint (and service).
 type BreakerSpec struct {
 	// Failures in a row that open the breaker.
 	Failures int `yaml:"failures"`

@@ -56,6 +56,9 @@ func newPassthrough(cfg adapters.AdapterConfig, res adapters.Resources) (adapter
 		return nil, fmt.Errorf("egov: options: %w", err)
 	}
 	s, err := NewSender(o)
+	if err == nil {
+		err = s.Provision(res)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("egov: %w", err)
 	}

@@ -81,6 +81,11 @@ func TestAsyncConversationAgainstMock(t *testing.T) {
 		t.Fatalf("%+v %+v", out, r)
 	}
 	want := []string{"sendMessage", "getMessageStatus", "getMessageStatus", "getMessageStatus", "getMessages", "sendDeliveryNotification"}
+	for _, w := range tr.Sent() {
+		if w.Service == "" {
+			t.Fatalf("an AsyncChannel exchange names no service for the breaker: %s", opOf(w.Body))
+		}
+	}
 	if strings.Join(ops(tr), ",") != strings.Join(want, ",") {
 		t.Fatalf("exchanges %v, want %v", ops(tr), want)
 	}

@@ -99,6 +99,9 @@ func newAsync(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adap
 	if err != nil {
 		return nil, err
 	}
+	if err := a.(*asyncAdapter).s.Provision(res); err != nil {
+		return nil, fmt.Errorf("egov-async: %w", err)
+	}
 	a.(*asyncAdapter).s.Now = res.Clock
 	return a, nil
 }

@@ -112,6 +112,11 @@ func TestSenderWire(t *testing.T) {
 	if w.Method != "POST" || w.Header.Get("Content-Type") != "text/xml; charset=utf-8" || w.Header.Get("SOAPAction") != `""` {
 		t.Fatalf("%v %v", w.Method, w.Header)
 	}
+	// The serviceId keys the core's breaker, apart from the other
+	// services behind the gateway URL.
+	if w.Service != "S" {
+		t.Fatalf("wire request for service %q", w.Service)
+	}
 	if !bytes.Contains(w.Body, []byte("<signed/>")) || !bytes.Contains(w.Body, []byte("<messageId>id-1</messageId><correlationId>corr</correlationId>")) {
 		t.Fatalf("%s", w.Body)
 	}

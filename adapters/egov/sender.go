@@ -22,9 +22,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/adapters/signing"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
-	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
 
 // Options is the route options block shared by SHEP-based adapters.
@@ -38,8 +38,10 @@ type Options struct {
 	// Properties are sent in every requestInfo (key ≤30, value ≤500 chars),
 	// e.g. what the provider agreed with the ministry.
 	Properties map[string]string `yaml:"properties" json:"properties"`
-	// Signing is the key the envelopes are signed with; absent: unsigned.
-	Signing *xmlsig.KeyConfig `yaml:"signing" json:"signing"`
+	// Signing is the key the envelopes are signed with, and who signs
+	// with it (provider local or ncanode, see adapters/signing); absent:
+	// unsigned.
+	Signing *signing.Config `yaml:"signing" json:"signing"`
 	// RetryableFaults are SHEP errorCodes this route retries, on top of
 	// RetryableFaults; every other SOAP fault is final.
 	RetryableFaults []string `yaml:"retryableFaults" json:"retryableFaults"`
@@ -89,13 +91,23 @@ func NewSender(o Options) (*Sender, error) {
 		s.Retryable[c] = true
 	}
 	if o.Signing != nil {
-		k, err := xmlsig.LoadSigner(*o.Signing)
+		signer, err := signing.NewSigner(*o.Signing)
 		if err != nil {
 			return nil, fmt.Errorf("options.signing: %w", err)
 		}
-		s.Signer = shep.XMLSigner{S: k}
+		s.Signer = signer
 	}
 	return s, nil
+}
+
+// Provision gives the signing provider the core's resources: a provider
+// that is a service of its own (NCANode) gets its layered transport here.
+// Every factory that builds a Sender calls it.
+func (s *Sender) Provision(res adapters.Resources) error {
+	if err := signing.Provision(s.Signer, res); err != nil {
+		return fmt.Errorf("options.signing: %w", err)
+	}
+	return nil
 }
 
 // Properties turns a key/value map into requestInfo properties, checking
@@ -138,12 +150,15 @@ func (s *Sender) sign(ctx context.Context, env []byte) ([]byte, error) {
 	return b, nil
 }
 
-// soapRequest wraps an envelope for the core's transport.
-func soapRequest(body []byte) *adapters.WireRequest {
+// soapRequest wraps an envelope for the core's transport. The serviceId
+// keys the breaker: every service behind the gateway shares its URL, and
+// one registry's outage must not cut the others off.
+func (s *Sender) soapRequest(body []byte) *adapters.WireRequest {
 	return &adapters.WireRequest{
-		Method: http.MethodPost,
-		Header: http.Header{"Content-Type": {"text/xml; charset=utf-8"}, "Soapaction": {`""`}},
-		Body:   body,
+		Method:  http.MethodPost,
+		Header:  http.Header{"Content-Type": {"text/xml; charset=utf-8"}, "Soapaction": {`""`}},
+		Body:    body,
+		Service: s.ServiceID,
 	}
 }
 
@@ -155,7 +170,7 @@ func (s *Sender) Send(ctx context.Context, t adapters.Transport, env []byte) (*a
 	if err != nil {
 		return nil, err
 	}
-	return t.Do(ctx, soapRequest(env))
+	return t.Do(ctx, s.soapRequest(env))
 }
 
 // Wire builds the HTTP request for one call. The SHEP messageId is the bus's
@@ -182,7 +197,7 @@ func (s *Sender) WireProps(ctx context.Context, req *adapters.Request, data shep
 	if body, err = s.sign(ctx, body); err != nil {
 		return nil, err
 	}
-	return soapRequest(body), nil
+	return s.soapRequest(body), nil
 }
 
 // RetryableFaults lists SHEP errorCodes worth another attempt. It is empty:

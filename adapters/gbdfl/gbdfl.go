@@ -96,6 +96,9 @@ func New(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, 
 		o.ServiceID = DefaultServiceID
 	}
 	s, err := egov.NewSender(o)
+	if err == nil {
+		err = s.Provision(res)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("gbdfl: %w", err)
 	}

@@ -157,6 +157,9 @@ func New(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, 
 		return nil, fmt.Errorf("gbdul: options.declarantId %q is neither a valid BIN nor a valid IIN", o.DeclarantID)
 	}
 	s, err := egov.NewSender(o.Options)
+	if err == nil {
+		err = s.Provision(res)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("gbdul: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
@@ -21,16 +22,19 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/egov"
+	"github.com/minfin-kz/kopir/adapters/signing"
 	egovshep "github.com/minfin-kz/kopir/contracts/egov-shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
+	"github.com/minfin-kz/kopir/internal/kzid"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
@@ -50,8 +54,9 @@ type ChannelOptions struct {
 	// RequireSignature refuses unsigned messages. A message that is signed
 	// is always verified when a trust store is configured, required or not.
 	RequireSignature bool `yaml:"requireSignature"`
-	// Trust is what a signature must chain to (roots, CRLs, policy OID).
-	Trust *xmlsig.TrustConfig `yaml:"trust"`
+	// Trust is what a signature must chain to (roots, CRLs, policy OID),
+	// and who checks it (provider local or ncanode, see adapters/signing).
+	Trust *signing.TrustConfig `yaml:"trust"`
 	// MaxBody bounds one envelope (default 1MiB). The listener's own
 	// channel-level maxBody applies first.
 	MaxBody units.ByteSize `yaml:"maxBody"`
@@ -64,6 +69,16 @@ type ChannelOptions struct {
 	// SchemaValidation validates every envelope against the contract's
 	// XSD with libxml2 (default true). Off, the typed checks remain.
 	SchemaValidation *bool `yaml:"schemaValidation"`
+	// NotificationSigners binds changeMassageStatusNotification, which
+	// names no sender, to the gateway's certificate, so that no other
+	// trusted participant can report a message's fate. Given, every
+	// notification must be signed by one of them.
+	NotificationSigners *SignerBinding `yaml:"notificationSigners"`
+	// PublicURL is the channel's address as agencies reach it (behind a
+	// proxy, the proxy's), e.g. https://bus.minfin.kz/shep: the served
+	// WSDL's soap:address is <publicURL>/sync and <publicURL>/async.
+	// Default: the agency listener's address and the channel's mount.
+	PublicURL string `yaml:"publicURL"`
 }
 
 // SenderAuth is one system allowed to send in.
@@ -73,6 +88,60 @@ type SenderAuth struct {
 	PasswordSHA256 string `yaml:"passwordSHA256"`
 	// Services, when given, are the serviceIds this sender may use.
 	Services []string `yaml:"services"`
+	// Signers binds the sender to the certificates that may sign for it.
+	// Given, every message of this sender must be signed by a trusted
+	// certificate that names one of them (SIGNATURE_SENDER_MISMATCH
+	// otherwise). Without it, any trusted signature passes for the sender
+	// (logged as a warning at start-up): bind every sender in production.
+	Signers *SignerBinding `yaml:"signers"`
+}
+
+// SignerBinding names who may sign for a sender, as NCA certificates name
+// their holder (xmlsig.IdentityOf): an organisation by its BIN (subject
+// serialNumber "BIN…", or organizationalUnit "BIN…" in an employee's
+// certificate), a person by their IIN (serialNumber "IIN…"), or a whole
+// subject as Köpir prints it in the subscriber's "signer" field.
+type SignerBinding struct {
+	BINs     []string `yaml:"bins"`
+	IINs     []string `yaml:"iins"`
+	Subjects []string `yaml:"subjects"`
+}
+
+// binding is a SignerBinding ready to match.
+type binding struct {
+	bins, iins, subjects map[string]bool
+}
+
+func newBinding(b *SignerBinding) (*binding, error) {
+	if len(b.BINs)+len(b.IINs)+len(b.Subjects) == 0 {
+		return nil, errors.New("names no bins, iins or subjects")
+	}
+	out := &binding{bins: map[string]bool{}, iins: map[string]bool{}, subjects: map[string]bool{}}
+	for i, v := range b.BINs {
+		if err := kzid.ValidateBIN(v); err != nil {
+			return nil, fmt.Errorf("bins[%d]: %v", i, err)
+		}
+		out.bins[v] = true
+	}
+	for i, v := range b.IINs {
+		if err := kzid.ValidateIIN(v); err != nil {
+			return nil, fmt.Errorf("iins[%d]: %v", i, err)
+		}
+		out.iins[v] = true
+	}
+	for i, v := range b.Subjects {
+		if strings.TrimSpace(v) == "" {
+			return nil, fmt.Errorf("subjects[%d] is empty", i)
+		}
+		out.subjects[v] = true
+	}
+	return out, nil
+}
+
+// allows reports whether cert may sign for the sender.
+func (b *binding) allows(cert *x509.Certificate) bool {
+	id := xmlsig.IdentityOf(cert)
+	return id.BIN != "" && b.bins[id.BIN] || id.IIN != "" && b.iins[id.IIN] || b.subjects[cert.Subject.String()]
 }
 
 // Channel is the SHEP inbound edge: SyncChannel SendMessage, push delivery
@@ -81,25 +150,40 @@ type SenderAuth struct {
 type Channel struct {
 	senders      map[string]sender
 	requireSig   bool
-	trust        *xmlsig.Trust
+	verifier     xmlsig.EnvelopeVerifier
 	lim          safexml.Limits
 	statusRoutes []string
 	poll         *Poller
 	schemas      *shep.Schemas
+	publicURL    string
+	// notifySigners may sign status notifications; nil: anyone trusted.
+	notifySigners *binding
+	// unbound are the senders any trusted certificate may sign for.
+	unbound []string
 	// Now is the clock for certificate validity and dates; nil: time.Now.
 	Now func() time.Time
+	// Log is the component's logger from the core's Resources (JSON, with
+	// the channel's name); until provisioned, nothing is logged.
 	Log *slog.Logger
 }
 
 type sender struct {
 	hash     [32]byte
 	services map[string]bool
+	signers  *binding // nil: not bound to a certificate
 }
+
+// DefaultPublicURL is the channel's address when neither its options nor
+// the core name one: the default agency listener and mount.
+const DefaultPublicURL = "http://127.0.0.1:8081/shep"
 
 func newChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Channel, error) {
 	var o ChannelOptions
 	if err := cfg.Options.Decode(&o); err != nil {
 		return nil, fmt.Errorf("shep: options: %w", err)
+	}
+	if o.PublicURL == "" {
+		o.PublicURL = cfg.BaseURL
 	}
 	c, err := NewChannel(o)
 	if err != nil {
@@ -115,6 +199,14 @@ func newChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Ch
 // the core's layered transport to the gateway.
 func (c *Channel) Provision(res adapters.Resources) error {
 	c.Log, c.Now = res.Log(), res.Clock
+	for _, id := range c.unbound {
+		// Any trusted organisation's signature then passes for this
+		// sender: it is allowed, for a migration, but said at start-up.
+		c.Log.Warn("shep: sender is not bound to its signing certificates (options.senders[].signers): a signature of any trusted organisation is accepted for it", "senderId", id)
+	}
+	if err := signing.Provision(c.verifier, res); err != nil {
+		return fmt.Errorf("shep: options.trust: %w", err)
+	}
 	if c.poll != nil {
 		if err := c.poll.provision(res); err != nil {
 			return fmt.Errorf("shep: options.poll: %w", err)
@@ -125,7 +217,7 @@ func (c *Channel) Provision(res adapters.Resources) error {
 
 // NewChannel checks the options and loads the trust store.
 func NewChannel(o ChannelOptions) (*Channel, error) {
-	c := &Channel{senders: map[string]sender{}, requireSig: o.RequireSignature, statusRoutes: o.StatusRoutes, Log: slog.Default()}
+	c := &Channel{senders: map[string]sender{}, requireSig: o.RequireSignature, statusRoutes: o.StatusRoutes, Log: slog.New(slog.DiscardHandler)}
 	if len(o.Senders) == 0 {
 		return nil, errors.New("shep: options.senders: at least one sender is needed")
 	}
@@ -158,14 +250,26 @@ func NewChannel(o ChannelOptions) (*Channel, error) {
 				snd.services[id] = true
 			}
 		}
+		if s.Signers != nil {
+			if o.Trust == nil {
+				return nil, fmt.Errorf("shep: %s.signers needs options.trust (roots to verify the signatures against)", f)
+			}
+			b, err := newBinding(s.Signers)
+			if err != nil {
+				return nil, fmt.Errorf("shep: %s.signers: %v", f, err)
+			}
+			snd.signers = b
+		} else if o.Trust != nil {
+			c.unbound = append(c.unbound, s.ID)
+		}
 		c.senders[s.ID] = snd
 	}
 	if o.Trust != nil {
-		t, err := xmlsig.LoadTrust(*o.Trust)
+		v, err := signing.NewVerifier(*o.Trust, c.now)
 		if err != nil {
 			return nil, fmt.Errorf("shep: options.trust: %w", err)
 		}
-		c.trust = t
+		c.verifier = v
 	} else if o.RequireSignature {
 		return nil, errors.New("shep: options.requireSignature needs options.trust (roots to verify against)")
 	}
@@ -176,6 +280,21 @@ func NewChannel(o ChannelOptions) (*Channel, error) {
 		}
 		c.schemas = sc
 	}
+	if o.NotificationSigners != nil {
+		if o.Trust == nil {
+			return nil, errors.New("shep: options.notificationSigners needs options.trust (roots to verify the signatures against)")
+		}
+		b, err := newBinding(o.NotificationSigners)
+		if err != nil {
+			return nil, fmt.Errorf("shep: options.notificationSigners: %v", err)
+		}
+		c.notifySigners = b
+	}
+	pub, err := publicURL(o.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("shep: options.publicURL: %w", err)
+	}
+	c.publicURL = pub
 	c.lim = shep.Limits
 	if o.MaxBody > 0 {
 		c.lim.MaxBytes = int64(o.MaxBody)
@@ -190,8 +309,26 @@ func NewChannel(o ChannelOptions) (*Channel, error) {
 	return c, nil
 }
 
-// SetTrust replaces the trust store (tests, or a reload of CRLs).
-func (c *Channel) SetTrust(t *xmlsig.Trust) { c.trust = t }
+// publicURL checks the channel's public address; "" is the default.
+func publicURL(v string) (string, error) {
+	if v == "" {
+		return DefaultPublicURL, nil
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		return "", err
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		return "", fmt.Errorf("%q is not an absolute http(s) URL", v)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return "", fmt.Errorf("%q: a query, fragment or user has no place in a SOAP address", v)
+	}
+	return strings.TrimSuffix(v, "/"), nil
+}
+
+// SetTrust replaces the trust store (tests, or a reload of CRLs); the
+// channel then verifies in process.
+func (c *Channel) SetTrust(t *xmlsig.Trust) { c.verifier = xmlsig.LocalVerifier{Trust: t, Now: c.now} }
 
 func (c *Channel) now() time.Time {
 	if c.Now != nil {
@@ -206,11 +343,11 @@ func (c *Channel) Routes(in adapters.Intake) map[string]http.Handler {
 	return map[string]http.Handler{
 		"POST /sync": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.serveSync(w, r, in) }),
 		"GET /sync": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			shep.ServeWSDL(w, r, egovshep.Files, "sync", "SyncChannel/v10/Interfaces/SyncChannelHttp_Service.wsdl")
+			shep.ServeWSDL(w, r, egovshep.Files, "sync", "SyncChannel/v10/Interfaces/SyncChannelHttp_Service.wsdl", c.publicURL+"/sync")
 		}),
 		"POST /async": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.serveAsync(w, r, in) }),
 		"GET /async": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			shep.ServeWSDL(w, r, egovshep.Files, "async-client", "IAsyncChannelClient.wsdl")
+			shep.ServeWSDL(w, r, egovshep.Files, "async-client", "IAsyncChannelClient.wsdl", c.publicURL+"/async")
 		}),
 	}
 }
@@ -229,7 +366,19 @@ func (c *Channel) Run(ctx context.Context, in adapters.Intake) error {
 // SHEP's own codes are not published, so these are Köpir's; signature
 // refusals use xmlsig's reasons (SIGNATURE_INVALID, CERT_EXPIRED, …).
 const (
-	CodeBodyTooLarge     = "KOPIR_BODY_TOO_LARGE"
+	CodeBodyTooLarge = "KOPIR_BODY_TOO_LARGE"
+	// CodeEnvelopeStructure: not exactly Envelope(Header?, Body(one
+	// operation)), or an operation element (unsigned: also a soap:Body)
+	// elsewhere, so the element processed might not be the one signed and
+	// validated.
+	CodeEnvelopeStructure = "KOPIR_ENVELOPE_STRUCTURE"
+	// CodeDuplicateID: an Id value carried by two elements, or two Id
+	// attributes on one element, in an unsigned envelope (in a signed one
+	// it is SIGNATURE_WRAPPING, as is a displaced soap:Body).
+	CodeDuplicateID = "KOPIR_DUPLICATE_ID"
+	// CodeSignerMismatch: a valid, trusted signature by a certificate that
+	// does not name an organisation or person bound to the senderId.
+	CodeSignerMismatch   = "SIGNATURE_SENDER_MISMATCH"
 	CodeXMLPrefix        = "KOPIR_XML_" // + DOCTYPE, SYNTAX, SIZE, DEPTH, TOKENS, DECODE
 	CodeInvalidEnvelope  = "KOPIR_INVALID_ENVELOPE"
 	CodeUnknownOperation = "KOPIR_UNKNOWN_OPERATION"
@@ -300,11 +449,24 @@ func (c *Channel) read(w http.ResponseWriter, r *http.Request) ([]byte, *refusal
 	return buf.Bytes(), nil
 }
 
-// xmlRefusal turns a parse failure into the precise fault.
-func xmlRefusal(err error) *refusal {
+// xmlRefusal turns a parse failure of body into the precise fault. An Id
+// carried twice or a displaced soap:Body in a signed envelope can only aim
+// at the signature, and is refused as the wrapping it is.
+func xmlRefusal(err error, body []byte) *refusal {
 	var se *safexml.Error
 	if errors.As(err, &se) {
 		return clientErr(CodeXMLPrefix+strings.ToUpper(se.Reason), "%v", se)
+	}
+	var fe *shep.FrameError
+	if errors.As(err, &fe) {
+		signed := bytes.Contains(body, []byte(xmlsig.NSWSSE))
+		switch {
+		case signed && (fe.Reason == shep.FrameDuplicateID || fe.Reason == shep.FrameDisplacedBody):
+			return clientErr(string(xmlsig.ReasonWrapping), "the signature may not cover the Body that is processed: %v", fe)
+		case fe.Reason == shep.FrameDuplicateID:
+			return clientErr(CodeDuplicateID, "%v", fe)
+		}
+		return clientErr(CodeEnvelopeStructure, "%v", fe)
 	}
 	var uo *shep.UnknownOpError
 	if errors.As(err, &uo) {
@@ -314,28 +476,51 @@ func xmlRefusal(err error) *refusal {
 }
 
 // signature verifies the envelope's WS-Security signature when one is
-// present or required. It returns the verified certificate's subject.
-func (c *Channel) signature(body []byte) (string, *refusal) {
-	signed := bytes.Contains(body, []byte(xmlsig.NSWSSE))
-	if !signed && !c.requireSig {
+// present or required, or when the sender is bound to its signers, with
+// the channel's provider; checks
+// that it covers the Body the frame says is processed; and, for a bound
+// sender, that its certificate names one of the sender's signers. It
+// returns the verified certificate's subject.
+func (c *Channel) signature(ctx context.Context, f *shep.Frame, body []byte, senderID string) (string, *refusal) {
+	var bound *binding
+	if s, ok := c.senders[senderID]; ok {
+		bound = s.signers
+	}
+	return c.verify(ctx, f, body, bound, fmt.Sprintf("sender %q", senderID))
+}
+
+// verify checks the signature of a message that only a certificate named
+// by bound may sign (nil: any trusted one); who names the signer's role in
+// a refusal.
+func (c *Channel) verify(ctx context.Context, f *shep.Frame, body []byte, bound *binding, who string) (string, *refusal) {
+	signed := f.Signed || bytes.Contains(body, []byte(xmlsig.NSWSSE))
+	if !signed && !c.requireSig && bound == nil {
 		return "", nil
 	}
-	if c.trust == nil {
+	if c.verifier == nil {
 		// Nothing to check a signature against; unsigned is allowed.
 		return "", nil
 	}
-	v, err := xmlsig.Verify(body)
-	if err == nil {
-		err = c.trust.Check(v.Certificate, c.now())
+	v, err := c.verifier.VerifyEnvelope(ctx, body)
+	if err == nil && v.BodyID != f.BodyID {
+		err = &xmlsig.Error{Reason: xmlsig.ReasonWrapping, Detail: fmt.Sprintf("the signature covers the element with Id %q, the processed soap:Body has Id %q", v.BodyID, f.BodyID)}
 	}
 	if err != nil {
 		var se *xmlsig.Error
+		if errors.As(err, &se) && se.Unavailable {
+			return "", &refusal{server: true, code: string(se.Reason), msg: se.Detail}
+		}
 		if errors.As(err, &se) {
 			return "", clientErr(string(se.Reason), "%s", se.Detail)
 		}
 		return "", clientErr(string(xmlsig.ReasonMalformed), "%v", err)
 	}
-	return v.Certificate.Subject.String(), nil
+	subject := v.Certificate.Subject.String()
+	if bound != nil && !bound.allows(v.Certificate) {
+		return "", clientErr(CodeSignerMismatch, "%s is not signed for by %q (%s): its certificate names another organisation or person than the ones bound to it",
+			who, subject, xmlsig.IdentityOf(v.Certificate))
+	}
+	return subject, nil
 }
 
 // authenticate checks senderId/password in constant time.
@@ -386,12 +571,12 @@ func checkProps[P interface {
 // XSD (SchemaValidation, on by default). The typed checks after it
 // (validateSync and friends) restate what Köpir itself relies on, so they
 // hold when schema validation is turned off.
-func (c *Channel) validateEnvelope(ns, op string, body []byte) *refusal {
+func (c *Channel) validateEnvelope(f *shep.Frame, body []byte) *refusal {
 	if c.schemas == nil {
 		return nil
 	}
-	if err := c.schemas.Validate(ns, op, body); err != nil {
-		return clientErr(CodeInvalidEnvelope, "%s does not match the contract's schema: %v", op, err)
+	if err := c.schemas.Validate(f, body); err != nil {
+		return clientErr(CodeInvalidEnvelope, "%s does not match the contract's schema: %v", f.Op.Local, err)
 	}
 	return nil
 }
@@ -411,7 +596,8 @@ func validateSync(info *shepsync.SyncMessageInfo, dataPresent bool) *refusal {
 	case !dataPresent:
 		return clientErr(CodeInvalidEnvelope, "request/requestData is required")
 	}
-	return nil
+	// The senderId is named in refusals and the store: bounded like an id.
+	return checkID("requestInfo/sender/senderId", info.Sender.SenderId)
 }
 
 func validateAsyncSend(m *shep.InboundSendMessage) *refusal {
@@ -427,7 +613,7 @@ func validateAsyncSend(m *shep.InboundSendMessage) *refusal {
 	}
 	switch {
 	case !shep.ValidMessageType(mi.MessageType):
-		return clientErr(CodeInvalidEnvelope, "messageInfo/messageType %q is not REQUEST, UPDATE, NOTIFICATION or RESPONSE", mi.MessageType)
+		return clientErr(CodeInvalidEnvelope, "messageInfo/messageType %q is not REQUEST, UPDATE, NOTIFICATION or RESPONSE", short(mi.MessageType))
 	case mi.MessageDate.ToGoTime().Year() <= 1:
 		return clientErr(CodeInvalidEnvelope, "messageInfo/messageDate is missing or not an xsd:dateTime")
 	case mi.Sender == nil || mi.Sender.SenderId == "":
@@ -435,7 +621,7 @@ func validateAsyncSend(m *shep.InboundSendMessage) *refusal {
 	case m.MessageData == nil || !m.MessageData.Data.Present():
 		return clientErr(CodeInvalidEnvelope, "request/messageData/data is required")
 	}
-	return nil
+	return checkID("messageInfo/sender/senderId", mi.Sender.SenderId)
 }
 
 func validateStatusNotification(r *shepasync.AsyncChangeStatusNotifyRequest) *refusal {
@@ -451,7 +637,7 @@ func validateStatusNotification(r *shepasync.AsyncChangeStatusNotifyRequest) *re
 	}
 	switch {
 	case n.MessageState != shep.StateOnDelivery && !shep.FinalState(n.MessageState):
-		return clientErr(CodeInvalidEnvelope, "notification/messageState %q is not ON_DELIVERY, DELIVERED, NOT_DELIVERED or DELIVERY_STOPPED", n.MessageState)
+		return clientErr(CodeInvalidEnvelope, "notification/messageState %q is not ON_DELIVERY, DELIVERED, NOT_DELIVERED or DELIVERY_STOPPED", short(n.MessageState))
 	case n.Status == nil || n.Status.StatusCode == "":
 		return clientErr(CodeInvalidEnvelope, "notification/status/statusCode is required")
 	case n.NotificationDate.ToGoTime().Year() <= 1:
@@ -464,7 +650,8 @@ func validateStatusNotification(r *shepasync.AsyncChangeStatusNotifyRequest) *re
 
 func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.Intake) {
 	ctx := r.Context()
-	m := &adapters.Inbound{Channel: ChannelName}
+	hdrCorr := headerCorrelation(r)
+	m := &adapters.Inbound{Channel: ChannelName, CorrelationID: hdrCorr}
 	fault := func(rf *refusal) { c.refuse(ctx, w, in, m, rf, c.syncFault) }
 	body, rf := c.read(w, r)
 	if rf != nil {
@@ -477,8 +664,9 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 	wrap := struct {
 		Request *shep.SyncRequest `xml:"request"`
 	}{req}
-	if _, err := shep.ParseOp(body, c.lim, shep.Expect(shep.NSTypes, "SendMessage", &wrap)); err != nil {
-		fault(xmlRefusal(err))
+	frame, err := shep.ParseInbound(body, c.lim, shep.Expect(shep.NSTypes, "SendMessage", &wrap))
+	if err != nil {
+		fault(xmlRefusal(err, body))
 		return
 	}
 	if req.Info == nil {
@@ -486,11 +674,11 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 		return
 	}
 	info := req.Info
-	m.Key, m.ExternalID, m.CorrelationID = info.ServiceId, info.MessageId, info.CorrelationId
+	m.Key, m.ExternalID, m.CorrelationID = info.ServiceId, info.MessageId, firstOf(info.CorrelationId, hdrCorr)
 	if info.Sender != nil {
 		m.Sender = info.Sender.SenderId
 	}
-	if rf := c.validateEnvelope(shep.NSTypes, "SendMessage", body); rf != nil {
+	if rf := c.validateEnvelope(frame, body); rf != nil {
 		fault(rf)
 		return
 	}
@@ -503,7 +691,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 		fault(rf)
 		return
 	}
-	signer, rf := c.signature(body)
+	signer, rf := c.signature(ctx, frame, body, info.Sender.SenderId)
 	if rf != nil {
 		fault(rf)
 		return
@@ -541,7 +729,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 			return
 		}
 		if rc.Duplicate && len(rc.Ack) > 0 {
-			writeXML(w, rc.MessageID, http.StatusOK, rc.Ack)
+			c.answer(w, m, rc.MessageID, http.StatusOK, rc.Ack)
 			return
 		}
 		ack, err := shep.MarshalResponse(respInfo(rc.MessageID, egov.Status{Code: shep.StatusSuccess, Message: "accepted, delivered to the subscriber asynchronously"}),
@@ -551,13 +739,13 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 			return
 		}
 		c.acknowledge(ctx, in, rc.MessageID, ack)
-		writeXML(w, rc.MessageID, http.StatusOK, ack)
+		c.answer(w, m, rc.MessageID, http.StatusOK, ack)
 		return
 	}
 	resp, rc, err := in.Call(ctx, m)
 	if rc != nil && rc.Duplicate {
 		if len(rc.Ack) > 0 {
-			writeXML(w, rc.MessageID, statusOf(rc.Ack), rc.Ack)
+			c.answer(w, m, rc.MessageID, statusOf(rc.Ack), rc.Ack)
 			return
 		}
 		c.writeFault(w, rc.MessageID, c.syncFault, clientErr(CodeDuplicate, "message %s was received before (Köpir message %s, %s) and has no answer to repeat", info.MessageId, rc.MessageID, rc.Status))
@@ -581,18 +769,18 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 			// a second delivery.
 			c.acknowledge(ctx, in, rc.MessageID, b)
 		}
-		writeXML(w, idOf(rc), http.StatusInternalServerError, b)
+		c.answer(w, m, idOf(rc), http.StatusInternalServerError, b)
 		return
 	}
 	env, rf := c.syncReply(resp, respInfo(rc.MessageID, egov.Status{Code: shep.StatusSuccess, Message: "Сервис отработал штатно"}))
 	if rf != nil {
 		b := c.faultBytes(rc, c.syncFault, rf)
 		c.acknowledge(ctx, in, rc.MessageID, b)
-		writeXML(w, rc.MessageID, http.StatusInternalServerError, b)
+		c.answer(w, m, rc.MessageID, http.StatusInternalServerError, b)
 		return
 	}
 	c.acknowledge(ctx, in, rc.MessageID, env)
-	writeXML(w, rc.MessageID, http.StatusOK, env)
+	c.answer(w, m, rc.MessageID, http.StatusOK, env)
 }
 
 // syncReply wraps the subscriber's answer in a SendMessageResponse.
@@ -632,7 +820,8 @@ type textData struct {
 
 func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters.Intake) {
 	ctx := r.Context()
-	m := &adapters.Inbound{Channel: ChannelName}
+	hdrCorr := headerCorrelation(r)
+	m := &adapters.Inbound{Channel: ChannelName, CorrelationID: hdrCorr}
 	op := shep.OpSendMessage
 	faultFn := func(rf *refusal) ([]byte, error) { return c.asyncFault(op, rf) }
 	fault := func(rf *refusal) { c.refuse(ctx, w, in, m, rf, faultFn) }
@@ -644,7 +833,7 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 	m.Raw = body
 	var send shep.OpRequest[shep.InboundSendMessage]
 	var notify shep.OpRequest[shepasync.AsyncChangeStatusNotifyRequest]
-	name, err := shep.ParseOp(body, c.lim, func(n xml.Name) any {
+	frame, err := shep.ParseInbound(body, c.lim, func(n xml.Name) any {
 		switch {
 		case n.Local == shep.OpSendMessage && (n.Space == shep.NSAsyncClient || n.Space == shep.NSAsync):
 			return &send
@@ -653,22 +842,22 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 		}
 		return nil
 	})
-	if name.Local == shep.OpChangeStatusNotification {
+	if frame != nil && frame.Op.Local == shep.OpChangeStatusNotification {
 		op = shep.OpChangeStatusNotification
 	}
 	if err != nil {
-		fault(xmlRefusal(err))
+		fault(xmlRefusal(err, body))
 		return
 	}
 	if send.Request != nil && send.Request.MessageInfo != nil {
 		m.Key, m.ExternalID = send.Request.MessageInfo.ServiceId, send.Request.MessageInfo.MessageId
 	}
-	if rf := c.validateEnvelope(name.Space, op, body); rf != nil {
+	if rf := c.validateEnvelope(frame, body); rf != nil {
 		fault(rf)
 		return
 	}
 	if op == shep.OpChangeStatusNotification {
-		c.statusNotification(ctx, w, in, m, body, notify.Request, fault)
+		c.statusNotification(ctx, w, in, m, frame, body, notify.Request, fault)
 		return
 	}
 	if rf := validateAsyncSend(send.Request); rf != nil {
@@ -679,8 +868,8 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 		return
 	}
 	mi := send.Request.MessageInfo
-	m.Key, m.ExternalID, m.CorrelationID, m.Sender = mi.ServiceId, mi.MessageId, mi.CorrelationId, mi.Sender.SenderId
-	signer, rf := c.signature(body)
+	m.Key, m.ExternalID, m.CorrelationID, m.Sender = mi.ServiceId, mi.MessageId, firstOf(mi.CorrelationId, hdrCorr), mi.Sender.SenderId
+	signer, rf := c.signature(ctx, frame, body, mi.Sender.SenderId)
 	if rf != nil {
 		fault(rf)
 		return
@@ -691,7 +880,7 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 		return
 	}
 	if rc.Duplicate && len(rc.Ack) > 0 {
-		writeXML(w, rc.MessageID, http.StatusOK, rc.Ack)
+		c.answer(w, m, rc.MessageID, http.StatusOK, rc.Ack)
 		return
 	}
 	corr := mi.CorrelationId
@@ -706,7 +895,7 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 		return
 	}
 	c.acknowledge(ctx, in, rc.MessageID, ack)
-	writeXML(w, rc.MessageID, http.StatusOK, ack)
+	c.answer(w, m, rc.MessageID, http.StatusOK, ack)
 }
 
 // take authenticates a sendMessage (pushed or polled) and hands it to the
@@ -714,7 +903,7 @@ func (c *Channel) serveAsync(w http.ResponseWriter, r *http.Request, in adapters
 // only go back through the gateway later, so it is not sent here).
 func (c *Channel) take(ctx context.Context, in adapters.Intake, m *adapters.Inbound, req *shep.InboundSendMessage, signer string, checkPassword bool) (*adapters.Receipt, *refusal) {
 	mi := req.MessageInfo
-	m.Key, m.ExternalID, m.CorrelationID, m.Sender = mi.ServiceId, mi.MessageId, mi.CorrelationId, mi.Sender.SenderId
+	m.Key, m.ExternalID, m.CorrelationID, m.Sender = mi.ServiceId, mi.MessageId, firstOf(mi.CorrelationId, m.CorrelationID), mi.Sender.SenderId
 	props, rf := checkProps("messageInfo/properties", mi.Properties, func(p *shepasync.Property) (string, string) { return p.Key, p.Value })
 	if rf != nil {
 		return nil, rf
@@ -757,7 +946,7 @@ func (c *Channel) take(ctx context.Context, in adapters.Intake, m *adapters.Inbo
 
 // statusNotification ties a gateway status change to the outbound message
 // it is about, as an audit event on that message.
-func (c *Channel) statusNotification(ctx context.Context, w http.ResponseWriter, in adapters.Intake, m *adapters.Inbound, body []byte, req *shepasync.AsyncChangeStatusNotifyRequest, fault func(*refusal)) {
+func (c *Channel) statusNotification(ctx context.Context, w http.ResponseWriter, in adapters.Intake, m *adapters.Inbound, frame *shep.Frame, body []byte, req *shepasync.AsyncChangeStatusNotifyRequest, fault func(*refusal)) {
 	if rf := validateStatusNotification(req); rf != nil {
 		fault(rf)
 		return
@@ -766,7 +955,7 @@ func (c *Channel) statusNotification(ctx context.Context, w http.ResponseWriter,
 	m.Key, m.ExternalID = shep.OpChangeStatusNotification, n.NotificationId
 	// The notification names no sender: the gateway's signature is what
 	// authenticates it.
-	if _, rf := c.signature(body); rf != nil {
+	if _, rf := c.verify(ctx, frame, body, c.notifySigners, "a status notification"); rf != nil {
 		fault(rf)
 		return
 	}
@@ -798,7 +987,7 @@ func (c *Channel) statusNotification(ctx context.Context, w http.ResponseWriter,
 		fault(&refusal{server: true, code: CodeUnavailable, msg: err.Error()})
 		return
 	}
-	writeXML(w, found.MessageID, http.StatusOK, ack)
+	c.answer(w, m, found.MessageID, http.StatusOK, ack)
 }
 
 // ---- faults ----
@@ -832,8 +1021,79 @@ func (c *Channel) refuse(ctx context.Context, w http.ResponseWriter, in adapters
 	if !rf.server {
 		id = in.Reject(ctx, m, &adapters.RejectError{Code: rf.code, Reason: rf.msg})
 	}
-	c.Log.Info("shep: inbound message refused", "code", rf.code, "reason", rf.msg, "serviceId", m.Key, "messageId", m.ExternalID, "kopirMessageId", id)
+	corr := correlationOf(m, id)
+	c.Log.LogAttrs(ctx, slog.LevelInfo, "shep: inbound message refused", append(c.attrs(m, id, corr), slog.String("code", rf.code), slog.String("reason", short(rf.msg)))...)
+	if corr != "" {
+		w.Header().Set("X-Correlation-Id", corr)
+	}
 	c.writeFault(w, id, f, rf)
+}
+
+// answer writes the channel's answer to m and logs it, with the
+// correlation id the store keeps for it.
+func (c *Channel) answer(w http.ResponseWriter, m *adapters.Inbound, id string, status int, b []byte) {
+	corr := correlationOf(m, id)
+	level, msg := slog.LevelInfo, "shep: inbound message answered"
+	if status >= 500 {
+		level, msg = slog.LevelWarn, "shep: inbound message answered with a fault"
+	}
+	c.Log.LogAttrs(context.Background(), level, msg, append(c.attrs(m, id, corr), slog.Int("status", status))...)
+	if corr != "" {
+		w.Header().Set("X-Correlation-Id", corr)
+	}
+	writeXML(w, id, status, b)
+}
+
+// attrs are what every log line about an inbound message carries; fields
+// from the sender are capped so a hostile message cannot flood the log.
+func (c *Channel) attrs(m *adapters.Inbound, id, corr string) []slog.Attr {
+	return []slog.Attr{
+		slog.String("correlationId", short(corr)), slog.String("serviceId", short(m.Key)),
+		slog.String("messageId", short(m.ExternalID)), slog.String("senderId", short(m.Sender)),
+		slog.String("kopirMessageId", id),
+	}
+}
+
+// correlationOf is the message's correlation id as the intake stores it:
+// the sender's, or the bus's message id when the sender gave none.
+func correlationOf(m *adapters.Inbound, id string) string {
+	return firstOf(m.CorrelationID, id)
+}
+
+// headerCorrelation is a usable X-Correlation-Id sent with the message.
+func headerCorrelation(r *http.Request) string {
+	v := r.Header.Get("X-Correlation-Id")
+	if len(v) == 0 || len(v) > 128 {
+		return ""
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			return ""
+		}
+	}
+	return v
+}
+
+func firstOf(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// short caps a field that came from outside for a log line.
+func short(v string) string {
+	const limit = 256
+	if len(v) <= limit {
+		return v
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut] + "…"
 }
 
 func (c *Channel) writeFault(w http.ResponseWriter, id string, f faultFunc, rf *refusal) {
@@ -855,7 +1115,7 @@ func (c *Channel) faultBytes(rc *adapters.Receipt, f faultFunc, rf *refusal) []b
 
 func (c *Channel) acknowledge(ctx context.Context, in adapters.Intake, id string, ack []byte) {
 	if err := in.Acknowledge(context.WithoutCancel(ctx), id, ack); err != nil {
-		c.Log.Error("shep: storing the acknowledgement", "kopirMessageId", id, "err", err)
+		c.Log.LogAttrs(ctx, slog.LevelError, "shep: storing the acknowledgement", slog.String("kopirMessageId", id), slog.String("err", err.Error()))
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/adaptertest"
 	"github.com/minfin-kz/kopir/adapters/shepchannel"
+	"github.com/minfin-kz/kopir/adapters/signing"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
@@ -46,45 +47,79 @@ func channelOpts() shepchannel.ChannelOptions {
 	}
 }
 
-// channelServer mounts the channel under /shep the way the core does.
+// channelServer mounts the channel under /shep the way the core does,
+// its public address the test server's.
 func channelServer(t testing.TB, o shepchannel.ChannelOptions, requireSig bool, in adapters.Intake) (*shepchannel.Channel, *httptest.Server) {
 	t.Helper()
-	ch, err := shepchannel.NewChannel(o)
-	if err != nil {
-		t.Fatal(err)
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	if o.PublicURL == "" {
+		o.PublicURL = srv.URL + "/shep"
 	}
-	ch.SetTrust(fixture(t).trust)
+	var ch *shepchannel.Channel
 	if requireSig {
 		ch = requireSignatures(t, o)
+	} else {
+		var err error
+		if ch, err = shepchannel.NewChannel(o); err != nil {
+			t.Fatal(err)
+		}
+		ch.SetTrust(fixture(t).trust)
 	}
-	ch.Log = slog.New(slog.DiscardHandler)
+	mount(mux, ch, in)
+	return ch, srv
+}
+
+// serve mounts the channel on a test server of its own.
+func serve(t testing.TB, ch *shepchannel.Channel, in adapters.Intake) *httptest.Server {
 	mux := http.NewServeMux()
+	mount(mux, ch, in)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// mount mounts the channel under /shep the way the core does, logging
+// nowhere.
+func mount(mux *http.ServeMux, ch *shepchannel.Channel, in adapters.Intake) {
+	ch.Log = slog.New(slog.DiscardHandler)
 	for pattern, h := range ch.Routes(in) {
 		method, path, _ := strings.Cut(pattern, " ")
 		mux.Handle(method+" /shep"+path, h)
 	}
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return ch, srv
 }
 
 // requireSignatures builds a channel that refuses unsigned messages, with
-// the trust store loaded from PEM files as in a deployment.
+// the trust store loaded from PEM files as in a deployment. Senders
+// without signers of their own are bound to the demo agency and to the
+// gateway that pushes on its behalf.
 func requireSignatures(t testing.TB, o shepchannel.ChannelOptions) *shepchannel.Channel {
 	t.Helper()
-	dir := t.TempDir()
-	root := filepath.Join(dir, "root.pem")
-	if err := os.WriteFile(root, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fixture(t).ca.Cert.Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	o.RequireSignature = true
-	o.Trust = &xmlsig.TrustConfig{Roots: []string{root}, Policy: xmlsig.PolicySigning}
+	o.Trust = trustFiles(t)
+	o.Senders = append([]shepchannel.SenderAuth(nil), o.Senders...)
+	for i := range o.Senders {
+		if o.Senders[i].Signers == nil {
+			o.Senders[i].Signers = &shepchannel.SignerBinding{BINs: []string{agencyBIN, gatewayBIN}}
+		}
+	}
 	ch, err := shepchannel.NewChannel(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ch.SetTrust(fixture(t).trust) // adds the CRL of the fixture
 	return ch
+}
+
+// trustFiles writes the fixture's root as a deployment keeps it.
+func trustFiles(t testing.TB) *signing.TrustConfig {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(root, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fixture(t).ca.Cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &signing.TrustConfig{TrustConfig: xmlsig.TrustConfig{Roots: []string{root}, Policy: xmlsig.PolicySigning}}
 }
 
 func syncEnvelope(t testing.TB, id, service, sender, password, data string) []byte {
@@ -464,6 +499,8 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 		{"unknown serviceId", plain.URL, "/sync", syncEnvelope(t, "b-u", "NOPE", "demo-agency", "demo-secret", "<x/>"), shepchannel.CodeUnknownService, "b-u", "NOPE"},
 		{"wrong password", plain.URL, "/sync", syncEnvelope(t, "b-p", svcAsync, "demo-agency", "guess", "<x/>"), shepchannel.CodeAuthFailed, "b-p", ""},
 		{"unknown sender", plain.URL, "/sync", syncEnvelope(t, "b-s", svcAsync, "stranger", "x", "<x/>"), shepchannel.CodeAuthFailed, "b-s", ""},
+		{"sender id of 64 KiB", plain.URL, "/sync", syncEnvelope(t, "b-sl", svcAsync, strings.Repeat("s", 64<<10), "x", "<x/>"), shepchannel.CodeBodyTooLarge, "", ""},
+		{"sender id of 300 bytes", plain.URL, "/sync", syncEnvelope(t, "b-sm", svcAsync, strings.Repeat("s", 300), "x", "<x/>"), shepchannel.CodeInvalidEnvelope, "b-sm", "senderId"},
 		{"sender not allowed this service", plain.URL, "/sync", syncEnvelope(t, "b-a", "MINFIN_Other", "narrow", "p", "<x/>"), shepchannel.CodeAuthFailed, "b-a", "may not use"},
 		{"property too long", plain.URL, "/sync", replace(good("b-pr"), "</sender>", "</sender><properties><key>"+strings.Repeat("k", 31)+"</key><value>v</value></properties>"), shepchannel.CodeInvalidEnvelope, "b-pr", "30"},
 		{"unsigned", signed.URL, "/sync", good("b-us"), string(xmlsig.ReasonMissing), "b-us", ""},

@@ -39,12 +39,23 @@ func lastRejection(t *testing.T, in *adaptertest.Intake) adaptertest.Message {
 	return rj[len(rj)-1]
 }
 
+// BINs and an IIN the fixture's certificates carry: the demo agency's,
+// the gateway's (it signs what it pushes for the agency), and another
+// organisation's, trusted but bound to no sender here.
+const (
+	agencyBIN   = "160140007775"
+	gatewayBIN  = "151240001235"
+	otherBIN    = "200340005558"
+	employeeIIN = "880501300124"
+)
+
 // pkiFixture is one CA with the certificates the signature tests need.
 type pkiFixture struct {
 	ca, other                  *testpki.CA
 	sender, gateway            xmlsig.Signer
 	expired, untrusted, revoke xmlsig.Signer
 	noPolicy                   xmlsig.Signer
+	otherOrg, employee, person xmlsig.Signer
 	trust                      *xmlsig.Trust
 }
 
@@ -75,8 +86,16 @@ func fixture(t testing.TB) *pkiFixture {
 		if f.other, pkiErr = testpki.NewCA("Other CA", now.AddDate(-1, 0, 0), now.AddDate(5, 0, 0)); pkiErr != nil {
 			return
 		}
-		f.sender = leaf(f.ca, "kopir", valid)
-		f.gateway = leaf(f.ca, "shep-gateway", valid)
+		org := func(bin string) testpki.Leaf { l := valid; l.SerialNumber = "BIN" + bin; return l }
+		f.sender = leaf(f.ca, "kopir", org(agencyBIN))
+		f.gateway = leaf(f.ca, "shep-gateway", org(gatewayBIN))
+		f.otherOrg = leaf(f.ca, "another organisation", org(otherBIN))
+		emp := valid
+		emp.SerialNumber, emp.OrganizationalUnit = "IIN"+employeeIIN, "BIN"+agencyBIN
+		f.employee = leaf(f.ca, "agency employee", emp)
+		person := valid
+		person.SerialNumber = "IIN" + employeeIIN
+		f.person = leaf(f.ca, "a person", person)
 		expired := valid
 		expired.NotBefore, expired.NotAfter = now.AddDate(-2, 0, 0), now.AddDate(-1, 0, 0)
 		f.expired = leaf(f.ca, "expired", expired)

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/egov"
+	"github.com/minfin-kz/kopir/adapters/signing"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/internal/units"
-	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
 
 // PollConfig makes the channel fetch messages from the gateway with
@@ -29,8 +30,8 @@ type PollConfig struct {
 	// Amount is the batch size asked for (default 10).
 	Amount int `yaml:"amount"`
 	// Timeout bounds one HTTP exchange (default 30s).
-	Timeout units.Duration    `yaml:"timeout"`
-	Signing *xmlsig.KeyConfig `yaml:"signing"`
+	Timeout units.Duration  `yaml:"timeout"`
+	Signing *signing.Config `yaml:"signing"`
 }
 
 // Poller fetches messages for the configured services and acknowledges
@@ -92,6 +93,11 @@ func (p *Poller) provision(res adapters.Resources) error {
 		return err
 	}
 	p.transport = t
+	for _, s := range p.senders {
+		if err := s.Provision(res); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -110,7 +116,7 @@ func (p *Poller) Run(ctx context.Context, in adapters.Intake) error {
 		for _, s := range p.senders {
 			n, err := p.Once(ctx, in, s)
 			if err != nil && ctx.Err() == nil {
-				p.c.Log.Warn("shep: getMessages failed", "serviceId", s.ServiceID, "err", err)
+				p.c.Log.LogAttrs(ctx, slog.LevelWarn, "shep: getMessages failed", slog.String("serviceId", s.ServiceID), slog.String("err", short(err.Error())))
 			}
 			full = full || n >= p.amount
 		}
@@ -172,14 +178,16 @@ func (p *Poller) take(ctx context.Context, in adapters.Intake, msg *shep.Inbound
 		m.Key, m.ExternalID = mi.ServiceId, mi.MessageId
 	}
 	if rf == nil {
-		p.c.Log.Debug("shep: polled message taken", "messageId", msg.MessageInfo.MessageId, "kopirMessageId", rc.MessageID, "duplicate", rc.Duplicate)
+		p.c.Log.LogAttrs(ctx, slog.LevelInfo, "shep: polled message taken", append(p.c.attrs(m, rc.MessageID, correlationOf(m, rc.MessageID)), slog.Bool("duplicate", rc.Duplicate))...)
 		return shep.ReceiveAccepted, shep.NotResend, nil
 	}
 	ei := &shepasync.ErrorInfo{ErrorCode: rf.code, ErrorMessage: rf.msg, ErrorDate: shep.XSDNow(p.c.now())}
 	if rf.server {
+		p.c.Log.LogAttrs(ctx, slog.LevelWarn, "shep: polled message not taken, the gateway offers it again", append(p.c.attrs(m, "", m.CorrelationID), slog.String("code", rf.code), slog.String("reason", short(rf.msg)))...)
 		return shep.ReceiveNotAccepted, shep.Resend, ei
 	}
-	in.Reject(ctx, m, &adapters.RejectError{Code: rf.code, Reason: rf.msg})
+	id := in.Reject(ctx, m, &adapters.RejectError{Code: rf.code, Reason: rf.msg})
+	p.c.Log.LogAttrs(ctx, slog.LevelInfo, "shep: polled message refused", append(p.c.attrs(m, id, correlationOf(m, id)), slog.String("code", rf.code), slog.String("reason", short(rf.msg)))...)
 	return shep.ReceiveNotAccepted, shep.NotResend, ei
 }
 

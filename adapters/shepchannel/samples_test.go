@@ -11,6 +11,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters/shepchannel"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shep/sheptest"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
@@ -71,6 +72,10 @@ func FuzzInboundEnvelope(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(b)
+	}
+	valid := syncEnvelope(f, "f-1", "TestService", "smartbridge", "123", "<x/>")
+	for _, form := range sheptest.WrappingForms(valid, bytes.Replace(valid, []byte("</serviceId>"), []byte("</serviceId><priority/>"), 1), func(b []byte) []byte { return signWith(f, fixture(f).sender, b) }) {
+		f.Add(form.Envelope)
 	}
 	f.Add([]byte(`<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>`))
 	f.Add([]byte(`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body/></soap:Envelope>`))

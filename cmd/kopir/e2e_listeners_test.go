@@ -18,7 +18,7 @@ import (
 // bodies reach. The head size limits keep their defaults.
 const listenerLimits = `
 limits:
-  http: {bodyReadTimeout: 2s, writeTimeout: 30s, maxPerClient: 6}
+  http: {bodyReadTimeout: 2s, writeTimeout: 90s, maxPerClient: 6}
 `
 
 func limitedHarness(t *testing.T) *harness {

@@ -221,7 +221,8 @@ func TestBreakerOpensAndFailsFast(t *testing.T) {
 	for _, br := range b.Breakers {
 		states[br.Endpoint] = br.State
 	}
-	if states["http://"+h.mocks+"/shep/sync"] != "open" || states["http://"+h.mocks+"/subscriber/e2e"] == "open" {
+	// Breakers are per endpoint and SHEP service.
+	if states["http://"+h.mocks+"/shep/sync#GBDFL_UniversalServiceSync"] != "open" || states["http://"+h.mocks+"/subscriber/e2e"] == "open" {
 		t.Errorf("breakers: %+v", b)
 	}
 }

@@ -26,13 +26,7 @@ func TestSHEPBothWays(t *testing.T) {
 	}
 
 	push := func(id string, sign bool) (int, string) {
-		body := fmt.Sprintf(`{"serviceId":"MINFIN_PaymentNotify","messageId":%q,"data":"<payment><amount>15000</amount></payment>","url":"http://%s/shep","sign":%v}`, id, h.agency, sign)
-		var res struct {
-			Status   int
-			Response string
-		}
-		json.Unmarshal(h.mockControl("POST", "/_control/shep/push", body), &res)
-		return res.Status, res.Response
+		return h.shepPush(id, "<payment><amount>15000</amount></payment>", sign)
 	}
 	id := fmt.Sprintf("7d4c1e2a-0000-4000-8000-%012d", time.Now().UnixNano()%1e12)
 	s1, ack1 := push(id, true)

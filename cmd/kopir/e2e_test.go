@@ -162,7 +162,7 @@ channels:
     options: {senders: [NBRKKZKX]}
   - name: shep
     options:
-      senders: [{id: demo-agency, password: demo-secret}]
+      senders: [{id: demo-agency, password: demo-secret, signers: {bins: ["151240001235"]}}]
       requireSignature: true
       trust: {roots: [%[10]q], crls: [%[11]q]}
 `, h.internal, h.agency, h.admin, filepath.Join(h.dir, "data"), h.mocks, h.mocks, retry, pki("kopir.pem"), pki("kopir.key"), pki("ca.pem"), pki("crl.pem"))

@@ -118,7 +118,7 @@ func (a *App) build(d routes.Deps) (err error) {
 	}
 	for i, spec := range cfg.Channels {
 		factory, _ := adapters.LookupChannel(spec.Name) // config validation checked it exists
-		ch, err := factory(adapters.ChannelConfig{Name: spec.Name, Options: adapters.YAMLOptions{Node: &spec.Options}}, a.resources("channel", spec.Name, ""))
+		ch, err := factory(adapters.ChannelConfig{Name: spec.Name, Options: adapters.YAMLOptions{Node: &spec.Options}, BaseURL: channelBaseURL(cfg.Listen.Agency, spec.Mount)}, a.resources("channel", spec.Name, ""))
 		if err != nil {
 			return &config.FieldError{File: cfg.File(), Field: fmt.Sprintf("channels[%d].options", i), Msg: err.Error()}
 		}
@@ -160,6 +160,19 @@ func (a *App) resources(kind, name, route string) adapters.Resources {
 			})
 		},
 	}
+}
+
+// channelBaseURL is where a channel is reached on the agency listener,
+// naming the loopback host when the listener binds every interface.
+func channelBaseURL(listen, mount string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen + mount
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + mount
 }
 
 type mountedChannel struct {
@@ -263,6 +276,7 @@ func (a *App) guard(name string, route func(*http.Request) string) *httpguard.Li
 func (a *App) agencyHandler(guard *httpguard.Listener) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	large := a.largeGate()
 	for _, mc := range a.channels {
 		spec := mc.spec
 		for pattern, h := range mc.ch.Routes(a.Intake) {
@@ -271,7 +285,7 @@ func (a *App) agencyHandler(guard *httpguard.Listener) http.Handler {
 				method, path = "", pattern
 			}
 			full := strings.TrimSpace(method + " " + spec.Mount + path)
-			mux.Handle(full, a.countInbound(spec.Name, limitBody(int64(spec.MaxBody), h)))
+			mux.Handle(full, a.countInbound(spec.Name, large.Wrap(limitBody(int64(spec.MaxBody), h))))
 		}
 	}
 	return guard.Handler(mux, nil)
@@ -322,7 +336,7 @@ func (a *App) readiness() error {
 func (a *App) breakerStates() []admin.BreakerState {
 	var out []admin.BreakerState
 	for _, b := range a.Breakers.Snapshot() {
-		out = append(out, admin.BreakerState{Endpoint: b.Endpoint, State: b.State, Requests: b.Requests, Failures: b.ConsecutiveFailures})
+		out = append(out, admin.BreakerState{Endpoint: b.Name(), State: b.State, Requests: b.Requests, Failures: b.ConsecutiveFailures})
 	}
 	return out
 }

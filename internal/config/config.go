@@ -58,7 +58,16 @@ type Listen struct {
 // to every listener.
 type Limits struct {
 	MaxBody units.ByteSize `yaml:"maxBody"`
-	HTTP    HTTPLimits     `yaml:"http"`
+	// Large inbound documents (bodies over LargeBody, or of unknown length)
+	// are processed LargeConcurrent at a time; one that waits longer than
+	// LargeWait is answered 503 with Retry-After. A large XML document costs
+	// many times its size while it is validated and translated, so this is
+	// what bounds the bus's memory.
+	LargeBody       units.ByteSize `yaml:"largeBody"`
+	LargeConcurrent int            `yaml:"largeConcurrent"`
+	LargeWait       units.Duration `yaml:"largeWait"`
+	// HTTP bounds what one client may take of each listener.
+	HTTP HTTPLimits `yaml:"http"`
 }
 
 // HTTPLimits bound what one client may take of a listener. Each of the
@@ -67,11 +76,13 @@ type Limits struct {
 type HTTPLimits struct {
 	// ReadHeaderTimeout bounds reading a request's line and headers.
 	ReadHeaderTimeout units.Duration `yaml:"readHeaderTimeout"`
-	// BodyReadTimeout bounds reading a request's body, from the end of its
-	// headers: a body still arriving then is cut off with 408.
+	// BodyReadTimeout bounds reading a request's body, from its first
+	// read (once a large document is admitted, on the agency listener): a
+	// body still arriving then is cut off with 408.
 	BodyReadTimeout units.Duration `yaml:"bodyReadTimeout"`
 	// WriteTimeout bounds a request from the end of its headers to the
-	// end of its answer: body, route deadline and answer together.
+	// end of its answer: a large document's wait, body, route deadline and
+	// answer together.
 	WriteTimeout units.Duration `yaml:"writeTimeout"`
 	// IdleTimeout closes a kept-alive connection with no request.
 	IdleTimeout units.Duration `yaml:"idleTimeout"`
@@ -91,7 +102,7 @@ type HTTPLimits struct {
 var DefaultHTTPLimits = HTTPLimits{
 	ReadHeaderTimeout: units.Duration(10 * time.Second),
 	BodyReadTimeout:   units.Duration(30 * time.Second),
-	WriteTimeout:      units.Duration(90 * time.Second),
+	WriteTimeout:      units.Duration(2 * time.Minute),
 	IdleTimeout:       units.Duration(2 * time.Minute),
 	MaxHeaderBytes:    1 << 20,
 	MaxURIBytes:       2 << 20,
@@ -134,7 +145,7 @@ func (h *HTTPLimits) applyDefaults() {
 
 // validate checks the limits against each other and against the sync
 // routes, whose answer must fit in the write timeout after the body.
-func (h HTTPLimits) validate(file string, rs []routes.Spec) []error {
+func (h HTTPLimits) validate(file string, largeWait units.Duration, rs []routes.Spec) []error {
 	var errs []error
 	bad := func(field, format string, a ...any) {
 		errs = append(errs, &FieldError{File: file, Field: "limits.http." + field, Msg: fmt.Sprintf(format, a...)})
@@ -148,8 +159,9 @@ func (h HTTPLimits) validate(file string, rs []routes.Spec) []error {
 	if h.MaxHeaderBytes < 1<<10 || h.MaxURIBytes < 256 || h.MaxHeaderBytes+h.MaxURIBytes > MaxRequestHead {
 		bad("maxHeaderBytes", "%d (with maxURIBytes %d) is outside 1KiB..4MiB together (maxURIBytes at least 256)", h.MaxHeaderBytes, h.MaxURIBytes)
 	}
-	if h.WriteTimeout <= h.BodyReadTimeout {
-		bad("writeTimeout", "%s must be longer than bodyReadTimeout %s, or a slow body is cut off without its 408", h.WriteTimeout.D(), h.BodyReadTimeout.D())
+	if h.WriteTimeout <= h.BodyReadTimeout+largeWait {
+		bad("writeTimeout", "%s must be longer than bodyReadTimeout %s plus limits.largeWait %s, or a slow or waiting body is cut off without its answer",
+			h.WriteTimeout.D(), h.BodyReadTimeout.D(), largeWait.D())
 	}
 	for _, r := range rs {
 		if r.Mode == routes.Sync && r.Deadline.D()+h.BodyReadTimeout.D() >= h.WriteTimeout.D() {
@@ -245,6 +257,10 @@ const (
 	DefaultTimeout  = 5 * time.Second
 	DefaultDeadline = 15 * time.Second
 	DefaultMaxBody  = 64 << 10
+	// DefaultLargeBody: 1 MiB; a pacs.002 is a few KiB, a day's statement
+	// of a busy account several MiB.
+	DefaultLargeBody = 1 << 20
+	DefaultLargeWait = 60 * time.Second
 )
 
 func (c *Config) applyDefaults() {
@@ -259,6 +275,15 @@ func (c *Config) applyDefaults() {
 	def(&c.DataDir, "./data")
 	if c.Limits.MaxBody == 0 {
 		c.Limits.MaxBody = DefaultMaxBody
+	}
+	if c.Limits.LargeBody == 0 {
+		c.Limits.LargeBody = DefaultLargeBody
+	}
+	if c.Limits.LargeConcurrent == 0 {
+		c.Limits.LargeConcurrent = 1
+	}
+	if c.Limits.LargeWait == 0 {
+		c.Limits.LargeWait = units.Duration(DefaultLargeWait)
 	}
 	c.Limits.HTTP.applyDefaults()
 	for i := range c.Routes {
@@ -329,6 +354,9 @@ func (c *Config) Validate() error {
 			top(name, "%q is not host:port", addr)
 		}
 	}
+	if c.Limits.LargeBody < 0 || c.Limits.LargeConcurrent < 0 || c.Limits.LargeWait < 0 {
+		top("limits", "largeBody, largeConcurrent and largeWait must not be negative")
+	}
 	callers := map[string]bool{}
 	checkCallers := func(kind string, list []Caller) {
 		for i, cl := range list {
@@ -356,7 +384,7 @@ func (c *Config) Validate() error {
 	if err := c.checkPersonalDataKey(); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, c.Limits.HTTP.validate(c.file, c.Routes)...)
+	errs = append(errs, c.Limits.HTTP.validate(c.file, c.Limits.LargeWait, c.Routes)...)
 	chans := map[string]bool{}
 	for i := range c.Channels {
 		ch := &c.Channels[i]

@@ -57,7 +57,7 @@ func TestErrorsNameFileRouteAndField(t *testing.T) {
 		{"    callers: [mallory]\n", `t.yaml: route "gbdfl.person": callers[0]: unknown caller "mallory"`},
 		{"    timeout: 30s\n    deadline: 10s\n", `t.yaml: route "gbdfl.person": timeout: per-attempt timeout 30s is longer than the deadline 10s`},
 		{"    retry: {attempts: 0, backoff: 1s, cap: 10ms}\n", `t.yaml: route "gbdfl.person": retry.cap: 10ms is shorter than retry.backoff 1s`},
-		{"    deadline: 80s\n", `t.yaml: route "gbdfl.person": deadline: 1m20s plus limits.http.bodyReadTimeout 30s does not fit in limits.http.writeTimeout 1m30s`},
+		{"    deadline: 100s\n", `t.yaml: route "gbdfl.person": deadline: 1m40s plus limits.http.bodyReadTimeout 30s does not fit in limits.http.writeTimeout 2m0s`},
 	}
 	for _, c := range cases {
 		// The edit replaces the matching key of the route.
@@ -99,7 +99,7 @@ func TestHTTPLimits(t *testing.T) {
 		"{maxConcurrent: -1}":                      "t.yaml: limits.http.maxConcurrent: must not be negative",
 		"{maxHeaderBytes: 100}":                    "t.yaml: limits.http.maxHeaderBytes: 100 (with maxURIBytes 2097152) is outside",
 		"{maxHeaderBytes: 3MiB}":                   "limits.http.maxHeaderBytes: 3145728",
-		"{writeTimeout: 10s}":                      "t.yaml: limits.http.writeTimeout: 10s must be longer than bodyReadTimeout 30s",
+		"{writeTimeout: 10s}":                      "t.yaml: limits.http.writeTimeout: 10s must be longer than bodyReadTimeout 30s plus limits.largeWait 1m0s",
 		"{bodyReadTimeout: -1s}":                   "a duration must not be negative",
 		"{writeTimeout: 16s, bodyReadTimeout: 1s}": `route "gbdfl.person": deadline: 15s plus limits.http.bodyReadTimeout 1s does not fit in limits.http.writeTimeout 16s`,
 	} {

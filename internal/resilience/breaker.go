@@ -25,16 +25,20 @@ const (
 var ErrBreakerOpen = errors.New("circuit breaker open")
 
 // BreakerOpenError is a call refused without touching the network because
-// the endpoint's breaker is open (or half-open with its probes in flight).
+// the breaker of the endpoint (and service) is open, or half-open with its
+// probes in flight.
 type BreakerOpenError struct {
 	Endpoint string
+	// Service is the service behind the endpoint the breaker is for, ""
+	// for the endpoint as a whole.
+	Service string
 	// RetryAfter is how long the breaker stays open, as far as is known:
 	// the rest of OpenFor, or all of it when the breaker is half-open.
 	RetryAfter time.Duration
 }
 
 func (e *BreakerOpenError) Error() string {
-	return fmt.Sprintf("circuit breaker open for %s (retry after %s)", e.Endpoint, e.RetryAfter.Round(time.Millisecond))
+	return fmt.Sprintf("circuit breaker open for %s (retry after %s)", breakerName(e.Endpoint, e.Service), e.RetryAfter.Round(time.Millisecond))
 }
 
 func (e *BreakerOpenError) Unwrap() error { return ErrBreakerOpen }
@@ -43,25 +47,42 @@ func (e *BreakerOpenError) Unwrap() error { return ErrBreakerOpen }
 // counts it apart from a failed call without knowing this package.
 func (e *BreakerOpenError) Unavailable() bool { return true }
 
-// Breakers holds one breaker per endpoint URL, shared by every route that
-// names the endpoint: an agency that is down is down for all its routes,
-// and one registry is what the admin API lists.
+// Breakers holds one breaker per endpoint URL and service, shared by every
+// route that names both: an agency that is down is down for all its
+// routes, while services behind one gateway URL (the registries behind
+// SHEP) fail apart, because one registry's outage says nothing of
+// another's. A request names its service in adapters.WireRequest.Service;
+// without one, the breaker is the endpoint's. One registry is what the
+// admin API lists.
 type Breakers struct {
-	m        sync.Map // endpoint → *breaker
-	onChange func(endpoint, from, to string)
+	m        sync.Map // breakerKey → *breaker
+	onChange func(name, from, to string)
+}
+
+type breakerKey struct{ endpoint, service string }
+
+// breakerName is how a breaker is shown in logs, metrics and errors: the
+// endpoint, with the service as a fragment (which never goes on the wire).
+func breakerName(endpoint, service string) string {
+	if service == "" {
+		return endpoint
+	}
+	return endpoint + "#" + service
 }
 
 // NewBreakers returns an empty registry. onStateChange (may be nil) is
-// called on every transition with the state names "closed", "open" and
-// "half-open", so the caller can export a gauge or log the event. gobreaker
-// calls it while holding that breaker's lock: it must be quick and must not
-// call back into the registry (Snapshot would deadlock).
+// called on every transition with the breaker's name (the endpoint, or
+// endpoint#service) and the state names "closed", "open" and "half-open",
+// so the caller can export a gauge or log the event. gobreaker calls it
+// while holding that breaker's lock: it must be quick and must not call
+// back into the registry (Snapshot would deadlock).
 func NewBreakers(onStateChange func(endpoint, from, to string)) *Breakers {
 	return &Breakers{onChange: onStateChange}
 }
 
 type breaker struct {
 	endpoint string
+	service  string
 	openFor  time.Duration
 	openedAt atomic.Int64 // UnixNano of the last transition to open
 	cb       *gobreaker.CircuitBreaker[*http.Response]
@@ -80,15 +101,17 @@ func (b *breaker) retryAfter() time.Duration {
 	return b.openFor
 }
 
-// Breaker returns the endpoint's breaker, creating it from spec the first
-// time. The first spec wins: a later route naming the same endpoint with a
+// Breaker returns the breaker of the endpoint and service ("" for the
+// endpoint as a whole), creating it from spec the first time. The first
+// spec wins: a later route naming the same endpoint and service with a
 // different spec shares the existing breaker.
-func (bs *Breakers) Breaker(endpoint string, spec adapters.BreakerSpec) *gobreaker.CircuitBreaker[*http.Response] {
-	return bs.get(endpoint, spec).cb
+func (bs *Breakers) Breaker(endpoint, service string, spec adapters.BreakerSpec) *gobreaker.CircuitBreaker[*http.Response] {
+	return bs.get(endpoint, service, spec).cb
 }
 
-func (bs *Breakers) get(endpoint string, spec adapters.BreakerSpec) *breaker {
-	if v, ok := bs.m.Load(endpoint); ok {
+func (bs *Breakers) get(endpoint, service string, spec adapters.BreakerSpec) *breaker {
+	key := breakerKey{endpoint, service}
+	if v, ok := bs.m.Load(key); ok {
 		return v.(*breaker)
 	}
 	failures, openFor, probes := spec.Failures, spec.OpenFor.D(), spec.HalfOpenProbes
@@ -101,10 +124,11 @@ func (bs *Breakers) get(endpoint string, spec adapters.BreakerSpec) *breaker {
 	if probes <= 0 {
 		probes = DefaultBreakerProbes
 	}
-	b := &breaker{endpoint: endpoint, openFor: openFor}
+	b := &breaker{endpoint: endpoint, service: service, openFor: openFor}
+	name := breakerName(endpoint, service)
 	onChange := bs.onChange
 	b.cb = gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
-		Name:        endpoint,
+		Name:        name,
 		MaxRequests: uint32(probes),
 		Timeout:     openFor,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= uint32(failures) },
@@ -114,11 +138,11 @@ func (bs *Breakers) get(endpoint string, spec adapters.BreakerSpec) *breaker {
 				b.openedAt.Store(time.Now().UnixNano())
 			}
 			if onChange != nil {
-				onChange(endpoint, from.String(), to.String())
+				onChange(name, from.String(), to.String())
 			}
 		},
 	})
-	v, _ := bs.m.LoadOrStore(endpoint, b)
+	v, _ := bs.m.LoadOrStore(key, b)
 	return v.(*breaker)
 }
 
@@ -126,6 +150,7 @@ func (bs *Breakers) get(endpoint string, spec adapters.BreakerSpec) *breaker {
 // gobreaker keeps: since the last state change.
 type BreakerStatus struct {
 	Endpoint             string     `json:"endpoint"`
+	Service              string     `json:"service,omitempty"`
 	State                string     `json:"state"` // closed, open, half-open
 	Requests             uint32     `json:"requests"`
 	TotalSuccesses       uint32     `json:"totalSuccesses"`
@@ -135,7 +160,11 @@ type BreakerStatus struct {
 	OpenUntil            *time.Time `json:"openUntil,omitempty"`
 }
 
-// Snapshot lists every breaker created so far, sorted by endpoint.
+// Name is the breaker's name: the endpoint, or endpoint#service.
+func (s BreakerStatus) Name() string { return breakerName(s.Endpoint, s.Service) }
+
+// Snapshot lists every breaker created so far, sorted by endpoint and
+// service.
 func (bs *Breakers) Snapshot() []BreakerStatus {
 	var out []BreakerStatus
 	bs.m.Range(func(_, v any) bool {
@@ -144,6 +173,7 @@ func (bs *Breakers) Snapshot() []BreakerStatus {
 		c := b.cb.Counts()
 		s := BreakerStatus{
 			Endpoint:             b.endpoint,
+			Service:              b.service,
 			State:                state.String(),
 			Requests:             c.Requests,
 			TotalSuccesses:       c.TotalSuccesses,
@@ -158,7 +188,12 @@ func (bs *Breakers) Snapshot() []BreakerStatus {
 		out = append(out, s)
 		return true
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Endpoint < out[j].Endpoint })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Endpoint != out[j].Endpoint {
+			return out[i].Endpoint < out[j].Endpoint
+		}
+		return out[i].Service < out[j].Service
+	})
 	return out
 }
 
@@ -200,7 +235,7 @@ func (t *BreakerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if st := stateFrom(req.Context()); st != nil && st.breaker != nil {
 		b = st.breaker
 	} else {
-		b = t.Breakers.get(req.URL.Scheme+"://"+req.URL.Host, t.Spec)
+		b = t.Breakers.get(req.URL.Scheme+"://"+req.URL.Host, "", t.Spec)
 	}
 	resp, err := b.cb.Execute(func() (*http.Response, error) {
 		resp, err := t.Next.RoundTrip(req)
@@ -221,7 +256,7 @@ func (t *BreakerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	case err == errFailureStatus:
 		return resp, nil
 	case err == gobreaker.ErrOpenState, err == gobreaker.ErrTooManyRequests:
-		return nil, &BreakerOpenError{Endpoint: b.endpoint, RetryAfter: b.retryAfter()}
+		return nil, &BreakerOpenError{Endpoint: b.endpoint, Service: b.service, RetryAfter: b.retryAfter()}
 	}
 	if ex, ok := err.(excluded); ok {
 		return nil, ex.err

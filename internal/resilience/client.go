@@ -64,15 +64,12 @@ type Options struct {
 	Hooks     Hooks
 }
 
-type endpoint struct {
-	url string
-	b   *breaker
-}
-
 // Client reaches one route's agency. It is safe for concurrent use and
 // meant to be built once per route and kept.
 type Client struct {
-	endpoints []endpoint
+	endpoints []string
+	breakers  *Breakers
+	breaker   adapters.BreakerSpec
 	retry     adapters.RetrySpec
 	cap       time.Duration
 	hooks     Hooks
@@ -92,7 +89,7 @@ func NewClient(cfg Options) (*Client, error) {
 	if bs == nil {
 		bs = NewBreakers(nil)
 	}
-	c := &Client{retry: cfg.Retry, hooks: cfg.Hooks}
+	c := &Client{retry: cfg.Retry, hooks: cfg.Hooks, breakers: bs, breaker: cfg.Breaker}
 	_, c.cap = retryBounds(cfg.Retry)
 	for _, e := range cfg.Endpoints {
 		u, err := url.Parse(e)
@@ -102,7 +99,7 @@ func NewClient(cfg Options) (*Client, error) {
 		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("resilience: endpoint %q: want an absolute http(s) URL", e)
 		}
-		c.endpoints = append(c.endpoints, endpoint{url: e, b: bs.get(e, cfg.Breaker)})
+		c.endpoints = append(c.endpoints, e)
 	}
 	base := cfg.Transport
 	if base == nil {
@@ -274,9 +271,9 @@ func (c *Client) Do(ctx context.Context, w *adapters.WireRequest) (*adapters.Wir
 		if ctx.Err() != nil {
 			break
 		}
-		ep := &c.endpoints[i]
-		st.endpoint, st.breaker, st.attempts = ep.url, ep.b, 0
-		resp, err := c.try(cctx, ep.url, method, w)
+		ep := c.endpoints[i]
+		st.endpoint, st.breaker, st.attempts = ep, c.breakers.get(ep, w.Service, c.breaker), 0
+		resp, err := c.try(cctx, ep, method, w)
 		if err == nil {
 			if !retryableStatus(resp.StatusCode) {
 				return resp, nil
@@ -289,7 +286,7 @@ func (c *Client) Do(ctx context.Context, w *adapters.WireRequest) (*adapters.Wir
 		if errors.As(err, &ue) {
 			cause = ue.Err
 		}
-		failures = append(failures, EndpointFailure{Endpoint: ep.url, Attempts: st.attempts, Err: cause})
+		failures = append(failures, EndpointFailure{Endpoint: ep, Attempts: st.attempts, Err: cause})
 		var boe *BreakerOpenError
 		if errors.As(cause, &boe) {
 			if st.attempts == 0 {

@@ -286,15 +286,28 @@ func TestConnectionRefusedRetriedThenNamed(t *testing.T) {
 	}
 }
 
+// transitions keeps a registry's state changes as "name from>to".
+type transitions struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (tr *transitions) record(name, from, to string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.seen = append(tr.seen, name+" "+from+">"+to)
+}
+
+func (tr *transitions) list() []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]string(nil), tr.seen...)
+}
+
 func TestBreakerOpensThenFailsFast(t *testing.T) {
 	s := newServer(t, status(503))
-	var mu sync.Mutex
-	var changes []string
-	bs := NewBreakers(func(ep, from, to string) {
-		mu.Lock()
-		changes = append(changes, from+">"+to)
-		mu.Unlock()
-	})
+	var changes transitions
+	bs := NewBreakers(changes.record)
 	c := newClient(t, Options{Endpoints: []string{s.URL}, Retry: fast(1), Breakers: bs,
 		Breaker: adapters.BreakerSpec{Failures: 3, OpenFor: units.Duration(time.Minute)}})
 	for i := range 3 {
@@ -322,10 +335,49 @@ func TestBreakerOpensThenFailsFast(t *testing.T) {
 	if len(snap) != 1 || snap[0].Endpoint != s.URL || snap[0].State != "open" || snap[0].OpenUntil == nil {
 		t.Errorf("snapshot %+v", snap)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(changes) != 1 || changes[0] != "closed>open" {
-		t.Errorf("state changes %v", changes)
+	if got := changes.list(); len(got) != 1 || got[0] != s.URL+" closed>open" {
+		t.Errorf("state changes %v", got)
+	}
+}
+
+// Services behind one URL fail apart: the failing one opens its own
+// breaker, the other still answers through the same endpoint, and two
+// routes naming one service share its breaker.
+func TestServicesBehindOneEndpointHaveTheirOwnBreakers(t *testing.T) {
+	s := newServer(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Registry") == "down" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	var changes transitions
+	bs := NewBreakers(changes.record)
+	spec := adapters.BreakerSpec{Failures: 2, OpenFor: units.Duration(time.Minute)}
+	routeA := newClient(t, Options{Endpoints: []string{s.URL}, Retry: fast(1), Breaker: spec, Breakers: bs})
+	routeA2 := newClient(t, Options{Endpoints: []string{s.URL}, Retry: fast(1), Breaker: spec, Breakers: bs})
+	routeB := newClient(t, Options{Endpoints: []string{s.URL}, Retry: fast(1), Breaker: spec, Breakers: bs})
+	call := func(c *Client, service, b string) (*adapters.WireResponse, error) {
+		return c.Do(context.Background(), &adapters.WireRequest{Body: []byte("x"), Header: http.Header{"X-Registry": {b}}, Service: service})
+	}
+	for range 2 {
+		if resp, err := call(routeA, "REGISTRY_A", "down"); err != nil || resp.StatusCode != 503 {
+			t.Fatalf("%v %v", resp, err)
+		}
+	}
+	_, err := call(routeA2, "REGISTRY_A", "up")
+	var open *BreakerOpenError
+	if !errors.As(err, &open) || open.Endpoint != s.URL || open.Service != "REGISTRY_A" || !strings.Contains(err.Error(), s.URL+"#REGISTRY_A") {
+		t.Fatalf("the second route of the failed service: %v", err)
+	}
+	if resp, err := call(routeB, "REGISTRY_B", "up"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the other service behind the same URL: %v %v", resp, err)
+	}
+	snap := bs.Snapshot()
+	if len(snap) != 2 || snap[0].Service != "REGISTRY_A" || snap[0].State != "open" || snap[1].Service != "REGISTRY_B" || snap[1].State != "closed" ||
+		snap[0].Name() != s.URL+"#REGISTRY_A" {
+		t.Fatalf("snapshot %+v", snap)
+	}
+	if got := changes.list(); len(got) != 1 || got[0] != s.URL+"#REGISTRY_A closed>open" {
+		t.Fatalf("state changes %v", got)
 	}
 }
 
@@ -479,7 +531,7 @@ func TestAllBreakersOpen(t *testing.T) {
 	bs := NewBreakers(nil)
 	spec := adapters.BreakerSpec{Failures: 1, OpenFor: units.Duration(time.Minute)}
 	for _, ep := range []string{a.URL, b.URL} {
-		bs.Breaker(ep, spec).Execute(func() (*http.Response, error) { return nil, errors.New("down") })
+		bs.Breaker(ep, "", spec).Execute(func() (*http.Response, error) { return nil, errors.New("down") })
 	}
 	c := newClient(t, Options{Endpoints: []string{a.URL, b.URL}, Retry: fast(3), Breaker: spec, Breakers: bs})
 	_, err := c.Do(context.Background(), body("x"))

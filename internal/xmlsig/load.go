@@ -58,24 +58,9 @@ func LoadSigner(c KeyConfig) (Signer, error) {
 }
 
 func loadPKCS12(c KeyConfig) (Signer, error) {
-	pass := c.DemoPassword
-	switch {
-	case c.PasswordEnv != "":
-		v, ok := os.LookupEnv(c.PasswordEnv)
-		if !ok {
-			return nil, fmt.Errorf("xmlsig: environment variable %s (PKCS#12 password) is not set", c.PasswordEnv)
-		}
-		pass = v
-	case c.PasswordFile != "":
-		b, err := os.ReadFile(c.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("xmlsig: PKCS#12 password: %w", err)
-		}
-		pass = strings.TrimRight(string(b), "\r\n")
-	}
-	b, err := os.ReadFile(c.PKCS12)
+	b, pass, err := c.PKCS12Material()
 	if err != nil {
-		return nil, fmt.Errorf("xmlsig: %w", err)
+		return nil, err
 	}
 	key, cert, _, err := pkcs12.DecodeChain(b, pass)
 	if err != nil {
@@ -86,6 +71,35 @@ func loadPKCS12(c KeyConfig) (Signer, error) {
 		return nil, fmt.Errorf("xmlsig: %s: key type %T cannot sign", c.PKCS12, key)
 	}
 	return NewRSASigner(s, cert)
+}
+
+// PKCS12Material reads the PKCS#12 container and its password (from
+// passwordEnv, passwordFile or, in demo configs, password), for a provider
+// that is handed the container itself rather than a key: NCANode takes it
+// with every request, because it keeps no keys of its own.
+func (c KeyConfig) PKCS12Material() (container []byte, password string, err error) {
+	if c.PKCS12 == "" {
+		return nil, "", errors.New("xmlsig: no pkcs12 container configured")
+	}
+	password = c.DemoPassword
+	switch {
+	case c.PasswordEnv != "":
+		v, ok := os.LookupEnv(c.PasswordEnv)
+		if !ok {
+			return nil, "", fmt.Errorf("xmlsig: environment variable %s (PKCS#12 password) is not set", c.PasswordEnv)
+		}
+		password = v
+	case c.PasswordFile != "":
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("xmlsig: PKCS#12 password: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	if container, err = os.ReadFile(c.PKCS12); err != nil {
+		return nil, "", fmt.Errorf("xmlsig: %w", err)
+	}
+	return container, password, nil
 }
 
 // ParsePrivateKey reads the first private key block of a PEM file.

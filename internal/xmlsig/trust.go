@@ -139,16 +139,10 @@ func (t *Trust) Check(cert *x509.Certificate, now time.Time) error {
 		}
 		return fail(ReasonUntrusted, "certificate of %q does not chain to a trusted root: %v", cert.Subject.String(), err)
 	}
-	if cert.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
-		return fail(ReasonKeyUsage, "certificate of %q is not for digitalSignature or nonRepudiation", cert.Subject.String())
-	}
 	if err := t.revoked(chains[0], now); err != nil {
 		return err
 	}
-	if t.hasPolicy && !hasPolicy(cert, t.policy) {
-		return fail(ReasonPolicy, "certificate of %q lacks policy %s", cert.Subject.String(), t.policy.String())
-	}
-	return nil
+	return checkUse(cert, t.policy, t.hasPolicy)
 }
 
 // revoked looks every certificate of the chain up in the CRL its issuer

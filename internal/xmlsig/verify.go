@@ -28,7 +28,20 @@ type Verified struct {
 // application read different elements: the envelope must have one Header
 // and one Body and nothing else, the Reference must name the Body's own
 // wsu:Id, and no other element may carry that Id.
-func Verify(envelope []byte) (*Verified, error) {
+func Verify(envelope []byte) (*Verified, error) { return verify(envelope, true) }
+
+// Inspect applies every layout rule of Verify — one Header, one Body, one
+// Security header with one Signature whose one Reference names the Body's
+// own unique wsu:Id, a certificate in the KeyIdentifier — without the
+// cryptography. It is for a provider that checks digest and signature
+// value elsewhere (NCANode for GOST, which Go cannot compute): the
+// provider vouches for the mathematics, Inspect for the profile, so a
+// wrapped or doubled signature is refused whoever does the arithmetic.
+func Inspect(envelope []byte) (*Verified, error) { return verify(envelope, false) }
+
+// verify is Verify, or Inspect without crypto: one walk through the
+// envelope, so that a layout rule added here holds for both.
+func verify(envelope []byte, crypto bool) (*Verified, error) {
 	_, env, err := parse(envelope)
 	if err != nil {
 		return nil, err
@@ -65,7 +78,7 @@ func Verify(envelope []byte) (*Verified, error) {
 	}
 	method := sm.SelectAttrValue("Algorithm", "")
 	alg, ok := Lookup(method)
-	if !ok {
+	if !ok && crypto {
 		return nil, fail(ReasonUnsupported, "signature algorithm %q is not supported (supported: %s)", method, strings.Join(Supported(), ", "))
 	}
 	ref, err := only(si, NSDS, "Reference", ReasonMalformed)
@@ -76,12 +89,15 @@ func Verify(envelope []byte) (*Verified, error) {
 	uri := ref.SelectAttrValue("URI", "")
 	switch {
 	case id == "":
-		return nil, fail(ReasonMalformed, "soap:Body has no wsu:Id, so the signature cannot refer to it")
+		return nil, fail(ReasonWrapping, "soap:Body has no wsu:Id, so the signature cannot cover the Body that is processed")
 	case uri != "#"+id:
-		return nil, fail(ReasonMalformed, "the signature's Reference %q does not point to soap:Body (wsu:Id %q); only the Body is signed in this profile", uri, id)
+		return nil, fail(ReasonWrapping, "the signature's Reference %q does not point to the processed soap:Body (wsu:Id %q); only the Body is signed in this profile", uri, id)
 	}
 	if n := countID(env, id); n != 1 {
-		return nil, fail(ReasonMalformed, "Id %q is carried by %d elements; it must be unique", id, n)
+		return nil, fail(ReasonWrapping, "Id %q is carried by %d elements; it must be unique", id, n)
+	}
+	if n := countSOAPBodies(env); n != 1 {
+		return nil, fail(ReasonWrapping, "the document holds %d soap:Body elements; only the one child of soap:Envelope may exist", n)
 	}
 	bodyPrefixes, err := transforms(ref)
 	if err != nil {
@@ -91,7 +107,7 @@ func Verify(envelope []byte) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a := dm.SelectAttrValue("Algorithm", ""); a != alg.DigestMethod() {
+	if a := dm.SelectAttrValue("Algorithm", ""); crypto && a != alg.DigestMethod() {
 		return nil, fail(ReasonUnsupported, "digest %q does not go with signature algorithm %s (expected %s)", a, method, alg.DigestMethod())
 	}
 	dv, err := only(ref, NSDS, "DigestValue", ReasonMalformed)
@@ -106,7 +122,7 @@ func Verify(envelope []byte) (*Verified, error) {
 	if err != nil {
 		return nil, fail(ReasonMalformed, "canonicalizing soap:Body: %v", err)
 	}
-	if subtle.ConstantTimeCompare(alg.Digest(bodyC14N), wantDigest) != 1 {
+	if crypto && subtle.ConstantTimeCompare(alg.Digest(bodyC14N), wantDigest) != 1 {
 		return nil, fail(ReasonInvalid, "the digest of soap:Body does not match the signed one: the body was changed after signing")
 	}
 	cert, err := keyInfoCert(sig)
@@ -120,6 +136,9 @@ func Verify(envelope []byte) (*Verified, error) {
 	value, err := decode64(sv.Text())
 	if err != nil {
 		return nil, fail(ReasonMalformed, "SignatureValue is not base64: %v", err)
+	}
+	if !crypto {
+		return &Verified{Certificate: cert, SignatureMethod: method, BodyID: id}, nil
 	}
 	siC14N, err := canonical(si, inclusivePrefixes(cm))
 	if err != nil {
@@ -230,11 +249,16 @@ func parts(env *etree.Element) (header, body *etree.Element, err error) {
 			header = c
 		case c.Tag == "Body" && body == nil:
 			body = c
+		case c.Tag == "Body":
+			return nil, nil, fail(ReasonWrapping, "soap:Envelope holds a second Body: only one Body can be the one signed and processed")
 		default:
 			return nil, nil, fail(ReasonMalformed, "unexpected or repeated <%s> in soap:Envelope", c.FullTag())
 		}
 	}
 	if body == nil {
+		if countSOAPBodies(env) > 0 {
+			return nil, nil, fail(ReasonWrapping, "soap:Body is not a child of soap:Envelope")
+		}
 		return nil, nil, fail(ReasonMalformed, "soap:Envelope has no Body")
 	}
 	return header, body, nil
@@ -260,6 +284,24 @@ func countID(root *etree.Element, id string) int {
 			if (a.Key == "Id" || a.Key == "ID" || a.Key == "id") && a.Value == id {
 				n++
 			}
+		}
+		for _, c := range el.ChildElements() {
+			walk(c)
+		}
+	}
+	walk(root)
+	return n
+}
+
+// countSOAPBodies counts soap:Body elements anywhere in the document: one
+// hidden in the Header or in another element is the moved Body of a
+// wrapping attack, whatever the Reference says.
+func countSOAPBodies(root *etree.Element) int {
+	n := 0
+	var walk func(*etree.Element)
+	walk = func(el *etree.Element) {
+		if el.Tag == "Body" && el.NamespaceURI() == NSSOAP {
+			n++
 		}
 		for _, c := range el.ChildElements() {
 			walk(c)

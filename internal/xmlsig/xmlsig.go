@@ -22,6 +22,11 @@
 //
 // The signature suite is pluggable (Algorithm, Signer) so GOST can be added
 // by a package that has a GOST implementation; only RSA-SHA256 is built in.
+// Whole signing and verification are pluggable too (EnvelopeSigner,
+// EnvelopeVerifier, provider.go): LocalSigner and LocalVerifier do it in
+// process, and a provider that is a service of its own (adapters/ncanode,
+// for GOST keys) does the cryptography remotely while Inspect holds it to
+// the same layout.
 package xmlsig
 
 import (
@@ -174,18 +179,25 @@ const (
 	ReasonMalformed   Reason = "SIGNATURE_MALFORMED"   // not the gateway's layout
 	ReasonUnsupported Reason = "SIGNATURE_UNSUPPORTED" // algorithm not registered
 	ReasonInvalid     Reason = "SIGNATURE_INVALID"     // digest or value does not match: tampered
-	ReasonUntrusted   Reason = "CERT_UNTRUSTED"        // no chain to a trusted root
-	ReasonExpired     Reason = "CERT_EXPIRED"          // outside its validity period
-	ReasonRevoked     Reason = "CERT_REVOKED"          // on the CRL
-	ReasonCRL         Reason = "CERT_REVOCATION_UNKNOWN"
-	ReasonKeyUsage    Reason = "CERT_KEY_USAGE" // not for digitalSignature/nonRepudiation
-	ReasonPolicy      Reason = "CERT_POLICY"    // required policy OID absent
+	// ReasonWrapping: the signature does not cover the Body that is
+	// processed (a Reference elsewhere, a Body without its Id, an Id carried
+	// twice, a second or displaced Body): the XML signature wrapping family.
+	ReasonWrapping  Reason = "SIGNATURE_WRAPPING"
+	ReasonUntrusted Reason = "CERT_UNTRUSTED" // no chain to a trusted root
+	ReasonExpired   Reason = "CERT_EXPIRED"   // outside its validity period
+	ReasonRevoked   Reason = "CERT_REVOKED"   // on the CRL
+	ReasonCRL       Reason = "CERT_REVOCATION_UNKNOWN"
+	ReasonKeyUsage  Reason = "CERT_KEY_USAGE" // not for digitalSignature/nonRepudiation
+	ReasonPolicy    Reason = "CERT_POLICY"    // required policy OID absent
 )
 
 // Error is a refused signature.
 type Error struct {
 	Reason Reason
 	Detail string
+	// Unavailable marks a signature that could not be checked because the
+	// provider verifying it did not answer (see Unavailable).
+	Unavailable bool
 }
 
 func (e *Error) Error() string { return string(e.Reason) + ": " + e.Detail }

@@ -198,9 +198,14 @@ func TestTamperingIsCaught(t *testing.T) {
 		{"certificate swapped", strings.Replace(s, certOf(signed), certOf(otherSigned), 1), xmlsig.ReasonInvalid},
 		{"signature removed", s[:strings.Index(s, "<wsse:Security")] + s[strings.Index(s, "</wsse:Security>")+len("</wsse:Security>"):], xmlsig.ReasonMissing},
 		{"no header", string(f.unsigned), xmlsig.ReasonMissing},
-		{"second body (wrapping)", s[:len(s)-len("</SOAP-ENV:Envelope>")] + `<SOAP-ENV:Body><x/></SOAP-ENV:Body></SOAP-ENV:Envelope>`, xmlsig.ReasonMalformed},
-		{"duplicate id", strings.Replace(s, "<iin>", `<iin wsu:Id="`+idOf(s)+`">`, 1), xmlsig.ReasonMalformed},
-		{"reference elsewhere", strings.Replace(s, `URI="#`, `URI="#x`, 1), xmlsig.ReasonMalformed},
+		{"second body (wrapping)", strings.Replace(s, "</SOAP-ENV:Envelope>", `<SOAP-ENV:Body><x/></SOAP-ENV:Body></SOAP-ENV:Envelope>`, 1), xmlsig.ReasonWrapping},
+		{"duplicate id", strings.Replace(s, "<iin>", `<iin wsu:Id="`+idOf(s)+`">`, 1), xmlsig.ReasonWrapping},
+		{"duplicate id in another attribute", strings.Replace(s, "<iin>", `<iin ID="`+idOf(s)+`">`, 1), xmlsig.ReasonWrapping},
+		{"reference elsewhere", strings.Replace(s, `URI="#`, `URI="#x`, 1), xmlsig.ReasonWrapping},
+		{"reference to the whole document", strings.Replace(s, `URI="#`+idOf(s)+`"`, `URI=""`, 1), xmlsig.ReasonWrapping},
+		{"body without its id", strings.Replace(s, ` wsu:Id="`+idOf(s)+`"`, ``, 1), xmlsig.ReasonWrapping},
+		{"signed body moved into the header, a new one processed", movedBody(s), xmlsig.ReasonWrapping},
+		{"signed body copied into the header", copiedBody(s), xmlsig.ReasonWrapping},
 		{"unsupported algorithm", strings.Replace(s, xmlsig.RSASHA256, xmlsig.GOST2015_256, 1), xmlsig.ReasonUnsupported},
 		{"inclusive c14n", strings.Replace(s, `<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"`, `<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"`, 1), xmlsig.ReasonUnsupported},
 		{"two signatures", strings.Replace(s, "</wsse:Security>", s[strings.Index(s, "<ds:Signature "):strings.Index(s, "</ds:Signature>")+len("</ds:Signature>")]+"</wsse:Security>", 1), xmlsig.ReasonMalformed},
@@ -215,6 +220,54 @@ func TestTamperingIsCaught(t *testing.T) {
 	}
 	if _, err := xmlsig.Verify(otherSigned); err != nil {
 		t.Fatalf("the intruder's own envelope is validly signed (just not trusted): %v", err)
+	}
+}
+
+// movedBody is the classic wrapping attack: the signed Body goes into the
+// Header, where a verifier that resolves the Reference by Id still finds
+// it, and a Body without an Id takes its place for the application.
+func movedBody(s string) string {
+	i, j := strings.Index(s, "<SOAP-ENV:Body"), strings.Index(s, "</SOAP-ENV:Body>")+len("</SOAP-ENV:Body>")
+	signed := s[i:j]
+	out := s[:i] + `<SOAP-ENV:Body><evil/></SOAP-ENV:Body>` + s[j:]
+	return strings.Replace(out, "</SOAP-ENV:Header>", "<Wrapper>"+signed+"</Wrapper></SOAP-ENV:Header>", 1)
+}
+
+// copiedBody keeps the Body where it is but without its Id, and a copy
+// of the signed Body, renamed, carries the Id the Reference names.
+func copiedBody(s string) string {
+	i, j := strings.Index(s, "<SOAP-ENV:Body"), strings.Index(s, "</SOAP-ENV:Body>")+len("</SOAP-ENV:Body>")
+	signed := s[i:j]
+	decoy := strings.Replace(strings.Replace(signed, "<SOAP-ENV:Body", "<Decoy", 1), "</SOAP-ENV:Body>", "</Decoy>", 1)
+	out := s[:i] + strings.Replace(signed, ` wsu:Id="`+idOf(s)+`"`, "", 1) + s[j:]
+	return strings.Replace(out, "</SOAP-ENV:Header>", decoy+"</SOAP-ENV:Header>", 1)
+}
+
+func TestIdentityOfNCACertificates(t *testing.T) {
+	f := pki(t)
+	issue := func(l testpki.Leaf) *x509.Certificate {
+		l.NotBefore, l.NotAfter = now.AddDate(0, -1, 0), now.AddDate(1, 0, 0)
+		c, _, err := f.ca.Issue(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for name, c := range map[string]struct {
+		leaf testpki.Leaf
+		want xmlsig.Identity
+	}{
+		"organisation":          {testpki.Leaf{CommonName: "org", SerialNumber: "BIN000740000728"}, xmlsig.Identity{BIN: "000740000728"}},
+		"employee":              {testpki.Leaf{CommonName: "emp", SerialNumber: "IIN880501300124", OrganizationalUnit: "BIN151240001235"}, xmlsig.Identity{BIN: "151240001235", IIN: "880501300124"}},
+		"person":                {testpki.Leaf{CommonName: "p", SerialNumber: "IIN880501300124"}, xmlsig.Identity{IIN: "880501300124"}},
+		"no serial":             {testpki.Leaf{CommonName: "none"}, xmlsig.Identity{}},
+		"digits without prefix": {testpki.Leaf{CommonName: "x", SerialNumber: "000740000728"}, xmlsig.Identity{}},
+		"too short":             {testpki.Leaf{CommonName: "x", SerialNumber: "BIN00074000072"}, xmlsig.Identity{}},
+		"letters":               {testpki.Leaf{CommonName: "x", SerialNumber: "BIN00074000072X"}, xmlsig.Identity{}},
+	} {
+		if got := xmlsig.IdentityOf(issue(c.leaf)); got != c.want {
+			t.Errorf("%s: %+v, want %+v", name, got, c.want)
+		}
 	}
 }
 
@@ -367,6 +420,16 @@ func TestDemoPKIIsUsable(t *testing.T) {
 		if err := trust.Check(s.Certificate(), time.Now()); err != nil {
 			t.Fatal(err)
 		}
+		if xmlsig.IdentityOf(s.Certificate()).BIN == "" {
+			t.Fatalf("%s carries no BIN: the sender binding of the demo config needs one", who[0])
+		}
+	}
+	s, err := xmlsig.LoadSigner(xmlsig.KeyConfig{PKCS12: p(testpki.DemoKopirP12), PasswordFile: p(testpki.DemoKopirP12Pass)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := trust.Check(s.Certificate(), time.Now()); err != nil || s.Certificate().Subject.CommonName != "Köpir DEMO sender" {
+		t.Fatalf("the demo PKCS#12 holds %q: %v", s.Certificate().Subject, err)
 	}
 }
 

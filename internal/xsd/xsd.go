@@ -27,6 +27,7 @@ package xsd
 #cgo pkg-config: libxml-2.0
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -131,7 +132,11 @@ static void kx_release_errs(kx_errs *c) {
 	}
 }
 
-static const int kx_doc_options = XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA;
+// COMPACT keeps short text inside its node: a statement of thousands of
+// entries is mostly short text.
+static const int kx_doc_options = XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA | XML_PARSE_COMPACT;
+
+static void kx_trim(void) { malloc_trim(0); }
 
 static const char *kx_version(void) { return xmlParserVersion; }
 
@@ -140,6 +145,10 @@ static void kx_init(void) {
 	// Local files only: a schema's xs:import or xs:include with an http
 	// location fails instead of being fetched.
 	xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
+	// cgo calls land on whichever thread Go picks, and glibc gives threads
+	// arenas of their own: each would keep a large document's tree for
+	// reuse. Two arenas bound that to two trees.
+	mallopt(M_ARENA_MAX, 2);
 }
 
 typedef struct {
@@ -269,6 +278,15 @@ const MaxDocument = 64 << 20
 var initOnce sync.Once
 
 func initLib() { initOnce.Do(func() { C.kx_init() }) }
+
+// trimAfter: the tree of a document this large is worth handing back at
+// once rather than keeping for the next one.
+const trimAfter = 1 << 20
+
+// ReleaseMemory hands the C heap libxml2 used back to the system. The C
+// allocator keeps freed memory for reuse; after a large document that is
+// tens of megabytes no one will use until the next one.
+func ReleaseMemory() { C.kx_trim() }
 
 // LibraryVersion names the validator, e.g. "libxml2 2.9.14", so tests and
 // reports can say which validator passed a document.
@@ -462,6 +480,9 @@ func ValidateParts(doc []byte, parts ...Part) []Violation {
 	rc := C.kx_validate((*C.char)(unsafe.Pointer(&doc[0])), C.int(len(doc)), schemas, nss, locals, C.int(n), c, &missing)
 	for _, p := range parts {
 		runtime.KeepAlive(p.Schema)
+	}
+	if len(doc) >= trimAfter {
+		ReleaseMemory()
 	}
 	vs := collect(c)
 	switch rc {

@@ -6,6 +6,7 @@ package all
 import (
 	_ "github.com/minfin-kz/kopir/mocks/gbdfl"
 	_ "github.com/minfin-kz/kopir/mocks/gbdul"
+	_ "github.com/minfin-kz/kopir/mocks/ncanode"
 	_ "github.com/minfin-kz/kopir/mocks/payments"
 	_ "github.com/minfin-kz/kopir/mocks/shepgw"
 	_ "github.com/minfin-kz/kopir/mocks/subscriber"

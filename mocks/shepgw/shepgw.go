@@ -19,6 +19,7 @@
 package shepgw
 
 import (
+	"strings"
 	"time"
 
 	"github.com/minfin-kz/kopir/internal/xmlsig"
@@ -50,6 +51,10 @@ type Options struct {
 	// PushSender is the senderId/password put in pushed messages.
 	// Default demo-agency / demo-secret.
 	PushSender [2]string
+	// PublicURL is where the gateway's WSDL says it is served (its
+	// soap:address). Default http://127.0.0.1:8090, where kopir-mocks
+	// listens.
+	PublicURL string
 	// AsyncPolls is how many getMessageStatus calls see ON_DELIVERY before
 	// a message is DELIVERED. Default 1.
 	AsyncPolls int
@@ -83,6 +88,10 @@ func newServer(core *mocks.Server) {
 	if opts.PushSender[0] == "" {
 		opts.PushSender = [2]string{"demo-agency", "demo-secret"}
 	}
+	if opts.PublicURL == "" {
+		opts.PublicURL = "http://" + mocks.DefaultAddr
+	}
+	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
 	if opts.AsyncPolls <= 0 {
 		opts.AsyncPolls = 1
 	}

@@ -153,12 +153,12 @@ func (s *server) fault(w http.ResponseWriter, faultCode, code, msg string) {
 
 // shepWSDL serves the contract the adapters were generated from.
 func (s *server) shepWSDL(w http.ResponseWriter, r *http.Request) {
-	shep.ServeWSDL(w, r, egovshep.Files, "sync", "SyncChannel/v10/Interfaces/SyncChannelHttp_Service.wsdl")
+	shep.ServeWSDL(w, r, egovshep.Files, "sync", "SyncChannel/v10/Interfaces/SyncChannelHttp_Service.wsdl", s.opts.PublicURL+"/shep/sync")
 }
 
 // shepAsyncWSDL serves the gateway's AsyncChannel contract.
 func (s *server) shepAsyncWSDL(w http.ResponseWriter, r *http.Request) {
-	shep.ServeWSDL(w, r, egovshep.Files, "async", "IAsyncChannelImport.wsdl")
+	shep.ServeWSDL(w, r, egovshep.Files, "async", "IAsyncChannelImport.wsdl", s.opts.PublicURL+"/shep/async")
 }
 
 // AppendEscaped is xml.EscapeText for a byte slice being built: the

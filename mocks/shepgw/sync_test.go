@@ -69,7 +69,10 @@ func TestSHEPInjection(t *testing.T) {
 }
 
 func TestWSDL(t *testing.T) {
-	srv := httptest.NewServer(mocks.New(mocks.Options{}))
+	// The gateway names the address it is configured with.
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = mocks.New(mocks.Options{}, shepgw.Options{PublicURL: "http://" + srv.Listener.Addr().String()})
+	srv.Start()
 	defer srv.Close()
 	status, b := mocktest.Do(t, "GET", srv.URL+"/shep/sync?wsdl", nil)
 	s := string(b)

@@ -2,6 +2,7 @@ package shep
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -14,9 +15,12 @@ import (
 )
 
 // Schemas validates SHEP envelopes against the contract's XSD with
-// libxml2 (internal/xsd). Only the operation element inside soap:Body is
-// validated (the SOAP envelope schema is not part of the contract), in
-// place, so violations carry the line and path of the envelope as sent.
+// libxml2 (internal/xsd). The whole envelope is validated from its root,
+// through Köpir's schema of the SOAP frame (validation/soap-envelope.xsd):
+// the operation checked is the one element under soap:Body by position, so
+// a valid decoy of the same name in the Header is never what passes. It is
+// validated in place, so violations carry the line and path of the
+// envelope as sent.
 type Schemas struct {
 	sync, async *xsd.Schema
 }
@@ -68,13 +72,17 @@ func loadSchemas() (*Schemas, error) {
 	return s, nil
 }
 
-// Validate checks the operation element ns:op of envelope; nil means valid.
-func (s *Schemas) Validate(ns, op string, envelope []byte) error {
+// Validate checks envelope, whose frame ParseInbound has read, against
+// the schema of its operation's channel; nil means valid.
+func (s *Schemas) Validate(f *Frame, envelope []byte) error {
+	if f == nil {
+		return errors.New("shep: validating an envelope whose frame was not read")
+	}
 	schema := s.async
-	if ns == NSTypes {
+	if f.Op.Space == NSTypes {
 		schema = s.sync
 	}
-	return xsd.Err(xsd.ValidateParts(neutralXSIType(envelope), xsd.Part{Schema: schema, Space: ns, Local: op}))
+	return xsd.Err(xsd.ValidateParts(neutralXSIType(envelope), xsd.Part{Schema: schema}))
 }
 
 var (

@@ -1,6 +1,7 @@
 package shep
 
 import (
+	"html"
 	"io/fs"
 	"net/http"
 	"regexp"
@@ -11,10 +12,12 @@ var fileRef = regexp.MustCompile(`(schemaLocation|location)="([^"]*)"`)
 
 // ServeWSDL answers GET <endpoint>?wsdl with entry from the contract tree
 // fsys/root, and GET <endpoint>?file=<path> with the files it imports.
-// Imports are rewritten to ?file= URLs on the same endpoint so WSDL tools
-// can follow them, and soap:address to the endpoint itself (the request's
-// own URL, so it is right whatever prefix the listener mounts us under).
-func ServeWSDL(w http.ResponseWriter, r *http.Request, fsys fs.FS, root, entry string) {
+// Imports are rewritten to ?file= URLs on endpoint so WSDL tools can
+// follow them, and soap:address to endpoint itself. endpoint is the
+// public address the server is configured with, never one taken from the
+// request: a Host header is the caller's to choose, and a WSDL that names
+// the caller's host sends the next client that reads it there.
+func ServeWSDL(w http.ResponseWriter, r *http.Request, fsys fs.FS, root, entry, endpoint string) {
 	q := r.URL.Query()
 	name := q.Get("file")
 	switch {
@@ -33,18 +36,13 @@ func ServeWSDL(w http.ResponseWriter, r *http.Request, fsys fs.FS, root, entry s
 		http.NotFound(w, r)
 		return
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	endpoint := scheme + "://" + r.Host + r.URL.Path
 	dir := name[:strings.LastIndexByte(name, '/')+1]
 	out := fileRef.ReplaceAllStringFunc(string(src), func(m string) string {
 		sub := fileRef.FindStringSubmatch(m)
 		if strings.Contains(sub[2], "://") {
-			return sub[1] + `="` + endpoint + `"`
+			return sub[1] + `="` + html.EscapeString(endpoint) + `"`
 		}
-		return sub[1] + `="` + endpoint + "?file=" + cleanJoin(dir, sub[2]) + `"`
+		return sub[1] + `="` + html.EscapeString(endpoint+"?file="+cleanJoin(dir, sub[2])) + `"`
 	})
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.Write([]byte(out))

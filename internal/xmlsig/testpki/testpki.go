@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"software.sslmate.com/src/go-pkcs12"
+
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 )
 
@@ -62,6 +64,12 @@ type Leaf struct {
 	NotAfter   time.Time
 	KeyUsage   x509.KeyUsage
 	Policies   []string // OIDs, e.g. xmlsig.PolicySigning
+	// SerialNumber is the subject serialNumber, where NCA puts
+	// "BIN<12 digits>" or "IIN<12 digits>".
+	SerialNumber string
+	// OrganizationalUnit is where NCA puts the employer's "BIN…" in an
+	// employee's certificate.
+	OrganizationalUnit string
 }
 
 // Issue signs a new key's certificate.
@@ -76,11 +84,14 @@ func (ca *CA) Issue(l Leaf) (*x509.Certificate, *rsa.PrivateKey, error) {
 	}
 	tpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1000 + serial.Add(1)),
-		Subject:      pkix.Name{CommonName: l.CommonName, Country: []string{"KZ"}},
+		Subject:      pkix.Name{CommonName: l.CommonName, Country: []string{"KZ"}, SerialNumber: l.SerialNumber},
 		NotBefore:    l.NotBefore,
 		NotAfter:     l.NotAfter,
 		KeyUsage:     ku,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if l.OrganizationalUnit != "" {
+		tpl.Subject.OrganizationalUnit = []string{l.OrganizationalUnit}
 	}
 	for _, p := range l.Policies {
 		oid, err := x509.ParseOID(p)
@@ -135,13 +146,31 @@ const (
 	DemoKopirKey   = "kopir.key"
 	DemoGatewayCrt = "gateway.pem"
 	DemoGatewayKey = "gateway.key"
+	// Köpir's key and certificate again as a PKCS#12 container, the form
+	// NCANode takes keys in, and the file holding its password.
+	DemoKopirP12     = "kopir.p12"
+	DemoKopirP12Pass = "kopir.p12.password"
 )
+
+// BINs the demo certificates carry in their subject serialNumber, as NCA
+// organisation certificates do: the ministry's for Köpir, and a made-up
+// one (valid check digit) for the mock gateway, which signs the messages
+// it pushes on behalf of the demo agency.
+const (
+	DemoKopirBIN   = "000740000728"
+	DemoGatewayBIN = "151240001235"
+)
+
+// DemoP12Password is the password of the demo PKCS#12 container; it is as
+// public as the key inside.
+const DemoP12Password = "demo-p12-password"
 
 // WriteDemo writes a demo PKI into dir: a root, a certificate for Köpir
 // (what it signs outbound envelopes with) and one for the mock gateway
-// (what it signs pushes with), both with the NCA signing policy, and an
-// empty CRL. Everything is valid for years so a committed copy keeps
-// working; it is a demo, and its keys are public.
+// (what it signs pushes with), both with the NCA signing policy and a BIN
+// in the subject serialNumber, and an empty CRL. Everything is valid for
+// years so a committed copy keeps working; it is a demo, and its keys are
+// public.
 func WriteDemo(dir string, now time.Time) error {
 	nb, na := now.Add(-24*time.Hour), now.AddDate(10, 0, 0)
 	ca, err := NewCA("Köpir DEMO root CA (not for production)", nb, na)
@@ -149,11 +178,11 @@ func WriteDemo(dir string, now time.Time) error {
 		return err
 	}
 	files := map[string][]byte{DemoCA: pemBlock("CERTIFICATE", ca.Cert.Raw)}
-	for _, who := range []struct{ cn, cert, key string }{
-		{"Köpir DEMO sender", DemoKopirCert, DemoKopirKey},
-		{"SHEP mock gateway DEMO", DemoGatewayCrt, DemoGatewayKey},
+	for _, who := range []struct{ cn, bin, cert, key string }{
+		{"Köpir DEMO sender", DemoKopirBIN, DemoKopirCert, DemoKopirKey},
+		{"SHEP mock gateway DEMO", DemoGatewayBIN, DemoGatewayCrt, DemoGatewayKey},
 	} {
-		cert, key, err := ca.Issue(Leaf{CommonName: who.cn, NotBefore: nb, NotAfter: na.Add(-time.Hour), Policies: []string{xmlsig.PolicySigning}})
+		cert, key, err := ca.Issue(Leaf{CommonName: who.cn, SerialNumber: "BIN" + who.bin, NotBefore: nb, NotAfter: na.Add(-time.Hour), Policies: []string{xmlsig.PolicySigning}})
 		if err != nil {
 			return err
 		}
@@ -177,7 +206,41 @@ func WriteDemo(dir string, now time.Time) error {
 			return fmt.Errorf("testpki: %w", err)
 		}
 	}
-	return nil
+	return WriteDemoPKCS12(dir)
+}
+
+// WriteDemoPKCS12 packs the Köpir key and certificate already in dir into
+// kopir.p12 (password DemoP12Password, also written to kopir.p12.password),
+// so the demo can hand NCANode its key the way NCA issues keys.
+func WriteDemoPKCS12(dir string) error {
+	certs, err := readCertFile(filepath.Join(dir, DemoKopirCert))
+	if err != nil {
+		return err
+	}
+	kb, err := os.ReadFile(filepath.Join(dir, DemoKopirKey))
+	if err != nil {
+		return fmt.Errorf("testpki: %w", err)
+	}
+	key, err := xmlsig.ParsePrivateKey(kb)
+	if err != nil {
+		return fmt.Errorf("testpki: %s: %w", DemoKopirKey, err)
+	}
+	p12, err := pkcs12.Modern.Encode(key, certs[0], nil, DemoP12Password)
+	if err != nil {
+		return fmt.Errorf("testpki: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, DemoKopirP12), p12, 0o644); err != nil {
+		return fmt.Errorf("testpki: %w", err)
+	}
+	return os.WriteFile(filepath.Join(dir, DemoKopirP12Pass), []byte(DemoP12Password+"\n"), 0o644)
+}
+
+func readCertFile(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("testpki: %w", err)
+	}
+	return xmlsig.ParseCertificates(b)
 }
 
 func pemBlock(typ string, der []byte) []byte {
