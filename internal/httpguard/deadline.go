@@ -14,11 +14,13 @@ import (
 // ErrBodyTimeout is what reading a body returns once its deadline passed.
 var ErrBodyTimeout = errors.New("the request body was not received within the listener's body read timeout")
 
-// BodyDeadline bounds reading the body: bodyReadTimeout after the headers,
-// a body still arriving (one byte every few seconds holds a connection as
-// well as a fast one) is cut off. Whatever the handler then answers, in
-// whatever contract's words, is replaced by 408 problem+json, recorded.
-// The deadline is lifted once the body is read to its end, so a long call
+// BodyDeadline bounds reading the body: bodyReadTimeout after the handler
+// first reads it, a body still arriving (one byte every few seconds holds
+// a connection as well as a fast one) is cut off. Whatever the handler then
+// answers, in whatever contract's words, is replaced by 408 problem+json,
+// recorded. The clock starts at the first read, not at the headers, so a
+// large document waiting for its turn (limits.largeWait) is not cut off for
+// waiting; and it stops once the body is read to its end, so a long call
 // after it is bounded by the route's deadline and writeTimeout alone.
 func (l *Listener) BodyDeadline(next http.Handler) http.Handler {
 	d := l.Limits.BodyReadTimeout.D()
@@ -29,16 +31,16 @@ func (l *Listener) BodyDeadline(next http.Handler) http.Handler {
 			return
 		}
 		rc := http.NewResponseController(w)
-		if err := rc.SetReadDeadline(time.Now().Add(d)); err != nil {
+		if err := rc.SetReadDeadline(time.Time{}); err != nil {
 			next.ServeHTTP(w, r) // not a connection (a test recorder): nothing to bound
 			return
 		}
-		r.Body = &deadlineBody{ReadCloser: r.Body, st: st, lift: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+		r.Body = &deadlineBody{ReadCloser: r.Body, st: st, set: func(t time.Time) { _ = rc.SetReadDeadline(t) }, d: d}
 		tw := &takeover{ResponseWriter: w, st: st, answer: func(w http.ResponseWriter) {
 			l.count("body-timeout")
 			w.Header().Set("Connection", "close")
 			l.Refuse(w, r, Refusal{}, problem.New(http.StatusRequestTimeout, "Request body too slow",
-				fmt.Sprintf("the body was not received within %s of the headers; send it at once", d)))
+				fmt.Sprintf("the body was not received within %s; send it at once", d)))
 		}}
 		next.ServeHTTP(tw, r)
 		tw.finish()
@@ -47,16 +49,22 @@ func (l *Listener) BodyDeadline(next http.Handler) http.Handler {
 
 type deadlineBody struct {
 	io.ReadCloser
-	st   *state
-	lift func()
+	st      *state
+	set     func(time.Time) // the connection's read deadline
+	d       time.Duration
+	started bool
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
+	if !b.started {
+		b.started = true
+		b.set(time.Now().Add(b.d))
+	}
 	n, err := b.ReadCloser.Read(p)
 	var ne net.Error
 	switch {
 	case err == io.EOF:
-		b.lift()
+		b.set(time.Time{})
 	case errors.As(err, &ne) && ne.Timeout():
 		b.st.bodyTimedOut.Store(true)
 		err = ErrBodyTimeout

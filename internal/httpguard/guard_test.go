@@ -228,6 +228,32 @@ func TestSlowBodyIsCutOffWith408(t *testing.T) {
 	}
 }
 
+// The clock starts when the handler reads, not at the headers: a request
+// held before it reads (a large document waiting for its turn) is not cut
+// off for waiting.
+func TestDeadlineStartsAtTheFirstRead(t *testing.T) {
+	rec := &refusals{}
+	g := guard(rec, func(l *config.HTTPLimits) { l.BodyReadTimeout = units.Duration(100 * time.Millisecond) })
+	addr := listen(t, g, g.Handler(mux(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		w.Write(body)
+	}), nil))
+	resp, err := http.Post("http://"+addr+"/things/1", "application/json", strings.NewReader(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != `{"a":1}` {
+		t.Fatalf("a body read after a wait: %d %s", resp.StatusCode, b)
+	}
+}
+
 // Once the body is in, the deadline is lifted: a call that takes longer
 // than bodyReadTimeout afterwards keeps its context and answers.
 func TestDeadlineEndsWithTheBody(t *testing.T) {
