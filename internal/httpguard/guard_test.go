@@ -243,6 +243,12 @@ func TestDeadlineStartsAtTheFirstRead(t *testing.T) {
 		}
 		w.Write(body)
 	}), nil))
+	echoed(t, addr, "a body read after a wait")
+}
+
+// echoed posts a small body to a handler that echoes it, and wants it back.
+func echoed(t *testing.T, addr, what string) {
+	t.Helper()
 	resp, err := http.Post("http://"+addr+"/things/1", "application/json", strings.NewReader(`{"a":1}`))
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +256,7 @@ func TestDeadlineStartsAtTheFirstRead(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(b) != `{"a":1}` {
-		t.Fatalf("a body read after a wait: %d %s", resp.StatusCode, b)
+		t.Fatalf("%s: %d %s", what, resp.StatusCode, b)
 	}
 }
 
@@ -270,15 +276,7 @@ func TestDeadlineEndsWithTheBody(t *testing.T) {
 		w.Write(body)
 	}), nil))
 	for range 2 { // the second on the kept-alive connection
-		resp, err := http.Post("http://"+addr+"/things/1", "application/json", strings.NewReader(`{"a":1}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || string(b) != `{"a":1}` {
-			t.Fatalf("a long call after its body: %d %s", resp.StatusCode, b)
-		}
+		echoed(t, addr, "a long call after its body")
 	}
 	if rec.count() != 0 {
 		t.Errorf("recorded %d refusals", rec.count())
