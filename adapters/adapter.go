@@ -85,6 +85,10 @@ type Error struct {
 	Code      string // agency or validation code, e.g. SHEP errorCode
 	Detail    string
 	Retryable bool // a transient agency failure worth another attempt
+	// Configuration marks a failure no message can get past until an
+	// operator changes the deployment (a receiver that refuses bodies of
+	// this size, say): not retried, and reported as a configuration error.
+	Configuration bool
 }
 
 func (e *Error) Error() string {

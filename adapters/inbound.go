@@ -47,7 +47,9 @@ type Inbound struct {
 	CorrelationID string
 	// Body is what the internal subscriber receives (JSON).
 	Body json.RawMessage
-	// Raw is the message as received, kept for the audit (masked per route).
+	// Raw is the message exactly as received: kept, encrypted and
+	// unchanged, as evidence of an accepted message (a signature must
+	// still verify), and only as a digest when the message is refused.
 	Raw []byte
 }
 

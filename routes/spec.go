@@ -38,6 +38,9 @@ type Spec struct {
 	// masked or hashed before anything is stored.
 	PersonalData PersonalDataSpec `yaml:"personalData"`
 	CacheTTL     units.Duration   `yaml:"cacheTTL"`
+	// EvidenceRetention is how long signed documents of this route are
+	// kept (evidence.retention when zero).
+	EvidenceRetention units.Duration `yaml:"evidenceRetention"`
 	// RateLimit is requests per second per endpoint across the cluster
 	// (needs Redis); 0 = none.
 	RateLimit float64 `yaml:"rateLimit"`

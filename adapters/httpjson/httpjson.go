@@ -101,6 +101,10 @@ func (a *Adapter) Decode(_ context.Context, _ *adapters.Request, resp *adapters.
 		}
 		return &adapters.Response{Body: json.RawMessage("{}")}, nil
 	}
+	if s == http.StatusRequestEntityTooLarge {
+		return nil, &adapters.Error{Status: http.StatusBadGateway, Code: "HTTP_413", Configuration: true,
+			Detail: "endpoint answered HTTP 413: it takes smaller bodies than this route lets in; raise its limit or lower the route's maxBody (for inbound documents, the channel's page size)"}
+	}
 	return nil, &adapters.Error{
 		Status:    http.StatusBadGateway,
 		Code:      fmt.Sprintf("HTTP_%d", s),

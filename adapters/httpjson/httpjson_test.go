@@ -100,6 +100,7 @@ func TestDecodeStatuses(t *testing.T) {
 		{204, ``, `{}`, "", false},
 		{400, `{"error":"bad"}`, "", "HTTP_400", false},
 		{409, ``, "", "HTTP_409", false},
+		{413, ``, "", "HTTP_413", false},
 		{429, ``, "", "HTTP_429", true},
 		{500, ``, "", "HTTP_500", true},
 		{503, ``, "", "HTTP_503", true},
@@ -115,6 +116,9 @@ func TestDecodeStatuses(t *testing.T) {
 		var ae *adapters.Error
 		if !errors.As(err, &ae) || ae.Status != 502 || ae.Code != c.code || ae.Retryable != c.retryable {
 			t.Errorf("%d: %+v", c.status, err)
+		}
+		if ae != nil && ae.Configuration != (c.status == 413) {
+			t.Errorf("%d: a receiver refusing the size is a configuration error, and only that: %+v", c.status, ae)
 		}
 	}
 }

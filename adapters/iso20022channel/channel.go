@@ -58,7 +58,14 @@ type ChannelOptions struct {
 	// MaxDepth of an inbound document; default 64 (a camt.053 is about 12
 	// levels deep).
 	MaxDepth int `yaml:"maxDepth"`
+	// PageEntries is the most statement or notification entries one
+	// delivered message carries; a larger camt.053/054 reaches the
+	// subscriber as pages (body.page). Default 1000, about 350 KB of JSON.
+	PageEntries int `yaml:"pageEntries"`
 }
+
+// DefaultPageEntries keeps a page well under a subscriber's usual 1 MiB.
+const DefaultPageEntries = 1000
 
 // DefaultPaymentRoutes are the route names deploy/local.yaml uses.
 var DefaultPaymentRoutes = []string{"payments.credit-transfer", "payments.customer-transfer"}
@@ -83,6 +90,12 @@ func NewChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Ch
 		if err := iban.ValidateBIC(b); err != nil {
 			return nil, fmt.Errorf("iso20022 channel: options.senders[%d]: %w", i, err)
 		}
+	}
+	if o.PageEntries == 0 {
+		o.PageEntries = DefaultPageEntries
+	}
+	if o.PageEntries < 1 || o.PageEntries > 100_000 {
+		return nil, fmt.Errorf("iso20022 channel: options.pageEntries must be within 1..100000")
 	}
 	if o.MaxDepth < 0 || o.MaxDepth > 256 {
 		return nil, fmt.Errorf("iso20022 channel: options.maxDepth must be within 0..256")
@@ -237,17 +250,31 @@ func (c *Channel) Process(ctx context.Context, in adapters.Intake, raw []byte, c
 		return res, &isodoc.ParseError{Code: isodoc.CodeSchemaInvalid, Reason: "GrpHdr/MsgId is empty"}
 	}
 	rep.MessageDefinition, rep.From = msg.MsgDefIdr, res.Sender
-	if res.Body, err = json.Marshal(rep.Body); err != nil {
-		return res, err
-	}
-	rc, err := in.Accept(ctx, &adapters.Inbound{Channel: ChannelName, Key: res.Key, ExternalID: res.MsgID, Sender: res.Sender,
-		CorrelationID: correlationID, Body: res.Body, Raw: raw})
-	if err != nil {
-		var re *adapters.RejectError
-		if errors.As(err, &re) {
-			return res, &isodoc.ParseError{Code: re.Code, Reason: re.Reason}
+	// Every page is handed over even on a repeat: each is de-duplicated on
+	// its own, so a repeat after a crash between pages completes them.
+	var rc *adapters.Receipt
+	for i, page := range rep.pages(c.opts.PageEntries) {
+		m := &adapters.Inbound{Channel: ChannelName, Key: res.Key, ExternalID: res.MsgID, Sender: res.Sender, CorrelationID: correlationID}
+		if page.Page != nil && page.Page.Number > 1 {
+			m.ExternalID = fmt.Sprintf("%s/page-%d", res.MsgID, page.Page.Number)
 		}
-		return res, err
+		if m.Body, err = json.Marshal(page); err != nil {
+			return res, err
+		}
+		if i == 0 {
+			res.Body, m.Raw = m.Body, raw // the document is kept once, with its first page
+		}
+		prc, err := in.Accept(ctx, m)
+		if err != nil {
+			var re *adapters.RejectError
+			if errors.As(err, &re) {
+				return res, &isodoc.ParseError{Code: re.Code, Reason: re.Reason}
+			}
+			return res, err
+		}
+		if i == 0 {
+			rc = prc
+		}
 	}
 	// Annotations come after the message is stored so a refused message
 	// never changes a payment; they are idempotent, so a repeat of a

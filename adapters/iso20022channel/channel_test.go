@@ -491,3 +491,48 @@ func TestChannelOptions(t *testing.T) {
 		t.Fatal(ch.opts.PaymentRoutes)
 	}
 }
+
+// A statement with more entries than a page holds reaches the subscriber
+// as pages, each with the whole message's summary; a repeat of the
+// statement delivers no page twice.
+func TestLargeStatementIsDeliveredInPages(t *testing.T) {
+	in := newIntake("camt.053")
+	srv := serve(t, newChannel(t, "pageEntries: 2"), in)
+	lines := make([]line, 5)
+	for i := range lines {
+		lines[i] = line{e2e: fmt.Sprintf("E2E-P%d", i), cd: "CRDT", amount: "10.00", ref: fmt.Sprintf("R%d", i)}
+	}
+	doc := camt053Doc(t, "STMT-PAGES", lines...)
+	code, ack := post(t, srv.URL+"/iso20022", doc)
+	if code != http.StatusOK || ack.Status != "ACCEPTED" || ack.Unmatched != 5 {
+		t.Fatalf("%d %+v", code, ack)
+	}
+	got := in.Accepted()
+	if len(got) != 3 || got[0].ID != ack.MessageID || got[0].ExternalID != "STMT-PAGES" || got[2].ExternalID != "STMT-PAGES/page-3" {
+		t.Fatalf("accepted %d messages: %+v", len(got), got)
+	}
+	var entries []string
+	for i, m := range got {
+		var b Body
+		if err := json.Unmarshal(m.Body, &b); err != nil {
+			t.Fatal(err)
+		}
+		if b.Page == nil || b.Page.Number != i+1 || b.Page.Of != 3 || b.Summary.Items != 5 || b.MsgID != "STMT-PAGES" {
+			t.Fatalf("page %d: %s", i+1, m.Body)
+		}
+		for _, st := range b.Statements {
+			for _, e := range st.Entries {
+				entries = append(entries, e.EndToEndID)
+			}
+		}
+		if (i == 0) != (m.Raw != nil) {
+			t.Fatalf("page %d carries the raw document: %v", i+1, m.Raw != nil)
+		}
+	}
+	if strings.Join(entries, ",") != "E2E-P0,E2E-P1,E2E-P2,E2E-P3,E2E-P4" {
+		t.Fatalf("entries across pages: %v", entries)
+	}
+	if code, again := post(t, srv.URL+"/iso20022", doc); code != http.StatusOK || again.MessageID != ack.MessageID || len(in.Accepted()) != 3 {
+		t.Fatalf("repeat: %d %+v, %d accepted", code, again, len(in.Accepted()))
+	}
+}

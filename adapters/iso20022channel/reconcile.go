@@ -90,7 +90,56 @@ type Body struct {
 	Statuses          []Status    `json:"statuses,omitempty"`
 	Returns           []Return    `json:"returns,omitempty"`
 	Statements        []Statement `json:"statements,omitempty"`
-	Summary           Summary     `json:"summary"`
+	Summary           Summary     `json:"summary"` // of the whole message, on every page
+	Page              *Page       `json:"page,omitempty"`
+}
+
+// Page says which part of a message too large for one delivery a body is:
+// its entries are those of Statements; Number runs from 1 to Of.
+type Page struct {
+	Number int `json:"number"`
+	Of     int `json:"of"`
+}
+
+// pages splits the body so that no page carries more than max statement
+// entries; a statement larger than that spans pages, each with its id and
+// account. A body within max is one page with no Page.
+func (b *Body) pages(max int) []*Body {
+	total := 0
+	for _, st := range b.Statements {
+		total += len(st.Entries)
+	}
+	if total <= max {
+		return []*Body{b}
+	}
+	var out []*Body
+	next := func() *Body {
+		p := *b
+		p.Statements = nil
+		out = append(out, &p)
+		return &p
+	}
+	cur, n := next(), 0
+	for _, st := range b.Statements {
+		if len(st.Entries) == 0 {
+			cur.Statements = append(cur.Statements, st)
+		}
+		for from := 0; from < len(st.Entries); {
+			if n == max {
+				cur, n = next(), 0
+			}
+			to := min(len(st.Entries), from+max-n)
+			part := st
+			part.Entries = st.Entries[from:to]
+			cur.Statements = append(cur.Statements, part)
+			n += to - from
+			from = to
+		}
+	}
+	for i, p := range out {
+		p.Page = &Page{Number: i + 1, Of: len(out)}
+	}
+	return out
 }
 
 type note struct{ messageID, action, detail string }

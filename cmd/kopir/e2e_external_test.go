@@ -22,38 +22,35 @@ func requireServer(t *testing.T, name, addr string) {
 	testenv.RequireTCP(t, name, addr)
 }
 
-// TestOnExternalServices runs the bus on PostgreSQL, an external NATS
-// JetStream and Redis — the production shape — and checks sync calls,
-// idempotent repeats served from Redis, async delivery through a kill -9,
-// and the audit chain.
-func TestOnExternalServices(t *testing.T) {
+// requireExternalServices skips an end-to-end test of the production
+// shape in -short runs or when a local server is down (not under CI), and
+// gives the test a suffix for the schema and stream it makes.
+func requireExternalServices(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
 	requireServer(t, "PostgreSQL", "127.0.0.1:5432")
 	requireServer(t, "NATS", "127.0.0.1:4222")
 	requireServer(t, "Redis", "127.0.0.1:6379")
-	suffix := fmt.Sprintf("%d_%d", time.Now().Unix(), rand.IntN(1e6))
+	return fmt.Sprintf("%d_%d", time.Now().Unix(), rand.IntN(1e6))
+}
 
-	admin, err := sql.Open("pgx", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
+// TestOnExternalServices runs the bus on PostgreSQL, an external NATS
+// JetStream and Redis — the production shape — and checks sync calls,
+// idempotent repeats served from Redis, async delivery through a kill -9,
+// and the audit chain.
+func TestOnExternalServices(t *testing.T) {
+	suffix := requireExternalServices(t)
+
+	admin := pgAdmin(t)
 	schema := "e2e_" + suffix
 	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
 	stream := "E2E_" + suffix
-	t.Cleanup(func() {
-		if nc, err := nats.Connect("nats://127.0.0.1:4222"); err == nil {
-			if js, err := nc.JetStream(); err == nil {
-				js.DeleteStream(stream)
-			}
-			nc.Close()
-		}
-	})
+	t.Cleanup(func() { deleteStream(stream) })
 	t.Setenv("KOPIR_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable&search_path="+schema)
 	t.Setenv("KOPIR_NATS_URL", "nats://127.0.0.1:4222")
 	t.Setenv("KOPIR_NATS_STREAM", stream)
@@ -92,5 +89,27 @@ func TestOnExternalServices(t *testing.T) {
 	}
 	if !strings.HasPrefix(os.Getenv("KOPIR_DATABASE_URL"), "postgres://") {
 		t.Fatal("not on PostgreSQL")
+	}
+}
+
+// pgAdmin is a connection to the local PostgreSQL's test database, for a
+// test to make and drop the schema its bus runs in.
+func pgAdmin(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// deleteStream removes a test run's stream from the local NATS server.
+func deleteStream(stream string) {
+	if nc, err := nats.Connect("nats://127.0.0.1:4222"); err == nil {
+		if js, err := nc.JetStream(); err == nil {
+			js.DeleteStream(stream)
+		}
+		nc.Close()
 	}
 }

@@ -85,7 +85,7 @@ func ncanodeConfig(h *harness) string {
 listen: {internal: %q, agency: %q, admin: %q}
 dataDir: %q
 callers: [{name: demo, token: demo-token}]
-admins: [{name: operator, token: admin-token}]
+admins: [{name: operator, token: admin-token, role: admin}]
 routes:
   - name: gbdfl.person.ncanode
     adapter: gbdfl

@@ -78,4 +78,15 @@ func TestPaymentRoundTrip(t *testing.T) {
 	if h.adminGet("/admin/v1/audit/verify", &v); !v.OK {
 		t.Error("audit chain broken")
 	}
+	// The status report is kept exactly as the payment system sent it.
+	var page struct{ Items []struct{ ID string } }
+	h.adminGet("/admin/v1/messages?route=payments.status&limit=1", &page)
+	if len(page.Items) != 1 {
+		t.Fatalf("no payments.status message")
+	}
+	doc := adminFetch(t, h, "GET", "/admin/v1/messages/"+page.Items[0].ID+"/evidence")
+	verified := adminFetch(t, h, "POST", "/admin/v1/messages/"+page.Items[0].ID+"/verify")
+	if doc.status != 200 || !strings.Contains(string(doc.body), "pacs.002") || verified.status != 200 || !strings.Contains(string(verified.body), `"UNSIGNED"`) {
+		t.Errorf("kept pacs.002: %d %s / %d %s", doc.status, tail(string(doc.body), 300), verified.status, verified.body)
+	}
 }

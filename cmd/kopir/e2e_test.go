@@ -74,6 +74,15 @@ func newHarnessWith(t *testing.T, config func(h *harness) string) *harness {
 	if h.logs, err = os.Create(filepath.Join(h.dir, "kopir.log")); err != nil {
 		t.Fatal(err)
 	}
+	h.startMocks()
+	h.start()
+	return h
+}
+
+// startMocks starts the mock agencies, logging to h.logs, and has them and
+// the bus stopped when the test ends.
+func (h *harness) startMocks() {
+	t := h.t
 	h.mockProc = exec.Command(mocksBin, "-listen", h.mocks, "-payments-callback", "http://"+h.agency+"/iso20022")
 	h.mockProc.Stderr = h.logs
 	if err := h.mockProc.Start(); err != nil {
@@ -92,8 +101,6 @@ func newHarnessWith(t *testing.T, config func(h *harness) string) *harness {
 		}
 	})
 	h.waitHTTP("http://" + h.mocks + "/_control/faults")
-	h.start()
-	return h
 }
 
 // demoConfig is the routes and channels most end-to-end tests use.
@@ -102,7 +109,7 @@ func demoConfig(h *harness, retry string) string {
 listen: {internal: %q, agency: %q, admin: %q}
 dataDir: %q
 callers: [{name: demo, token: demo-token}]
-admins: [{name: operator, token: admin-token}]
+admins: [{name: operator, token: admin-token, role: admin}]
 routes:
   - name: gbdfl.person
     adapter: gbdfl
@@ -165,6 +172,7 @@ channels:
       senders: [{id: demo-agency, password: demo-secret, signers: {bins: ["151240001235"]}}]
       requireSignature: true
       trust: {roots: [%[10]q], crls: [%[11]q]}
+evidence: {trust: {roots: [%[10]q]}}
 `, h.internal, h.agency, h.admin, filepath.Join(h.dir, "data"), h.mocks, h.mocks, retry, pki("kopir.pem"), pki("kopir.key"), pki("ca.pem"), pki("crl.pem"))
 }
 

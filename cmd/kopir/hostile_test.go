@@ -112,7 +112,7 @@ func hostileConfig(h *harness, p *suitePKI) string {
 listen: {internal: %q, agency: %q, admin: %q}
 dataDir: %q
 callers: [{name: demo, token: demo-token}]
-admins: [{name: operator, token: admin-token}]
+admins: [{name: operator, token: admin-token, role: admin}]
 routes:
   - name: gbdfl.person
     adapter: gbdfl

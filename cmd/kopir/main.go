@@ -27,6 +27,8 @@ usage:
   kopir config check FILE                   validate a config file
   kopir messages list [-status S] [-route R] [-limit N] [-after ID]
   kopir messages show ID
+  kopir messages verify ID                  re-verify the signed documents kept for a message
+  kopir messages evidence ID [-n N]         print a kept document exactly as received or sent
   kopir replay ID...                        replay dead messages
   kopir replay -status DEAD [-route R] [-limit N]   bulk replay, with progress
   kopir audit verify                        walk the audit hash chain
@@ -34,7 +36,8 @@ usage:
   kopir token hash TOKEN                    the tokenSHA256 to put in a config
 
 The CLI talks to the admin API at $KOPIR_ADMIN_URL (default from the config's
-listen.admin) with $KOPIR_ADMIN_TOKEN (a demo config's admin token otherwise).
+listen.admin) with $KOPIR_ADMIN_TOKEN or the file $KOPIR_ADMIN_TOKEN_FILE names
+(a demo config's first admin token otherwise).
 `
 
 func main() {
@@ -66,6 +69,11 @@ func run(args []string, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "%s: ok, %d routes\n", rest[1], len(c.Routes))
+		ev, err := app.EvidenceStatus(c)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out, ev)
 		return nil
 	case "token":
 		if len(rest) != 2 || rest[0] != "hash" {

@@ -18,10 +18,14 @@ import (
 	"github.com/minfin-kz/kopir/internal/jobs"
 )
 
-// adminClient finds the admin API: env first, then the config file's
-// listener and (demo configs only) its plain-text admin token.
+// adminClient finds the admin API: env first (the token possibly from the
+// file KOPIR_ADMIN_TOKEN_FILE names), then the config file's listener and
+// (demo configs only) its first plain-text admin token.
 func adminClient(configPath string) (*admin.Client, error) {
-	c := &admin.Client{BaseURL: os.Getenv("KOPIR_ADMIN_URL"), Token: os.Getenv("KOPIR_ADMIN_TOKEN")}
+	c := &admin.Client{BaseURL: os.Getenv("KOPIR_ADMIN_URL")}
+	if err := config.FromEnv("KOPIR_ADMIN_TOKEN", &c.Token); err != nil {
+		return nil, err
+	}
 	if c.BaseURL == "" || c.Token == "" {
 		cfg, err := config.Load(configPath)
 		if err != nil && c.BaseURL == "" {
@@ -37,7 +41,7 @@ func adminClient(configPath string) (*admin.Client, error) {
 		}
 	}
 	if c.Token == "" {
-		return nil, errors.New("no admin token: set KOPIR_ADMIN_TOKEN")
+		return nil, errors.New("no admin token: set KOPIR_ADMIN_TOKEN or KOPIR_ADMIN_TOKEN_FILE")
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	return c, nil
@@ -51,6 +55,7 @@ func operate(cmd string, args []string, out io.Writer) error {
 	limit := fs.Int("limit", 0, "at most this many")
 	after := fs.String("after", "", "list messages older than this id (next page)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	nth := fs.Int("n", 1, "messages evidence: the n-th kept document, oldest first")
 	sub := ""
 	if (cmd == "messages" || cmd == "audit") && len(args) > 0 {
 		sub, args = args[0], args[1:]
@@ -105,6 +110,19 @@ func operate(cmd string, args []string, out io.Writer) error {
 		}
 		printDetail(out, d)
 		return nil
+	case cmd == "messages" && (sub == "verify" || sub == "evidence"):
+		if fs.NArg() != 1 {
+			return fmt.Errorf("usage: kopir messages %s ID", sub)
+		}
+		if sub == "evidence" {
+			doc, err := c.Evidence(ctx, fs.Arg(0), *nth)
+			if err != nil {
+				return err
+			}
+			_, err = out.Write(doc)
+			return err
+		}
+		return verifyEvidence(ctx, c, fs.Arg(0), *asJSON, out)
 	case cmd == "replay" && fs.NArg() > 0:
 		failed := 0
 		for _, id := range fs.Args() {

@@ -55,6 +55,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if resp.StatusCode >= 400 && resp.Header.Get("Content-Type") == "application/problem+json" {
 		var p problem.Problem
 		if json.Unmarshal(raw, &p) == nil {
+			if p.Status == http.StatusForbidden {
+				return &ForbiddenError{Problem: &p}
+			}
 			return &p
 		}
 	}
@@ -68,6 +71,16 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	return nil
 }
+
+// ForbiddenError is the admin API's refusal of a call the token's role
+// does not allow; its text says which role would.
+type ForbiddenError struct{ Problem *problem.Problem }
+
+func (e *ForbiddenError) Error() string {
+	return "forbidden: " + e.Problem.Detail + "; use an admin token with that role (KOPIR_ADMIN_TOKEN)"
+}
+
+func (e *ForbiddenError) Unwrap() error { return e.Problem }
 
 // List asks for one page of messages.
 func (c *Client) List(ctx context.Context, q url.Values) (Page, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/internal/auth"
 	"github.com/minfin-kz/kopir/internal/config"
+	"github.com/minfin-kz/kopir/internal/evidence"
 	"github.com/minfin-kz/kopir/internal/httpguard"
 	"github.com/minfin-kz/kopir/internal/jobs"
 	"github.com/minfin-kz/kopir/internal/ledger"
@@ -41,57 +42,123 @@ type BreakerState struct {
 	Failures uint32 `json:"consecutiveFailures"`
 }
 
+// Denials records the calls an admin's role does not allow (the ledger).
+type Denials interface {
+	Denied(ctx context.Context, d ledger.Denial) error
+}
+
 // Server is the admin API.
 type Server struct {
-	Admins   []config.Caller
+	Admins   []config.Admin
 	Store    store.Store
 	Replayer Replayer
 	Breakers func() []BreakerState
 	Metrics  http.Handler
 	Ready    func() error
+	Denials  Denials
 	Log      *slog.Logger
+	// Evidence opens and re-verifies kept documents; nil: none are kept.
+	Evidence *evidence.Vault
+	// EvidenceAccessed records an operator's reading or verifying of a
+	// message's evidence on its audit trail.
+	EvidenceAccessed func(ctx context.Context, messageID, operator, detail string) error
 	// Guard is the listener's guard; it records refusals.
 	Guard *httpguard.Listener
 }
 
-// Handler returns the mux behind the listener's guard; everything under
-// /admin/ needs an admin token, and a call without one is recorded.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	auth := func(h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			op, ok := auth.Caller(s.Admins, r)
-			if !ok {
-				s.Guard.Refuse(w, r, httpguard.Refusal{}, problem.New(http.StatusUnauthorized, "Unauthorized", "the admin API needs Authorization: Bearer <admin token>"))
+// handler serves one admin endpoint for the named admin.
+type handler func(w http.ResponseWriter, r *http.Request, admin string)
+
+// Open is the role of an endpoint that needs no token: probes and
+// Prometheus scrapers hold none.
+const Open config.Role = ""
+
+// Endpoint is one admin endpoint and the least role that may call it.
+type Endpoint struct {
+	Pattern string
+	Role    config.Role
+	serve   handler
+}
+
+// Endpoints is every endpoint of the admin listener with the role it
+// needs: the one place that decides who may do what.
+func (s *Server) Endpoints() []Endpoint {
+	return []Endpoint{
+		{"GET /admin/v1/messages", config.RoleViewer, s.list},
+		{"GET /admin/v1/messages/{id}", config.RoleViewer, s.show},
+		{"POST /admin/v1/messages/{id}/replay", config.RoleOperator, s.replayOne},
+		{"POST /admin/v1/replay", config.RoleOperator, s.replayBulk},
+		{"GET /admin/v1/replay/{job}", config.RoleViewer, s.job},
+		{"GET /admin/v1/breakers", config.RoleViewer, func(w http.ResponseWriter, r *http.Request, _ string) {
+			writeJSON(w, 200, map[string]any{"breakers": s.Breakers()})
+		}},
+		{"GET /admin/v1/audit/verify", config.RoleAuditor, s.verify},
+		{"GET /admin/v1/stats", config.RoleViewer, s.stats},
+		// Kept documents hold personal data in clear (they cannot be masked
+		// without breaking their signatures): auditors only.
+		{"GET /admin/v1/messages/{id}/evidence", config.RoleAuditor, s.evidenceDocument},
+		{"POST /admin/v1/messages/{id}/verify", config.RoleAuditor, s.evidenceVerify},
+		{"GET /metrics", Open, func(w http.ResponseWriter, r *http.Request, _ string) { s.Metrics.ServeHTTP(w, r) }},
+		// Profiles show request bodies' shapes and timings.
+		{"GET /debug/pprof/", config.RoleAdmin, func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Index(w, r) }},
+		{"GET /debug/pprof/profile", config.RoleAdmin, func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Profile(w, r) }},
+		{"GET /debug/pprof/trace", config.RoleAdmin, func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Trace(w, r) }},
+		{"GET /healthz", Open, func(w http.ResponseWriter, _ *http.Request, _ string) { w.Write([]byte("ok\n")) }},
+		{"GET /readyz", Open, func(w http.ResponseWriter, _ *http.Request, _ string) {
+			if err := s.Ready(); err != nil {
+				problem.Write(w, problem.New(http.StatusServiceUnavailable, "Not ready", err.Error()))
 				return
 			}
-			h(w, r, op)
-		}
+			w.Write([]byte("ready\n"))
+		}},
 	}
-	mux.HandleFunc("GET /admin/v1/messages", auth(s.list))
-	mux.HandleFunc("GET /admin/v1/messages/{id}", auth(s.show))
-	mux.HandleFunc("POST /admin/v1/messages/{id}/replay", auth(s.replayOne))
-	mux.HandleFunc("POST /admin/v1/replay", auth(s.replayBulk))
-	mux.HandleFunc("GET /admin/v1/replay/{job}", auth(s.job))
-	mux.HandleFunc("GET /admin/v1/breakers", auth(func(w http.ResponseWriter, r *http.Request, _ string) {
-		writeJSON(w, 200, map[string]any{"breakers": s.Breakers()})
-	}))
-	mux.HandleFunc("GET /admin/v1/audit/verify", auth(s.verify))
-	mux.HandleFunc("GET /admin/v1/stats", auth(s.stats))
-	mux.Handle("GET /metrics", s.Metrics)
-	// Profiles show request bodies' shapes and timings: admin token only.
-	mux.HandleFunc("GET /debug/pprof/", auth(func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Index(w, r) }))
-	mux.HandleFunc("GET /debug/pprof/profile", auth(func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Profile(w, r) }))
-	mux.HandleFunc("GET /debug/pprof/trace", auth(func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Trace(w, r) }))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := s.Ready(); err != nil {
-			problem.Write(w, problem.New(http.StatusServiceUnavailable, "Not ready", err.Error()))
+}
+
+// Handler returns the mux behind the listener's guard, each endpoint
+// behind the check of its role.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, e := range s.Endpoints() {
+		mux.HandleFunc(e.Pattern, s.authorize(e.Role, e.serve))
+	}
+	return s.Guard.Handler(mux, nil)
+}
+
+// authorize lets through an admin whose role grants need; any other call
+// is answered 401 (no known token) or 403 (naming the role needed), both
+// recorded.
+func (s *Server) authorize(need config.Role, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if need == Open {
+			h(w, r, "")
 			return
 		}
-		w.Write([]byte("ready\n"))
-	})
-	return s.Guard.Handler(mux, nil)
+		a, ok := auth.Admin(s.Admins, r)
+		if !ok {
+			s.Guard.Refuse(w, r, httpguard.Refusal{}, problem.New(http.StatusUnauthorized, "Unauthorized", "the admin API needs Authorization: Bearer <admin token>"))
+			return
+		}
+		if !a.Role.Grants(need) {
+			s.forbid(w, r, a, need)
+			return
+		}
+		h(w, r, a.Name)
+	}
+}
+
+func (s *Server) forbid(w http.ResponseWriter, r *http.Request, a config.Admin, need config.Role) {
+	if s.Denials != nil {
+		d := ledger.Denial{Admin: a.Name, Role: string(a.Role), Needs: string(need), Method: r.Method, Path: r.URL.Path}
+		if err := s.Denials.Denied(r.Context(), d); err != nil {
+			s.Log.Error("recording a forbidden admin call", "admin", a.Name, "err", err)
+		}
+	}
+	needs := string(need)
+	if need != config.RoleAdmin {
+		needs += " (or admin)"
+	}
+	// The pattern, not the path: what is echoed is the server's own words.
+	problem.Write(w, problem.New(http.StatusForbidden, "Forbidden", fmt.Sprintf("admin %q has role %s; %s needs role %s", a.Name, a.Role, r.Pattern, needs)))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -236,6 +303,9 @@ type Detail struct {
 	Message  *store.Message      `json:"message"`
 	Attempts []store.Attempt     `json:"attempts"`
 	Audit    []store.AuditRecord `json:"audit"`
+	// Evidence lists the documents kept as received or sent (sealed; the
+	// document itself is GET …/evidence).
+	Evidence []store.Evidence `json:"evidence,omitempty"`
 }
 
 func (s *Server) show(w http.ResponseWriter, r *http.Request, op string) {
@@ -252,6 +322,9 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request, op string) {
 	d := Detail{Message: m}
 	if d.Attempts, err = s.Store.Attempts(r.Context(), id); err == nil {
 		d.Audit, err = s.Store.Audit(r.Context(), id)
+	}
+	if err == nil {
+		d.Evidence, err = s.Store.Evidence(r.Context(), id)
 	}
 	if err != nil {
 		s.storeFailed(w, id, err)

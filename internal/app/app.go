@@ -24,6 +24,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/cache"
 	"github.com/minfin-kz/kopir/internal/config"
 	"github.com/minfin-kz/kopir/internal/delivery"
+	"github.com/minfin-kz/kopir/internal/evidence"
 	"github.com/minfin-kz/kopir/internal/httpapi"
 	"github.com/minfin-kz/kopir/internal/httpguard"
 	"github.com/minfin-kz/kopir/internal/idem"
@@ -51,6 +52,7 @@ type App struct {
 	Worker   *delivery.Worker
 	Replayer *delivery.Replayer
 	Intake   *intake.Intake
+	Evidence *evidence.Vault
 	channels []mountedChannel
 
 	ready atomic.Bool
@@ -86,6 +88,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		a.Metrics.BreakerState.WithLabelValues(endpoint).Set(metrics.BreakerValue(to))
 	})
 	a.Ledger = ledger.New(a.Store, cfg.Routes, cfg.PersonalDataKey, log.With("component", "ledger"))
+	keys, trust, err := loadEvidence(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.Ledger.KeepEvidence(keys, cfg.Routes, cfg.Evidence.Retention.D())
+	switch {
+	case keys == nil:
+		log.Warn("evidence keeping is off: no evidence.keys configured, signed documents are not kept")
+	case keys.Demo():
+		log.Warn("evidence is sealed with the built-in demo key (demo: true): not for production")
+	}
+	a.Evidence = &evidence.Vault{Store: a.Store, Keys: keys, Trust: trust}
 	a.Worker = &delivery.Worker{Store: a.Store, Ledger: a.Ledger, Broker: brokerAdapter{a.Broker}, Metrics: a.Metrics, Log: log, Backoff: resilience.Backoff}
 	a.Replayer = &delivery.Replayer{Worker: a.Worker}
 	if err := a.build(routes.Deps{Ledger: a.Ledger, Queue: a.Worker, Cache: cache.New(a.Redis), Limiter: ratelimit.New(a.Redis),
@@ -133,6 +147,9 @@ func (a *App) build(d routes.Deps) (err error) {
 func Check(cfg *config.Config) error {
 	a := &App{Config: cfg, Log: slog.New(slog.DiscardHandler), Metrics: metrics.New(), Breakers: resilience.NewBreakers(nil), ctx: context.Background()}
 	defer a.Close()
+	if _, _, err := loadEvidence(cfg); err != nil {
+		return err
+	}
 	return a.build(routes.Deps{Queue: noQueue{}, Meter: a.Metrics, Log: a.Log})
 }
 
@@ -197,7 +214,8 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	adm := &admin.Server{Admins: cfg.Admins, Store: a.Store, Replayer: a.Replayer, Metrics: a.Metrics.Handler(), Log: a.Log,
-		Breakers: a.breakerStates, Ready: a.readiness, Guard: adminGuard}
+		Breakers: a.breakerStates, Ready: a.readiness, Denials: a.Ledger, Evidence: a.Evidence, EvidenceAccessed: a.Ledger.EvidenceAccessed,
+		Guard: adminGuard}
 	servers := []*http.Server{
 		internalGuard.Server(cfg.Listen.Internal, internal.Handler()),
 		adminGuard.Server(cfg.Listen.Admin, adm.Handler()),
@@ -232,6 +250,9 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	work.Go(func() { a.Worker.Sweep(wctx) })
 	work.Go(func() { a.Replayer.Run(wctx) })
+	if a.Ledger.KeepsEvidence() {
+		work.Go(func() { a.purgeEvidence(wctx, cfg.Evidence.PurgeEvery.D()) })
+	}
 	for _, mc := range a.channels {
 		if r, ok := mc.ch.(adapters.ChannelRunner); ok {
 			work.Go(func() {

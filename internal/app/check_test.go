@@ -10,7 +10,7 @@ import (
 
 const checkBase = `
 callers: [{name: demo, tokenSHA256: 2d9f0f1c5fbc4bb1a1cb7a0b0c5c0a5ea4cfc0b3b6c4b1e1c8a6c3b1d2e3f4a5}]
-admins: [{name: ops, tokenSHA256: 3d9f0f1c5fbc4bb1a1cb7a0b0c5c0a5ea4cfc0b3b6c4b1e1c8a6c3b1d2e3f4a5}]
+admins: [{name: ops, tokenSHA256: 3d9f0f1c5fbc4bb1a1cb7a0b0c5c0a5ea4cfc0b3b6c4b1e1c8a6c3b1d2e3f4a5, role: viewer}]
 routes:
   - name: gbdfl.person
     adapter: gbdfl

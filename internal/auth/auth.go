@@ -12,8 +12,8 @@ import (
 
 // Caller finds whose bearer token r carries.
 func Caller(callers []config.Caller, r *http.Request) (string, bool) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || token == "" {
+	token, ok := bearer(r)
+	if !ok {
 		return "", false
 	}
 	for _, c := range callers {
@@ -22,4 +22,23 @@ func Caller(callers []config.Caller, r *http.Request) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Admin finds the admin whose bearer token r carries, with its role.
+func Admin(admins []config.Admin, r *http.Request) (config.Admin, bool) {
+	token, ok := bearer(r)
+	if !ok {
+		return config.Admin{}, false
+	}
+	for _, a := range admins {
+		if a.Matches(token) {
+			return a, true
+		}
+	}
+	return config.Admin{}, false
+}
+
+func bearer(r *http.Request) (string, bool) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return token, ok && token != ""
 }

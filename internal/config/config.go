@@ -19,6 +19,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/internal/units"
+	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/routes"
 	"gopkg.in/yaml.v3"
 )
@@ -38,14 +39,44 @@ type Config struct {
 	// Demo allows plain-text tokens; only deploy/local.yaml sets it.
 	Demo    bool          `yaml:"demo"`
 	Callers []Caller      `yaml:"callers"`
-	Admins  []Caller      `yaml:"admins"`
+	Admins  []Admin       `yaml:"admins"`
 	Limits  Limits        `yaml:"limits"`
 	Routes  []routes.Spec `yaml:"routes"`
 	// Channels are the inbound edges mounted on the agency listener.
 	Channels []Channel `yaml:"channels"`
+	// Evidence keeps signed documents, encrypted, for their retention.
+	Evidence Evidence `yaml:"evidence"`
 
 	file string
 }
+
+// Evidence configures the keeping of signed documents as received or sent.
+type Evidence struct {
+	// Keys seal the documents at rest: the first seals new records, the
+	// others only open older ones (rotation). None: evidence is not kept,
+	// unless demo: true, where a fixed demo key is used.
+	Keys []EvidenceKey `yaml:"keys"`
+	// Retention applies to routes without evidenceRetention of their own.
+	Retention units.Duration `yaml:"retention"`
+	// PurgeEvery is how often expired records are deleted.
+	PurgeEvery units.Duration `yaml:"purgeEvery"`
+	// Trust is what a kept signature is re-verified against.
+	Trust xmlsig.TrustConfig `yaml:"trust"`
+}
+
+// EvidenceKey is one AES-256 key: 32 bytes as base64 or hex in key, or in
+// the file keyFile (raw, base64 or hex).
+type EvidenceKey struct {
+	ID      string `yaml:"id"`
+	Key     string `yaml:"key"`
+	KeyFile string `yaml:"keyFile"`
+}
+
+// Default evidence retention and purge interval.
+const (
+	DefaultEvidenceRetention = 5 * 365 * 24 * time.Hour
+	DefaultEvidencePurge     = time.Hour
+)
 
 // Listen holds the three listener addresses.
 type Listen struct {
@@ -220,12 +251,31 @@ func Load(path string) (*Config, error) {
 // Parse is Load for bytes already read; path is only used in errors.
 func Parse(path string, raw []byte) (*Config, error) {
 	c := &Config{file: path}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	replaced, err := c.resolveSecretFiles(&doc)
+	if err != nil {
+		return nil, err
+	}
+	if replaced {
+		// Decoding strictly (unknown keys refused) needs a Decoder, which
+		// reads bytes: the document with its secrets in place.
+		var buf bytes.Buffer
+		if err := yaml.NewEncoder(&buf).Encode(&doc); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		raw = buf.Bytes()
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	c.applyEnv()
+	if err := c.applyEnv(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -233,7 +283,10 @@ func Parse(path string, raw []byte) (*Config, error) {
 	return c, nil
 }
 
-func (c *Config) applyEnv() {
+// applyEnv takes each override from the environment, or from the file its
+// _FILE variant names.
+func (c *Config) applyEnv() error {
+	var errs []error
 	for env, dst := range map[string]*string{
 		"KOPIR_DATABASE_URL":    &c.Database,
 		"KOPIR_NATS_URL":        &c.NATS,
@@ -246,10 +299,9 @@ func (c *Config) applyEnv() {
 		// A secret: the environment keeps it out of the file.
 		"KOPIR_PERSONAL_DATA_KEY": &c.PersonalDataKey,
 	} {
-		if v, ok := os.LookupEnv(env); ok {
-			*dst = v
-		}
+		errs = append(errs, FromEnv(env, dst))
 	}
+	return errors.Join(errs...)
 }
 
 // Defaults for a route field left out.
@@ -284,6 +336,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Limits.LargeWait == 0 {
 		c.Limits.LargeWait = units.Duration(DefaultLargeWait)
+	}
+	if c.Evidence.Retention == 0 {
+		c.Evidence.Retention = units.Duration(DefaultEvidenceRetention)
+	}
+	if c.Evidence.PurgeEvery == 0 {
+		c.Evidence.PurgeEvery = units.Duration(DefaultEvidencePurge)
 	}
 	c.Limits.HTTP.applyDefaults()
 	for i := range c.Routes {
@@ -377,12 +435,32 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkCallers("callers", c.Callers)
-	checkCallers("admins", c.Admins)
+	admins := make([]Caller, len(c.Admins))
+	for i, a := range c.Admins {
+		admins[i] = a.Caller
+		if err := a.Role.check(); err != nil {
+			top(fmt.Sprintf("admins[%d].role", i), "%v", err)
+		}
+	}
+	checkCallers("admins", admins)
 	if len(c.Admins) == 0 {
 		top("admins", "at least one admin is required for the admin API")
 	}
 	if err := c.checkPersonalDataKey(); err != nil {
 		errs = append(errs, err)
+	}
+	keyIDs := map[string]bool{}
+	for i, k := range c.Evidence.Keys {
+		f := fmt.Sprintf("evidence.keys[%d]", i)
+		switch {
+		case k.ID == "":
+			top(f+".id", "is required (it is stored with each record, so keys can rotate)")
+		case keyIDs[k.ID]:
+			top(f+".id", "key id %q is given twice", k.ID)
+		case (k.Key == "") == (k.KeyFile == ""):
+			top(f, "give exactly one of key and keyFile")
+		}
+		keyIDs[k.ID] = true
 	}
 	errs = append(errs, c.Limits.HTTP.validate(c.file, c.Limits.LargeWait, c.Routes)...)
 	chans := map[string]bool{}

@@ -207,6 +207,14 @@ func (w *Worker) handle(msg *message.Message) error {
 	used := m.Attempts - base + len(attempts)
 	var ae *adapters.Error
 	permanent := errors.As(derr, &ae) && !ae.Retryable
+	if permanent && ae.Configuration {
+		// Every message like this one will fail the same way: say so loudly,
+		// as the deployment's error it is, not as this message's.
+		w.Metrics.Deliveries.WithLabelValues(m.Route, "misconfigured").Inc()
+		w.Log.Error("configuration error: the route's receiver refuses its messages; they go DEAD until the configuration is fixed",
+			"route", m.Route, "messageId", m.ID, "err", derr)
+		return w.finish(ctx, m, attempts, store.Dead, fmt.Sprintf("configuration error: %v", derr), nil)
+	}
 	if permanent || used >= r.Retry.Attempts {
 		w.Metrics.Deliveries.WithLabelValues(m.Route, "dead").Inc()
 		why := fmt.Sprintf("gave up after %d attempts: %v", used, derr)

@@ -172,6 +172,11 @@ func (in *Intake) Call(ctx context.Context, m *adapters.Inbound) (*adapters.Resp
 		x.Request.CorrelationID = x.Request.MessageID
 	}
 	err = r.Call(ctx, x)
+	// The exchange is recorded by then; the document as received is kept
+	// beside it whatever the subscriber answered.
+	if kerr := in.ledger.InboundKept(ctx, x.Request.MessageID, r.Name, m, x.Started); kerr != nil {
+		in.log.Error("keeping the received document as evidence", "messageId", x.Request.MessageID, "err", kerr)
+	}
 	rc := &adapters.Receipt{MessageID: x.Request.MessageID, Status: string(store.Delivered)}
 	if err != nil {
 		rc.Status = string(store.Failed)

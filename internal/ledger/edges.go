@@ -74,10 +74,11 @@ func (l *Ledger) InboundQueued(ctx context.Context, id, route, sender string, m 
 	if msg.CorrelationID == "" {
 		msg.CorrelationID = msg.ID
 	}
-	err := l.record(ctx, store.Event{Message: msg, Audit: []store.AuditEntry{
+	evs, kept := l.inboundEvidence(id, route, m, now)
+	err := l.record(ctx, store.Event{Message: msg, Evidence: evs, Audit: append([]store.AuditEntry{
 		entry(id, msg.Caller, Received, fmt.Sprintf("%s %s %s", m.Channel, m.Key, m.ExternalID)),
 		entry(id, busActor, Queued, ""),
-	}})
+	}, kept...)})
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,8 @@ func (l *Ledger) Annotated(ctx context.Context, id, actor, action, detail string
 // Retrying records a failed delivery attempt that will be retried.
 func (l *Ledger) Retrying(ctx context.Context, m *store.Message, at []routes.Attempt, cause error) error {
 	m.Error, m.UpdatedAt = Bound(cause.Error(), MaxError), l.now().UTC()
-	return l.record(ctx, store.Event{Message: m, Attempts: l.delivered(m, at)})
+	evs, kept := l.outboundEvidence(m.ID, m.Route, at)
+	return l.record(ctx, store.Event{Message: m, Attempts: l.delivered(m, at), Evidence: evs, Audit: kept})
 }
 
 // Finished records the end of an async message's delivery: DELIVERED with
@@ -138,7 +140,9 @@ func (l *Ledger) Finished(ctx context.Context, m *store.Message, at []routes.Att
 		m.ResponseBody = l.policy(m.Route).JSON(resp.Body)
 	}
 	m.Status, m.Error, m.UpdatedAt = status, Bound(why, MaxError), l.now().UTC()
-	return l.record(ctx, store.Event{Message: m, Attempts: l.delivered(m, at), Audit: []store.AuditEntry{entry(m.ID, busActor, Action(status), why)}})
+	evs, kept := l.outboundEvidence(m.ID, m.Route, at)
+	return l.record(ctx, store.Event{Message: m, Attempts: l.delivered(m, at), Evidence: evs,
+		Audit: append([]store.AuditEntry{entry(m.ID, busActor, Action(status), why)}, kept...)})
 }
 
 // delivered numbers a delivery's attempts after those already stored.
@@ -158,4 +162,23 @@ func (l *Ledger) Replay(ctx context.Context, m *store.Message, operator string) 
 		entry(m.ID, operator, Replayed, fmt.Sprintf("replayed from %s after %d attempts", prev, m.Attempts)),
 		entry(m.ID, busActor, Queued, ""),
 	}})
+}
+
+// Denial is an admin API call refused because the admin's role does not
+// allow it.
+type Denial struct {
+	Admin  string // the authenticated admin's name
+	Role   string // the admin's role
+	Needs  string // the role the endpoint needs
+	Method string
+	Path   string // as requested, query excluded
+}
+
+// Denied records a refused admin call as a FORBIDDEN audit entry. It
+// belongs to no message: the path may name one, but it comes from the
+// client and need not exist.
+func (l *Ledger) Denied(ctx context.Context, d Denial) error {
+	detail := fmt.Sprintf("%s %s refused: role %s, needs %s", BoundName(d.Method, 16), BoundName(d.Path, MaxKey),
+		BoundName(d.Role, MaxName), BoundName(d.Needs, MaxName))
+	return l.record(context.WithoutCancel(ctx), store.Event{Audit: []store.AuditEntry{entry("", d.Admin, Forbidden, detail)}})
 }

@@ -36,6 +36,8 @@ const (
 	Duplicate    Action = "DUPLICATE"
 	Acknowledged Action = "ACKNOWLEDGED"
 	Replayed     Action = "REPLAY"
+	// Forbidden is an admin API call the admin's role does not allow.
+	Forbidden Action = "FORBIDDEN"
 )
 
 // Caps on what is kept of a field taken from outside. A longer value is
@@ -56,6 +58,7 @@ type Ledger struct {
 	policies map[string]*pii.Policy // by route name
 	log      *slog.Logger
 	now      func() time.Time
+	keep     *keeping // nil: no evidence kept
 }
 
 var _ routes.Ledger = (*Ledger)(nil)
@@ -120,10 +123,12 @@ func (l *Ledger) Exchanged(ctx context.Context, x *routes.Exchange, err error) e
 	if x.Response != nil {
 		m.ResponseBody = p.JSON(x.Response.Body)
 	}
-	ev := store.Event{Message: m, Attempts: l.attempts(p, m.ID, x.Attempts()), Audit: []store.AuditEntry{
+	at := x.Attempts()
+	evs, kept := l.outboundEvidence(m.ID, m.Route, at)
+	ev := store.Event{Message: m, Attempts: l.attempts(p, m.ID, at), Evidence: evs, Audit: append([]store.AuditEntry{
 		{MessageID: m.ID, Actor: m.Caller, Action: string(Received), At: x.Started},
 		entry(m.ID, busActor, Action(status), detail),
-	}}
+	}, kept...)}
 	rerr := l.record(ctx, ev)
 	if !errors.Is(rerr, store.ErrDuplicateKey) {
 		return rerr

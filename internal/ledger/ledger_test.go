@@ -116,3 +116,23 @@ func TestBound(t *testing.T) {
 		}
 	}
 }
+
+// A refused admin call is audited with bounded fields, however long the
+// path the client sent.
+func TestDeniedIsBounded(t *testing.T) {
+	l, st, _ := open(t)
+	ctx := context.Background()
+	path := "/admin/v1/messages/" + strings.Repeat("x", 1<<20) + "\n/replay"
+	if err := l.Denied(ctx, ledger.Denial{Admin: "ops", Role: "viewer", Needs: "operator", Method: "POST", Path: path}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := st.Audit(ctx, "")
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%v %+v", err, recs)
+	}
+	r := recs[0]
+	if r.Action != string(ledger.Forbidden) || r.Actor != "ops" || len(r.Detail) > ledger.MaxDetail || strings.Contains(r.Detail, "\n") ||
+		!strings.HasPrefix(r.Detail, "POST /admin/v1/messages/xxx") || !strings.HasSuffix(r.Detail, "refused: role viewer, needs operator") {
+		t.Errorf("entry %+v (detail %d bytes)", r, len(r.Detail))
+	}
+}

@@ -90,6 +90,31 @@ type Event struct {
 	Message  *Message // upserted by ID
 	Attempts []Attempt
 	Audit    []AuditEntry
+	// Evidence is kept alongside; a document a message already has (same
+	// digest) is not kept twice.
+	Evidence []Evidence
+	// PurgeEvidence names evidence records to delete, in the transaction
+	// that appends the audit entries saying so.
+	PurgeEvidence []string
+}
+
+// Evidence is one signed document kept as received or sent, sealed:
+// Ciphertext is the document under the key KeyID (AES-256-GCM with Nonce),
+// and SHA256 is the hex digest of the document itself. The store never
+// sees the document in clear.
+type Evidence struct {
+	ID         string    `json:"id"`
+	MessageID  string    `json:"messageId"`
+	Route      string    `json:"route"`
+	Direction  Direction `json:"direction"`
+	Source     string    `json:"source"` // the channel, or "attempt N" for what the bus sent
+	SHA256     string    `json:"sha256"`
+	Size       int64     `json:"size"`
+	KeyID      string    `json:"keyId"`
+	Nonce      []byte    `json:"-"`
+	Ciphertext []byte    `json:"-"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	ExpiresAt  time.Time `json:"expiresAt"`
 }
 
 // AuditEntry is the caller's side of an audit record; the store fills Seq,
@@ -139,5 +164,11 @@ type Store interface {
 	List(ctx context.Context, f Filter) ([]Message, error)
 	Count(ctx context.Context, f Filter) (Counts, error)
 	VerifyAudit(ctx context.Context) (VerifyResult, error)
+	// Evidence returns the documents kept for a message, oldest first
+	// (empty, not an error, for a message with none).
+	Evidence(ctx context.Context, messageID string) ([]Evidence, error)
+	// ExpiredEvidence lists up to limit records whose retention ended
+	// before t, without their ciphertext.
+	ExpiredEvidence(ctx context.Context, t time.Time, limit int) ([]Evidence, error)
 	Close() error
 }

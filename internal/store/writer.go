@@ -52,7 +52,7 @@ func (s *SQLStore) Record(ctx context.Context, ev Event) error {
 	if err := validate(ev); err != nil {
 		return err
 	}
-	if ev.Message == nil && len(ev.Audit) == 0 {
+	if ev.Message == nil && len(ev.Audit) == 0 && len(ev.Evidence) == 0 && len(ev.PurgeEvidence) == 0 {
 		return nil
 	}
 	r := &request{ctx: ctx, ev: copyEvent(ev), now: time.Now(), done: make(chan error, 1)}
@@ -100,13 +100,20 @@ func validate(ev Event) error {
 			return errors.New("store: record: audit entry without action")
 		}
 	}
+	for _, e := range ev.Evidence {
+		if e.ID == "" || e.MessageID == "" || e.KeyID == "" || len(e.Ciphertext) == 0 || e.ReceivedAt.IsZero() || e.ExpiresAt.IsZero() {
+			return errors.New("store: record: evidence needs id, message id, key id, ciphertext, received and expiry times")
+		}
+	}
 	return nil
 }
 
 func copyEvent(ev Event) Event {
 	out := Event{
-		Attempts: append([]Attempt(nil), ev.Attempts...),
-		Audit:    append([]AuditEntry(nil), ev.Audit...),
+		Attempts:      append([]Attempt(nil), ev.Attempts...),
+		Audit:         append([]AuditEntry(nil), ev.Audit...),
+		Evidence:      append([]Evidence(nil), ev.Evidence...),
+		PurgeEvidence: append([]string(nil), ev.PurgeEvidence...),
 	}
 	if ev.Message != nil {
 		m := *ev.Message
@@ -423,6 +430,10 @@ func (s *SQLStore) writeBatch(reqs []*request) error {
 		if err := execChunks(ctx, st, kindAttempts, kindAttempts, 9, args); err != nil {
 			return fmt.Errorf("insert attempts: %w", err)
 		}
+	}
+
+	if err := s.writeEvidence(ctx, tx, reqs); err != nil {
+		return err
 	}
 
 	if nAudit > 0 {

@@ -16,6 +16,8 @@ type Verified struct {
 	SignatureMethod string
 	// BodyID is the wsu:Id of the signed soap:Body.
 	BodyID string
+	// Digest is the signed digest of soap:Body (DigestValue).
+	Digest []byte
 }
 
 // Verify checks that envelope carries exactly one WS-Security signature in
@@ -147,7 +149,7 @@ func verify(envelope []byte, crypto bool) (*Verified, error) {
 	if err := alg.Verify(cert, siC14N, value); err != nil {
 		return nil, fail(ReasonInvalid, "the signature value does not verify with the certificate of %q: SignedInfo was changed or signed with another key", cert.Subject.String())
 	}
-	return &Verified{Certificate: cert, SignatureMethod: method, BodyID: id}, nil
+	return &Verified{Certificate: cert, SignatureMethod: method, BodyID: id, Digest: wantDigest}, nil
 }
 
 // transforms accepts exactly one exclusive C14N transform (the profile's)
