@@ -13,7 +13,7 @@ type Kind string
 
 const (
 	KindInProgress        Kind = "idempotency-in-progress"   // the same key is being served now
-	KindKeyReused         Kind = "idempotency-key-reused"    // the key was used for another route
+	KindKeyReused         Kind = "idempotency-key-reused"    // the key was used for another body or route
 	KindKeyTaken          Kind = "idempotency-key-in-use"    // another process stored the key first
 	KindEarlierFailed     Kind = "earlier-call-failed"       // the key's first call did not succeed
 	KindResultExpired     Kind = "idempotent-result-expired" // succeeded, but its answer is no longer held
@@ -30,6 +30,7 @@ type Error struct {
 	Field      string // the request part at fault, e.g. Idempotency-Key
 	Detail     string
 	MessageID  string        // the message the refusal refers to, when not the caller's new one
+	Differs    []string      // KindKeyReused: what differs from the key's first call ("route", "body")
 	RetryAfter time.Duration // when repeating the call may succeed
 	Err        error         // the cause, if any
 }
@@ -42,6 +43,16 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// AboutKey reports whether the call was refused because of its
+// Idempotency-Key, which then belongs to another message.
+func (e *Error) AboutKey() bool {
+	switch e.Kind {
+	case KindInProgress, KindKeyReused, KindKeyTaken, KindEarlierFailed, KindResultExpired:
+		return true
+	}
+	return false
+}
 
 // Unavailable reports whether the call may succeed later unchanged.
 func (e *Error) Unavailable() bool {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,7 +87,9 @@ func Measure(m Meter) Middleware {
 
 // Record writes the finished exchange to the ledger — message, attempts
 // and its audit trail — before the caller is answered, so that no answer
-// leaves the bus without its record, refusals included.
+// leaves the bus without its record, refusals included. A call that could
+// not be recorded is answered "store unavailable", never with the store's
+// own error text: that stays in the error's cause, for the log.
 func Record(l Ledger) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, x *Exchange) error {
@@ -94,15 +97,23 @@ func Record(l Ledger) Middleware {
 			if x.Outcome == OutcomeDuplicate || x.Message != nil && x.Message.ID == x.Request.MessageID {
 				return err // an earlier message holds the exchange, or Enqueue recorded it
 			}
-			if rerr := l.Exchanged(context.WithoutCancel(ctx), x, err); rerr != nil {
-				if err == nil {
-					return fmt.Errorf("recording message %s: %w", x.Request.MessageID, rerr)
-				}
-				return errors.Join(err, fmt.Errorf("recording message %s: %w", x.Request.MessageID, rerr))
+			rerr := l.Exchanged(context.WithoutCancel(ctx), x, err)
+			if rerr == nil {
+				return err
 			}
-			return err
+			var own *Error
+			if errors.As(rerr, &own) {
+				return rerr // the ledger's refusal, e.g. the key taken by another process
+			}
+			x.Outcome = OutcomeUnavailable
+			return storeUnavailable(x, errors.Join(rerr, err))
 		}
 	}
+}
+
+func storeUnavailable(x *Exchange, cause error) *Error {
+	return &Error{Kind: KindStoreUnavailable, RetryAfter: time.Second, Err: cause,
+		Detail: fmt.Sprintf("message %s could not be recorded, so it is not answered; repeat the call", x.Request.MessageID)}
 }
 
 // Validate lets the adapter refuse a request before anything leaves the bus.
@@ -122,20 +133,28 @@ func Validate(next Handler) Handler {
 // never a second call to the agency. The store's unique (caller, key) is
 // the source of truth; the cache holds sync answers for the window, since
 // the store keeps only masked bodies. inflight catches repeats that arrive
-// while the first is still running in this process.
+// while the first is still running in this process. A key stands for one
+// request: a call under a known key with another body or route is refused
+// (KeyReuse), never answered with the first call's result.
+//
+// Refusals about the key itself (reused, in progress) are the new call's
+// own: recorded as REJECTED under its message id, without taking the key.
 func Idempotent(l Ledger, cache Cache, claims Claims) Middleware {
-	var inflight sync.Map
+	var inflight sync.Map // caller, key → the *Exchange holding it
 	return func(next Handler) Handler {
 		return func(ctx context.Context, x *Exchange) (err error) {
 			key := x.Request.IdempotencyKey
 			if key == "" {
 				return next(ctx, x)
 			}
+			x.RequestFingerprint()
 			slot := x.Caller + "\x00" + key
-			if _, busy := inflight.LoadOrStore(slot, struct{}{}); busy {
-				x.Outcome = OutcomeDuplicate
-				return &Error{Kind: KindInProgress, Field: "Idempotency-Key", RetryAfter: time.Second,
-					Detail: fmt.Sprintf("a call with Idempotency-Key %q is still in progress; repeat it later", key)}
+			if holder, busy := inflight.LoadOrStore(slot, x); busy {
+				first := holder.(*Exchange)
+				if differs := KeyReuse(first.asEarlier(), x); len(differs) > 0 {
+					return x.keyReused(first.Request.MessageID, differs)
+				}
+				return x.inProgress(fmt.Sprintf("a call with Idempotency-Key %q is still in progress; repeat it later", key))
 			}
 			defer inflight.Delete(slot)
 			prev, err := l.ByIdempotencyKey(ctx, x.Caller, key)
@@ -143,14 +162,14 @@ func Idempotent(l Ledger, cache Cache, claims Claims) Middleware {
 				return x.answerRepeat(ctx, l, cache, prev)
 			}
 			if !errors.Is(err, ErrNotFound) {
-				return fmt.Errorf("looking up Idempotency-Key %q: %w", key, err)
+				x.Outcome = OutcomeUnavailable
+				return &Error{Kind: KindStoreUnavailable, RetryAfter: time.Second, Err: err,
+					Detail: fmt.Sprintf("the earlier use of Idempotency-Key %q could not be looked up; repeat the call", key)}
 			}
 			if claims != nil {
 				claimed, holder, cerr := claims.Claim(ctx, x.Caller, key, IdempotencyWindow)
 				if cerr == nil && !claimed {
-					x.Outcome = OutcomeDuplicate
-					return &Error{Kind: KindInProgress, Field: "Idempotency-Key", RetryAfter: time.Second,
-						Detail: fmt.Sprintf("a call with Idempotency-Key %q is in progress on another bus instance (message %s); repeat it later", key, holder)}
+					return x.inProgress(fmt.Sprintf("a call with Idempotency-Key %q is in progress on another bus instance (message %s); repeat it later", key, holder))
 				}
 				if cerr == nil {
 					// A key whose call failed is released so the caller may try
@@ -175,29 +194,52 @@ func Idempotent(l Ledger, cache Cache, claims Claims) Middleware {
 
 func idemCacheKey(caller, key string) string { return "idem:" + caller + ":" + key }
 
+// asEarlier is an exchange still in flight as the earlier message its
+// repeats are compared with.
+func (x *Exchange) asEarlier() *Message {
+	return &Message{ID: x.Request.MessageID, Route: x.Route.Name, Fingerprint: x.Fingerprint}
+}
+
+func (x *Exchange) inProgress(detail string) error {
+	x.Outcome = OutcomeRejected
+	return &Error{Kind: KindInProgress, Field: "Idempotency-Key", RetryAfter: time.Second, Detail: detail}
+}
+
+// keyReused refuses x, whose key an earlier call took with another body or
+// route.
+func (x *Exchange) keyReused(earlier string, differs []string) error {
+	x.Outcome = OutcomeRejected
+	return &Error{Kind: KindKeyReused, Field: "Idempotency-Key", Differs: differs,
+		Detail: fmt.Sprintf("Idempotency-Key %q was first used by message %s with a different %s; a new request needs a new key",
+			x.Request.IdempotencyKey, earlier, strings.Join(differs, " and "))}
+}
+
 func (x *Exchange) answerRepeat(ctx context.Context, l Ledger, cache Cache, prev *Message) error {
-	x.Outcome = OutcomeDuplicate
-	x.Message = prev
 	l.Repeated(context.WithoutCancel(ctx), prev, x)
-	key := x.Request.IdempotencyKey
-	if prev.Route != x.Route.Name {
-		return &Error{Kind: KindKeyReused, Field: "Idempotency-Key", MessageID: prev.ID,
-			Detail: fmt.Sprintf("key %q was already used for route %s (message %s)", key, prev.Route, prev.ID)}
+	if differs := KeyReuse(prev, x); len(differs) > 0 {
+		return x.keyReused(prev.ID, differs)
 	}
 	if x.Route.Mode == Async {
+		x.Outcome, x.Message = OutcomeDuplicate, prev
 		return nil // the API answers with the recorded message's id and status
 	}
+	// A repeat that cannot be given the first result is refused, and the
+	// refusal recorded under its own id like any other; the detail names
+	// the earlier message.
 	if !prev.Delivered {
-		return &Error{Kind: KindEarlierFailed, MessageID: prev.ID,
-			Detail: fmt.Sprintf("message %s ended %s: %s", prev.ID, prev.Status, prev.Error)}
+		x.Outcome = OutcomeRejected
+		return &Error{Kind: KindEarlierFailed, Field: "Idempotency-Key",
+			Detail: fmt.Sprintf("the first call with this key, message %s, ended %s: %s", prev.ID, prev.Status, prev.Error)}
 	}
 	if cache != nil {
-		if body, ok, _ := cache.Get(ctx, idemCacheKey(x.Caller, key)); ok {
+		if body, ok, _ := cache.Get(ctx, idemCacheKey(x.Caller, x.Request.IdempotencyKey)); ok {
+			x.Outcome, x.Message = OutcomeDuplicate, prev
 			x.Response = &adapters.Response{Body: body}
 			return nil
 		}
 	}
-	return &Error{Kind: KindResultExpired, MessageID: prev.ID,
+	x.Outcome = OutcomeRejected
+	return &Error{Kind: KindResultExpired, Field: "Idempotency-Key",
 		Detail: fmt.Sprintf("message %s was delivered, but its answer is no longer held (kept %s); the agency is not called twice", prev.ID, IdempotencyWindow)}
 }
 
@@ -326,8 +368,7 @@ func Enqueue(l Ledger, q Queue) Handler {
 				x.Outcome = classify(err)
 				return err
 			}
-			return &Error{Kind: KindStoreUnavailable, RetryAfter: time.Second, Err: err,
-				Detail: fmt.Sprintf("message %s could not be stored: %v", x.Request.MessageID, err)}
+			return storeUnavailable(x, err)
 		}
 		x.Message = m
 		if err := q.Enqueue(ctx, m); err != nil {
@@ -335,7 +376,7 @@ func Enqueue(l Ledger, q Queue) Handler {
 			// seconds, so the caller is told to check, not to resend.
 			x.Outcome = OutcomeUnavailable
 			return &Error{Kind: KindBrokerUnavailable, MessageID: m.ID, RetryAfter: time.Second, Err: err,
-				Detail: fmt.Sprintf("message %s is stored but not yet queued (%v); the recovery sweep will queue it", m.ID, err)}
+				Detail: fmt.Sprintf("message %s is stored but not yet queued; the recovery sweep will queue it", m.ID)}
 		}
 		x.Outcome = OutcomeQueued
 		return nil
@@ -349,4 +390,20 @@ func NewMessageID() string {
 		return uuid.NewString()
 	}
 	return id.String()
+}
+
+// ValidMessageID tells whether id can be a message id at all (ids are
+// UUIDs), so that a lookup of anything else is answered as unknown
+// without reaching the store.
+func ValidMessageID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

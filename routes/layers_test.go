@@ -2,10 +2,12 @@ package routes_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -201,5 +203,101 @@ func TestIdempotencyKeyOnAnotherRouteIsRefused(t *testing.T) {
 	}
 	if a.calls.Load() != 1 {
 		t.Errorf("agency called %d times", a.calls.Load())
+	}
+}
+
+// A key stands for one request: the same key with another body is refused
+// with 422 naming the body, recorded as REJECTED under the new call's id
+// (the key stays with the first message), and the agency is not called.
+// The same body with its keys in another order is a true repeat.
+func TestIdempotencyKeyWithAnotherBodyIsRefused(t *testing.T) {
+	a := newAgency(t, 0)
+	r, st := build(t, routes.Spec{Name: "i", Endpoints: []string{a.URL}})
+	first, err := call(r, "k", `{"iin":"880501300124","n":1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x, err := call(r, "k", "{ \"n\": 1, \"iin\": \"880501300124\" }"); err != nil || x.Outcome != routes.OutcomeDuplicate {
+		t.Fatalf("same body, keys reordered: %v %s", err, x.Outcome)
+	}
+	for _, body := range []string{`{"iin":"990101300123","n":1}`, `{"iin":"880501300124","n":1.0}`, `not json`} {
+		x, err := call(r, "k", body)
+		p := problem.From("i", err)
+		if p.Status != 422 || p.Type != "urn:kopir:problem:idempotency-key-reused" || p.Field != "Idempotency-Key" ||
+			fmt.Sprint(p.Differs) != "[body]" || p.MessageID != "" {
+			t.Errorf("%s: %d %s %s %v %q", body, p.Status, p.Type, p.Field, p.Differs, p.MessageID)
+		}
+		m, err := st.Get(context.Background(), x.Request.MessageID)
+		if err != nil || m.Status != store.Rejected || m.HTTPStatus != 422 || m.IdempotencyKey != "" {
+			t.Errorf("%s: stored %+v %v", body, m, err)
+		}
+	}
+	if a.calls.Load() != 1 {
+		t.Errorf("agency called %d times", a.calls.Load())
+	}
+	held, err := st.FindByIdempotencyKey(context.Background(), "demo", "k")
+	if err != nil || held.ID != first.Request.MessageID || held.RequestFingerprint != routes.Fingerprint([]byte(`{"n":1,"iin":"880501300124"}`)) {
+		t.Errorf("key held by %+v %v", held, err)
+	}
+}
+
+// failingLedger is a store that answers every write and lookup with a
+// driver's error text, which must never reach the caller.
+type failingLedger struct{ routes.Ledger }
+
+var errDriver = fmt.Errorf(`ERROR: index row size 4104 exceeds btree version 4 maximum 2704 for index "messages_idempotency_uq" (SQLSTATE 54000)`)
+
+func (failingLedger) Exchanged(context.Context, *routes.Exchange, error) error { return errDriver }
+func (failingLedger) ByIdempotencyKey(context.Context, string, string) (*routes.Message, error) {
+	return nil, errDriver
+}
+
+func TestStoreFailureIsUnavailableWithoutTheDriverText(t *testing.T) {
+	a := newAgency(t, 0)
+	spec := routes.Spec{Name: "s", Adapter: "http", Operation: "get", Mode: routes.Sync, Endpoints: []string{a.URL},
+		Retry: adapters.RetrySpec{Attempts: 1}, Deadline: units.Duration(5 * time.Second)}
+	tbl, err := routes.Build([]routes.Spec{spec}, routes.Deps{Ledger: failingLedger{}, Meter: metrics.New(), Log: slog.Default(),
+		Transport: func(s routes.Spec, n int) (adapters.Transport, error) {
+			return resilience.NewClient(resilience.Options{Endpoints: s.Endpoints, Retry: s.Retry, Breakers: resilience.NewBreakers(nil)})
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := tbl.Get("s")
+	for _, key := range []string{"", "k"} {
+		_, err := call(r, key, `{}`)
+		p := problem.From("s", err)
+		if p.Status != 503 || p.Type != "urn:kopir:problem:store-unavailable" || p.RetryAfter <= 0 || strings.Contains(p.Detail, "SQLSTATE") {
+			t.Errorf("key %q: %d %s %q", key, p.Status, p.Type, p.Detail)
+		}
+		if !errors.Is(err, errDriver) {
+			t.Errorf("key %q: the cause is lost for the log: %v", key, err)
+		}
+	}
+}
+
+// A repeat whose first call failed is refused with 409, and that refusal
+// is recorded under its own id, the key left with the first message.
+func TestRepeatOfAFailedCallIsRecorded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":"no"}`, http.StatusNotFound)
+	}))
+	defer srv.Close()
+	r, st := build(t, routes.Spec{Name: "f", Endpoints: []string{srv.URL}})
+	first, err := call(r, "k", `{}`)
+	if err == nil {
+		t.Fatal("the agency's 404 was not an error")
+	}
+	x, err := call(r, "k", `{}`)
+	p := problem.From("f", err)
+	if p.Status != 409 || p.Type != "urn:kopir:problem:earlier-call-failed" || p.MessageID != "" || !strings.Contains(p.Detail, first.Request.MessageID) {
+		t.Fatalf("repeat of a failed call: %d %s %q %s", p.Status, p.Type, p.MessageID, p.Detail)
+	}
+	m, err := st.Get(context.Background(), x.Request.MessageID)
+	if err != nil || m.Status != store.Rejected || m.HTTPStatus != 409 || m.IdempotencyKey != "" {
+		t.Errorf("the refused repeat is stored as %+v %v", m, err)
+	}
+	if held, _ := st.FindByIdempotencyKey(context.Background(), "demo", "k"); held == nil || held.ID != first.Request.MessageID {
+		t.Errorf("the key is held by %+v", held)
 	}
 }

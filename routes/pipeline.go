@@ -31,6 +31,9 @@ type Message struct {
 	Delivered     bool
 	Error         string
 	Attempts      int // attempts recorded so far
+	// Fingerprint is the request fingerprint kept with its Idempotency-Key
+	// ("" for messages stored before fingerprints were kept).
+	Fingerprint string
 }
 
 // Attempt is one physical try, numbered within its exchange.
@@ -53,6 +56,9 @@ type Exchange struct {
 	Message *Message
 	Outcome Outcome
 	Started time.Time
+	// Fingerprint identifies the request body for its Idempotency-Key
+	// (see Fingerprint); set by the Idempotent layer.
+	Fingerprint string
 
 	mu       sync.Mutex
 	attempts []Attempt

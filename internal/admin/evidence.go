@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/internal/evidence"
+	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/problem"
+	"github.com/minfin-kz/kopir/routes"
 )
 
 // evidenceDocument answers with a kept document exactly as it was received
@@ -23,11 +25,15 @@ func (s *Server) evidenceDocument(w http.ResponseWriter, r *http.Request, op str
 	if v := r.URL.Query().Get("n"); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 1000 {
-			badRequest(w, fmt.Errorf("n: %q is not a number from 1 to 1000", v))
+			s.badRequest(w, r, op, paramErr("n", "%q is not a number from 1 to 1000", ledger.BoundName(v, 32)))
 			return
 		}
 	}
 	id := r.PathValue("id")
+	if !routes.ValidMessageID(id) {
+		s.badRequest(w, r, op, errInvalidID)
+		return
+	}
 	doc, rec, err := s.vault().Document(r.Context(), id, r.URL.Query().Get("evidence"), n)
 	if err != nil {
 		s.evidenceFailed(w, err)
@@ -46,6 +52,10 @@ func (s *Server) evidenceDocument(w http.ResponseWriter, r *http.Request, op str
 // 409 when anything is wrong, never a server error.
 func (s *Server) evidenceVerify(w http.ResponseWriter, r *http.Request, op string) {
 	id := r.PathValue("id")
+	if !routes.ValidMessageID(id) {
+		s.badRequest(w, r, op, errInvalidID)
+		return
+	}
 	v, err := s.vault().Verify(r.Context(), id)
 	if err != nil {
 		s.evidenceFailed(w, err)

@@ -8,19 +8,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
 	"time"
 
+	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/internal/auth"
 	"github.com/minfin-kz/kopir/internal/config"
 	"github.com/minfin-kz/kopir/internal/evidence"
+	"github.com/minfin-kz/kopir/internal/httpguard"
 	"github.com/minfin-kz/kopir/internal/jobs"
 	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/routes"
 )
 
 // Replayer puts dead messages back on their way.
@@ -58,6 +62,8 @@ type Server struct {
 	// EvidenceAccessed records an operator's reading or verifying of a
 	// message's evidence on its audit trail.
 	EvidenceAccessed func(ctx context.Context, messageID, operator, detail string) error
+	// Guard is the listener's guard; it records refusals.
+	Guard *httpguard.Listener
 }
 
 // handler serves one admin endpoint for the named admin.
@@ -108,18 +114,19 @@ func (s *Server) Endpoints() []Endpoint {
 	}
 }
 
-// Handler returns the mux, each endpoint behind the check of its role.
+// Handler returns the mux behind the listener's guard, each endpoint
+// behind the check of its role.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, e := range s.Endpoints() {
 		mux.HandleFunc(e.Pattern, s.authorize(e.Role, e.serve))
 	}
-	return mux
+	return s.Guard.Handler(mux, nil)
 }
 
 // authorize lets through an admin whose role grants need; any other call
-// is answered 401 (no known token) or 403 (naming the role needed, and
-// recorded).
+// is answered 401 (no known token) or 403 (naming the role needed), both
+// recorded.
 func (s *Server) authorize(need config.Role, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if need == Open {
@@ -128,7 +135,7 @@ func (s *Server) authorize(need config.Role, h handler) http.HandlerFunc {
 		}
 		a, ok := auth.Admin(s.Admins, r)
 		if !ok {
-			problem.Write(w, problem.New(http.StatusUnauthorized, "Unauthorized", "the admin API needs Authorization: Bearer <admin token>"))
+			s.Guard.Refuse(w, r, httpguard.Refusal{}, problem.New(http.StatusUnauthorized, "Unauthorized", "the admin API needs Authorization: Bearer <admin token>"))
 			return
 		}
 		if !a.Role.Grants(need) {
@@ -162,9 +169,41 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
+// ParamError is a query parameter or body field of the admin API that is
+// refused; Param names it.
+type ParamError struct {
+	Param string
+	Msg   string
+}
+
+func (e *ParamError) Error() string { return e.Param + ": " + e.Msg }
+
+func paramErr(param, format string, a ...any) *ParamError {
+	return &ParamError{Param: param, Msg: fmt.Sprintf(format, a...)}
+}
+
+var errInvalidID = paramErr("id", "is not a message id (the UUID a call was answered with)")
+
+// MaxListLimit is the largest page of a listing; MaxBulkReplay the most
+// messages one bulk replay may take (0 there means all that match).
+const (
+	MaxListLimit  = 1000
+	MaxBulkReplay = 100000
+)
+
 // FilterFromQuery reads status, route, direction, caller, since, before,
-// after and limit.
+// after and limit; any other parameter, or one given twice, is refused.
 func FilterFromQuery(q map[string][]string) (store.Filter, error) {
+	for k, v := range q {
+		switch k {
+		case "status", "route", "direction", "caller", "since", "before", "after", "limit":
+		default:
+			return store.Filter{}, paramErr(ledger.BoundName(k, ledger.MaxName), "is not a parameter of this listing (status, route, direction, caller, since, before, after, limit)")
+		}
+		if len(v) > 1 {
+			return store.Filter{}, paramErr(k, "is given %d times; give it once", len(v))
+		}
+	}
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return v[0]
@@ -176,43 +215,66 @@ func FilterFromQuery(q map[string][]string) (store.Filter, error) {
 	switch f.Status {
 	case "", store.Received, store.Queued, store.Delivered, store.Failed, store.Dead, store.Rejected:
 	default:
-		return f, fmt.Errorf("status: %q is not one of RECEIVED, QUEUED, DELIVERED, FAILED, DEAD, REJECTED", f.Status)
+		return f, paramErr("status", "%q is not one of RECEIVED, QUEUED, DELIVERED, FAILED, DEAD, REJECTED", ledger.BoundName(string(f.Status), 32))
+	}
+	switch f.Direction {
+	case "", store.Inbound, store.Outbound:
+	default:
+		return f, paramErr("direction", "%q is neither IN nor OUT", ledger.BoundName(string(f.Direction), 32))
+	}
+	for k, v := range map[string]string{"route": f.Route, "caller": f.Caller} {
+		if len(v) > ledger.MaxName {
+			return f, paramErr(k, "is %d bytes; no stored %s is longer than %d", len(v), k, ledger.MaxName)
+		}
+	}
+	if f.AfterID != "" && !routes.ValidMessageID(f.AfterID) {
+		return f, paramErr("after", "is not a message id")
 	}
 	for k, dst := range map[string]*time.Time{"since": &f.Since, "before": &f.Before} {
 		if v := get(k); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return f, fmt.Errorf("%s: %q is not an RFC 3339 time", k, v)
+				return f, paramErr(k, "%q is not an RFC 3339 time", ledger.BoundName(v, 64))
 			}
 			*dst = t
 		}
 	}
 	if v := get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return f, fmt.Errorf("limit: %q is not a number from 1 to 1000", v)
+		if err != nil || n < 1 || n > MaxListLimit {
+			return f, paramErr("limit", "%q is not a number from 1 to %d", ledger.BoundName(v, 32), MaxListLimit)
 		}
 		f.Limit = n
 	}
 	return f, nil
 }
 
-func badRequest(w http.ResponseWriter, err error) {
-	problem.Write(w, problem.New(http.StatusBadRequest, "Bad request", err.Error()))
+// badRequest refuses a request of operator op with 400, naming the
+// parameter at fault, and records the refusal.
+func (s *Server) badRequest(w http.ResponseWriter, r *http.Request, op string, err error) {
+	p := problem.New(http.StatusBadRequest, "Bad request", err.Error())
+	var pe *ParamError
+	if errors.As(err, &pe) {
+		p.Field = pe.Param
+	}
+	s.Guard.Refuse(w, r, httpguard.Refusal{Caller: op}, p)
 }
 
-func storeFailed(w http.ResponseWriter, err error) {
+// storeFailed answers a failed read of message id: 404 when it is not
+// there, else 503 without the store's own words, which are logged.
+func (s *Server) storeFailed(w http.ResponseWriter, id string, err error) {
 	if errors.Is(err, store.ErrNotFound) {
-		problem.Write(w, problem.New(http.StatusNotFound, "Unknown message", err.Error()))
+		problem.Write(w, problem.New(http.StatusNotFound, "Unknown message", fmt.Sprintf("no message %s", ledger.BoundName(id, ledger.MaxKey))))
 		return
 	}
-	problem.Write(w, problem.New(http.StatusServiceUnavailable, "Message store unavailable", err.Error()))
+	s.Log.Error("admin API: the message store failed", "messageId", id, "err", err)
+	problem.Write(w, problem.StoreUnavailable(id))
 }
 
-func (s *Server) list(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) list(w http.ResponseWriter, r *http.Request, op string) {
 	f, err := FilterFromQuery(r.URL.Query())
 	if err != nil {
-		badRequest(w, err)
+		s.badRequest(w, r, op, err)
 		return
 	}
 	if f.Limit == 0 {
@@ -220,7 +282,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, _ string) {
 	}
 	items, err := s.Store.List(r.Context(), f)
 	if err != nil {
-		storeFailed(w, err)
+		s.storeFailed(w, f.AfterID, err)
 		return
 	}
 	page := Page{Items: items}
@@ -246,11 +308,15 @@ type Detail struct {
 	Evidence []store.Evidence `json:"evidence,omitempty"`
 }
 
-func (s *Server) show(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) show(w http.ResponseWriter, r *http.Request, op string) {
 	id := r.PathValue("id")
+	if !routes.ValidMessageID(id) {
+		s.badRequest(w, r, op, errInvalidID)
+		return
+	}
 	m, err := s.Store.Get(r.Context(), id)
 	if err != nil {
-		storeFailed(w, err)
+		s.storeFailed(w, id, err)
 		return
 	}
 	d := Detail{Message: m}
@@ -261,21 +327,26 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request, _ string) {
 		d.Evidence, err = s.Store.Evidence(r.Context(), id)
 	}
 	if err != nil {
-		storeFailed(w, err)
+		s.storeFailed(w, id, err)
 		return
 	}
 	writeJSON(w, 200, d)
 }
 
 func (s *Server) replayOne(w http.ResponseWriter, r *http.Request, op string) {
-	m, err := s.Replayer.Replay(r.Context(), r.PathValue("id"), op)
+	id := r.PathValue("id")
+	if !routes.ValidMessageID(id) {
+		s.badRequest(w, r, op, errInvalidID)
+		return
+	}
+	m, err := s.Replayer.Replay(r.Context(), id, op)
 	if err != nil {
 		var p *problem.Problem
 		if errors.As(err, &p) {
 			problem.Write(w, p)
 			return
 		}
-		storeFailed(w, err)
+		s.storeFailed(w, id, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": m.ID, "status": m.Status})
@@ -292,10 +363,14 @@ type BulkRequest struct {
 
 func (s *Server) replayBulk(w http.ResponseWriter, r *http.Request, op string) {
 	var req BulkRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		badRequest(w, fmt.Errorf("body: %w", err))
+	if err := decodeBody(w, r, &req); err != nil {
+		if !errors.Is(err, httpguard.ErrBodyTimeout) { // else the guard answers 408
+			s.badRequest(w, r, op, err)
+		}
+		return
+	}
+	if req.Limit < 0 || req.Limit > MaxBulkReplay {
+		s.badRequest(w, r, op, paramErr("limit", "%d is not a number from 1 to %d (or 0 for every matching message)", req.Limit, MaxBulkReplay))
 		return
 	}
 	if req.Status == "" {
@@ -304,11 +379,11 @@ func (s *Server) replayBulk(w http.ResponseWriter, r *http.Request, op string) {
 	q := map[string][]string{"status": {req.Status}, "route": {req.Route}, "since": {req.Since}, "before": {req.Before}}
 	f, err := FilterFromQuery(q)
 	if err != nil {
-		badRequest(w, err)
+		s.badRequest(w, r, op, err)
 		return
 	}
 	if f.Status != store.Dead && f.Status != store.Failed {
-		badRequest(w, fmt.Errorf("status: only DEAD or FAILED messages are replayed, not %s", f.Status))
+		s.badRequest(w, r, op, paramErr("status", "only DEAD or FAILED messages are replayed, not %s", f.Status))
 		return
 	}
 	f.Limit = req.Limit
@@ -320,7 +395,7 @@ func (s *Server) replayBulk(w http.ResponseWriter, r *http.Request, op string) {
 func (s *Server) job(w http.ResponseWriter, r *http.Request, _ string) {
 	j, ok := s.Replayer.Job(r.PathValue("job"))
 	if !ok {
-		problem.Write(w, problem.New(http.StatusNotFound, "Unknown replay job", r.PathValue("job")))
+		problem.Write(w, problem.New(http.StatusNotFound, "Unknown replay job", fmt.Sprintf("no replay job %s", ledger.BoundName(r.PathValue("job"), ledger.MaxKey))))
 		return
 	}
 	writeJSON(w, 200, j.Snapshot())
@@ -329,7 +404,7 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request, _ string) {
 func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ string) {
 	res, err := s.Store.VerifyAudit(r.Context())
 	if err != nil {
-		storeFailed(w, err)
+		s.storeFailed(w, "", err)
 		return
 	}
 	status := 200
@@ -339,16 +414,39 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ string) {
 	writeJSON(w, status, res)
 }
 
-func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ string) {
+func (s *Server) stats(w http.ResponseWriter, r *http.Request, op string) {
 	f, err := FilterFromQuery(r.URL.Query())
 	if err != nil {
-		badRequest(w, err)
+		s.badRequest(w, r, op, err)
 		return
 	}
 	c, err := s.Store.Count(r.Context(), f)
 	if err != nil {
-		storeFailed(w, err)
+		s.storeFailed(w, "", err)
 		return
 	}
 	writeJSON(w, 200, map[string]any{"counts": c})
+}
+
+// MaxBodyBytes bounds an admin API request body.
+const MaxBodyBytes = 64 << 10
+
+// decodeBody reads one JSON object into v strictly: no key twice, UTF-8
+// only, no unknown field, nothing after it; each refusal names the field.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if errors.Is(err, httpguard.ErrBodyTimeout) {
+		return err
+	}
+	if err != nil {
+		return paramErr("body", "%v", err)
+	}
+	if err := adapters.DecodeStrict(body, v); err != nil {
+		var ae *adapters.Error
+		if errors.As(err, &ae) && ae.Field != "" {
+			return paramErr(ae.Field, "%s", ae.Detail)
+		}
+		return paramErr("body", "%v", err)
+	}
+	return nil
 }

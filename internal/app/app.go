@@ -26,6 +26,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/delivery"
 	"github.com/minfin-kz/kopir/internal/evidence"
 	"github.com/minfin-kz/kopir/internal/httpapi"
+	"github.com/minfin-kz/kopir/internal/httpguard"
 	"github.com/minfin-kz/kopir/internal/idem"
 	"github.com/minfin-kz/kopir/internal/intake"
 	"github.com/minfin-kz/kopir/internal/ledger"
@@ -201,7 +202,9 @@ func withAttempts(r adapters.RetrySpec, n int) adapters.RetrySpec { r.Attempts =
 // Run serves until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {
 	cfg := a.Config
-	internal := &httpapi.Server{Routes: a.Routes, Callers: cfg.Callers, Store: a.Store, Ledger: a.Ledger, Log: a.Log, MaxBody: int64(cfg.Limits.MaxBody)}
+	internalGuard, agencyGuard, adminGuard := a.guard("internal", httpapi.RouteOf), a.guard("agency", nil), a.guard("admin", nil)
+	agencyGuard.Inbound = true
+	internal := &httpapi.Server{Routes: a.Routes, Callers: cfg.Callers, Store: a.Store, Log: a.Log, MaxBody: int64(cfg.Limits.MaxBody), Guard: internalGuard}
 	for _, mc := range a.channels {
 		if api, ok := mc.ch.(adapters.InternalAPI); ok {
 			handlers, guard := api.InternalRoutes(a.Intake)
@@ -211,16 +214,13 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	adm := &admin.Server{Admins: cfg.Admins, Store: a.Store, Replayer: a.Replayer, Metrics: a.Metrics.Handler(), Log: a.Log,
-		Breakers: a.breakerStates, Ready: a.readiness, Denials: a.Ledger, Evidence: a.Evidence, EvidenceAccessed: a.Ledger.EvidenceAccessed}
+		Breakers: a.breakerStates, Ready: a.readiness, Denials: a.Ledger, Evidence: a.Evidence, EvidenceAccessed: a.Ledger.EvidenceAccessed,
+		Guard: adminGuard}
 	servers := []*http.Server{
-		{Addr: cfg.Listen.Internal, Handler: internal.Handler()},
-		{Addr: cfg.Listen.Admin, Handler: adm.Handler()},
+		internalGuard.Server(cfg.Listen.Internal, internal.Handler()),
+		adminGuard.Server(cfg.Listen.Admin, adm.Handler()),
+		agencyGuard.Server(cfg.Listen.Agency, a.agencyHandler(agencyGuard)),
 	}
-	agency, err := a.agencyHandler()
-	if err != nil {
-		return err
-	}
-	servers = append(servers, &http.Server{Addr: cfg.Listen.Agency, Handler: agency})
 	listeners := make([]net.Listener, len(servers))
 	for i, s := range servers {
 		ln, err := net.Listen("tcp", s.Addr)
@@ -231,9 +231,6 @@ func (a *App) Run(ctx context.Context) error {
 			return fmt.Errorf("listen %s: %w", s.Addr, err)
 		}
 		listeners[i] = ln
-		s.ReadHeaderTimeout = 10 * time.Second
-		s.IdleTimeout = 2 * time.Minute
-		s.ErrorLog = slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)
 	}
 	errc := make(chan error, len(servers)+1)
 	for i, s := range servers {
@@ -271,6 +268,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.Log.Info("re-enqueued messages found QUEUED at start", "count", n)
 	}
 	a.ready.Store(true)
+	var err error
 	a.Log.Info("kopir ready", "internal", cfg.Listen.Internal, "agency", cfg.Listen.Agency, "admin", cfg.Listen.Admin,
 		"routes", strings.Join(a.Routes.Names(), ","))
 	select {
@@ -289,8 +287,14 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
+// guard is the guard of one listener, with the limits of the config.
+func (a *App) guard(name string, route func(*http.Request) string) *httpguard.Listener {
+	return &httpguard.Listener{Name: name, Limits: a.Config.Limits.HTTP, Ledger: a.Ledger, Log: a.Log.With("listener", name),
+		Refused: a.Metrics.HTTPRefused, Route: route}
+}
+
 // agencyHandler mounts every configured inbound channel under its path.
-func (a *App) agencyHandler() (http.Handler, error) {
+func (a *App) agencyHandler(guard *httpguard.Listener) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	large := a.largeGate()
@@ -305,7 +309,7 @@ func (a *App) agencyHandler() (http.Handler, error) {
 			mux.Handle(full, a.countInbound(spec.Name, large.Wrap(limitBody(int64(spec.MaxBody), h))))
 		}
 	}
-	return mux, nil
+	return guard.Handler(mux, nil)
 }
 
 // limitBody caps what a channel reads; the channel sees *http.MaxBytesError
@@ -343,7 +347,9 @@ func (a *App) readiness() error {
 	ctx, cancel := context.WithTimeout(a.ctx, 2*time.Second)
 	defer cancel()
 	if _, err := a.Store.Count(ctx, store.Filter{Status: store.Dead, Route: "-"}); err != nil {
-		return fmt.Errorf("message store: %w", err)
+		// /readyz answers anyone: the store's own words go to the log.
+		a.Log.Error("readiness: the message store does not answer", "err", err)
+		return errors.New("message store unavailable")
 	}
 	return nil
 }

@@ -85,7 +85,8 @@ type Listen struct {
 	Admin    string `yaml:"admin"`
 }
 
-// Limits that apply to every route unless the route says otherwise.
+// Limits that apply to every route unless the route says otherwise, and
+// to every listener.
 type Limits struct {
 	MaxBody units.ByteSize `yaml:"maxBody"`
 	// Large inbound documents (bodies over LargeBody, or of unknown length)
@@ -96,6 +97,111 @@ type Limits struct {
 	LargeBody       units.ByteSize `yaml:"largeBody"`
 	LargeConcurrent int            `yaml:"largeConcurrent"`
 	LargeWait       units.Duration `yaml:"largeWait"`
+	// HTTP bounds what one client may take of each listener.
+	HTTP HTTPLimits `yaml:"http"`
+}
+
+// HTTPLimits bound what one client may take of a listener. Each of the
+// three listeners applies them on its own (its own counters). A field left
+// out takes its default (DefaultHTTPLimits).
+type HTTPLimits struct {
+	// ReadHeaderTimeout bounds reading a request's line and headers.
+	ReadHeaderTimeout units.Duration `yaml:"readHeaderTimeout"`
+	// BodyReadTimeout bounds reading a request's body, from its first
+	// read (once a large document is admitted, on the agency listener): a
+	// body still arriving then is cut off with 408.
+	BodyReadTimeout units.Duration `yaml:"bodyReadTimeout"`
+	// WriteTimeout bounds a request from the end of its headers to the
+	// end of its answer: a large document's wait, body, route deadline and
+	// answer together.
+	WriteTimeout units.Duration `yaml:"writeTimeout"`
+	// IdleTimeout closes a kept-alive connection with no request.
+	IdleTimeout units.Duration `yaml:"idleTimeout"`
+	// MaxHeaderBytes is 431 above it (names and values of all headers).
+	MaxHeaderBytes units.ByteSize `yaml:"maxHeaderBytes"`
+	// MaxURIBytes is 414 above it (path and query as sent).
+	MaxURIBytes units.ByteSize `yaml:"maxURIBytes"`
+	// MaxConcurrent requests in flight on the listener; 503 above it.
+	MaxConcurrent int `yaml:"maxConcurrent"`
+	// MaxPerClient requests in flight from one client address; 503 above it.
+	MaxPerClient int `yaml:"maxPerClient"`
+	// RetryAfter is what a 503 past either cap tells the client.
+	RetryAfter units.Duration `yaml:"retryAfter"`
+}
+
+// DefaultHTTPLimits are the listeners' limits when the config says nothing.
+var DefaultHTTPLimits = HTTPLimits{
+	ReadHeaderTimeout: units.Duration(10 * time.Second),
+	BodyReadTimeout:   units.Duration(30 * time.Second),
+	WriteTimeout:      units.Duration(2 * time.Minute),
+	IdleTimeout:       units.Duration(2 * time.Minute),
+	MaxHeaderBytes:    1 << 20,
+	MaxURIBytes:       2 << 20,
+	MaxConcurrent:     512,
+	MaxPerClient:      64,
+	RetryAfter:        units.Duration(time.Second),
+}
+
+// MaxRequestHead is the most of a request's line and headers a listener
+// reads at all; MaxHeaderBytes and MaxURIBytes must fit in it together, so
+// that a request over them is read, refused and recorded by the bus rather
+// than cut off by the HTTP server unrecorded. The defaults are generous on
+// purpose: a 1 MB route name or a 64 KiB token is refused by what it is
+// (401, 404), recorded bounded, rather than by its size.
+const MaxRequestHead = 4 << 20
+
+func (h *HTTPLimits) applyDefaults() {
+	d := DefaultHTTPLimits
+	for _, f := range []struct{ v, def *units.Duration }{
+		{&h.ReadHeaderTimeout, &d.ReadHeaderTimeout}, {&h.BodyReadTimeout, &d.BodyReadTimeout},
+		{&h.WriteTimeout, &d.WriteTimeout}, {&h.IdleTimeout, &d.IdleTimeout}, {&h.RetryAfter, &d.RetryAfter},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
+	}
+	if h.MaxHeaderBytes == 0 {
+		h.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	if h.MaxURIBytes == 0 {
+		h.MaxURIBytes = d.MaxURIBytes
+	}
+	if h.MaxConcurrent == 0 {
+		h.MaxConcurrent = d.MaxConcurrent
+	}
+	if h.MaxPerClient == 0 {
+		h.MaxPerClient = d.MaxPerClient
+	}
+}
+
+// validate checks the limits against each other and against the sync
+// routes, whose answer must fit in the write timeout after the body.
+func (h HTTPLimits) validate(file string, largeWait units.Duration, rs []routes.Spec) []error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, &FieldError{File: file, Field: "limits.http." + field, Msg: fmt.Sprintf(format, a...)})
+	}
+	if h.MaxConcurrent < 0 {
+		bad("maxConcurrent", "must not be negative")
+	}
+	if h.MaxPerClient < 0 || h.MaxPerClient > h.MaxConcurrent {
+		bad("maxPerClient", "%d is outside 1..maxConcurrent (%d)", h.MaxPerClient, h.MaxConcurrent)
+	}
+	if h.MaxHeaderBytes < 1<<10 || h.MaxURIBytes < 256 || h.MaxHeaderBytes+h.MaxURIBytes > MaxRequestHead {
+		bad("maxHeaderBytes", "%d (with maxURIBytes %d) is outside 1KiB..4MiB together (maxURIBytes at least 256)", h.MaxHeaderBytes, h.MaxURIBytes)
+	}
+	if h.WriteTimeout <= h.BodyReadTimeout+largeWait {
+		bad("writeTimeout", "%s must be longer than bodyReadTimeout %s plus limits.largeWait %s, or a slow or waiting body is cut off without its answer",
+			h.WriteTimeout.D(), h.BodyReadTimeout.D(), largeWait.D())
+	}
+	for _, r := range rs {
+		if r.Mode == routes.Sync && r.Deadline.D()+h.BodyReadTimeout.D() >= h.WriteTimeout.D() {
+			errs = append(errs, &FieldError{File: file, Route: r.Name, Field: "deadline", Msg: fmt.Sprintf(
+				"%s plus limits.http.bodyReadTimeout %s does not fit in limits.http.writeTimeout %s: the answer would be cut off",
+				r.Deadline.D(), h.BodyReadTimeout.D(), h.WriteTimeout.D())})
+		}
+	}
+	return errs
 }
 
 // Channel is one inbound channel on the agency listener.
@@ -237,6 +343,7 @@ func (c *Config) applyDefaults() {
 	if c.Evidence.PurgeEvery == 0 {
 		c.Evidence.PurgeEvery = units.Duration(DefaultEvidencePurge)
 	}
+	c.Limits.HTTP.applyDefaults()
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		if r.Mode == "" {
@@ -355,6 +462,7 @@ func (c *Config) Validate() error {
 		}
 		keyIDs[k.ID] = true
 	}
+	errs = append(errs, c.Limits.HTTP.validate(c.file, c.Limits.LargeWait, c.Routes)...)
 	chans := map[string]bool{}
 	for i := range c.Channels {
 		ch := &c.Channels[i]

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/minfin-kz/kopir/adapters/all"
 )
@@ -56,6 +57,7 @@ func TestErrorsNameFileRouteAndField(t *testing.T) {
 		{"    callers: [mallory]\n", `t.yaml: route "gbdfl.person": callers[0]: unknown caller "mallory"`},
 		{"    timeout: 30s\n    deadline: 10s\n", `t.yaml: route "gbdfl.person": timeout: per-attempt timeout 30s is longer than the deadline 10s`},
 		{"    retry: {attempts: 0, backoff: 1s, cap: 10ms}\n", `t.yaml: route "gbdfl.person": retry.cap: 10ms is shorter than retry.backoff 1s`},
+		{"    deadline: 100s\n", `t.yaml: route "gbdfl.person": deadline: 1m40s plus limits.http.bodyReadTimeout 30s does not fit in limits.http.writeTimeout 2m0s`},
 	}
 	for _, c := range cases {
 		// The edit replaces the matching key of the route.
@@ -71,6 +73,39 @@ func TestErrorsNameFileRouteAndField(t *testing.T) {
 		_, err := Parse("t.yaml", []byte(doc))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("edit %q:\n got %v\nwant %s", c.edit, err, c.want)
+		}
+	}
+}
+
+// The listeners' limits have defaults, may be set, and are checked
+// against each other.
+func TestHTTPLimits(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.HTTP != DefaultHTTPLimits {
+		t.Errorf("defaults: %+v", c.Limits.HTTP)
+	}
+	c, err = Parse("t.yaml", []byte(base+"limits: {http: {bodyReadTimeout: 5s, maxPerClient: 4, maxHeaderBytes: 16KiB}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := c.Limits.HTTP; h.BodyReadTimeout.D() != 5*time.Second || h.MaxPerClient != 4 || h.MaxHeaderBytes != 16<<10 || h.MaxConcurrent != DefaultHTTPLimits.MaxConcurrent {
+		t.Errorf("set: %+v", h)
+	}
+	for edit, want := range map[string]string{
+		"{maxPerClient: 600}":                      "t.yaml: limits.http.maxPerClient: 600 is outside 1..maxConcurrent (512)",
+		"{maxConcurrent: -1}":                      "t.yaml: limits.http.maxConcurrent: must not be negative",
+		"{maxHeaderBytes: 100}":                    "t.yaml: limits.http.maxHeaderBytes: 100 (with maxURIBytes 2097152) is outside",
+		"{maxHeaderBytes: 3MiB}":                   "limits.http.maxHeaderBytes: 3145728",
+		"{writeTimeout: 10s}":                      "t.yaml: limits.http.writeTimeout: 10s must be longer than bodyReadTimeout 30s plus limits.largeWait 1m0s",
+		"{bodyReadTimeout: -1s}":                   "a duration must not be negative",
+		"{writeTimeout: 16s, bodyReadTimeout: 1s}": `route "gbdfl.person": deadline: 15s plus limits.http.bodyReadTimeout 1s does not fit in limits.http.writeTimeout 16s`,
+	} {
+		_, err := Parse("t.yaml", []byte(base+"limits: {http: "+edit+"}\n"))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s:\n got %v\nwant %s", edit, err, want)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/internal/auth"
 	"github.com/minfin-kz/kopir/internal/config"
+	"github.com/minfin-kz/kopir/internal/httpguard"
 	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/store"
@@ -29,8 +30,9 @@ type Server struct {
 	Routes  *routes.Table
 	Callers []config.Caller
 	Store   store.Store // read: a caller's own message
-	Ledger  *ledger.Ledger
 	Log     *slog.Logger
+	// Guard is the listener's guard; it records every refusal.
+	Guard *httpguard.Listener
 	// MaxBody bounds bodies sent to an unknown route.
 	MaxBody int64
 	// Extra are endpoints contributed by inbound channels.
@@ -45,7 +47,7 @@ type Extra struct {
 	Routes  []string
 }
 
-// Handler returns the mux.
+// Handler returns the mux behind the listener's guard.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/routes/{route}", s.callRoute)
@@ -54,56 +56,84 @@ func (s *Server) Handler() http.Handler {
 	for _, e := range s.Extra {
 		mux.Handle(e.Pattern, s.guard(e))
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, problem.New(http.StatusNotFound, "Not found", fmt.Sprintf("%s %s is not part of the internal API; routes are called with POST /v1/routes/{route}", r.Method, r.URL.Path)))
+	return s.Guard.Handler(mux, func(*http.Request) string {
+		return "this path is not part of the internal API; routes are called with POST /v1/routes/{route}"
 	})
-	return mux
 }
 
-// CorrelationID is the caller's X-Correlation-Id, or a new one.
-func CorrelationID(r *http.Request) string {
-	if id := r.Header.Get("X-Correlation-Id"); id != "" && len(id) <= 128 && printable(id) {
-		return id
+// RouteOf is the route a request to the internal API names, for the
+// record of its refusal.
+func RouteOf(r *http.Request) string {
+	name, _ := strings.CutPrefix(r.URL.Path, "/v1/routes/")
+	if name == r.URL.Path {
+		return ""
 	}
-	return routes.NewMessageID()
+	return name
+}
+
+// MaxCorrelationID is the longest X-Correlation-Id accepted.
+const MaxCorrelationID = 128
+
+// correlationID is the caller's X-Correlation-Id, or a new one when it
+// sent none; one that is too long or not printable ASCII is refused (and
+// the refusal carries a new one).
+func correlationID(r *http.Request) (string, *problem.Problem) {
+	id := r.Header.Get("X-Correlation-Id")
+	if id == "" {
+		return routes.NewMessageID(), nil
+	}
+	if len(id) > MaxCorrelationID || !printable(id) {
+		p := problem.New(http.StatusBadRequest, "Invalid X-Correlation-Id",
+			fmt.Sprintf("the id is %d bytes; at most %d printable ASCII characters (0x20-0x7E) are accepted", len(id), MaxCorrelationID))
+		p.Field = "X-Correlation-Id"
+		return routes.NewMessageID(), p
+	}
+	return id, nil
 }
 
 func (s *Server) callRoute(w http.ResponseWriter, r *http.Request) {
 	started := time.Now()
 	name := r.PathValue("route")
-	corr := CorrelationID(r)
+	corr, badCorr := correlationID(r)
 	w.Header().Set("X-Correlation-Id", corr)
-	id := routes.NewMessageID()
 	reject := func(caller string, p *problem.Problem, body []byte) {
-		p.MessageID = id
-		err := s.Ledger.Refused(r.Context(), ledger.Refusal{ID: id, Route: name, Caller: caller, CorrelationID: corr, Started: started,
-			HTTPStatus: p.Status, Reason: p.Error(), Body: body})
-		if err != nil {
-			s.Log.Error("recording a refused call", "messageId", id, "err", err)
-		}
-		problem.Write(w, p)
+		s.Guard.Refuse(w, r, httpguard.Refusal{Route: name, Caller: caller, CorrelationID: corr, Body: body}, p)
 	}
 
 	caller, ok := auth.Caller(s.Callers, r)
 	if !ok {
-		reject("anonymous", problem.New(http.StatusUnauthorized, "Unauthorized", "send Authorization: Bearer <token> with a token issued to your system"), nil)
+		reject("", problem.New(http.StatusUnauthorized, "Unauthorized", "send Authorization: Bearer <token> with a token issued to your system"), nil)
+		return
+	}
+	if badCorr != nil {
+		reject(caller, badCorr, nil)
 		return
 	}
 	route, ok := s.Routes.Get(name)
 	if ok && route.Inbound != nil {
-		reject(caller, problem.New(http.StatusNotFound, "Inbound route", fmt.Sprintf("route %s receives messages from agencies on channel %s; it is not called through the internal API", name, route.Inbound.Channel)), nil)
+		reject(caller, problem.New(http.StatusNotFound, "Inbound route", fmt.Sprintf("route %s receives messages from agencies on channel %s; it is not called through the internal API", route.Name, route.Inbound.Channel)), nil)
 		return
 	}
 	if !ok {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, s.MaxBody))
-		reject(caller, problem.New(http.StatusNotFound, "Unknown route", fmt.Sprintf("no route named %q; known routes: %s", name, strings.Join(s.Routes.Names(), ", "))), body)
+		known := strings.Join(s.Routes.Names(), ", ")
+		if !plainName(name) {
+			// Not echoed: a name like that is an attack, not a typo.
+			reject(caller, problem.New(http.StatusNotFound, "Not found", fmt.Sprintf(
+				"no route has that name: route names are at most %d letters, digits, '.', '-' and '_'; known routes: %s", ledger.MaxName, known)), body)
+			return
+		}
+		reject(caller, problem.New(http.StatusNotFound, "Unknown route", fmt.Sprintf("no route named %q; known routes: %s", name, known)), body)
 		return
 	}
 	if !route.Allows(caller) {
-		reject(caller, problem.New(http.StatusForbidden, "Forbidden", fmt.Sprintf("caller %q may not use route %s", caller, name)), nil)
+		reject(caller, problem.New(http.StatusForbidden, "Forbidden", fmt.Sprintf("caller %q may not use route %s", caller, route.Name)), nil)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(route.MaxBody)))
+	if errors.Is(err, httpguard.ErrBodyTimeout) {
+		return // the guard answers 408 and records it
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -117,12 +147,17 @@ func (s *Server) callRoute(w http.ResponseWriter, r *http.Request) {
 		reject(caller, p, body)
 		return
 	}
+	if p := strictJSON(body); p != nil {
+		reject(caller, p, body)
+		return
+	}
 	key := r.Header.Get("Idempotency-Key")
 	if p := checkIdempotencyKey(key); p != nil {
 		reject(caller, p, body)
 		return
 	}
 
+	id := routes.NewMessageID()
 	x := &routes.Exchange{Route: route, Caller: caller, Started: started, Request: adapters.Request{
 		Route: name, Operation: route.Operation, MessageID: id, CorrelationID: corr,
 		IdempotencyKey: key, Body: body,
@@ -135,7 +170,7 @@ func (s *Server) callRoute(w http.ResponseWriter, r *http.Request) {
 			p.MessageID = id
 		}
 		if p.Status >= 500 {
-			log.Warn("route call failed", "status", p.Status, "err", err)
+			log.Warn("route call failed", "status", p.Status, "err", err, "cause", errors.Unwrap(err))
 		}
 		problem.Write(w, p)
 		return
@@ -180,6 +215,20 @@ func checkJSONObject(body []byte) *problem.Problem {
 	return nil
 }
 
+// StrictJSON refuses a body with a key given twice or text that is not
+// UTF-8, naming the problem and its JSON path.
+func strictJSON(body []byte) *problem.Problem {
+	var je *adapters.JSONError
+	if !errors.As(adapters.CheckJSON(body), &je) {
+		return nil
+	}
+	title := map[string]string{adapters.JSONDuplicateKey: "Duplicate JSON key", adapters.JSONInvalidUTF8: "Invalid UTF-8",
+		adapters.JSONInvalidUnicode: "Invalid Unicode escape", adapters.JSONTooDeep: "JSON nested too deep"}[je.Kind]
+	p := problem.New(http.StatusBadRequest, title, "the body is ambiguous or not text: "+je.Error())
+	p.Field = je.Path
+	return p
+}
+
 // MaxIdempotencyKey is the longest Idempotency-Key accepted, as the HTTP
 // idempotency-key draft suggests keys of at most a UUID's order of size.
 const MaxIdempotencyKey = 255
@@ -200,6 +249,21 @@ func checkIdempotencyKey(key string) *problem.Problem {
 	return nil
 }
 
+// plainName tells whether a route name the caller sent could be one a
+// config gives, and may be echoed back.
+func plainName(s string) bool {
+	if s == "" || len(s) > ledger.MaxName {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 func printable(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] > 0x7e {
@@ -212,16 +276,23 @@ func printable(s string) bool {
 func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	caller, ok := auth.Caller(s.Callers, r)
 	if !ok {
-		problem.Write(w, problem.New(http.StatusUnauthorized, "Unauthorized", "send Authorization: Bearer <token>"))
+		s.Guard.Refuse(w, r, httpguard.Refusal{}, problem.New(http.StatusUnauthorized, "Unauthorized", "send Authorization: Bearer <token>"))
 		return
 	}
 	id := r.PathValue("id")
+	if !routes.ValidMessageID(id) {
+		p := problem.New(http.StatusBadRequest, "Invalid message id", "a message id is the UUID a call was answered with")
+		p.Field = "id"
+		s.Guard.Refuse(w, r, httpguard.Refusal{Caller: caller}, p)
+		return
+	}
 	m, err := s.Store.Get(r.Context(), id)
 	if err != nil || m.Caller != caller {
 		// Another caller's message is reported as absent, not forbidden,
 		// so ids cannot be probed.
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			problem.Write(w, problem.New(http.StatusServiceUnavailable, "Message store unavailable", err.Error()))
+			s.Log.Error("reading a message for its caller", "messageId", id, "err", err)
+			problem.Write(w, problem.StoreUnavailable(id))
 			return
 		}
 		problem.Write(w, problem.New(http.StatusNotFound, "Unknown message", fmt.Sprintf("no message %s for caller %s", id, caller)))
@@ -238,7 +309,7 @@ func (s *Server) guard(e Extra) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller, ok := auth.Caller(s.Callers, r)
 		if !ok {
-			problem.Write(w, problem.New(http.StatusUnauthorized, "Unauthorized", "send Authorization: Bearer <token>"))
+			s.Guard.Refuse(w, r, httpguard.Refusal{}, problem.New(http.StatusUnauthorized, "Unauthorized", "send Authorization: Bearer <token>"))
 			return
 		}
 		for _, name := range e.Routes {
@@ -247,6 +318,7 @@ func (s *Server) guard(e Extra) http.Handler {
 				return
 			}
 		}
-		problem.Write(w, problem.New(http.StatusForbidden, "Forbidden", fmt.Sprintf("caller %q may use none of the routes %s", caller, strings.Join(e.Routes, ", "))))
+		s.Guard.Refuse(w, r, httpguard.Refusal{Caller: caller}, problem.New(http.StatusForbidden, "Forbidden",
+			fmt.Sprintf("caller %q may use none of the routes %s", caller, strings.Join(e.Routes, ", "))))
 	})
 }

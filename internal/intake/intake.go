@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/httpguard"
 	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/minfin-kz/kopir/routes"
@@ -88,12 +89,13 @@ func (in *Intake) duplicate(ctx context.Context, r *routes.Route, m *adapters.In
 	if m.ExternalID == "" {
 		return nil, nil
 	}
-	prev, err := in.store.FindByExternalID(ctx, r.Name, m.ExternalID)
+	// Looked up as it is stored: capped (the ledger caps what it keeps).
+	prev, err := in.store.FindByExternalID(ctx, r.Name, ledger.BoundName(m.ExternalID, ledger.MaxKey))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, in.storeFailed("looking up an earlier copy", err, about(m)...)
 	}
 	if prev.Status == store.Failed {
 		// A sync inbound call that failed on our side may be sent again:
@@ -129,7 +131,7 @@ func (in *Intake) Accept(ctx context.Context, m *adapters.Inbound) (*adapters.Re
 	}
 	msg, err := in.ledger.InboundQueued(ctx, routes.NewMessageID(), r.Name, actor(m), m)
 	if err != nil {
-		return nil, fmt.Errorf("storing inbound %s message %s: %w", m.Channel, m.ExternalID, err)
+		return nil, in.storeFailed("storing the message", err, about(m)...)
 	}
 	if err := in.queue.Enqueue(ctx, msg); err != nil {
 		in.log.Error("inbound message stored but not queued; the recovery sweep will queue it", "messageId", msg.ID, "err", err)
@@ -140,7 +142,10 @@ func (in *Intake) Accept(ctx context.Context, m *adapters.Inbound) (*adapters.Re
 // Acknowledge keeps the acknowledgement a channel answered with, so a
 // duplicate gets the same one.
 func (in *Intake) Acknowledge(ctx context.Context, id string, ack []byte) error {
-	return in.ledger.Acknowledged(ctx, id, ack)
+	if err := in.ledger.Acknowledged(ctx, id, ack); err != nil {
+		return in.storeFailed("keeping the acknowledgement", err, "messageId", id)
+	}
+	return nil
 }
 
 // Call delivers m synchronously through the route's sync pipeline.
@@ -157,9 +162,11 @@ func (in *Intake) Call(ctx context.Context, m *adapters.Inbound) (*adapters.Resp
 	if rc, err := in.duplicate(ctx, r, m); rc != nil || err != nil {
 		return nil, rc, err
 	}
+	// The agency's ids go on to the subscriber as they will be stored:
+	// capped, one line.
 	x := &routes.Exchange{Route: r, Caller: actor(m), Inbound: true, Started: time.Now(), Request: adapters.Request{
-		Route: r.Name, Operation: r.Operation, MessageID: routes.NewMessageID(), CorrelationID: m.CorrelationID,
-		Body: m.Body, ExternalID: m.ExternalID,
+		Route: r.Name, Operation: r.Operation, MessageID: routes.NewMessageID(), CorrelationID: ledger.BoundName(m.CorrelationID, ledger.MaxKey),
+		Body: m.Body, ExternalID: ledger.BoundName(m.ExternalID, ledger.MaxKey),
 	}}
 	if x.Request.CorrelationID == "" {
 		x.Request.CorrelationID = x.Request.MessageID
@@ -178,7 +185,29 @@ func (in *Intake) Call(ctx context.Context, m *adapters.Inbound) (*adapters.Resp
 	return x.Response, rc, nil
 }
 
-// Reject records a message refused before it was accepted.
+// StoreError is the intake's failure to read or write the store. Its text
+// is what a channel may pass to the agency; the store's own words are in
+// the cause and the log.
+type StoreError struct {
+	What string
+	Err  error
+}
+
+func (e *StoreError) Error() string { return e.What + ": the message store is unavailable" }
+func (e *StoreError) Unwrap() error { return e.Err }
+
+func (in *Intake) storeFailed(what string, err error, about ...any) error {
+	in.log.Error("inbound: the message store failed", append(about, "step", what, "err", err)...)
+	return &StoreError{What: what, Err: err}
+}
+
+func about(m *adapters.Inbound) []any {
+	return []any{"channel", m.Channel, "externalId", ledger.BoundName(m.ExternalID, ledger.MaxKey)}
+}
+
+// Reject records a message refused before it was accepted. A message whose
+// body ran out of time is the listener guard's to record (it answers 408):
+// it gets an id but no second record.
 func (in *Intake) Reject(ctx context.Context, m *adapters.Inbound, reason error) string {
 	route := "inbound:" + m.Channel
 	if r, ok := in.route(m.Channel, m.Key); ok {
@@ -189,6 +218,9 @@ func (in *Intake) Reject(ctx context.Context, m *adapters.Inbound, reason error)
 		raw = m.Body
 	}
 	id := routes.NewMessageID()
+	if httpguard.BodyTimedOut(ctx) {
+		return id
+	}
 	err := in.ledger.Refused(ctx, ledger.Refusal{ID: id, Route: route, Caller: actor(m), CorrelationID: m.CorrelationID,
 		ExternalID: m.ExternalID, Inbound: true, HTTPStatus: http.StatusBadRequest, Reason: reason.Error(), Body: raw,
 		Context: map[string]any{"key": m.Key}, Received: fmt.Sprintf("%s %s %s", m.Channel, m.Key, m.ExternalID)})
@@ -200,26 +232,29 @@ func (in *Intake) Reject(ctx context.Context, m *adapters.Inbound, reason error)
 
 // Find returns the message of route with the given external id.
 func (in *Intake) Find(ctx context.Context, route, externalID string) (*adapters.Found, error) {
-	m, err := in.store.FindByExternalID(ctx, route, externalID)
+	m, err := in.store.FindByExternalID(ctx, route, ledger.BoundName(externalID, ledger.MaxKey))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: no message of route %s with external id %s", adapters.ErrNotFound, route, externalID)
+		return nil, fmt.Errorf("%w: no message of route %s with external id %s", adapters.ErrNotFound, route, ledger.BoundName(externalID, ledger.MaxKey))
 	}
 	if err != nil {
-		return nil, err
+		return nil, in.storeFailed("finding the message", err, "route", route)
 	}
 	return &adapters.Found{MessageID: m.ID, Route: m.Route, ExternalID: m.ExternalID, Status: string(m.Status), Request: m.RequestBody}, nil
 }
 
 // Annotate appends a business event to a message's audit trail.
 func (in *Intake) Annotate(ctx context.Context, id, action, detail string) error {
-	return in.ledger.Annotated(ctx, id, "agency", action, detail)
+	if err := in.ledger.Annotated(ctx, id, "agency", action, detail); err != nil {
+		return in.storeFailed("recording the event", err, "messageId", id)
+	}
+	return nil
 }
 
 // History is a message's audit trail.
 func (in *Intake) History(ctx context.Context, id string) ([]adapters.Event, error) {
 	recs, err := in.store.Audit(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, in.storeFailed("reading the history", err, "messageId", id)
 	}
 	out := make([]adapters.Event, len(recs))
 	for i, r := range recs {

@@ -165,3 +165,39 @@ func TestRejectFindAnnotate(t *testing.T) {
 		t.Errorf("audit: %+v", v)
 	}
 }
+
+// An agency id longer than what is kept is stored capped, found again by
+// itself (a repeat is a duplicate), and nothing of it is kept whole.
+func TestLongExternalIDIsCappedAndStillDeduplicated(t *testing.T) {
+	in, st, q := setup(t)
+	ctx := context.Background()
+	long := strings.Repeat("x", 64<<10)
+	m := &adapters.Inbound{Channel: "shep", Key: "MINFIN_Notice", ExternalID: long, CorrelationID: long, Body: []byte(`{}`)}
+	first, err := in.Accept(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := in.Accept(ctx, m)
+	if err != nil || !again.Duplicate || again.MessageID != first.MessageID || len(q.ids) != 1 {
+		t.Fatalf("repeat of a long id: %+v %v (queued %d)", again, err, len(q.ids))
+	}
+	stored, _ := st.Get(ctx, first.MessageID)
+	if len(stored.ExternalID) > ledger.MaxKey+32 || len(stored.CorrelationID) > ledger.MaxKey+32 {
+		t.Errorf("kept %d and %d bytes of the ids", len(stored.ExternalID), len(stored.CorrelationID))
+	}
+	if f, err := in.Find(ctx, "budget.notice", long); err != nil || f.MessageID != first.MessageID {
+		t.Errorf("find by the long id: %+v %v", f, err)
+	}
+}
+
+// A store failure reaches the channel as words it may pass to the agency;
+// the store's own stay in the cause.
+func TestStoreFailureIsNamedWithoutTheStoreWords(t *testing.T) {
+	in, st, _ := setup(t)
+	st.Close()
+	_, err := in.Accept(context.Background(), &adapters.Inbound{Channel: "shep", Key: "MINFIN_Notice", ExternalID: "e-1", Body: []byte(`{}`)})
+	var se *StoreError
+	if !errors.As(err, &se) || err.Error() != "looking up an earlier copy: the message store is unavailable" || se.Unwrap() == nil {
+		t.Errorf("Accept on a closed store: %v", err)
+	}
+}

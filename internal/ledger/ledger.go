@@ -115,16 +115,41 @@ func (l *Ledger) Exchanged(ctx context.Context, x *routes.Exchange, err error) e
 	}
 	p := l.policy(x.Route.Name)
 	m := l.message(x, status, errText(err), answered(x.Route.Name, err))
+	if refusesKey(err) {
+		// The key belongs to the earlier call; this refusal is kept
+		// under its own id, the key named in its error.
+		m.IdempotencyKey, m.RequestFingerprint = "", ""
+	}
 	if x.Response != nil {
 		m.ResponseBody = p.JSON(x.Response.Body)
 	}
 	at := x.Attempts()
 	evs, kept := l.outboundEvidence(m.ID, m.Route, at)
-	err = l.record(ctx, store.Event{Message: m, Attempts: l.attempts(p, m.ID, at), Evidence: evs, Audit: append([]store.AuditEntry{
+	ev := store.Event{Message: m, Attempts: l.attempts(p, m.ID, at), Evidence: evs, Audit: append([]store.AuditEntry{
 		{MessageID: m.ID, Actor: m.Caller, Action: string(Received), At: x.Started},
 		entry(m.ID, busActor, Action(status), detail),
-	}, kept...)})
-	return keyTaken(x, err)
+	}, kept...)}
+	rerr := l.record(ctx, ev)
+	if !errors.Is(rerr, store.ErrDuplicateKey) {
+		return rerr
+	}
+	// Another process stored a message with this key first: the call is
+	// refused (409), and kept without the key so its record is not lost.
+	taken := keyTaken(x, rerr)
+	m.IdempotencyKey, m.RequestFingerprint = "", ""
+	m.HTTPStatus, m.Error = answered(x.Route.Name, taken), Bound(taken.Error(), MaxError)
+	ev.Audit[1].Detail = taken.Error()
+	if err := l.record(ctx, ev); err != nil {
+		return err
+	}
+	return taken
+}
+
+// refusesKey tells whether err refuses the call because of its
+// Idempotency-Key, which then stays with the message that holds it.
+func refusesKey(err error) bool {
+	var re *routes.Error
+	return errors.As(err, &re) && re.AboutKey()
 }
 
 // Queued records an async call as QUEUED with its payload, kept until it
@@ -144,9 +169,11 @@ func (l *Ledger) Queued(ctx context.Context, x *routes.Exchange) (*routes.Messag
 
 // Repeated notes that x repeated the earlier message's Idempotency-Key.
 func (l *Ledger) Repeated(ctx context.Context, earlier *routes.Message, x *routes.Exchange) {
-	detail := fmt.Sprintf("Idempotency-Key %q repeated; answered with the first result", Bound(x.Request.IdempotencyKey, MaxKey))
-	if earlier.Route != x.Route.Name {
-		detail = fmt.Sprintf("Idempotency-Key %q repeated for another route (%s); refused", Bound(x.Request.IdempotencyKey, MaxKey), x.Route.Name)
+	key := Bound(x.Request.IdempotencyKey, MaxKey)
+	detail := fmt.Sprintf("Idempotency-Key %q repeated; answered with the first result", key)
+	if differs := routes.KeyReuse(earlier, x); len(differs) > 0 {
+		detail = fmt.Sprintf("Idempotency-Key %q repeated by message %s with a different %s (route %s); refused",
+			key, x.Request.MessageID, strings.Join(differs, " and "), x.Route.Name)
 	}
 	if err := l.record(ctx, store.Event{Audit: []store.AuditEntry{entry(earlier.ID, x.Caller, Duplicate, detail)}}); err != nil {
 		l.log.Error("recording a repeated Idempotency-Key", "messageId", earlier.ID, "err", err)
@@ -172,20 +199,30 @@ func (l *Ledger) message(x *routes.Exchange, status store.Status, errText string
 		dir = store.Inbound
 	}
 	return &store.Message{
-		ID:             x.Request.MessageID,
-		Route:          BoundName(x.Route.Name, MaxName),
-		Direction:      dir,
-		Caller:         BoundName(x.Caller, MaxName),
-		CorrelationID:  BoundName(x.Request.CorrelationID, MaxKey),
-		IdempotencyKey: x.Request.IdempotencyKey, // checked by the API before the pipeline runs
-		ExternalID:     BoundName(x.Request.ExternalID, MaxKey),
-		Status:         status,
-		HTTPStatus:     httpStatus,
-		Error:          Bound(errText, MaxError),
-		RequestBody:    l.policy(x.Route.Name).JSON(x.Request.Body),
-		CreatedAt:      x.Started.UTC(),
-		UpdatedAt:      l.now().UTC(),
+		ID:                 x.Request.MessageID,
+		Route:              BoundName(x.Route.Name, MaxName),
+		Direction:          dir,
+		Caller:             BoundName(x.Caller, MaxName),
+		CorrelationID:      BoundName(x.Request.CorrelationID, MaxKey),
+		IdempotencyKey:     x.Request.IdempotencyKey, // checked by the API before the pipeline runs
+		RequestFingerprint: fingerprint(x),
+		ExternalID:         BoundName(x.Request.ExternalID, MaxKey),
+		Status:             status,
+		HTTPStatus:         httpStatus,
+		Error:              Bound(errText, MaxError),
+		RequestBody:        l.policy(x.Route.Name).JSON(x.Request.Body),
+		CreatedAt:          x.Started.UTC(),
+		UpdatedAt:          l.now().UTC(),
 	}
+}
+
+// fingerprint is kept only with a key: it is what a repeat of the key is
+// compared with.
+func fingerprint(x *routes.Exchange) string {
+	if x.Request.IdempotencyKey == "" {
+		return ""
+	}
+	return x.RequestFingerprint()
 }
 
 // attempts readies attempts for the store: wire bodies masked, numbered by
@@ -216,7 +253,7 @@ func keyTaken(x *routes.Exchange, err error) error {
 // View is the pipeline's view of a stored message.
 func View(m *store.Message) *routes.Message {
 	return &routes.Message{ID: m.ID, Route: m.Route, CorrelationID: m.CorrelationID, Status: string(m.Status),
-		Delivered: m.Status == store.Delivered, Error: m.Error, Attempts: m.Attempts}
+		Delivered: m.Status == store.Delivered, Error: m.Error, Attempts: m.Attempts, Fingerprint: m.RequestFingerprint}
 }
 
 // answered is the HTTP status the internal caller gets for err, as kept

@@ -36,14 +36,19 @@ func exchange(r *routes.Route, key, body string) *routes.Exchange {
 // Two processes raced with one caller's key: the store refuses the second
 // message, and the caller is told 409, not 502.
 func TestSecondMessageWithAKeyIsAConflict(t *testing.T) {
-	l, _, r := open(t)
+	l, st, r := open(t)
 	ctx := context.Background()
 	if err := l.Exchanged(ctx, exchange(r, "k1", `{}`), nil); err != nil {
 		t.Fatal(err)
 	}
-	err := l.Exchanged(ctx, exchange(r, "k1", `{}`), nil)
+	second := exchange(r, "k1", `{}`)
+	err := l.Exchanged(ctx, second, nil)
 	if p := problem.From("r", err); p.Status != http.StatusConflict || p.Field != "Idempotency-Key" {
 		t.Errorf("second message with the key: %v → %d %s", err, p.Status, p.Field)
+	}
+	// The loser's exchange is kept all the same, without the key.
+	if m, err := st.Get(ctx, second.Request.MessageID); err != nil || m.IdempotencyKey != "" || m.HTTPStatus != http.StatusConflict {
+		t.Errorf("the loser's record: %+v %v", m, err)
 	}
 	if _, err := l.Queued(ctx, exchange(r, "k1", `{}`)); problem.From("r", err).Status != http.StatusConflict {
 		t.Errorf("queued with a taken key: %v", err)

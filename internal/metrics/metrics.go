@@ -27,6 +27,7 @@ type Metrics struct {
 	QueueDepth      *prometheus.GaugeVec     // route
 	Deliveries      *prometheus.CounterVec   // route, outcome
 	Inbound         *prometheus.CounterVec   // channel, outcome
+	HTTPRefused     *prometheus.CounterVec   // listener, reason
 }
 
 // New registers every instrument on a fresh registry.
@@ -61,9 +62,12 @@ func New() *Metrics {
 		Inbound: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kopir_inbound_total", Help: "Messages pushed in by agencies, by outcome.",
 		}, []string{"channel", "outcome"}),
+		HTTPRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kopir_http_refused_total", Help: "Requests a listener refused before its handlers: busy, client-busy, uri-too-long, headers-too-large, body-timeout, not-found, method-not-allowed.",
+		}, []string{"listener", "reason"}),
 	}
 	m.Registry.MustRegister(m.Requests, m.RequestDuration, m.Attempts, m.AttemptDuration, m.Retries,
-		m.BreakerState, m.QueueDepth, m.Deliveries, m.Inbound,
+		m.BreakerState, m.QueueDepth, m.Deliveries, m.Inbound, m.HTTPRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

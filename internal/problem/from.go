@@ -43,7 +43,7 @@ func From(route string, err error) *Problem {
 			def.status, def.title = http.StatusInternalServerError, "Internal error"
 		}
 		return &Problem{Type: "urn:kopir:problem:" + string(re.Kind), Title: def.title, Status: def.status,
-			Detail: re.Error(), Field: re.Field, MessageID: re.MessageID, RetryAfter: re.RetryAfter}
+			Detail: re.Error(), Field: re.Field, MessageID: re.MessageID, RetryAfter: re.RetryAfter, Differs: re.Differs}
 	}
 	var ae *adapters.Error
 	if errors.As(err, &ae) {
@@ -72,4 +72,13 @@ func From(route string, err error) *Problem {
 		return New(http.StatusGatewayTimeout, "Agency timeout", fmt.Sprintf("route %s: %v", route, err))
 	}
 	return New(http.StatusBadGateway, "Agency unreachable", fmt.Sprintf("route %s: %v", route, err))
+}
+
+// StoreUnavailable answers a request whose message the store could not
+// read or write: the message id, and nothing of the store's own words,
+// which belong in the log.
+func StoreUnavailable(messageID string) *Problem {
+	return &Problem{Type: "urn:kopir:problem:" + string(routes.KindStoreUnavailable), Title: pipelineProblems[routes.KindStoreUnavailable].title,
+		Status: http.StatusServiceUnavailable, Detail: "the message store could not be reached; repeat the request later",
+		MessageID: messageID, RetryAfter: time.Second}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Problem is the body of an error answer.
@@ -20,6 +21,9 @@ type Problem struct {
 	Field     string `json:"field,omitempty"`
 	Code      string `json:"code,omitempty"` // the agency's own error code
 	MessageID string `json:"messageId,omitempty"`
+	// Differs names what a reused Idempotency-Key's request changed
+	// ("route", "body").
+	Differs []string `json:"differs,omitempty"`
 	// RetryAfter is sent as the Retry-After header, not in the body.
 	RetryAfter time.Duration `json:"-"`
 }
@@ -56,7 +60,25 @@ func Write(w http.ResponseWriter, p *Problem) {
 		h.Set("Retry-After", strconv.Itoa(secs))
 	}
 	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(p)
+	out := *p
+	out.Title, out.Detail, out.Field, out.Code = capText(p.Title), capText(p.Detail), capText(p.Field), capText(p.Code)
+	_ = json.NewEncoder(w).Encode(&out)
+}
+
+// MaxText caps each text of an answer: details carry words from outside
+// (an agency's fault string, a field name the caller sent) that must not
+// make the answer as large as the attack.
+const MaxText = 2048
+
+func capText(s string) string {
+	if len(s) <= MaxText {
+		return s
+	}
+	cut := s[:MaxText]
+	for len(cut) > 0 && !utf8.RuneStart(s[len(cut)]) {
+		cut = cut[:len(cut)-1]
+	}
+	return cut + "…"
 }
 
 func slug(s string) string {

@@ -34,22 +34,26 @@ const (
 // request kept only while an async delivery may still need it (it is dropped
 // when the message is DELIVERED).
 type Message struct {
-	ID             string          `db:"id" json:"id"`
-	Route          string          `db:"route" json:"route"`
-	Direction      Direction       `db:"direction" json:"direction"`
-	Caller         string          `db:"caller" json:"caller"`
-	CorrelationID  string          `db:"correlation_id" json:"correlationId"`
-	IdempotencyKey string          `db:"idempotency_key" json:"idempotencyKey,omitempty"`
-	ExternalID     string          `db:"external_id" json:"externalId,omitempty"` // e.g. SHEP messageId of an inbound message
-	Status         Status          `db:"status" json:"status"`
-	HTTPStatus     int             `db:"http_status" json:"httpStatus,omitempty"` // what the caller was answered
-	Error          string          `db:"error" json:"error,omitempty"`
-	RequestBody    json.RawMessage `db:"request_body" json:"requestBody,omitempty"`
-	ResponseBody   json.RawMessage `db:"response_body" json:"responseBody,omitempty"`
-	Payload        []byte          `db:"payload" json:"-"`
-	Attempts       int             `db:"attempts" json:"attemptCount"`
-	CreatedAt      time.Time       `db:"created_at" json:"createdAt"`
-	UpdatedAt      time.Time       `db:"updated_at" json:"updatedAt"`
+	ID             string    `db:"id" json:"id"`
+	Route          string    `db:"route" json:"route"`
+	Direction      Direction `db:"direction" json:"direction"`
+	Caller         string    `db:"caller" json:"caller"`
+	CorrelationID  string    `db:"correlation_id" json:"correlationId"`
+	IdempotencyKey string    `db:"idempotency_key" json:"idempotencyKey,omitempty"`
+	// RequestFingerprint identifies the request that took IdempotencyKey
+	// (hex SHA-256 of its canonical body), so that a repeat with another
+	// body is told apart from a true repeat.
+	RequestFingerprint string          `db:"request_fingerprint" json:"requestFingerprint,omitempty"`
+	ExternalID         string          `db:"external_id" json:"externalId,omitempty"` // e.g. SHEP messageId of an inbound message
+	Status             Status          `db:"status" json:"status"`
+	HTTPStatus         int             `db:"http_status" json:"httpStatus,omitempty"` // what the caller was answered
+	Error              string          `db:"error" json:"error,omitempty"`
+	RequestBody        json.RawMessage `db:"request_body" json:"requestBody,omitempty"`
+	ResponseBody       json.RawMessage `db:"response_body" json:"responseBody,omitempty"`
+	Payload            []byte          `db:"payload" json:"-"`
+	Attempts           int             `db:"attempts" json:"attemptCount"`
+	CreatedAt          time.Time       `db:"created_at" json:"createdAt"`
+	UpdatedAt          time.Time       `db:"updated_at" json:"updatedAt"`
 }
 
 // Attempt is one try at reaching an endpoint.

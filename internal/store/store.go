@@ -176,7 +176,10 @@ func (s *SQLStore) closeDBs() error {
 }
 
 const messageCols = "id, route, direction, caller, correlation_id, idempotency_key, external_id, status, " +
-	"http_status, error, request_body, response_body, payload, attempts, created_at, updated_at"
+	"http_status, error, request_body, response_body, payload, attempts, created_at, updated_at, request_fingerprint"
+
+// messageColCount is how many columns messageCols names.
+const messageColCount = 17
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -186,7 +189,7 @@ func scanMessage(sc scanner) (*Message, error) {
 	var reqBody, respBody []byte
 	if err := sc.Scan(&m.ID, &m.Route, &m.Direction, &m.Caller, &m.CorrelationID, &m.IdempotencyKey,
 		&m.ExternalID, &m.Status, &m.HTTPStatus, &m.Error, &reqBody, &respBody, &m.Payload,
-		&m.Attempts, &created, &updated); err != nil {
+		&m.Attempts, &created, &updated, &m.RequestFingerprint); err != nil {
 		return nil, err
 	}
 	if len(reqBody) > 0 {

@@ -822,6 +822,20 @@ func TestMigrateFromFirstVersion(t *testing.T) {
 	})
 }
 
+// The fingerprint of the request that took a key reads back with the key,
+// and a later update of the message (delivery, replay) does not change it.
+func TestFingerprintStaysWithTheKey(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s, _ := newStore(t, b)
+		record(t, s, Event{Message: &Message{ID: "m1", Caller: "tax", IdempotencyKey: "k", RequestFingerprint: "f1", Status: Queued}})
+		record(t, s, Event{Message: &Message{ID: "m1", Caller: "tax", IdempotencyKey: "k", Status: Delivered}})
+		got, err := s.FindByIdempotencyKey(ctx, "tax", "k")
+		if err != nil || got.RequestFingerprint != "f1" || got.Status != Delivered {
+			t.Fatalf("after update: %+v %v", got, err)
+		}
+	})
+}
+
 func TestEmptyChainVerifies(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		s, _ := newStore(t, b)

@@ -212,7 +212,9 @@ const (
 func (s *SQLStore) query(k stmtKey) string {
 	switch k.kind {
 	case kindMessages:
-		return "INSERT INTO messages (" + messageCols + ") VALUES " + placeholders(k.rows, 16) + `
+		// request_fingerprint is left out of the update: it belongs to the
+		// call that first took the Idempotency-Key.
+		return "INSERT INTO messages (" + messageCols + ") VALUES " + placeholders(k.rows, messageColCount) + `
 ON CONFLICT (id) DO UPDATE SET
   route = excluded.route, direction = excluded.direction, caller = excluded.caller,
   correlation_id = excluded.correlation_id, idempotency_key = excluded.idempotency_key,
@@ -362,7 +364,7 @@ func (s *SQLStore) writeBatch(reqs []*request) error {
 		for _, c := range chunks(len(round)) {
 			part := round[pos : pos+c]
 			pos += c
-			args := make([]any, 0, c*16)
+			args := make([]any, 0, c*messageColCount)
 			for _, i := range part {
 				r := reqs[i]
 				m := r.ev.Message
@@ -377,7 +379,7 @@ func (s *SQLStore) writeBatch(reqs []*request) error {
 				args = append(args, m.ID, m.Route, string(m.Direction), m.Caller, m.CorrelationID,
 					m.IdempotencyKey, m.ExternalID, string(m.Status), m.HTTPStatus, m.Error,
 					s.d.body(m.RequestBody), s.d.body(m.ResponseBody), s.d.blob(payload),
-					len(r.ev.Attempts), s.d.ts(created), s.d.ts(r.now))
+					len(r.ev.Attempts), s.d.ts(created), s.d.ts(r.now), m.RequestFingerprint)
 			}
 			rows, err := st(kindMessages, c).QueryxContext(ctx, args...)
 			if err != nil {

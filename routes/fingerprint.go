@@ -1,0 +1,55 @@
+package routes
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+)
+
+// Fingerprint identifies a request body for its Idempotency-Key: the hex
+// SHA-256 of the body in canonical form (a JSON body re-encoded with its
+// keys sorted and no insignificant space, numbers as written), so that a
+// caller repeating a call is recognised however its JSON library orders
+// keys, and a different request under the same key is not. A body that is
+// not JSON is taken byte for byte.
+func Fingerprint(body []byte) string {
+	sum := sha256.Sum256(canonical(body))
+	return hex.EncodeToString(sum[:])
+}
+
+func canonical(body []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return body
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// KeyReuse names what a call x under an earlier message's Idempotency-Key
+// changed: "route", "body", both, or nothing (a true repeat). A message
+// stored before fingerprints were kept is compared by route only.
+func KeyReuse(earlier *Message, x *Exchange) []string {
+	var differs []string
+	if earlier.Route != x.Route.Name {
+		differs = append(differs, "route")
+	}
+	if earlier.Fingerprint != "" && earlier.Fingerprint != x.RequestFingerprint() {
+		differs = append(differs, "body")
+	}
+	return differs
+}
+
+// RequestFingerprint is x's Fingerprint, computed once.
+func (x *Exchange) RequestFingerprint() string {
+	if x.Fingerprint == "" {
+		x.Fingerprint = Fingerprint(x.Request.Body)
+	}
+	return x.Fingerprint
+}
