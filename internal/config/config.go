@@ -412,6 +412,11 @@ func (c *Config) Validate() error {
 			top(name, "%q is not host:port", addr)
 		}
 	}
+	if len(c.Evidence.Trust.CRLURLs) > 0 {
+		// Verification of kept documents reads CRL files only; URLs nothing
+		// fetches would make every signature's revocation status unknown.
+		top("evidence.trust.crlURLs", "not fetched for evidence: give the CRLs as files (evidence.trust.crls)")
+	}
 	if c.Limits.LargeBody < 0 || c.Limits.LargeConcurrent < 0 || c.Limits.LargeWait < 0 {
 		top("limits", "largeBody, largeConcurrent and largeWait must not be negative")
 	}

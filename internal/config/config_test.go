@@ -243,3 +243,13 @@ func TestHashingNeedsPersonalDataKey(t *testing.T) {
 		t.Errorf("key in the environment: %v", err)
 	}
 }
+
+// Kept documents are verified against CRL files only: URLs there would
+// never be fetched, and every signature's revocation would be unknown.
+func TestEvidenceTrustRefusesCRLURLs(t *testing.T) {
+	doc := base + "evidence:\n  trust: {roots: [x.pem], crlURLs: [http://crl.example/x.crl]}\n"
+	_, err := Parse("t.yaml", []byte(doc))
+	if err == nil || !strings.Contains(err.Error(), "evidence.trust.crlURLs") {
+		t.Fatalf("got %v", err)
+	}
+}
