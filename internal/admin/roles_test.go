@@ -13,6 +13,7 @@ import (
 
 	"github.com/minfin-kz/kopir/internal/admin"
 	"github.com/minfin-kz/kopir/internal/config"
+	"github.com/minfin-kz/kopir/internal/httpguard"
 	"github.com/minfin-kz/kopir/internal/jobs"
 	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/problem"
@@ -40,9 +41,11 @@ func server(t *testing.T) (*admin.Server, *store.SQLStore) {
 	for _, r := range config.Roles {
 		admins = append(admins, config.Admin{Caller: config.Caller{Name: string(r) + "-1", TokenSHA256: config.HashToken(string(r) + "-token")}, Role: r})
 	}
+	led := ledger.New(st, nil, "", slog.Default())
 	return &admin.Server{Admins: admins, Store: st, Replayer: replayer{}, Breakers: func() []admin.BreakerState { return nil },
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "# metrics\n") }),
-		Ready:   func() error { return nil }, Denials: ledger.New(st, nil, "", slog.Default()), Log: slog.Default()}, st
+		Ready:   func() error { return nil }, Denials: led, Log: slog.Default(),
+		Guard: &httpguard.Listener{Name: "admin", Limits: config.DefaultHTTPLimits, Ledger: led, Log: slog.Default()}}, st
 }
 
 // Each endpoint against each role. "-" is the answer without a token.
