@@ -31,7 +31,9 @@ type Recorder interface {
 	Refused(ctx context.Context, r ledger.Refusal) error
 }
 
-// Listener is one listener's guard and the recorder of its refusals.
+// Listener is one listener's guard and the recorder of its refusals. A nil
+// *Listener guards nothing and records nothing: what a test of one
+// handler, without a listener in front of it, gets.
 type Listener struct {
 	// Name labels the listener in metrics and in what a refusal the guard
 	// makes itself is recorded under: "<name>:<path>".
@@ -67,6 +69,9 @@ func (l *Listener) Server(addr string, h http.Handler) *http.Server {
 
 // Handler puts the guard's middlewares in front of mux, outermost first.
 func (l *Listener) Handler(mux Mux, notFound func(*http.Request) string) http.Handler {
+	if l == nil {
+		return mux
+	}
 	return Chain(l.Fallback(mux, notFound), l.track, l.LimitListener, l.LimitClient, l.Head, l.BodyDeadline)
 }
 
@@ -128,7 +133,7 @@ func (l *Listener) Refuse(w http.ResponseWriter, r *http.Request, rf Refusal, p 
 func (l *Listener) Record(r *http.Request, rf Refusal, status int, reason string) string {
 	id := routes.NewMessageID()
 	st := stateOf(r.Context())
-	if st != nil && st.bodyTimedOut.Load() && status != http.StatusRequestTimeout {
+	if l == nil || st != nil && st.bodyTimedOut.Load() && status != http.StatusRequestTimeout {
 		return id
 	}
 	started := time.Now()
