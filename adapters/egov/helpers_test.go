@@ -2,8 +2,6 @@ package egov_test
 
 import (
 	"crypto/x509"
-	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -37,13 +35,8 @@ func mockServer(t testing.TB, o shepgw.Options) *httptest.Server {
 // held is what the mock gateway still holds for recipients to fetch.
 func held(t testing.TB, url string) shepgw.AsyncHeld {
 	t.Helper()
-	resp, err := http.Get(url + "/_control/shep/messages")
+	h, err := shepgw.FetchHeld(url)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var h shepgw.AsyncHeld
-	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
 		t.Fatal(err)
 	}
 	return h

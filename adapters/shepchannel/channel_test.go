@@ -428,15 +428,11 @@ func TestPollerTakesQueuedMessages(t *testing.T) {
 	}
 }
 
+// held is what the mock gateway still holds for recipients to fetch.
 func held(t testing.TB, url string) shepgw.AsyncHeld {
 	t.Helper()
-	resp, err := http.Get(url + "/_control/shep/messages")
+	h, err := shepgw.FetchHeld(url)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var h shepgw.AsyncHeld
-	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
 		t.Fatal(err)
 	}
 	return h

@@ -1,6 +1,7 @@
 package shepgw
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -360,6 +361,21 @@ func (s *server) asyncNotified(w http.ResponseWriter, req *shepasync.AsyncSendDe
 type AsyncHeld struct {
 	Sent    []AsyncSentItem  `json:"sent"`
 	Waiting []AsyncQueueItem `json:"waiting"`
+}
+
+// FetchHeld reads what the mock gateway at url still holds, through its
+// control API (GET /_control/shep/messages), for tests of its clients.
+func FetchHeld(url string) (AsyncHeld, error) {
+	var h AsyncHeld
+	resp, err := http.Get(url + "/_control/shep/messages")
+	if err != nil {
+		return h, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return h, fmt.Errorf("shepgw: GET /_control/shep/messages: %s", resp.Status)
+	}
+	return h, json.NewDecoder(resp.Body).Decode(&h)
 }
 
 // AsyncSentItem is a message a participant sent.
