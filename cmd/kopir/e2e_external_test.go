@@ -33,8 +33,11 @@ func requireExternalServices(t *testing.T) string {
 	requireServer(t, "PostgreSQL", "127.0.0.1:5432")
 	requireServer(t, "NATS", "127.0.0.1:4222")
 	requireServer(t, "Redis", "127.0.0.1:6379")
-	return fmt.Sprintf("%d_%d", time.Now().Unix(), rand.IntN(1e6))
+	return uniqueSuffix()
 }
+
+// uniqueSuffix tells a test run's schema and stream apart from others'.
+func uniqueSuffix() string { return fmt.Sprintf("%d_%d", time.Now().Unix(), rand.IntN(1e6)) }
 
 // TestOnExternalServices runs the bus on PostgreSQL, an external NATS
 // JetStream and Redis — the production shape — and checks sync calls,
@@ -43,15 +46,11 @@ func requireExternalServices(t *testing.T) string {
 func TestOnExternalServices(t *testing.T) {
 	suffix := requireExternalServices(t)
 
-	admin := pgAdmin(t)
 	schema := "e2e_" + suffix
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+	freshSchema(t, schema)
 	stream := "E2E_" + suffix
 	t.Cleanup(func() { deleteStream(stream) })
-	t.Setenv("KOPIR_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable&search_path="+schema)
+	t.Setenv("KOPIR_DATABASE_URL", schemaDSN(schema))
 	t.Setenv("KOPIR_NATS_URL", "nats://127.0.0.1:4222")
 	t.Setenv("KOPIR_NATS_STREAM", stream)
 	t.Setenv("KOPIR_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -83,7 +82,7 @@ func TestOnExternalServices(t *testing.T) {
 		t.Errorf("audit on PostgreSQL: %d %+v", code, v)
 	}
 	var n int
-	admin.QueryRowContext(context.Background(), "SELECT count(*) FROM "+schema+".messages WHERE status = 'DELIVERED'").Scan(&n)
+	pgAdmin(t).QueryRowContext(context.Background(), "SELECT count(*) FROM "+schema+".messages WHERE status = 'DELIVERED'").Scan(&n)
 	if n != total+1 {
 		t.Errorf("PostgreSQL holds %d delivered messages, want %d", n, total+1)
 	}
@@ -96,13 +95,32 @@ func TestOnExternalServices(t *testing.T) {
 // test to make and drop the schema its bus runs in.
 func pgAdmin(t *testing.T) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("pgx", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	db, err := sql.Open("pgx", pgBase)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// pgBase is the local PostgreSQL the end-to-end tests use.
+const pgBase = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// freshSchema creates the PostgreSQL schema name for the test alone,
+// dropped after it.
+func freshSchema(t *testing.T, name string) {
+	t.Helper()
+	requireServer(t, "PostgreSQL", "127.0.0.1:5432")
+	db := pgAdmin(t)
+	if _, err := db.Exec("CREATE SCHEMA " + name); err != nil {
+		testenv.Unavailable(t, "PostgreSQL: create schema %s: %v", name, err)
+	}
+	t.Cleanup(func() { db.Exec("DROP SCHEMA " + name + " CASCADE") })
+}
+
+// schemaDSN is the DSN of the local PostgreSQL with schema first on the
+// search path.
+func schemaDSN(schema string) string { return pgBase + "&search_path=" + schema }
 
 // deleteStream removes a test run's stream from the local NATS server.
 func deleteStream(stream string) {

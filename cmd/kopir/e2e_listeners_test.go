@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,17 +39,12 @@ func TestListenerRefusals(t *testing.T) {
 		refusalSuite(t, limitedHarness(t), nil)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		dsn := freshSchema(t)
-		t.Setenv("KOPIR_DATABASE_URL", dsn)
+		schema := "e2e_listeners_" + uniqueSuffix()
+		freshSchema(t, schema)
+		t.Setenv("KOPIR_DATABASE_URL", schemaDSN(schema))
 		h := limitedHarness(t)
 		refusalSuite(t, h, func() {
-			db, err := sql.Open("pgx", dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			schema := dsn[strings.LastIndex(dsn, "=")+1:]
-			if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			if _, err := pgAdmin(t).Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
 				t.Fatal(err)
 			}
 			storeGone(t, h)

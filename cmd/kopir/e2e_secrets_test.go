@@ -127,11 +127,7 @@ func TestSecretsNeverShow(t *testing.T) {
 	}
 
 	schema := "e2e_secrets_" + suffix
-	pg := pgAdmin(t)
-	if _, err := pg.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.Exec("DROP SCHEMA " + schema + " CASCADE") })
+	freshSchema(t, schema)
 	stream := "E2E_SECRETS_" + suffix
 	t.Cleanup(func() { deleteStream(stream) })
 	// A server without authentication takes any password: what matters is

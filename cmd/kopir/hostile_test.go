@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"crypto/x509"
-	"database/sql"
 	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,7 +19,6 @@ import (
 	"github.com/minfin-kz/kopir/contracts/iso20022/components"
 	"github.com/minfin-kz/kopir/contracts/iso20022/isodoc"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/pacs002"
-	"github.com/minfin-kz/kopir/internal/testenv"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/internal/xmlsig/testpki"
 )
@@ -159,28 +156,6 @@ channels:
 		filepath.Join(p.dir, "ca.pem"), filepath.Join(p.dir, "crl.pem"))
 }
 
-// freshSchema is a PostgreSQL schema of the test's own, dropped after it,
-// as a DSN the bus can use.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	requireServer(t, "PostgreSQL", "127.0.0.1:5432")
-	const base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := fmt.Sprintf("e2e_%d_%d", time.Now().Unix(), rand.IntN(1e6))
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		db.Close()
-		testenv.Unavailable(t, "PostgreSQL: create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		db.Exec("DROP SCHEMA " + schema + " CASCADE")
-		db.Close()
-	})
-	return base + "&search_path=" + schema
-}
-
 func TestHostileInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -193,7 +168,9 @@ func TestHostileInput(t *testing.T) {
 	for _, st := range []string{"sqlite", "postgres"} {
 		t.Run(st, func(t *testing.T) {
 			if st == "postgres" {
-				t.Setenv("KOPIR_DATABASE_URL", freshSchema(t))
+				schema := "e2e_hostile_" + uniqueSuffix()
+				freshSchema(t, schema)
+				t.Setenv("KOPIR_DATABASE_URL", schemaDSN(schema))
 			}
 			h := newHarnessWith(t, func(h *harness) string { return hostileConfig(h, p) })
 			for _, c := range cases {
