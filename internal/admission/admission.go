@@ -10,9 +10,10 @@ package admission
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
+
+	"github.com/minfin-kz/kopir/internal/problem"
 )
 
 // Gate admits requests whose body is larger than Threshold (or of unknown
@@ -68,15 +69,11 @@ func (g *Gate) Wrap(h http.Handler) http.Handler {
 }
 
 func (g *Gate) refuse(w http.ResponseWriter) {
-	retry := int(g.Wait / time.Second)
-	if retry < 1 {
-		retry = 1
-	}
-	w.Header().Set("Retry-After", strconv.Itoa(retry))
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	fmt.Fprintf(w, `{"type":"urn:kopir:problem:busy","title":"Busy with large documents","status":503,"detail":"%d large documents (over %d bytes) are being processed; send this one again after %d s"}`+"\n",
-		g.Slots, g.Threshold, retry)
+	wait := max(g.Wait, time.Second)
+	p := problem.New(http.StatusServiceUnavailable, "Busy with large documents",
+		fmt.Sprintf("%d large documents (over %d bytes) are being processed; send this one again after %d s", g.Slots, g.Threshold, int(wait/time.Second)))
+	p.Type, p.RetryAfter = "urn:kopir:problem:busy", wait
+	problem.Write(w, p)
 }
 
 func (g *Gate) enter() {

@@ -4,14 +4,14 @@ import (
 	"runtime/debug"
 
 	"github.com/minfin-kz/kopir/internal/admission"
-	"github.com/minfin-kz/kopir/internal/xsd"
 )
 
 // largeGate admits large inbound documents a few at a time. While one is
 // processed the collector runs at the default pace — the bus's usual
 // GOGC=400 would let a document's garbage grow to five times what is live —
-// and once the last one is done, the Go and the C heap (libxml2's) are
-// handed back, so the process returns to about its idle size.
+// and once the last one is done, the Go heap is handed back, so the
+// process returns to about its idle size (internal/xsd hands libxml2's C
+// heap back after each large document itself).
 func (a *App) largeGate() *admission.Gate {
 	l := a.Config.Limits
 	var pace int
@@ -21,7 +21,6 @@ func (a *App) largeGate() *admission.Gate {
 		Idle: func() {
 			debug.SetGCPercent(pace)
 			debug.FreeOSMemory()
-			xsd.ReleaseMemory()
 		},
 	}
 }

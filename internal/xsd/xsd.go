@@ -283,10 +283,10 @@ func initLib() { initOnce.Do(func() { C.kx_init() }) }
 // once rather than keeping for the next one.
 const trimAfter = 1 << 20
 
-// ReleaseMemory hands the C heap libxml2 used back to the system. The C
+// releaseMemory hands the C heap libxml2 used back to the system. The C
 // allocator keeps freed memory for reuse; after a large document that is
 // tens of megabytes no one will use until the next one.
-func ReleaseMemory() { C.kx_trim() }
+func releaseMemory() { C.kx_trim() }
 
 // LibraryVersion names the validator, e.g. "libxml2 2.9.14", so tests and
 // reports can say which validator passed a document.
@@ -482,7 +482,7 @@ func ValidateParts(doc []byte, parts ...Part) []Violation {
 		runtime.KeepAlive(p.Schema)
 	}
 	if len(doc) >= trimAfter {
-		ReleaseMemory()
+		releaseMemory()
 	}
 	vs := collect(c)
 	switch rc {
