@@ -56,7 +56,7 @@ type SubOpts struct {
 	// Default DefaultBackoff.
 	Backoff func(retryNum uint64) time.Duration
 
-	// CloseTimeout bounds how long Close waits for in-flight hand-overs.
+	// CloseTimeout bounds how long Close waits for messages still being handed to their handlers.
 	// Default DefaultCloseTimeout.
 	CloseTimeout time.Duration
 }
