@@ -26,6 +26,10 @@ type ChannelConfig struct {
 	// agencies its own address (a WSDL's soap:address) uses it unless its
 	// options name the public one; it never trusts a request's Host.
 	BaseURL string
+	// ClientCerts is true when the core asks the channel's clients for a
+	// TLS client certificate and verifies it (channels[].clientCerts): a
+	// verified one reaches the channel as PeerCertificate(ctx).
+	ClientCerts bool
 }
 
 // ChannelFactory builds an inbound channel from its config block.

@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
@@ -34,7 +33,6 @@ import (
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shep"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepasync"
 	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
-	"github.com/minfin-kz/kopir/internal/kzid"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
@@ -73,7 +71,7 @@ type ChannelOptions struct {
 	// names no sender, to the gateway's certificate, so that no other
 	// trusted participant can report a message's fate. Given, every
 	// notification must be signed by one of them.
-	NotificationSigners *SignerBinding `yaml:"notificationSigners"`
+	NotificationSigners *adapters.CertBinding `yaml:"notificationSigners"`
 	// PublicURL is the channel's address as agencies reach it (behind a
 	// proxy, the proxy's), e.g. https://bus.minfin.kz/shep: the served
 	// WSDL's soap:address is <publicURL>/sync and <publicURL>/async.
@@ -93,55 +91,14 @@ type SenderAuth struct {
 	// certificate that names one of them (SIGNATURE_SENDER_MISMATCH
 	// otherwise). Without it, any trusted signature passes for the sender
 	// (logged as a warning at start-up): bind every sender in production.
-	Signers *SignerBinding `yaml:"signers"`
-}
-
-// SignerBinding names who may sign for a sender, as NCA certificates name
-// their holder (xmlsig.IdentityOf): an organisation by its BIN (subject
-// serialNumber "BIN…", or organizationalUnit "BIN…" in an employee's
-// certificate), a person by their IIN (serialNumber "IIN…"), or a whole
-// subject as Köpir prints it in the subscriber's "signer" field.
-type SignerBinding struct {
-	BINs     []string `yaml:"bins"`
-	IINs     []string `yaml:"iins"`
-	Subjects []string `yaml:"subjects"`
-}
-
-// binding is a SignerBinding ready to match.
-type binding struct {
-	bins, iins, subjects map[string]bool
-}
-
-func newBinding(b *SignerBinding) (*binding, error) {
-	if len(b.BINs)+len(b.IINs)+len(b.Subjects) == 0 {
-		return nil, errors.New("names no bins, iins or subjects")
-	}
-	out := &binding{bins: map[string]bool{}, iins: map[string]bool{}, subjects: map[string]bool{}}
-	for i, v := range b.BINs {
-		if err := kzid.ValidateBIN(v); err != nil {
-			return nil, fmt.Errorf("bins[%d]: %v", i, err)
-		}
-		out.bins[v] = true
-	}
-	for i, v := range b.IINs {
-		if err := kzid.ValidateIIN(v); err != nil {
-			return nil, fmt.Errorf("iins[%d]: %v", i, err)
-		}
-		out.iins[v] = true
-	}
-	for i, v := range b.Subjects {
-		if strings.TrimSpace(v) == "" {
-			return nil, fmt.Errorf("subjects[%d] is empty", i)
-		}
-		out.subjects[v] = true
-	}
-	return out, nil
-}
-
-// allows reports whether cert may sign for the sender.
-func (b *binding) allows(cert *x509.Certificate) bool {
-	id := xmlsig.IdentityOf(cert)
-	return id.BIN != "" && b.bins[id.BIN] || id.IIN != "" && b.iins[id.IIN] || b.subjects[cert.Subject.String()]
+	Signers *adapters.CertBinding `yaml:"signers"`
+	// Clients binds the sender to the TLS client certificates it may
+	// connect with, on a channel whose clientCerts the core verifies
+	// (channels[].clientCerts). Given, every message of this sender must
+	// come over a connection whose verified client certificate names one
+	// of them (CLIENT_CERTIFICATE_REQUIRED without one,
+	// CLIENT_SENDER_MISMATCH with another's).
+	Clients *adapters.CertBinding `yaml:"clients"`
 }
 
 // Channel is the SHEP inbound edge: SyncChannel SendMessage, push delivery
@@ -157,9 +114,12 @@ type Channel struct {
 	schemas      *shep.Schemas
 	publicURL    string
 	// notifySigners may sign status notifications; nil: anyone trusted.
-	notifySigners *binding
+	notifySigners *adapters.CertMatcher
 	// unbound are the senders any trusted certificate may sign for.
 	unbound []string
+	// unboundClients are the senders any trusted client certificate may
+	// connect for, on a channel that asks for them.
+	unboundClients []string
 	// name labels the channel's metrics (its configured name).
 	name string
 	// revocationPolicy is options.trust.onRevocationUnknown.
@@ -175,7 +135,8 @@ type Channel struct {
 type sender struct {
 	hash     [32]byte
 	services map[string]bool
-	signers  *binding // nil: not bound to a certificate
+	signers  *adapters.CertMatcher // nil: not bound to a certificate
+	clients  *adapters.CertMatcher // nil: not bound to a client certificate
 }
 
 // DefaultPublicURL is the channel's address when neither its options nor
@@ -197,6 +158,14 @@ func newChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Ch
 	if cfg.Name != "" {
 		c.name = cfg.Name
 	}
+	for i, s := range o.Senders {
+		switch {
+		case s.Clients != nil && !cfg.ClientCerts:
+			return nil, fmt.Errorf("shep: options.senders[%d].clients: the channel asks for no client certificates (set channels[].clientCerts and listen.agencyTLS)", i)
+		case s.Clients == nil && cfg.ClientCerts:
+			c.unboundClients = append(c.unboundClients, s.ID)
+		}
+	}
 	if err := c.Provision(res); err != nil {
 		return nil, err
 	}
@@ -211,6 +180,9 @@ func (c *Channel) Provision(res adapters.Resources) error {
 		// Any trusted organisation's signature then passes for this
 		// sender: it is allowed, for a migration, but said at start-up.
 		c.Log.Warn("shep: sender is not bound to its signing certificates (options.senders[].signers): a signature of any trusted organisation is accepted for it", "senderId", id)
+	}
+	for _, id := range c.unboundClients {
+		c.Log.Warn("shep: sender is not bound to its client certificates (options.senders[].clients): any trusted client certificate may connect for it", "senderId", id)
 	}
 	if err := signing.Provision(c.verifier, res); err != nil {
 		return fmt.Errorf("shep: options.trust: %w", err)
@@ -269,13 +241,20 @@ func NewChannel(o ChannelOptions) (*Channel, error) {
 			if o.Trust == nil {
 				return nil, fmt.Errorf("shep: %s.signers needs options.trust (roots to verify the signatures against)", f)
 			}
-			b, err := newBinding(s.Signers)
+			b, err := s.Signers.Compile()
 			if err != nil {
 				return nil, fmt.Errorf("shep: %s.signers: %v", f, err)
 			}
 			snd.signers = b
 		} else if o.Trust != nil {
 			c.unbound = append(c.unbound, s.ID)
+		}
+		if s.Clients != nil {
+			b, err := s.Clients.Compile()
+			if err != nil {
+				return nil, fmt.Errorf("shep: %s.clients: %v", f, err)
+			}
+			snd.clients = b
 		}
 		c.senders[s.ID] = snd
 	}
@@ -299,7 +278,7 @@ func NewChannel(o ChannelOptions) (*Channel, error) {
 		if o.Trust == nil {
 			return nil, errors.New("shep: options.notificationSigners needs options.trust (roots to verify the signatures against)")
 		}
-		b, err := newBinding(o.NotificationSigners)
+		b, err := o.NotificationSigners.Compile()
 		if err != nil {
 			return nil, fmt.Errorf("shep: options.notificationSigners: %v", err)
 		}
@@ -402,17 +381,23 @@ const (
 	CodeDuplicateID = "KOPIR_DUPLICATE_ID"
 	// CodeSignerMismatch: a valid, trusted signature by a certificate that
 	// does not name an organisation or person bound to the senderId.
-	CodeSignerMismatch   = "SIGNATURE_SENDER_MISMATCH"
-	CodeXMLPrefix        = "KOPIR_XML_" // + DOCTYPE, SYNTAX, SIZE, DEPTH, TOKENS, DECODE
-	CodeInvalidEnvelope  = "KOPIR_INVALID_ENVELOPE"
-	CodeUnknownOperation = "KOPIR_UNKNOWN_OPERATION"
-	CodeUnknownService   = "KOPIR_UNKNOWN_SERVICE"
-	CodeAuthFailed       = "KOPIR_AUTH_FAILED"
-	CodeDuplicate        = "KOPIR_DUPLICATE"
-	CodeUnknownMessage   = "KOPIR_UNKNOWN_MESSAGE"
-	CodeDeliveryFailed   = "KOPIR_DELIVERY_FAILED"
-	CodeBadReply         = "KOPIR_BAD_REPLY"
-	CodeUnavailable      = "KOPIR_UNAVAILABLE"
+	CodeSignerMismatch = "SIGNATURE_SENDER_MISMATCH"
+	// CodeClientCertRequired: a sender bound to client certificates
+	// connected without one.
+	CodeClientCertRequired = "CLIENT_CERTIFICATE_REQUIRED"
+	// CodeClientSenderMismatch: a verified client certificate that does
+	// not name an organisation or person bound to the senderId.
+	CodeClientSenderMismatch = "CLIENT_SENDER_MISMATCH"
+	CodeXMLPrefix            = "KOPIR_XML_" // + DOCTYPE, SYNTAX, SIZE, DEPTH, TOKENS, DECODE
+	CodeInvalidEnvelope      = "KOPIR_INVALID_ENVELOPE"
+	CodeUnknownOperation     = "KOPIR_UNKNOWN_OPERATION"
+	CodeUnknownService       = "KOPIR_UNKNOWN_SERVICE"
+	CodeAuthFailed           = "KOPIR_AUTH_FAILED"
+	CodeDuplicate            = "KOPIR_DUPLICATE"
+	CodeUnknownMessage       = "KOPIR_UNKNOWN_MESSAGE"
+	CodeDeliveryFailed       = "KOPIR_DELIVERY_FAILED"
+	CodeBadReply             = "KOPIR_BAD_REPLY"
+	CodeUnavailable          = "KOPIR_UNAVAILABLE"
 )
 
 // refusal is an inbound message refused with a SOAP fault.
@@ -509,7 +494,7 @@ func xmlRefusal(err error, body []byte) *refusal {
 // sender, that its certificate names one of the sender's signers. It
 // returns who signed.
 func (c *Channel) signature(ctx context.Context, f *shep.Frame, body []byte, senderID string) (signed, *refusal) {
-	var bound *binding
+	var bound *adapters.CertMatcher
 	if s, ok := c.senders[senderID]; ok {
 		bound = s.signers
 	}
@@ -519,7 +504,7 @@ func (c *Channel) signature(ctx context.Context, f *shep.Frame, body []byte, sen
 // verify checks the signature of a message that only a certificate named
 // by bound may sign (nil: any trusted one); who names the signer's role in
 // a refusal.
-func (c *Channel) verify(ctx context.Context, f *shep.Frame, body []byte, bound *binding, who string) (signed, *refusal) {
+func (c *Channel) verify(ctx context.Context, f *shep.Frame, body []byte, bound *adapters.CertMatcher, who string) (signed, *refusal) {
 	if !f.Signed && !bytes.Contains(body, []byte(xmlsig.NSWSSE)) && !c.requireSig && bound == nil {
 		return signed{}, nil
 	}
@@ -543,7 +528,7 @@ func (c *Channel) verify(ctx context.Context, f *shep.Frame, body []byte, bound 
 		return signed{}, clientErr(string(xmlsig.ReasonMalformed), "%v", err)
 	}
 	subject := v.Certificate.Subject.String()
-	if bound != nil && !bound.allows(v.Certificate) {
+	if bound != nil && !bound.Allows(v.Certificate) {
 		return signed{}, clientErr(CodeSignerMismatch, "%s is not signed for by %q (%s): its certificate names another organisation or person than the ones bound to it",
 			who, subject, xmlsig.IdentityOf(v.Certificate))
 	}
@@ -557,8 +542,9 @@ type signed struct {
 	subject, revocationUnknown string
 }
 
-// authenticate checks senderId/password in constant time.
-func (c *Channel) authenticate(id, password, service string) *refusal {
+// authenticate checks senderId/password in constant time, and, for a
+// sender bound to its client certificates, the connection's.
+func (c *Channel) authenticate(ctx context.Context, id, password, service string) *refusal {
 	s, ok := c.senders[id]
 	got := sha256.Sum256([]byte(password))
 	if !ok || subtle.ConstantTimeCompare(s.hash[:], got[:]) != 1 {
@@ -566,6 +552,17 @@ func (c *Channel) authenticate(id, password, service string) *refusal {
 	}
 	if s.services != nil && !s.services[service] {
 		return clientErr(CodeAuthFailed, "sender %q may not use service %q", id, service)
+	}
+	if s.clients == nil {
+		return nil
+	}
+	peer := adapters.PeerCertificate(ctx)
+	if peer == nil {
+		return clientErr(CodeClientCertRequired, "sender %q must connect with a TLS client certificate", id)
+	}
+	if !s.clients.Allows(peer) {
+		return clientErr(CodeClientSenderMismatch, "sender %q may not connect with the client certificate of %q (%s): it names another organisation or person than the ones bound to it",
+			id, peer.Subject.String(), xmlsig.IdentityOf(peer))
 	}
 	return nil
 }
@@ -730,7 +727,7 @@ func (c *Channel) serveSync(w http.ResponseWriter, r *http.Request, in adapters.
 		fault(rf)
 		return
 	}
-	if rf := c.authenticate(info.Sender.SenderId, info.Sender.Password, info.ServiceId); rf != nil {
+	if rf := c.authenticate(ctx, info.Sender.SenderId, info.Sender.Password, info.ServiceId); rf != nil {
 		fault(rf)
 		return
 	}
@@ -945,7 +942,7 @@ func (c *Channel) take(ctx context.Context, in adapters.Intake, m *adapters.Inbo
 		return nil, rf
 	}
 	if checkPassword {
-		if rf := c.authenticate(mi.Sender.SenderId, mi.Sender.Password, mi.ServiceId); rf != nil {
+		if rf := c.authenticate(ctx, mi.Sender.SenderId, mi.Sender.Password, mi.ServiceId); rf != nil {
 			return nil, rf
 		}
 	}

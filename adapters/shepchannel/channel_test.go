@@ -101,7 +101,7 @@ func requireSignatures(t testing.TB, o shepchannel.ChannelOptions) *shepchannel.
 	o.Senders = append([]shepchannel.SenderAuth(nil), o.Senders...)
 	for i := range o.Senders {
 		if o.Senders[i].Signers == nil {
-			o.Senders[i].Signers = &shepchannel.SignerBinding{BINs: []string{agencyBIN, gatewayBIN}}
+			o.Senders[i].Signers = &adapters.CertBinding{BINs: []string{agencyBIN, gatewayBIN}}
 		}
 	}
 	ch, err := shepchannel.NewChannel(o)

@@ -102,9 +102,9 @@ func TestSigningCertificateIsBoundToTheSender(t *testing.T) {
 	in := newIntake(map[string]bool{svcAsync: false})
 	o := channelOpts()
 	o.Senders = []shepchannel.SenderAuth{
-		{ID: "demo-agency", Password: "demo-secret", Signers: &shepchannel.SignerBinding{BINs: []string{agencyBIN}}},
-		{ID: "by-iin", Password: "p", Signers: &shepchannel.SignerBinding{IINs: []string{employeeIIN}}},
-		{ID: "by-subject", Password: "p", Signers: &shepchannel.SignerBinding{Subjects: []string{f.otherOrg.Certificate().Subject.String()}}},
+		{ID: "demo-agency", Password: "demo-secret", Signers: &adapters.CertBinding{BINs: []string{agencyBIN}}},
+		{ID: "by-iin", Password: "p", Signers: &adapters.CertBinding{IINs: []string{employeeIIN}}},
+		{ID: "by-subject", Password: "p", Signers: &adapters.CertBinding{Subjects: []string{f.otherOrg.Certificate().Subject.String()}}},
 	}
 	_, srv := channelServer(t, o, true, in)
 	sync := func(id, sender, password string, s xmlsig.Signer) []byte {
@@ -145,7 +145,7 @@ func TestSigningCertificateIsBoundToTheSender(t *testing.T) {
 	// unbound one may send unsigned.
 	lax := channelOpts()
 	lax.Trust = trustFiles(t)
-	lax.Senders[0].Signers = &shepchannel.SignerBinding{BINs: []string{agencyBIN}}
+	lax.Senders[0].Signers = &adapters.CertBinding{BINs: []string{agencyBIN}}
 	_, laxSrv := channelServer(t, lax, false, in)
 	refusedAs(t, in, laxSrv.URL+"/shep/sync", syncEnvelope(t, "b-11", svcAsync, "demo-agency", "demo-secret", "<x/>"), string(xmlsig.ReasonMissing))
 	if status, _, body := postXML(t, laxSrv.URL+"/shep/sync", syncEnvelope(t, "b-12", svcAsync, "narrow", "p", "<x/>")); status != 200 {
@@ -171,6 +171,9 @@ func TestSignerBindingOptions(t *testing.T) {
 		"notifications without trust": {"notificationSigners: {bins: [\"" + gatewayBIN + "\"]}\nsenders:\n  - {id: a, password: x}\n", "notificationSigners needs"},
 		"public URL with a query":     {"publicURL: http://bus/shep?x=1\nsenders:\n  - {id: a, password: x}\n", "publicURL"},
 		"public URL that is relative": {"publicURL: /shep\nsenders:\n  - {id: a, password: x}\n", "publicURL"},
+		// BuildChannel's core asks for no client certificates.
+		"clients without clientCerts": {"senders:\n  - {id: a, password: x, clients: {bins: [\"" + agencyBIN + "\"]}}\n", "senders[0].clients: the channel asks for no client certificates"},
+		"clients bad check digit":     {"senders:\n  - {id: a, password: x, clients: {bins: [\"000740000729\"]}}\n", "clients: bins[0]"},
 	} {
 		_, err := adaptertest.BuildChannel(t, shepchannel.ChannelName, c.yaml)
 		switch {
@@ -289,7 +292,7 @@ func TestStatusNotificationsBoundToTheGateway(t *testing.T) {
 	in := newIntake(nil)
 	in.SentAs("bus-out-2", "egov.async", "out-2", nil)
 	o := channelOpts()
-	o.NotificationSigners = &shepchannel.SignerBinding{BINs: []string{gatewayBIN}}
+	o.NotificationSigners = &adapters.CertBinding{BINs: []string{gatewayBIN}}
 	_, ch := channelServer(t, o, true, in)
 	notify := func(s xmlsig.Signer) shepgw.PushResult {
 		t.Helper()

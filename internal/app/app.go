@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/redisconn"
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/routes"
 )
 
@@ -54,6 +56,8 @@ type App struct {
 	Intake   *intake.Intake
 	Evidence *evidence.Vault
 	channels []mountedChannel
+	// agencyTLS is the agency listener's TLS config; nil: plain HTTP.
+	agencyTLS *tls.Config
 
 	ready atomic.Bool
 	ctx   context.Context // New's, for checks made on behalf of the admin API
@@ -130,13 +134,21 @@ func (a *App) build(d routes.Deps) (err error) {
 		}
 		return err
 	}
+	if a.agencyTLS, err = agencyTLS(cfg.File(), cfg.Listen.AgencyTLS); err != nil {
+		return err
+	}
 	for i, spec := range cfg.Channels {
 		factory, _ := adapters.LookupChannel(spec.Name) // config validation checked it exists
-		ch, err := factory(adapters.ChannelConfig{Name: spec.Name, Options: adapters.YAMLOptions{Node: &spec.Options}, BaseURL: channelBaseURL(cfg.Listen.Agency, spec.Mount)}, a.resources("channel", spec.Name, ""))
+		peers, err := clientTrust(cfg.File(), i, spec)
+		if err != nil {
+			return err
+		}
+		ch, err := factory(adapters.ChannelConfig{Name: spec.Name, Options: adapters.YAMLOptions{Node: &spec.Options},
+			BaseURL: channelBaseURL(cfg.Listen.Agency, cfg.Listen.AgencyTLS != nil, spec.Mount), ClientCerts: peers != nil}, a.resources("channel", spec.Name, ""))
 		if err != nil {
 			return &config.FieldError{File: cfg.File(), Field: fmt.Sprintf("channels[%d].options", i), Msg: err.Error()}
 		}
-		a.channels = append(a.channels, mountedChannel{spec, ch})
+		a.channels = append(a.channels, mountedChannel{spec, ch, peers})
 	}
 	return nil
 }
@@ -181,20 +193,26 @@ func (a *App) resources(kind, name, route string) adapters.Resources {
 
 // channelBaseURL is where a channel is reached on the agency listener,
 // naming the loopback host when the listener binds every interface.
-func channelBaseURL(listen, mount string) string {
+func channelBaseURL(listen string, tls bool, mount string) string {
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "http://" + listen + mount
+		return scheme + listen + mount
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + mount
+	return scheme + net.JoinHostPort(host, port) + mount
 }
 
 type mountedChannel struct {
 	spec config.Channel
 	ch   adapters.Channel
+	// peers verifies its clients' certificates; nil: none asked for.
+	peers *xmlsig.Trust
 }
 
 func withAttempts(r adapters.RetrySpec, n int) adapters.RetrySpec { r.Attempts = n; return r }
@@ -223,7 +241,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	listeners := make([]net.Listener, len(servers))
 	for i, s := range servers {
-		ln, err := net.Listen("tcp", s.Addr)
+		var tc *tls.Config
+		if s == servers[2] {
+			tc = a.agencyTLS
+		}
+		ln, err := listen(s.Addr, tc)
 		if err != nil {
 			for _, l := range listeners[:i] {
 				l.Close()
@@ -306,7 +328,7 @@ func (a *App) agencyHandler(guard *httpguard.Listener) http.Handler {
 				method, path = "", pattern
 			}
 			full := strings.TrimSpace(method + " " + spec.Mount + path)
-			mux.Handle(full, a.countInbound(spec.Name, large.Wrap(limitBody(int64(spec.MaxBody), h))))
+			mux.Handle(full, a.countInbound(spec.Name, peerGate(spec, mc.peers, guard, time.Now, large.Wrap(limitBody(int64(spec.MaxBody), h)))))
 		}
 	}
 	return guard.Handler(mux, nil)

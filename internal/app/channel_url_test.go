@@ -13,8 +13,11 @@ func TestChannelBaseURL(t *testing.T) {
 		"bus.internal:443": "http://bus.internal:443/shep",
 		"[::1]:8081":       "http://[::1]:8081/shep",
 	} {
-		if got := channelBaseURL(listen, "/shep"); got != want {
+		if got := channelBaseURL(listen, false, "/shep"); got != want {
 			t.Errorf("%s: %s, want %s", listen, got, want)
 		}
+	}
+	if got, want := channelBaseURL(":8443", true, "/shep"), "https://127.0.0.1:8443/shep"; got != want {
+		t.Errorf("over TLS: %s, want %s", got, want)
 	}
 }

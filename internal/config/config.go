@@ -83,6 +83,30 @@ type Listen struct {
 	Internal string `yaml:"internal"`
 	Agency   string `yaml:"agency"`
 	Admin    string `yaml:"admin"`
+	// AgencyTLS serves the agency listener over TLS; a channel with
+	// clientCerts needs it. Without it the listener speaks plain HTTP, as
+	// it does behind a TLS-terminating gateway.
+	AgencyTLS *ListenerTLS `yaml:"agencyTLS"`
+}
+
+// ListenerTLS is a listener's own certificate: PEM files, the chain in
+// cert (leaf first).
+type ListenerTLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// ClientCerts makes the core ask a channel's clients for a TLS client
+// certificate and verify it against the roots given (with the chain's
+// validity, the CRL files and the policy OID, as signatures are). A
+// certificate that fails is refused before the channel sees the request
+// (403 client-certificate-untrusted); none at all is refused when
+// required (401 client-certificate-required). The verified certificate
+// reaches the channel, which binds it to the senders it may speak for
+// (e.g. the SHEP channel's senders[].clients).
+type ClientCerts struct {
+	Required           bool `yaml:"required"`
+	xmlsig.TrustConfig `yaml:",inline"`
 }
 
 // Limits that apply to every route unless the route says otherwise, and
@@ -209,7 +233,10 @@ type Channel struct {
 	Name    string         `yaml:"name"`  // a registered channel, e.g. shep
 	Mount   string         `yaml:"mount"` // path prefix, e.g. /shep
 	MaxBody units.ByteSize `yaml:"maxBody"`
-	Options yaml.Node      `yaml:"options"`
+	// ClientCerts asks the channel's clients for TLS client certificates
+	// (listen.agencyTLS needed).
+	ClientCerts *ClientCerts `yaml:"clientCerts"`
+	Options     yaml.Node    `yaml:"options"`
 }
 
 // Caller is an internal system (or operator) allowed to call the bus.
@@ -412,6 +439,9 @@ func (c *Config) Validate() error {
 			top(name, "%q is not host:port", addr)
 		}
 	}
+	if t := c.Listen.AgencyTLS; t != nil && (t.Cert == "" || t.Key == "") {
+		top("listen.agencyTLS", "give both cert and key (PEM files)")
+	}
 	if len(c.Evidence.Trust.CRLURLs) > 0 {
 		// Verification of kept documents reads CRL files only; URLs nothing
 		// fetches would make every signature's revocation status unknown.
@@ -485,6 +515,16 @@ func (c *Config) Validate() error {
 			top(f+".name", "channel %q is configured twice", ch.Name)
 		}
 		chans[ch.Name] = true
+		if cc := ch.ClientCerts; cc != nil {
+			switch {
+			case c.Listen.AgencyTLS == nil:
+				top(f+".clientCerts", "client certificates need TLS on the agency listener (listen.agencyTLS)")
+			case len(cc.Roots) == 0:
+				top(f+".clientCerts.roots", "at least one root to verify client certificates against is required")
+			case len(cc.CRLURLs) > 0 || cc.Refresh != 0:
+				top(f+".clientCerts.crlURLs", "not fetched for client certificates: give the CRLs as files (clientCerts.crls)")
+			}
+		}
 		// Options are checked by the channel's factory when the app builds
 		// it (once); kopir config check does the same.
 		if _, ok := adapters.LookupChannel(ch.Name); !ok {

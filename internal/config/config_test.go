@@ -253,3 +253,20 @@ func TestEvidenceTrustRefusesCRLURLs(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// Client certificates are verified on TLS connections only, against at
+// least one root, and their CRLs are files: each misconfiguration names
+// its field.
+func TestClientCertsNeedTLSAndRoots(t *testing.T) {
+	for doc, field := range map[string]string{
+		"channels: [{name: shep, clientCerts: {roots: [ca.pem]}}]\n":                                                                                      "channels[0].clientCerts: client certificates need TLS",
+		"listen: {agencyTLS: {cert: s.pem, key: s.key}}\nchannels: [{name: shep, clientCerts: {}}]\n":                                                     "channels[0].clientCerts.roots",
+		"listen: {agencyTLS: {cert: s.pem, key: s.key}}\nchannels: [{name: shep, clientCerts: {roots: [ca.pem], crlURLs: [http://crl.example/c.crl]}}]\n": "channels[0].clientCerts.crlURLs",
+		"listen: {agencyTLS: {cert: s.pem}}\n":                                                                                                            "listen.agencyTLS: give both cert and key",
+	} {
+		_, err := Parse("t.yaml", []byte(base+doc))
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: got %v, want an error naming %s", doc, err, field)
+		}
+	}
+}

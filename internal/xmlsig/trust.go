@@ -169,6 +169,35 @@ func (t *Trust) Check(cert *x509.Certificate, now time.Time) error {
 // to accept and flag such a message can: every other rule still holds,
 // and a certificate listed on any CRL it has is still refused.
 func (t *Trust) Evaluate(cert *x509.Certificate, now time.Time) (revocationUnknown *Error, err error) {
+	return t.evaluate(cert, t.intermediates, now)
+}
+
+// CheckPresented applies the trust rules to the first of certs, a chain
+// as a TLS client presents it (leaf first, then the intermediates it
+// sent, which help build the chain but are trusted for nothing), and
+// fails closed when the revocation status is unknown.
+func (t *Trust) CheckPresented(certs []*x509.Certificate, now time.Time) error {
+	if len(certs) == 0 {
+		return fail(ReasonUntrusted, "no certificate presented")
+	}
+	pool := t.intermediates
+	if len(certs) > 1 {
+		pool = t.intermediates.Clone()
+		for _, c := range certs[1:] {
+			pool.AddCert(c)
+		}
+	}
+	unknown, err := t.evaluate(certs[0], pool, now)
+	if err != nil {
+		return err
+	}
+	if unknown != nil {
+		return unknown
+	}
+	return nil
+}
+
+func (t *Trust) evaluate(cert *x509.Certificate, intermediates *x509.CertPool, now time.Time) (revocationUnknown *Error, err error) {
 	switch {
 	case now.Before(cert.NotBefore):
 		return nil, fail(ReasonExpired, "certificate of %q is not valid before %s", cert.Subject.String(), cert.NotBefore.UTC().Format(time.RFC3339))
@@ -176,7 +205,7 @@ func (t *Trust) Evaluate(cert *x509.Certificate, now time.Time) (revocationUnkno
 		return nil, fail(ReasonExpired, "certificate of %q expired at %s", cert.Subject.String(), cert.NotAfter.UTC().Format(time.RFC3339))
 	}
 	chains, err := cert.Verify(x509.VerifyOptions{
-		Roots: t.roots, Intermediates: t.intermediates, CurrentTime: now,
+		Roots: t.roots, Intermediates: intermediates, CurrentTime: now,
 		// NCA certificates carry their own extended key usages (e.g.
 		// 1.2.398.3.3.4.1.1); what matters here is the key usage bits.
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},

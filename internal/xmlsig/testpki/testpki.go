@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -70,6 +71,13 @@ type Leaf struct {
 	// OrganizationalUnit is where NCA puts the employer's "BIN…" in an
 	// employee's certificate.
 	OrganizationalUnit string
+	// IPAddresses and DNSNames make a TLS server's certificate; such a
+	// certificate is issued for serverAuth, any other for clientAuth.
+	IPAddresses []net.IP
+	DNSNames    []string
+	// OCSPServer is the responder named in the certificate's
+	// authorityInfoAccess.
+	OCSPServer []string
 }
 
 // Issue signs a new key's certificate.
@@ -89,6 +97,12 @@ func (ca *CA) Issue(l Leaf) (*x509.Certificate, *rsa.PrivateKey, error) {
 		NotAfter:     l.NotAfter,
 		KeyUsage:     ku,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		IPAddresses:  l.IPAddresses,
+		DNSNames:     l.DNSNames,
+		OCSPServer:   l.OCSPServer,
+	}
+	if len(l.IPAddresses)+len(l.DNSNames) > 0 {
+		tpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	}
 	if l.OrganizationalUnit != "" {
 		tpl.Subject.OrganizationalUnit = []string{l.OrganizationalUnit}
@@ -245,4 +259,34 @@ func readCertFile(path string) ([]*x509.Certificate, error) {
 
 func pemBlock(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+// WritePEM writes cert (and key, when given) as PEM files name.pem and
+// name.key under dir, and returns their paths.
+func WritePEM(dir, name string, cert *x509.Certificate, key *rsa.PrivateKey) (certPath, keyPath string, err error) {
+	certPath = filepath.Join(dir, name+".pem")
+	if err := os.WriteFile(certPath, pemBlock("CERTIFICATE", cert.Raw), 0o644); err != nil {
+		return "", "", fmt.Errorf("testpki: %w", err)
+	}
+	if key == nil {
+		return certPath, "", nil
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", "", err
+	}
+	keyPath = filepath.Join(dir, name+".key")
+	if err := os.WriteFile(keyPath, pemBlock("PRIVATE KEY", kder), 0o600); err != nil {
+		return "", "", fmt.Errorf("testpki: %w", err)
+	}
+	return certPath, keyPath, nil
+}
+
+// WriteCRL writes a CRL as PEM and returns its path.
+func WriteCRL(dir, name string, der []byte) (string, error) {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, pemBlock("X509 CRL", der), 0o644); err != nil {
+		return "", fmt.Errorf("testpki: %w", err)
+	}
+	return p, nil
 }
