@@ -43,7 +43,7 @@ func Resources(t testing.TB) adapters.Resources {
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Clock:  time.Now,
 		NewTransport: func(spec adapters.TransportSpec) (adapters.Transport, error) {
-			return &Transport{Endpoint: spec.Endpoints[0]}, nil
+			return &Transport{Endpoint: spec.Endpoints[0], Timeout: spec.Timeout.D()}, nil
 		},
 	}
 }
@@ -93,6 +93,9 @@ func BuildChannel(t testing.TB, name, options string) (adapters.Channel, error) 
 type Transport struct {
 	Endpoint string
 	Client   *http.Client // nil: http.DefaultClient
+	// Timeout bounds one call, as the core's transport bounds an attempt;
+	// 0: only ctx does.
+	Timeout time.Duration
 
 	mu   sync.Mutex
 	sent []*adapters.WireRequest
@@ -113,6 +116,11 @@ func (tr *Transport) Do(ctx context.Context, w *adapters.WireRequest) (*adapters
 	method := w.Method
 	if method == "" {
 		method = http.MethodPost
+	}
+	if tr.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, tr.Timeout)
+		defer cancel()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, tr.Endpoint+w.Path, bytes.NewReader(w.Body))
 	if err != nil {

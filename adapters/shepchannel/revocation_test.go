@@ -68,16 +68,7 @@ func revocationChannel(t *testing.T, url, policy string, every time.Duration, in
 	o := channelOpts()
 	o.Trust = trustFiles(t)
 	o.Trust.CRLURLs, o.Trust.Refresh, o.Trust.OnRevocationUnknown = []string{url}, units.Duration(every), policy
-	ch, err := shepchannel.NewChannel(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	res := adaptertest.Resources(t)
-	res.Metrics = reg
-	if err := ch.Provision(res); err != nil {
-		t.Fatal(err)
-	}
+	ch, reg := provisioned(t, o)
 	srv := serve(t, ch, in)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -89,6 +80,23 @@ func revocationChannel(t *testing.T, url, policy string, every time.Duration, in
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return srv.URL + "/shep/sync", reg
+}
+
+// provisioned is a channel with options o, given the test kit's
+// resources and a registry of its own for its metrics.
+func provisioned(t *testing.T, o shepchannel.ChannelOptions) (*shepchannel.Channel, *prometheus.Registry) {
+	t.Helper()
+	ch, err := shepchannel.NewChannel(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	res := adaptertest.Resources(t)
+	res.Metrics = reg
+	if err := ch.Provision(res); err != nil {
+		t.Fatal(err)
+	}
+	return ch, reg
 }
 
 // metric is the value of the series of name whose labels include want.

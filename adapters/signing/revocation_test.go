@@ -82,7 +82,7 @@ func TestLocalVerifierRefreshesCRLsThroughTheCoreTransport(t *testing.T) {
 		t.Fatal("the CRL was not fetched from its URL")
 	}
 	lv := v.(*signing.LocalVerifier)
-	if err := lv.Trust.Check(leaf, now); err == nil || !strings.Contains(err.Error(), string(xmlsig.ReasonRevoked)) {
+	if err := lv.Trust.Check(t.Context(), leaf, now); err == nil || !strings.Contains(err.Error(), string(xmlsig.ReasonRevoked)) {
 		t.Fatalf("the downloaded CRL is not in use: %v", err)
 	}
 }

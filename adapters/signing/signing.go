@@ -118,10 +118,17 @@ func NewVerifier(c TrustConfig, now func() time.Time) (xmlsig.EnvelopeVerifier, 
 		if err != nil {
 			return nil, err
 		}
-		return &LocalVerifier{LocalVerifier: xmlsig.LocalVerifier{Trust: t, Now: now, OnRevocationUnknown: policy}}, nil
+		lv := &LocalVerifier{LocalVerifier: xmlsig.LocalVerifier{Trust: t, Now: now, OnRevocationUnknown: policy}}
+		if c.TrustConfig.OCSP != nil {
+			lv.ocspTimeout = c.TrustConfig.OCSP.Timeout.D()
+		}
+		return lv, nil
 	case NCANode:
 		if len(c.Roots)+len(c.Intermediates)+len(c.CRLs) > 0 {
 			return nil, errors.New("roots, intermediates, crls: NCANode checks chains and revocation against its own CA store and CRLs; configure them in NCANode (NCANODE_CA_URL, NCANODE_CRL_URL), keep only policy here")
+		}
+		if c.TrustConfig.OCSP != nil {
+			return nil, errors.New("ocsp: NCANode asks OCSP responders itself (revocationCheck: [OCSP])")
 		}
 		if len(c.CRLURLs) > 0 || c.Refresh != 0 {
 			return nil, errors.New("crlURLs, refresh: NCANode reads its CRLs itself (NCANODE_CRL_URL)")

@@ -70,7 +70,7 @@ func peerGate(spec config.Channel, trust *xmlsig.Trust, guard *httpguard.Listene
 		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 			presented = true
 			certs := r.TLS.PeerCertificates
-			if err := trust.CheckPresented(certs, now()); err != nil {
+			if err := trust.CheckPresented(r.Context(), certs, now()); err != nil {
 				p := problem.New(http.StatusForbidden, "client certificate untrusted", clientCertDetail(err))
 				p.Code = clientCertCode(err)
 				guard.Refuse(w, r, httpguard.Refusal{Route: spec.Name + ":" + r.URL.Path}, p)

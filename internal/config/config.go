@@ -447,6 +447,11 @@ func (c *Config) Validate() error {
 		// fetches would make every signature's revocation status unknown.
 		top("evidence.trust.crlURLs", "not fetched for evidence: give the CRLs as files (evidence.trust.crls)")
 	}
+	if c.Evidence.Trust.OCSP != nil {
+		// An OCSP answer is about now; a kept signature is judged as of its
+		// signing time, against the CRLs of then.
+		top("evidence.trust.ocsp", "not asked for evidence: give the CRLs as files (evidence.trust.crls)")
+	}
 	if c.Limits.LargeBody < 0 || c.Limits.LargeConcurrent < 0 || c.Limits.LargeWait < 0 {
 		top("limits", "largeBody, largeConcurrent and largeWait must not be negative")
 	}
@@ -523,6 +528,8 @@ func (c *Config) Validate() error {
 				top(f+".clientCerts.roots", "at least one root to verify client certificates against is required")
 			case len(cc.CRLURLs) > 0 || cc.Refresh != 0:
 				top(f+".clientCerts.crlURLs", "not fetched for client certificates: give the CRLs as files (clientCerts.crls)")
+			case cc.OCSP != nil:
+				top(f+".clientCerts.ocsp", "not asked for client certificates: give the CRLs as files (clientCerts.crls)")
 			}
 		}
 		// Options are checked by the channel's factory when the app builds

@@ -251,7 +251,7 @@ func TestCertificateExpiredNowButValidAtSigningTime(t *testing.T) {
 		}
 		// The same document checked as of now is expired: the signing time
 		// is what made the difference.
-		if now := evidence.Check(doc, now, w.vault.Trust); now.Result != string(xmlsig.ReasonExpired) {
+		if now := evidence.Check(t.Context(), doc, now, w.vault.Trust); now.Result != string(xmlsig.ReasonExpired) {
 			t.Errorf("checked as of now: %s %s", now.Result, now.Detail)
 		}
 		// A signature made after its certificate expired is not valid.
@@ -415,11 +415,11 @@ func TestSigningTimeFromTheSignature(t *testing.T) {
 		i := bytes.Index(signed, []byte("<ds:Signature"))
 		return append(append(append([]byte(nil), signed[:i]...), ts...), signed[i:]...)
 	}
-	r := evidence.Check(stamp(now.Add(-2*time.Hour)), now, w.vault.Trust)
+	r := evidence.Check(t.Context(), stamp(now.Add(-2*time.Hour)), now, w.vault.Trust)
 	if r.Result != evidence.ResultValid || r.SigningTimeSource != "signature" || !r.SigningTime.Equal(now.Add(-2*time.Hour).Truncate(time.Second)) {
 		t.Errorf("signed at a time the certificate was valid: %s %s %s %s", r.Result, r.Detail, r.SigningTime, r.SigningTimeSource)
 	}
-	r = evidence.Check(stamp(now.Add(time.Hour)), now, w.vault.Trust)
+	r = evidence.Check(t.Context(), stamp(now.Add(time.Hour)), now, w.vault.Trust)
 	if r.Result != string(xmlsig.ReasonExpired) || r.SigningTimeSource != "received" {
 		t.Errorf("a time after receipt: %s %s %s", r.Result, r.SigningTime, r.SigningTimeSource)
 	}

@@ -131,7 +131,7 @@ func (v *Vault) Verify(ctx context.Context, messageID string) (*Verification, er
 		case err != nil:
 			r = Report{Evidence: e, Result: ResultKeyUnavailable, Detail: err.Error()}
 		default:
-			r = Check(doc, e.ReceivedAt, v.Trust)
+			r = Check(ctx, doc, e.ReceivedAt, v.Trust)
 			r.Evidence = e
 			if r.SigningTimeSource == "received" && e.Direction == store.Outbound {
 				r.SigningTimeSource = "sent"
@@ -168,7 +168,7 @@ func worse(a, b string) string {
 
 // Check verifies one document's XML signature and, with trust, its
 // certificate chain as of the signing time.
-func Check(doc []byte, receivedAt time.Time, trust *xmlsig.Trust) Report {
+func Check(ctx context.Context, doc []byte, receivedAt time.Time, trust *xmlsig.Trust) Report {
 	if !bytes.Contains(doc, []byte(xmlsig.NSDS)) {
 		return Report{Result: ResultUnsigned, Detail: "the document carries no XML signature"}
 	}
@@ -189,7 +189,7 @@ func Check(doc []byte, receivedAt time.Time, trust *xmlsig.Trust) Report {
 		r.Result, r.Detail = ResultSignatureOnly, "the signature verifies; its certificate was not checked: no evidence.trust is configured"
 		return r
 	}
-	if err := trust.Check(c, r.SigningTime); err != nil {
+	if err := trust.Check(ctx, c, r.SigningTime); err != nil {
 		r.Result, r.Detail = reason(err), err.Error()
 		return r
 	}

@@ -43,7 +43,7 @@ type LocalVerifier struct {
 }
 
 // VerifyEnvelope implements EnvelopeVerifier.
-func (l LocalVerifier) VerifyEnvelope(_ context.Context, envelope []byte) (*Verified, error) {
+func (l LocalVerifier) VerifyEnvelope(ctx context.Context, envelope []byte) (*Verified, error) {
 	v, err := Verify(envelope)
 	if err != nil {
 		return nil, err
@@ -52,7 +52,7 @@ func (l LocalVerifier) VerifyEnvelope(_ context.Context, envelope []byte) (*Veri
 	if l.Now != nil {
 		now = l.Now()
 	}
-	unknown, err := l.Trust.Evaluate(v.Certificate, now)
+	unknown, err := l.Trust.Evaluate(ctx, v.Certificate, now)
 	if err != nil {
 		return nil, err
 	}

@@ -84,7 +84,7 @@ func TestCRLRefreshTakesNewRevocationsAndKeepsTheLastGoodSet(t *testing.T) {
 	if err := trust.Refresh(ctx, srv.fetch); err == nil || !strings.Contains(err.Error(), url) {
 		t.Fatalf("an unreachable URL must be reported by name: %v", err)
 	}
-	if err := trust.Check(f.cert, now); reason(t, err) != xmlsig.ReasonCRL {
+	if err := trust.Check(t.Context(), f.cert, now); reason(t, err) != xmlsig.ReasonCRL {
 		t.Fatalf("no CRL read yet must be CERT_REVOCATION_UNKNOWN: %v", err)
 	}
 
@@ -92,7 +92,7 @@ func TestCRLRefreshTakesNewRevocationsAndKeepsTheLastGoodSet(t *testing.T) {
 	if err := trust.Refresh(ctx, srv.fetch); err != nil {
 		t.Fatal(err)
 	}
-	if err := trust.Check(f.cert, now); err != nil {
+	if err := trust.Check(t.Context(), f.cert, now); err != nil {
 		t.Fatalf("not revoked yet: %v", err)
 	}
 
@@ -100,7 +100,7 @@ func TestCRLRefreshTakesNewRevocationsAndKeepsTheLastGoodSet(t *testing.T) {
 	if err := trust.Refresh(ctx, srv.fetch); err != nil {
 		t.Fatal(err)
 	}
-	if err := trust.Check(f.cert, now); reason(t, err) != xmlsig.ReasonRevoked {
+	if err := trust.Check(t.Context(), f.cert, now); reason(t, err) != xmlsig.ReasonRevoked {
 		t.Fatalf("the refreshed CRL revokes the certificate: %v", err)
 	}
 
@@ -114,7 +114,7 @@ func TestCRLRefreshTakesNewRevocationsAndKeepsTheLastGoodSet(t *testing.T) {
 		if err := trust.Refresh(ctx, srv.fetch); err == nil {
 			t.Fatalf("%s CRL taken without complaint", name)
 		}
-		if err := trust.Check(f.cert, now); reason(t, err) != xmlsig.ReasonRevoked {
+		if err := trust.Check(t.Context(), f.cert, now); reason(t, err) != xmlsig.ReasonRevoked {
 			t.Fatalf("%s CRL: the last good set must stay: %v", name, err)
 		}
 	}
@@ -131,7 +131,7 @@ func TestCRLFilesAreReadAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := trust.Check(f.cert, now); err != nil {
+	if err := trust.Check(t.Context(), f.cert, now); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(crlPath, crlDER(t, f.ca, []*x509.Certificate{f.cert}, now.Add(-time.Hour)), 0o600); err != nil {
@@ -140,7 +140,7 @@ func TestCRLFilesAreReadAgain(t *testing.T) {
 	if err := trust.Refresh(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := trust.Check(f.cert, now); reason(t, err) != xmlsig.ReasonRevoked {
+	if err := trust.Check(t.Context(), f.cert, now); reason(t, err) != xmlsig.ReasonRevoked {
 		t.Fatalf("the file's new CRL is not in use: %v", err)
 	}
 	if err := os.Remove(crlPath); err != nil {
@@ -149,7 +149,7 @@ func TestCRLFilesAreReadAgain(t *testing.T) {
 	if err := trust.Refresh(context.Background(), nil); err == nil {
 		t.Fatal("a missing file must be reported")
 	}
-	if err := trust.Check(f.cert, now); reason(t, err) != xmlsig.ReasonRevoked {
+	if err := trust.Check(t.Context(), f.cert, now); reason(t, err) != xmlsig.ReasonRevoked {
 		t.Fatalf("a missing file dropped its last good CRL: %v", err)
 	}
 }
@@ -175,7 +175,7 @@ func TestRunRefreshStopsWithItsContext(t *testing.T) {
 	}
 	cancel()
 	<-done
-	if err := trust.Check(f.cert, now); err != nil {
+	if err := trust.Check(t.Context(), f.cert, now); err != nil {
 		t.Fatal(err)
 	}
 }

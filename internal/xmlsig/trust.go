@@ -1,6 +1,7 @@
 package xmlsig
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -40,6 +41,8 @@ type Trust struct {
 	refreshMu sync.Mutex
 	policy    x509.OID
 	hasPolicy bool
+	// ocsp asks the signer's responder; nil: CRLs only.
+	ocsp *ocspChecker
 }
 
 // TrustConfig names the files a Trust is loaded from. Paths are PEM; a
@@ -57,6 +60,9 @@ type TrustConfig struct {
 	// Policy is a certificate policy OID the signer must carry, e.g.
 	// 1.2.398.5.19.1.2.2.1.2 (NCA signing). Empty: not checked.
 	Policy string `yaml:"policy" json:"policy"`
+	// OCSP asks a responder for the signer's status (the leaf; the rest
+	// of the chain is checked against the CRLs).
+	OCSP *OCSPConfig `yaml:"ocsp" json:"ocsp"`
 }
 
 // LoadTrust reads the roots, intermediates and CRLs. A CRL must be signed
@@ -98,6 +104,9 @@ func LoadTrust(c TrustConfig) (*Trust, error) {
 		return nil, err
 	}
 	if err := t.addSources(c.CRLs, c.CRLURLs); err != nil {
+		return nil, err
+	}
+	if t.ocsp, err = newOCSPChecker(c.OCSP); err != nil {
 		return nil, err
 	}
 	t.refresh = time.Duration(c.Refresh)
@@ -151,9 +160,9 @@ func signedByOneOf(crl *x509.RevocationList, cas []*x509.Certificate) bool {
 }
 
 // Check applies the trust rules to cert at time now, and fails closed
-// when the revocation status is unknown.
-func (t *Trust) Check(cert *x509.Certificate, now time.Time) error {
-	unknown, err := t.Evaluate(cert, now)
+// when the revocation status is unknown. ctx bounds an OCSP query.
+func (t *Trust) Check(ctx context.Context, cert *x509.Certificate, now time.Time) error {
+	unknown, err := t.Evaluate(ctx, cert, now)
 	if err != nil {
 		return err
 	}
@@ -168,15 +177,15 @@ func (t *Trust) Check(cert *x509.Certificate, now time.Time) error {
 // never read) apart from the refusal, so that a channel whose policy is
 // to accept and flag such a message can: every other rule still holds,
 // and a certificate listed on any CRL it has is still refused.
-func (t *Trust) Evaluate(cert *x509.Certificate, now time.Time) (revocationUnknown *Error, err error) {
-	return t.evaluate(cert, t.intermediates, now)
+func (t *Trust) Evaluate(ctx context.Context, cert *x509.Certificate, now time.Time) (revocationUnknown *Error, err error) {
+	return t.evaluate(ctx, cert, t.intermediates, now)
 }
 
 // CheckPresented applies the trust rules to the first of certs, a chain
 // as a TLS client presents it (leaf first, then the intermediates it
 // sent, which help build the chain but are trusted for nothing), and
 // fails closed when the revocation status is unknown.
-func (t *Trust) CheckPresented(certs []*x509.Certificate, now time.Time) error {
+func (t *Trust) CheckPresented(ctx context.Context, certs []*x509.Certificate, now time.Time) error {
 	if len(certs) == 0 {
 		return fail(ReasonUntrusted, "no certificate presented")
 	}
@@ -187,7 +196,7 @@ func (t *Trust) CheckPresented(certs []*x509.Certificate, now time.Time) error {
 			pool.AddCert(c)
 		}
 	}
-	unknown, err := t.evaluate(certs[0], pool, now)
+	unknown, err := t.evaluate(ctx, certs[0], pool, now)
 	if err != nil {
 		return err
 	}
@@ -197,7 +206,7 @@ func (t *Trust) CheckPresented(certs []*x509.Certificate, now time.Time) error {
 	return nil
 }
 
-func (t *Trust) evaluate(cert *x509.Certificate, intermediates *x509.CertPool, now time.Time) (revocationUnknown *Error, err error) {
+func (t *Trust) evaluate(ctx context.Context, cert *x509.Certificate, intermediates *x509.CertPool, now time.Time) (revocationUnknown *Error, err error) {
 	switch {
 	case now.Before(cert.NotBefore):
 		return nil, fail(ReasonExpired, "certificate of %q is not valid before %s", cert.Subject.String(), cert.NotBefore.UTC().Format(time.RFC3339))
@@ -217,22 +226,21 @@ func (t *Trust) evaluate(cert *x509.Certificate, intermediates *x509.CertPool, n
 		}
 		return nil, fail(ReasonUntrusted, "certificate of %q does not chain to a trusted root: %v", cert.Subject.String(), err)
 	}
-	unknown, err := t.revoked(chains[0], now)
-	if err != nil {
-		return nil, err
-	}
+	// Key usage and policy first: they need no network, and a certificate
+	// that may not sign is refused without asking a responder about it.
 	if err := checkUse(cert, t.policy, t.hasPolicy); err != nil {
 		return nil, err
 	}
-	return unknown, nil
+	return t.revoked(ctx, chains[0], now)
 }
 
 // revoked looks every certificate of the chain up in the CRL its issuer
 // signed. A CRL past its nextUpdate no longer vouches for the absent, and
 // a configured source never read vouches for nothing: either makes the
 // status unknown. A listed serial is revoked whatever the CRL's age,
-// since a revocation is never undone.
-func (t *Trust) revoked(chain []*x509.Certificate, now time.Time) (unknown *Error, err error) {
+// since a revocation is never undone. With OCSP, the leaf's responder
+// vouches for the leaf instead of its issuer's CRL.
+func (t *Trust) revoked(ctx context.Context, chain []*x509.Certificate, now time.Time) (unknown *Error, err error) {
 	set := t.crls.Load()
 	if len(set.missing) > 0 {
 		unknown = fail(ReasonCRL, "no CRL could be read yet from %s", strings.Join(set.missing, ", "))
@@ -248,9 +256,18 @@ func (t *Trust) revoked(chain []*x509.Certificate, now time.Time) (unknown *Erro
 					return nil, fail(ReasonRevoked, "certificate of %q (serial %s) was revoked at %s", c.Subject.String(), c.SerialNumber.Text(16), e.RevocationTime.UTC().Format(time.RFC3339))
 				}
 			}
-			if unknown == nil && !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
+			if unknown == nil && !(i == 0 && t.ocsp != nil) && !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
 				unknown = fail(ReasonCRL, "the CRL of %q was due for renewal at %s", issuer.Subject.String(), crl.NextUpdate.UTC().Format(time.RFC3339))
 			}
+		}
+	}
+	if t.ocsp != nil && len(chain) > 1 {
+		o, err := t.ocsp.status(ctx, chain[0], chain[1], now)
+		if err != nil {
+			return nil, err
+		}
+		if unknown == nil {
+			unknown = o
 		}
 	}
 	return unknown, nil

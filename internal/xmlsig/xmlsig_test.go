@@ -103,7 +103,7 @@ func TestSignProducesGatewayLayoutAndVerifies(t *testing.T) {
 	if !v.Certificate.Equal(f.cert) || v.SignatureMethod != xmlsig.RSASHA256 {
 		t.Fatalf("verified %+v", v)
 	}
-	if err := f.trust.Check(v.Certificate, now); err != nil {
+	if err := f.trust.Check(t.Context(), v.Certificate, now); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -143,11 +143,11 @@ func TestVerifiesIndependentlySignedSample(t *testing.T) {
 	if v.BodyID != "id-0ace83d4-0477-4890-90b2-50b3bd434949" {
 		t.Fatalf("body id %q", v.BodyID)
 	}
-	if got := reason(t, f.trust.Check(v.Certificate, now)); got != xmlsig.ReasonExpired {
+	if got := reason(t, f.trust.Check(t.Context(), v.Certificate, now)); got != xmlsig.ReasonExpired {
 		t.Fatalf("reason %s", got)
 	}
 	nca := v.Certificate
-	if got := reason(t, f.trust.Check(nca, nca.NotBefore.Add(time.Hour))); got != xmlsig.ReasonUntrusted {
+	if got := reason(t, f.trust.Check(t.Context(), nca, nca.NotBefore.Add(time.Hour))); got != xmlsig.ReasonUntrusted {
 		t.Fatalf("reason %s", got)
 	}
 	tampered := bytes.Replace(b, []byte("<iin>931002451325</iin>"), []byte("<iin>931002451326</iin>"), 1)
@@ -321,7 +321,7 @@ func TestTrust(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := withCRL.Check(c.cert, c.at)
+			err := withCRL.Check(t.Context(), c.cert, c.at)
 			if c.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -333,7 +333,7 @@ func TestTrust(t *testing.T) {
 			}
 		})
 	}
-	if err := f.trust.Check(revokedCert, now); err != nil {
+	if err := f.trust.Check(t.Context(), revokedCert, now); err != nil {
 		t.Fatalf("without the CRL the certificate is trusted: %v", err)
 	}
 	forged, _, err := f.other.CRL(nil, now, now.AddDate(0, 0, 7))
@@ -390,7 +390,7 @@ func TestLoadSignerAndTrustFromFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := trust.Check(v.Certificate, now); err != nil {
+		if err := trust.Check(t.Context(), v.Certificate, now); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -417,7 +417,7 @@ func TestDemoPKIIsUsable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := trust.Check(s.Certificate(), time.Now()); err != nil {
+		if err := trust.Check(t.Context(), s.Certificate(), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if xmlsig.IdentityOf(s.Certificate()).BIN == "" {
@@ -428,7 +428,7 @@ func TestDemoPKIIsUsable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := trust.Check(s.Certificate(), time.Now()); err != nil || s.Certificate().Subject.CommonName != "Köpir DEMO sender" {
+	if err := trust.Check(t.Context(), s.Certificate(), time.Now()); err != nil || s.Certificate().Subject.CommonName != "Köpir DEMO sender" {
 		t.Fatalf("the demo PKCS#12 holds %q: %v", s.Certificate().Subject, err)
 	}
 }

@@ -21,6 +21,7 @@
 package ncanode
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/base64"
@@ -210,7 +211,7 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, sigErr := xmlsig.Verify(env)
-	ci := s.describe(ins.Certificate, in.RevocationCheck)
+	ci := s.describe(r.Context(), ins.Certificate, in.RevocationCheck)
 	s.mock.Record("verify "+SignatureValue(env), true)
 	mocks.WriteJSON(w, http.StatusOK, contract.VerificationResponse{Status: ok(), Valid: sigErr == nil && ci.Valid, Signers: []contract.CertificateInfo{ci}})
 }
@@ -235,7 +236,7 @@ func (s *server) info(w http.ResponseWriter, r *http.Request) {
 			answerError(w, http.StatusBadRequest, "a certificate cannot be read: "+err.Error())
 			return
 		}
-		ci := s.describe(certs[0], in.RevocationCheck)
+		ci := s.describe(r.Context(), certs[0], in.RevocationCheck)
 		out.Valid = out.Valid && ci.Valid
 		out.Signers = append(out.Signers, ci)
 		s.mock.Record("x509 "+ci.SerialNumber, true)
@@ -247,9 +248,9 @@ func (s *server) info(w http.ResponseWriter, r *http.Request) {
 // dates, issued under the store's root and, for the sources asked about,
 // not revoked. Revocation is answered from the store's CRLs whichever
 // source is asked.
-func (s *server) describe(cert *x509.Certificate, asked []string) contract.CertificateInfo {
+func (s *server) describe(ctx context.Context, cert *x509.Certificate, asked []string) contract.CertificateInfo {
 	now := s.now()
-	err := s.trust.Check(cert, now)
+	err := s.trust.Check(ctx, cert, now)
 	var xe *xmlsig.Error
 	reason := xmlsig.Reason("")
 	if errors.As(err, &xe) {

@@ -68,7 +68,7 @@ func TestSignVerifyInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := demoTrust(t).Check(v.Certificate, time.Now()); err != nil || v.Certificate.Subject.CommonName != "Köpir DEMO sender" {
+	if err := demoTrust(t).Check(t.Context(), v.Certificate, time.Now()); err != nil || v.Certificate.Subject.CommonName != "Köpir DEMO sender" {
 		t.Fatalf("signed by %q: %v", v.Certificate.Subject, err)
 	}
 	sig := ncanode.SignatureValue([]byte(signed.XML))

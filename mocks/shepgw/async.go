@@ -149,7 +149,7 @@ func (s *server) shepAsync(w http.ResponseWriter, r *http.Request) {
 	if !s.injectedAs(w, r, s.mock, key, fault) {
 		return
 	}
-	if msg := s.checkSignature(body); msg != "" {
+	if msg := s.checkSignature(r.Context(), body); msg != "" {
 		fault(w, "soap:Client", CodeSignature, msg)
 		return
 	}

@@ -2,6 +2,7 @@ package shepgw
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"net/http"
 
@@ -44,7 +45,7 @@ func (s *server) shepSync(w http.ResponseWriter, r *http.Request) {
 	if !s.injected(w, r, s.mock, info.MessageId) {
 		return
 	}
-	if msg := s.checkSignature(body); msg != "" {
+	if msg := s.checkSignature(r.Context(), body); msg != "" {
 		s.fault(w, "soap:Client", CodeSignature, msg)
 		return
 	}
@@ -65,13 +66,13 @@ func (s *server) shepSync(w http.ResponseWriter, r *http.Request) {
 
 // checkSignature verifies a signed envelope (and refuses an unsigned one
 // when signatures are required); it returns why it was refused, or "".
-func (s *server) checkSignature(body []byte) string {
+func (s *server) checkSignature(ctx context.Context, body []byte) string {
 	if !s.opts.RequireSignature && !bytes.Contains(body, []byte(xmlsig.NSWSSE)) {
 		return ""
 	}
 	v, err := xmlsig.Verify(body)
 	if err == nil {
-		err = s.opts.Trust.Check(v.Certificate, s.now())
+		err = s.opts.Trust.Check(ctx, v.Certificate, s.now())
 	}
 	if err != nil {
 		return err.Error()

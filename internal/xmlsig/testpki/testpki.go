@@ -78,6 +78,9 @@ type Leaf struct {
 	// OCSPServer is the responder named in the certificate's
 	// authorityInfoAccess.
 	OCSPServer []string
+	// OCSPSigning issues a responder's certificate: the CA delegates
+	// signing its OCSP answers to it.
+	OCSPSigning bool
 }
 
 // Issue signs a new key's certificate.
@@ -103,6 +106,9 @@ func (ca *CA) Issue(l Leaf) (*x509.Certificate, *rsa.PrivateKey, error) {
 	}
 	if len(l.IPAddresses)+len(l.DNSNames) > 0 {
 		tpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	}
+	if l.OCSPSigning {
+		tpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning}
 	}
 	if l.OrganizationalUnit != "" {
 		tpl.Subject.OrganizationalUnit = []string{l.OrganizationalUnit}
