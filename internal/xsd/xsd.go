@@ -28,6 +28,9 @@ package xsd
 #include <stdio.h>
 #include <stdlib.h>
 #include <malloc.h>
+#ifndef KX_ARENAS
+#define KX_ARENAS 1
+#endif
 #include <string.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -145,10 +148,18 @@ static void kx_init(void) {
 	// Local files only: a schema's xs:import or xs:include with an http
 	// location fails instead of being fetched.
 	xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
-	// cgo calls land on whichever thread Go picks, and glibc gives threads
-	// arenas of their own: each would keep a large document's tree for
-	// reuse. Two arenas bound that to two trees.
-	mallopt(M_ARENA_MAX, 2);
+}
+
+// cgo calls land on whichever thread Go picks, and glibc gives threads
+// arenas of their own: each keeps the last large document's tree for
+// reuse, and malloc_trim gives little of it back. The cap must be set
+// before any thread allocates, so it is set when the program is loaded,
+// before the Go runtime starts its threads; an operator's
+// MALLOC_ARENA_MAX wins.
+__attribute__((constructor)) static void kx_cap_arenas(void) {
+	if (getenv("MALLOC_ARENA_MAX") == NULL) {
+		mallopt(M_ARENA_MAX, KX_ARENAS);
+	}
 }
 
 typedef struct {
