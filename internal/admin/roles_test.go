@@ -10,8 +10,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minfin-kz/kopir/internal/admin"
+	"github.com/minfin-kz/kopir/internal/clock"
 	"github.com/minfin-kz/kopir/internal/config"
 	"github.com/minfin-kz/kopir/internal/httpguard"
 	"github.com/minfin-kz/kopir/internal/jobs"
@@ -64,17 +66,23 @@ func TestEachRoleOnEachEndpoint(t *testing.T) {
 		{"GET", "/admin/v1/breakers", ok, ok, ok, ok},
 		{"GET", "/admin/v1/audit/verify", no, no, ok, ok},
 		{"GET", "/admin/v1/stats", ok, ok, ok, ok},
+		{"GET", "/admin/v1/clock", ok, ok, ok, ok},
+		{"PUT", "/admin/v1/clock", no, no, no, ok},
 		{"GET", "/debug/pprof/", no, no, no, ok},
 	}
 	s, st := server(t)
+	s.Clock = clock.NewSimulated(time.Now())
 	h := s.Handler()
 	denied := 0
 	for _, c := range cases {
 		for role, allowed := range map[config.Role]bool{config.RoleViewer: c.viewer, config.RoleOperator: c.operator, config.RoleAuditor: c.auditor, config.RoleAdmin: c.admin} {
 			t.Run(c.method+" "+c.path+" as "+string(role), func(t *testing.T) {
 				body := ""
-				if c.path == "/admin/v1/replay" {
+				switch c.path {
+				case "/admin/v1/replay":
 					body = `{"status":"DEAD"}`
+				case "/admin/v1/clock":
+					body = `{"advance":"1m"}`
 				}
 				rec := call(h, c.method, c.path, string(role)+"-token", body)
 				if !allowed {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/internal/auth"
+	"github.com/minfin-kz/kopir/internal/clock"
 	"github.com/minfin-kz/kopir/internal/config"
 	"github.com/minfin-kz/kopir/internal/evidence"
 	"github.com/minfin-kz/kopir/internal/httpguard"
@@ -64,6 +65,9 @@ type Server struct {
 	EvidenceAccessed func(ctx context.Context, messageID, operator, detail string) error
 	// Guard is the listener's guard; it records refusals.
 	Guard *httpguard.Listener
+	// Clock is the bus's simulated clock; nil: the system's, which the
+	// admin API shows but does not move.
+	Clock *clock.Simulated
 }
 
 // handler serves one admin endpoint for the named admin.
@@ -94,6 +98,10 @@ func (s *Server) Endpoints() []Endpoint {
 		}},
 		{"GET /admin/v1/audit/verify", config.RoleAuditor, s.verify},
 		{"GET /admin/v1/stats", config.RoleViewer, s.stats},
+		{"GET /admin/v1/clock", config.RoleViewer, s.showClock},
+		// Moving the clock opens and closes business windows for every
+		// route: the whole bus's, so admins only.
+		{"PUT /admin/v1/clock", config.RoleAdmin, s.setClock},
 		// Kept documents hold personal data in clear (they cannot be masked
 		// without breaking their signatures): auditors only.
 		{"GET /admin/v1/messages/{id}/evidence", config.RoleAuditor, s.evidenceDocument},

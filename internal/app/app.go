@@ -23,6 +23,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/admin"
 	"github.com/minfin-kz/kopir/internal/broker"
 	"github.com/minfin-kz/kopir/internal/cache"
+	"github.com/minfin-kz/kopir/internal/clock"
 	"github.com/minfin-kz/kopir/internal/config"
 	"github.com/minfin-kz/kopir/internal/delivery"
 	"github.com/minfin-kz/kopir/internal/evidence"
@@ -56,6 +57,10 @@ type App struct {
 	Intake   *intake.Intake
 	Evidence *evidence.Vault
 	channels []mountedChannel
+	// clock is what components read the time of day from; sim is set
+	// when it is simulated (clock.simulated).
+	clock func() time.Time
+	sim   *clock.Simulated
 	// agencyTLS is the agency listener's TLS config; nil: plain HTTP.
 	agencyTLS *tls.Config
 
@@ -134,6 +139,9 @@ func (a *App) build(d routes.Deps) (err error) {
 		}
 		return err
 	}
+	if err := a.setClock(); err != nil {
+		return err
+	}
 	if a.agencyTLS, err = agencyTLS(cfg.File(), cfg.Listen.AgencyTLS); err != nil {
 		return err
 	}
@@ -181,7 +189,7 @@ func (a *App) resources(kind, name, route string) adapters.Resources {
 		log = log.With("route", route)
 	}
 	return adapters.Resources{
-		Logger: log, Metrics: a.Metrics.Registry, Clock: time.Now,
+		Logger: log, Metrics: a.Metrics.Registry, Clock: a.now,
 		NewTransport: func(spec adapters.TransportSpec) (adapters.Transport, error) {
 			return resilience.NewClient(resilience.Options{
 				Endpoints: spec.Endpoints, Retry: spec.Retry, Breaker: spec.Breaker,
@@ -232,7 +240,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	adm := &admin.Server{Admins: cfg.Admins, Store: a.Store, Replayer: a.Replayer, Metrics: a.Metrics.Handler(), Log: a.Log,
-		Breakers: a.breakerStates, Ready: a.readiness, Denials: a.Ledger, Evidence: a.Evidence, EvidenceAccessed: a.Ledger.EvidenceAccessed,
+		Clock: a.sim, Breakers: a.breakerStates, Ready: a.readiness, Denials: a.Ledger, Evidence: a.Evidence, EvidenceAccessed: a.Ledger.EvidenceAccessed,
 		Guard: adminGuard}
 	servers := []*http.Server{
 		internalGuard.Server(cfg.Listen.Internal, internal.Handler()),
@@ -328,7 +336,7 @@ func (a *App) agencyHandler(guard *httpguard.Listener) http.Handler {
 				method, path = "", pattern
 			}
 			full := strings.TrimSpace(method + " " + spec.Mount + path)
-			mux.Handle(full, a.countInbound(spec.Name, peerGate(spec, mc.peers, guard, time.Now, large.Wrap(limitBody(int64(spec.MaxBody), h)))))
+			mux.Handle(full, a.countInbound(spec.Name, peerGate(spec, mc.peers, guard, a.now, large.Wrap(limitBody(int64(spec.MaxBody), h)))))
 		}
 	}
 	return guard.Handler(mux, nil)

@@ -46,6 +46,8 @@ type Config struct {
 	Channels []Channel `yaml:"channels"`
 	// Evidence keeps signed documents, encrypted, for their retention.
 	Evidence Evidence `yaml:"evidence"`
+	// Clock makes the bus's business clock a simulated one (demo only).
+	Clock Clock `yaml:"clock"`
 
 	file string
 }
@@ -77,6 +79,24 @@ const (
 	DefaultEvidenceRetention = 5 * 365 * 24 * time.Hour
 	DefaultEvidencePurge     = time.Hour
 )
+
+// Clock chooses the clock business rules read (trading windows,
+// deadlines, record dates): the system's, or, in a demo config, a
+// simulated one that starts at Start (default: the system time) and is set
+// and advanced through the admin API (PUT /admin/v1/clock), so that a
+// trading day passes in seconds.
+type Clock struct {
+	Simulated bool   `yaml:"simulated"`
+	Start     string `yaml:"start"` // RFC 3339
+}
+
+// StartTime is when a simulated clock starts; zero: the system time.
+func (c Clock) StartTime() (time.Time, error) {
+	if c.Start == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339, c.Start)
+}
 
 // Listen holds the three listener addresses.
 type Listen struct {
@@ -483,6 +503,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkCallers("admins", admins)
+	if c.Clock.Simulated && !c.Demo {
+		top("clock.simulated", "a simulated clock is for demos and tests only (demo: true)")
+	}
+	if _, err := c.Clock.StartTime(); err != nil || c.Clock.Start != "" && !c.Clock.Simulated {
+		top("clock.start", "%q must be an RFC 3339 time (e.g. 2026-12-01T09:00:00+05:00), given with simulated: true", c.Clock.Start)
+	}
 	if len(c.Admins) == 0 {
 		top("admins", "at least one admin is required for the admin API")
 	}
