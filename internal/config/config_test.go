@@ -270,3 +270,21 @@ func TestClientCertsNeedTLSAndRoots(t *testing.T) {
 		}
 	}
 }
+
+// A simulated clock is refused outside a demo, and its start must be a
+// time.
+func TestSimulatedClockIsForDemosOnly(t *testing.T) {
+	for doc, field := range map[string]string{
+		"clock: {simulated: true}\n":                          "clock.simulated",
+		"demo: true\nclock: {simulated: true, start: noon}\n": "clock.start",
+		"demo: true\nclock: {start: 2026-12-01T09:00:00Z}\n":  "clock.start",
+	} {
+		_, err := Parse("t.yaml", []byte(base+doc))
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: got %v, want an error naming %s", doc, err, field)
+		}
+	}
+	if _, err := Parse("t.yaml", []byte(base+"demo: true\nclock: {simulated: true, start: \"2026-12-01T09:00:00+05:00\"}\n")); err != nil {
+		t.Errorf("a demo on a simulated clock: %v", err)
+	}
+}
