@@ -83,4 +83,40 @@ package msg
 //go:generate go run ../typefix -xsd ../xsd/pain.001.001.09.xsd pain001/pain001.go
 //go:generate go run ../../gowsdlfix pain001/pain001.go
 
-//go:generate go run ../share -o ../components/components.go -import github.com/minfin-kz/kopir/contracts/iso20022/components head001/head001.go pacs008/pacs008.go pacs002/pacs002.go pacs004/pacs004.go camt053/camt053.go camt054/camt054.go camt056/camt056.go pain001/pain001.go
+//go:generate go tool gowsdl -d . -p head001v03 -o head001v03.go head001v03/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/head.001.001.03.xsd head001v03/head001v03.go
+//go:generate go run ../../gowsdlfix head001v03/head001v03.go
+
+//go:generate go tool gowsdl -d . -p pacs009 -o pacs009.go pacs009/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/pacs.009.001.11.xsd pacs009/pacs009.go
+//go:generate go run ../../gowsdlfix pacs009/pacs009.go
+
+//go:generate go tool gowsdl -d . -p reda006 -o reda006.go reda006/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/reda.006.001.01.xsd reda006/reda006.go
+//go:generate go run ../../gowsdlfix reda006/reda006.go
+
+//go:generate go tool gowsdl -d . -p reda008 -o reda008.go reda008/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/reda.008.001.01.xsd reda008/reda008.go
+//go:generate go run ../../gowsdlfix reda008/reda008.go
+
+//go:generate go tool gowsdl -d . -p sese024 -o sese024.go sese024/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/sese.024.001.12.xsd sese024/sese024.go
+//go:generate go run ../../gowsdlfix sese024/sese024.go
+
+//go:generate go tool gowsdl -d . -p sese025 -o sese025.go sese025/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/sese.025.001.11.xsd sese025/sese025.go
+//go:generate go run ../../gowsdlfix sese025/sese025.go
+
+//go:generate go tool gowsdl -d . -p semt002 -o semt002.go semt002/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/semt.002.001.11.xsd semt002/semt002.go
+//go:generate go run ../../gowsdlfix semt002/semt002.go
+
+//go:generate go tool gowsdl -d . -p seev031 -o seev031.go seev031/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/seev.031.001.14.xsd seev031/seev031.go
+//go:generate go run ../../gowsdlfix seev031/seev031.go
+
+//go:generate go tool gowsdl -d . -p seev036 -o seev036.go seev036/types.wsdl
+//go:generate go run ../typefix -xsd ../xsd/seev.036.001.15.xsd seev036/seev036.go
+//go:generate go run ../../gowsdlfix seev036/seev036.go
+
+//go:generate go run ../share -o ../components/components.go -import github.com/minfin-kz/kopir/contracts/iso20022/components head001/head001.go pacs008/pacs008.go pacs002/pacs002.go pacs004/pacs004.go camt053/camt053.go camt054/camt054.go camt056/camt056.go pain001/pain001.go head001v03/head001v03.go pacs009/pacs009.go reda006/reda006.go reda008/reda008.go sese024/sese024.go sese025/sese025.go semt002/semt002.go seev031/seev031.go seev036/seev036.go
