@@ -11,16 +11,31 @@
 //	camt056  camt.056.001.08  FI to FI payment cancellation request (out)
 //	pain001  pain.001.001.09  customer credit transfer initiation (out)
 //
-// pacs.009.001.08 is kept in contracts/iso20022/xsd but not generated: no
-// route sends financial-institution transfers yet.
+// and for the depository link (government securities), whose messages
+// carry the newer header:
+//
+//	head001v03  head.001.001.03  business application header (AppHdr)
+//	reda006     reda.006.001.01  security creation request (out)
+//	reda008     reda.008.001.01  security creation status advice (in)
+//	sese024     sese.024.001.12  settlement transaction status advice (in)
+//	sese025     sese.025.001.11  settlement transaction confirmation (in)
+//	semt002     semt.002.001.11  securities balance custody report: holders (in)
+//	seev031     seev.031.001.14  corporate action notification (in)
+//	seev036     seev.036.001.15  corporate action movement confirmation (in)
+//	pacs009     pacs.009.001.11  FI credit transfer: the coupon and
+//	                             redemption cash leg (out)
+//
+// pacs.009.001.08, reda.007.001.01 and sese.023.001.11 are kept in
+// contracts/iso20022/xsd but not generated: no route sends them yet.
 //
 // Everything else, down from the message definition
 // (FIToFIPaymentStatusReportV10, BankToCustomerStatementV08…), is in
 // contracts/iso20022/components. ISO 20022 puts a version in a component's
 // name, so a name means one declaration in every schema that has it:
 // GroupHeader93 is pacs.008's group header, pacs.002's is GroupHeader91,
-// and camt.053 and camt.054 both use GroupHeader81, alike. Of these eight
-// messages only Document differs between schemas. One Go type per
+// and camt.053 and camt.054 both use GroupHeader81, alike. Of these
+// seventeen messages only Document differs between schemas (head.001.001.02
+// and .03 both name their parties Party44Choice). One Go type per
 // component is what lets one function read a camt.053 entry and a camt.054
 // entry, or build a party for pacs.008 and pain.001; a component that some
 // later schema declared differently would stay in each message that has
