@@ -2,6 +2,30 @@
 
 package components
 
+type AcknowledgementReason5Code string
+
+const (
+	AcknowledgementReason5CodeADEA AcknowledgementReason5Code = "ADEA"
+
+	AcknowledgementReason5CodeSMPG AcknowledgementReason5Code = "SMPG"
+
+	AcknowledgementReason5CodeOTHR AcknowledgementReason5Code = "OTHR"
+
+	AcknowledgementReason5CodeCDCY AcknowledgementReason5Code = "CDCY"
+
+	AcknowledgementReason5CodeCDRG AcknowledgementReason5Code = "CDRG"
+
+	AcknowledgementReason5CodeCDRE AcknowledgementReason5Code = "CDRE"
+
+	AcknowledgementReason5CodeNSTP AcknowledgementReason5Code = "NSTP"
+
+	AcknowledgementReason5CodeRQWV AcknowledgementReason5Code = "RQWV"
+
+	AcknowledgementReason5CodeLATE AcknowledgementReason5Code = "LATE"
+)
+
+type ActiveCurrencyAnd13DecimalAmount_SimpleType string
+
 type ActiveCurrencyAndAmount_SimpleType string
 
 type ActiveCurrencyCode string
@@ -11,6 +35,72 @@ type ActiveOrHistoricCurrencyAnd13DecimalAmount_SimpleType string
 type ActiveOrHistoricCurrencyAndAmount_SimpleType string
 
 type ActiveOrHistoricCurrencyCode string
+
+type AdditionalBusinessProcess11Code string
+
+const (
+	AdditionalBusinessProcess11CodeCLAI AdditionalBusinessProcess11Code = "CLAI"
+
+	AdditionalBusinessProcess11CodeTAXR AdditionalBusinessProcess11Code = "TAXR"
+
+	AdditionalBusinessProcess11CodeACLA AdditionalBusinessProcess11Code = "ACLA"
+
+	AdditionalBusinessProcess11CodeATXF AdditionalBusinessProcess11Code = "ATXF"
+
+	AdditionalBusinessProcess11CodeCNTR AdditionalBusinessProcess11Code = "CNTR"
+
+	AdditionalBusinessProcess11CodeCONS AdditionalBusinessProcess11Code = "CONS"
+
+	AdditionalBusinessProcess11CodeNAMC AdditionalBusinessProcess11Code = "NAMC"
+
+	AdditionalBusinessProcess11CodeNPLE AdditionalBusinessProcess11Code = "NPLE"
+
+	AdditionalBusinessProcess11CodeSCHM AdditionalBusinessProcess11Code = "SCHM"
+
+	AdditionalBusinessProcess11CodePPUT AdditionalBusinessProcess11Code = "PPUT"
+
+	AdditionalBusinessProcess11CodePPRE AdditionalBusinessProcess11Code = "PPRE"
+
+	AdditionalBusinessProcess11CodeFPRE AdditionalBusinessProcess11Code = "FPRE"
+
+	AdditionalBusinessProcess11CodeINCP AdditionalBusinessProcess11Code = "INCP"
+)
+
+type AdditionalBusinessProcess9Code string
+
+const (
+	AdditionalBusinessProcess9CodeACLA AdditionalBusinessProcess9Code = "ACLA"
+
+	AdditionalBusinessProcess9CodeATXF AdditionalBusinessProcess9Code = "ATXF"
+
+	AdditionalBusinessProcess9CodeCNTR AdditionalBusinessProcess9Code = "CNTR"
+
+	AdditionalBusinessProcess9CodeNAMC AdditionalBusinessProcess9Code = "NAMC"
+
+	AdditionalBusinessProcess9CodeNPLE AdditionalBusinessProcess9Code = "NPLE"
+
+	AdditionalBusinessProcess9CodeSCHM AdditionalBusinessProcess9Code = "SCHM"
+
+	AdditionalBusinessProcess9CodeCONS AdditionalBusinessProcess9Code = "CONS"
+
+	AdditionalBusinessProcess9CodePPUT AdditionalBusinessProcess9Code = "PPUT"
+
+	AdditionalBusinessProcess9CodeFPRE AdditionalBusinessProcess9Code = "FPRE"
+
+	AdditionalBusinessProcess9CodePPRE AdditionalBusinessProcess9Code = "PPRE"
+
+	AdditionalBusinessProcess9CodeREAC AdditionalBusinessProcess9Code = "REAC"
+
+	AdditionalBusinessProcess9CodeINCP AdditionalBusinessProcess9Code = "INCP"
+)
+
+type AddressType1Code string
+
+const (
+	AddressType1CodeHOME AddressType1Code = "HOME"
+
+	AddressType1CodeBIZZ AddressType1Code = "BIZZ"
+)
 
 type AddressType2Code string
 
@@ -28,9 +118,63 @@ const (
 	AddressType2CodeDLVY AddressType2Code = "DLVY"
 )
 
+type AmountPriceType1Code string
+
+const (
+	AmountPriceType1CodeACTU AmountPriceType1Code = "ACTU"
+
+	AmountPriceType1CodeDISC AmountPriceType1Code = "DISC"
+
+	AmountPriceType1CodePLOT AmountPriceType1Code = "PLOT"
+
+	AmountPriceType1CodePREM AmountPriceType1Code = "PREM"
+)
+
+type AmountPriceType2Code string
+
+const (
+	AmountPriceType2CodeACTU AmountPriceType2Code = "ACTU"
+)
+
+type AmountPriceType3Code string
+
+const (
+	AmountPriceType3CodeACTU AmountPriceType3Code = "ACTU"
+
+	AmountPriceType3CodePLOT AmountPriceType3Code = "PLOT"
+)
+
 type AnyBICDec2014Identifier string
 
 type AnyURI string
+
+type Appearance1Code string
+
+const (
+	Appearance1CodeDELI Appearance1Code = "DELI"
+
+	Appearance1CodeNDEL Appearance1Code = "NDEL"
+
+	Appearance1CodeLIMI Appearance1Code = "LIMI"
+
+	Appearance1CodeBENT Appearance1Code = "BENT"
+
+	Appearance1CodeDFBE Appearance1Code = "DFBE"
+
+	Appearance1CodeDLBE Appearance1Code = "DLBE"
+
+	Appearance1CodeTMPG Appearance1Code = "TMPG"
+
+	Appearance1CodeGLOB Appearance1Code = "GLOB"
+)
+
+type AssignmentMethod1Code string
+
+const (
+	AssignmentMethod1CodeRAND AssignmentMethod1Code = "RAND"
+
+	AssignmentMethod1CodePROR AssignmentMethod1Code = "PROR"
+)
 
 type AttendanceContext1Code string
 
@@ -90,13 +234,89 @@ const (
 	Authorisation1CodeILEV Authorisation1Code = "ILEV"
 )
 
+type AutoBorrowing1Code string
+
+const (
+	AutoBorrowing1CodeLAMI AutoBorrowing1Code = "LAMI"
+
+	AutoBorrowing1CodeNBOR AutoBorrowing1Code = "NBOR"
+
+	AutoBorrowing1CodeYBOR AutoBorrowing1Code = "YBOR"
+)
+
 type BICFIDec2014Identifier string
+
+type BaseOne14Rate string
 
 type BaseOneRate string
 
 type BatchBookingIndicator bool
 
+type BenchmarkCurveName1Code string
+
+const (
+	BenchmarkCurveName1CodeMAAA BenchmarkCurveName1Code = "MAAA"
+
+	BenchmarkCurveName1CodeFUSW BenchmarkCurveName1Code = "FUSW"
+
+	BenchmarkCurveName1CodeLIBI BenchmarkCurveName1Code = "LIBI"
+
+	BenchmarkCurveName1CodeLIBO BenchmarkCurveName1Code = "LIBO"
+
+	BenchmarkCurveName1CodeSWAP BenchmarkCurveName1Code = "SWAP"
+
+	BenchmarkCurveName1CodeTREA BenchmarkCurveName1Code = "TREA"
+
+	BenchmarkCurveName1CodeEURI BenchmarkCurveName1Code = "EURI"
+
+	BenchmarkCurveName1CodePFAN BenchmarkCurveName1Code = "PFAN"
+)
+
+type BeneficiaryCertificationType4Code string
+
+const (
+	BeneficiaryCertificationType4CodeACCI BeneficiaryCertificationType4Code = "ACCI"
+
+	BeneficiaryCertificationType4CodeDOMI BeneficiaryCertificationType4Code = "DOMI"
+
+	BeneficiaryCertificationType4CodeNDOM BeneficiaryCertificationType4Code = "NDOM"
+
+	BeneficiaryCertificationType4CodeFULL BeneficiaryCertificationType4Code = "FULL"
+
+	BeneficiaryCertificationType4CodeNCOM BeneficiaryCertificationType4Code = "NCOM"
+
+	BeneficiaryCertificationType4CodeQIBB BeneficiaryCertificationType4Code = "QIBB"
+
+	BeneficiaryCertificationType4CodeTRBD BeneficiaryCertificationType4Code = "TRBD"
+
+	BeneficiaryCertificationType4CodePAPW BeneficiaryCertificationType4Code = "PAPW"
+
+	BeneficiaryCertificationType4CodePABD BeneficiaryCertificationType4Code = "PABD"
+
+	BeneficiaryCertificationType4CodeFRAC BeneficiaryCertificationType4Code = "FRAC"
+)
+
+type BidRangeType1Code string
+
+const (
+	BidRangeType1CodeDIVI BidRangeType1Code = "DIVI"
+
+	BidRangeType1CodeINCR BidRangeType1Code = "INCR"
+
+	BidRangeType1CodeMULT BidRangeType1Code = "MULT"
+)
+
+type BlockTrade1Code string
+
+const (
+	BlockTrade1CodeBLPA BlockTrade1Code = "BLPA"
+
+	BlockTrade1CodeBLCH BlockTrade1Code = "BLCH"
+)
+
 type BusinessMessagePriorityCode string
+
+type CFIOct2015Identifier string
 
 type CSCManagement1Code string
 
@@ -108,6 +328,110 @@ const (
 	CSCManagement1CodeUNRD CSCManagement1Code = "UNRD"
 
 	CSCManagement1CodeNCSC CSCManagement1Code = "NCSC"
+)
+
+type CalculationType1Code string
+
+const (
+	CalculationType1CodeAFTX CalculationType1Code = "AFTX"
+
+	CalculationType1CodeANNU CalculationType1Code = "ANNU"
+
+	CalculationType1CodeISSU CalculationType1Code = "ISSU"
+
+	CalculationType1CodeAVMA CalculationType1Code = "AVMA"
+
+	CalculationType1CodeBOOK CalculationType1Code = "BOOK"
+
+	CalculationType1CodeYTNC CalculationType1Code = "YTNC"
+
+	CalculationType1CodeCHCL CalculationType1Code = "CHCL"
+
+	CalculationType1CodeCLOS CalculationType1Code = "CLOS"
+
+	CalculationType1CodeCMPD CalculationType1Code = "CMPD"
+
+	CalculationType1CodeCUYI CalculationType1Code = "CUYI"
+
+	CalculationType1CodeTRGR CalculationType1Code = "TRGR"
+
+	CalculationType1CodeGVEQ CalculationType1Code = "GVEQ"
+
+	CalculationType1CodeFLAS CalculationType1Code = "FLAS"
+
+	CalculationType1CodeNVFL CalculationType1Code = "NVFL"
+
+	CalculationType1CodeLSCL CalculationType1Code = "LSCL"
+
+	CalculationType1CodeLSMT CalculationType1Code = "LSMT"
+
+	CalculationType1CodeLSQR CalculationType1Code = "LSQR"
+
+	CalculationType1CodeLSYR CalculationType1Code = "LSYR"
+
+	CalculationType1CodeLGAL CalculationType1Code = "LGAL"
+
+	CalculationType1CodeMARK CalculationType1Code = "MARK"
+
+	CalculationType1CodeYTMA CalculationType1Code = "YTMA"
+
+	CalculationType1CodeNXRF CalculationType1Code = "NXRF"
+
+	CalculationType1CodePNAV CalculationType1Code = "PNAV"
+
+	CalculationType1CodeNXPT CalculationType1Code = "NXPT"
+
+	CalculationType1CodePRCL CalculationType1Code = "PRCL"
+
+	CalculationType1CodePRYL CalculationType1Code = "PRYL"
+
+	CalculationType1CodeSEMI CalculationType1Code = "SEMI"
+
+	CalculationType1CodeSHLF CalculationType1Code = "SHLF"
+
+	CalculationType1CodeSPLL CalculationType1Code = "SPLL"
+
+	CalculationType1CodeTXQV CalculationType1Code = "TXQV"
+
+	CalculationType1CodeTTDT CalculationType1Code = "TTDT"
+
+	CalculationType1CodeTRYL CalculationType1Code = "TRYL"
+
+	CalculationType1CodeWRST CalculationType1Code = "WRST"
+)
+
+type CallType1Code string
+
+const (
+	CallType1CodeLOTT CallType1Code = "LOTT"
+
+	CallType1CodePRTA CallType1Code = "PRTA"
+)
+
+type CancelledStatusReason16Code string
+
+const (
+	CancelledStatusReason16CodeSCEX CancelledStatusReason16Code = "SCEX"
+
+	CancelledStatusReason16CodeOTHR CancelledStatusReason16Code = "OTHR"
+
+	CancelledStatusReason16CodeCXLR CancelledStatusReason16Code = "CXLR"
+
+	CancelledStatusReason16CodeBYIY CancelledStatusReason16Code = "BYIY"
+
+	CancelledStatusReason16CodeCTHP CancelledStatusReason16Code = "CTHP"
+
+	CancelledStatusReason16CodeCANZ CancelledStatusReason16Code = "CANZ"
+
+	CancelledStatusReason16CodeCANT CancelledStatusReason16Code = "CANT"
+
+	CancelledStatusReason16CodeCSUB CancelledStatusReason16Code = "CSUB"
+
+	CancelledStatusReason16CodeCANS CancelledStatusReason16Code = "CANS"
+
+	CancelledStatusReason16CodeCANI CancelledStatusReason16Code = "CANI"
+
+	CancelledStatusReason16CodeCORP CancelledStatusReason16Code = "CORP"
 )
 
 type CardDataReading1Code string
@@ -184,6 +508,22 @@ const (
 	CardholderVerificationCapability1CodeSCEC CardholderVerificationCapability1Code = "SCEC"
 )
 
+type CashSettlementSystem2Code string
+
+const (
+	CashSettlementSystem2CodeGROS CashSettlementSystem2Code = "GROS"
+
+	CashSettlementSystem2CodeNETS CashSettlementSystem2Code = "NETS"
+)
+
+type CertificationFormatType1Code string
+
+const (
+	CertificationFormatType1CodeELEC CertificationFormatType1Code = "ELEC"
+
+	CertificationFormatType1CodePHYS CertificationFormatType1Code = "PHYS"
+)
+
 type ChargeBearerType1Code string
 
 const (
@@ -252,6 +592,14 @@ const (
 	ClearingChannel2CodeBOOK ClearingChannel2Code = "BOOK"
 )
 
+type ConsentType1Code string
+
+const (
+	ConsentType1CodeCTRM ConsentType1Code = "CTRM"
+
+	ConsentType1CodeDUPY ConsentType1Code = "DUPY"
+)
+
 type CopyDuplicate1Code string
 
 const (
@@ -260,6 +608,510 @@ const (
 	CopyDuplicate1CodeCOPY CopyDuplicate1Code = "COPY"
 
 	CopyDuplicate1CodeDUPL CopyDuplicate1Code = "DUPL"
+)
+
+type CorporateActionChangeType1Code string
+
+const (
+	CorporateActionChangeType1CodeBERE CorporateActionChangeType1Code = "BERE"
+
+	CorporateActionChangeType1CodeCERT CorporateActionChangeType1Code = "CERT"
+
+	CorporateActionChangeType1CodeDEPH CorporateActionChangeType1Code = "DEPH"
+
+	CorporateActionChangeType1CodeGPPH CorporateActionChangeType1Code = "GPPH"
+
+	CorporateActionChangeType1CodeGTGP CorporateActionChangeType1Code = "GTGP"
+
+	CorporateActionChangeType1CodeGTPH CorporateActionChangeType1Code = "GTPH"
+
+	CorporateActionChangeType1CodeNAME CorporateActionChangeType1Code = "NAME"
+
+	CorporateActionChangeType1CodePHDE CorporateActionChangeType1Code = "PHDE"
+
+	CorporateActionChangeType1CodeREBE CorporateActionChangeType1Code = "REBE"
+
+	CorporateActionChangeType1CodeTERM CorporateActionChangeType1Code = "TERM"
+
+	CorporateActionChangeType1CodeDECI CorporateActionChangeType1Code = "DECI"
+)
+
+type CorporateActionEventProcessingType1Code string
+
+const (
+	CorporateActionEventProcessingType1CodeGENL CorporateActionEventProcessingType1Code = "GENL"
+
+	CorporateActionEventProcessingType1CodeDISN CorporateActionEventProcessingType1Code = "DISN"
+
+	CorporateActionEventProcessingType1CodeREOR CorporateActionEventProcessingType1Code = "REOR"
+)
+
+type CorporateActionEventStage3Code string
+
+const (
+	CorporateActionEventStage3CodeAPPD CorporateActionEventStage3Code = "APPD"
+
+	CorporateActionEventStage3CodeCLDE CorporateActionEventStage3Code = "CLDE"
+
+	CorporateActionEventStage3CodeFULL CorporateActionEventStage3Code = "FULL"
+
+	CorporateActionEventStage3CodeLAPS CorporateActionEventStage3Code = "LAPS"
+
+	CorporateActionEventStage3CodePART CorporateActionEventStage3Code = "PART"
+
+	CorporateActionEventStage3CodePWAL CorporateActionEventStage3Code = "PWAL"
+
+	CorporateActionEventStage3CodeRESC CorporateActionEventStage3Code = "RESC"
+
+	CorporateActionEventStage3CodeSUAP CorporateActionEventStage3Code = "SUAP"
+
+	CorporateActionEventStage3CodeUNAC CorporateActionEventStage3Code = "UNAC"
+
+	CorporateActionEventStage3CodeWHOU CorporateActionEventStage3Code = "WHOU"
+)
+
+type CorporateActionEventStage4Code string
+
+const (
+	CorporateActionEventStage4CodeFULL CorporateActionEventStage4Code = "FULL"
+
+	CorporateActionEventStage4CodePART CorporateActionEventStage4Code = "PART"
+
+	CorporateActionEventStage4CodeRESC CorporateActionEventStage4Code = "RESC"
+)
+
+type CorporateActionEventType30Code string
+
+const (
+	CorporateActionEventType30CodeACTV CorporateActionEventType30Code = "ACTV"
+
+	CorporateActionEventType30CodeATTI CorporateActionEventType30Code = "ATTI"
+
+	CorporateActionEventType30CodeBRUP CorporateActionEventType30Code = "BRUP"
+
+	CorporateActionEventType30CodeDFLT CorporateActionEventType30Code = "DFLT"
+
+	CorporateActionEventType30CodeBONU CorporateActionEventType30Code = "BONU"
+
+	CorporateActionEventType30CodeEXRI CorporateActionEventType30Code = "EXRI"
+
+	CorporateActionEventType30CodeCAPD CorporateActionEventType30Code = "CAPD"
+
+	CorporateActionEventType30CodeCAPG CorporateActionEventType30Code = "CAPG"
+
+	CorporateActionEventType30CodeCAPI CorporateActionEventType30Code = "CAPI"
+
+	CorporateActionEventType30CodeDRCA CorporateActionEventType30Code = "DRCA"
+
+	CorporateActionEventType30CodeDVCA CorporateActionEventType30Code = "DVCA"
+
+	CorporateActionEventType30CodeCHAN CorporateActionEventType30Code = "CHAN"
+
+	CorporateActionEventType30CodeCOOP CorporateActionEventType30Code = "COOP"
+
+	CorporateActionEventType30CodeCLSA CorporateActionEventType30Code = "CLSA"
+
+	CorporateActionEventType30CodeCONS CorporateActionEventType30Code = "CONS"
+
+	CorporateActionEventType30CodeCONV CorporateActionEventType30Code = "CONV"
+
+	CorporateActionEventType30CodeCREV CorporateActionEventType30Code = "CREV"
+
+	CorporateActionEventType30CodeDECR CorporateActionEventType30Code = "DECR"
+
+	CorporateActionEventType30CodeDETI CorporateActionEventType30Code = "DETI"
+
+	CorporateActionEventType30CodeDSCL CorporateActionEventType30Code = "DSCL"
+
+	CorporateActionEventType30CodeDVOP CorporateActionEventType30Code = "DVOP"
+
+	CorporateActionEventType30CodeDRIP CorporateActionEventType30Code = "DRIP"
+
+	CorporateActionEventType30CodeDRAW CorporateActionEventType30Code = "DRAW"
+
+	CorporateActionEventType30CodeDTCH CorporateActionEventType30Code = "DTCH"
+
+	CorporateActionEventType30CodeEXOF CorporateActionEventType30Code = "EXOF"
+
+	CorporateActionEventType30CodeREDM CorporateActionEventType30Code = "REDM"
+
+	CorporateActionEventType30CodeMCAL CorporateActionEventType30Code = "MCAL"
+
+	CorporateActionEventType30CodeINCR CorporateActionEventType30Code = "INCR"
+
+	CorporateActionEventType30CodePPMT CorporateActionEventType30Code = "PPMT"
+
+	CorporateActionEventType30CodeINTR CorporateActionEventType30Code = "INTR"
+
+	CorporateActionEventType30CodeRHDI CorporateActionEventType30Code = "RHDI"
+
+	CorporateActionEventType30CodeLIQU CorporateActionEventType30Code = "LIQU"
+
+	CorporateActionEventType30CodeEXTM CorporateActionEventType30Code = "EXTM"
+
+	CorporateActionEventType30CodeMRGR CorporateActionEventType30Code = "MRGR"
+
+	CorporateActionEventType30CodeNOOF CorporateActionEventType30Code = "NOOF"
+
+	CorporateActionEventType30CodeCERT CorporateActionEventType30Code = "CERT"
+
+	CorporateActionEventType30CodeODLT CorporateActionEventType30Code = "ODLT"
+
+	CorporateActionEventType30CodeOTHR CorporateActionEventType30Code = "OTHR"
+
+	CorporateActionEventType30CodePARI CorporateActionEventType30Code = "PARI"
+
+	CorporateActionEventType30CodePCAL CorporateActionEventType30Code = "PCAL"
+
+	CorporateActionEventType30CodePRED CorporateActionEventType30Code = "PRED"
+
+	CorporateActionEventType30CodePINK CorporateActionEventType30Code = "PINK"
+
+	CorporateActionEventType30CodePLAC CorporateActionEventType30Code = "PLAC"
+
+	CorporateActionEventType30CodePDEF CorporateActionEventType30Code = "PDEF"
+
+	CorporateActionEventType30CodePRIO CorporateActionEventType30Code = "PRIO"
+
+	CorporateActionEventType30CodeBPUT CorporateActionEventType30Code = "BPUT"
+
+	CorporateActionEventType30CodeREDO CorporateActionEventType30Code = "REDO"
+
+	CorporateActionEventType30CodeREMK CorporateActionEventType30Code = "REMK"
+
+	CorporateActionEventType30CodeBIDS CorporateActionEventType30Code = "BIDS"
+
+	CorporateActionEventType30CodeSPLR CorporateActionEventType30Code = "SPLR"
+
+	CorporateActionEventType30CodeRHTS CorporateActionEventType30Code = "RHTS"
+
+	CorporateActionEventType30CodeDVSC CorporateActionEventType30Code = "DVSC"
+
+	CorporateActionEventType30CodeSHPR CorporateActionEventType30Code = "SHPR"
+
+	CorporateActionEventType30CodeSMAL CorporateActionEventType30Code = "SMAL"
+
+	CorporateActionEventType30CodeSOFF CorporateActionEventType30Code = "SOFF"
+
+	CorporateActionEventType30CodeDVSE CorporateActionEventType30Code = "DVSE"
+
+	CorporateActionEventType30CodeSPLF CorporateActionEventType30Code = "SPLF"
+
+	CorporateActionEventType30CodeTREC CorporateActionEventType30Code = "TREC"
+
+	CorporateActionEventType30CodeTEND CorporateActionEventType30Code = "TEND"
+
+	CorporateActionEventType30CodeDLST CorporateActionEventType30Code = "DLST"
+
+	CorporateActionEventType30CodeSUSP CorporateActionEventType30Code = "SUSP"
+
+	CorporateActionEventType30CodeEXWA CorporateActionEventType30Code = "EXWA"
+
+	CorporateActionEventType30CodeWTRC CorporateActionEventType30Code = "WTRC"
+
+	CorporateActionEventType30CodeWRTH CorporateActionEventType30Code = "WRTH"
+
+	CorporateActionEventType30CodeACCU CorporateActionEventType30Code = "ACCU"
+
+	CorporateActionEventType30CodeMTNG CorporateActionEventType30Code = "MTNG"
+
+	CorporateActionEventType30CodeTNDP CorporateActionEventType30Code = "TNDP"
+)
+
+type CorporateActionEventType31Code string
+
+const (
+	CorporateActionEventType31CodeACTV CorporateActionEventType31Code = "ACTV"
+
+	CorporateActionEventType31CodeATTI CorporateActionEventType31Code = "ATTI"
+
+	CorporateActionEventType31CodeBRUP CorporateActionEventType31Code = "BRUP"
+
+	CorporateActionEventType31CodeDFLT CorporateActionEventType31Code = "DFLT"
+
+	CorporateActionEventType31CodeBONU CorporateActionEventType31Code = "BONU"
+
+	CorporateActionEventType31CodeEXRI CorporateActionEventType31Code = "EXRI"
+
+	CorporateActionEventType31CodeCAPD CorporateActionEventType31Code = "CAPD"
+
+	CorporateActionEventType31CodeCAPG CorporateActionEventType31Code = "CAPG"
+
+	CorporateActionEventType31CodeCAPI CorporateActionEventType31Code = "CAPI"
+
+	CorporateActionEventType31CodeDRCA CorporateActionEventType31Code = "DRCA"
+
+	CorporateActionEventType31CodeDVCA CorporateActionEventType31Code = "DVCA"
+
+	CorporateActionEventType31CodeCHAN CorporateActionEventType31Code = "CHAN"
+
+	CorporateActionEventType31CodeCOOP CorporateActionEventType31Code = "COOP"
+
+	CorporateActionEventType31CodeCLSA CorporateActionEventType31Code = "CLSA"
+
+	CorporateActionEventType31CodeCONS CorporateActionEventType31Code = "CONS"
+
+	CorporateActionEventType31CodeCONV CorporateActionEventType31Code = "CONV"
+
+	CorporateActionEventType31CodeCREV CorporateActionEventType31Code = "CREV"
+
+	CorporateActionEventType31CodeDECR CorporateActionEventType31Code = "DECR"
+
+	CorporateActionEventType31CodeDETI CorporateActionEventType31Code = "DETI"
+
+	CorporateActionEventType31CodeDSCL CorporateActionEventType31Code = "DSCL"
+
+	CorporateActionEventType31CodeDVOP CorporateActionEventType31Code = "DVOP"
+
+	CorporateActionEventType31CodeDRIP CorporateActionEventType31Code = "DRIP"
+
+	CorporateActionEventType31CodeDRAW CorporateActionEventType31Code = "DRAW"
+
+	CorporateActionEventType31CodeDTCH CorporateActionEventType31Code = "DTCH"
+
+	CorporateActionEventType31CodeEXOF CorporateActionEventType31Code = "EXOF"
+
+	CorporateActionEventType31CodeREDM CorporateActionEventType31Code = "REDM"
+
+	CorporateActionEventType31CodeMCAL CorporateActionEventType31Code = "MCAL"
+
+	CorporateActionEventType31CodeINCR CorporateActionEventType31Code = "INCR"
+
+	CorporateActionEventType31CodePPMT CorporateActionEventType31Code = "PPMT"
+
+	CorporateActionEventType31CodeINTR CorporateActionEventType31Code = "INTR"
+
+	CorporateActionEventType31CodeRHDI CorporateActionEventType31Code = "RHDI"
+
+	CorporateActionEventType31CodeLIQU CorporateActionEventType31Code = "LIQU"
+
+	CorporateActionEventType31CodeEXTM CorporateActionEventType31Code = "EXTM"
+
+	CorporateActionEventType31CodeMRGR CorporateActionEventType31Code = "MRGR"
+
+	CorporateActionEventType31CodeNOOF CorporateActionEventType31Code = "NOOF"
+
+	CorporateActionEventType31CodeCERT CorporateActionEventType31Code = "CERT"
+
+	CorporateActionEventType31CodeODLT CorporateActionEventType31Code = "ODLT"
+
+	CorporateActionEventType31CodeOTHR CorporateActionEventType31Code = "OTHR"
+
+	CorporateActionEventType31CodePARI CorporateActionEventType31Code = "PARI"
+
+	CorporateActionEventType31CodePCAL CorporateActionEventType31Code = "PCAL"
+
+	CorporateActionEventType31CodePRED CorporateActionEventType31Code = "PRED"
+
+	CorporateActionEventType31CodePINK CorporateActionEventType31Code = "PINK"
+
+	CorporateActionEventType31CodePLAC CorporateActionEventType31Code = "PLAC"
+
+	CorporateActionEventType31CodePDEF CorporateActionEventType31Code = "PDEF"
+
+	CorporateActionEventType31CodePRIO CorporateActionEventType31Code = "PRIO"
+
+	CorporateActionEventType31CodeBPUT CorporateActionEventType31Code = "BPUT"
+
+	CorporateActionEventType31CodeREDO CorporateActionEventType31Code = "REDO"
+
+	CorporateActionEventType31CodeREMK CorporateActionEventType31Code = "REMK"
+
+	CorporateActionEventType31CodeBIDS CorporateActionEventType31Code = "BIDS"
+
+	CorporateActionEventType31CodeSPLR CorporateActionEventType31Code = "SPLR"
+
+	CorporateActionEventType31CodeRHTS CorporateActionEventType31Code = "RHTS"
+
+	CorporateActionEventType31CodeDVSC CorporateActionEventType31Code = "DVSC"
+
+	CorporateActionEventType31CodeSHPR CorporateActionEventType31Code = "SHPR"
+
+	CorporateActionEventType31CodeSMAL CorporateActionEventType31Code = "SMAL"
+
+	CorporateActionEventType31CodeSOFF CorporateActionEventType31Code = "SOFF"
+
+	CorporateActionEventType31CodeDVSE CorporateActionEventType31Code = "DVSE"
+
+	CorporateActionEventType31CodeSPLF CorporateActionEventType31Code = "SPLF"
+
+	CorporateActionEventType31CodeTREC CorporateActionEventType31Code = "TREC"
+
+	CorporateActionEventType31CodeTEND CorporateActionEventType31Code = "TEND"
+
+	CorporateActionEventType31CodeDLST CorporateActionEventType31Code = "DLST"
+
+	CorporateActionEventType31CodeSUSP CorporateActionEventType31Code = "SUSP"
+
+	CorporateActionEventType31CodeEXWA CorporateActionEventType31Code = "EXWA"
+
+	CorporateActionEventType31CodeWTRC CorporateActionEventType31Code = "WTRC"
+
+	CorporateActionEventType31CodeWRTH CorporateActionEventType31Code = "WRTH"
+
+	CorporateActionEventType31CodeACCU CorporateActionEventType31Code = "ACCU"
+
+	CorporateActionEventType31CodeINFO CorporateActionEventType31Code = "INFO"
+
+	CorporateActionEventType31CodeTNDP CorporateActionEventType31Code = "TNDP"
+)
+
+type CorporateActionFrequencyType5Code string
+
+const (
+	CorporateActionFrequencyType5CodeFINL CorporateActionFrequencyType5Code = "FINL"
+
+	CorporateActionFrequencyType5CodeINTE CorporateActionFrequencyType5Code = "INTE"
+
+	CorporateActionFrequencyType5CodeREIN CorporateActionFrequencyType5Code = "REIN"
+
+	CorporateActionFrequencyType5CodeREGR CorporateActionFrequencyType5Code = "REGR"
+
+	CorporateActionFrequencyType5CodeSPEC CorporateActionFrequencyType5Code = "SPEC"
+
+	CorporateActionFrequencyType5CodeSPRE CorporateActionFrequencyType5Code = "SPRE"
+)
+
+type CorporateActionInformationType1Code string
+
+const (
+	CorporateActionInformationType1CodeCONF CorporateActionInformationType1Code = "CONF"
+)
+
+type CorporateActionMandatoryVoluntary1Code string
+
+const (
+	CorporateActionMandatoryVoluntary1CodeMAND CorporateActionMandatoryVoluntary1Code = "MAND"
+
+	CorporateActionMandatoryVoluntary1CodeCHOS CorporateActionMandatoryVoluntary1Code = "CHOS"
+
+	CorporateActionMandatoryVoluntary1CodeVOLU CorporateActionMandatoryVoluntary1Code = "VOLU"
+)
+
+type CorporateActionNotificationType1Code string
+
+const (
+	CorporateActionNotificationType1CodeNEWM CorporateActionNotificationType1Code = "NEWM"
+
+	CorporateActionNotificationType1CodeREPL CorporateActionNotificationType1Code = "REPL"
+
+	CorporateActionNotificationType1CodeRMDR CorporateActionNotificationType1Code = "RMDR"
+)
+
+type CorporateActionOption12Code string
+
+const (
+	CorporateActionOption12CodeABST CorporateActionOption12Code = "ABST"
+
+	CorporateActionOption12CodeBSPL CorporateActionOption12Code = "BSPL"
+
+	CorporateActionOption12CodeBUYA CorporateActionOption12Code = "BUYA"
+
+	CorporateActionOption12CodeCASE CorporateActionOption12Code = "CASE"
+
+	CorporateActionOption12CodeCASH CorporateActionOption12Code = "CASH"
+
+	CorporateActionOption12CodeCEXC CorporateActionOption12Code = "CEXC"
+
+	CorporateActionOption12CodeCONN CorporateActionOption12Code = "CONN"
+
+	CorporateActionOption12CodeCONY CorporateActionOption12Code = "CONY"
+
+	CorporateActionOption12CodeCTEN CorporateActionOption12Code = "CTEN"
+
+	CorporateActionOption12CodeEXER CorporateActionOption12Code = "EXER"
+
+	CorporateActionOption12CodeLAPS CorporateActionOption12Code = "LAPS"
+
+	CorporateActionOption12CodeMKDW CorporateActionOption12Code = "MKDW"
+
+	CorporateActionOption12CodeMKUP CorporateActionOption12Code = "MKUP"
+
+	CorporateActionOption12CodeMPUT CorporateActionOption12Code = "MPUT"
+
+	CorporateActionOption12CodeNOAC CorporateActionOption12Code = "NOAC"
+
+	CorporateActionOption12CodeNOQU CorporateActionOption12Code = "NOQU"
+
+	CorporateActionOption12CodeOFFR CorporateActionOption12Code = "OFFR"
+
+	CorporateActionOption12CodeOTHR CorporateActionOption12Code = "OTHR"
+
+	CorporateActionOption12CodeOVER CorporateActionOption12Code = "OVER"
+
+	CorporateActionOption12CodeQINV CorporateActionOption12Code = "QINV"
+
+	CorporateActionOption12CodeSECU CorporateActionOption12Code = "SECU"
+
+	CorporateActionOption12CodeSLLE CorporateActionOption12Code = "SLLE"
+
+	CorporateActionOption12CodePRUN CorporateActionOption12Code = "PRUN"
+)
+
+type CorporateActionOption15Code string
+
+const (
+	CorporateActionOption15CodeABST CorporateActionOption15Code = "ABST"
+
+	CorporateActionOption15CodeBSPL CorporateActionOption15Code = "BSPL"
+
+	CorporateActionOption15CodeBUYA CorporateActionOption15Code = "BUYA"
+
+	CorporateActionOption15CodeCASE CorporateActionOption15Code = "CASE"
+
+	CorporateActionOption15CodeCASH CorporateActionOption15Code = "CASH"
+
+	CorporateActionOption15CodeCEXC CorporateActionOption15Code = "CEXC"
+
+	CorporateActionOption15CodeCONN CorporateActionOption15Code = "CONN"
+
+	CorporateActionOption15CodeCONY CorporateActionOption15Code = "CONY"
+
+	CorporateActionOption15CodeCTEN CorporateActionOption15Code = "CTEN"
+
+	CorporateActionOption15CodeEXER CorporateActionOption15Code = "EXER"
+
+	CorporateActionOption15CodeLAPS CorporateActionOption15Code = "LAPS"
+
+	CorporateActionOption15CodeMPUT CorporateActionOption15Code = "MPUT"
+
+	CorporateActionOption15CodeNOAC CorporateActionOption15Code = "NOAC"
+
+	CorporateActionOption15CodeNOQU CorporateActionOption15Code = "NOQU"
+
+	CorporateActionOption15CodeOFFR CorporateActionOption15Code = "OFFR"
+
+	CorporateActionOption15CodeOTHR CorporateActionOption15Code = "OTHR"
+
+	CorporateActionOption15CodeOVER CorporateActionOption15Code = "OVER"
+
+	CorporateActionOption15CodeQINV CorporateActionOption15Code = "QINV"
+
+	CorporateActionOption15CodeSECU CorporateActionOption15Code = "SECU"
+
+	CorporateActionOption15CodeSLLE CorporateActionOption15Code = "SLLE"
+
+	CorporateActionOption15CodePRUN CorporateActionOption15Code = "PRUN"
+
+	CorporateActionOption15CodeBOBD CorporateActionOption15Code = "BOBD"
+)
+
+type CorporateActionOption5Code string
+
+const (
+	CorporateActionOption5CodeCASH CorporateActionOption5Code = "CASH"
+
+	CorporateActionOption5CodeSECU CorporateActionOption5Code = "SECU"
+)
+
+type CorporateActionTaxableIncomePerShareCalculated1Code string
+
+const (
+	CorporateActionTaxableIncomePerShareCalculated1CodeTDIY CorporateActionTaxableIncomePerShareCalculated1Code = "TDIY"
+
+	CorporateActionTaxableIncomePerShareCalculated1CodeTDIN CorporateActionTaxableIncomePerShareCalculated1Code = "TDIN"
+
+	CorporateActionTaxableIncomePerShareCalculated1CodeUKWN CorporateActionTaxableIncomePerShareCalculated1Code = "UKWN"
 )
 
 type CountryCode string
@@ -272,7 +1124,107 @@ const (
 	CreditDebitCodeDBIT CreditDebitCode = "DBIT"
 )
 
+type DateType1Code string
+
+const (
+	DateType1CodeUKWN DateType1Code = "UKWN"
+)
+
+type DateType3Code string
+
+const (
+	DateType3CodeVARI DateType3Code = "VARI"
+)
+
+type DateType4Code string
+
+const (
+	DateType4CodeOPEN DateType4Code = "OPEN"
+
+	DateType4CodeUKWN DateType4Code = "UKWN"
+)
+
+type DateType7Code string
+
+const (
+	DateType7CodeONGO DateType7Code = "ONGO"
+)
+
+type DateType8Code string
+
+const (
+	DateType8CodeUKWN DateType8Code = "UKWN"
+
+	DateType8CodeONGO DateType8Code = "ONGO"
+)
+
+type DateType9Code string
+
+const (
+	DateType9CodePWAL DateType9Code = "PWAL"
+
+	DateType9CodeMKDT DateType9Code = "MKDT"
+
+	DateType9CodeMEET DateType9Code = "MEET"
+
+	DateType9CodePAYD DateType9Code = "PAYD"
+
+	DateType9CodeRDTE DateType9Code = "RDTE"
+
+	DateType9CodeRDDT DateType9Code = "RDDT"
+
+	DateType9CodeNARR DateType9Code = "NARR"
+
+	DateType9CodeUKWN DateType9Code = "UKWN"
+)
+
 type DecimalNumber string
+
+type DeemedRateType1Code string
+
+const (
+	DeemedRateType1CodeDEDI DeemedRateType1Code = "DEDI"
+
+	DeemedRateType1CodeDEFP DeemedRateType1Code = "DEFP"
+
+	DeemedRateType1CodeDEIT DeemedRateType1Code = "DEIT"
+
+	DeemedRateType1CodeDERY DeemedRateType1Code = "DERY"
+)
+
+type DeliveryReceiptType2Code string
+
+const (
+	DeliveryReceiptType2CodeFREE DeliveryReceiptType2Code = "FREE"
+
+	DeliveryReceiptType2CodeAPMT DeliveryReceiptType2Code = "APMT"
+)
+
+type DistributionPolicy1Code string
+
+const (
+	DistributionPolicy1CodeDIST DistributionPolicy1Code = "DIST"
+
+	DistributionPolicy1CodeACCU DistributionPolicy1Code = "ACCU"
+)
+
+type DistributionType3Code string
+
+const (
+	DistributionType3CodeFINL DistributionType3Code = "FINL"
+
+	DistributionType3CodeINTE DistributionType3Code = "INTE"
+
+	DistributionType3CodeONGO DistributionType3Code = "ONGO"
+
+	DistributionType3CodeROLL DistributionType3Code = "ROLL"
+)
+
+type DividendRateType1Code string
+
+const (
+	DividendRateType1CodeTXBL DividendRateType1Code = "TXBL"
+)
 
 type DocumentType3Code string
 
@@ -326,13 +1278,115 @@ const (
 	DocumentType6CodePUOR DocumentType6Code = "PUOR"
 )
 
+type EUCapitalGain2Code string
+
+const (
+	EUCapitalGain2CodeEUSI EUCapitalGain2Code = "EUSI"
+
+	EUCapitalGain2CodeEUSO EUCapitalGain2Code = "EUSO"
+
+	EUCapitalGain2CodeUKWN EUCapitalGain2Code = "UKWN"
+)
+
+type ElectionMovementType2Code string
+
+const (
+	ElectionMovementType2CodeDRCT ElectionMovementType2Code = "DRCT"
+
+	ElectionMovementType2CodeSEQD ElectionMovementType2Code = "SEQD"
+)
+
+type Eligibility1Code string
+
+const (
+	Eligibility1CodeELIG Eligibility1Code = "ELIG"
+
+	Eligibility1CodeRETL Eligibility1Code = "RETL"
+
+	Eligibility1CodePROF Eligibility1Code = "PROF"
+)
+
+type EventCompletenessStatus1Code string
+
+const (
+	EventCompletenessStatus1CodeCOMP EventCompletenessStatus1Code = "COMP"
+
+	EventCompletenessStatus1CodeINCO EventCompletenessStatus1Code = "INCO"
+)
+
+type EventConfirmationStatus1Code string
+
+const (
+	EventConfirmationStatus1CodeCONF EventConfirmationStatus1Code = "CONF"
+
+	EventConfirmationStatus1CodeUCON EventConfirmationStatus1Code = "UCON"
+)
+
+type EventFrequency3Code string
+
+const (
+	EventFrequency3CodeYEAR EventFrequency3Code = "YEAR"
+
+	EventFrequency3CodeMNTH EventFrequency3Code = "MNTH"
+
+	EventFrequency3CodeQUTR EventFrequency3Code = "QUTR"
+
+	EventFrequency3CodeSEMI EventFrequency3Code = "SEMI"
+
+	EventFrequency3CodeWEEK EventFrequency3Code = "WEEK"
+)
+
+type EventFrequency7Code string
+
+const (
+	EventFrequency7CodeYEAR EventFrequency7Code = "YEAR"
+
+	EventFrequency7CodeADHO EventFrequency7Code = "ADHO"
+
+	EventFrequency7CodeMNTH EventFrequency7Code = "MNTH"
+
+	EventFrequency7CodeDAIL EventFrequency7Code = "DAIL"
+
+	EventFrequency7CodeINDA EventFrequency7Code = "INDA"
+
+	EventFrequency7CodeWEEK EventFrequency7Code = "WEEK"
+
+	EventFrequency7CodeSEMI EventFrequency7Code = "SEMI"
+
+	EventFrequency7CodeQUTR EventFrequency7Code = "QUTR"
+
+	EventFrequency7CodeTOMN EventFrequency7Code = "TOMN"
+
+	EventFrequency7CodeTOWK EventFrequency7Code = "TOWK"
+
+	EventFrequency7CodeTWMN EventFrequency7Code = "TWMN"
+
+	EventFrequency7CodeOVNG EventFrequency7Code = "OVNG"
+
+	EventFrequency7CodeONDE EventFrequency7Code = "ONDE"
+)
+
+type EventSequenceType1Code string
+
+const (
+	EventSequenceType1CodeFINL EventSequenceType1Code = "FINL"
+
+	EventSequenceType1CodeINTE EventSequenceType1Code = "INTE"
+)
+
 type Exact1NumericText string
 
 type Exact2NumericText string
 
 type Exact3NumericText string
 
+type Exact3UpperCaseAlphaNumericText string
+
 type Exact4AlphaNumericText string
+
+type Exact4NumericText string
+
+type Exact5NumericText string
 
 type ExchangeRateType1Code string
 
@@ -342,6 +1396,76 @@ const (
 	ExchangeRateType1CodeSALE ExchangeRateType1Code = "SALE"
 
 	ExchangeRateType1CodeAGRD ExchangeRateType1Code = "AGRD"
+)
+
+type ExposureType12Code string
+
+const (
+	ExposureType12CodeBFWD ExposureType12Code = "BFWD"
+
+	ExposureType12CodePAYM ExposureType12Code = "PAYM"
+
+	ExposureType12CodeCCPC ExposureType12Code = "CCPC"
+
+	ExposureType12CodeCOMM ExposureType12Code = "COMM"
+
+	ExposureType12CodeCRDS ExposureType12Code = "CRDS"
+
+	ExposureType12CodeCRTL ExposureType12Code = "CRTL"
+
+	ExposureType12CodeCRSP ExposureType12Code = "CRSP"
+
+	ExposureType12CodeCCIR ExposureType12Code = "CCIR"
+
+	ExposureType12CodeCRPR ExposureType12Code = "CRPR"
+
+	ExposureType12CodeEQPT ExposureType12Code = "EQPT"
+
+	ExposureType12CodeEXTD ExposureType12Code = "EXTD"
+
+	ExposureType12CodeEQUS ExposureType12Code = "EQUS"
+
+	ExposureType12CodeEXPT ExposureType12Code = "EXPT"
+
+	ExposureType12CodeFIXI ExposureType12Code = "FIXI"
+
+	ExposureType12CodeFORX ExposureType12Code = "FORX"
+
+	ExposureType12CodeFORW ExposureType12Code = "FORW"
+
+	ExposureType12CodeFUTR ExposureType12Code = "FUTR"
+
+	ExposureType12CodeOPTN ExposureType12Code = "OPTN"
+
+	ExposureType12CodeLIQU ExposureType12Code = "LIQU"
+
+	ExposureType12CodeOTCD ExposureType12Code = "OTCD"
+
+	ExposureType12CodeREPO ExposureType12Code = "REPO"
+
+	ExposureType12CodeRVPO ExposureType12Code = "RVPO"
+
+	ExposureType12CodeSLOA ExposureType12Code = "SLOA"
+
+	ExposureType12CodeSBSC ExposureType12Code = "SBSC"
+
+	ExposureType12CodeSCRP ExposureType12Code = "SCRP"
+
+	ExposureType12CodeSLEB ExposureType12Code = "SLEB"
+
+	ExposureType12CodeSHSL ExposureType12Code = "SHSL"
+
+	ExposureType12CodeSCIR ExposureType12Code = "SCIR"
+
+	ExposureType12CodeSCIE ExposureType12Code = "SCIE"
+
+	ExposureType12CodeSWPT ExposureType12Code = "SWPT"
+
+	ExposureType12CodeTBAS ExposureType12Code = "TBAS"
+
+	ExposureType12CodeUDMS ExposureType12Code = "UDMS"
+
+	ExposureType12CodeTRCP ExposureType12Code = "TRCP"
 )
 
 type ExternalAccountIdentification1Code string
@@ -372,15 +1496,27 @@ type ExternalClearingSystemIdentification1Code string
 
 type ExternalCreditLineType1Code string
 
+type ExternalCreditorAgentInstruction1Code string
+
+type ExternalCreditorReferenceType1Code string
+
+type ExternalDateType1Code string
+
 type ExternalDiscountAmountType1Code string
 
+type ExternalDocumentAmountType1Code string
+
 type ExternalDocumentLineType1Code string
+
+type ExternalDocumentType1Code string
 
 type ExternalEntryStatus1Code string
 
 type ExternalFinancialInstitutionIdentification1Code string
 
 type ExternalFinancialInstrumentIdentificationType1Code string
+
+type ExternalFinancialInstrumentProductType1Code string
 
 type ExternalGarnishmentType1Code string
 
@@ -414,6 +1550,218 @@ type ExternalTaxAmountType1Code string
 
 type ExternalTechnicalInputChannel1Code string
 
+type FailingReason4Code string
+
+const (
+	FailingReason4CodeAWMO FailingReason4Code = "AWMO"
+
+	FailingReason4CodeBYIY FailingReason4Code = "BYIY"
+
+	FailingReason4CodeCLAT FailingReason4Code = "CLAT"
+
+	FailingReason4CodeADEA FailingReason4Code = "ADEA"
+
+	FailingReason4CodeCANR FailingReason4Code = "CANR"
+
+	FailingReason4CodeCAIS FailingReason4Code = "CAIS"
+
+	FailingReason4CodeOBJT FailingReason4Code = "OBJT"
+
+	FailingReason4CodeAWSH FailingReason4Code = "AWSH"
+
+	FailingReason4CodePHSE FailingReason4Code = "PHSE"
+
+	FailingReason4CodeSTCD FailingReason4Code = "STCD"
+
+	FailingReason4CodeDOCY FailingReason4Code = "DOCY"
+
+	FailingReason4CodeMLAT FailingReason4Code = "MLAT"
+
+	FailingReason4CodeDOCC FailingReason4Code = "DOCC"
+
+	FailingReason4CodeBLOC FailingReason4Code = "BLOC"
+
+	FailingReason4CodeCHAS FailingReason4Code = "CHAS"
+
+	FailingReason4CodeNEWI FailingReason4Code = "NEWI"
+
+	FailingReason4CodeCLAC FailingReason4Code = "CLAC"
+
+	FailingReason4CodeMUNO FailingReason4Code = "MUNO"
+
+	FailingReason4CodeGLOB FailingReason4Code = "GLOB"
+
+	FailingReason4CodePREA FailingReason4Code = "PREA"
+
+	FailingReason4CodePART FailingReason4Code = "PART"
+
+	FailingReason4CodeNOFX FailingReason4Code = "NOFX"
+
+	FailingReason4CodeCMON FailingReason4Code = "CMON"
+
+	FailingReason4CodeYCOL FailingReason4Code = "YCOL"
+
+	FailingReason4CodeCOLL FailingReason4Code = "COLL"
+
+	FailingReason4CodeDEPO FailingReason4Code = "DEPO"
+
+	FailingReason4CodeFLIM FailingReason4Code = "FLIM"
+
+	FailingReason4CodeINCA FailingReason4Code = "INCA"
+
+	FailingReason4CodeLINK FailingReason4Code = "LINK"
+
+	FailingReason4CodeLACK FailingReason4Code = "LACK"
+
+	FailingReason4CodeLALO FailingReason4Code = "LALO"
+
+	FailingReason4CodeMONY FailingReason4Code = "MONY"
+
+	FailingReason4CodeNCON FailingReason4Code = "NCON"
+
+	FailingReason4CodeREFS FailingReason4Code = "REFS"
+
+	FailingReason4CodeSDUT FailingReason4Code = "SDUT"
+
+	FailingReason4CodeBATC FailingReason4Code = "BATC"
+
+	FailingReason4CodeCYCL FailingReason4Code = "CYCL"
+
+	FailingReason4CodeSBLO FailingReason4Code = "SBLO"
+
+	FailingReason4CodeCPEC FailingReason4Code = "CPEC"
+
+	FailingReason4CodeMINO FailingReason4Code = "MINO"
+
+	FailingReason4CodeIAAD FailingReason4Code = "IAAD"
+
+	FailingReason4CodeOTHR FailingReason4Code = "OTHR"
+
+	FailingReason4CodePHCK FailingReason4Code = "PHCK"
+
+	FailingReason4CodeBENO FailingReason4Code = "BENO"
+
+	FailingReason4CodeBOTH FailingReason4Code = "BOTH"
+
+	FailingReason4CodeCLHT FailingReason4Code = "CLHT"
+
+	FailingReason4CodeDENO FailingReason4Code = "DENO"
+
+	FailingReason4CodeDISA FailingReason4Code = "DISA"
+
+	FailingReason4CodeDKNY FailingReason4Code = "DKNY"
+
+	FailingReason4CodeFROZ FailingReason4Code = "FROZ"
+
+	FailingReason4CodeLAAW FailingReason4Code = "LAAW"
+
+	FailingReason4CodeLATE FailingReason4Code = "LATE"
+
+	FailingReason4CodeLIQU FailingReason4Code = "LIQU"
+
+	FailingReason4CodePRCY FailingReason4Code = "PRCY"
+
+	FailingReason4CodeREGT FailingReason4Code = "REGT"
+
+	FailingReason4CodeSETS FailingReason4Code = "SETS"
+
+	FailingReason4CodeCERT FailingReason4Code = "CERT"
+
+	FailingReason4CodePRSY FailingReason4Code = "PRSY"
+
+	FailingReason4CodeCDLR FailingReason4Code = "CDLR"
+
+	FailingReason4CodeCSDH FailingReason4Code = "CSDH"
+
+	FailingReason4CodeCVAL FailingReason4Code = "CVAL"
+
+	FailingReason4CodeINBC FailingReason4Code = "INBC"
+
+	FailingReason4CodePREL FailingReason4Code = "PREL"
+
+	FailingReason4CodePATD FailingReason4Code = "PATD"
+)
+
+type FormOfSecurity1Code string
+
+const (
+	FormOfSecurity1CodeBEAR FormOfSecurity1Code = "BEAR"
+
+	FormOfSecurity1CodeREGD FormOfSecurity1Code = "REGD"
+)
+
+type FractionDispositionType11Code string
+
+const (
+	FractionDispositionType11CodeBUYU FractionDispositionType11Code = "BUYU"
+
+	FractionDispositionType11CodeCINL FractionDispositionType11Code = "CINL"
+
+	FractionDispositionType11CodeDIST FractionDispositionType11Code = "DIST"
+
+	FractionDispositionType11CodeRDDN FractionDispositionType11Code = "RDDN"
+
+	FractionDispositionType11CodeSTAN FractionDispositionType11Code = "STAN"
+
+	FractionDispositionType11CodeRDUP FractionDispositionType11Code = "RDUP"
+)
+
+type FractionDispositionType8Code string
+
+const (
+	FractionDispositionType8CodeBUYU FractionDispositionType8Code = "BUYU"
+
+	FractionDispositionType8CodeCINL FractionDispositionType8Code = "CINL"
+
+	FractionDispositionType8CodeDIST FractionDispositionType8Code = "DIST"
+
+	FractionDispositionType8CodeRDDN FractionDispositionType8Code = "RDDN"
+
+	FractionDispositionType8CodeSTAN FractionDispositionType8Code = "STAN"
+
+	FractionDispositionType8CodeRDUP FractionDispositionType8Code = "RDUP"
+
+	FractionDispositionType8CodeUKWN FractionDispositionType8Code = "UKWN"
+)
+
+type FractionDispositionType9Code string
+
+const (
+	FractionDispositionType9CodeDIST FractionDispositionType9Code = "DIST"
+
+	FractionDispositionType9CodeRDDN FractionDispositionType9Code = "RDDN"
+
+	FractionDispositionType9CodeSTAN FractionDispositionType9Code = "STAN"
+
+	FractionDispositionType9CodeRDUP FractionDispositionType9Code = "RDUP"
+
+	FractionDispositionType9CodeUKWN FractionDispositionType9Code = "UKWN"
+)
+
+type Frequency5Code string
+
+const (
+	Frequency5CodeYEAR Frequency5Code = "YEAR"
+
+	Frequency5CodeMNTH Frequency5Code = "MNTH"
+
+	Frequency5CodeQURT Frequency5Code = "QURT"
+
+	Frequency5CodeMIAN Frequency5Code = "MIAN"
+
+	Frequency5CodeWEEK Frequency5Code = "WEEK"
+
+	Frequency5CodeDAIL Frequency5Code = "DAIL"
+
+	Frequency5CodeADHO Frequency5Code = "ADHO"
+
+	Frequency5CodeINDA Frequency5Code = "INDA"
+
+	Frequency5CodeOVNG Frequency5Code = "OVNG"
+
+	Frequency5CodeTEND Frequency5Code = "TEND"
+)
+
 type Frequency6Code string
 
 const (
@@ -436,11 +1784,87 @@ const (
 	Frequency6CodeFRTN Frequency6Code = "FRTN"
 )
 
+type GlobalNote1Code string
+
+const (
+	GlobalNote1CodeNGNO GlobalNote1Code = "NGNO"
+
+	GlobalNote1CodeCGNO GlobalNote1Code = "CGNO"
+)
+
+type GrossDividendRateType6Code string
+
+const (
+	GrossDividendRateType6CodeCAPO GrossDividendRateType6Code = "CAPO"
+
+	GrossDividendRateType6CodeFLFR GrossDividendRateType6Code = "FLFR"
+
+	GrossDividendRateType6CodeINCO GrossDividendRateType6Code = "INCO"
+
+	GrossDividendRateType6CodeINTR GrossDividendRateType6Code = "INTR"
+
+	GrossDividendRateType6CodeLTCG GrossDividendRateType6Code = "LTCG"
+
+	GrossDividendRateType6CodeREES GrossDividendRateType6Code = "REES"
+
+	GrossDividendRateType6CodeSTCG GrossDividendRateType6Code = "STCG"
+
+	GrossDividendRateType6CodeSOIC GrossDividendRateType6Code = "SOIC"
+
+	GrossDividendRateType6CodeTXBL GrossDividendRateType6Code = "TXBL"
+
+	GrossDividendRateType6CodeTXDF GrossDividendRateType6Code = "TXDF"
+
+	GrossDividendRateType6CodeTXFR GrossDividendRateType6Code = "TXFR"
+
+	GrossDividendRateType6CodeUNFR GrossDividendRateType6Code = "UNFR"
+
+	GrossDividendRateType6CodeCDFI GrossDividendRateType6Code = "CDFI"
+)
+
+type GrossDividendRateType7Code string
+
+const (
+	GrossDividendRateType7CodeCAPO GrossDividendRateType7Code = "CAPO"
+
+	GrossDividendRateType7CodeCDFI GrossDividendRateType7Code = "CDFI"
+
+	GrossDividendRateType7CodeFUPU GrossDividendRateType7Code = "FUPU"
+
+	GrossDividendRateType7CodeFLFR GrossDividendRateType7Code = "FLFR"
+
+	GrossDividendRateType7CodeINCO GrossDividendRateType7Code = "INCO"
+
+	GrossDividendRateType7CodeINTR GrossDividendRateType7Code = "INTR"
+
+	GrossDividendRateType7CodeLTCG GrossDividendRateType7Code = "LTCG"
+
+	GrossDividendRateType7CodePAPU GrossDividendRateType7Code = "PAPU"
+
+	GrossDividendRateType7CodeREES GrossDividendRateType7Code = "REES"
+
+	GrossDividendRateType7CodeSTCG GrossDividendRateType7Code = "STCG"
+
+	GrossDividendRateType7CodeSOIC GrossDividendRateType7Code = "SOIC"
+
+	GrossDividendRateType7CodeTXBL GrossDividendRateType7Code = "TXBL"
+
+	GrossDividendRateType7CodeTXDF GrossDividendRateType7Code = "TXDF"
+
+	GrossDividendRateType7CodeTXFR GrossDividendRateType7Code = "TXFR"
+
+	GrossDividendRateType7CodeUNFR GrossDividendRateType7Code = "UNFR"
+)
+
 type GroupCancellationIndicator bool
 
 type IBAN2007Identifier string
 
+type ISIN2021Identifier string
+
 type ISINOct2015Identifier string
+
+type ISO20022MessageIdentificationText string
 
 type ISO2ALanguageCode string
 
@@ -450,9 +1874,29 @@ type ISODateTime string
 
 type ISOTime string
 
+type ISOYear string
+
 type ISOYearMonth string
 
 type ImpliedCurrencyAndAmount string
+
+type InitialPhysicalForm1Code string
+
+const (
+	InitialPhysicalForm1CodeGTGT InitialPhysicalForm1Code = "GTGT"
+
+	InitialPhysicalForm1CodeGPGP InitialPhysicalForm1Code = "GPGP"
+
+	InitialPhysicalForm1CodeDERN InitialPhysicalForm1Code = "DERN"
+)
+
+type InitialPhysicalForm2Code string
+
+const (
+	InitialPhysicalForm2CodeGPGP InitialPhysicalForm2Code = "GPGP"
+
+	InitialPhysicalForm2CodeDERN InitialPhysicalForm2Code = "DERN"
+)
 
 type Instruction3Code string
 
@@ -474,6 +1918,84 @@ const (
 	Instruction4CodeTELA Instruction4Code = "TELA"
 )
 
+type InstrumentSubStructureType1Code string
+
+const (
+	InstrumentSubStructureType1CodeABSE InstrumentSubStructureType1Code = "ABSE"
+
+	InstrumentSubStructureType1CodeAIRT InstrumentSubStructureType1Code = "AIRT"
+
+	InstrumentSubStructureType1CodeAUTT InstrumentSubStructureType1Code = "AUTT"
+
+	InstrumentSubStructureType1CodeCBOB InstrumentSubStructureType1Code = "CBOB"
+
+	InstrumentSubStructureType1CodeCDOB InstrumentSubStructureType1Code = "CDOB"
+
+	InstrumentSubStructureType1CodeCLNO InstrumentSubStructureType1Code = "CLNO"
+
+	InstrumentSubStructureType1CodeCLOB InstrumentSubStructureType1Code = "CLOB"
+
+	InstrumentSubStructureType1CodeCMBS InstrumentSubStructureType1Code = "CMBS"
+
+	InstrumentSubStructureType1CodeCSMR InstrumentSubStructureType1Code = "CSMR"
+
+	InstrumentSubStructureType1CodeCRCT InstrumentSubStructureType1Code = "CRCT"
+
+	InstrumentSubStructureType1CodeHELO InstrumentSubStructureType1Code = "HELO"
+
+	InstrumentSubStructureType1CodeLPNO InstrumentSubStructureType1Code = "LPNO"
+
+	InstrumentSubStructureType1CodePFAB InstrumentSubStructureType1Code = "PFAB"
+
+	InstrumentSubStructureType1CodePYRT InstrumentSubStructureType1Code = "PYRT"
+
+	InstrumentSubStructureType1CodeREPK InstrumentSubStructureType1Code = "REPK"
+
+	InstrumentSubStructureType1CodeRMBS InstrumentSubStructureType1Code = "RMBS"
+
+	InstrumentSubStructureType1CodeSCBO InstrumentSubStructureType1Code = "SCBO"
+
+	InstrumentSubStructureType1CodeSTRB InstrumentSubStructureType1Code = "STRB"
+
+	InstrumentSubStructureType1CodeSTUT InstrumentSubStructureType1Code = "STUT"
+
+	InstrumentSubStructureType1CodeWBSE InstrumentSubStructureType1Code = "WBSE"
+)
+
+type InterestComputationMethod2Code string
+
+const (
+	InterestComputationMethod2CodeA001 InterestComputationMethod2Code = "A001"
+
+	InterestComputationMethod2CodeA002 InterestComputationMethod2Code = "A002"
+
+	InterestComputationMethod2CodeA003 InterestComputationMethod2Code = "A003"
+
+	InterestComputationMethod2CodeA004 InterestComputationMethod2Code = "A004"
+
+	InterestComputationMethod2CodeA005 InterestComputationMethod2Code = "A005"
+
+	InterestComputationMethod2CodeA006 InterestComputationMethod2Code = "A006"
+
+	InterestComputationMethod2CodeA007 InterestComputationMethod2Code = "A007"
+
+	InterestComputationMethod2CodeA008 InterestComputationMethod2Code = "A008"
+
+	InterestComputationMethod2CodeA009 InterestComputationMethod2Code = "A009"
+
+	InterestComputationMethod2CodeA010 InterestComputationMethod2Code = "A010"
+
+	InterestComputationMethod2CodeA011 InterestComputationMethod2Code = "A011"
+
+	InterestComputationMethod2CodeA012 InterestComputationMethod2Code = "A012"
+
+	InterestComputationMethod2CodeA013 InterestComputationMethod2Code = "A013"
+
+	InterestComputationMethod2CodeA014 InterestComputationMethod2Code = "A014"
+
+	InterestComputationMethod2CodeNARR InterestComputationMethod2Code = "NARR"
+)
+
 type InterestType1Code string
 
 const (
@@ -482,7 +2004,193 @@ const (
 	InterestType1CodeOVRN InterestType1Code = "OVRN"
 )
 
+type InterestType3Code string
+
+const (
+	InterestType3CodeZCPN InterestType3Code = "ZCPN"
+
+	InterestType3CodeFIXD InterestType3Code = "FIXD"
+
+	InterestType3CodeFLRN InterestType3Code = "FLRN"
+
+	InterestType3CodeDUAL InterestType3Code = "DUAL"
+
+	InterestType3CodeINDE InterestType3Code = "INDE"
+
+	InterestType3CodeDSCO InterestType3Code = "DSCO"
+)
+
+type IntermediateSecurityDistributionType5Code string
+
+const (
+	IntermediateSecurityDistributionType5CodeBIDS IntermediateSecurityDistributionType5Code = "BIDS"
+
+	IntermediateSecurityDistributionType5CodeDRIP IntermediateSecurityDistributionType5Code = "DRIP"
+
+	IntermediateSecurityDistributionType5CodeDVCA IntermediateSecurityDistributionType5Code = "DVCA"
+
+	IntermediateSecurityDistributionType5CodeDVOP IntermediateSecurityDistributionType5Code = "DVOP"
+
+	IntermediateSecurityDistributionType5CodeEXRI IntermediateSecurityDistributionType5Code = "EXRI"
+
+	IntermediateSecurityDistributionType5CodePRIO IntermediateSecurityDistributionType5Code = "PRIO"
+
+	IntermediateSecurityDistributionType5CodeDVSC IntermediateSecurityDistributionType5Code = "DVSC"
+
+	IntermediateSecurityDistributionType5CodeDVSE IntermediateSecurityDistributionType5Code = "DVSE"
+
+	IntermediateSecurityDistributionType5CodeINTR IntermediateSecurityDistributionType5Code = "INTR"
+
+	IntermediateSecurityDistributionType5CodeLIQU IntermediateSecurityDistributionType5Code = "LIQU"
+
+	IntermediateSecurityDistributionType5CodeSOFF IntermediateSecurityDistributionType5Code = "SOFF"
+
+	IntermediateSecurityDistributionType5CodeSPLF IntermediateSecurityDistributionType5Code = "SPLF"
+
+	IntermediateSecurityDistributionType5CodeBONU IntermediateSecurityDistributionType5Code = "BONU"
+
+	IntermediateSecurityDistributionType5CodeEXOF IntermediateSecurityDistributionType5Code = "EXOF"
+
+	IntermediateSecurityDistributionType5CodeMRGR IntermediateSecurityDistributionType5Code = "MRGR"
+)
+
+type InvestmentFundRole2Code string
+
+const (
+	InvestmentFundRole2CodeFMCO InvestmentFundRole2Code = "FMCO"
+
+	InvestmentFundRole2CodeREGI InvestmentFundRole2Code = "REGI"
+
+	InvestmentFundRole2CodeTRAG InvestmentFundRole2Code = "TRAG"
+
+	InvestmentFundRole2CodeINTR InvestmentFundRole2Code = "INTR"
+
+	InvestmentFundRole2CodeDIST InvestmentFundRole2Code = "DIST"
+
+	InvestmentFundRole2CodeCONC InvestmentFundRole2Code = "CONC"
+
+	InvestmentFundRole2CodeUCL1 InvestmentFundRole2Code = "UCL1"
+
+	InvestmentFundRole2CodeUCL2 InvestmentFundRole2Code = "UCL2"
+
+	InvestmentFundRole2CodeTRAN InvestmentFundRole2Code = "TRAN"
+)
+
+type InvestorRestrictionType1Code string
+
+const (
+	InvestorRestrictionType1CodeLERE InvestorRestrictionType1Code = "LERE"
+
+	InvestorRestrictionType1CodeCITI InvestorRestrictionType1Code = "CITI"
+
+	InvestorRestrictionType1CodeINDV InvestorRestrictionType1Code = "INDV"
+)
+
+type InvestorType1Code string
+
+const (
+	InvestorType1CodeRETL InvestorType1Code = "RETL"
+
+	InvestorType1CodePROF InvestorType1Code = "PROF"
+
+	InvestorType1CodeSTAF InvestorType1Code = "STAF"
+
+	InvestorType1CodePPER InvestorType1Code = "PPER"
+)
+
+type IssuerTaxability2Code string
+
+const (
+	IssuerTaxability2CodeTXBL IssuerTaxability2Code = "TXBL"
+)
+
 type LEIIdentifier string
+
+type LegalRestrictions1Code string
+
+const (
+	LegalRestrictions1CodeUSLE LegalRestrictions1Code = "USLE"
+
+	LegalRestrictions1CodeNORE LegalRestrictions1Code = "NORE"
+
+	LegalRestrictions1CodeREST LegalRestrictions1Code = "REST"
+)
+
+type LegalRestrictions2Code string
+
+const (
+	LegalRestrictions2CodeJURO LegalRestrictions2Code = "JURO"
+
+	LegalRestrictions2CodePPLA LegalRestrictions2Code = "PPLA"
+
+	LegalRestrictions2CodeACRI LegalRestrictions2Code = "ACRI"
+
+	LegalRestrictions2CodeMARG LegalRestrictions2Code = "MARG"
+
+	LegalRestrictions2CodePRIV LegalRestrictions2Code = "PRIV"
+)
+
+type LotteryType1Code string
+
+const (
+	LotteryType1CodeORIG LotteryType1Code = "ORIG"
+
+	LotteryType1CodeSUPP LotteryType1Code = "SUPP"
+)
+
+type MICIdentifier string
+
+type MarketClientSide1Code string
+
+const (
+	MarketClientSide1CodeCLNT MarketClientSide1Code = "CLNT"
+
+	MarketClientSide1CodeMAKT MarketClientSide1Code = "MAKT"
+)
+
+type MarketType2Code string
+
+const (
+	MarketType2CodePRIM MarketType2Code = "PRIM"
+
+	MarketType2CodeSECM MarketType2Code = "SECM"
+
+	MarketType2CodeOTCO MarketType2Code = "OTCO"
+
+	MarketType2CodeVARI MarketType2Code = "VARI"
+
+	MarketType2CodeEXCH MarketType2Code = "EXCH"
+)
+
+type MarketType4Code string
+
+const (
+	MarketType4CodeFUND MarketType4Code = "FUND"
+
+	MarketType4CodeLMAR MarketType4Code = "LMAR"
+
+	MarketType4CodeTHEO MarketType4Code = "THEO"
+
+	MarketType4CodeVEND MarketType4Code = "VEND"
+)
+
+type MaturityRedemptionType1Code string
+
+const (
+	MaturityRedemptionType1CodeFRED MaturityRedemptionType1Code = "FRED"
+
+	MaturityRedemptionType1CodePRNR MaturityRedemptionType1Code = "PRNR"
+
+	MaturityRedemptionType1CodePRWR MaturityRedemptionType1Code = "PRWR"
+
+	MaturityRedemptionType1CodeRNDM MaturityRedemptionType1Code = "RNDM"
+
+	MaturityRedemptionType1CodePRRA MaturityRedemptionType1Code = "PRRA"
+
+	MaturityRedemptionType1CodeCALL MaturityRedemptionType1Code = "CALL"
+
+	MaturityRedemptionType1CodePUUT MaturityRedemptionType1Code = "PUUT"
+)
 
 type Max1025Text string
 
@@ -502,21 +2210,37 @@ type Max16Text string
 
 type Max2048Text string
 
+type Max210Text string
+
+type Max256Text string
+
+type Max30DecimalNumber string
+
+type Max30Text string
+
 type Max34Text string
 
 type Max350Text string
 
 type Max35Text string
 
+type Max3Number string
+
 type Max3NumericText string
+
+type Max4AlphaNumericText string
 
 type Max4Text string
 
 type Max500Text string
 
+type Max52Text string
+
 type Max5NumericText string
 
 type Max70Text string
+
+type Max8000Text string
 
 type Min2Max3NumericText string
 
@@ -540,9 +2264,131 @@ const (
 	NamePrefix2CodeMIKS NamePrefix2Code = "MIKS"
 )
 
+type NetDividendRateType6Code string
+
+const (
+	NetDividendRateType6CodeCAPO NetDividendRateType6Code = "CAPO"
+
+	NetDividendRateType6CodeCDFI NetDividendRateType6Code = "CDFI"
+
+	NetDividendRateType6CodeFLFR NetDividendRateType6Code = "FLFR"
+
+	NetDividendRateType6CodeINCO NetDividendRateType6Code = "INCO"
+
+	NetDividendRateType6CodeINTR NetDividendRateType6Code = "INTR"
+
+	NetDividendRateType6CodeREES NetDividendRateType6Code = "REES"
+
+	NetDividendRateType6CodeSOIC NetDividendRateType6Code = "SOIC"
+
+	NetDividendRateType6CodeTXBL NetDividendRateType6Code = "TXBL"
+
+	NetDividendRateType6CodeTXDF NetDividendRateType6Code = "TXDF"
+
+	NetDividendRateType6CodeTXFR NetDividendRateType6Code = "TXFR"
+
+	NetDividendRateType6CodeUNFR NetDividendRateType6Code = "UNFR"
+)
+
+type NetDividendRateType7Code string
+
+const (
+	NetDividendRateType7CodeCAPO NetDividendRateType7Code = "CAPO"
+
+	NetDividendRateType7CodeCDFI NetDividendRateType7Code = "CDFI"
+
+	NetDividendRateType7CodeFUPU NetDividendRateType7Code = "FUPU"
+
+	NetDividendRateType7CodeFLFR NetDividendRateType7Code = "FLFR"
+
+	NetDividendRateType7CodeINCO NetDividendRateType7Code = "INCO"
+
+	NetDividendRateType7CodeINTR NetDividendRateType7Code = "INTR"
+
+	NetDividendRateType7CodeSOIC NetDividendRateType7Code = "SOIC"
+
+	NetDividendRateType7CodeTXBL NetDividendRateType7Code = "TXBL"
+
+	NetDividendRateType7CodeTXDF NetDividendRateType7Code = "TXDF"
+
+	NetDividendRateType7CodeTXFR NetDividendRateType7Code = "TXFR"
+
+	NetDividendRateType7CodeUNFR NetDividendRateType7Code = "UNFR"
+
+	NetDividendRateType7CodePAPU NetDividendRateType7Code = "PAPU"
+
+	NetDividendRateType7CodeREES NetDividendRateType7Code = "REES"
+)
+
+type NewSecuritiesIssuanceType5Code string
+
+const (
+	NewSecuritiesIssuanceType5CodeDEFE NewSecuritiesIssuanceType5Code = "DEFE"
+
+	NewSecuritiesIssuanceType5CodeEXIS NewSecuritiesIssuanceType5Code = "EXIS"
+
+	NewSecuritiesIssuanceType5CodeNEIS NewSecuritiesIssuanceType5Code = "NEIS"
+
+	NewSecuritiesIssuanceType5CodeNDEF NewSecuritiesIssuanceType5Code = "NDEF"
+
+	NewSecuritiesIssuanceType5CodeUKWN NewSecuritiesIssuanceType5Code = "UKWN"
+
+	NewSecuritiesIssuanceType5CodeNREF NewSecuritiesIssuanceType5Code = "NREF"
+
+	NewSecuritiesIssuanceType5CodeREFU NewSecuritiesIssuanceType5Code = "REFU"
+)
+
+type NewSecuritiesIssuanceType6Code string
+
+const (
+	NewSecuritiesIssuanceType6CodeDEFE NewSecuritiesIssuanceType6Code = "DEFE"
+
+	NewSecuritiesIssuanceType6CodeNDEF NewSecuritiesIssuanceType6Code = "NDEF"
+
+	NewSecuritiesIssuanceType6CodeREFU NewSecuritiesIssuanceType6Code = "REFU"
+
+	NewSecuritiesIssuanceType6CodeNREF NewSecuritiesIssuanceType6Code = "NREF"
+)
+
+type NoReasonCode string
+
+const (
+	NoReasonCodeNORE NoReasonCode = "NORE"
+)
+
+type NonEligibleProceedsIndicator2Code string
+
+const (
+	NonEligibleProceedsIndicator2CodeNELC NonEligibleProceedsIndicator2Code = "NELC"
+
+	NonEligibleProceedsIndicator2CodeACLI NonEligibleProceedsIndicator2Code = "ACLI"
+
+	NonEligibleProceedsIndicator2CodeONEL NonEligibleProceedsIndicator2Code = "ONEL"
+
+	NonEligibleProceedsIndicator2CodeNELS NonEligibleProceedsIndicator2Code = "NELS"
+)
+
 type NonNegativeDecimalNumber string
 
 type Number string
+
+type OfferType4Code string
+
+const (
+	OfferType4CodeSQUE OfferType4Code = "SQUE"
+
+	OfferType4CodeERUN OfferType4Code = "ERUN"
+
+	OfferType4CodePART OfferType4Code = "PART"
+
+	OfferType4CodeFCFS OfferType4Code = "FCFS"
+
+	OfferType4CodeFINL OfferType4Code = "FINL"
+
+	OfferType4CodeNDIS OfferType4Code = "NDIS"
+
+	OfferType4CodeDISS OfferType4Code = "DISS"
+)
 
 type OnLineCapability1Code string
 
@@ -552,6 +2398,170 @@ const (
 	OnLineCapability1CodeONLN OnLineCapability1Code = "ONLN"
 
 	OnLineCapability1CodeSMON OnLineCapability1Code = "SMON"
+)
+
+type OpeningClosing1Code string
+
+const (
+	OpeningClosing1CodeCLOP OpeningClosing1Code = "CLOP"
+
+	OpeningClosing1CodeOPEP OpeningClosing1Code = "OPEP"
+)
+
+type Operation1Code string
+
+const (
+	Operation1CodeTILL Operation1Code = "TILL"
+
+	Operation1CodeORRR Operation1Code = "ORRR"
+
+	Operation1CodeANDD Operation1Code = "ANDD"
+)
+
+type Operator1Code string
+
+const (
+	Operator1CodeSMAL Operator1Code = "SMAL"
+
+	Operator1CodeSMEQ Operator1Code = "SMEQ"
+
+	Operator1CodeGREA Operator1Code = "GREA"
+
+	Operator1CodeGREQ Operator1Code = "GREQ"
+
+	Operator1CodeEQAL Operator1Code = "EQAL"
+)
+
+type OptionAvailabilityStatus1Code string
+
+const (
+	OptionAvailabilityStatus1CodeINTV OptionAvailabilityStatus1Code = "INTV"
+
+	OptionAvailabilityStatus1CodeCANC OptionAvailabilityStatus1Code = "CANC"
+)
+
+type OptionFeatures13Code string
+
+const (
+	OptionFeatures13CodeASVO OptionFeatures13Code = "ASVO"
+
+	OptionFeatures13CodeBOIS OptionFeatures13Code = "BOIS"
+
+	OptionFeatures13CodeCOND OptionFeatures13Code = "COND"
+
+	OptionFeatures13CodeMAXC OptionFeatures13Code = "MAXC"
+
+	OptionFeatures13CodeMAXS OptionFeatures13Code = "MAXS"
+
+	OptionFeatures13CodeNOSE OptionFeatures13Code = "NOSE"
+
+	OptionFeatures13CodeOPLF OptionFeatures13Code = "OPLF"
+
+	OptionFeatures13CodeCAOS OptionFeatures13Code = "CAOS"
+
+	OptionFeatures13CodePINS OptionFeatures13Code = "PINS"
+
+	OptionFeatures13CodePROR OptionFeatures13Code = "PROR"
+
+	OptionFeatures13CodeVVPR OptionFeatures13Code = "VVPR"
+
+	OptionFeatures13CodeQCAS OptionFeatures13Code = "QCAS"
+
+	OptionFeatures13CodeSHAR OptionFeatures13Code = "SHAR"
+
+	OptionFeatures13CodeRGRS OptionFeatures13Code = "RGRS"
+
+	OptionFeatures13CodeRNET OptionFeatures13Code = "RNET"
+)
+
+type OptionFeatures14Code string
+
+const (
+	OptionFeatures14CodeCOND OptionFeatures14Code = "COND"
+
+	OptionFeatures14CodeMAXC OptionFeatures14Code = "MAXC"
+
+	OptionFeatures14CodeMAXS OptionFeatures14Code = "MAXS"
+
+	OptionFeatures14CodeOPLF OptionFeatures14Code = "OPLF"
+
+	OptionFeatures14CodePROR OptionFeatures14Code = "PROR"
+
+	OptionFeatures14CodeVVPR OptionFeatures14Code = "VVPR"
+
+	OptionFeatures14CodeRGRS OptionFeatures14Code = "RGRS"
+
+	OptionFeatures14CodeRNET OptionFeatures14Code = "RNET"
+)
+
+type OptionNumber1Code string
+
+const (
+	OptionNumber1CodeUNSO OptionNumber1Code = "UNSO"
+)
+
+type OptionParty1Code string
+
+const (
+	OptionParty1CodeSLLR OptionParty1Code = "SLLR"
+
+	OptionParty1CodeBYER OptionParty1Code = "BYER"
+)
+
+type OptionStyle1Code string
+
+const (
+	OptionStyle1CodeAMER OptionStyle1Code = "AMER"
+
+	OptionStyle1CodeEURO OptionStyle1Code = "EURO"
+
+	OptionStyle1CodeBERM OptionStyle1Code = "BERM"
+
+	OptionStyle1CodeASIA OptionStyle1Code = "ASIA"
+
+	OptionStyle1CodeCANA OptionStyle1Code = "CANA"
+)
+
+type OptionStyle2Code string
+
+const (
+	OptionStyle2CodeAMER OptionStyle2Code = "AMER"
+
+	OptionStyle2CodeEURO OptionStyle2Code = "EURO"
+)
+
+type OptionType1Code string
+
+const (
+	OptionType1CodeCALL OptionType1Code = "CALL"
+
+	OptionType1CodePUTO OptionType1Code = "PUTO"
+)
+
+type OriginatorRole2Code string
+
+const (
+	OriginatorRole2CodeSINT OriginatorRole2Code = "SINT"
+
+	OriginatorRole2CodeMLTF OriginatorRole2Code = "MLTF"
+
+	OriginatorRole2CodeRMKT OriginatorRole2Code = "RMKT"
+
+	OriginatorRole2CodeMKTM OriginatorRole2Code = "MKTM"
+
+	OriginatorRole2CodeINVE OriginatorRole2Code = "INVE"
+
+	OriginatorRole2CodeTAGT OriginatorRole2Code = "TAGT"
+)
+
+type OwnershipLegalRestrictions1Code string
+
+const (
+	OwnershipLegalRestrictions1CodeA144 OwnershipLegalRestrictions1Code = "A144"
+
+	OwnershipLegalRestrictions1CodeNRST OwnershipLegalRestrictions1Code = "NRST"
+
+	OwnershipLegalRestrictions1CodeRSTR OwnershipLegalRestrictions1Code = "RSTR"
 )
 
 type POIComponentType1Code string
@@ -570,6 +2580,14 @@ const (
 	POIComponentType1CodeSECM POIComponentType1Code = "SECM"
 
 	POIComponentType1CodePEDV POIComponentType1Code = "PEDV"
+)
+
+type PartialSettlement2Code string
+
+const (
+	PartialSettlement2CodePAIN PartialSettlement2Code = "PAIN"
+
+	PartialSettlement2CodePARC PartialSettlement2Code = "PARC"
 )
 
 type PartyType3Code string
@@ -606,6 +2624,22 @@ const (
 	PartyType4CodeTAXH PartyType4Code = "TAXH"
 )
 
+type Payment1Code string
+
+const (
+	Payment1CodeACTU Payment1Code = "ACTU"
+
+	Payment1CodeCONT Payment1Code = "CONT"
+)
+
+type Payment2Code string
+
+const (
+	Payment2CodeACTU Payment2Code = "ACTU"
+)
+
+type PaymentDirectionIndicator bool
+
 type PaymentMethod3Code string
 
 const (
@@ -628,9 +2662,235 @@ const (
 	PaymentMethod4CodeTRA PaymentMethod4Code = "TRA"
 )
 
+type PendingProcessingReason4Code string
+
+const (
+	PendingProcessingReason4CodeADEA PendingProcessingReason4Code = "ADEA"
+
+	PendingProcessingReason4CodeCAIS PendingProcessingReason4Code = "CAIS"
+
+	PendingProcessingReason4CodeDOCY PendingProcessingReason4Code = "DOCY"
+
+	PendingProcessingReason4CodeNOFX PendingProcessingReason4Code = "NOFX"
+
+	PendingProcessingReason4CodeBLOC PendingProcessingReason4Code = "BLOC"
+
+	PendingProcessingReason4CodeMUNO PendingProcessingReason4Code = "MUNO"
+
+	PendingProcessingReason4CodeGLOB PendingProcessingReason4Code = "GLOB"
+
+	PendingProcessingReason4CodeYCOL PendingProcessingReason4Code = "YCOL"
+
+	PendingProcessingReason4CodeCOLL PendingProcessingReason4Code = "COLL"
+
+	PendingProcessingReason4CodeFLIM PendingProcessingReason4Code = "FLIM"
+
+	PendingProcessingReason4CodeNEXT PendingProcessingReason4Code = "NEXT"
+
+	PendingProcessingReason4CodeLACK PendingProcessingReason4Code = "LACK"
+
+	PendingProcessingReason4CodeLALO PendingProcessingReason4Code = "LALO"
+
+	PendingProcessingReason4CodeMONY PendingProcessingReason4Code = "MONY"
+
+	PendingProcessingReason4CodeMINO PendingProcessingReason4Code = "MINO"
+
+	PendingProcessingReason4CodeOTHR PendingProcessingReason4Code = "OTHR"
+
+	PendingProcessingReason4CodeDENO PendingProcessingReason4Code = "DENO"
+
+	PendingProcessingReason4CodeLIQU PendingProcessingReason4Code = "LIQU"
+
+	PendingProcessingReason4CodeCERT PendingProcessingReason4Code = "CERT"
+
+	PendingProcessingReason4CodeCSDH PendingProcessingReason4Code = "CSDH"
+
+	PendingProcessingReason4CodeCVAL PendingProcessingReason4Code = "CVAL"
+
+	PendingProcessingReason4CodeCDEL PendingProcessingReason4Code = "CDEL"
+
+	PendingProcessingReason4CodeCDLR PendingProcessingReason4Code = "CDLR"
+
+	PendingProcessingReason4CodeCDAC PendingProcessingReason4Code = "CDAC"
+
+	PendingProcessingReason4CodeINBC PendingProcessingReason4Code = "INBC"
+
+	PendingProcessingReason4CodePREA PendingProcessingReason4Code = "PREA"
+
+	PendingProcessingReason4CodePRSY PendingProcessingReason4Code = "PRSY"
+)
+
+type PendingReason24Code string
+
+const (
+	PendingReason24CodeAWMO PendingReason24Code = "AWMO"
+
+	PendingReason24CodeADEA PendingReason24Code = "ADEA"
+
+	PendingReason24CodeCAIS PendingReason24Code = "CAIS"
+
+	PendingReason24CodeREFU PendingReason24Code = "REFU"
+
+	PendingReason24CodeAWSH PendingReason24Code = "AWSH"
+
+	PendingReason24CodePHSE PendingReason24Code = "PHSE"
+
+	PendingReason24CodeTAMM PendingReason24Code = "TAMM"
+
+	PendingReason24CodeDOCY PendingReason24Code = "DOCY"
+
+	PendingReason24CodeDOCC PendingReason24Code = "DOCC"
+
+	PendingReason24CodeBLOC PendingReason24Code = "BLOC"
+
+	PendingReason24CodeCHAS PendingReason24Code = "CHAS"
+
+	PendingReason24CodeNEWI PendingReason24Code = "NEWI"
+
+	PendingReason24CodeCLAC PendingReason24Code = "CLAC"
+
+	PendingReason24CodeMUNO PendingReason24Code = "MUNO"
+
+	PendingReason24CodeGLOB PendingReason24Code = "GLOB"
+
+	PendingReason24CodePREA PendingReason24Code = "PREA"
+
+	PendingReason24CodePART PendingReason24Code = "PART"
+
+	PendingReason24CodeNMAS PendingReason24Code = "NMAS"
+
+	PendingReason24CodeNOFX PendingReason24Code = "NOFX"
+
+	PendingReason24CodeCMON PendingReason24Code = "CMON"
+
+	PendingReason24CodeYCOL PendingReason24Code = "YCOL"
+
+	PendingReason24CodeCOLL PendingReason24Code = "COLL"
+
+	PendingReason24CodeDEPO PendingReason24Code = "DEPO"
+
+	PendingReason24CodeFLIM PendingReason24Code = "FLIM"
+
+	PendingReason24CodeINCA PendingReason24Code = "INCA"
+
+	PendingReason24CodeLINK PendingReason24Code = "LINK"
+
+	PendingReason24CodeFUTU PendingReason24Code = "FUTU"
+
+	PendingReason24CodeLACK PendingReason24Code = "LACK"
+
+	PendingReason24CodeLALO PendingReason24Code = "LALO"
+
+	PendingReason24CodeMONY PendingReason24Code = "MONY"
+
+	PendingReason24CodeNCON PendingReason24Code = "NCON"
+
+	PendingReason24CodeREFS PendingReason24Code = "REFS"
+
+	PendingReason24CodeSDUT PendingReason24Code = "SDUT"
+
+	PendingReason24CodeBATC PendingReason24Code = "BATC"
+
+	PendingReason24CodeSBLO PendingReason24Code = "SBLO"
+
+	PendingReason24CodeCPEC PendingReason24Code = "CPEC"
+
+	PendingReason24CodeMINO PendingReason24Code = "MINO"
+
+	PendingReason24CodeIAAD PendingReason24Code = "IAAD"
+
+	PendingReason24CodeOTHR PendingReason24Code = "OTHR"
+
+	PendingReason24CodePHCK PendingReason24Code = "PHCK"
+
+	PendingReason24CodeBENO PendingReason24Code = "BENO"
+
+	PendingReason24CodeBOTH PendingReason24Code = "BOTH"
+
+	PendingReason24CodeCLHT PendingReason24Code = "CLHT"
+
+	PendingReason24CodeDENO PendingReason24Code = "DENO"
+
+	PendingReason24CodeDISA PendingReason24Code = "DISA"
+
+	PendingReason24CodeDKNY PendingReason24Code = "DKNY"
+
+	PendingReason24CodeFROZ PendingReason24Code = "FROZ"
+
+	PendingReason24CodeLAAW PendingReason24Code = "LAAW"
+
+	PendingReason24CodeLATE PendingReason24Code = "LATE"
+
+	PendingReason24CodeLIQU PendingReason24Code = "LIQU"
+
+	PendingReason24CodePRCY PendingReason24Code = "PRCY"
+
+	PendingReason24CodeREGT PendingReason24Code = "REGT"
+
+	PendingReason24CodeSETS PendingReason24Code = "SETS"
+
+	PendingReason24CodeCERT PendingReason24Code = "CERT"
+
+	PendingReason24CodePRSY PendingReason24Code = "PRSY"
+
+	PendingReason24CodeCSDH PendingReason24Code = "CSDH"
+
+	PendingReason24CodeCVAL PendingReason24Code = "CVAL"
+
+	PendingReason24CodeCDLR PendingReason24Code = "CDLR"
+
+	PendingReason24CodeINBC PendingReason24Code = "INBC"
+
+	PendingReason24CodePREL PendingReason24Code = "PREL"
+
+	PendingReason24CodePATD PendingReason24Code = "PATD"
+)
+
+type PendingReason6Code string
+
+const (
+	PendingReason6CodeADEA PendingReason6Code = "ADEA"
+
+	PendingReason6CodeCONF PendingReason6Code = "CONF"
+
+	PendingReason6CodeOTHR PendingReason6Code = "OTHR"
+
+	PendingReason6CodeCDRG PendingReason6Code = "CDRG"
+
+	PendingReason6CodeCDCY PendingReason6Code = "CDCY"
+
+	PendingReason6CodeCDRE PendingReason6Code = "CDRE"
+)
+
 type PercentageRate string
 
 type PhoneNumber string
+
+type PledgeeType1Code string
+
+const (
+	PledgeeType1CodeCPTY PledgeeType1Code = "CPTY"
+
+	PledgeeType1CodeREGB PledgeeType1Code = "REGB"
+)
+
+type PlusOrMinusIndicator bool
+
+type PreConfirmation1Code string
+
+const (
+	PreConfirmation1CodePRCA PreConfirmation1Code = "PRCA"
+
+	PreConfirmation1CodePRSE PreConfirmation1Code = "PRSE"
+)
+
+type PreferenceToIncome1Code string
+
+const (
+	PreferenceToIncome1CodeORDN PreferenceToIncome1Code = "ORDN"
+
+	PreferenceToIncome1CodePFRD PreferenceToIncome1Code = "PFRD"
+)
 
 type PreferredContactMethod1Code string
 
@@ -646,6 +2906,52 @@ const (
 	PreferredContactMethod1CodeCELL PreferredContactMethod1Code = "CELL"
 )
 
+type PreferredContactMethod2Code string
+
+const (
+	PreferredContactMethod2CodeMAIL PreferredContactMethod2Code = "MAIL"
+
+	PreferredContactMethod2CodeFAXX PreferredContactMethod2Code = "FAXX"
+
+	PreferredContactMethod2CodeLETT PreferredContactMethod2Code = "LETT"
+
+	PreferredContactMethod2CodeCELL PreferredContactMethod2Code = "CELL"
+
+	PreferredContactMethod2CodeONLI PreferredContactMethod2Code = "ONLI"
+
+	PreferredContactMethod2CodePHON PreferredContactMethod2Code = "PHON"
+)
+
+type PriceRateType3Code string
+
+const (
+	PriceRateType3CodeDISC PriceRateType3Code = "DISC"
+
+	PriceRateType3CodePREM PriceRateType3Code = "PREM"
+
+	PriceRateType3CodePRCT PriceRateType3Code = "PRCT"
+
+	PriceRateType3CodeYIEL PriceRateType3Code = "YIEL"
+)
+
+type PriceValueType10Code string
+
+const (
+	PriceValueType10CodeUKWN PriceValueType10Code = "UKWN"
+)
+
+type PriceValueType12Code string
+
+const (
+	PriceValueType12CodeDISC PriceValueType12Code = "DISC"
+
+	PriceValueType12CodePARV PriceValueType12Code = "PARV"
+
+	PriceValueType12CodePREM PriceValueType12Code = "PREM"
+
+	PriceValueType12CodeNEGA PriceValueType12Code = "NEGA"
+)
+
 type PriceValueType1Code string
 
 const (
@@ -654,6 +2960,44 @@ const (
 	PriceValueType1CodePREM PriceValueType1Code = "PREM"
 
 	PriceValueType1CodePARV PriceValueType1Code = "PARV"
+)
+
+type PriceValueType3Code string
+
+const (
+	PriceValueType3CodeDISC PriceValueType3Code = "DISC"
+
+	PriceValueType3CodePREM PriceValueType3Code = "PREM"
+
+	PriceValueType3CodePARV PriceValueType3Code = "PARV"
+
+	PriceValueType3CodeYIEL PriceValueType3Code = "YIEL"
+
+	PriceValueType3CodeSPRE PriceValueType3Code = "SPRE"
+
+	PriceValueType3CodePEUN PriceValueType3Code = "PEUN"
+
+	PriceValueType3CodeABSO PriceValueType3Code = "ABSO"
+
+	PriceValueType3CodeTEDP PriceValueType3Code = "TEDP"
+
+	PriceValueType3CodeTEDY PriceValueType3Code = "TEDY"
+
+	PriceValueType3CodeFICT PriceValueType3Code = "FICT"
+
+	PriceValueType3CodeVACT PriceValueType3Code = "VACT"
+)
+
+type PriceValueType8Code string
+
+const (
+	PriceValueType8CodeTBSP PriceValueType8Code = "TBSP"
+
+	PriceValueType8CodeUNSP PriceValueType8Code = "UNSP"
+
+	PriceValueType8CodeUKWN PriceValueType8Code = "UKWN"
+
+	PriceValueType8CodeNILP PriceValueType8Code = "NILP"
 )
 
 type Priority2Code string
@@ -674,6 +3018,130 @@ const (
 	Priority3CodeNORM Priority3Code = "NORM"
 )
 
+type ProcessingPosition3Code string
+
+const (
+	ProcessingPosition3CodeAFTE ProcessingPosition3Code = "AFTE"
+
+	ProcessingPosition3CodeWITH ProcessingPosition3Code = "WITH"
+
+	ProcessingPosition3CodeBEFO ProcessingPosition3Code = "BEFO"
+
+	ProcessingPosition3CodeINFO ProcessingPosition3Code = "INFO"
+)
+
+type ProcessingPosition5Code string
+
+const (
+	ProcessingPosition5CodeINFO ProcessingPosition5Code = "INFO"
+)
+
+type PutType1Code string
+
+const (
+	PutType1CodeMAND PutType1Code = "MAND"
+
+	PutType1CodeOPTI PutType1Code = "OPTI"
+
+	PutType1CodeTWOS PutType1Code = "TWOS"
+)
+
+type Quantity4Code string
+
+const (
+	Quantity4CodeUKWN Quantity4Code = "UKWN"
+
+	Quantity4CodeANYA Quantity4Code = "ANYA"
+)
+
+type Quantity5Code string
+
+const (
+	Quantity5CodeUKWN Quantity5Code = "UKWN"
+)
+
+type RateStatus1Code string
+
+const (
+	RateStatus1CodeACTU RateStatus1Code = "ACTU"
+
+	RateStatus1CodeINDI RateStatus1Code = "INDI"
+)
+
+type RateType10Code string
+
+const (
+	RateType10CodeANYA RateType10Code = "ANYA"
+
+	RateType10CodeUKWN RateType10Code = "UKWN"
+)
+
+type RateType12Code string
+
+const (
+	RateType12CodeOPEN RateType12Code = "OPEN"
+
+	RateType12CodeUKWN RateType12Code = "UKWN"
+
+	RateType12CodeNILP RateType12Code = "NILP"
+)
+
+type RateType13Code string
+
+const (
+	RateType13CodeUKWN RateType13Code = "UKWN"
+
+	RateType13CodeNILP RateType13Code = "NILP"
+)
+
+type RateType5Code string
+
+const (
+	RateType5CodeUKWN RateType5Code = "UKWN"
+)
+
+type RateType7Code string
+
+const (
+	RateType7CodeSCHD RateType7Code = "SCHD"
+
+	RateType7CodeUSCD RateType7Code = "USCD"
+)
+
+type RateValueType7Code string
+
+const (
+	RateValueType7CodeUKWN RateValueType7Code = "UKWN"
+)
+
+type ReceiveDelivery1Code string
+
+const (
+	ReceiveDelivery1CodeDELI ReceiveDelivery1Code = "DELI"
+
+	ReceiveDelivery1CodeRECE ReceiveDelivery1Code = "RECE"
+)
+
+type Registration1Code string
+
+const (
+	Registration1CodeNREG Registration1Code = "NREG"
+
+	Registration1CodeYREG Registration1Code = "YREG"
+)
+
+type Registration2Code string
+
+const (
+	Registration2CodePTYH Registration2Code = "PTYH"
+
+	Registration2CodeCSDH Registration2Code = "CSDH"
+
+	Registration2CodeCDEL Registration2Code = "CDEL"
+
+	Registration2CodeCVAL Registration2Code = "CVAL"
+)
+
 type RegulatoryReportingType1Code string
 
 const (
@@ -682,6 +3150,84 @@ const (
 	RegulatoryReportingType1CodeDEBT RegulatoryReportingType1Code = "DEBT"
 
 	RegulatoryReportingType1CodeBOTH RegulatoryReportingType1Code = "BOTH"
+)
+
+type RejectionReason75Code string
+
+const (
+	RejectionReason75CodeSAFE RejectionReason75Code = "SAFE"
+
+	RejectionReason75CodeDQUA RejectionReason75Code = "DQUA"
+
+	RejectionReason75CodeADEA RejectionReason75Code = "ADEA"
+
+	RejectionReason75CodeDSEC RejectionReason75Code = "DSEC"
+
+	RejectionReason75CodeLATE RejectionReason75Code = "LATE"
+
+	RejectionReason75CodeCASH RejectionReason75Code = "CASH"
+
+	RejectionReason75CodeDDEA RejectionReason75Code = "DDEA"
+
+	RejectionReason75CodeDTRD RejectionReason75Code = "DTRD"
+
+	RejectionReason75CodePLCE RejectionReason75Code = "PLCE"
+
+	RejectionReason75CodeRTGS RejectionReason75Code = "RTGS"
+
+	RejectionReason75CodeNCRR RejectionReason75Code = "NCRR"
+
+	RejectionReason75CodePHYS RejectionReason75Code = "PHYS"
+
+	RejectionReason75CodeREFE RejectionReason75Code = "REFE"
+
+	RejectionReason75CodeDMON RejectionReason75Code = "DMON"
+
+	RejectionReason75CodeMINO RejectionReason75Code = "MINO"
+
+	RejectionReason75CodeBATC RejectionReason75Code = "BATC"
+
+	RejectionReason75CodeMUNO RejectionReason75Code = "MUNO"
+
+	RejectionReason75CodeTXST RejectionReason75Code = "TXST"
+
+	RejectionReason75CodeSETS RejectionReason75Code = "SETS"
+
+	RejectionReason75CodeIIND RejectionReason75Code = "IIND"
+
+	RejectionReason75CodeCAEV RejectionReason75Code = "CAEV"
+
+	RejectionReason75CodeCASY RejectionReason75Code = "CASY"
+
+	RejectionReason75CodeDDAT RejectionReason75Code = "DDAT"
+
+	RejectionReason75CodeSETR RejectionReason75Code = "SETR"
+
+	RejectionReason75CodeSDUT RejectionReason75Code = "SDUT"
+
+	RejectionReason75CodeINPS RejectionReason75Code = "INPS"
+
+	RejectionReason75CodeOTHR RejectionReason75Code = "OTHR"
+
+	RejectionReason75CodeICUS RejectionReason75Code = "ICUS"
+
+	RejectionReason75CodeICAG RejectionReason75Code = "ICAG"
+
+	RejectionReason75CodeDEPT RejectionReason75Code = "DEPT"
+
+	RejectionReason75CodeIEXE RejectionReason75Code = "IEXE"
+
+	RejectionReason75CodeINVB RejectionReason75Code = "INVB"
+
+	RejectionReason75CodeINVL RejectionReason75Code = "INVL"
+
+	RejectionReason75CodeINVN RejectionReason75Code = "INVN"
+
+	RejectionReason75CodeVALR RejectionReason75Code = "VALR"
+
+	RejectionReason75CodeINVE RejectionReason75Code = "INVE"
+
+	RejectionReason75CodePLIS RejectionReason75Code = "PLIS"
 )
 
 type RemittanceLocationMethod2Code string
@@ -700,6 +3246,458 @@ const (
 	RemittanceLocationMethod2CodeSMSM RemittanceLocationMethod2Code = "SMSM"
 )
 
+type RenounceableStatus1Code string
+
+const (
+	RenounceableStatus1CodeNREN RenounceableStatus1Code = "NREN"
+
+	RenounceableStatus1CodeRENO RenounceableStatus1Code = "RENO"
+)
+
+type RepairReason4Code string
+
+const (
+	RepairReason4CodeBATC RepairReason4Code = "BATC"
+
+	RepairReason4CodeCAEV RepairReason4Code = "CAEV"
+
+	RepairReason4CodeCASH RepairReason4Code = "CASH"
+
+	RepairReason4CodeCASY RepairReason4Code = "CASY"
+
+	RepairReason4CodeDDAT RepairReason4Code = "DDAT"
+
+	RepairReason4CodeDDEA RepairReason4Code = "DDEA"
+
+	RepairReason4CodeDMON RepairReason4Code = "DMON"
+
+	RepairReason4CodeDQUA RepairReason4Code = "DQUA"
+
+	RepairReason4CodeDSEC RepairReason4Code = "DSEC"
+
+	RepairReason4CodeDTRD RepairReason4Code = "DTRD"
+
+	RepairReason4CodeIIND RepairReason4Code = "IIND"
+
+	RepairReason4CodeMINO RepairReason4Code = "MINO"
+
+	RepairReason4CodeMUNO RepairReason4Code = "MUNO"
+
+	RepairReason4CodeNCRR RepairReason4Code = "NCRR"
+
+	RepairReason4CodePHYS RepairReason4Code = "PHYS"
+
+	RepairReason4CodePLCE RepairReason4Code = "PLCE"
+
+	RepairReason4CodeREFE RepairReason4Code = "REFE"
+
+	RepairReason4CodeRTGS RepairReason4Code = "RTGS"
+
+	RepairReason4CodeSAFE RepairReason4Code = "SAFE"
+
+	RepairReason4CodeSETR RepairReason4Code = "SETR"
+
+	RepairReason4CodeSETS RepairReason4Code = "SETS"
+
+	RepairReason4CodeTXST RepairReason4Code = "TXST"
+
+	RepairReason4CodeINPS RepairReason4Code = "INPS"
+
+	RepairReason4CodeSDUT RepairReason4Code = "SDUT"
+
+	RepairReason4CodeOTHR RepairReason4Code = "OTHR"
+
+	RepairReason4CodeIEXE RepairReason4Code = "IEXE"
+
+	RepairReason4CodeICAG RepairReason4Code = "ICAG"
+
+	RepairReason4CodeDEPT RepairReason4Code = "DEPT"
+
+	RepairReason4CodeICUS RepairReason4Code = "ICUS"
+)
+
+type Reporting2Code string
+
+const (
+	Reporting2CodeSTEX Reporting2Code = "STEX"
+
+	Reporting2CodeREGU Reporting2Code = "REGU"
+
+	Reporting2CodeDEFR Reporting2Code = "DEFR"
+)
+
+type RepurchaseType9Code string
+
+const (
+	RepurchaseType9CodePAIR RepurchaseType9Code = "PAIR"
+
+	RepurchaseType9CodePADJ RepurchaseType9Code = "PADJ"
+
+	RepurchaseType9CodeRATE RepurchaseType9Code = "RATE"
+
+	RepurchaseType9CodeCALL RepurchaseType9Code = "CALL"
+
+	RepurchaseType9CodeROLP RepurchaseType9Code = "ROLP"
+
+	RepurchaseType9CodeCADJ RepurchaseType9Code = "CADJ"
+
+	RepurchaseType9CodeTOPU RepurchaseType9Code = "TOPU"
+
+	RepurchaseType9CodeWTHD RepurchaseType9Code = "WTHD"
+)
+
+type RestrictionType1Code string
+
+const (
+	RestrictionType1CodeSELR RestrictionType1Code = "SELR"
+
+	RestrictionType1CodeBUYR RestrictionType1Code = "BUYR"
+
+	RestrictionType1CodePLAR RestrictionType1Code = "PLAR"
+
+	RestrictionType1CodeHOLR RestrictionType1Code = "HOLR"
+
+	RestrictionType1CodeVOTR RestrictionType1Code = "VOTR"
+)
+
+type SafekeepingAccountIdentification1Code string
+
+const (
+	SafekeepingAccountIdentification1CodeGENR SafekeepingAccountIdentification1Code = "GENR"
+)
+
+type SafekeepingPlace1Code string
+
+const (
+	SafekeepingPlace1CodeCUST SafekeepingPlace1Code = "CUST"
+
+	SafekeepingPlace1CodeICSD SafekeepingPlace1Code = "ICSD"
+
+	SafekeepingPlace1CodeNCSD SafekeepingPlace1Code = "NCSD"
+
+	SafekeepingPlace1CodeSHHE SafekeepingPlace1Code = "SHHE"
+)
+
+type SafekeepingPlace2Code string
+
+const (
+	SafekeepingPlace2CodeSHHE SafekeepingPlace2Code = "SHHE"
+
+	SafekeepingPlace2CodeALLP SafekeepingPlace2Code = "ALLP"
+)
+
+type SafekeepingPlace3Code string
+
+const (
+	SafekeepingPlace3CodeSHHE SafekeepingPlace3Code = "SHHE"
+)
+
+type SecuritiesAccountPurposeType1Code string
+
+const (
+	SecuritiesAccountPurposeType1CodeMARG SecuritiesAccountPurposeType1Code = "MARG"
+
+	SecuritiesAccountPurposeType1CodeSHOR SecuritiesAccountPurposeType1Code = "SHOR"
+
+	SecuritiesAccountPurposeType1CodeABRD SecuritiesAccountPurposeType1Code = "ABRD"
+
+	SecuritiesAccountPurposeType1CodeCEND SecuritiesAccountPurposeType1Code = "CEND"
+
+	SecuritiesAccountPurposeType1CodeDVPA SecuritiesAccountPurposeType1Code = "DVPA"
+
+	SecuritiesAccountPurposeType1CodePHYS SecuritiesAccountPurposeType1Code = "PHYS"
+)
+
+type SecuritiesBalanceType12Code string
+
+const (
+	SecuritiesBalanceType12CodeBLOK SecuritiesBalanceType12Code = "BLOK"
+
+	SecuritiesBalanceType12CodeAWAS SecuritiesBalanceType12Code = "AWAS"
+
+	SecuritiesBalanceType12CodeBLCA SecuritiesBalanceType12Code = "BLCA"
+
+	SecuritiesBalanceType12CodeBLOT SecuritiesBalanceType12Code = "BLOT"
+
+	SecuritiesBalanceType12CodeBLOV SecuritiesBalanceType12Code = "BLOV"
+
+	SecuritiesBalanceType12CodeBORR SecuritiesBalanceType12Code = "BORR"
+
+	SecuritiesBalanceType12CodeBODE SecuritiesBalanceType12Code = "BODE"
+
+	SecuritiesBalanceType12CodeBORE SecuritiesBalanceType12Code = "BORE"
+
+	SecuritiesBalanceType12CodeCOLI SecuritiesBalanceType12Code = "COLI"
+
+	SecuritiesBalanceType12CodeCOLO SecuritiesBalanceType12Code = "COLO"
+
+	SecuritiesBalanceType12CodeLOAN SecuritiesBalanceType12Code = "LOAN"
+
+	SecuritiesBalanceType12CodeLODE SecuritiesBalanceType12Code = "LODE"
+
+	SecuritiesBalanceType12CodeLORE SecuritiesBalanceType12Code = "LORE"
+
+	SecuritiesBalanceType12CodeMARG SecuritiesBalanceType12Code = "MARG"
+
+	SecuritiesBalanceType12CodePECA SecuritiesBalanceType12Code = "PECA"
+
+	SecuritiesBalanceType12CodePEDA SecuritiesBalanceType12Code = "PEDA"
+
+	SecuritiesBalanceType12CodePEND SecuritiesBalanceType12Code = "PEND"
+
+	SecuritiesBalanceType12CodePENR SecuritiesBalanceType12Code = "PENR"
+
+	SecuritiesBalanceType12CodePLED SecuritiesBalanceType12Code = "PLED"
+
+	SecuritiesBalanceType12CodeREGO SecuritiesBalanceType12Code = "REGO"
+
+	SecuritiesBalanceType12CodeRSTR SecuritiesBalanceType12Code = "RSTR"
+
+	SecuritiesBalanceType12CodeOTHR SecuritiesBalanceType12Code = "OTHR"
+
+	SecuritiesBalanceType12CodeTRAN SecuritiesBalanceType12Code = "TRAN"
+
+	SecuritiesBalanceType12CodeDRAW SecuritiesBalanceType12Code = "DRAW"
+
+	SecuritiesBalanceType12CodeWDOC SecuritiesBalanceType12Code = "WDOC"
+
+	SecuritiesBalanceType12CodeBTRA SecuritiesBalanceType12Code = "BTRA"
+)
+
+type SecuritiesBalanceType7Code string
+
+const (
+	SecuritiesBalanceType7CodeCOLA SecuritiesBalanceType7Code = "COLA"
+
+	SecuritiesBalanceType7CodeOTHR SecuritiesBalanceType7Code = "OTHR"
+
+	SecuritiesBalanceType7CodeCLEN SecuritiesBalanceType7Code = "CLEN"
+
+	SecuritiesBalanceType7CodeDIRT SecuritiesBalanceType7Code = "DIRT"
+
+	SecuritiesBalanceType7CodeNOMI SecuritiesBalanceType7Code = "NOMI"
+
+	SecuritiesBalanceType7CodeSPOS SecuritiesBalanceType7Code = "SPOS"
+
+	SecuritiesBalanceType7CodeUNRG SecuritiesBalanceType7Code = "UNRG"
+
+	SecuritiesBalanceType7CodeISSU SecuritiesBalanceType7Code = "ISSU"
+
+	SecuritiesBalanceType7CodeQUAS SecuritiesBalanceType7Code = "QUAS"
+)
+
+type SecuritiesPaymentStatus1Code string
+
+const (
+	SecuritiesPaymentStatus1CodeFULL SecuritiesPaymentStatus1Code = "FULL"
+
+	SecuritiesPaymentStatus1CodeNILL SecuritiesPaymentStatus1Code = "NILL"
+
+	SecuritiesPaymentStatus1CodePART SecuritiesPaymentStatus1Code = "PART"
+)
+
+type SecuritiesTransactionType11Code string
+
+const (
+	SecuritiesTransactionType11CodeNSYN SecuritiesTransactionType11Code = "NSYN"
+
+	SecuritiesTransactionType11CodeSYND SecuritiesTransactionType11Code = "SYND"
+)
+
+type SecuritiesTransactionType25Code string
+
+const (
+	SecuritiesTransactionType25CodeBSBK SecuritiesTransactionType25Code = "BSBK"
+
+	SecuritiesTransactionType25CodeBYIY SecuritiesTransactionType25Code = "BYIY"
+
+	SecuritiesTransactionType25CodeCNCB SecuritiesTransactionType25Code = "CNCB"
+
+	SecuritiesTransactionType25CodeCOLI SecuritiesTransactionType25Code = "COLI"
+
+	SecuritiesTransactionType25CodeCOLO SecuritiesTransactionType25Code = "COLO"
+
+	SecuritiesTransactionType25CodeCONV SecuritiesTransactionType25Code = "CONV"
+
+	SecuritiesTransactionType25CodeFCTA SecuritiesTransactionType25Code = "FCTA"
+
+	SecuritiesTransactionType25CodeINSP SecuritiesTransactionType25Code = "INSP"
+
+	SecuritiesTransactionType25CodeISSU SecuritiesTransactionType25Code = "ISSU"
+
+	SecuritiesTransactionType25CodeMKDW SecuritiesTransactionType25Code = "MKDW"
+
+	SecuritiesTransactionType25CodeMKUP SecuritiesTransactionType25Code = "MKUP"
+
+	SecuritiesTransactionType25CodeNETT SecuritiesTransactionType25Code = "NETT"
+
+	SecuritiesTransactionType25CodeNSYN SecuritiesTransactionType25Code = "NSYN"
+
+	SecuritiesTransactionType25CodeOWNE SecuritiesTransactionType25Code = "OWNE"
+
+	SecuritiesTransactionType25CodeOWNI SecuritiesTransactionType25Code = "OWNI"
+
+	SecuritiesTransactionType25CodePAIR SecuritiesTransactionType25Code = "PAIR"
+
+	SecuritiesTransactionType25CodePLAC SecuritiesTransactionType25Code = "PLAC"
+
+	SecuritiesTransactionType25CodePORT SecuritiesTransactionType25Code = "PORT"
+
+	SecuritiesTransactionType25CodeREAL SecuritiesTransactionType25Code = "REAL"
+
+	SecuritiesTransactionType25CodeREDI SecuritiesTransactionType25Code = "REDI"
+
+	SecuritiesTransactionType25CodeREDM SecuritiesTransactionType25Code = "REDM"
+
+	SecuritiesTransactionType25CodeRELE SecuritiesTransactionType25Code = "RELE"
+
+	SecuritiesTransactionType25CodeREPU SecuritiesTransactionType25Code = "REPU"
+
+	SecuritiesTransactionType25CodeRODE SecuritiesTransactionType25Code = "RODE"
+
+	SecuritiesTransactionType25CodeRVPO SecuritiesTransactionType25Code = "RVPO"
+
+	SecuritiesTransactionType25CodeSBBK SecuritiesTransactionType25Code = "SBBK"
+
+	SecuritiesTransactionType25CodeSBRE SecuritiesTransactionType25Code = "SBRE"
+
+	SecuritiesTransactionType25CodeSECB SecuritiesTransactionType25Code = "SECB"
+
+	SecuritiesTransactionType25CodeSECL SecuritiesTransactionType25Code = "SECL"
+
+	SecuritiesTransactionType25CodeSLRE SecuritiesTransactionType25Code = "SLRE"
+
+	SecuritiesTransactionType25CodeSUBS SecuritiesTransactionType25Code = "SUBS"
+
+	SecuritiesTransactionType25CodeSYND SecuritiesTransactionType25Code = "SYND"
+
+	SecuritiesTransactionType25CodeTBAC SecuritiesTransactionType25Code = "TBAC"
+
+	SecuritiesTransactionType25CodeTRAD SecuritiesTransactionType25Code = "TRAD"
+
+	SecuritiesTransactionType25CodeTRPO SecuritiesTransactionType25Code = "TRPO"
+
+	SecuritiesTransactionType25CodeTRVO SecuritiesTransactionType25Code = "TRVO"
+
+	SecuritiesTransactionType25CodeTURN SecuritiesTransactionType25Code = "TURN"
+
+	SecuritiesTransactionType25CodeCLAI SecuritiesTransactionType25Code = "CLAI"
+
+	SecuritiesTransactionType25CodeCORP SecuritiesTransactionType25Code = "CORP"
+
+	SecuritiesTransactionType25CodeAUTO SecuritiesTransactionType25Code = "AUTO"
+
+	SecuritiesTransactionType25CodeSWIF SecuritiesTransactionType25Code = "SWIF"
+
+	SecuritiesTransactionType25CodeSWIT SecuritiesTransactionType25Code = "SWIT"
+
+	SecuritiesTransactionType25CodeETFT SecuritiesTransactionType25Code = "ETFT"
+
+	SecuritiesTransactionType25CodeREBL SecuritiesTransactionType25Code = "REBL"
+)
+
+type SecuritiesTransactionType26Code string
+
+const (
+	SecuritiesTransactionType26CodeBSBK SecuritiesTransactionType26Code = "BSBK"
+
+	SecuritiesTransactionType26CodeCOLI SecuritiesTransactionType26Code = "COLI"
+
+	SecuritiesTransactionType26CodeCOLO SecuritiesTransactionType26Code = "COLO"
+
+	SecuritiesTransactionType26CodeMKDW SecuritiesTransactionType26Code = "MKDW"
+
+	SecuritiesTransactionType26CodeMKUP SecuritiesTransactionType26Code = "MKUP"
+
+	SecuritiesTransactionType26CodeNETT SecuritiesTransactionType26Code = "NETT"
+
+	SecuritiesTransactionType26CodeNSYN SecuritiesTransactionType26Code = "NSYN"
+
+	SecuritiesTransactionType26CodePAIR SecuritiesTransactionType26Code = "PAIR"
+
+	SecuritiesTransactionType26CodePLAC SecuritiesTransactionType26Code = "PLAC"
+
+	SecuritiesTransactionType26CodePORT SecuritiesTransactionType26Code = "PORT"
+
+	SecuritiesTransactionType26CodeREAL SecuritiesTransactionType26Code = "REAL"
+
+	SecuritiesTransactionType26CodeREDM SecuritiesTransactionType26Code = "REDM"
+
+	SecuritiesTransactionType26CodeREPU SecuritiesTransactionType26Code = "REPU"
+
+	SecuritiesTransactionType26CodeRODE SecuritiesTransactionType26Code = "RODE"
+
+	SecuritiesTransactionType26CodeRVPO SecuritiesTransactionType26Code = "RVPO"
+
+	SecuritiesTransactionType26CodeSECB SecuritiesTransactionType26Code = "SECB"
+
+	SecuritiesTransactionType26CodeSECL SecuritiesTransactionType26Code = "SECL"
+
+	SecuritiesTransactionType26CodeSUBS SecuritiesTransactionType26Code = "SUBS"
+
+	SecuritiesTransactionType26CodeSYND SecuritiesTransactionType26Code = "SYND"
+
+	SecuritiesTransactionType26CodeTBAC SecuritiesTransactionType26Code = "TBAC"
+
+	SecuritiesTransactionType26CodeTRAD SecuritiesTransactionType26Code = "TRAD"
+
+	SecuritiesTransactionType26CodeTRPO SecuritiesTransactionType26Code = "TRPO"
+
+	SecuritiesTransactionType26CodeTRVO SecuritiesTransactionType26Code = "TRVO"
+
+	SecuritiesTransactionType26CodeTURN SecuritiesTransactionType26Code = "TURN"
+
+	SecuritiesTransactionType26CodeBYIY SecuritiesTransactionType26Code = "BYIY"
+
+	SecuritiesTransactionType26CodeCNCB SecuritiesTransactionType26Code = "CNCB"
+
+	SecuritiesTransactionType26CodeOWNE SecuritiesTransactionType26Code = "OWNE"
+
+	SecuritiesTransactionType26CodeFCTA SecuritiesTransactionType26Code = "FCTA"
+
+	SecuritiesTransactionType26CodeOWNI SecuritiesTransactionType26Code = "OWNI"
+
+	SecuritiesTransactionType26CodeRELE SecuritiesTransactionType26Code = "RELE"
+
+	SecuritiesTransactionType26CodeSBRE SecuritiesTransactionType26Code = "SBRE"
+
+	SecuritiesTransactionType26CodeCORP SecuritiesTransactionType26Code = "CORP"
+
+	SecuritiesTransactionType26CodeCLAI SecuritiesTransactionType26Code = "CLAI"
+
+	SecuritiesTransactionType26CodeAUTO SecuritiesTransactionType26Code = "AUTO"
+
+	SecuritiesTransactionType26CodeSWIF SecuritiesTransactionType26Code = "SWIF"
+
+	SecuritiesTransactionType26CodeSWIT SecuritiesTransactionType26Code = "SWIT"
+
+	SecuritiesTransactionType26CodeCONV SecuritiesTransactionType26Code = "CONV"
+
+	SecuritiesTransactionType26CodeETFT SecuritiesTransactionType26Code = "ETFT"
+
+	SecuritiesTransactionType26CodeISSU SecuritiesTransactionType26Code = "ISSU"
+
+	SecuritiesTransactionType26CodeSLRE SecuritiesTransactionType26Code = "SLRE"
+
+	SecuritiesTransactionType26CodeINSP SecuritiesTransactionType26Code = "INSP"
+
+	SecuritiesTransactionType26CodeSBBK SecuritiesTransactionType26Code = "SBBK"
+
+	SecuritiesTransactionType26CodeREDI SecuritiesTransactionType26Code = "REDI"
+
+	SecuritiesTransactionType26CodeREBL SecuritiesTransactionType26Code = "REBL"
+)
+
+type SecurityStatus2Code string
+
+const (
+	SecurityStatus2CodeACTV SecurityStatus2Code = "ACTV"
+
+	SecurityStatus2CodeINAC SecurityStatus2Code = "INAC"
+
+	SecurityStatus2CodeSUSP SecurityStatus2Code = "SUSP"
+)
+
 type SequenceType3Code string
 
 const (
@@ -714,6 +3712,20 @@ const (
 	SequenceType3CodeRPRE SequenceType3Code = "RPRE"
 )
 
+type SettleStyle1Code string
+
+const (
+	SettleStyle1CodeSETC SettleStyle1Code = "SETC"
+
+	SettleStyle1CodeSETO SettleStyle1Code = "SETO"
+)
+
+type SettlementDate4Code string
+
+const (
+	SettlementDate4CodeWISS SettlementDate4Code = "WISS"
+)
+
 type SettlementMethod1Code string
 
 const (
@@ -724,6 +3736,172 @@ const (
 	SettlementMethod1CodeCOVE SettlementMethod1Code = "COVE"
 
 	SettlementMethod1CodeCLRG SettlementMethod1Code = "CLRG"
+)
+
+type SettlementStandingInstructionDatabase1Code string
+
+const (
+	SettlementStandingInstructionDatabase1CodeINTE SettlementStandingInstructionDatabase1Code = "INTE"
+
+	SettlementStandingInstructionDatabase1CodeBRKR SettlementStandingInstructionDatabase1Code = "BRKR"
+
+	SettlementStandingInstructionDatabase1CodeVEND SettlementStandingInstructionDatabase1Code = "VEND"
+)
+
+type SettlementSystemMethod1Code string
+
+const (
+	SettlementSystemMethod1CodeNSET SettlementSystemMethod1Code = "NSET"
+
+	SettlementSystemMethod1CodeYSET SettlementSystemMethod1Code = "YSET"
+)
+
+type SettlementTransactionCondition12Code string
+
+const (
+	SettlementTransactionCondition12CodeADEA SettlementTransactionCondition12Code = "ADEA"
+
+	SettlementTransactionCondition12CodeASGN SettlementTransactionCondition12Code = "ASGN"
+
+	SettlementTransactionCondition12CodeBUTC SettlementTransactionCondition12Code = "BUTC"
+
+	SettlementTransactionCondition12CodeCLEN SettlementTransactionCondition12Code = "CLEN"
+
+	SettlementTransactionCondition12CodeDLWM SettlementTransactionCondition12Code = "DLWM"
+
+	SettlementTransactionCondition12CodeDIRT SettlementTransactionCondition12Code = "DIRT"
+
+	SettlementTransactionCondition12CodeDRAW SettlementTransactionCondition12Code = "DRAW"
+
+	SettlementTransactionCondition12CodeEXER SettlementTransactionCondition12Code = "EXER"
+
+	SettlementTransactionCondition12CodeEXPI SettlementTransactionCondition12Code = "EXPI"
+
+	SettlementTransactionCondition12CodeFRCL SettlementTransactionCondition12Code = "FRCL"
+
+	SettlementTransactionCondition12CodeKNOC SettlementTransactionCondition12Code = "KNOC"
+
+	SettlementTransactionCondition12CodeNOMC SettlementTransactionCondition12Code = "NOMC"
+
+	SettlementTransactionCondition12CodeNACT SettlementTransactionCondition12Code = "NACT"
+
+	SettlementTransactionCondition12CodePENS SettlementTransactionCondition12Code = "PENS"
+
+	SettlementTransactionCondition12CodePHYS SettlementTransactionCondition12Code = "PHYS"
+
+	SettlementTransactionCondition12CodeRHYP SettlementTransactionCondition12Code = "RHYP"
+
+	SettlementTransactionCondition12CodeRPTO SettlementTransactionCondition12Code = "RPTO"
+
+	SettlementTransactionCondition12CodeRESI SettlementTransactionCondition12Code = "RESI"
+
+	SettlementTransactionCondition12CodeSHOR SettlementTransactionCondition12Code = "SHOR"
+
+	SettlementTransactionCondition12CodeSPDL SettlementTransactionCondition12Code = "SPDL"
+
+	SettlementTransactionCondition12CodeSPST SettlementTransactionCondition12Code = "SPST"
+
+	SettlementTransactionCondition12CodeTRAN SettlementTransactionCondition12Code = "TRAN"
+
+	SettlementTransactionCondition12CodeTRIP SettlementTransactionCondition12Code = "TRIP"
+
+	SettlementTransactionCondition12CodeUNEX SettlementTransactionCondition12Code = "UNEX"
+
+	SettlementTransactionCondition12CodeINTS SettlementTransactionCondition12Code = "INTS"
+
+	SettlementTransactionCondition12CodeBPSS SettlementTransactionCondition12Code = "BPSS"
+)
+
+type SettlementTransactionCondition5Code string
+
+const (
+	SettlementTransactionCondition5CodePART SettlementTransactionCondition5Code = "PART"
+
+	SettlementTransactionCondition5CodeNPAR SettlementTransactionCondition5Code = "NPAR"
+
+	SettlementTransactionCondition5CodePARC SettlementTransactionCondition5Code = "PARC"
+
+	SettlementTransactionCondition5CodePARQ SettlementTransactionCondition5Code = "PARQ"
+)
+
+type SettlementType1Code string
+
+const (
+	SettlementType1CodePRIN SettlementType1Code = "PRIN"
+
+	SettlementType1CodeNETO SettlementType1Code = "NETO"
+)
+
+type SettlementUnitType1Code string
+
+const (
+	SettlementUnitType1CodeFAMT SettlementUnitType1Code = "FAMT"
+
+	SettlementUnitType1CodeUNIT SettlementUnitType1Code = "UNIT"
+)
+
+type SettlingCapacity2Code string
+
+const (
+	SettlingCapacity2CodeSAGE SettlingCapacity2Code = "SAGE"
+
+	SettlingCapacity2CodeCUST SettlingCapacity2Code = "CUST"
+
+	SettlingCapacity2CodeSPRI SettlingCapacity2Code = "SPRI"
+
+	SettlingCapacity2CodeRISP SettlingCapacity2Code = "RISP"
+)
+
+type ShortLong1Code string
+
+const (
+	ShortLong1CodeSHOR ShortLong1Code = "SHOR"
+
+	ShortLong1CodeLONG ShortLong1Code = "LONG"
+)
+
+type Standardisation1Code string
+
+const (
+	Standardisation1CodeFLEX Standardisation1Code = "FLEX"
+
+	Standardisation1CodeNSTA Standardisation1Code = "NSTA"
+
+	Standardisation1CodeSTAN Standardisation1Code = "STAN"
+)
+
+type StatementBasis1Code string
+
+const (
+	StatementBasis1CodeCONT StatementBasis1Code = "CONT"
+
+	StatementBasis1CodeSETT StatementBasis1Code = "SETT"
+
+	StatementBasis1CodeTRAD StatementBasis1Code = "TRAD"
+)
+
+type StatementUpdateType1Code string
+
+const (
+	StatementUpdateType1CodeCOMP StatementUpdateType1Code = "COMP"
+
+	StatementUpdateType1CodeDELT StatementUpdateType1Code = "DELT"
+)
+
+type TEFRARules1Code string
+
+const (
+	TEFRARules1CodeRULC TEFRARules1Code = "RULC"
+
+	TEFRARules1CodeRULD TEFRARules1Code = "RULD"
+)
+
+type TaxLiability1Code string
+
+const (
+	TaxLiability1CodePRIN TaxLiability1Code = "PRIN"
+
+	TaxLiability1CodeAGEN TaxLiability1Code = "AGEN"
 )
 
 type TaxRecordPeriod1Code string
@@ -766,6 +3944,102 @@ const (
 	TaxRecordPeriod1CodeHLF2 TaxRecordPeriod1Code = "HLF2"
 )
 
+type TimeUnit1Code string
+
+const (
+	TimeUnit1CodeDAYC TimeUnit1Code = "DAYC"
+
+	TimeUnit1CodeHOUR TimeUnit1Code = "HOUR"
+
+	TimeUnit1CodeMINU TimeUnit1Code = "MINU"
+
+	TimeUnit1CodeMNTH TimeUnit1Code = "MNTH"
+
+	TimeUnit1CodeSECO TimeUnit1Code = "SECO"
+
+	TimeUnit1CodeWEEK TimeUnit1Code = "WEEK"
+
+	TimeUnit1CodeYEAR TimeUnit1Code = "YEAR"
+)
+
+type TradeTransactionCondition2Code string
+
+const (
+	TradeTransactionCondition2CodeSPCC TradeTransactionCondition2Code = "SPCC"
+
+	TradeTransactionCondition2CodeSECN TradeTransactionCondition2Code = "SECN"
+
+	TradeTransactionCondition2CodeSEBN TradeTransactionCondition2Code = "SEBN"
+
+	TradeTransactionCondition2CodeSCBN TradeTransactionCondition2Code = "SCBN"
+
+	TradeTransactionCondition2CodeSCRT TradeTransactionCondition2Code = "SCRT"
+
+	TradeTransactionCondition2CodeSERT TradeTransactionCondition2Code = "SERT"
+
+	TradeTransactionCondition2CodeSCCR TradeTransactionCondition2Code = "SCCR"
+
+	TradeTransactionCondition2CodeSECR TradeTransactionCondition2Code = "SECR"
+
+	TradeTransactionCondition2CodeCAST TradeTransactionCondition2Code = "CAST"
+
+	TradeTransactionCondition2CodeSPPR TradeTransactionCondition2Code = "SPPR"
+
+	TradeTransactionCondition2CodeSPCU TradeTransactionCondition2Code = "SPCU"
+
+	TradeTransactionCondition2CodeSPEX TradeTransactionCondition2Code = "SPEX"
+
+	TradeTransactionCondition2CodeGTDL TradeTransactionCondition2Code = "GTDL"
+)
+
+type TradeTransactionCondition4Code string
+
+const (
+	TradeTransactionCondition4CodeCBNS TradeTransactionCondition4Code = "CBNS"
+
+	TradeTransactionCondition4CodeXBNS TradeTransactionCondition4Code = "XBNS"
+
+	TradeTransactionCondition4CodeCCPN TradeTransactionCondition4Code = "CCPN"
+
+	TradeTransactionCondition4CodeXCPN TradeTransactionCondition4Code = "XCPN"
+
+	TradeTransactionCondition4CodeCDIV TradeTransactionCondition4Code = "CDIV"
+
+	TradeTransactionCondition4CodeXDIV TradeTransactionCondition4Code = "XDIV"
+
+	TradeTransactionCondition4CodeCRTS TradeTransactionCondition4Code = "CRTS"
+
+	TradeTransactionCondition4CodeXRTS TradeTransactionCondition4Code = "XRTS"
+
+	TradeTransactionCondition4CodeCWAR TradeTransactionCondition4Code = "CWAR"
+
+	TradeTransactionCondition4CodeXWAR TradeTransactionCondition4Code = "XWAR"
+
+	TradeTransactionCondition4CodeSPCU TradeTransactionCondition4Code = "SPCU"
+
+	TradeTransactionCondition4CodeSPEX TradeTransactionCondition4Code = "SPEX"
+
+	TradeTransactionCondition4CodeGTDL TradeTransactionCondition4Code = "GTDL"
+
+	TradeTransactionCondition4CodeBCRO TradeTransactionCondition4Code = "BCRO"
+
+	TradeTransactionCondition4CodeBCRP TradeTransactionCondition4Code = "BCRP"
+
+	TradeTransactionCondition4CodeBCFD TradeTransactionCondition4Code = "BCFD"
+
+	TradeTransactionCondition4CodeBCBL TradeTransactionCondition4Code = "BCBL"
+
+	TradeTransactionCondition4CodeBCBN TradeTransactionCondition4Code = "BCBN"
+
+	TradeTransactionCondition4CodeMAPR TradeTransactionCondition4Code = "MAPR"
+
+	TradeTransactionCondition4CodeNEGO TradeTransactionCondition4Code = "NEGO"
+
+	TradeTransactionCondition4CodeNMPR TradeTransactionCondition4Code = "NMPR"
+
+	TradeTransactionCondition4CodeBCPD TradeTransactionCondition4Code = "BCPD"
+)
+
 type TransactionChannel1Code string
 
 const (
@@ -789,6 +4063,88 @@ const (
 )
 
 type TrueFalseIndicator bool
+
+type TypeOfIdentification1Code string
+
+const (
+	TypeOfIdentification1CodeARNU TypeOfIdentification1Code = "ARNU"
+
+	TypeOfIdentification1CodeCCPT TypeOfIdentification1Code = "CCPT"
+
+	TypeOfIdentification1CodeCHTY TypeOfIdentification1Code = "CHTY"
+
+	TypeOfIdentification1CodeCORP TypeOfIdentification1Code = "CORP"
+
+	TypeOfIdentification1CodeDRLC TypeOfIdentification1Code = "DRLC"
+
+	TypeOfIdentification1CodeFIIN TypeOfIdentification1Code = "FIIN"
+
+	TypeOfIdentification1CodeTXID TypeOfIdentification1Code = "TXID"
+)
+
+type TypeOfPrice11Code string
+
+const (
+	TypeOfPrice11CodeBIDE TypeOfPrice11Code = "BIDE"
+
+	TypeOfPrice11CodeOFFR TypeOfPrice11Code = "OFFR"
+
+	TypeOfPrice11CodeNAVL TypeOfPrice11Code = "NAVL"
+
+	TypeOfPrice11CodeCREA TypeOfPrice11Code = "CREA"
+
+	TypeOfPrice11CodeCANC TypeOfPrice11Code = "CANC"
+
+	TypeOfPrice11CodeINTE TypeOfPrice11Code = "INTE"
+
+	TypeOfPrice11CodeSWNG TypeOfPrice11Code = "SWNG"
+
+	TypeOfPrice11CodeMIDD TypeOfPrice11Code = "MIDD"
+
+	TypeOfPrice11CodeRINV TypeOfPrice11Code = "RINV"
+
+	TypeOfPrice11CodeSWIC TypeOfPrice11Code = "SWIC"
+
+	TypeOfPrice11CodeMRKT TypeOfPrice11Code = "MRKT"
+
+	TypeOfPrice11CodeINDC TypeOfPrice11Code = "INDC"
+)
+
+type TypeOfPrice14Code string
+
+const (
+	TypeOfPrice14CodeAVER TypeOfPrice14Code = "AVER"
+)
+
+type TypeOfPrice1Code string
+
+const (
+	TypeOfPrice1CodeAVER TypeOfPrice1Code = "AVER"
+
+	TypeOfPrice1CodeAVOV TypeOfPrice1Code = "AVOV"
+
+	TypeOfPrice1CodeCOMB TypeOfPrice1Code = "COMB"
+
+	TypeOfPrice1CodeGREX TypeOfPrice1Code = "GREX"
+
+	TypeOfPrice1CodeLIMI TypeOfPrice1Code = "LIMI"
+
+	TypeOfPrice1CodeNET2 TypeOfPrice1Code = "NET2"
+
+	TypeOfPrice1CodeNDIS TypeOfPrice1Code = "NDIS"
+
+	TypeOfPrice1CodeNET1 TypeOfPrice1Code = "NET1"
+
+	TypeOfPrice1CodeNUND TypeOfPrice1Code = "NUND"
+
+	TypeOfPrice1CodeNOGR TypeOfPrice1Code = "NOGR"
+
+	TypeOfPrice1CodePARV TypeOfPrice1Code = "PARV"
+
+	TypeOfPrice1CodeRDAV TypeOfPrice1Code = "RDAV"
+
+	TypeOfPrice1CodeSTOP TypeOfPrice1Code = "STOP"
+)
 
 type UUIDv4Identifier string
 
@@ -868,6 +4224,194 @@ const (
 	UnitOfMeasure1CodeACRE UnitOfMeasure1Code = "ACRE"
 )
 
+type UnitOfMeasure9Code string
+
+const (
+	UnitOfMeasure9CodeBAGG UnitOfMeasure9Code = "BAGG"
+
+	UnitOfMeasure9CodeBALE UnitOfMeasure9Code = "BALE"
+
+	UnitOfMeasure9CodeBOTL UnitOfMeasure9Code = "BOTL"
+
+	UnitOfMeasure9CodeBOXX UnitOfMeasure9Code = "BOXX"
+
+	UnitOfMeasure9CodeCRTN UnitOfMeasure9Code = "CRTN"
+
+	UnitOfMeasure9CodeCELI UnitOfMeasure9Code = "CELI"
+
+	UnitOfMeasure9CodeCMET UnitOfMeasure9Code = "CMET"
+
+	UnitOfMeasure9CodeCNTR UnitOfMeasure9Code = "CNTR"
+
+	UnitOfMeasure9CodeCRAT UnitOfMeasure9Code = "CRAT"
+
+	UnitOfMeasure9CodeCBIN UnitOfMeasure9Code = "CBIN"
+
+	UnitOfMeasure9CodeCBME UnitOfMeasure9Code = "CBME"
+
+	UnitOfMeasure9CodeCBML UnitOfMeasure9Code = "CBML"
+
+	UnitOfMeasure9CodePIEC UnitOfMeasure9Code = "PIEC"
+
+	UnitOfMeasure9CodeFOOT UnitOfMeasure9Code = "FOOT"
+
+	UnitOfMeasure9CodeGBFO UnitOfMeasure9Code = "GBFO"
+
+	UnitOfMeasure9CodeGBGA UnitOfMeasure9Code = "GBGA"
+
+	UnitOfMeasure9CodeGBPI UnitOfMeasure9Code = "GBPI"
+
+	UnitOfMeasure9CodeGBQA UnitOfMeasure9Code = "GBQA"
+
+	UnitOfMeasure9CodeGBTN UnitOfMeasure9Code = "GBTN"
+
+	UnitOfMeasure9CodeGRAM UnitOfMeasure9Code = "GRAM"
+
+	UnitOfMeasure9CodeINCH UnitOfMeasure9Code = "INCH"
+
+	UnitOfMeasure9CodeKILO UnitOfMeasure9Code = "KILO"
+
+	UnitOfMeasure9CodeKMET UnitOfMeasure9Code = "KMET"
+
+	UnitOfMeasure9CodeLITR UnitOfMeasure9Code = "LITR"
+
+	UnitOfMeasure9CodeMETR UnitOfMeasure9Code = "METR"
+
+	UnitOfMeasure9CodeTONE UnitOfMeasure9Code = "TONE"
+
+	UnitOfMeasure9CodeMILE UnitOfMeasure9Code = "MILE"
+
+	UnitOfMeasure9CodeMMET UnitOfMeasure9Code = "MMET"
+
+	UnitOfMeasure9CodeMILI UnitOfMeasure9Code = "MILI"
+
+	UnitOfMeasure9CodePUND UnitOfMeasure9Code = "PUND"
+
+	UnitOfMeasure9CodeUSOU UnitOfMeasure9Code = "USOU"
+
+	UnitOfMeasure9CodeSCMT UnitOfMeasure9Code = "SCMT"
+
+	UnitOfMeasure9CodeSQFO UnitOfMeasure9Code = "SQFO"
+
+	UnitOfMeasure9CodeSQIN UnitOfMeasure9Code = "SQIN"
+
+	UnitOfMeasure9CodeSQKI UnitOfMeasure9Code = "SQKI"
+
+	UnitOfMeasure9CodeSMET UnitOfMeasure9Code = "SMET"
+
+	UnitOfMeasure9CodeSQMI UnitOfMeasure9Code = "SQMI"
+
+	UnitOfMeasure9CodeSMIL UnitOfMeasure9Code = "SMIL"
+
+	UnitOfMeasure9CodeSQYA UnitOfMeasure9Code = "SQYA"
+
+	UnitOfMeasure9CodeUSBA UnitOfMeasure9Code = "USBA"
+
+	UnitOfMeasure9CodeUSFO UnitOfMeasure9Code = "USFO"
+
+	UnitOfMeasure9CodeUSGA UnitOfMeasure9Code = "USGA"
+
+	UnitOfMeasure9CodeUSPI UnitOfMeasure9Code = "USPI"
+
+	UnitOfMeasure9CodeUSQA UnitOfMeasure9Code = "USQA"
+
+	UnitOfMeasure9CodeUSTN UnitOfMeasure9Code = "USTN"
+
+	UnitOfMeasure9CodeYARD UnitOfMeasure9Code = "YARD"
+
+	UnitOfMeasure9CodeGBOU UnitOfMeasure9Code = "GBOU"
+
+	UnitOfMeasure9CodeACRE UnitOfMeasure9Code = "ACRE"
+
+	UnitOfMeasure9CodeARES UnitOfMeasure9Code = "ARES"
+
+	UnitOfMeasure9CodeHECT UnitOfMeasure9Code = "HECT"
+)
+
+type UnmatchedReason11Code string
+
+const (
+	UnmatchedReason11CodeADEA UnmatchedReason11Code = "ADEA"
+
+	UnmatchedReason11CodeACRU UnmatchedReason11Code = "ACRU"
+
+	UnmatchedReason11CodeIIND UnmatchedReason11Code = "IIND"
+
+	UnmatchedReason11CodeCPCA UnmatchedReason11Code = "CPCA"
+
+	UnmatchedReason11CodeCLAT UnmatchedReason11Code = "CLAT"
+
+	UnmatchedReason11CodeNCRR UnmatchedReason11Code = "NCRR"
+
+	UnmatchedReason11CodeDDEA UnmatchedReason11Code = "DDEA"
+
+	UnmatchedReason11CodeDMCT UnmatchedReason11Code = "DMCT"
+
+	UnmatchedReason11CodeDCMX UnmatchedReason11Code = "DCMX"
+
+	UnmatchedReason11CodeDSEC UnmatchedReason11Code = "DSEC"
+
+	UnmatchedReason11CodeDQUA UnmatchedReason11Code = "DQUA"
+
+	UnmatchedReason11CodeINVE UnmatchedReason11Code = "INVE"
+
+	UnmatchedReason11CodeLEOG UnmatchedReason11Code = "LEOG"
+
+	UnmatchedReason11CodeLATE UnmatchedReason11Code = "LATE"
+
+	UnmatchedReason11CodeMIME UnmatchedReason11Code = "MIME"
+
+	UnmatchedReason11CodeCMIS UnmatchedReason11Code = "CMIS"
+
+	UnmatchedReason11CodeNMAS UnmatchedReason11Code = "NMAS"
+
+	UnmatchedReason11CodeDTRA UnmatchedReason11Code = "DTRA"
+
+	UnmatchedReason11CodeOTHR UnmatchedReason11Code = "OTHR"
+
+	UnmatchedReason11CodeFRAP UnmatchedReason11Code = "FRAP"
+
+	UnmatchedReason11CodePHYS UnmatchedReason11Code = "PHYS"
+
+	UnmatchedReason11CodePLIS UnmatchedReason11Code = "PLIS"
+
+	UnmatchedReason11CodeINPS UnmatchedReason11Code = "INPS"
+
+	UnmatchedReason11CodePLCE UnmatchedReason11Code = "PLCE"
+
+	UnmatchedReason11CodePODU UnmatchedReason11Code = "PODU"
+
+	UnmatchedReason11CodeDEPT UnmatchedReason11Code = "DEPT"
+
+	UnmatchedReason11CodeICAG UnmatchedReason11Code = "ICAG"
+
+	UnmatchedReason11CodeICUS UnmatchedReason11Code = "ICUS"
+
+	UnmatchedReason11CodeIEXE UnmatchedReason11Code = "IEXE"
+
+	UnmatchedReason11CodeREGD UnmatchedReason11Code = "REGD"
+
+	UnmatchedReason11CodeRTGS UnmatchedReason11Code = "RTGS"
+
+	UnmatchedReason11CodeSAFE UnmatchedReason11Code = "SAFE"
+
+	UnmatchedReason11CodeDMON UnmatchedReason11Code = "DMON"
+
+	UnmatchedReason11CodeDDAT UnmatchedReason11Code = "DDAT"
+
+	UnmatchedReason11CodeSETS UnmatchedReason11Code = "SETS"
+
+	UnmatchedReason11CodeSETR UnmatchedReason11Code = "SETR"
+
+	UnmatchedReason11CodeTXST UnmatchedReason11Code = "TXST"
+
+	UnmatchedReason11CodeDTRD UnmatchedReason11Code = "DTRD"
+
+	UnmatchedReason11CodeDELN UnmatchedReason11Code = "DELN"
+
+	UnmatchedReason11CodeUNBR UnmatchedReason11Code = "UNBR"
+)
+
 type UserInterface2Code string
 
 const (
@@ -876,12 +4420,84 @@ const (
 	UserInterface2CodeCDSP UserInterface2Code = "CDSP"
 )
 
+type WarrantStyle1Code string
+
+const (
+	WarrantStyle1CodeAMER WarrantStyle1Code = "AMER"
+
+	WarrantStyle1CodeEURO WarrantStyle1Code = "EURO"
+
+	WarrantStyle1CodeBERM WarrantStyle1Code = "BERM"
+)
+
+type WithholdingTaxRateType1Code string
+
+const (
+	WithholdingTaxRateType1CodeBWIT WithholdingTaxRateType1Code = "BWIT"
+
+	WithholdingTaxRateType1CodeFTCA WithholdingTaxRateType1Code = "FTCA"
+
+	WithholdingTaxRateType1CodeNRAT WithholdingTaxRateType1Code = "NRAT"
+)
+
 type YesNoIndicator bool
+
+type Account29 struct {
+	Id *AccountIdentification26 `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	AcctSvcr *PartyIdentification120Choice `xml:"AcctSvcr,omitempty" json:"AcctSvcr,omitempty"`
+}
+
+type Account8Choice struct {
+	CshAcct *CashAccountIdentification5Choice `xml:"CshAcct,omitempty" json:"CshAcct,omitempty"`
+
+	ChrgsAcct *CashAccountIdentification5Choice `xml:"ChrgsAcct,omitempty" json:"ChrgsAcct,omitempty"`
+
+	TaxAcct *CashAccountIdentification5Choice `xml:"TaxAcct,omitempty" json:"TaxAcct,omitempty"`
+}
+
+type AccountAndBalance49 struct {
+	SfkpgAcct *Max35Text `xml:"SfkpgAcct,omitempty" json:"SfkpgAcct,omitempty"`
+
+	BlckChainAdrOrWllt *Max140Text `xml:"BlckChainAdrOrWllt,omitempty" json:"BlckChainAdrOrWllt,omitempty"`
+
+	AcctOwnr *PartyIdentification127Choice `xml:"AcctOwnr,omitempty" json:"AcctOwnr,omitempty"`
+
+	SfkpgPlc *SafekeepingPlaceFormat28Choice `xml:"SfkpgPlc,omitempty" json:"SfkpgPlc,omitempty"`
+
+	Bal *CorporateActionBalanceDetails41 `xml:"Bal,omitempty" json:"Bal,omitempty"`
+}
+
+type AccountAndBalance55 struct {
+	SfkpgAcct *Max35Text `xml:"SfkpgAcct,omitempty" json:"SfkpgAcct,omitempty"`
+
+	BlckChainAdrOrWllt *Max140Text `xml:"BlckChainAdrOrWllt,omitempty" json:"BlckChainAdrOrWllt,omitempty"`
+
+	AcctOwnr *PartyIdentification127Choice `xml:"AcctOwnr,omitempty" json:"AcctOwnr,omitempty"`
+
+	SfkpgPlc *SafekeepingPlaceFormat28Choice `xml:"SfkpgPlc,omitempty" json:"SfkpgPlc,omitempty"`
+
+	Bal *CorporateActionBalanceDetails43 `xml:"Bal,omitempty" json:"Bal,omitempty"`
+}
+
+type AccountIdentification10 struct {
+	IdCd *SafekeepingAccountIdentification1Code `xml:"IdCd,omitempty" json:"IdCd,omitempty"`
+}
+
+type AccountIdentification26 struct {
+	Prtry *SimpleIdentificationInformation4 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
 
 type AccountIdentification4Choice struct {
 	IBAN *IBAN2007Identifier `xml:"IBAN,omitempty" json:"IBAN,omitempty"`
 
 	Othr *GenericAccountIdentification1 `xml:"Othr,omitempty" json:"Othr,omitempty"`
+}
+
+type AccountIdentification56Choice struct {
+	ForAllAccts *AccountIdentification10 `xml:"ForAllAccts,omitempty" json:"ForAllAccts,omitempty"`
+
+	AcctsListAndBalDtls []*AccountAndBalance55 `xml:"AcctsListAndBalDtls,omitempty" json:"AcctsListAndBalDtls,omitempty"`
 }
 
 type AccountInterest4 struct {
@@ -968,6 +4584,30 @@ type AccountStatement9 struct {
 	AddtlStmtInf *Max500Text `xml:"AddtlStmtInf,omitempty" json:"AddtlStmtInf,omitempty"`
 }
 
+type AcknowledgedAcceptedStatus21Choice struct {
+	NoSpcfdRsn *NoReasonCode `xml:"NoSpcfdRsn,omitempty" json:"NoSpcfdRsn,omitempty"`
+
+	Rsn []*AcknowledgementReason9 `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
+}
+
+type AcknowledgementReason12Choice struct {
+	Cd *AcknowledgementReason5Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type AcknowledgementReason9 struct {
+	Cd *AcknowledgementReason12Choice `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	AddtlRsnInf *Max210Text `xml:"AddtlRsnInf,omitempty" json:"AddtlRsnInf,omitempty"`
+}
+
+type ActiveCurrencyAnd13DecimalAmount struct {
+	Value *ActiveCurrencyAnd13DecimalAmount_SimpleType `xml:",chardata" json:"-,"`
+
+	Ccy *ActiveCurrencyCode `xml:"Ccy,attr,omitempty" json:"Ccy,omitempty"`
+}
+
 type ActiveCurrencyAndAmount struct {
 	Value *ActiveCurrencyAndAmount_SimpleType `xml:",chardata" json:"-,"`
 
@@ -994,10 +4634,132 @@ type ActiveOrHistoricCurrencyAndAmountRange2 struct {
 	Ccy *ActiveOrHistoricCurrencyCode `xml:"Ccy,omitempty" json:"Ccy,omitempty"`
 }
 
+type AdditionalBalanceInformation20 struct {
+	SubBalTp *SubBalanceType12Choice `xml:"SubBalTp,omitempty" json:"SubBalTp,omitempty"`
+
+	Qty *Balance21 `xml:"Qty,omitempty" json:"Qty,omitempty"`
+
+	SubBalAddtlDtls *Max140Text `xml:"SubBalAddtlDtls,omitempty" json:"SubBalAddtlDtls,omitempty"`
+
+	QtyBrkdwn []*QuantityBreakdown57 `xml:"QtyBrkdwn,omitempty" json:"QtyBrkdwn,omitempty"`
+}
+
+type AdditionalBusinessProcessFormat17Choice struct {
+	Cd *AdditionalBusinessProcess9Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type AdditionalBusinessProcessFormat19Choice struct {
+	Cd *AdditionalBusinessProcess11Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type AdditionalParameters29 struct {
+	PreConf *PreConfirmation1Code `xml:"PreConf,omitempty" json:"PreConf,omitempty"`
+
+	PrtlSttlm *PartialSettlement2Code `xml:"PrtlSttlm,omitempty" json:"PrtlSttlm,omitempty"`
+
+	PrvsPrtlConfId *Max35Text `xml:"PrvsPrtlConfId,omitempty" json:"PrvsPrtlConfId,omitempty"`
+
+	TrptyAgtSvcPrvdrCollTxId *Max35Text `xml:"TrptyAgtSvcPrvdrCollTxId,omitempty" json:"TrptyAgtSvcPrvdrCollTxId,omitempty"`
+
+	ClntTrptyCollTxId *Max35Text `xml:"ClntTrptyCollTxId,omitempty" json:"ClntTrptyCollTxId,omitempty"`
+
+	ClntCollInstrId *Max35Text `xml:"ClntCollInstrId,omitempty" json:"ClntCollInstrId,omitempty"`
+
+	TrptyAgtSvcPrvdrCollInstrId *Max35Text `xml:"TrptyAgtSvcPrvdrCollInstrId,omitempty" json:"TrptyAgtSvcPrvdrCollInstrId,omitempty"`
+}
+
 type AddressType3Choice struct {
 	Cd *AddressType2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type AggregateBalanceInformation42 struct {
+	FinInstrmId *SecurityIdentification19 `xml:"FinInstrmId,omitempty" json:"FinInstrmId,omitempty"`
+
+	FinInstrmAttrbts *FinancialInstrumentAttributes111 `xml:"FinInstrmAttrbts,omitempty" json:"FinInstrmAttrbts,omitempty"`
+
+	InvstmtFndsFinInstrmAttrbts *FinancialInstrument21 `xml:"InvstmtFndsFinInstrmAttrbts,omitempty" json:"InvstmtFndsFinInstrmAttrbts,omitempty"`
+
+	ValtnHrcutDtls *BasicCollateralValuation1Details `xml:"ValtnHrcutDtls,omitempty" json:"ValtnHrcutDtls,omitempty"`
+
+	AggtBal *Balance17 `xml:"AggtBal,omitempty" json:"AggtBal,omitempty"`
+
+	AvlblBal *Balance18 `xml:"AvlblBal,omitempty" json:"AvlblBal,omitempty"`
+
+	NotAvlblBal *BalanceQuantity14Choice `xml:"NotAvlblBal,omitempty" json:"NotAvlblBal,omitempty"`
+
+	SfkpgPlc *SafeKeepingPlace3 `xml:"SfkpgPlc,omitempty" json:"SfkpgPlc,omitempty"`
+
+	CorpActnOptnTp *CorporateActionOption5Code `xml:"CorpActnOptnTp,omitempty" json:"CorpActnOptnTp,omitempty"`
+
+	PricDtls []*PriceInformation20 `xml:"PricDtls,omitempty" json:"PricDtls,omitempty"`
+
+	FXDtls []*ForeignExchangeTerms34 `xml:"FXDtls,omitempty" json:"FXDtls,omitempty"`
+
+	DaysAcrd *Number `xml:"DaysAcrd,omitempty" json:"DaysAcrd,omitempty"`
+
+	AcctBaseCcyAmts *BalanceAmounts3 `xml:"AcctBaseCcyAmts,omitempty" json:"AcctBaseCcyAmts,omitempty"`
+
+	InstrmCcyAmts *BalanceAmounts3 `xml:"InstrmCcyAmts,omitempty" json:"InstrmCcyAmts,omitempty"`
+
+	QtyBrkdwn []*QuantityBreakdown57 `xml:"QtyBrkdwn,omitempty" json:"QtyBrkdwn,omitempty"`
+
+	BalBrkdwn []*SubBalanceInformation20 `xml:"BalBrkdwn,omitempty" json:"BalBrkdwn,omitempty"`
+
+	AddtlBalBrkdwn []*AdditionalBalanceInformation20 `xml:"AddtlBalBrkdwn,omitempty" json:"AddtlBalBrkdwn,omitempty"`
+
+	BalAtSfkpgPlc []*AggregateBalancePerSafekeepingPlace39 `xml:"BalAtSfkpgPlc,omitempty" json:"BalAtSfkpgPlc,omitempty"`
+
+	HldgAddtlDtls *Max350Text `xml:"HldgAddtlDtls,omitempty" json:"HldgAddtlDtls,omitempty"`
+
+	SplmtryData []*SupplementaryData1 `xml:"SplmtryData,omitempty" json:"SplmtryData,omitempty"`
+}
+
+type AggregateBalancePerSafekeepingPlace39 struct {
+	SfkpgPlc *SafeKeepingPlace3 `xml:"SfkpgPlc,omitempty" json:"SfkpgPlc,omitempty"`
+
+	PlcOfListg *MarketIdentification3Choice `xml:"PlcOfListg,omitempty" json:"PlcOfListg,omitempty"`
+
+	Pldgee *Pledgee3 `xml:"Pldgee,omitempty" json:"Pldgee,omitempty"`
+
+	AggtBal *Balance17 `xml:"AggtBal,omitempty" json:"AggtBal,omitempty"`
+
+	AvlblBal *Balance18 `xml:"AvlblBal,omitempty" json:"AvlblBal,omitempty"`
+
+	NotAvlblBal *BalanceQuantity14Choice `xml:"NotAvlblBal,omitempty" json:"NotAvlblBal,omitempty"`
+
+	PricDtls []*PriceInformation20 `xml:"PricDtls,omitempty" json:"PricDtls,omitempty"`
+
+	FXDtls []*ForeignExchangeTerms34 `xml:"FXDtls,omitempty" json:"FXDtls,omitempty"`
+
+	DaysAcrd *Number `xml:"DaysAcrd,omitempty" json:"DaysAcrd,omitempty"`
+
+	AcctBaseCcyAmts *BalanceAmounts3 `xml:"AcctBaseCcyAmts,omitempty" json:"AcctBaseCcyAmts,omitempty"`
+
+	InstrmCcyAmts *BalanceAmounts3 `xml:"InstrmCcyAmts,omitempty" json:"InstrmCcyAmts,omitempty"`
+
+	QtyBrkdwn []*QuantityBreakdown57 `xml:"QtyBrkdwn,omitempty" json:"QtyBrkdwn,omitempty"`
+
+	XpsrTp *ExposureType22Choice `xml:"XpsrTp,omitempty" json:"XpsrTp,omitempty"`
+
+	BalBrkdwn []*SubBalanceInformation20 `xml:"BalBrkdwn,omitempty" json:"BalBrkdwn,omitempty"`
+
+	AddtlBalBrkdwn []*AdditionalBalanceInformation20 `xml:"AddtlBalBrkdwn,omitempty" json:"AddtlBalBrkdwn,omitempty"`
+
+	HldgAddtlDtls *Max350Text `xml:"HldgAddtlDtls,omitempty" json:"HldgAddtlDtls,omitempty"`
+}
+
+type AlternatePartyIdentification7 struct {
+	IdTp *IdentificationType42Choice `xml:"IdTp,omitempty" json:"IdTp,omitempty"`
+
+	Ctry *CountryCode `xml:"Ctry,omitempty" json:"Ctry,omitempty"`
+
+	AltrnId *Max35Text `xml:"AltrnId,omitempty" json:"AltrnId,omitempty"`
 }
 
 type AmendmentInformationDetails13 struct {
@@ -1058,10 +4820,118 @@ type AmountAndDirection35 struct {
 	CdtDbtInd *CreditDebitCode `xml:"CdtDbtInd,omitempty" json:"CdtDbtInd,omitempty"`
 }
 
+type AmountAndDirection44 struct {
+	Amt *ActiveOrHistoricCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	CdtDbtInd *CreditDebitCode `xml:"CdtDbtInd,omitempty" json:"CdtDbtInd,omitempty"`
+
+	OrgnlCcyAndOrdrdAmt *ActiveOrHistoricCurrencyAndAmount `xml:"OrgnlCcyAndOrdrdAmt,omitempty" json:"OrgnlCcyAndOrdrdAmt,omitempty"`
+
+	FXDtls *ForeignExchangeTerms23 `xml:"FXDtls,omitempty" json:"FXDtls,omitempty"`
+}
+
+type AmountAndDirection51 struct {
+	Amt *ActiveCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	CdtDbtInd *CreditDebitCode `xml:"CdtDbtInd,omitempty" json:"CdtDbtInd,omitempty"`
+
+	OrgnlCcyAndOrdrdAmt *ActiveOrHistoricCurrencyAndAmount `xml:"OrgnlCcyAndOrdrdAmt,omitempty" json:"OrgnlCcyAndOrdrdAmt,omitempty"`
+}
+
+type AmountAndDirection52 struct {
+	Amt *ActiveCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	CdtDbtInd *CreditDebitCode `xml:"CdtDbtInd,omitempty" json:"CdtDbtInd,omitempty"`
+}
+
+type AmountAndDirection6 struct {
+	Amt *ActiveOrHistoricCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	Sgn *PlusOrMinusIndicator `xml:"Sgn,omitempty" json:"Sgn,omitempty"`
+}
+
+type AmountAndDirection94 struct {
+	AcrdIntrstInd *YesNoIndicator `xml:"AcrdIntrstInd,omitempty" json:"AcrdIntrstInd,omitempty"`
+
+	StmpDtyInd *YesNoIndicator `xml:"StmpDtyInd,omitempty" json:"StmpDtyInd,omitempty"`
+
+	BrkrgAmtInd *YesNoIndicator `xml:"BrkrgAmtInd,omitempty" json:"BrkrgAmtInd,omitempty"`
+
+	RsrchFeeInd *YesNoIndicator `xml:"RsrchFeeInd,omitempty" json:"RsrchFeeInd,omitempty"`
+
+	Amt *ActiveCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	CdtDbtInd *CreditDebitCode `xml:"CdtDbtInd,omitempty" json:"CdtDbtInd,omitempty"`
+
+	OrgnlCcyAndOrdrdAmt *ActiveOrHistoricCurrencyAndAmount `xml:"OrgnlCcyAndOrdrdAmt,omitempty" json:"OrgnlCcyAndOrdrdAmt,omitempty"`
+
+	FXDtls *ForeignExchangeTerms23 `xml:"FXDtls,omitempty" json:"FXDtls,omitempty"`
+
+	ValDt *DateAndDateTime2Choice `xml:"ValDt,omitempty" json:"ValDt,omitempty"`
+}
+
+type AmountAndQuantityRatio4 struct {
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	Qty *DecimalNumber `xml:"Qty,omitempty" json:"Qty,omitempty"`
+}
+
+type AmountAndRateStatus1 struct {
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	RateSts *RateStatus1Code `xml:"RateSts,omitempty" json:"RateSts,omitempty"`
+}
+
+type AmountOrPercentageRange1 struct {
+	Opr *Operation1Code `xml:"Opr,omitempty" json:"Opr,omitempty"`
+
+	Term []*Term1 `xml:"Term,omitempty" json:"Term,omitempty"`
+}
+
+type AmountPrice2 struct {
+	AmtPricTp *AmountPriceType2Code `xml:"AmtPricTp,omitempty" json:"AmtPricTp,omitempty"`
+
+	PricVal *ActiveCurrencyAnd13DecimalAmount `xml:"PricVal,omitempty" json:"PricVal,omitempty"`
+}
+
+type AmountPrice3 struct {
+	AmtPricTp *AmountPriceType1Code `xml:"AmtPricTp,omitempty" json:"AmtPricTp,omitempty"`
+
+	PricVal *ActiveCurrencyAnd13DecimalAmount `xml:"PricVal,omitempty" json:"PricVal,omitempty"`
+}
+
+type AmountPrice6 struct {
+	AmtPricTp *AmountPriceType3Code `xml:"AmtPricTp,omitempty" json:"AmtPricTp,omitempty"`
+
+	PricVal *ActiveCurrencyAnd13DecimalAmount `xml:"PricVal,omitempty" json:"PricVal,omitempty"`
+}
+
+type AmountPricePerAmount2 struct {
+	AmtPricTp *AmountPriceType1Code `xml:"AmtPricTp,omitempty" json:"AmtPricTp,omitempty"`
+
+	PricVal *ActiveCurrencyAnd13DecimalAmount `xml:"PricVal,omitempty" json:"PricVal,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+}
+
+type AmountPricePerFinancialInstrumentQuantity10 struct {
+	AmtPricTp *AmountPriceType1Code `xml:"AmtPricTp,omitempty" json:"AmtPricTp,omitempty"`
+
+	PricVal *ActiveCurrencyAnd13DecimalAmount `xml:"PricVal,omitempty" json:"PricVal,omitempty"`
+
+	FinInstrmQty *FinancialInstrumentQuantity33Choice `xml:"FinInstrmQty,omitempty" json:"FinInstrmQty,omitempty"`
+}
+
 type AmountRangeBoundary1 struct {
 	BdryAmt *ImpliedCurrencyAndAmount `xml:"BdryAmt,omitempty" json:"BdryAmt,omitempty"`
 
 	Incl *YesNoIndicator `xml:"Incl,omitempty" json:"Incl,omitempty"`
+}
+
+type AmountToAmountRatio2 struct {
+	Amt1 *ActiveCurrencyAnd13DecimalAmount `xml:"Amt1,omitempty" json:"Amt1,omitempty"`
+
+	Amt2 *ActiveCurrencyAnd13DecimalAmount `xml:"Amt2,omitempty" json:"Amt2,omitempty"`
 }
 
 type AmountType4Choice struct {
@@ -1074,10 +4944,96 @@ type AnyType struct {
 	InnerXML string `xml:",innerxml"`
 }
 
+type Appearance3Choice struct {
+	Cd *Appearance1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type AssignmentMethod2Choice struct {
+	Cd *AssignmentMethod1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type Authorisation1Choice struct {
 	Cd *Authorisation1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	Prtry *Max128Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type AutomaticBorrowing6Choice struct {
+	Cd *AutoBorrowing1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Balance16 struct {
+	ShrtLngInd *ShortLong1Code `xml:"ShrtLngInd,omitempty" json:"ShrtLngInd,omitempty"`
+
+	Qty *BalanceQuantity13Choice `xml:"Qty,omitempty" json:"Qty,omitempty"`
+}
+
+type Balance17 struct {
+	ShrtLngInd *ShortLong1Code `xml:"ShrtLngInd,omitempty" json:"ShrtLngInd,omitempty"`
+
+	Qty *BalanceQuantity13Choice `xml:"Qty,omitempty" json:"Qty,omitempty"`
+}
+
+type Balance18 struct {
+	ShrtLngInd *ShortLong1Code `xml:"ShrtLngInd,omitempty" json:"ShrtLngInd,omitempty"`
+
+	Qty *BalanceQuantity14Choice `xml:"Qty,omitempty" json:"Qty,omitempty"`
+}
+
+type Balance21 struct {
+	ShrtLngInd *ShortLong1Code `xml:"ShrtLngInd,omitempty" json:"ShrtLngInd,omitempty"`
+
+	Qty *SubBalanceQuantity8Choice `xml:"Qty,omitempty" json:"Qty,omitempty"`
+}
+
+type BalanceAmounts3 struct {
+	HldgVal *AmountAndDirection6 `xml:"HldgVal,omitempty" json:"HldgVal,omitempty"`
+
+	PrvsHldgVal *AmountAndDirection6 `xml:"PrvsHldgVal,omitempty" json:"PrvsHldgVal,omitempty"`
+
+	BookVal *AmountAndDirection6 `xml:"BookVal,omitempty" json:"BookVal,omitempty"`
+
+	ElgblCollVal *AmountAndDirection6 `xml:"ElgblCollVal,omitempty" json:"ElgblCollVal,omitempty"`
+
+	AcrdIntrstAmt *AmountAndDirection6 `xml:"AcrdIntrstAmt,omitempty" json:"AcrdIntrstAmt,omitempty"`
+}
+
+type BalanceFormat11Choice struct {
+	Bal *SignedQuantityFormat11 `xml:"Bal,omitempty" json:"Bal,omitempty"`
+
+	ElgblBal *SignedQuantityFormat10 `xml:"ElgblBal,omitempty" json:"ElgblBal,omitempty"`
+
+	NotElgblBal *SignedQuantityFormat10 `xml:"NotElgblBal,omitempty" json:"NotElgblBal,omitempty"`
+}
+
+type BalanceFormat12Choice struct {
+	Bal *SignedQuantityFormat11 `xml:"Bal,omitempty" json:"Bal,omitempty"`
+
+	ElgblBal *SignedQuantityFormat10 `xml:"ElgblBal,omitempty" json:"ElgblBal,omitempty"`
+
+	NotElgblBal *SignedQuantityFormat10 `xml:"NotElgblBal,omitempty" json:"NotElgblBal,omitempty"`
+
+	FullPrdUnits *SignedQuantityFormat10 `xml:"FullPrdUnits,omitempty" json:"FullPrdUnits,omitempty"`
+
+	PartWayPrdUnits *SignedQuantityFormat10 `xml:"PartWayPrdUnits,omitempty" json:"PartWayPrdUnits,omitempty"`
+}
+
+type BalanceQuantity13Choice struct {
+	Qty *Quantity51Choice `xml:"Qty,omitempty" json:"Qty,omitempty"`
+
+	Prtry *GenericIdentification56 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type BalanceQuantity14Choice struct {
+	Qty *FinancialInstrumentQuantity33Choice `xml:"Qty,omitempty" json:"Qty,omitempty"`
+
+	Prtry *GenericIdentification56 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
 type BalanceSubType1Choice struct {
@@ -1132,6 +5088,12 @@ type BankTransactionCodeStructure6 struct {
 	SubFmlyCd *ExternalBankTransactionSubFamily1Code `xml:"SubFmlyCd,omitempty" json:"SubFmlyCd,omitempty"`
 }
 
+type BasicCollateralValuation1Details struct {
+	ValtnHrcut *PercentageRate `xml:"ValtnHrcut,omitempty" json:"ValtnHrcut,omitempty"`
+
+	HrcutSrc *PartyIdentification15 `xml:"HrcutSrc,omitempty" json:"HrcutSrc,omitempty"`
+}
+
 type BatchInformation2 struct {
 	MsgId *Max35Text `xml:"MsgId,omitempty" json:"MsgId,omitempty"`
 
@@ -1144,10 +5106,92 @@ type BatchInformation2 struct {
 	CdtDbtInd *CreditDebitCode `xml:"CdtDbtInd,omitempty" json:"CdtDbtInd,omitempty"`
 }
 
+type BenchmarkCurve6 struct {
+	Sprd *DecimalNumber `xml:"Sprd,omitempty" json:"Sprd,omitempty"`
+
+	BchmkId *SecurityIdentification39 `xml:"BchmkId,omitempty" json:"BchmkId,omitempty"`
+
+	BchmkPric *Price8 `xml:"BchmkPric,omitempty" json:"BchmkPric,omitempty"`
+
+	BchmkCrvCcy *ActiveOrHistoricCurrencyCode `xml:"BchmkCrvCcy,omitempty" json:"BchmkCrvCcy,omitempty"`
+
+	BchmkCrvNm *BenchmarkCurveName7Choice `xml:"BchmkCrvNm,omitempty" json:"BchmkCrvNm,omitempty"`
+
+	BchmkCrvPt *Max256Text `xml:"BchmkCrvPt,omitempty" json:"BchmkCrvPt,omitempty"`
+}
+
+type BenchmarkCurveName7Choice struct {
+	Cd *BenchmarkCurveName1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type BeneficialOwnership4Choice struct {
+	Ind *YesNoIndicator `xml:"Ind,omitempty" json:"Ind,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type BeneficiaryCertificationType9Choice struct {
+	Cd *BeneficiaryCertificationType4Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type BidRangeType1Choice struct {
+	Cd *BidRangeType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type BlockChainAddressWallet1 struct {
+	Id *Max140Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Tp *PurposeCode7Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Nm *Max70Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
+
+	Dsgnt *Max35Text `xml:"Dsgnt,omitempty" json:"Dsgnt,omitempty"`
+}
+
+type BlockChainAddressWallet2 struct {
+	Id *Max140Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Tp *PurposeCode7Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Nm *Max70Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
+}
+
+type BlockChainAddressWallet3 struct {
+	Id *Max140Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Tp *GenericIdentification30 `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Nm *Max70Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
+}
+
+type BlockTrade4Choice struct {
+	Cd *BlockTrade1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type BorrowerLendingDeadline5 struct {
+	StockLndgDdln *DateFormat43Choice `xml:"StockLndgDdln,omitempty" json:"StockLndgDdln,omitempty"`
+
+	Brrwr *PartyIdentification127Choice `xml:"Brrwr,omitempty" json:"Brrwr,omitempty"`
+}
+
 type BranchAndFinancialInstitutionIdentification6 struct {
 	FinInstnId *FinancialInstitutionIdentification18 `xml:"FinInstnId,omitempty" json:"FinInstnId,omitempty"`
 
 	BrnchId *BranchData3 `xml:"BrnchId,omitempty" json:"BrnchId,omitempty"`
+}
+
+type BranchAndFinancialInstitutionIdentification8 struct {
+	FinInstnId *FinancialInstitutionIdentification23 `xml:"FinInstnId,omitempty" json:"FinInstnId,omitempty"`
+
+	BrnchId *BranchData5 `xml:"BrnchId,omitempty" json:"BrnchId,omitempty"`
 }
 
 type BranchData3 struct {
@@ -1158,6 +5202,16 @@ type BranchData3 struct {
 	Nm *Max140Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
 
 	PstlAdr *PostalAddress24 `xml:"PstlAdr,omitempty" json:"PstlAdr,omitempty"`
+}
+
+type BranchData5 struct {
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+
+	Nm *Max140Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
+
+	PstlAdr *PostalAddress27 `xml:"PstlAdr,omitempty" json:"PstlAdr,omitempty"`
 }
 
 type BusinessApplicationHeader5 struct {
@@ -1174,6 +5228,34 @@ type BusinessApplicationHeader5 struct {
 	BizSvc *Max35Text `xml:"BizSvc,omitempty" json:"BizSvc,omitempty"`
 
 	CreDt *ISODateTime `xml:"CreDt,omitempty" json:"CreDt,omitempty"`
+
+	CpyDplct *CopyDuplicate1Code `xml:"CpyDplct,omitempty" json:"CpyDplct,omitempty"`
+
+	PssblDplct *YesNoIndicator `xml:"PssblDplct,omitempty" json:"PssblDplct,omitempty"`
+
+	Prty *BusinessMessagePriorityCode `xml:"Prty,omitempty" json:"Prty,omitempty"`
+
+	Sgntr *SignatureEnvelope `xml:"Sgntr,omitempty" json:"Sgntr,omitempty"`
+}
+
+type BusinessApplicationHeader7 struct {
+	CharSet *UnicodeChartsCode `xml:"CharSet,omitempty" json:"CharSet,omitempty"`
+
+	Fr *Party44Choice `xml:"Fr,omitempty" json:"Fr,omitempty"`
+
+	To *Party44Choice `xml:"To,omitempty" json:"To,omitempty"`
+
+	BizMsgIdr *Max35Text `xml:"BizMsgIdr,omitempty" json:"BizMsgIdr,omitempty"`
+
+	MsgDefIdr *Max35Text `xml:"MsgDefIdr,omitempty" json:"MsgDefIdr,omitempty"`
+
+	BizSvc *Max35Text `xml:"BizSvc,omitempty" json:"BizSvc,omitempty"`
+
+	MktPrctc *ImplementationSpecification1 `xml:"MktPrctc,omitempty" json:"MktPrctc,omitempty"`
+
+	CreDt *ISODateTime `xml:"CreDt,omitempty" json:"CreDt,omitempty"`
+
+	BizPrcgDt *ISODateTime `xml:"BizPrcgDt,omitempty" json:"BizPrcgDt,omitempty"`
 
 	CpyDplct *CopyDuplicate1Code `xml:"CpyDplct,omitempty" json:"CpyDplct,omitempty"`
 
@@ -1214,10 +5296,76 @@ type BusinessApplicationHeaderV02 struct {
 	Rltd []*BusinessApplicationHeader5 `xml:"Rltd,omitempty" json:"Rltd,omitempty"`
 }
 
+type BusinessApplicationHeaderV03 struct {
+	CharSet *UnicodeChartsCode `xml:"CharSet,omitempty" json:"CharSet,omitempty"`
+
+	Fr *Party44Choice `xml:"Fr,omitempty" json:"Fr,omitempty"`
+
+	To *Party44Choice `xml:"To,omitempty" json:"To,omitempty"`
+
+	BizMsgIdr *Max35Text `xml:"BizMsgIdr,omitempty" json:"BizMsgIdr,omitempty"`
+
+	MsgDefIdr *Max35Text `xml:"MsgDefIdr,omitempty" json:"MsgDefIdr,omitempty"`
+
+	BizSvc *Max35Text `xml:"BizSvc,omitempty" json:"BizSvc,omitempty"`
+
+	MktPrctc *ImplementationSpecification1 `xml:"MktPrctc,omitempty" json:"MktPrctc,omitempty"`
+
+	CreDt *ISODateTime `xml:"CreDt,omitempty" json:"CreDt,omitempty"`
+
+	BizPrcgDt *ISODateTime `xml:"BizPrcgDt,omitempty" json:"BizPrcgDt,omitempty"`
+
+	CpyDplct *CopyDuplicate1Code `xml:"CpyDplct,omitempty" json:"CpyDplct,omitempty"`
+
+	PssblDplct *YesNoIndicator `xml:"PssblDplct,omitempty" json:"PssblDplct,omitempty"`
+
+	Prty *BusinessMessagePriorityCode `xml:"Prty,omitempty" json:"Prty,omitempty"`
+
+	Sgntr *SignatureEnvelope `xml:"Sgntr,omitempty" json:"Sgntr,omitempty"`
+
+	Rltd []*BusinessApplicationHeader7 `xml:"Rltd,omitempty" json:"Rltd,omitempty"`
+}
+
+type CalculationType3Choice struct {
+	Cd *CalculationType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CallType3Choice struct {
+	Cd *CallType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CancellationReason22 struct {
+	Cd *CancellationReason36Choice `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	AddtlRsnInf *Max210Text `xml:"AddtlRsnInf,omitempty" json:"AddtlRsnInf,omitempty"`
+}
+
 type CancellationReason33Choice struct {
 	Cd *ExternalCancellationReason1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CancellationReason36Choice struct {
+	Cd *CancelledStatusReason16Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CancellationStatus24Choice struct {
+	NoSpcfdRsn *NoReasonCode `xml:"NoSpcfdRsn,omitempty" json:"NoSpcfdRsn,omitempty"`
+
+	Rsn []*CancellationReason22 `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
+}
+
+type CapitalGainFormat3Choice struct {
+	Cd *EUCapitalGain2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
 type CardAggregated2 struct {
@@ -1348,6 +5496,24 @@ type CashAccount39 struct {
 	Svcr *BranchAndFinancialInstitutionIdentification6 `xml:"Svcr,omitempty" json:"Svcr,omitempty"`
 }
 
+type CashAccount40 struct {
+	Id *AccountIdentification4Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Tp *CashAccountType2Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Ccy *ActiveOrHistoricCurrencyCode `xml:"Ccy,omitempty" json:"Ccy,omitempty"`
+
+	Nm *Max70Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
+
+	Prxy *ProxyAccountIdentification1 `xml:"Prxy,omitempty" json:"Prxy,omitempty"`
+}
+
+type CashAccountIdentification5Choice struct {
+	IBAN *IBAN2007Identifier `xml:"IBAN,omitempty" json:"IBAN,omitempty"`
+
+	Prtry *Max34Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type CashAccountType2Choice struct {
 	Cd *ExternalCashAccountType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
@@ -1390,10 +5556,110 @@ type CashDeposit1 struct {
 	Amt *ActiveCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
 }
 
+type CashOption95 struct {
+	CdtDbtInd *CreditDebitCode `xml:"CdtDbtInd,omitempty" json:"CdtDbtInd,omitempty"`
+
+	CtrctlPmtInd *Payment1Code `xml:"CtrctlPmtInd,omitempty" json:"CtrctlPmtInd,omitempty"`
+
+	IssrOfferrTaxbltyInd *IssuerOfferorTaxabilityIndicator1Choice `xml:"IssrOfferrTaxbltyInd,omitempty" json:"IssrOfferrTaxbltyInd,omitempty"`
+
+	IncmTp *GenericIdentification30 `xml:"IncmTp,omitempty" json:"IncmTp,omitempty"`
+
+	OthrIncmTp []*GenericIdentification30 `xml:"OthrIncmTp,omitempty" json:"OthrIncmTp,omitempty"`
+
+	XmptnTp []*GenericIdentification30 `xml:"XmptnTp,omitempty" json:"XmptnTp,omitempty"`
+
+	CtryOfIncmSrc *CountryCode `xml:"CtryOfIncmSrc,omitempty" json:"CtryOfIncmSrc,omitempty"`
+
+	Acct *Account8Choice `xml:"Acct,omitempty" json:"Acct,omitempty"`
+
+	CshPties *CashParties34 `xml:"CshPties,omitempty" json:"CshPties,omitempty"`
+
+	AmtDtls *CorporateActionAmounts66 `xml:"AmtDtls,omitempty" json:"AmtDtls,omitempty"`
+
+	DtDtls *CorporateActionDate99 `xml:"DtDtls,omitempty" json:"DtDtls,omitempty"`
+
+	FXDtls []*ForeignExchangeTerms23 `xml:"FXDtls,omitempty" json:"FXDtls,omitempty"`
+
+	TaxVchrDtls *TaxVoucher4 `xml:"TaxVchrDtls,omitempty" json:"TaxVchrDtls,omitempty"`
+
+	RateAndAmtDtls *Rate35 `xml:"RateAndAmtDtls,omitempty" json:"RateAndAmtDtls,omitempty"`
+
+	PricDtls *PriceDetails32 `xml:"PricDtls,omitempty" json:"PricDtls,omitempty"`
+}
+
+type CashOption96 struct {
+	CdtDbtInd *CreditDebitCode `xml:"CdtDbtInd,omitempty" json:"CdtDbtInd,omitempty"`
+
+	CtrctlPmtInd *Payment2Code `xml:"CtrctlPmtInd,omitempty" json:"CtrctlPmtInd,omitempty"`
+
+	NonElgblPrcdsInd *NonEligibleProceedsIndicator5Choice `xml:"NonElgblPrcdsInd,omitempty" json:"NonElgblPrcdsInd,omitempty"`
+
+	IssrOfferrTaxbltyInd *IssuerOfferorTaxabilityIndicator1Choice `xml:"IssrOfferrTaxbltyInd,omitempty" json:"IssrOfferrTaxbltyInd,omitempty"`
+
+	IncmTp *GenericIdentification30 `xml:"IncmTp,omitempty" json:"IncmTp,omitempty"`
+
+	OthrIncmTp []*GenericIdentification30 `xml:"OthrIncmTp,omitempty" json:"OthrIncmTp,omitempty"`
+
+	XmptnTp []*GenericIdentification30 `xml:"XmptnTp,omitempty" json:"XmptnTp,omitempty"`
+
+	CtryOfIncmSrc *CountryCode `xml:"CtryOfIncmSrc,omitempty" json:"CtryOfIncmSrc,omitempty"`
+
+	CshAcctId *CashAccountIdentification5Choice `xml:"CshAcctId,omitempty" json:"CshAcctId,omitempty"`
+
+	AmtDtls *CorporateActionAmounts63 `xml:"AmtDtls,omitempty" json:"AmtDtls,omitempty"`
+
+	DtDtls *CorporateActionDate84 `xml:"DtDtls,omitempty" json:"DtDtls,omitempty"`
+
+	FXDtls *ForeignExchangeTerms24 `xml:"FXDtls,omitempty" json:"FXDtls,omitempty"`
+
+	RateAndAmtDtls *Rate36 `xml:"RateAndAmtDtls,omitempty" json:"RateAndAmtDtls,omitempty"`
+
+	PricDtls *PriceDetails31 `xml:"PricDtls,omitempty" json:"PricDtls,omitempty"`
+}
+
+type CashParties34 struct {
+	Cdtr *PartyIdentificationAndAccount162 `xml:"Cdtr,omitempty" json:"Cdtr,omitempty"`
+
+	CdtrAgt *PartyIdentificationAndAccount172 `xml:"CdtrAgt,omitempty" json:"CdtrAgt,omitempty"`
+
+	MktClmCtrPty *PartyIdentificationAndAccount162 `xml:"MktClmCtrPty,omitempty" json:"MktClmCtrPty,omitempty"`
+}
+
+type CashParties36 struct {
+	Dbtr *PartyIdentificationAndAccount164 `xml:"Dbtr,omitempty" json:"Dbtr,omitempty"`
+
+	DbtrAgt *PartyIdentificationAndAccount171 `xml:"DbtrAgt,omitempty" json:"DbtrAgt,omitempty"`
+
+	Cdtr *PartyIdentificationAndAccount164 `xml:"Cdtr,omitempty" json:"Cdtr,omitempty"`
+
+	CdtrAgt *PartyIdentificationAndAccount171 `xml:"CdtrAgt,omitempty" json:"CdtrAgt,omitempty"`
+
+	Intrmy *PartyIdentificationAndAccount171 `xml:"Intrmy,omitempty" json:"Intrmy,omitempty"`
+}
+
+type CashSettlementSystem4Choice struct {
+	Cd *CashSettlementSystem2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type CategoryPurpose1Choice struct {
 	Cd *ExternalCategoryPurpose1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CentralCounterPartyEligibility4Choice struct {
+	Ind *YesNoIndicator `xml:"Ind,omitempty" json:"Ind,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CertificationTypeFormat3Choice struct {
+	Cd *CertificationFormatType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
 type ChargeType3Choice struct {
@@ -1464,6 +5730,20 @@ type ChequeDeliveryMethod1Choice struct {
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
+type ClassificationType2 struct {
+	ClssfctnFinInstrm *CFIOct2015Identifier `xml:"ClssfctnFinInstrm,omitempty" json:"ClssfctnFinInstrm,omitempty"`
+
+	FinInstrmPdctTpCd *ExternalFinancialInstrumentProductType1Code `xml:"FinInstrmPdctTpCd,omitempty" json:"FinInstrmPdctTpCd,omitempty"`
+
+	AltrnClssfctn []*GenericIdentification36 `xml:"AltrnClssfctn,omitempty" json:"AltrnClssfctn,omitempty"`
+}
+
+type ClassificationType32Choice struct {
+	ClssfctnFinInstrm *CFIOct2015Identifier `xml:"ClssfctnFinInstrm,omitempty" json:"ClssfctnFinInstrm,omitempty"`
+
+	AltrnClssfctn *GenericIdentification36 `xml:"AltrnClssfctn,omitempty" json:"AltrnClssfctn,omitempty"`
+}
+
 type ClearingSystemIdentification2Choice struct {
 	Cd *ExternalClearingSystemIdentification1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
@@ -1480,6 +5760,160 @@ type ClearingSystemMemberIdentification2 struct {
 	ClrSysId *ClearingSystemIdentification2Choice `xml:"ClrSysId,omitempty" json:"ClrSysId,omitempty"`
 
 	MmbId *Max35Text `xml:"MmbId,omitempty" json:"MmbId,omitempty"`
+}
+
+type CommonFinancialInstrumentAttributes10 struct {
+	SctySts *SecurityStatus3Choice `xml:"SctySts,omitempty" json:"SctySts,omitempty"`
+
+	ISOSctyLngNm *Max350Text `xml:"ISOSctyLngNm,omitempty" json:"ISOSctyLngNm,omitempty"`
+
+	ISOSctyShrtNm *Max35Text `xml:"ISOSctyShrtNm,omitempty" json:"ISOSctyShrtNm,omitempty"`
+
+	NmVldFr *DateAndDateTime2Choice `xml:"NmVldFr,omitempty" json:"NmVldFr,omitempty"`
+
+	DnmtnCcy *ActiveOrHistoricCurrencyCode `xml:"DnmtnCcy,omitempty" json:"DnmtnCcy,omitempty"`
+
+	CertNb *Max35Text `xml:"CertNb,omitempty" json:"CertNb,omitempty"`
+
+	CtrctVrsnNb *Number `xml:"CtrctVrsnNb,omitempty" json:"CtrctVrsnNb,omitempty"`
+
+	CpnAttchdNb *Max3NumericText `xml:"CpnAttchdNb,omitempty" json:"CpnAttchdNb,omitempty"`
+
+	TaxLotNb *Max15NumericText `xml:"TaxLotNb,omitempty" json:"TaxLotNb,omitempty"`
+
+	PoolNb *Max15NumericText `xml:"PoolNb,omitempty" json:"PoolNb,omitempty"`
+
+	CvrdInd *YesNoIndicator `xml:"CvrdInd,omitempty" json:"CvrdInd,omitempty"`
+
+	LglRstrctns *LegalRestrictions4Choice `xml:"LglRstrctns,omitempty" json:"LglRstrctns,omitempty"`
+
+	PosLmt *FinancialInstrumentQuantity1Choice `xml:"PosLmt,omitempty" json:"PosLmt,omitempty"`
+
+	NearTermPosLmt *FinancialInstrumentQuantity1Choice `xml:"NearTermPosLmt,omitempty" json:"NearTermPosLmt,omitempty"`
+
+	ListgDt *ISODate `xml:"ListgDt,omitempty" json:"ListgDt,omitempty"`
+
+	RcrdDt *ISODateTime `xml:"RcrdDt,omitempty" json:"RcrdDt,omitempty"`
+
+	XpryDt *ISODate `xml:"XpryDt,omitempty" json:"XpryDt,omitempty"`
+
+	Purp *Max256Text `xml:"Purp,omitempty" json:"Purp,omitempty"`
+
+	ClssfctnTp *ClassificationType2 `xml:"ClssfctnTp,omitempty" json:"ClssfctnTp,omitempty"`
+
+	Issnc *Issuance5 `xml:"Issnc,omitempty" json:"Issnc,omitempty"`
+
+	TradgMkt []*TradingParameters2 `xml:"TradgMkt,omitempty" json:"TradgMkt,omitempty"`
+
+	SprdAndBchmkCrv []*BenchmarkCurve6 `xml:"SprdAndBchmkCrv,omitempty" json:"SprdAndBchmkCrv,omitempty"`
+
+	PutTp *PutType3Choice `xml:"PutTp,omitempty" json:"PutTp,omitempty"`
+
+	CallTp *CallType3Choice `xml:"CallTp,omitempty" json:"CallTp,omitempty"`
+
+	FngbInd *YesNoIndicator `xml:"FngbInd,omitempty" json:"FngbInd,omitempty"`
+
+	Cnfdtl *YesNoIndicator `xml:"Cnfdtl,omitempty" json:"Cnfdtl,omitempty"`
+
+	PrvtPlcmnt *YesNoIndicator `xml:"PrvtPlcmnt,omitempty" json:"PrvtPlcmnt,omitempty"`
+
+	ConvtblInd *YesNoIndicator `xml:"ConvtblInd,omitempty" json:"ConvtblInd,omitempty"`
+
+	ConvsPrd *DateTimePeriod1 `xml:"ConvsPrd,omitempty" json:"ConvsPrd,omitempty"`
+
+	ConvsRatioNmrtr *FinancialInstrumentQuantity1Choice `xml:"ConvsRatioNmrtr,omitempty" json:"ConvsRatioNmrtr,omitempty"`
+
+	ConvsRatioDnmtr *FinancialInstrumentQuantity1Choice `xml:"ConvsRatioDnmtr,omitempty" json:"ConvsRatioDnmtr,omitempty"`
+
+	PmryPlcOfDpst *PartyIdentification136 `xml:"PmryPlcOfDpst,omitempty" json:"PmryPlcOfDpst,omitempty"`
+
+	TradgMtd *UnitOrFaceAmount1Choice `xml:"TradgMtd,omitempty" json:"TradgMtd,omitempty"`
+
+	TEFRARule *TEFRARules3Choice `xml:"TEFRARule,omitempty" json:"TEFRARule,omitempty"`
+
+	SrNb *Max16Text `xml:"SrNb,omitempty" json:"SrNb,omitempty"`
+
+	Clss *Max16Text `xml:"Clss,omitempty" json:"Clss,omitempty"`
+
+	WhldgTaxRgm []*SecurityWithHoldingTax1 `xml:"WhldgTaxRgm,omitempty" json:"WhldgTaxRgm,omitempty"`
+
+	PmtSts *SecuritiesPaymentStatus5Choice `xml:"PmtSts,omitempty" json:"PmtSts,omitempty"`
+
+	InitlPhysForm *InitialPhysicalForm4Choice `xml:"InitlPhysForm,omitempty" json:"InitlPhysForm,omitempty"`
+
+	AftrXchgPhysForm *InitialPhysicalForm3Choice `xml:"AftrXchgPhysForm,omitempty" json:"AftrXchgPhysForm,omitempty"`
+
+	CmonSfkpr *AnyBICDec2014Identifier `xml:"CmonSfkpr,omitempty" json:"CmonSfkpr,omitempty"`
+
+	RedTp *MaturityRedemptionType3Choice `xml:"RedTp,omitempty" json:"RedTp,omitempty"`
+
+	RedPmtCcy *ActiveCurrencyCode `xml:"RedPmtCcy,omitempty" json:"RedPmtCcy,omitempty"`
+
+	Rstrctn []*SecurityRestriction3 `xml:"Rstrctn,omitempty" json:"Rstrctn,omitempty"`
+
+	SttlmInf []*SettlementInformation17 `xml:"SttlmInf,omitempty" json:"SttlmInf,omitempty"`
+
+	FinInstrmForm *FinancialInstrumentForm2 `xml:"FinInstrmForm,omitempty" json:"FinInstrmForm,omitempty"`
+
+	CtctNm *Organisation38 `xml:"CtctNm,omitempty" json:"CtctNm,omitempty"`
+
+	LeadMgr *Organisation38 `xml:"LeadMgr,omitempty" json:"LeadMgr,omitempty"`
+
+	PrncplPngAgt *Organisation38 `xml:"PrncplPngAgt,omitempty" json:"PrncplPngAgt,omitempty"`
+
+	PngAgt *Organisation38 `xml:"PngAgt,omitempty" json:"PngAgt,omitempty"`
+
+	Dpstry *Organisation38 `xml:"Dpstry,omitempty" json:"Dpstry,omitempty"`
+
+	UndrlygRsk *Organisation38 `xml:"UndrlygRsk,omitempty" json:"UndrlygRsk,omitempty"`
+}
+
+type CommunicationAddress3 struct {
+	Email *Max256Text `xml:"Email,omitempty" json:"Email,omitempty"`
+
+	Phne *PhoneNumber `xml:"Phne,omitempty" json:"Phne,omitempty"`
+
+	Mob *PhoneNumber `xml:"Mob,omitempty" json:"Mob,omitempty"`
+
+	FaxNb *PhoneNumber `xml:"FaxNb,omitempty" json:"FaxNb,omitempty"`
+
+	TlxAdr *Max35Text `xml:"TlxAdr,omitempty" json:"TlxAdr,omitempty"`
+
+	URLAdr *Max256Text `xml:"URLAdr,omitempty" json:"URLAdr,omitempty"`
+}
+
+type ConsentTypeFormat4Choice struct {
+	Cd *ConsentType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Contact13 struct {
+	NmPrfx *NamePrefix2Code `xml:"NmPrfx,omitempty" json:"NmPrfx,omitempty"`
+
+	Nm *Max140Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
+
+	PhneNb *PhoneNumber `xml:"PhneNb,omitempty" json:"PhneNb,omitempty"`
+
+	MobNb *PhoneNumber `xml:"MobNb,omitempty" json:"MobNb,omitempty"`
+
+	FaxNb *PhoneNumber `xml:"FaxNb,omitempty" json:"FaxNb,omitempty"`
+
+	URLAdr *Max2048Text `xml:"URLAdr,omitempty" json:"URLAdr,omitempty"`
+
+	EmailAdr *Max256Text `xml:"EmailAdr,omitempty" json:"EmailAdr,omitempty"`
+
+	EmailPurp *Max35Text `xml:"EmailPurp,omitempty" json:"EmailPurp,omitempty"`
+
+	JobTitl *Max35Text `xml:"JobTitl,omitempty" json:"JobTitl,omitempty"`
+
+	Rspnsblty *Max35Text `xml:"Rspnsblty,omitempty" json:"Rspnsblty,omitempty"`
+
+	Dept *Max70Text `xml:"Dept,omitempty" json:"Dept,omitempty"`
+
+	Othr []*OtherContact1 `xml:"Othr,omitempty" json:"Othr,omitempty"`
+
+	PrefrdMtd *PreferredContactMethod2Code `xml:"PrefrdMtd,omitempty" json:"PrefrdMtd,omitempty"`
 }
 
 type Contact4 struct {
@@ -1514,10 +5948,1118 @@ type ControlData1 struct {
 	CtrlSum *DecimalNumber `xml:"CtrlSum,omitempty" json:"CtrlSum,omitempty"`
 }
 
+type CorporateAction73 struct {
+	DtDtls *CorporateActionDate86 `xml:"DtDtls,omitempty" json:"DtDtls,omitempty"`
+
+	EvtStag *CorporateActionEventStageFormat14Choice `xml:"EvtStag,omitempty" json:"EvtStag,omitempty"`
+
+	AddtlBizPrcInd []*AdditionalBusinessProcessFormat19Choice `xml:"AddtlBizPrcInd,omitempty" json:"AddtlBizPrcInd,omitempty"`
+
+	IntrmdtSctiesDstrbtnTp *IntermediateSecuritiesDistributionTypeFormat15Choice `xml:"IntrmdtSctiesDstrbtnTp,omitempty" json:"IntrmdtSctiesDstrbtnTp,omitempty"`
+
+	LtryTp *LotteryTypeFormat4Choice `xml:"LtryTp,omitempty" json:"LtryTp,omitempty"`
+}
+
+type CorporateAction80 struct {
+	DtDtls *CorporateActionDate83 `xml:"DtDtls,omitempty" json:"DtDtls,omitempty"`
+
+	PrdDtls *CorporateActionPeriod15 `xml:"PrdDtls,omitempty" json:"PrdDtls,omitempty"`
+
+	RateAndAmtDtls *CorporateActionRate105 `xml:"RateAndAmtDtls,omitempty" json:"RateAndAmtDtls,omitempty"`
+
+	PricDtls *CorporateActionPrice72 `xml:"PricDtls,omitempty" json:"PricDtls,omitempty"`
+
+	SctiesQty *CorporateActionQuantity11 `xml:"SctiesQty,omitempty" json:"SctiesQty,omitempty"`
+
+	IntrstAcrdNbOfDays *Max3Number `xml:"IntrstAcrdNbOfDays,omitempty" json:"IntrstAcrdNbOfDays,omitempty"`
+
+	CpnNb []*IdentificationFormat3Choice `xml:"CpnNb,omitempty" json:"CpnNb,omitempty"`
+
+	CertfctnBrkdwnInd *YesNoIndicator `xml:"CertfctnBrkdwnInd,omitempty" json:"CertfctnBrkdwnInd,omitempty"`
+
+	ChrgsApldInd *YesNoIndicator `xml:"ChrgsApldInd,omitempty" json:"ChrgsApldInd,omitempty"`
+
+	RstrctnInd *YesNoIndicator `xml:"RstrctnInd,omitempty" json:"RstrctnInd,omitempty"`
+
+	AcrdIntrstInd *YesNoIndicator `xml:"AcrdIntrstInd,omitempty" json:"AcrdIntrstInd,omitempty"`
+
+	LttrOfGrntedDlvryInd *YesNoIndicator `xml:"LttrOfGrntedDlvryInd,omitempty" json:"LttrOfGrntedDlvryInd,omitempty"`
+
+	ShrhldrRghtsDrctvInd *YesNoIndicator `xml:"ShrhldrRghtsDrctvInd,omitempty" json:"ShrhldrRghtsDrctvInd,omitempty"`
+
+	DvddTp *DividendTypeFormat9Choice `xml:"DvddTp,omitempty" json:"DvddTp,omitempty"`
+
+	EvtSeqTp *EventSequenceTypeFormat1Choice `xml:"EvtSeqTp,omitempty" json:"EvtSeqTp,omitempty"`
+
+	OcrncTp *DistributionTypeFormat7Choice `xml:"OcrncTp,omitempty" json:"OcrncTp,omitempty"`
+
+	OfferTp []*OfferTypeFormat12Choice `xml:"OfferTp,omitempty" json:"OfferTp,omitempty"`
+
+	RnncblEntitlmntStsTp *RenounceableEntitlementStatusTypeFormat3Choice `xml:"RnncblEntitlmntStsTp,omitempty" json:"RnncblEntitlmntStsTp,omitempty"`
+
+	EvtStag []*CorporateActionEventStageFormat13Choice `xml:"EvtStag,omitempty" json:"EvtStag,omitempty"`
+
+	AddtlBizPrcInd []*AdditionalBusinessProcessFormat17Choice `xml:"AddtlBizPrcInd,omitempty" json:"AddtlBizPrcInd,omitempty"`
+
+	ChngTp []*CorporateActionChangeTypeFormat5Choice `xml:"ChngTp,omitempty" json:"ChngTp,omitempty"`
+
+	IntrmdtSctiesDstrbtnTp *IntermediateSecuritiesDistributionTypeFormat15Choice `xml:"IntrmdtSctiesDstrbtnTp,omitempty" json:"IntrmdtSctiesDstrbtnTp,omitempty"`
+
+	CptlGnInOutInd *CapitalGainFormat3Choice `xml:"CptlGnInOutInd,omitempty" json:"CptlGnInOutInd,omitempty"`
+
+	TaxblIncmPerShrClctd *TaxableIncomePerShareCalculatedFormat3Choice `xml:"TaxblIncmPerShrClctd,omitempty" json:"TaxblIncmPerShrClctd,omitempty"`
+
+	ElctnTp *ElectionTypeFormat3Choice `xml:"ElctnTp,omitempty" json:"ElctnTp,omitempty"`
+
+	LtryTp *LotteryTypeFormat4Choice `xml:"LtryTp,omitempty" json:"LtryTp,omitempty"`
+
+	CertfctnTp *CertificationTypeFormat3Choice `xml:"CertfctnTp,omitempty" json:"CertfctnTp,omitempty"`
+
+	CnsntTp *ConsentTypeFormat4Choice `xml:"CnsntTp,omitempty" json:"CnsntTp,omitempty"`
+
+	InfTp *InformationTypeFormat4Choice `xml:"InfTp,omitempty" json:"InfTp,omitempty"`
+
+	TaxOnNonDstrbtdPrcdsInd []*GenericIdentification30 `xml:"TaxOnNonDstrbtdPrcdsInd,omitempty" json:"TaxOnNonDstrbtdPrcdsInd,omitempty"`
+
+	NewPlcOfIncorprtn *Max350Text `xml:"NewPlcOfIncorprtn,omitempty" json:"NewPlcOfIncorprtn,omitempty"`
+
+	AddtlInf *CorporateActionNarrative58 `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
 type CorporateAction9 struct {
 	EvtTp *Max35Text `xml:"EvtTp,omitempty" json:"EvtTp,omitempty"`
 
 	EvtId *Max35Text `xml:"EvtId,omitempty" json:"EvtId,omitempty"`
+}
+
+type CorporateActionAmounts60 struct {
+	WhldgTaxAmt *ActiveCurrencyAndAmount `xml:"WhldgTaxAmt,omitempty" json:"WhldgTaxAmt,omitempty"`
+
+	ScndLvlTaxAmt *ActiveCurrencyAndAmount `xml:"ScndLvlTaxAmt,omitempty" json:"ScndLvlTaxAmt,omitempty"`
+}
+
+type CorporateActionAmounts63 struct {
+	GrssCshAmt *ActiveCurrencyAndAmount `xml:"GrssCshAmt,omitempty" json:"GrssCshAmt,omitempty"`
+
+	NetCshAmt *ActiveCurrencyAndAmount `xml:"NetCshAmt,omitempty" json:"NetCshAmt,omitempty"`
+
+	SlctnFees *ActiveCurrencyAndAmount `xml:"SlctnFees,omitempty" json:"SlctnFees,omitempty"`
+
+	CshInLieuOfShr *ActiveCurrencyAndAmount `xml:"CshInLieuOfShr,omitempty" json:"CshInLieuOfShr,omitempty"`
+
+	CptlGn *ActiveCurrencyAndAmount `xml:"CptlGn,omitempty" json:"CptlGn,omitempty"`
+
+	IntrstAmt *ActiveCurrencyAndAmount `xml:"IntrstAmt,omitempty" json:"IntrstAmt,omitempty"`
+
+	IndmntyAmt *ActiveCurrencyAndAmount `xml:"IndmntyAmt,omitempty" json:"IndmntyAmt,omitempty"`
+
+	ManfctrdDvddPmtAmt *ActiveCurrencyAndAmount `xml:"ManfctrdDvddPmtAmt,omitempty" json:"ManfctrdDvddPmtAmt,omitempty"`
+
+	RinvstmtAmt *ActiveCurrencyAndAmount `xml:"RinvstmtAmt,omitempty" json:"RinvstmtAmt,omitempty"`
+
+	FullyFrnkdAmt *ActiveCurrencyAndAmount `xml:"FullyFrnkdAmt,omitempty" json:"FullyFrnkdAmt,omitempty"`
+
+	UfrnkdAmt *ActiveCurrencyAndAmount `xml:"UfrnkdAmt,omitempty" json:"UfrnkdAmt,omitempty"`
+
+	SndryOrOthrAmt *ActiveCurrencyAndAmount `xml:"SndryOrOthrAmt,omitempty" json:"SndryOrOthrAmt,omitempty"`
+
+	TaxFreeAmt *ActiveCurrencyAndAmount `xml:"TaxFreeAmt,omitempty" json:"TaxFreeAmt,omitempty"`
+
+	TaxDfrrdAmt *ActiveCurrencyAndAmount `xml:"TaxDfrrdAmt,omitempty" json:"TaxDfrrdAmt,omitempty"`
+
+	ValAddedTaxAmt *ActiveCurrencyAndAmount `xml:"ValAddedTaxAmt,omitempty" json:"ValAddedTaxAmt,omitempty"`
+
+	StmpDtyAmt *ActiveCurrencyAndAmount `xml:"StmpDtyAmt,omitempty" json:"StmpDtyAmt,omitempty"`
+
+	TaxRclmAmt *ActiveCurrencyAndAmount `xml:"TaxRclmAmt,omitempty" json:"TaxRclmAmt,omitempty"`
+
+	TaxCdtAmt *ActiveCurrencyAndAmount `xml:"TaxCdtAmt,omitempty" json:"TaxCdtAmt,omitempty"`
+
+	AddtlTaxAmt *ActiveCurrencyAndAmount `xml:"AddtlTaxAmt,omitempty" json:"AddtlTaxAmt,omitempty"`
+
+	WhldgTaxAmt *ActiveCurrencyAndAmount `xml:"WhldgTaxAmt,omitempty" json:"WhldgTaxAmt,omitempty"`
+
+	ScndLvlTaxAmt *ActiveCurrencyAndAmount `xml:"ScndLvlTaxAmt,omitempty" json:"ScndLvlTaxAmt,omitempty"`
+
+	FsclStmpAmt *ActiveCurrencyAndAmount `xml:"FsclStmpAmt,omitempty" json:"FsclStmpAmt,omitempty"`
+
+	ExctgBrkrAmt *ActiveCurrencyAndAmount `xml:"ExctgBrkrAmt,omitempty" json:"ExctgBrkrAmt,omitempty"`
+
+	PngAgtComssnAmt *ActiveCurrencyAndAmount `xml:"PngAgtComssnAmt,omitempty" json:"PngAgtComssnAmt,omitempty"`
+
+	LclBrkrComssnAmt *ActiveCurrencyAndAmount `xml:"LclBrkrComssnAmt,omitempty" json:"LclBrkrComssnAmt,omitempty"`
+
+	RgltryFeesAmt *ActiveCurrencyAndAmount `xml:"RgltryFeesAmt,omitempty" json:"RgltryFeesAmt,omitempty"`
+
+	ShppgFeesAmt *ActiveCurrencyAndAmount `xml:"ShppgFeesAmt,omitempty" json:"ShppgFeesAmt,omitempty"`
+
+	ChrgsAmt *ActiveCurrencyAndAmount `xml:"ChrgsAmt,omitempty" json:"ChrgsAmt,omitempty"`
+
+	EntitldAmt *ActiveCurrencyAndAmount `xml:"EntitldAmt,omitempty" json:"EntitldAmt,omitempty"`
+
+	OrgnlAmt *ActiveCurrencyAndAmount `xml:"OrgnlAmt,omitempty" json:"OrgnlAmt,omitempty"`
+
+	PrncplOrCrps *ActiveCurrencyAndAmount `xml:"PrncplOrCrps,omitempty" json:"PrncplOrCrps,omitempty"`
+
+	RedPrmAmt *ActiveCurrencyAndAmount `xml:"RedPrmAmt,omitempty" json:"RedPrmAmt,omitempty"`
+
+	IncmPrtn *ActiveCurrencyAndAmount `xml:"IncmPrtn,omitempty" json:"IncmPrtn,omitempty"`
+
+	StockXchgTax *ActiveCurrencyAndAmount `xml:"StockXchgTax,omitempty" json:"StockXchgTax,omitempty"`
+
+	EUTaxRtntnAmt *ActiveCurrencyAndAmount `xml:"EUTaxRtntnAmt,omitempty" json:"EUTaxRtntnAmt,omitempty"`
+
+	AcrdIntrstAmt *ActiveCurrencyAndAmount `xml:"AcrdIntrstAmt,omitempty" json:"AcrdIntrstAmt,omitempty"`
+
+	EqulstnAmt *ActiveCurrencyAndAmount `xml:"EqulstnAmt,omitempty" json:"EqulstnAmt,omitempty"`
+
+	FATCATaxAmt *ActiveCurrencyAndAmount `xml:"FATCATaxAmt,omitempty" json:"FATCATaxAmt,omitempty"`
+
+	NRATaxAmt *ActiveCurrencyAndAmount `xml:"NRATaxAmt,omitempty" json:"NRATaxAmt,omitempty"`
+
+	BckUpWhldgTaxAmt *ActiveCurrencyAndAmount `xml:"BckUpWhldgTaxAmt,omitempty" json:"BckUpWhldgTaxAmt,omitempty"`
+
+	TaxOnIncmAmt *ActiveCurrencyAndAmount `xml:"TaxOnIncmAmt,omitempty" json:"TaxOnIncmAmt,omitempty"`
+
+	TxTax *ActiveCurrencyAndAmount `xml:"TxTax,omitempty" json:"TxTax,omitempty"`
+
+	DmdAmt *ActiveCurrencyAndAmount `xml:"DmdAmt,omitempty" json:"DmdAmt,omitempty"`
+
+	FrgnIncmAmt *ActiveCurrencyAndAmount `xml:"FrgnIncmAmt,omitempty" json:"FrgnIncmAmt,omitempty"`
+
+	DmdDvddAmt *ActiveCurrencyAndAmount `xml:"DmdDvddAmt,omitempty" json:"DmdDvddAmt,omitempty"`
+
+	DmdFndAmt *ActiveCurrencyAndAmount `xml:"DmdFndAmt,omitempty" json:"DmdFndAmt,omitempty"`
+
+	DmdIntrstAmt *ActiveCurrencyAndAmount `xml:"DmdIntrstAmt,omitempty" json:"DmdIntrstAmt,omitempty"`
+
+	DmdRyltsAmt *ActiveCurrencyAndAmount `xml:"DmdRyltsAmt,omitempty" json:"DmdRyltsAmt,omitempty"`
+
+	BuyUpAmt *ActiveCurrencyAndAmount `xml:"BuyUpAmt,omitempty" json:"BuyUpAmt,omitempty"`
+}
+
+type CorporateActionAmounts66 struct {
+	PstngAmt *ActiveCurrencyAndAmount `xml:"PstngAmt,omitempty" json:"PstngAmt,omitempty"`
+
+	GrssCshAmt *ActiveCurrencyAndAmount `xml:"GrssCshAmt,omitempty" json:"GrssCshAmt,omitempty"`
+
+	NetCshAmt *ActiveCurrencyAndAmount `xml:"NetCshAmt,omitempty" json:"NetCshAmt,omitempty"`
+
+	SlctnFees *ActiveCurrencyAndAmount `xml:"SlctnFees,omitempty" json:"SlctnFees,omitempty"`
+
+	CshInLieuOfShr *ActiveCurrencyAndAmount `xml:"CshInLieuOfShr,omitempty" json:"CshInLieuOfShr,omitempty"`
+
+	CptlGn *ActiveCurrencyAndAmount `xml:"CptlGn,omitempty" json:"CptlGn,omitempty"`
+
+	IntrstAmt *ActiveCurrencyAndAmount `xml:"IntrstAmt,omitempty" json:"IntrstAmt,omitempty"`
+
+	MktClmAmt *ActiveCurrencyAndAmount `xml:"MktClmAmt,omitempty" json:"MktClmAmt,omitempty"`
+
+	IndmntyAmt *ActiveCurrencyAndAmount `xml:"IndmntyAmt,omitempty" json:"IndmntyAmt,omitempty"`
+
+	ManfctrdDvddPmtAmt *ActiveCurrencyAndAmount `xml:"ManfctrdDvddPmtAmt,omitempty" json:"ManfctrdDvddPmtAmt,omitempty"`
+
+	RinvstmtAmt *ActiveCurrencyAndAmount `xml:"RinvstmtAmt,omitempty" json:"RinvstmtAmt,omitempty"`
+
+	FullyFrnkdAmt *ActiveCurrencyAndAmount `xml:"FullyFrnkdAmt,omitempty" json:"FullyFrnkdAmt,omitempty"`
+
+	UfrnkdAmt *ActiveCurrencyAndAmount `xml:"UfrnkdAmt,omitempty" json:"UfrnkdAmt,omitempty"`
+
+	SndryOrOthrAmt *ActiveCurrencyAndAmount `xml:"SndryOrOthrAmt,omitempty" json:"SndryOrOthrAmt,omitempty"`
+
+	TaxFreeAmt *ActiveCurrencyAndAmount `xml:"TaxFreeAmt,omitempty" json:"TaxFreeAmt,omitempty"`
+
+	TaxDfrrdAmt *ActiveCurrencyAndAmount `xml:"TaxDfrrdAmt,omitempty" json:"TaxDfrrdAmt,omitempty"`
+
+	ValAddedTaxAmt *ActiveCurrencyAndAmount `xml:"ValAddedTaxAmt,omitempty" json:"ValAddedTaxAmt,omitempty"`
+
+	StmpDtyAmt *ActiveCurrencyAndAmount `xml:"StmpDtyAmt,omitempty" json:"StmpDtyAmt,omitempty"`
+
+	TaxRclmAmt *ActiveCurrencyAndAmount `xml:"TaxRclmAmt,omitempty" json:"TaxRclmAmt,omitempty"`
+
+	TaxCdtAmt *ActiveCurrencyAndAmount `xml:"TaxCdtAmt,omitempty" json:"TaxCdtAmt,omitempty"`
+
+	AddtlTaxAmt *ActiveCurrencyAndAmount `xml:"AddtlTaxAmt,omitempty" json:"AddtlTaxAmt,omitempty"`
+
+	WhldgTaxAmt *ActiveCurrencyAndAmount `xml:"WhldgTaxAmt,omitempty" json:"WhldgTaxAmt,omitempty"`
+
+	ScndLvlTaxAmt *ActiveCurrencyAndAmount `xml:"ScndLvlTaxAmt,omitempty" json:"ScndLvlTaxAmt,omitempty"`
+
+	FsclStmpAmt *ActiveCurrencyAndAmount `xml:"FsclStmpAmt,omitempty" json:"FsclStmpAmt,omitempty"`
+
+	ExctgBrkrAmt *ActiveCurrencyAndAmount `xml:"ExctgBrkrAmt,omitempty" json:"ExctgBrkrAmt,omitempty"`
+
+	PngAgtComssnAmt *ActiveCurrencyAndAmount `xml:"PngAgtComssnAmt,omitempty" json:"PngAgtComssnAmt,omitempty"`
+
+	LclBrkrComssnAmt *ActiveCurrencyAndAmount `xml:"LclBrkrComssnAmt,omitempty" json:"LclBrkrComssnAmt,omitempty"`
+
+	RgltryFeesAmt *ActiveCurrencyAndAmount `xml:"RgltryFeesAmt,omitempty" json:"RgltryFeesAmt,omitempty"`
+
+	ShppgFeesAmt *ActiveCurrencyAndAmount `xml:"ShppgFeesAmt,omitempty" json:"ShppgFeesAmt,omitempty"`
+
+	ChrgsAmt *ActiveCurrencyAndAmount `xml:"ChrgsAmt,omitempty" json:"ChrgsAmt,omitempty"`
+
+	CshAmtBrghtFwd *ActiveCurrencyAndAmount `xml:"CshAmtBrghtFwd,omitempty" json:"CshAmtBrghtFwd,omitempty"`
+
+	CshAmtCrrdFwd *ActiveCurrencyAndAmount `xml:"CshAmtCrrdFwd,omitempty" json:"CshAmtCrrdFwd,omitempty"`
+
+	NtnlDvddPyblAmt *ActiveCurrencyAndAmount `xml:"NtnlDvddPyblAmt,omitempty" json:"NtnlDvddPyblAmt,omitempty"`
+
+	NtnlTaxAmt *ActiveCurrencyAndAmount `xml:"NtnlTaxAmt,omitempty" json:"NtnlTaxAmt,omitempty"`
+
+	TaxArrearsAmt *ActiveCurrencyAndAmount `xml:"TaxArrearsAmt,omitempty" json:"TaxArrearsAmt,omitempty"`
+
+	OrgnlAmt *ActiveCurrencyAndAmount `xml:"OrgnlAmt,omitempty" json:"OrgnlAmt,omitempty"`
+
+	PrncplOrCrps *ActiveCurrencyAndAmount `xml:"PrncplOrCrps,omitempty" json:"PrncplOrCrps,omitempty"`
+
+	RedPrmAmt *ActiveCurrencyAndAmount `xml:"RedPrmAmt,omitempty" json:"RedPrmAmt,omitempty"`
+
+	IncmPrtn *ActiveCurrencyAndAmount `xml:"IncmPrtn,omitempty" json:"IncmPrtn,omitempty"`
+
+	StockXchgTax *ActiveCurrencyAndAmount `xml:"StockXchgTax,omitempty" json:"StockXchgTax,omitempty"`
+
+	EUTaxRtntnAmt *ActiveCurrencyAndAmount `xml:"EUTaxRtntnAmt,omitempty" json:"EUTaxRtntnAmt,omitempty"`
+
+	AcrdIntrstAmt *ActiveCurrencyAndAmount `xml:"AcrdIntrstAmt,omitempty" json:"AcrdIntrstAmt,omitempty"`
+
+	EqulstnAmt *ActiveCurrencyAndAmount `xml:"EqulstnAmt,omitempty" json:"EqulstnAmt,omitempty"`
+
+	FATCATaxAmt *ActiveCurrencyAndAmount `xml:"FATCATaxAmt,omitempty" json:"FATCATaxAmt,omitempty"`
+
+	NRATaxAmt *ActiveCurrencyAndAmount `xml:"NRATaxAmt,omitempty" json:"NRATaxAmt,omitempty"`
+
+	BckUpWhldgTaxAmt *ActiveCurrencyAndAmount `xml:"BckUpWhldgTaxAmt,omitempty" json:"BckUpWhldgTaxAmt,omitempty"`
+
+	TaxOnIncmAmt *ActiveCurrencyAndAmount `xml:"TaxOnIncmAmt,omitempty" json:"TaxOnIncmAmt,omitempty"`
+
+	TxTax *ActiveCurrencyAndAmount `xml:"TxTax,omitempty" json:"TxTax,omitempty"`
+
+	DmdAmt *ActiveCurrencyAndAmount `xml:"DmdAmt,omitempty" json:"DmdAmt,omitempty"`
+
+	FrgnIncmAmt *ActiveCurrencyAndAmount `xml:"FrgnIncmAmt,omitempty" json:"FrgnIncmAmt,omitempty"`
+
+	DmdDvddAmt *ActiveCurrencyAndAmount `xml:"DmdDvddAmt,omitempty" json:"DmdDvddAmt,omitempty"`
+
+	DmdFndAmt *ActiveCurrencyAndAmount `xml:"DmdFndAmt,omitempty" json:"DmdFndAmt,omitempty"`
+
+	DmdIntrstAmt *ActiveCurrencyAndAmount `xml:"DmdIntrstAmt,omitempty" json:"DmdIntrstAmt,omitempty"`
+
+	DmdRyltsAmt *ActiveCurrencyAndAmount `xml:"DmdRyltsAmt,omitempty" json:"DmdRyltsAmt,omitempty"`
+
+	AdjstdSbcptAmt *ActiveCurrencyAndAmount `xml:"AdjstdSbcptAmt,omitempty" json:"AdjstdSbcptAmt,omitempty"`
+
+	RfnddSbcptAmt *ActiveCurrencyAndAmount `xml:"RfnddSbcptAmt,omitempty" json:"RfnddSbcptAmt,omitempty"`
+
+	BuyUpAmt *ActiveCurrencyAndAmount `xml:"BuyUpAmt,omitempty" json:"BuyUpAmt,omitempty"`
+}
+
+type CorporateActionBalanceDetails41 struct {
+	ConfdBal *BalanceFormat11Choice `xml:"ConfdBal,omitempty" json:"ConfdBal,omitempty"`
+
+	TtlElgblBal *TotalEligibleBalanceFormat10 `xml:"TtlElgblBal,omitempty" json:"TtlElgblBal,omitempty"`
+
+	BlckdBal *BalanceFormat11Choice `xml:"BlckdBal,omitempty" json:"BlckdBal,omitempty"`
+
+	BrrwdBal *BalanceFormat11Choice `xml:"BrrwdBal,omitempty" json:"BrrwdBal,omitempty"`
+
+	CollInBal *BalanceFormat11Choice `xml:"CollInBal,omitempty" json:"CollInBal,omitempty"`
+
+	CollOutBal *BalanceFormat11Choice `xml:"CollOutBal,omitempty" json:"CollOutBal,omitempty"`
+
+	OnLnBal *BalanceFormat11Choice `xml:"OnLnBal,omitempty" json:"OnLnBal,omitempty"`
+
+	PdgDlvryBal []*BalanceFormat12Choice `xml:"PdgDlvryBal,omitempty" json:"PdgDlvryBal,omitempty"`
+
+	PdgRctBal []*BalanceFormat12Choice `xml:"PdgRctBal,omitempty" json:"PdgRctBal,omitempty"`
+
+	OutForRegnBal *BalanceFormat11Choice `xml:"OutForRegnBal,omitempty" json:"OutForRegnBal,omitempty"`
+
+	SttlmPosBal []*BalanceFormat12Choice `xml:"SttlmPosBal,omitempty" json:"SttlmPosBal,omitempty"`
+
+	StrtPosBal *BalanceFormat11Choice `xml:"StrtPosBal,omitempty" json:"StrtPosBal,omitempty"`
+
+	TradDtPosBal *BalanceFormat11Choice `xml:"TradDtPosBal,omitempty" json:"TradDtPosBal,omitempty"`
+
+	InTrnsShipmntBal *BalanceFormat11Choice `xml:"InTrnsShipmntBal,omitempty" json:"InTrnsShipmntBal,omitempty"`
+
+	RegdBal *BalanceFormat11Choice `xml:"RegdBal,omitempty" json:"RegdBal,omitempty"`
+
+	AfctdBal *BalanceFormat11Choice `xml:"AfctdBal,omitempty" json:"AfctdBal,omitempty"`
+
+	UafctdBal *BalanceFormat11Choice `xml:"UafctdBal,omitempty" json:"UafctdBal,omitempty"`
+}
+
+type CorporateActionBalanceDetails43 struct {
+	TtlElgblBal *TotalEligibleBalanceFormat10 `xml:"TtlElgblBal,omitempty" json:"TtlElgblBal,omitempty"`
+
+	BlckdBal *BalanceFormat11Choice `xml:"BlckdBal,omitempty" json:"BlckdBal,omitempty"`
+
+	BrrwdBal *BalanceFormat11Choice `xml:"BrrwdBal,omitempty" json:"BrrwdBal,omitempty"`
+
+	CollInBal *BalanceFormat11Choice `xml:"CollInBal,omitempty" json:"CollInBal,omitempty"`
+
+	CollOutBal *BalanceFormat11Choice `xml:"CollOutBal,omitempty" json:"CollOutBal,omitempty"`
+
+	OnLnBal *BalanceFormat11Choice `xml:"OnLnBal,omitempty" json:"OnLnBal,omitempty"`
+
+	PdgDlvryBal []*BalanceFormat12Choice `xml:"PdgDlvryBal,omitempty" json:"PdgDlvryBal,omitempty"`
+
+	PdgRctBal []*BalanceFormat12Choice `xml:"PdgRctBal,omitempty" json:"PdgRctBal,omitempty"`
+
+	OutForRegnBal *BalanceFormat11Choice `xml:"OutForRegnBal,omitempty" json:"OutForRegnBal,omitempty"`
+
+	SttlmPosBal []*BalanceFormat12Choice `xml:"SttlmPosBal,omitempty" json:"SttlmPosBal,omitempty"`
+
+	StrtPosBal *BalanceFormat11Choice `xml:"StrtPosBal,omitempty" json:"StrtPosBal,omitempty"`
+
+	TradDtPosBal *BalanceFormat11Choice `xml:"TradDtPosBal,omitempty" json:"TradDtPosBal,omitempty"`
+
+	InTrnsShipmntBal *BalanceFormat11Choice `xml:"InTrnsShipmntBal,omitempty" json:"InTrnsShipmntBal,omitempty"`
+
+	RegdBal *BalanceFormat11Choice `xml:"RegdBal,omitempty" json:"RegdBal,omitempty"`
+
+	OblgtdBal *BalanceFormat11Choice `xml:"OblgtdBal,omitempty" json:"OblgtdBal,omitempty"`
+
+	UinstdBal *BalanceFormat11Choice `xml:"UinstdBal,omitempty" json:"UinstdBal,omitempty"`
+
+	InstdBal *BalanceFormat11Choice `xml:"InstdBal,omitempty" json:"InstdBal,omitempty"`
+
+	AfctdBal *BalanceFormat11Choice `xml:"AfctdBal,omitempty" json:"AfctdBal,omitempty"`
+
+	UafctdBal *BalanceFormat11Choice `xml:"UafctdBal,omitempty" json:"UafctdBal,omitempty"`
+}
+
+type CorporateActionChangeTypeFormat5Choice struct {
+	Cd *CorporateActionChangeType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CorporateActionDate77 struct {
+	EarlyRspnDdln *DateFormat43Choice `xml:"EarlyRspnDdln,omitempty" json:"EarlyRspnDdln,omitempty"`
+
+	CoverXprtnDdln *DateFormat43Choice `xml:"CoverXprtnDdln,omitempty" json:"CoverXprtnDdln,omitempty"`
+
+	PrtctDdln *DateFormat43Choice `xml:"PrtctDdln,omitempty" json:"PrtctDdln,omitempty"`
+
+	MktDdln *DateFormat43Choice `xml:"MktDdln,omitempty" json:"MktDdln,omitempty"`
+
+	RspnDdln *DateFormat44Choice `xml:"RspnDdln,omitempty" json:"RspnDdln,omitempty"`
+
+	XpryDt *DateFormat43Choice `xml:"XpryDt,omitempty" json:"XpryDt,omitempty"`
+
+	SbcptCostDbtDt *DateFormat43Choice `xml:"SbcptCostDbtDt,omitempty" json:"SbcptCostDbtDt,omitempty"`
+
+	DpstryCoverXprtnDt *DateFormat43Choice `xml:"DpstryCoverXprtnDt,omitempty" json:"DpstryCoverXprtnDt,omitempty"`
+
+	StockLndgDdln *DateFormat43Choice `xml:"StockLndgDdln,omitempty" json:"StockLndgDdln,omitempty"`
+
+	BrrwrStockLndgDdln []*BorrowerLendingDeadline5 `xml:"BrrwrStockLndgDdln,omitempty" json:"BrrwrStockLndgDdln,omitempty"`
+
+	EndOfSctiesBlckgPrd *DateFormat59Choice `xml:"EndOfSctiesBlckgPrd,omitempty" json:"EndOfSctiesBlckgPrd,omitempty"`
+}
+
+type CorporateActionDate83 struct {
+	AnncmntDt *DateFormat43Choice `xml:"AnncmntDt,omitempty" json:"AnncmntDt,omitempty"`
+
+	CertfctnDdln *DateFormat43Choice `xml:"CertfctnDdln,omitempty" json:"CertfctnDdln,omitempty"`
+
+	CrtApprvlDt *DateFormat30Choice `xml:"CrtApprvlDt,omitempty" json:"CrtApprvlDt,omitempty"`
+
+	EarlyClsgDt *DateFormat43Choice `xml:"EarlyClsgDt,omitempty" json:"EarlyClsgDt,omitempty"`
+
+	FctvDt *DateFormat30Choice `xml:"FctvDt,omitempty" json:"FctvDt,omitempty"`
+
+	EqulstnDt *DateFormat30Choice `xml:"EqulstnDt,omitempty" json:"EqulstnDt,omitempty"`
+
+	FrthrDtldAnncmntDt *DateFormat43Choice `xml:"FrthrDtldAnncmntDt,omitempty" json:"FrthrDtldAnncmntDt,omitempty"`
+
+	FxgDt *DateFormat43Choice `xml:"FxgDt,omitempty" json:"FxgDt,omitempty"`
+
+	LtryDt *DateFormat30Choice `xml:"LtryDt,omitempty" json:"LtryDt,omitempty"`
+
+	NewMtrtyDt *DateFormat30Choice `xml:"NewMtrtyDt,omitempty" json:"NewMtrtyDt,omitempty"`
+
+	MtgDt *DateFormat43Choice `xml:"MtgDt,omitempty" json:"MtgDt,omitempty"`
+
+	MrgnFxgDt *DateFormat30Choice `xml:"MrgnFxgDt,omitempty" json:"MrgnFxgDt,omitempty"`
+
+	PrratnDt *DateFormat30Choice `xml:"PrratnDt,omitempty" json:"PrratnDt,omitempty"`
+
+	RcrdDt *DateFormat30Choice `xml:"RcrdDt,omitempty" json:"RcrdDt,omitempty"`
+
+	RegnDdln *DateFormat43Choice `xml:"RegnDdln,omitempty" json:"RegnDdln,omitempty"`
+
+	RsltsPblctnDt *DateFormat43Choice `xml:"RsltsPblctnDt,omitempty" json:"RsltsPblctnDt,omitempty"`
+
+	DdlnToSplt *DateFormat43Choice `xml:"DdlnToSplt,omitempty" json:"DdlnToSplt,omitempty"`
+
+	DdlnForTaxBrkdwnInstr *DateFormat43Choice `xml:"DdlnForTaxBrkdwnInstr,omitempty" json:"DdlnForTaxBrkdwnInstr,omitempty"`
+
+	TradgSspdDt *DateFormat43Choice `xml:"TradgSspdDt,omitempty" json:"TradgSspdDt,omitempty"`
+
+	UcondlDt *DateFormat30Choice `xml:"UcondlDt,omitempty" json:"UcondlDt,omitempty"`
+
+	WhlyUcondlDt *DateFormat30Choice `xml:"WhlyUcondlDt,omitempty" json:"WhlyUcondlDt,omitempty"`
+
+	ExDvddDt *DateFormat30Choice `xml:"ExDvddDt,omitempty" json:"ExDvddDt,omitempty"`
+
+	OffclAnncmntPblctnDt *DateFormat43Choice `xml:"OffclAnncmntPblctnDt,omitempty" json:"OffclAnncmntPblctnDt,omitempty"`
+
+	SpclExDt *DateFormat30Choice `xml:"SpclExDt,omitempty" json:"SpclExDt,omitempty"`
+
+	GrntedPrtcptnDt *DateFormat30Choice `xml:"GrntedPrtcptnDt,omitempty" json:"GrntedPrtcptnDt,omitempty"`
+
+	ElctnToCtrPtyMktDdln *DateFormat43Choice `xml:"ElctnToCtrPtyMktDdln,omitempty" json:"ElctnToCtrPtyMktDdln,omitempty"`
+
+	ElctnToCtrPtyRspnDdln *DateFormat43Choice `xml:"ElctnToCtrPtyRspnDdln,omitempty" json:"ElctnToCtrPtyRspnDdln,omitempty"`
+
+	LpsdDt *DateFormat30Choice `xml:"LpsdDt,omitempty" json:"LpsdDt,omitempty"`
+
+	PmtDt *DateFormat30Choice `xml:"PmtDt,omitempty" json:"PmtDt,omitempty"`
+
+	ThrdPtyDdln *DateFormat43Choice `xml:"ThrdPtyDdln,omitempty" json:"ThrdPtyDdln,omitempty"`
+
+	EarlyThrdPtyDdln *DateFormat43Choice `xml:"EarlyThrdPtyDdln,omitempty" json:"EarlyThrdPtyDdln,omitempty"`
+
+	MktClmTrckgEndDt *DateFormat30Choice `xml:"MktClmTrckgEndDt,omitempty" json:"MktClmTrckgEndDt,omitempty"`
+
+	LeadPlntffDdln *DateFormat43Choice `xml:"LeadPlntffDdln,omitempty" json:"LeadPlntffDdln,omitempty"`
+
+	FilgDt *DateFormat30Choice `xml:"FilgDt,omitempty" json:"FilgDt,omitempty"`
+
+	HrgDt *DateFormat30Choice `xml:"HrgDt,omitempty" json:"HrgDt,omitempty"`
+}
+
+type CorporateActionDate84 struct {
+	PmtDt *DateFormat30Choice `xml:"PmtDt,omitempty" json:"PmtDt,omitempty"`
+
+	ValDt *DateFormat57Choice `xml:"ValDt,omitempty" json:"ValDt,omitempty"`
+
+	FXRateFxgDt *DateFormat43Choice `xml:"FXRateFxgDt,omitempty" json:"FXRateFxgDt,omitempty"`
+
+	EarlstPmtDt *DateFormat30Choice `xml:"EarlstPmtDt,omitempty" json:"EarlstPmtDt,omitempty"`
+}
+
+type CorporateActionDate86 struct {
+	RcrdDt *DateFormat30Choice `xml:"RcrdDt,omitempty" json:"RcrdDt,omitempty"`
+
+	ExDvddDt *DateFormat30Choice `xml:"ExDvddDt,omitempty" json:"ExDvddDt,omitempty"`
+}
+
+type CorporateActionDate88 struct {
+	CoverXprtnDdln *DateFormat43Choice `xml:"CoverXprtnDdln,omitempty" json:"CoverXprtnDdln,omitempty"`
+
+	TradgDt *DateFormat43Choice `xml:"TradgDt,omitempty" json:"TradgDt,omitempty"`
+}
+
+type CorporateActionDate99 struct {
+	PstngDt *DateAndDateTime2Choice `xml:"PstngDt,omitempty" json:"PstngDt,omitempty"`
+
+	ValDt *ISODate `xml:"ValDt,omitempty" json:"ValDt,omitempty"`
+
+	FXRateFxgDt *DateAndDateTime2Choice `xml:"FXRateFxgDt,omitempty" json:"FXRateFxgDt,omitempty"`
+
+	EarlstPmtDt *ISODate `xml:"EarlstPmtDt,omitempty" json:"EarlstPmtDt,omitempty"`
+
+	PmtDt *ISODate `xml:"PmtDt,omitempty" json:"PmtDt,omitempty"`
+}
+
+type CorporateActionEventProcessingType2Choice struct {
+	Cd *CorporateActionEventProcessingType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CorporateActionEventReference3 struct {
+	EvtId *CorporateActionEventReference3Choice `xml:"EvtId,omitempty" json:"EvtId,omitempty"`
+
+	LkgTp *ProcessingPosition7Choice `xml:"LkgTp,omitempty" json:"LkgTp,omitempty"`
+}
+
+type CorporateActionEventReference3Choice struct {
+	LkdOffclCorpActnEvtId *Max35Text `xml:"LkdOffclCorpActnEvtId,omitempty" json:"LkdOffclCorpActnEvtId,omitempty"`
+
+	LkdCorpActnId *Max35Text `xml:"LkdCorpActnId,omitempty" json:"LkdCorpActnId,omitempty"`
+}
+
+type CorporateActionEventStageFormat13Choice struct {
+	Cd *CorporateActionEventStage3Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CorporateActionEventStageFormat14Choice struct {
+	Cd *CorporateActionEventStage4Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CorporateActionEventStatus1 struct {
+	EvtCmpltnsSts *EventCompletenessStatus1Code `xml:"EvtCmpltnsSts,omitempty" json:"EvtCmpltnsSts,omitempty"`
+
+	EvtConfSts *EventConfirmationStatus1Code `xml:"EvtConfSts,omitempty" json:"EvtConfSts,omitempty"`
+}
+
+type CorporateActionEventType84Choice struct {
+	Cd *CorporateActionEventType31Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CorporateActionEventType87Choice struct {
+	Cd *CorporateActionEventType30Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CorporateActionGeneralInformation162 struct {
+	CorpActnEvtId *Max35Text `xml:"CorpActnEvtId,omitempty" json:"CorpActnEvtId,omitempty"`
+
+	OffclCorpActnEvtId *Max35Text `xml:"OffclCorpActnEvtId,omitempty" json:"OffclCorpActnEvtId,omitempty"`
+
+	ClssActnNb *Max35Text `xml:"ClssActnNb,omitempty" json:"ClssActnNb,omitempty"`
+
+	EvtTp *CorporateActionEventType87Choice `xml:"EvtTp,omitempty" json:"EvtTp,omitempty"`
+
+	FinInstrmId *SecurityIdentification19 `xml:"FinInstrmId,omitempty" json:"FinInstrmId,omitempty"`
+
+	FrctnlQty *FinancialInstrumentQuantity33Choice `xml:"FrctnlQty,omitempty" json:"FrctnlQty,omitempty"`
+}
+
+type CorporateActionGeneralInformation165 struct {
+	CorpActnEvtId *Max35Text `xml:"CorpActnEvtId,omitempty" json:"CorpActnEvtId,omitempty"`
+
+	OffclCorpActnEvtId *Max35Text `xml:"OffclCorpActnEvtId,omitempty" json:"OffclCorpActnEvtId,omitempty"`
+
+	ClssActnNb *Max35Text `xml:"ClssActnNb,omitempty" json:"ClssActnNb,omitempty"`
+
+	EvtPrcgTp *CorporateActionEventProcessingType2Choice `xml:"EvtPrcgTp,omitempty" json:"EvtPrcgTp,omitempty"`
+
+	EvtTp *CorporateActionEventType84Choice `xml:"EvtTp,omitempty" json:"EvtTp,omitempty"`
+
+	MndtryVlntryEvtTp *CorporateActionMandatoryVoluntary3Choice `xml:"MndtryVlntryEvtTp,omitempty" json:"MndtryVlntryEvtTp,omitempty"`
+
+	UndrlygScty *FinancialInstrumentAttributes108 `xml:"UndrlygScty,omitempty" json:"UndrlygScty,omitempty"`
+}
+
+type CorporateActionMandatoryVoluntary3Choice struct {
+	Cd *CorporateActionMandatoryVoluntary1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CorporateActionMovementConfirmationV15 struct {
+	Pgntn *Pagination1 `xml:"Pgntn,omitempty" json:"Pgntn,omitempty"`
+
+	MvmntConfId *Max35Text `xml:"MvmntConfId,omitempty" json:"MvmntConfId,omitempty"`
+
+	NtfctnId *DocumentIdentification31 `xml:"NtfctnId,omitempty" json:"NtfctnId,omitempty"`
+
+	MvmntPrlimryAdvcId *DocumentIdentification31 `xml:"MvmntPrlimryAdvcId,omitempty" json:"MvmntPrlimryAdvcId,omitempty"`
+
+	InstrId *DocumentIdentification9 `xml:"InstrId,omitempty" json:"InstrId,omitempty"`
+
+	OthrDocId []*DocumentIdentification32 `xml:"OthrDocId,omitempty" json:"OthrDocId,omitempty"`
+
+	EvtsLkg []*CorporateActionEventReference3 `xml:"EvtsLkg,omitempty" json:"EvtsLkg,omitempty"`
+
+	TxId *TransactionIdentification15 `xml:"TxId,omitempty" json:"TxId,omitempty"`
+
+	CorpActnGnlInf *CorporateActionGeneralInformation162 `xml:"CorpActnGnlInf,omitempty" json:"CorpActnGnlInf,omitempty"`
+
+	AcctDtls *AccountAndBalance49 `xml:"AcctDtls,omitempty" json:"AcctDtls,omitempty"`
+
+	CorpActnDtls *CorporateAction73 `xml:"CorpActnDtls,omitempty" json:"CorpActnDtls,omitempty"`
+
+	CorpActnConfDtls *CorporateActionOption222 `xml:"CorpActnConfDtls,omitempty" json:"CorpActnConfDtls,omitempty"`
+
+	AddtlInf *CorporateActionNarrative31 `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+
+	IssrAgt []*PartyIdentification120Choice `xml:"IssrAgt,omitempty" json:"IssrAgt,omitempty"`
+
+	PngAgt []*PartyIdentification120Choice `xml:"PngAgt,omitempty" json:"PngAgt,omitempty"`
+
+	SubPngAgt []*PartyIdentification120Choice `xml:"SubPngAgt,omitempty" json:"SubPngAgt,omitempty"`
+
+	SplmtryData []*SupplementaryData1 `xml:"SplmtryData,omitempty" json:"SplmtryData,omitempty"`
+}
+
+type CorporateActionNarrative31 struct {
+	AddtlTxt []*Max350Text `xml:"AddtlTxt,omitempty" json:"AddtlTxt,omitempty"`
+
+	NrrtvVrsn []*Max350Text `xml:"NrrtvVrsn,omitempty" json:"NrrtvVrsn,omitempty"`
+
+	PtyCtctNrrtv []*Max350Text `xml:"PtyCtctNrrtv,omitempty" json:"PtyCtctNrrtv,omitempty"`
+
+	TaxtnConds []*Max350Text `xml:"TaxtnConds,omitempty" json:"TaxtnConds,omitempty"`
+}
+
+type CorporateActionNarrative58 struct {
+	Offerr []*Max350Text `xml:"Offerr,omitempty" json:"Offerr,omitempty"`
+
+	NewCpnyNm *Max350Text `xml:"NewCpnyNm,omitempty" json:"NewCpnyNm,omitempty"`
+
+	URLAdr []*UpdatedURLlnformation6 `xml:"URLAdr,omitempty" json:"URLAdr,omitempty"`
+
+	EvtPrcgWebSiteAdr *Max2048Text `xml:"EvtPrcgWebSiteAdr,omitempty" json:"EvtPrcgWebSiteAdr,omitempty"`
+}
+
+type CorporateActionNarrative59 struct {
+	AddtlTxt []*UpdatedAdditionalInformation19 `xml:"AddtlTxt,omitempty" json:"AddtlTxt,omitempty"`
+
+	NrrtvVrsn []*UpdatedAdditionalInformation19 `xml:"NrrtvVrsn,omitempty" json:"NrrtvVrsn,omitempty"`
+
+	InfConds []*UpdatedAdditionalInformation21 `xml:"InfConds,omitempty" json:"InfConds,omitempty"`
+
+	InfToCmplyWth []*UpdatedAdditionalInformation21 `xml:"InfToCmplyWth,omitempty" json:"InfToCmplyWth,omitempty"`
+
+	SctyRstrctn []*UpdatedAdditionalInformation21 `xml:"SctyRstrctn,omitempty" json:"SctyRstrctn,omitempty"`
+
+	TaxtnConds []*UpdatedAdditionalInformation21 `xml:"TaxtnConds,omitempty" json:"TaxtnConds,omitempty"`
+
+	Dsclmr []*UpdatedAdditionalInformation21 `xml:"Dsclmr,omitempty" json:"Dsclmr,omitempty"`
+
+	CertfctnBrkdwn []*UpdatedAdditionalInformation21 `xml:"CertfctnBrkdwn,omitempty" json:"CertfctnBrkdwn,omitempty"`
+}
+
+type CorporateActionNarrative60 struct {
+	AddtlTxt []*UpdatedAdditionalInformation20 `xml:"AddtlTxt,omitempty" json:"AddtlTxt,omitempty"`
+
+	NrrtvVrsn []*UpdatedAdditionalInformation20 `xml:"NrrtvVrsn,omitempty" json:"NrrtvVrsn,omitempty"`
+
+	InfConds []*UpdatedAdditionalInformation20 `xml:"InfConds,omitempty" json:"InfConds,omitempty"`
+
+	InfToCmplyWth []*UpdatedAdditionalInformation20 `xml:"InfToCmplyWth,omitempty" json:"InfToCmplyWth,omitempty"`
+
+	TaxtnConds []*UpdatedAdditionalInformation20 `xml:"TaxtnConds,omitempty" json:"TaxtnConds,omitempty"`
+
+	Dsclmr []*UpdatedAdditionalInformation20 `xml:"Dsclmr,omitempty" json:"Dsclmr,omitempty"`
+
+	PtyCtctNrrtv []*UpdatedAdditionalInformation20 `xml:"PtyCtctNrrtv,omitempty" json:"PtyCtctNrrtv,omitempty"`
+
+	RegnDtls []*UpdatedAdditionalInformation20 `xml:"RegnDtls,omitempty" json:"RegnDtls,omitempty"`
+
+	BsktOrIndxInf []*UpdatedAdditionalInformation20 `xml:"BsktOrIndxInf,omitempty" json:"BsktOrIndxInf,omitempty"`
+
+	CertfctnBrkdwn []*UpdatedAdditionalInformation20 `xml:"CertfctnBrkdwn,omitempty" json:"CertfctnBrkdwn,omitempty"`
+
+	URLAdr []*UpdatedURLlnformation6 `xml:"URLAdr,omitempty" json:"URLAdr,omitempty"`
+
+	PrcgTxtForNxtIntrmy []*UpdatedAdditionalInformation20 `xml:"PrcgTxtForNxtIntrmy,omitempty" json:"PrcgTxtForNxtIntrmy,omitempty"`
+}
+
+type CorporateActionNotification9 struct {
+	NtfctnId *Max35Text `xml:"NtfctnId,omitempty" json:"NtfctnId,omitempty"`
+
+	NtfctnTp *CorporateActionNotificationType1Code `xml:"NtfctnTp,omitempty" json:"NtfctnTp,omitempty"`
+
+	PrcgSts *CorporateActionProcessingStatus5Choice `xml:"PrcgSts,omitempty" json:"PrcgSts,omitempty"`
+}
+
+type CorporateActionNotificationV14 struct {
+	Pgntn *Pagination1 `xml:"Pgntn,omitempty" json:"Pgntn,omitempty"`
+
+	NtfctnGnlInf *CorporateActionNotification9 `xml:"NtfctnGnlInf,omitempty" json:"NtfctnGnlInf,omitempty"`
+
+	PrvsNtfctnId *DocumentIdentification31 `xml:"PrvsNtfctnId,omitempty" json:"PrvsNtfctnId,omitempty"`
+
+	InstrId *DocumentIdentification9 `xml:"InstrId,omitempty" json:"InstrId,omitempty"`
+
+	OthrDocId []*DocumentIdentification32 `xml:"OthrDocId,omitempty" json:"OthrDocId,omitempty"`
+
+	EvtsLkg []*CorporateActionEventReference3 `xml:"EvtsLkg,omitempty" json:"EvtsLkg,omitempty"`
+
+	CorpActnGnlInf *CorporateActionGeneralInformation165 `xml:"CorpActnGnlInf,omitempty" json:"CorpActnGnlInf,omitempty"`
+
+	AcctDtls *AccountIdentification56Choice `xml:"AcctDtls,omitempty" json:"AcctDtls,omitempty"`
+
+	IntrmdtScty *FinancialInstrumentAttributes110 `xml:"IntrmdtScty,omitempty" json:"IntrmdtScty,omitempty"`
+
+	CorpActnDtls *CorporateAction80 `xml:"CorpActnDtls,omitempty" json:"CorpActnDtls,omitempty"`
+
+	CorpActnOptnDtls []*CorporateActionOption224 `xml:"CorpActnOptnDtls,omitempty" json:"CorpActnOptnDtls,omitempty"`
+
+	AddtlInf *CorporateActionNarrative60 `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+
+	IssrAgt []*PartyIdentification129Choice `xml:"IssrAgt,omitempty" json:"IssrAgt,omitempty"`
+
+	PngAgt []*PartyIdentification120Choice `xml:"PngAgt,omitempty" json:"PngAgt,omitempty"`
+
+	SubPngAgt []*PartyIdentification120Choice `xml:"SubPngAgt,omitempty" json:"SubPngAgt,omitempty"`
+
+	Regar *PartyIdentification120Choice `xml:"Regar,omitempty" json:"Regar,omitempty"`
+
+	RsellngAgt []*PartyIdentification120Choice `xml:"RsellngAgt,omitempty" json:"RsellngAgt,omitempty"`
+
+	PhysSctiesAgt *PartyIdentification120Choice `xml:"PhysSctiesAgt,omitempty" json:"PhysSctiesAgt,omitempty"`
+
+	DrpAgt *PartyIdentification120Choice `xml:"DrpAgt,omitempty" json:"DrpAgt,omitempty"`
+
+	SlctnAgt []*PartyIdentification120Choice `xml:"SlctnAgt,omitempty" json:"SlctnAgt,omitempty"`
+
+	InfAgt *PartyIdentification120Choice `xml:"InfAgt,omitempty" json:"InfAgt,omitempty"`
+
+	Issr *PartyIdentification129Choice `xml:"Issr,omitempty" json:"Issr,omitempty"`
+
+	Offerr []*PartyIdentification129Choice `xml:"Offerr,omitempty" json:"Offerr,omitempty"`
+
+	TrfAgt *PartyIdentification129Choice `xml:"TrfAgt,omitempty" json:"TrfAgt,omitempty"`
+
+	SplmtryData []*SupplementaryData1 `xml:"SplmtryData,omitempty" json:"SplmtryData,omitempty"`
+}
+
+type CorporateActionOption222 struct {
+	OptnNb *OptionNumber1Choice `xml:"OptnNb,omitempty" json:"OptnNb,omitempty"`
+
+	OptnTp *CorporateActionOption33Choice `xml:"OptnTp,omitempty" json:"OptnTp,omitempty"`
+
+	OptnFeatrs []*OptionFeaturesFormat29Choice `xml:"OptnFeatrs,omitempty" json:"OptnFeatrs,omitempty"`
+
+	FrctnDspstn *FractionDispositionType27Choice `xml:"FrctnDspstn,omitempty" json:"FrctnDspstn,omitempty"`
+
+	CcyOptn *ActiveCurrencyCode `xml:"CcyOptn,omitempty" json:"CcyOptn,omitempty"`
+
+	DtDtls *CorporateActionDate88 `xml:"DtDtls,omitempty" json:"DtDtls,omitempty"`
+
+	PrdDtls *CorporateActionPeriod13 `xml:"PrdDtls,omitempty" json:"PrdDtls,omitempty"`
+
+	RateAndAmtDtls *CorporateActionRate107 `xml:"RateAndAmtDtls,omitempty" json:"RateAndAmtDtls,omitempty"`
+
+	PricDtls *CorporateActionPrice61 `xml:"PricDtls,omitempty" json:"PricDtls,omitempty"`
+
+	PlcOfTrad *MarketIdentification84 `xml:"PlcOfTrad,omitempty" json:"PlcOfTrad,omitempty"`
+
+	SctiesMvmntDtls []*SecuritiesOption103 `xml:"SctiesMvmntDtls,omitempty" json:"SctiesMvmntDtls,omitempty"`
+
+	CshMvmntDtls []*CashOption95 `xml:"CshMvmntDtls,omitempty" json:"CshMvmntDtls,omitempty"`
+}
+
+type CorporateActionOption224 struct {
+	OptnNb *Exact3NumericText `xml:"OptnNb,omitempty" json:"OptnNb,omitempty"`
+
+	OptnTp *CorporateActionOption37Choice `xml:"OptnTp,omitempty" json:"OptnTp,omitempty"`
+
+	FrctnDspstn *FractionDispositionType26Choice `xml:"FrctnDspstn,omitempty" json:"FrctnDspstn,omitempty"`
+
+	OfferTp []*OfferTypeFormat12Choice `xml:"OfferTp,omitempty" json:"OfferTp,omitempty"`
+
+	OptnFeatrs []*OptionFeaturesFormat28Choice `xml:"OptnFeatrs,omitempty" json:"OptnFeatrs,omitempty"`
+
+	OptnAvlbtySts *OptionAvailabilityStatus3Choice `xml:"OptnAvlbtySts,omitempty" json:"OptnAvlbtySts,omitempty"`
+
+	CertfctnBrkdwnTp []*BeneficiaryCertificationType9Choice `xml:"CertfctnBrkdwnTp,omitempty" json:"CertfctnBrkdwnTp,omitempty"`
+
+	BidRgTp *BidRangeType1Choice `xml:"BidRgTp,omitempty" json:"BidRgTp,omitempty"`
+
+	NonDmclCtry []*CountryCode `xml:"NonDmclCtry,omitempty" json:"NonDmclCtry,omitempty"`
+
+	VldDmclCtry []*CountryCode `xml:"VldDmclCtry,omitempty" json:"VldDmclCtry,omitempty"`
+
+	CcyOptn *ActiveCurrencyCode `xml:"CcyOptn,omitempty" json:"CcyOptn,omitempty"`
+
+	DfltPrcgOrStgInstr *DefaultProcessingOrStandingInstruction1Choice `xml:"DfltPrcgOrStgInstr,omitempty" json:"DfltPrcgOrStgInstr,omitempty"`
+
+	ChrgsApldInd *YesNoIndicator `xml:"ChrgsApldInd,omitempty" json:"ChrgsApldInd,omitempty"`
+
+	CertfctnBrkdwnInd *YesNoIndicator `xml:"CertfctnBrkdwnInd,omitempty" json:"CertfctnBrkdwnInd,omitempty"`
+
+	WdrwlAllwdInd *YesNoIndicator `xml:"WdrwlAllwdInd,omitempty" json:"WdrwlAllwdInd,omitempty"`
+
+	ChngAllwdInd *YesNoIndicator `xml:"ChngAllwdInd,omitempty" json:"ChngAllwdInd,omitempty"`
+
+	ApldOptnInd *YesNoIndicator `xml:"ApldOptnInd,omitempty" json:"ApldOptnInd,omitempty"`
+
+	FinInstrmId *SecurityIdentification19 `xml:"FinInstrmId,omitempty" json:"FinInstrmId,omitempty"`
+
+	DtDtls *CorporateActionDate77 `xml:"DtDtls,omitempty" json:"DtDtls,omitempty"`
+
+	PrdDtls *CorporateActionPeriod12 `xml:"PrdDtls,omitempty" json:"PrdDtls,omitempty"`
+
+	RateAndAmtDtls *CorporateActionRate104 `xml:"RateAndAmtDtls,omitempty" json:"RateAndAmtDtls,omitempty"`
+
+	PricDtls *CorporateActionPrice73 `xml:"PricDtls,omitempty" json:"PricDtls,omitempty"`
+
+	SctiesQty *SecuritiesOption81 `xml:"SctiesQty,omitempty" json:"SctiesQty,omitempty"`
+
+	SctiesMvmntDtls []*SecuritiesOption102 `xml:"SctiesMvmntDtls,omitempty" json:"SctiesMvmntDtls,omitempty"`
+
+	CshMvmntDtls []*CashOption96 `xml:"CshMvmntDtls,omitempty" json:"CshMvmntDtls,omitempty"`
+
+	AddtlInf *CorporateActionNarrative59 `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
+type CorporateActionOption33Choice struct {
+	Cd *CorporateActionOption12Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CorporateActionOption37Choice struct {
+	Cd *CorporateActionOption15Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CorporateActionPeriod12 struct {
+	PricClctnPrd *Period6Choice `xml:"PricClctnPrd,omitempty" json:"PricClctnPrd,omitempty"`
+
+	ParllTradgPrd *Period6Choice `xml:"ParllTradgPrd,omitempty" json:"ParllTradgPrd,omitempty"`
+
+	ActnPrd *Period6Choice `xml:"ActnPrd,omitempty" json:"ActnPrd,omitempty"`
+
+	RvcbltyPrd *Period6Choice `xml:"RvcbltyPrd,omitempty" json:"RvcbltyPrd,omitempty"`
+
+	PrvlgSspnsnPrd *Period6Choice `xml:"PrvlgSspnsnPrd,omitempty" json:"PrvlgSspnsnPrd,omitempty"`
+
+	AcctSvcrRvcbltyPrd *Period6Choice `xml:"AcctSvcrRvcbltyPrd,omitempty" json:"AcctSvcrRvcbltyPrd,omitempty"`
+
+	DpstrySspnsnPrdForWdrwl *Period6Choice `xml:"DpstrySspnsnPrdForWdrwl,omitempty" json:"DpstrySspnsnPrdForWdrwl,omitempty"`
+}
+
+type CorporateActionPeriod13 struct {
+	PricClctnPrd *Period11 `xml:"PricClctnPrd,omitempty" json:"PricClctnPrd,omitempty"`
+
+	ActnPrd *Period11 `xml:"ActnPrd,omitempty" json:"ActnPrd,omitempty"`
+
+	ParllTradgPrd *Period11 `xml:"ParllTradgPrd,omitempty" json:"ParllTradgPrd,omitempty"`
+}
+
+type CorporateActionPeriod15 struct {
+	PricClctnPrd *Period6Choice `xml:"PricClctnPrd,omitempty" json:"PricClctnPrd,omitempty"`
+
+	IntrstPrd *Period6Choice `xml:"IntrstPrd,omitempty" json:"IntrstPrd,omitempty"`
+
+	CmplsryPurchsPrd *Period6Choice `xml:"CmplsryPurchsPrd,omitempty" json:"CmplsryPurchsPrd,omitempty"`
+
+	ClmPrd *Period6Choice `xml:"ClmPrd,omitempty" json:"ClmPrd,omitempty"`
+
+	DpstrySspnsnPrdForBookNtryTrf *Period6Choice `xml:"DpstrySspnsnPrdForBookNtryTrf,omitempty" json:"DpstrySspnsnPrdForBookNtryTrf,omitempty"`
+
+	DpstrySspnsnPrdForDpstAtAgt *Period6Choice `xml:"DpstrySspnsnPrdForDpstAtAgt,omitempty" json:"DpstrySspnsnPrdForDpstAtAgt,omitempty"`
+
+	DpstrySspnsnPrdForDpst *Period6Choice `xml:"DpstrySspnsnPrdForDpst,omitempty" json:"DpstrySspnsnPrdForDpst,omitempty"`
+
+	DpstrySspnsnPrdForPldg *Period6Choice `xml:"DpstrySspnsnPrdForPldg,omitempty" json:"DpstrySspnsnPrdForPldg,omitempty"`
+
+	DpstrySspnsnPrdForSgrtn *Period6Choice `xml:"DpstrySspnsnPrdForSgrtn,omitempty" json:"DpstrySspnsnPrdForSgrtn,omitempty"`
+
+	DpstrySspnsnPrdForWdrwlAtAgt *Period6Choice `xml:"DpstrySspnsnPrdForWdrwlAtAgt,omitempty" json:"DpstrySspnsnPrdForWdrwlAtAgt,omitempty"`
+
+	DpstrySspnsnPrdForWdrwlInNmneeNm *Period6Choice `xml:"DpstrySspnsnPrdForWdrwlInNmneeNm,omitempty" json:"DpstrySspnsnPrdForWdrwlInNmneeNm,omitempty"`
+
+	DpstrySspnsnPrdForWdrwlInStrtNm *Period6Choice `xml:"DpstrySspnsnPrdForWdrwlInStrtNm,omitempty" json:"DpstrySspnsnPrdForWdrwlInStrtNm,omitempty"`
+
+	BookClsrPrd *Period6Choice `xml:"BookClsrPrd,omitempty" json:"BookClsrPrd,omitempty"`
+
+	CoDpstriesSspnsnPrd *Period6Choice `xml:"CoDpstriesSspnsnPrd,omitempty" json:"CoDpstriesSspnsnPrd,omitempty"`
+
+	SpltPrd *Period6Choice `xml:"SpltPrd,omitempty" json:"SpltPrd,omitempty"`
+}
+
+type CorporateActionPrice61 struct {
+	CshInLieuOfShrPric *PriceFormat50Choice `xml:"CshInLieuOfShrPric,omitempty" json:"CshInLieuOfShrPric,omitempty"`
+
+	OverSbcptDpstPric *PriceFormat50Choice `xml:"OverSbcptDpstPric,omitempty" json:"OverSbcptDpstPric,omitempty"`
+}
+
+type CorporateActionPrice72 struct {
+	MaxPric *PriceFormat44Choice `xml:"MaxPric,omitempty" json:"MaxPric,omitempty"`
+
+	MinPric *PriceFormat44Choice `xml:"MinPric,omitempty" json:"MinPric,omitempty"`
+
+	FrstBidIncrmtPric *PriceFormat44Choice `xml:"FrstBidIncrmtPric,omitempty" json:"FrstBidIncrmtPric,omitempty"`
+
+	LastBidIncrmtPric *PriceFormat44Choice `xml:"LastBidIncrmtPric,omitempty" json:"LastBidIncrmtPric,omitempty"`
+}
+
+type CorporateActionPrice73 struct {
+	CshInLieuOfShrPric *PriceFormat45Choice `xml:"CshInLieuOfShrPric,omitempty" json:"CshInLieuOfShrPric,omitempty"`
+
+	OverSbcptDpstPric *PriceFormat45Choice `xml:"OverSbcptDpstPric,omitempty" json:"OverSbcptDpstPric,omitempty"`
+
+	MaxCshToInst *PriceFormat61Choice `xml:"MaxCshToInst,omitempty" json:"MaxCshToInst,omitempty"`
+
+	MinCshToInst *PriceFormat61Choice `xml:"MinCshToInst,omitempty" json:"MinCshToInst,omitempty"`
+
+	MinMltplCshToInst *PriceFormat61Choice `xml:"MinMltplCshToInst,omitempty" json:"MinMltplCshToInst,omitempty"`
+
+	MaxPric *PriceFormat44Choice `xml:"MaxPric,omitempty" json:"MaxPric,omitempty"`
+
+	MinPric *PriceFormat44Choice `xml:"MinPric,omitempty" json:"MinPric,omitempty"`
+
+	FrstBidIncrmtPric *PriceFormat44Choice `xml:"FrstBidIncrmtPric,omitempty" json:"FrstBidIncrmtPric,omitempty"`
+
+	LastBidIncrmtPric *PriceFormat44Choice `xml:"LastBidIncrmtPric,omitempty" json:"LastBidIncrmtPric,omitempty"`
+}
+
+type CorporateActionPrice74 struct {
+	CshInLieuOfShrPric *PriceFormat50Choice `xml:"CshInLieuOfShrPric,omitempty" json:"CshInLieuOfShrPric,omitempty"`
+
+	IndctvOrMktPric *IndicativeOrMarketPrice8Choice `xml:"IndctvOrMktPric,omitempty" json:"IndctvOrMktPric,omitempty"`
+
+	CshValForTax *AmountPrice2 `xml:"CshValForTax,omitempty" json:"CshValForTax,omitempty"`
+
+	GncCshPricPdPerPdct *PriceFormat51Choice `xml:"GncCshPricPdPerPdct,omitempty" json:"GncCshPricPdPerPdct,omitempty"`
+
+	GncCshPricRcvdPerPdct *PriceFormat64Choice `xml:"GncCshPricRcvdPerPdct,omitempty" json:"GncCshPricRcvdPerPdct,omitempty"`
+}
+
+type CorporateActionPrice75 struct {
+	IndctvOrMktPric *IndicativeOrMarketPrice7Choice `xml:"IndctvOrMktPric,omitempty" json:"IndctvOrMktPric,omitempty"`
+
+	CshInLieuOfShrPric *PriceFormat45Choice `xml:"CshInLieuOfShrPric,omitempty" json:"CshInLieuOfShrPric,omitempty"`
+
+	CshValForTax *PriceFormat46Choice `xml:"CshValForTax,omitempty" json:"CshValForTax,omitempty"`
+
+	GncCshPricPdPerPdct *PriceFormat44Choice `xml:"GncCshPricPdPerPdct,omitempty" json:"GncCshPricPdPerPdct,omitempty"`
+
+	GncCshPricRcvdPerPdct *PriceFormat65Choice `xml:"GncCshPricRcvdPerPdct,omitempty" json:"GncCshPricRcvdPerPdct,omitempty"`
+}
+
+type CorporateActionProcessingStatus5Choice struct {
+	Cd *CorporateActionEventStatus1 `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CorporateActionQuantity11 struct {
+	MaxQty *FinancialInstrumentQuantity34Choice `xml:"MaxQty,omitempty" json:"MaxQty,omitempty"`
+
+	MinQtySght *FinancialInstrumentQuantity34Choice `xml:"MinQtySght,omitempty" json:"MinQtySght,omitempty"`
+
+	NewBrdLotQty *FinancialInstrumentQuantity35Choice `xml:"NewBrdLotQty,omitempty" json:"NewBrdLotQty,omitempty"`
+
+	NewDnmtnQty *FinancialInstrumentQuantity35Choice `xml:"NewDnmtnQty,omitempty" json:"NewDnmtnQty,omitempty"`
+
+	BaseDnmtn *FinancialInstrumentQuantity35Choice `xml:"BaseDnmtn,omitempty" json:"BaseDnmtn,omitempty"`
+
+	IncrmtlDnmtn *FinancialInstrumentQuantity35Choice `xml:"IncrmtlDnmtn,omitempty" json:"IncrmtlDnmtn,omitempty"`
+}
+
+type CorporateActionRate104 struct {
+	AddtlTax *RateAndAmountFormat37Choice `xml:"AddtlTax,omitempty" json:"AddtlTax,omitempty"`
+
+	GrssDvddRate []*GrossDividendRateFormat36Choice `xml:"GrssDvddRate,omitempty" json:"GrssDvddRate,omitempty"`
+
+	NetDvddRate []*NetDividendRateFormat38Choice `xml:"NetDvddRate,omitempty" json:"NetDvddRate,omitempty"`
+
+	IntrstRateUsdForPmt []*InterestRateUsedForPaymentFormat8Choice `xml:"IntrstRateUsdForPmt,omitempty" json:"IntrstRateUsdForPmt,omitempty"`
+
+	MaxAllwdOvrsbcptRate *RateFormat3Choice `xml:"MaxAllwdOvrsbcptRate,omitempty" json:"MaxAllwdOvrsbcptRate,omitempty"`
+
+	PrratnRate *RateFormat3Choice `xml:"PrratnRate,omitempty" json:"PrratnRate,omitempty"`
+
+	WhldgTaxRate []*RateAndAmountFormat41Choice `xml:"WhldgTaxRate,omitempty" json:"WhldgTaxRate,omitempty"`
+
+	ScndLvlTax []*RateAndAmountFormat41Choice `xml:"ScndLvlTax,omitempty" json:"ScndLvlTax,omitempty"`
+
+	TaxblIncmPerDvddShr []*RateTypeAndAmountAndStatus26 `xml:"TaxblIncmPerDvddShr,omitempty" json:"TaxblIncmPerDvddShr,omitempty"`
+
+	IssrDclrdXchgRate *ForeignExchangeTerms19 `xml:"IssrDclrdXchgRate,omitempty" json:"IssrDclrdXchgRate,omitempty"`
+
+	TaxOnIncm *RateAndAmountFormat37Choice `xml:"TaxOnIncm,omitempty" json:"TaxOnIncm,omitempty"`
+
+	BidIntrvl *RateAndAmountFormat38Choice `xml:"BidIntrvl,omitempty" json:"BidIntrvl,omitempty"`
+}
+
+type CorporateActionRate105 struct {
+	IntrstRate *RateAndAmountFormat37Choice `xml:"IntrstRate,omitempty" json:"IntrstRate,omitempty"`
+
+	PctgSght *RateFormat7Choice `xml:"PctgSght,omitempty" json:"PctgSght,omitempty"`
+
+	RltdIndx *RateFormat3Choice `xml:"RltdIndx,omitempty" json:"RltdIndx,omitempty"`
+
+	Sprd *RateFormat3Choice `xml:"Sprd,omitempty" json:"Sprd,omitempty"`
+
+	BidIntrvl *RateAndAmountFormat38Choice `xml:"BidIntrvl,omitempty" json:"BidIntrvl,omitempty"`
+
+	PrvsFctr *RateFormat12Choice `xml:"PrvsFctr,omitempty" json:"PrvsFctr,omitempty"`
+
+	NxtFctr *RateFormat12Choice `xml:"NxtFctr,omitempty" json:"NxtFctr,omitempty"`
+
+	RinvstmtDscntRateToMkt *RateFormat3Choice `xml:"RinvstmtDscntRateToMkt,omitempty" json:"RinvstmtDscntRateToMkt,omitempty"`
+
+	IntrstShrtfll *RateAndAmountFormat39Choice `xml:"IntrstShrtfll,omitempty" json:"IntrstShrtfll,omitempty"`
+
+	RealsdLoss *RateAndAmountFormat39Choice `xml:"RealsdLoss,omitempty" json:"RealsdLoss,omitempty"`
+
+	DclrdRate *RateAndAmountFormat39Choice `xml:"DclrdRate,omitempty" json:"DclrdRate,omitempty"`
+
+	IndxFctr *RateAndAmountFormat37Choice `xml:"IndxFctr,omitempty" json:"IndxFctr,omitempty"`
+}
+
+type CorporateActionRate107 struct {
+	GrssDvddRate []*GrossDividendRateFormat35Choice `xml:"GrssDvddRate,omitempty" json:"GrssDvddRate,omitempty"`
+
+	NetDvddRate []*NetDividendRateFormat37Choice `xml:"NetDvddRate,omitempty" json:"NetDvddRate,omitempty"`
+
+	IntrstRateUsdForPmt []*InterestRateUsedForPaymentFormat7Choice `xml:"IntrstRateUsdForPmt,omitempty" json:"IntrstRateUsdForPmt,omitempty"`
+
+	MaxAllwdOvrsbcptRate *PercentageRate `xml:"MaxAllwdOvrsbcptRate,omitempty" json:"MaxAllwdOvrsbcptRate,omitempty"`
+
+	PrratnRate *PercentageRate `xml:"PrratnRate,omitempty" json:"PrratnRate,omitempty"`
+
+	WhldgTaxRate []*RateAndAmountFormat40Choice `xml:"WhldgTaxRate,omitempty" json:"WhldgTaxRate,omitempty"`
+
+	ScndLvlTax []*RateAndAmountFormat40Choice `xml:"ScndLvlTax,omitempty" json:"ScndLvlTax,omitempty"`
+
+	AddtlTax *RateAndAmountFormat39Choice `xml:"AddtlTax,omitempty" json:"AddtlTax,omitempty"`
+
+	TaxblIncmPerDvddShr []*RateTypeAndAmountAndStatus26 `xml:"TaxblIncmPerDvddShr,omitempty" json:"TaxblIncmPerDvddShr,omitempty"`
+}
+
+type CorporateActionRate112 struct {
+	AddtlQtyForSbcbdRsltntScties *RatioFormat17Choice `xml:"AddtlQtyForSbcbdRsltntScties,omitempty" json:"AddtlQtyForSbcbdRsltntScties,omitempty"`
+
+	AddtlQtyForExstgScties *RatioFormat17Choice `xml:"AddtlQtyForExstgScties,omitempty" json:"AddtlQtyForExstgScties,omitempty"`
+
+	NewToOd *RatioFormat18Choice `xml:"NewToOd,omitempty" json:"NewToOd,omitempty"`
+
+	TrfrmatnRate *PercentageRate `xml:"TrfrmatnRate,omitempty" json:"TrfrmatnRate,omitempty"`
+
+	ChrgsFees *RateAndAmountFormat37Choice `xml:"ChrgsFees,omitempty" json:"ChrgsFees,omitempty"`
+
+	FsclStmp *RateFormat3Choice `xml:"FsclStmp,omitempty" json:"FsclStmp,omitempty"`
+
+	AplblRate *RateFormat3Choice `xml:"AplblRate,omitempty" json:"AplblRate,omitempty"`
+
+	TaxCdtRate *RateFormat20Choice `xml:"TaxCdtRate,omitempty" json:"TaxCdtRate,omitempty"`
+
+	FinTxTaxRate *RateFormat3Choice `xml:"FinTxTaxRate,omitempty" json:"FinTxTaxRate,omitempty"`
+
+	WhldgTaxRate []*RateAndAmountFormat41Choice `xml:"WhldgTaxRate,omitempty" json:"WhldgTaxRate,omitempty"`
+
+	ScndLvlTax []*RateAndAmountFormat41Choice `xml:"ScndLvlTax,omitempty" json:"ScndLvlTax,omitempty"`
+}
+
+type CorporateActionRate113 struct {
+	AddtlQtyForSbcbdRsltntScties *RatioFormat20Choice `xml:"AddtlQtyForSbcbdRsltntScties,omitempty" json:"AddtlQtyForSbcbdRsltntScties,omitempty"`
+
+	AddtlQtyForExstgScties *RatioFormat20Choice `xml:"AddtlQtyForExstgScties,omitempty" json:"AddtlQtyForExstgScties,omitempty"`
+
+	NewToOd *RatioFormat19Choice `xml:"NewToOd,omitempty" json:"NewToOd,omitempty"`
+
+	ChrgsFees *RateAndAmountFormat39Choice `xml:"ChrgsFees,omitempty" json:"ChrgsFees,omitempty"`
+
+	FsclStmp *PercentageRate `xml:"FsclStmp,omitempty" json:"FsclStmp,omitempty"`
+
+	AplblRate *PercentageRate `xml:"AplblRate,omitempty" json:"AplblRate,omitempty"`
+
+	TaxCdtRate *RateFormat22Choice `xml:"TaxCdtRate,omitempty" json:"TaxCdtRate,omitempty"`
+
+	FinTxTaxRate *PercentageRate `xml:"FinTxTaxRate,omitempty" json:"FinTxTaxRate,omitempty"`
+
+	WhldgTaxRate []*RateAndAmountFormat40Choice `xml:"WhldgTaxRate,omitempty" json:"WhldgTaxRate,omitempty"`
+
+	ScndLvlTax []*RateAndAmountFormat40Choice `xml:"ScndLvlTax,omitempty" json:"ScndLvlTax,omitempty"`
+}
+
+type Counterparty15Choice struct {
+	Sellr *PartyIdentificationAndAccount196 `xml:"Sellr,omitempty" json:"Sellr,omitempty"`
+
+	Buyr *PartyIdentificationAndAccount196 `xml:"Buyr,omitempty" json:"Buyr,omitempty"`
 }
 
 type CreditLine3 struct {
@@ -1684,8 +7226,150 @@ type CreditTransferTransaction39 struct {
 	SplmtryData []*SupplementaryData1 `xml:"SplmtryData,omitempty" json:"SplmtryData,omitempty"`
 }
 
+type CreditTransferTransaction62 struct {
+	PmtId *PaymentIdentification13 `xml:"PmtId,omitempty" json:"PmtId,omitempty"`
+
+	PmtTpInf *PaymentTypeInformation28 `xml:"PmtTpInf,omitempty" json:"PmtTpInf,omitempty"`
+
+	IntrBkSttlmAmt *ActiveCurrencyAndAmount `xml:"IntrBkSttlmAmt,omitempty" json:"IntrBkSttlmAmt,omitempty"`
+
+	IntrBkSttlmDt *ISODate `xml:"IntrBkSttlmDt,omitempty" json:"IntrBkSttlmDt,omitempty"`
+
+	SttlmPrty *Priority3Code `xml:"SttlmPrty,omitempty" json:"SttlmPrty,omitempty"`
+
+	SttlmTmIndctn *SettlementDateTimeIndication1 `xml:"SttlmTmIndctn,omitempty" json:"SttlmTmIndctn,omitempty"`
+
+	SttlmTmReq *SettlementTimeRequest2 `xml:"SttlmTmReq,omitempty" json:"SttlmTmReq,omitempty"`
+
+	PrvsInstgAgt1 *BranchAndFinancialInstitutionIdentification8 `xml:"PrvsInstgAgt1,omitempty" json:"PrvsInstgAgt1,omitempty"`
+
+	PrvsInstgAgt1Acct *CashAccount40 `xml:"PrvsInstgAgt1Acct,omitempty" json:"PrvsInstgAgt1Acct,omitempty"`
+
+	PrvsInstgAgt2 *BranchAndFinancialInstitutionIdentification8 `xml:"PrvsInstgAgt2,omitempty" json:"PrvsInstgAgt2,omitempty"`
+
+	PrvsInstgAgt2Acct *CashAccount40 `xml:"PrvsInstgAgt2Acct,omitempty" json:"PrvsInstgAgt2Acct,omitempty"`
+
+	PrvsInstgAgt3 *BranchAndFinancialInstitutionIdentification8 `xml:"PrvsInstgAgt3,omitempty" json:"PrvsInstgAgt3,omitempty"`
+
+	PrvsInstgAgt3Acct *CashAccount40 `xml:"PrvsInstgAgt3Acct,omitempty" json:"PrvsInstgAgt3Acct,omitempty"`
+
+	InstgAgt *BranchAndFinancialInstitutionIdentification8 `xml:"InstgAgt,omitempty" json:"InstgAgt,omitempty"`
+
+	InstdAgt *BranchAndFinancialInstitutionIdentification8 `xml:"InstdAgt,omitempty" json:"InstdAgt,omitempty"`
+
+	IntrmyAgt1 *BranchAndFinancialInstitutionIdentification8 `xml:"IntrmyAgt1,omitempty" json:"IntrmyAgt1,omitempty"`
+
+	IntrmyAgt1Acct *CashAccount40 `xml:"IntrmyAgt1Acct,omitempty" json:"IntrmyAgt1Acct,omitempty"`
+
+	IntrmyAgt2 *BranchAndFinancialInstitutionIdentification8 `xml:"IntrmyAgt2,omitempty" json:"IntrmyAgt2,omitempty"`
+
+	IntrmyAgt2Acct *CashAccount40 `xml:"IntrmyAgt2Acct,omitempty" json:"IntrmyAgt2Acct,omitempty"`
+
+	IntrmyAgt3 *BranchAndFinancialInstitutionIdentification8 `xml:"IntrmyAgt3,omitempty" json:"IntrmyAgt3,omitempty"`
+
+	IntrmyAgt3Acct *CashAccount40 `xml:"IntrmyAgt3Acct,omitempty" json:"IntrmyAgt3Acct,omitempty"`
+
+	UltmtDbtr *BranchAndFinancialInstitutionIdentification8 `xml:"UltmtDbtr,omitempty" json:"UltmtDbtr,omitempty"`
+
+	Dbtr *BranchAndFinancialInstitutionIdentification8 `xml:"Dbtr,omitempty" json:"Dbtr,omitempty"`
+
+	DbtrAcct *CashAccount40 `xml:"DbtrAcct,omitempty" json:"DbtrAcct,omitempty"`
+
+	DbtrAgt *BranchAndFinancialInstitutionIdentification8 `xml:"DbtrAgt,omitempty" json:"DbtrAgt,omitempty"`
+
+	DbtrAgtAcct *CashAccount40 `xml:"DbtrAgtAcct,omitempty" json:"DbtrAgtAcct,omitempty"`
+
+	CdtrAgt *BranchAndFinancialInstitutionIdentification8 `xml:"CdtrAgt,omitempty" json:"CdtrAgt,omitempty"`
+
+	CdtrAgtAcct *CashAccount40 `xml:"CdtrAgtAcct,omitempty" json:"CdtrAgtAcct,omitempty"`
+
+	Cdtr *BranchAndFinancialInstitutionIdentification8 `xml:"Cdtr,omitempty" json:"Cdtr,omitempty"`
+
+	CdtrAcct *CashAccount40 `xml:"CdtrAcct,omitempty" json:"CdtrAcct,omitempty"`
+
+	UltmtCdtr *BranchAndFinancialInstitutionIdentification8 `xml:"UltmtCdtr,omitempty" json:"UltmtCdtr,omitempty"`
+
+	InstrForCdtrAgt []*InstructionForCreditorAgent3 `xml:"InstrForCdtrAgt,omitempty" json:"InstrForCdtrAgt,omitempty"`
+
+	InstrForNxtAgt []*InstructionForNextAgent1 `xml:"InstrForNxtAgt,omitempty" json:"InstrForNxtAgt,omitempty"`
+
+	Purp *Purpose2Choice `xml:"Purp,omitempty" json:"Purp,omitempty"`
+
+	RmtInf *RemittanceInformation2 `xml:"RmtInf,omitempty" json:"RmtInf,omitempty"`
+
+	UndrlygAllcn []*TransactionAllocation1 `xml:"UndrlygAllcn,omitempty" json:"UndrlygAllcn,omitempty"`
+
+	UndrlygCstmrCdtTrf *CreditTransferTransaction63 `xml:"UndrlygCstmrCdtTrf,omitempty" json:"UndrlygCstmrCdtTrf,omitempty"`
+
+	SplmtryData []*SupplementaryData1 `xml:"SplmtryData,omitempty" json:"SplmtryData,omitempty"`
+}
+
+type CreditTransferTransaction63 struct {
+	UltmtDbtr *PartyIdentification272 `xml:"UltmtDbtr,omitempty" json:"UltmtDbtr,omitempty"`
+
+	InitgPty *PartyIdentification272 `xml:"InitgPty,omitempty" json:"InitgPty,omitempty"`
+
+	Dbtr *PartyIdentification272 `xml:"Dbtr,omitempty" json:"Dbtr,omitempty"`
+
+	DbtrAcct *CashAccount40 `xml:"DbtrAcct,omitempty" json:"DbtrAcct,omitempty"`
+
+	DbtrAgt *BranchAndFinancialInstitutionIdentification8 `xml:"DbtrAgt,omitempty" json:"DbtrAgt,omitempty"`
+
+	DbtrAgtAcct *CashAccount40 `xml:"DbtrAgtAcct,omitempty" json:"DbtrAgtAcct,omitempty"`
+
+	PrvsInstgAgt1 *BranchAndFinancialInstitutionIdentification8 `xml:"PrvsInstgAgt1,omitempty" json:"PrvsInstgAgt1,omitempty"`
+
+	PrvsInstgAgt1Acct *CashAccount40 `xml:"PrvsInstgAgt1Acct,omitempty" json:"PrvsInstgAgt1Acct,omitempty"`
+
+	PrvsInstgAgt2 *BranchAndFinancialInstitutionIdentification8 `xml:"PrvsInstgAgt2,omitempty" json:"PrvsInstgAgt2,omitempty"`
+
+	PrvsInstgAgt2Acct *CashAccount40 `xml:"PrvsInstgAgt2Acct,omitempty" json:"PrvsInstgAgt2Acct,omitempty"`
+
+	PrvsInstgAgt3 *BranchAndFinancialInstitutionIdentification8 `xml:"PrvsInstgAgt3,omitempty" json:"PrvsInstgAgt3,omitempty"`
+
+	PrvsInstgAgt3Acct *CashAccount40 `xml:"PrvsInstgAgt3Acct,omitempty" json:"PrvsInstgAgt3Acct,omitempty"`
+
+	IntrmyAgt1 *BranchAndFinancialInstitutionIdentification8 `xml:"IntrmyAgt1,omitempty" json:"IntrmyAgt1,omitempty"`
+
+	IntrmyAgt1Acct *CashAccount40 `xml:"IntrmyAgt1Acct,omitempty" json:"IntrmyAgt1Acct,omitempty"`
+
+	IntrmyAgt2 *BranchAndFinancialInstitutionIdentification8 `xml:"IntrmyAgt2,omitempty" json:"IntrmyAgt2,omitempty"`
+
+	IntrmyAgt2Acct *CashAccount40 `xml:"IntrmyAgt2Acct,omitempty" json:"IntrmyAgt2Acct,omitempty"`
+
+	IntrmyAgt3 *BranchAndFinancialInstitutionIdentification8 `xml:"IntrmyAgt3,omitempty" json:"IntrmyAgt3,omitempty"`
+
+	IntrmyAgt3Acct *CashAccount40 `xml:"IntrmyAgt3Acct,omitempty" json:"IntrmyAgt3Acct,omitempty"`
+
+	CdtrAgt *BranchAndFinancialInstitutionIdentification8 `xml:"CdtrAgt,omitempty" json:"CdtrAgt,omitempty"`
+
+	CdtrAgtAcct *CashAccount40 `xml:"CdtrAgtAcct,omitempty" json:"CdtrAgtAcct,omitempty"`
+
+	Cdtr *PartyIdentification272 `xml:"Cdtr,omitempty" json:"Cdtr,omitempty"`
+
+	CdtrAcct *CashAccount40 `xml:"CdtrAcct,omitempty" json:"CdtrAcct,omitempty"`
+
+	UltmtCdtr *PartyIdentification272 `xml:"UltmtCdtr,omitempty" json:"UltmtCdtr,omitempty"`
+
+	InstrForCdtrAgt []*InstructionForCreditorAgent3 `xml:"InstrForCdtrAgt,omitempty" json:"InstrForCdtrAgt,omitempty"`
+
+	InstrForNxtAgt []*InstructionForNextAgent1 `xml:"InstrForNxtAgt,omitempty" json:"InstrForNxtAgt,omitempty"`
+
+	Tax *TaxData1 `xml:"Tax,omitempty" json:"Tax,omitempty"`
+
+	RmtInf *RemittanceInformation22 `xml:"RmtInf,omitempty" json:"RmtInf,omitempty"`
+
+	InstdAmt *ActiveOrHistoricCurrencyAndAmount `xml:"InstdAmt,omitempty" json:"InstdAmt,omitempty"`
+}
+
 type CreditorReferenceInformation2 struct {
 	Tp *CreditorReferenceType2 `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Ref *Max35Text `xml:"Ref,omitempty" json:"Ref,omitempty"`
+}
+
+type CreditorReferenceInformation3 struct {
+	Tp *CreditorReferenceType3 `xml:"Tp,omitempty" json:"Tp,omitempty"`
 
 	Ref *Max35Text `xml:"Ref,omitempty" json:"Ref,omitempty"`
 }
@@ -1698,6 +7382,18 @@ type CreditorReferenceType1Choice struct {
 
 type CreditorReferenceType2 struct {
 	CdOrPrtry *CreditorReferenceType1Choice `xml:"CdOrPrtry,omitempty" json:"CdOrPrtry,omitempty"`
+
+	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
+}
+
+type CreditorReferenceType2Choice struct {
+	Cd *ExternalCreditorReferenceType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type CreditorReferenceType3 struct {
+	CdOrPrtry *CreditorReferenceType2Choice `xml:"CdOrPrtry,omitempty" json:"CdOrPrtry,omitempty"`
 
 	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
 }
@@ -1740,6 +7436,80 @@ type DateAndPlaceOfBirth1 struct {
 	CtryOfBirth *CountryCode `xml:"CtryOfBirth,omitempty" json:"CtryOfBirth,omitempty"`
 }
 
+type DateAndType1 struct {
+	Tp *DateType2Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Dt *ISODate `xml:"Dt,omitempty" json:"Dt,omitempty"`
+}
+
+type DateCode19Choice struct {
+	Cd *DateType8Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type DateCode20Choice struct {
+	Cd *DateType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type DateCode21Choice struct {
+	Cd *DateType7Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type DateCode33Choice struct {
+	Cd *DateType9Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type DateCodeAndTimeFormat3 struct {
+	DtCd *DateCode21Choice `xml:"DtCd,omitempty" json:"DtCd,omitempty"`
+
+	Tm *ISOTime `xml:"Tm,omitempty" json:"Tm,omitempty"`
+}
+
+type DateFormat30Choice struct {
+	Dt *ISODate `xml:"Dt,omitempty" json:"Dt,omitempty"`
+
+	DtCd *DateCode19Choice `xml:"DtCd,omitempty" json:"DtCd,omitempty"`
+}
+
+type DateFormat43Choice struct {
+	Dt *DateAndDateTime2Choice `xml:"Dt,omitempty" json:"Dt,omitempty"`
+
+	DtCd *DateCode19Choice `xml:"DtCd,omitempty" json:"DtCd,omitempty"`
+}
+
+type DateFormat44Choice struct {
+	Dt *DateAndDateTime2Choice `xml:"Dt,omitempty" json:"Dt,omitempty"`
+
+	DtCdAndTm *DateCodeAndTimeFormat3 `xml:"DtCdAndTm,omitempty" json:"DtCdAndTm,omitempty"`
+
+	DtCd *DateCode19Choice `xml:"DtCd,omitempty" json:"DtCd,omitempty"`
+}
+
+type DateFormat45Choice struct {
+	Dt *DateAndDateTime2Choice `xml:"Dt,omitempty" json:"Dt,omitempty"`
+
+	NotSpcfdDt *DateType8Code `xml:"NotSpcfdDt,omitempty" json:"NotSpcfdDt,omitempty"`
+}
+
+type DateFormat57Choice struct {
+	Dt *ISODate `xml:"Dt,omitempty" json:"Dt,omitempty"`
+
+	DtCd *DateCode20Choice `xml:"DtCd,omitempty" json:"DtCd,omitempty"`
+}
+
+type DateFormat59Choice struct {
+	Dt *DateAndDateTime2Choice `xml:"Dt,omitempty" json:"Dt,omitempty"`
+
+	DtCd *DateCode33Choice `xml:"DtCd,omitempty" json:"DtCd,omitempty"`
+}
+
 type DateOrDateTimePeriod1Choice struct {
 	Dt *DatePeriod2 `xml:"Dt,omitempty" json:"Dt,omitempty"`
 
@@ -1756,6 +7526,200 @@ type DateTimePeriod1 struct {
 	FrDtTm *ISODateTime `xml:"FrDtTm,omitempty" json:"FrDtTm,omitempty"`
 
 	ToDtTm *ISODateTime `xml:"ToDtTm,omitempty" json:"ToDtTm,omitempty"`
+}
+
+type DateTimePeriod1Choice struct {
+	FrDtTm *ISODateTime `xml:"FrDtTm,omitempty" json:"FrDtTm,omitempty"`
+
+	ToDtTm *ISODateTime `xml:"ToDtTm,omitempty" json:"ToDtTm,omitempty"`
+
+	DtTmRg *DateTimePeriod1 `xml:"DtTmRg,omitempty" json:"DtTmRg,omitempty"`
+}
+
+type DateTimePeriod2 struct {
+	FrDtTm *ISODateTime `xml:"FrDtTm,omitempty" json:"FrDtTm,omitempty"`
+
+	ToDtTm *ISODateTime `xml:"ToDtTm,omitempty" json:"ToDtTm,omitempty"`
+}
+
+type DateType2Choice struct {
+	Cd *ExternalDateType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Debt5 struct {
+	PmtCcy *ActiveCurrencyCode `xml:"PmtCcy,omitempty" json:"PmtCcy,omitempty"`
+
+	FaceAmt *ActiveCurrencyAndAmount `xml:"FaceAmt,omitempty" json:"FaceAmt,omitempty"`
+
+	PmtFrqcy *Frequency35Choice `xml:"PmtFrqcy,omitempty" json:"PmtFrqcy,omitempty"`
+
+	IntrstFxgDt *ISODateTime `xml:"IntrstFxgDt,omitempty" json:"IntrstFxgDt,omitempty"`
+
+	DtdDt *ISODateTime `xml:"DtdDt,omitempty" json:"DtdDt,omitempty"`
+
+	FrstPmtDt *ISODateTime `xml:"FrstPmtDt,omitempty" json:"FrstPmtDt,omitempty"`
+
+	MtrtyDt *ISODateTime `xml:"MtrtyDt,omitempty" json:"MtrtyDt,omitempty"`
+
+	NxtCpnDt *ISODateTime `xml:"NxtCpnDt,omitempty" json:"NxtCpnDt,omitempty"`
+
+	PutblDt *ISODateTime `xml:"PutblDt,omitempty" json:"PutblDt,omitempty"`
+
+	NxtCllblDt *ISODateTime `xml:"NxtCllblDt,omitempty" json:"NxtCllblDt,omitempty"`
+
+	NxtFctrDt *ISODateTime `xml:"NxtFctrDt,omitempty" json:"NxtFctrDt,omitempty"`
+
+	XprtnDt *ISODateTime `xml:"XprtnDt,omitempty" json:"XprtnDt,omitempty"`
+
+	PmtDrctnInd *PaymentDirectionIndicator `xml:"PmtDrctnInd,omitempty" json:"PmtDrctnInd,omitempty"`
+
+	IntrstRate *PercentageRate `xml:"IntrstRate,omitempty" json:"IntrstRate,omitempty"`
+
+	NxtIntrstRate *PercentageRate `xml:"NxtIntrstRate,omitempty" json:"NxtIntrstRate,omitempty"`
+
+	OddCpnInd *YesNoIndicator `xml:"OddCpnInd,omitempty" json:"OddCpnInd,omitempty"`
+
+	CllblInd *YesNoIndicator `xml:"CllblInd,omitempty" json:"CllblInd,omitempty"`
+
+	CPPrgm *Number `xml:"CPPrgm,omitempty" json:"CPPrgm,omitempty"`
+
+	CPRegnTp *Max350Text `xml:"CPRegnTp,omitempty" json:"CPRegnTp,omitempty"`
+
+	IntrstAcrlDt *ISODateTime `xml:"IntrstAcrlDt,omitempty" json:"IntrstAcrlDt,omitempty"`
+
+	PutblInd *YesNoIndicator `xml:"PutblInd,omitempty" json:"PutblInd,omitempty"`
+
+	PreFnddInd *YesNoIndicator `xml:"PreFnddInd,omitempty" json:"PreFnddInd,omitempty"`
+
+	EscrwdInd *YesNoIndicator `xml:"EscrwdInd,omitempty" json:"EscrwdInd,omitempty"`
+
+	PerptlInd *YesNoIndicator `xml:"PerptlInd,omitempty" json:"PerptlInd,omitempty"`
+
+	SubrdntdInd *YesNoIndicator `xml:"SubrdntdInd,omitempty" json:"SubrdntdInd,omitempty"`
+
+	XtndblInd *YesNoIndicator `xml:"XtndblInd,omitempty" json:"XtndblInd,omitempty"`
+
+	XtndblPrd *DateTimePeriod1Choice `xml:"XtndblPrd,omitempty" json:"XtndblPrd,omitempty"`
+
+	VarblRateInd *YesNoIndicator `xml:"VarblRateInd,omitempty" json:"VarblRateInd,omitempty"`
+
+	OverAlltmtAmt *ActiveCurrencyAndAmount `xml:"OverAlltmtAmt,omitempty" json:"OverAlltmtAmt,omitempty"`
+
+	OverAlltmtRate *PercentageRate `xml:"OverAlltmtRate,omitempty" json:"OverAlltmtRate,omitempty"`
+
+	AmtsblInd *YesNoIndicator `xml:"AmtsblInd,omitempty" json:"AmtsblInd,omitempty"`
+
+	IntrstClctnMtd *Max70Text `xml:"IntrstClctnMtd,omitempty" json:"IntrstClctnMtd,omitempty"`
+
+	CptlsdIntrst *DistributionPolicy2Choice `xml:"CptlsdIntrst,omitempty" json:"CptlsdIntrst,omitempty"`
+
+	ActlDnmtnAmt []*ActiveCurrencyAndAmount `xml:"ActlDnmtnAmt,omitempty" json:"ActlDnmtnAmt,omitempty"`
+
+	CurFctr *PercentageRate `xml:"CurFctr,omitempty" json:"CurFctr,omitempty"`
+
+	NxtFctr *PercentageRate `xml:"NxtFctr,omitempty" json:"NxtFctr,omitempty"`
+
+	PrvsFctr *PercentageRate `xml:"PrvsFctr,omitempty" json:"PrvsFctr,omitempty"`
+
+	Pcs *DecimalNumber `xml:"Pcs,omitempty" json:"Pcs,omitempty"`
+
+	PlsMax *DecimalNumber `xml:"PlsMax,omitempty" json:"PlsMax,omitempty"`
+
+	PlsPerMln *DecimalNumber `xml:"PlsPerMln,omitempty" json:"PlsPerMln,omitempty"`
+
+	PlsPerLot *DecimalNumber `xml:"PlsPerLot,omitempty" json:"PlsPerLot,omitempty"`
+
+	PlsPerTrad *DecimalNumber `xml:"PlsPerTrad,omitempty" json:"PlsPerTrad,omitempty"`
+
+	CstPrePmtPnltyInd *YesNoIndicator `xml:"CstPrePmtPnltyInd,omitempty" json:"CstPrePmtPnltyInd,omitempty"`
+
+	LotId *Max35Text `xml:"LotId,omitempty" json:"LotId,omitempty"`
+
+	CstPrePmtYld *PercentageRate `xml:"CstPrePmtYld,omitempty" json:"CstPrePmtYld,omitempty"`
+
+	WghtdAvrgCpn *PercentageRate `xml:"WghtdAvrgCpn,omitempty" json:"WghtdAvrgCpn,omitempty"`
+
+	WghtdAvrgLife *DecimalNumber `xml:"WghtdAvrgLife,omitempty" json:"WghtdAvrgLife,omitempty"`
+
+	WghtdAvrgLn *DecimalNumber `xml:"WghtdAvrgLn,omitempty" json:"WghtdAvrgLn,omitempty"`
+
+	WghtdAvrgMtrty *DecimalNumber `xml:"WghtdAvrgMtrty,omitempty" json:"WghtdAvrgMtrty,omitempty"`
+
+	InsrdInd *YesNoIndicator `xml:"InsrdInd,omitempty" json:"InsrdInd,omitempty"`
+
+	BkQlfdInd *YesNoIndicator `xml:"BkQlfdInd,omitempty" json:"BkQlfdInd,omitempty"`
+
+	YldClctn []*YieldCalculation6 `xml:"YldClctn,omitempty" json:"YldClctn,omitempty"`
+
+	IntrstTp *InterestType3Code `xml:"IntrstTp,omitempty" json:"IntrstTp,omitempty"`
+
+	InstrmStrTp *InstrumentSubStructureType2Choice `xml:"InstrmStrTp,omitempty" json:"InstrmStrTp,omitempty"`
+
+	GblTp *GlobalNote2Choice `xml:"GblTp,omitempty" json:"GblTp,omitempty"`
+
+	PotntlEuroSysElgblty *YesNoIndicator `xml:"PotntlEuroSysElgblty,omitempty" json:"PotntlEuroSysElgblty,omitempty"`
+
+	Geogcs *Max35Text `xml:"Geogcs,omitempty" json:"Geogcs,omitempty"`
+
+	YldRg *AmountOrPercentageRange1 `xml:"YldRg,omitempty" json:"YldRg,omitempty"`
+
+	CpnRg *AmountOrPercentageRange1 `xml:"CpnRg,omitempty" json:"CpnRg,omitempty"`
+
+	Purp *Max256Text `xml:"Purp,omitempty" json:"Purp,omitempty"`
+
+	AltrntvMinTaxInd *YesNoIndicator `xml:"AltrntvMinTaxInd,omitempty" json:"AltrntvMinTaxInd,omitempty"`
+
+	AutoRinvstmt *PercentageRate `xml:"AutoRinvstmt,omitempty" json:"AutoRinvstmt,omitempty"`
+
+	Hrcut *PercentageRate `xml:"Hrcut,omitempty" json:"Hrcut,omitempty"`
+
+	TxConds *TradeTransactionCondition7Choice `xml:"TxConds,omitempty" json:"TxConds,omitempty"`
+
+	LookBck *Number `xml:"LookBck,omitempty" json:"LookBck,omitempty"`
+
+	MaxSbstitn *Number `xml:"MaxSbstitn,omitempty" json:"MaxSbstitn,omitempty"`
+
+	MinIncrmt *FinancialInstrumentQuantity1Choice `xml:"MinIncrmt,omitempty" json:"MinIncrmt,omitempty"`
+
+	MinQty *FinancialInstrumentQuantity1Choice `xml:"MinQty,omitempty" json:"MinQty,omitempty"`
+
+	Pdctn *Max35Text `xml:"Pdctn,omitempty" json:"Pdctn,omitempty"`
+
+	RstrctdInd *YesNoIndicator `xml:"RstrctdInd,omitempty" json:"RstrctdInd,omitempty"`
+
+	PricFrqcy *Frequency35Choice `xml:"PricFrqcy,omitempty" json:"PricFrqcy,omitempty"`
+
+	Sctr *Max35Text `xml:"Sctr,omitempty" json:"Sctr,omitempty"`
+
+	SbstitnFrqcy *Frequency35Choice `xml:"SbstitnFrqcy,omitempty" json:"SbstitnFrqcy,omitempty"`
+
+	SbstitnLft *Number `xml:"SbstitnLft,omitempty" json:"SbstitnLft,omitempty"`
+
+	WhlPoolInd *YesNoIndicator `xml:"WhlPoolInd,omitempty" json:"WhlPoolInd,omitempty"`
+
+	PricSrc *Max35Text `xml:"PricSrc,omitempty" json:"PricSrc,omitempty"`
+
+	PricRg *AmountOrPercentageRange1 `xml:"PricRg,omitempty" json:"PricRg,omitempty"`
+}
+
+type DeemedRateType1Choice struct {
+	Cd *DeemedRateType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type DefaultProcessingOrStandingInstruction1Choice struct {
+	DfltOptnInd *YesNoIndicator `xml:"DfltOptnInd,omitempty" json:"DfltOptnInd,omitempty"`
+
+	StgInstrInd *YesNoIndicator `xml:"StgInstrInd,omitempty" json:"StgInstrInd,omitempty"`
+}
+
+type Derivative4 struct {
+	Futr *Future4 `xml:"Futr,omitempty" json:"Futr,omitempty"`
+
+	Optn *Option15 `xml:"Optn,omitempty" json:"Optn,omitempty"`
 }
 
 type DiscountAmountAndType1 struct {
@@ -1778,6 +7742,24 @@ type DisplayCapabilities1 struct {
 	LineWidth *Max3NumericText `xml:"LineWidth,omitempty" json:"LineWidth,omitempty"`
 }
 
+type DistributionPolicy2Choice struct {
+	Cd *DistributionPolicy1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type DistributionTypeFormat7Choice struct {
+	Cd *DistributionType3Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type DividendTypeFormat9Choice struct {
+	Cd *CorporateActionFrequencyType5Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type DocumentAdjustment1 struct {
 	Amt *ActiveOrHistoricCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
 
@@ -1786,6 +7768,42 @@ type DocumentAdjustment1 struct {
 	Rsn *Max4Text `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
 
 	AddtlInf *Max140Text `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
+type DocumentAmount1 struct {
+	Tp *DocumentAmountType1Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Amt *ActiveOrHistoricCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+}
+
+type DocumentAmountType1Choice struct {
+	Cd *ExternalDocumentAmountType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type DocumentIdentification31 struct {
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LkgTp *ProcessingPosition7Choice `xml:"LkgTp,omitempty" json:"LkgTp,omitempty"`
+}
+
+type DocumentIdentification32 struct {
+	Id *DocumentIdentification3Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	DocNb *DocumentNumber5Choice `xml:"DocNb,omitempty" json:"DocNb,omitempty"`
+
+	LkgTp *ProcessingPosition7Choice `xml:"LkgTp,omitempty" json:"LkgTp,omitempty"`
+}
+
+type DocumentIdentification3Choice struct {
+	AcctSvcrDocId *Max35Text `xml:"AcctSvcrDocId,omitempty" json:"AcctSvcrDocId,omitempty"`
+
+	AcctOwnrDocId *Max35Text `xml:"AcctOwnrDocId,omitempty" json:"AcctOwnrDocId,omitempty"`
+}
+
+type DocumentIdentification9 struct {
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
 }
 
 type DocumentLineIdentification1 struct {
@@ -1804,6 +7822,14 @@ type DocumentLineInformation1 struct {
 	Amt *RemittanceAmount3 `xml:"Amt,omitempty" json:"Amt,omitempty"`
 }
 
+type DocumentLineInformation2 struct {
+	Id []*DocumentLineIdentification1 `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Desc *Max2048Text `xml:"Desc,omitempty" json:"Desc,omitempty"`
+
+	Amt *RemittanceAmount4 `xml:"Amt,omitempty" json:"Amt,omitempty"`
+}
+
 type DocumentLineType1 struct {
 	CdOrPrtry *DocumentLineType1Choice `xml:"CdOrPrtry,omitempty" json:"CdOrPrtry,omitempty"`
 
@@ -1814,6 +7840,32 @@ type DocumentLineType1Choice struct {
 	Cd *ExternalDocumentLineType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type DocumentNumber5Choice struct {
+	ShrtNb *Exact3NumericText `xml:"ShrtNb,omitempty" json:"ShrtNb,omitempty"`
+
+	LngNb *ISO20022MessageIdentificationText `xml:"LngNb,omitempty" json:"LngNb,omitempty"`
+
+	PrtryNb *GenericIdentification36 `xml:"PrtryNb,omitempty" json:"PrtryNb,omitempty"`
+}
+
+type DocumentType1 struct {
+	CdOrPrtry *DocumentType2Choice `xml:"CdOrPrtry,omitempty" json:"CdOrPrtry,omitempty"`
+
+	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
+}
+
+type DocumentType2Choice struct {
+	Cd *ExternalDocumentType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type ElectionTypeFormat3Choice struct {
+	Cd *ElectionMovementType2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
 type EntryDetails9 struct {
@@ -1882,10 +7934,28 @@ type EntryTransaction10 struct {
 	SplmtryData []*SupplementaryData1 `xml:"SplmtryData,omitempty" json:"SplmtryData,omitempty"`
 }
 
+type Equity3 struct {
+	PrefToIncm *PreferenceToIncome5Choice `xml:"PrefToIncm,omitempty" json:"PrefToIncm,omitempty"`
+
+	MtrtyDt *ISODateTime `xml:"MtrtyDt,omitempty" json:"MtrtyDt,omitempty"`
+
+	NonPdAmt *ActiveCurrencyAndAmount `xml:"NonPdAmt,omitempty" json:"NonPdAmt,omitempty"`
+
+	ParVal *ActiveCurrencyAndAmount `xml:"ParVal,omitempty" json:"ParVal,omitempty"`
+
+	VtngRghtsPerShr *Number `xml:"VtngRghtsPerShr,omitempty" json:"VtngRghtsPerShr,omitempty"`
+}
+
 type EquivalentAmount2 struct {
 	Amt *ActiveOrHistoricCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
 
 	CcyOfTrf *ActiveOrHistoricCurrencyCode `xml:"CcyOfTrf,omitempty" json:"CcyOfTrf,omitempty"`
+}
+
+type EventSequenceTypeFormat1Choice struct {
+	Cd *EventSequenceType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
 type ExchangeRate1 struct {
@@ -1896,6 +7966,12 @@ type ExchangeRate1 struct {
 	RateTp *ExchangeRateType1Code `xml:"RateTp,omitempty" json:"RateTp,omitempty"`
 
 	CtrctId *Max35Text `xml:"CtrctId,omitempty" json:"CtrctId,omitempty"`
+}
+
+type ExposureType22Choice struct {
+	Cd *ExposureType12Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
 type FIToFICustomerCreditTransferV08 struct {
@@ -1928,10 +8004,36 @@ type FIToFIPaymentStatusReportV10 struct {
 	SplmtryData []*SupplementaryData1 `xml:"SplmtryData,omitempty" json:"SplmtryData,omitempty"`
 }
 
+type FailingReason11 struct {
+	Cd *FailingReason16Choice `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	AddtlRsnInf *Max210Text `xml:"AddtlRsnInf,omitempty" json:"AddtlRsnInf,omitempty"`
+}
+
+type FailingReason16Choice struct {
+	Cd *FailingReason4Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type FailingStatus13Choice struct {
+	NoSpcfdRsn *NoReasonCode `xml:"NoSpcfdRsn,omitempty" json:"NoSpcfdRsn,omitempty"`
+
+	Rsn []*FailingReason11 `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
+}
+
 type FinancialIdentificationSchemeName1Choice struct {
 	Cd *ExternalFinancialInstitutionIdentification1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type FinancialInstitutionCreditTransferV11 struct {
+	GrpHdr *GroupHeader113 `xml:"GrpHdr,omitempty" json:"GrpHdr,omitempty"`
+
+	CdtTrfTxInf []*CreditTransferTransaction62 `xml:"CdtTrfTxInf,omitempty" json:"CdtTrfTxInf,omitempty"`
+
+	SplmtryData []*SupplementaryData1 `xml:"SplmtryData,omitempty" json:"SplmtryData,omitempty"`
 }
 
 type FinancialInstitutionIdentification18 struct {
@@ -1948,12 +8050,390 @@ type FinancialInstitutionIdentification18 struct {
 	Othr *GenericFinancialIdentification1 `xml:"Othr,omitempty" json:"Othr,omitempty"`
 }
 
+type FinancialInstitutionIdentification23 struct {
+	BICFI *BICFIDec2014Identifier `xml:"BICFI,omitempty" json:"BICFI,omitempty"`
+
+	ClrSysMmbId *ClearingSystemMemberIdentification2 `xml:"ClrSysMmbId,omitempty" json:"ClrSysMmbId,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+
+	Nm *Max140Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
+
+	PstlAdr *PostalAddress27 `xml:"PstlAdr,omitempty" json:"PstlAdr,omitempty"`
+
+	Othr *GenericFinancialIdentification1 `xml:"Othr,omitempty" json:"Othr,omitempty"`
+}
+
+type FinancialInstrument21 struct {
+	ClssTp *Max35Text `xml:"ClssTp,omitempty" json:"ClssTp,omitempty"`
+
+	SctiesForm *FormOfSecurity1Code `xml:"SctiesForm,omitempty" json:"SctiesForm,omitempty"`
+
+	DstrbtnPlcy *DistributionPolicy1Code `xml:"DstrbtnPlcy,omitempty" json:"DstrbtnPlcy,omitempty"`
+
+	PdctGrp *Max140Text `xml:"PdctGrp,omitempty" json:"PdctGrp,omitempty"`
+
+	UmbrllNm *Max35Text `xml:"UmbrllNm,omitempty" json:"UmbrllNm,omitempty"`
+
+	BaseCcy *ActiveCurrencyCode `xml:"BaseCcy,omitempty" json:"BaseCcy,omitempty"`
+
+	DnmtnCcy *ActiveCurrencyCode `xml:"DnmtnCcy,omitempty" json:"DnmtnCcy,omitempty"`
+
+	ReqdNAVCcy *ActiveOrHistoricCurrencyCode `xml:"ReqdNAVCcy,omitempty" json:"ReqdNAVCcy,omitempty"`
+
+	DualFndInd *YesNoIndicator `xml:"DualFndInd,omitempty" json:"DualFndInd,omitempty"`
+
+	CtryOfDmcl *CountryCode `xml:"CtryOfDmcl,omitempty" json:"CtryOfDmcl,omitempty"`
+
+	RegdDstrbtnCtry []*CountryCode `xml:"RegdDstrbtnCtry,omitempty" json:"RegdDstrbtnCtry,omitempty"`
+}
+
+type FinancialInstrument97 struct {
+	Eqty *Equity3 `xml:"Eqty,omitempty" json:"Eqty,omitempty"`
+
+	Warrt *Warrant4 `xml:"Warrt,omitempty" json:"Warrt,omitempty"`
+
+	Debt *Debt5 `xml:"Debt,omitempty" json:"Debt,omitempty"`
+
+	Deriv *Derivative4 `xml:"Deriv,omitempty" json:"Deriv,omitempty"`
+}
+
+type FinancialInstrumentAttributes107 struct {
+	FinInstrmId *SecurityIdentification19 `xml:"FinInstrmId,omitempty" json:"FinInstrmId,omitempty"`
+
+	PlcOfListg *MarketIdentification3Choice `xml:"PlcOfListg,omitempty" json:"PlcOfListg,omitempty"`
+
+	DayCntBsis *InterestComputationMethodFormat4Choice `xml:"DayCntBsis,omitempty" json:"DayCntBsis,omitempty"`
+
+	ClssfctnTp *ClassificationType32Choice `xml:"ClssfctnTp,omitempty" json:"ClssfctnTp,omitempty"`
+
+	OptnStyle *OptionStyle8Choice `xml:"OptnStyle,omitempty" json:"OptnStyle,omitempty"`
+
+	DnmtnCcy *ActiveOrHistoricCurrencyCode `xml:"DnmtnCcy,omitempty" json:"DnmtnCcy,omitempty"`
+
+	NxtCpnDt *ISODate `xml:"NxtCpnDt,omitempty" json:"NxtCpnDt,omitempty"`
+
+	FltgRateFxgDt *ISODate `xml:"FltgRateFxgDt,omitempty" json:"FltgRateFxgDt,omitempty"`
+
+	MtrtyDt *ISODate `xml:"MtrtyDt,omitempty" json:"MtrtyDt,omitempty"`
+
+	IsseDt *ISODate `xml:"IsseDt,omitempty" json:"IsseDt,omitempty"`
+
+	NxtCllblDt *ISODate `xml:"NxtCllblDt,omitempty" json:"NxtCllblDt,omitempty"`
+
+	PutblDt *ISODate `xml:"PutblDt,omitempty" json:"PutblDt,omitempty"`
+
+	DtdDt *ISODate `xml:"DtdDt,omitempty" json:"DtdDt,omitempty"`
+
+	ConvsDt *ISODate `xml:"ConvsDt,omitempty" json:"ConvsDt,omitempty"`
+
+	PrvsFctr *RateFormat12Choice `xml:"PrvsFctr,omitempty" json:"PrvsFctr,omitempty"`
+
+	NxtFctr *RateFormat12Choice `xml:"NxtFctr,omitempty" json:"NxtFctr,omitempty"`
+
+	IntrstRate *RateFormat3Choice `xml:"IntrstRate,omitempty" json:"IntrstRate,omitempty"`
+
+	NxtIntrstRate *RateFormat3Choice `xml:"NxtIntrstRate,omitempty" json:"NxtIntrstRate,omitempty"`
+
+	MinNmnlQty *FinancialInstrumentQuantity33Choice `xml:"MinNmnlQty,omitempty" json:"MinNmnlQty,omitempty"`
+
+	MinQtyToInst *FinancialInstrumentQuantity33Choice `xml:"MinQtyToInst,omitempty" json:"MinQtyToInst,omitempty"`
+
+	MinMltplQtyToInst *FinancialInstrumentQuantity33Choice `xml:"MinMltplQtyToInst,omitempty" json:"MinMltplQtyToInst,omitempty"`
+
+	CtrctSz *FinancialInstrumentQuantity33Choice `xml:"CtrctSz,omitempty" json:"CtrctSz,omitempty"`
+
+	IssePric *PriceFormat45Choice `xml:"IssePric,omitempty" json:"IssePric,omitempty"`
+}
+
+type FinancialInstrumentAttributes108 struct {
+	FinInstrmId *SecurityIdentification19 `xml:"FinInstrmId,omitempty" json:"FinInstrmId,omitempty"`
+
+	PlcOfListg *MarketIdentification3Choice `xml:"PlcOfListg,omitempty" json:"PlcOfListg,omitempty"`
+
+	DayCntBsis *InterestComputationMethodFormat4Choice `xml:"DayCntBsis,omitempty" json:"DayCntBsis,omitempty"`
+
+	ClssfctnTp *ClassificationType32Choice `xml:"ClssfctnTp,omitempty" json:"ClssfctnTp,omitempty"`
+
+	OptnStyle *OptionStyle8Choice `xml:"OptnStyle,omitempty" json:"OptnStyle,omitempty"`
+
+	DnmtnCcy *ActiveOrHistoricCurrencyCode `xml:"DnmtnCcy,omitempty" json:"DnmtnCcy,omitempty"`
+
+	NxtCpnDt *ISODate `xml:"NxtCpnDt,omitempty" json:"NxtCpnDt,omitempty"`
+
+	XpryDt *ISODate `xml:"XpryDt,omitempty" json:"XpryDt,omitempty"`
+
+	FltgRateFxgDt *ISODate `xml:"FltgRateFxgDt,omitempty" json:"FltgRateFxgDt,omitempty"`
+
+	MtrtyDt *ISODate `xml:"MtrtyDt,omitempty" json:"MtrtyDt,omitempty"`
+
+	IsseDt *ISODate `xml:"IsseDt,omitempty" json:"IsseDt,omitempty"`
+
+	NxtCllblDt *ISODate `xml:"NxtCllblDt,omitempty" json:"NxtCllblDt,omitempty"`
+
+	PutblDt *ISODate `xml:"PutblDt,omitempty" json:"PutblDt,omitempty"`
+
+	DtdDt *ISODate `xml:"DtdDt,omitempty" json:"DtdDt,omitempty"`
+
+	ConvsDt *ISODate `xml:"ConvsDt,omitempty" json:"ConvsDt,omitempty"`
+
+	IntrstRate *RateFormat3Choice `xml:"IntrstRate,omitempty" json:"IntrstRate,omitempty"`
+
+	NxtIntrstRate *RateFormat3Choice `xml:"NxtIntrstRate,omitempty" json:"NxtIntrstRate,omitempty"`
+
+	PctgOfDebtClm *RateFormat3Choice `xml:"PctgOfDebtClm,omitempty" json:"PctgOfDebtClm,omitempty"`
+
+	PrvsFctr *RateFormat12Choice `xml:"PrvsFctr,omitempty" json:"PrvsFctr,omitempty"`
+
+	NxtFctr *RateFormat12Choice `xml:"NxtFctr,omitempty" json:"NxtFctr,omitempty"`
+
+	WarrtParity *QuantityToQuantityRatio1 `xml:"WarrtParity,omitempty" json:"WarrtParity,omitempty"`
+
+	MinNmnlQty *FinancialInstrumentQuantity33Choice `xml:"MinNmnlQty,omitempty" json:"MinNmnlQty,omitempty"`
+
+	CtrctSz *FinancialInstrumentQuantity33Choice `xml:"CtrctSz,omitempty" json:"CtrctSz,omitempty"`
+}
+
+type FinancialInstrumentAttributes110 struct {
+	SctyId *SecurityIdentification19 `xml:"SctyId,omitempty" json:"SctyId,omitempty"`
+
+	Qty *DecimalNumber `xml:"Qty,omitempty" json:"Qty,omitempty"`
+
+	RnncblEntitlmntStsTp *RenounceableEntitlementStatusTypeFormat3Choice `xml:"RnncblEntitlmntStsTp,omitempty" json:"RnncblEntitlmntStsTp,omitempty"`
+
+	FrctnDspstn *FractionDispositionType25Choice `xml:"FrctnDspstn,omitempty" json:"FrctnDspstn,omitempty"`
+
+	IntrmdtSctiesToUndrlygRatio *QuantityToQuantityRatio1 `xml:"IntrmdtSctiesToUndrlygRatio,omitempty" json:"IntrmdtSctiesToUndrlygRatio,omitempty"`
+
+	MktPric *AmountPrice2 `xml:"MktPric,omitempty" json:"MktPric,omitempty"`
+
+	XpryDt *DateFormat30Choice `xml:"XpryDt,omitempty" json:"XpryDt,omitempty"`
+
+	PstngDt *DateFormat30Choice `xml:"PstngDt,omitempty" json:"PstngDt,omitempty"`
+
+	TradgPrd *Period11 `xml:"TradgPrd,omitempty" json:"TradgPrd,omitempty"`
+
+	UinstdBal *BalanceFormat11Choice `xml:"UinstdBal,omitempty" json:"UinstdBal,omitempty"`
+
+	InstdBal *BalanceFormat11Choice `xml:"InstdBal,omitempty" json:"InstdBal,omitempty"`
+}
+
+type FinancialInstrumentAttributes111 struct {
+	PlcOfListg *MarketIdentification3Choice `xml:"PlcOfListg,omitempty" json:"PlcOfListg,omitempty"`
+
+	DayCntBsis *InterestComputationMethodFormat4Choice `xml:"DayCntBsis,omitempty" json:"DayCntBsis,omitempty"`
+
+	RegnForm *FormOfSecurity6Choice `xml:"RegnForm,omitempty" json:"RegnForm,omitempty"`
+
+	PmtFrqcy *Frequency23Choice `xml:"PmtFrqcy,omitempty" json:"PmtFrqcy,omitempty"`
+
+	PmtSts *SecuritiesPaymentStatus5Choice `xml:"PmtSts,omitempty" json:"PmtSts,omitempty"`
+
+	VarblRateChngFrqcy *Frequency23Choice `xml:"VarblRateChngFrqcy,omitempty" json:"VarblRateChngFrqcy,omitempty"`
+
+	ClssfctnTp *ClassificationType32Choice `xml:"ClssfctnTp,omitempty" json:"ClssfctnTp,omitempty"`
+
+	OptnStyle *OptionStyle8Choice `xml:"OptnStyle,omitempty" json:"OptnStyle,omitempty"`
+
+	OptnTp *OptionType6Choice `xml:"OptnTp,omitempty" json:"OptnTp,omitempty"`
+
+	DnmtnCcy *ActiveOrHistoricCurrencyCode `xml:"DnmtnCcy,omitempty" json:"DnmtnCcy,omitempty"`
+
+	CpnDt *ISODate `xml:"CpnDt,omitempty" json:"CpnDt,omitempty"`
+
+	XpryDt *ISODate `xml:"XpryDt,omitempty" json:"XpryDt,omitempty"`
+
+	FltgRateFxgDt *ISODate `xml:"FltgRateFxgDt,omitempty" json:"FltgRateFxgDt,omitempty"`
+
+	MtrtyDt *ISODate `xml:"MtrtyDt,omitempty" json:"MtrtyDt,omitempty"`
+
+	IsseDt *ISODate `xml:"IsseDt,omitempty" json:"IsseDt,omitempty"`
+
+	NxtCllblDt *ISODate `xml:"NxtCllblDt,omitempty" json:"NxtCllblDt,omitempty"`
+
+	PutblDt *ISODate `xml:"PutblDt,omitempty" json:"PutblDt,omitempty"`
+
+	DtdDt *ISODate `xml:"DtdDt,omitempty" json:"DtdDt,omitempty"`
+
+	FrstPmtDt *ISODate `xml:"FrstPmtDt,omitempty" json:"FrstPmtDt,omitempty"`
+
+	PrvsFctr *BaseOneRate `xml:"PrvsFctr,omitempty" json:"PrvsFctr,omitempty"`
+
+	CurFctr *BaseOneRate `xml:"CurFctr,omitempty" json:"CurFctr,omitempty"`
+
+	NxtFctr *BaseOneRate `xml:"NxtFctr,omitempty" json:"NxtFctr,omitempty"`
+
+	IntrstRate *PercentageRate `xml:"IntrstRate,omitempty" json:"IntrstRate,omitempty"`
+
+	YldToMtrtyRate *PercentageRate `xml:"YldToMtrtyRate,omitempty" json:"YldToMtrtyRate,omitempty"`
+
+	NxtIntrstRate *PercentageRate `xml:"NxtIntrstRate,omitempty" json:"NxtIntrstRate,omitempty"`
+
+	IndxRateBsis *PercentageRate `xml:"IndxRateBsis,omitempty" json:"IndxRateBsis,omitempty"`
+
+	CpnAttchdNb *Number22Choice `xml:"CpnAttchdNb,omitempty" json:"CpnAttchdNb,omitempty"`
+
+	PoolNb *GenericIdentification37 `xml:"PoolNb,omitempty" json:"PoolNb,omitempty"`
+
+	VarblRateInd *YesNoIndicator `xml:"VarblRateInd,omitempty" json:"VarblRateInd,omitempty"`
+
+	CllblInd *YesNoIndicator `xml:"CllblInd,omitempty" json:"CllblInd,omitempty"`
+
+	PutblInd *YesNoIndicator `xml:"PutblInd,omitempty" json:"PutblInd,omitempty"`
+
+	MktOrIndctvPric *PriceType4Choice `xml:"MktOrIndctvPric,omitempty" json:"MktOrIndctvPric,omitempty"`
+
+	ExrcPric *Price7 `xml:"ExrcPric,omitempty" json:"ExrcPric,omitempty"`
+
+	SbcptPric *Price7 `xml:"SbcptPric,omitempty" json:"SbcptPric,omitempty"`
+
+	ConvsPric *Price7 `xml:"ConvsPric,omitempty" json:"ConvsPric,omitempty"`
+
+	StrkPric *Price7 `xml:"StrkPric,omitempty" json:"StrkPric,omitempty"`
+
+	MinNmnlQty *FinancialInstrumentQuantity33Choice `xml:"MinNmnlQty,omitempty" json:"MinNmnlQty,omitempty"`
+
+	CtrctSz *FinancialInstrumentQuantity33Choice `xml:"CtrctSz,omitempty" json:"CtrctSz,omitempty"`
+
+	UndrlygFinInstrmId []*SecurityIdentification19 `xml:"UndrlygFinInstrmId,omitempty" json:"UndrlygFinInstrmId,omitempty"`
+
+	FinInstrmAttrAddtlDtls *Max350Text `xml:"FinInstrmAttrAddtlDtls,omitempty" json:"FinInstrmAttrAddtlDtls,omitempty"`
+}
+
+type FinancialInstrumentForm2 struct {
+	BookgApprnc *Appearance3Choice `xml:"BookgApprnc,omitempty" json:"BookgApprnc,omitempty"`
+
+	LglForm *FormOfSecurity8Choice `xml:"LglForm,omitempty" json:"LglForm,omitempty"`
+}
+
 type FinancialInstrumentQuantity1Choice struct {
 	Unit *DecimalNumber `xml:"Unit,omitempty" json:"Unit,omitempty"`
 
 	FaceAmt *ImpliedCurrencyAndAmount `xml:"FaceAmt,omitempty" json:"FaceAmt,omitempty"`
 
 	AmtsdVal *ImpliedCurrencyAndAmount `xml:"AmtsdVal,omitempty" json:"AmtsdVal,omitempty"`
+}
+
+type FinancialInstrumentQuantity33Choice struct {
+	Unit *DecimalNumber `xml:"Unit,omitempty" json:"Unit,omitempty"`
+
+	FaceAmt *ImpliedCurrencyAndAmount `xml:"FaceAmt,omitempty" json:"FaceAmt,omitempty"`
+
+	AmtsdVal *ImpliedCurrencyAndAmount `xml:"AmtsdVal,omitempty" json:"AmtsdVal,omitempty"`
+
+	DgtlTknUnit *Max30DecimalNumber `xml:"DgtlTknUnit,omitempty" json:"DgtlTknUnit,omitempty"`
+}
+
+type FinancialInstrumentQuantity34Choice struct {
+	Unit *DecimalNumber `xml:"Unit,omitempty" json:"Unit,omitempty"`
+
+	FaceAmt *ImpliedCurrencyAndAmount `xml:"FaceAmt,omitempty" json:"FaceAmt,omitempty"`
+
+	AmtsdVal *ImpliedCurrencyAndAmount `xml:"AmtsdVal,omitempty" json:"AmtsdVal,omitempty"`
+
+	Cd *Quantity4Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	DgtlTknUnit *Max30DecimalNumber `xml:"DgtlTknUnit,omitempty" json:"DgtlTknUnit,omitempty"`
+}
+
+type FinancialInstrumentQuantity35Choice struct {
+	Unit *DecimalNumber `xml:"Unit,omitempty" json:"Unit,omitempty"`
+
+	FaceAmt *ImpliedCurrencyAndAmount `xml:"FaceAmt,omitempty" json:"FaceAmt,omitempty"`
+
+	AmtsdVal *ImpliedCurrencyAndAmount `xml:"AmtsdVal,omitempty" json:"AmtsdVal,omitempty"`
+
+	Cd *Quantity5Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	DgtlTknUnit *Max30DecimalNumber `xml:"DgtlTknUnit,omitempty" json:"DgtlTknUnit,omitempty"`
+}
+
+type ForeignExchangeTerms19 struct {
+	UnitCcy *ActiveCurrencyCode `xml:"UnitCcy,omitempty" json:"UnitCcy,omitempty"`
+
+	QtdCcy *ActiveCurrencyCode `xml:"QtdCcy,omitempty" json:"QtdCcy,omitempty"`
+
+	XchgRate *BaseOneRate `xml:"XchgRate,omitempty" json:"XchgRate,omitempty"`
+}
+
+type ForeignExchangeTerms23 struct {
+	UnitCcy *ActiveCurrencyCode `xml:"UnitCcy,omitempty" json:"UnitCcy,omitempty"`
+
+	QtdCcy *ActiveCurrencyCode `xml:"QtdCcy,omitempty" json:"QtdCcy,omitempty"`
+
+	XchgRate *BaseOneRate `xml:"XchgRate,omitempty" json:"XchgRate,omitempty"`
+
+	RsltgAmt *ActiveCurrencyAndAmount `xml:"RsltgAmt,omitempty" json:"RsltgAmt,omitempty"`
+}
+
+type ForeignExchangeTerms24 struct {
+	UnitCcy *ActiveCurrencyCode `xml:"UnitCcy,omitempty" json:"UnitCcy,omitempty"`
+
+	QtdCcy *ActiveCurrencyCode `xml:"QtdCcy,omitempty" json:"QtdCcy,omitempty"`
+
+	XchgRate *BaseOneRate `xml:"XchgRate,omitempty" json:"XchgRate,omitempty"`
+
+	RsltgAmt *ActiveCurrencyAndAmount `xml:"RsltgAmt,omitempty" json:"RsltgAmt,omitempty"`
+}
+
+type ForeignExchangeTerms34 struct {
+	UnitCcy *ActiveOrHistoricCurrencyCode `xml:"UnitCcy,omitempty" json:"UnitCcy,omitempty"`
+
+	QtdCcy *ActiveOrHistoricCurrencyCode `xml:"QtdCcy,omitempty" json:"QtdCcy,omitempty"`
+
+	XchgRate *BaseOneRate `xml:"XchgRate,omitempty" json:"XchgRate,omitempty"`
+
+	QtnDt *ISODateTime `xml:"QtnDt,omitempty" json:"QtnDt,omitempty"`
+
+	QtgInstn *PartyIdentification120Choice `xml:"QtgInstn,omitempty" json:"QtgInstn,omitempty"`
+}
+
+type FormOfSecurity6Choice struct {
+	Cd *FormOfSecurity1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type FormOfSecurity8Choice struct {
+	Cd *FormOfSecurity1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type FractionDispositionType25Choice struct {
+	Cd *FractionDispositionType9Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type FractionDispositionType26Choice struct {
+	Cd *FractionDispositionType8Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type FractionDispositionType27Choice struct {
+	Cd *FractionDispositionType11Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Frequency22Choice struct {
+	Cd *EventFrequency7Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Frequency23Choice struct {
+	Cd *EventFrequency3Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Frequency35Choice struct {
+	Cd *Frequency5Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
 type Frequency36Choice struct {
@@ -1982,12 +8462,46 @@ type FromToAmountRange1 struct {
 	ToAmt *AmountRangeBoundary1 `xml:"ToAmt,omitempty" json:"ToAmt,omitempty"`
 }
 
+type Future4 struct {
+	CtrctSz *BaseOneRate `xml:"CtrctSz,omitempty" json:"CtrctSz,omitempty"`
+
+	ExrcPric *Price8 `xml:"ExrcPric,omitempty" json:"ExrcPric,omitempty"`
+
+	FutrDt *ISODateTime `xml:"FutrDt,omitempty" json:"FutrDt,omitempty"`
+
+	MinSz *ActiveCurrencyAndAmount `xml:"MinSz,omitempty" json:"MinSz,omitempty"`
+
+	UnitOfMeasr *UnitOfMeasure7Choice `xml:"UnitOfMeasr,omitempty" json:"UnitOfMeasr,omitempty"`
+
+	TmUnit *TimeUnit3Choice `xml:"TmUnit,omitempty" json:"TmUnit,omitempty"`
+
+	AddtlUndrlygAttrbts []*UnderlyingAttributes4 `xml:"AddtlUndrlygAttrbts,omitempty" json:"AddtlUndrlygAttrbts,omitempty"`
+}
+
 type Garnishment3 struct {
 	Tp *GarnishmentType1 `xml:"Tp,omitempty" json:"Tp,omitempty"`
 
 	Grnshee *PartyIdentification135 `xml:"Grnshee,omitempty" json:"Grnshee,omitempty"`
 
 	GrnshmtAdmstr *PartyIdentification135 `xml:"GrnshmtAdmstr,omitempty" json:"GrnshmtAdmstr,omitempty"`
+
+	RefNb *Max140Text `xml:"RefNb,omitempty" json:"RefNb,omitempty"`
+
+	Dt *ISODate `xml:"Dt,omitempty" json:"Dt,omitempty"`
+
+	RmtdAmt *ActiveOrHistoricCurrencyAndAmount `xml:"RmtdAmt,omitempty" json:"RmtdAmt,omitempty"`
+
+	FmlyMdclInsrncInd *TrueFalseIndicator `xml:"FmlyMdclInsrncInd,omitempty" json:"FmlyMdclInsrncInd,omitempty"`
+
+	MplyeeTermntnInd *TrueFalseIndicator `xml:"MplyeeTermntnInd,omitempty" json:"MplyeeTermntnInd,omitempty"`
+}
+
+type Garnishment4 struct {
+	Tp *GarnishmentType1 `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Grnshee *PartyIdentification272 `xml:"Grnshee,omitempty" json:"Grnshee,omitempty"`
+
+	GrnshmtAdmstr *PartyIdentification272 `xml:"GrnshmtAdmstr,omitempty" json:"GrnshmtAdmstr,omitempty"`
 
 	RefNb *Max140Text `xml:"RefNb,omitempty" json:"RefNb,omitempty"`
 
@@ -2036,6 +8550,14 @@ type GenericIdentification1 struct {
 	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
 }
 
+type GenericIdentification13 struct {
+	Id *Max4AlphaNumericText `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	SchmeNm *Max35Text `xml:"SchmeNm,omitempty" json:"SchmeNm,omitempty"`
+
+	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
+}
+
 type GenericIdentification3 struct {
 	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
 
@@ -2060,8 +8582,60 @@ type GenericIdentification32 struct {
 	ShrtNm *Max35Text `xml:"ShrtNm,omitempty" json:"ShrtNm,omitempty"`
 }
 
+type GenericIdentification36 struct {
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
+
+	SchmeNm *Max35Text `xml:"SchmeNm,omitempty" json:"SchmeNm,omitempty"`
+}
+
+type GenericIdentification37 struct {
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
+}
+
+type GenericIdentification47 struct {
+	Id *Exact4AlphaNumericText `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Issr *Max4AlphaNumericText `xml:"Issr,omitempty" json:"Issr,omitempty"`
+
+	SchmeNm *Max4AlphaNumericText `xml:"SchmeNm,omitempty" json:"SchmeNm,omitempty"`
+}
+
+type GenericIdentification56 struct {
+	Id *Exact4AlphaNumericText `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
+
+	SchmeNm *Max35Text `xml:"SchmeNm,omitempty" json:"SchmeNm,omitempty"`
+
+	Bal *DecimalNumber `xml:"Bal,omitempty" json:"Bal,omitempty"`
+}
+
+type GenericIdentification78 struct {
+	Tp *GenericIdentification30 `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+}
+
+type GenericIdentification80 struct {
+	Tp *GenericIdentification30 `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+}
+
 type GenericOrganisationIdentification1 struct {
 	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	SchmeNm *OrganisationIdentificationSchemeName1Choice `xml:"SchmeNm,omitempty" json:"SchmeNm,omitempty"`
+
+	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
+}
+
+type GenericOrganisationIdentification3 struct {
+	Id *Max256Text `xml:"Id,omitempty" json:"Id,omitempty"`
 
 	SchmeNm *OrganisationIdentificationSchemeName1Choice `xml:"SchmeNm,omitempty" json:"SchmeNm,omitempty"`
 
@@ -2074,6 +8648,80 @@ type GenericPersonIdentification1 struct {
 	SchmeNm *PersonIdentificationSchemeName1Choice `xml:"SchmeNm,omitempty" json:"SchmeNm,omitempty"`
 
 	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
+}
+
+type GenericPersonIdentification2 struct {
+	Id *Max256Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	SchmeNm *PersonIdentificationSchemeName1Choice `xml:"SchmeNm,omitempty" json:"SchmeNm,omitempty"`
+
+	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
+}
+
+type GlobalNote2Choice struct {
+	Cd *GlobalNote1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type GrossDividendRateFormat35Choice struct {
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	AmtAndRateSts *AmountAndRateStatus1 `xml:"AmtAndRateSts,omitempty" json:"AmtAndRateSts,omitempty"`
+
+	RateTpAndAmtAndRateSts *RateTypeAndAmountAndStatus55 `xml:"RateTpAndAmtAndRateSts,omitempty" json:"RateTpAndAmtAndRateSts,omitempty"`
+}
+
+type GrossDividendRateFormat36Choice struct {
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	AmtAndRateSts *AmountAndRateStatus1 `xml:"AmtAndRateSts,omitempty" json:"AmtAndRateSts,omitempty"`
+
+	RateTpAndAmtAndRateSts *RateTypeAndAmountAndStatus55 `xml:"RateTpAndAmtAndRateSts,omitempty" json:"RateTpAndAmtAndRateSts,omitempty"`
+
+	NotSpcfdRate *RateType13Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+}
+
+type GrossDividendRateFormat37Choice struct {
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	AmtAndRateSts *AmountAndRateStatus1 `xml:"AmtAndRateSts,omitempty" json:"AmtAndRateSts,omitempty"`
+
+	RateTpAndAmtAndRateSts *RateTypeAndAmountAndStatus57 `xml:"RateTpAndAmtAndRateSts,omitempty" json:"RateTpAndAmtAndRateSts,omitempty"`
+}
+
+type GrossDividendRateFormat38Choice struct {
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	AmtAndRateSts *AmountAndRateStatus1 `xml:"AmtAndRateSts,omitempty" json:"AmtAndRateSts,omitempty"`
+
+	RateTpAndAmtAndRateSts *RateTypeAndAmountAndStatus57 `xml:"RateTpAndAmtAndRateSts,omitempty" json:"RateTpAndAmtAndRateSts,omitempty"`
+
+	NotSpcfdRate *RateType13Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+}
+
+type GroupHeader113 struct {
+	MsgId *Max35Text `xml:"MsgId,omitempty" json:"MsgId,omitempty"`
+
+	CreDtTm *ISODateTime `xml:"CreDtTm,omitempty" json:"CreDtTm,omitempty"`
+
+	BtchBookg *BatchBookingIndicator `xml:"BtchBookg,omitempty" json:"BtchBookg,omitempty"`
+
+	NbOfTxs *Max15NumericText `xml:"NbOfTxs,omitempty" json:"NbOfTxs,omitempty"`
+
+	CtrlSum *DecimalNumber `xml:"CtrlSum,omitempty" json:"CtrlSum,omitempty"`
+
+	TtlIntrBkSttlmAmt *ActiveCurrencyAndAmount `xml:"TtlIntrBkSttlmAmt,omitempty" json:"TtlIntrBkSttlmAmt,omitempty"`
+
+	IntrBkSttlmDt *ISODate `xml:"IntrBkSttlmDt,omitempty" json:"IntrBkSttlmDt,omitempty"`
+
+	SttlmInf *SettlementInstruction15 `xml:"SttlmInf,omitempty" json:"SttlmInf,omitempty"`
+
+	PmtTpInf *PaymentTypeInformation28 `xml:"PmtTpInf,omitempty" json:"PmtTpInf,omitempty"`
+
+	InstgAgt *BranchAndFinancialInstitutionIdentification8 `xml:"InstgAgt,omitempty" json:"InstgAgt,omitempty"`
+
+	InstdAgt *BranchAndFinancialInstitutionIdentification8 `xml:"InstdAgt,omitempty" json:"InstdAgt,omitempty"`
 }
 
 type GroupHeader81 struct {
@@ -2166,10 +8814,30 @@ type GroupHeader93 struct {
 	InstdAgt *BranchAndFinancialInstitutionIdentification6 `xml:"InstdAgt,omitempty" json:"InstdAgt,omitempty"`
 }
 
+type HoldIndicator6 struct {
+	Ind *YesNoIndicator `xml:"Ind,omitempty" json:"Ind,omitempty"`
+
+	Rsn []*RegistrationReason5 `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
+}
+
+type IdentificationFormat3Choice struct {
+	ShrtId *Exact3UpperCaseAlphaNumericText `xml:"ShrtId,omitempty" json:"ShrtId,omitempty"`
+
+	LngId *Max30Text `xml:"LngId,omitempty" json:"LngId,omitempty"`
+
+	PrtryId *GenericIdentification36 `xml:"PrtryId,omitempty" json:"PrtryId,omitempty"`
+}
+
 type IdentificationSource3Choice struct {
 	Cd *ExternalFinancialInstrumentIdentificationType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type IdentificationType42Choice struct {
+	Cd *TypeOfIdentification1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
 type ImplementationSpecification1 struct {
@@ -2190,8 +8858,44 @@ type ImpliedCurrencyAmountRange1Choice struct {
 	NEQAmt *ImpliedCurrencyAndAmount `xml:"NEQAmt,omitempty" json:"NEQAmt,omitempty"`
 }
 
+type IndicativeOrMarketPrice7Choice struct {
+	IndctvPric *PriceFormat45Choice `xml:"IndctvPric,omitempty" json:"IndctvPric,omitempty"`
+
+	MktPric *PriceFormat45Choice `xml:"MktPric,omitempty" json:"MktPric,omitempty"`
+}
+
+type IndicativeOrMarketPrice8Choice struct {
+	IndctvPric *PriceFormat50Choice `xml:"IndctvPric,omitempty" json:"IndctvPric,omitempty"`
+
+	MktPric *PriceFormat50Choice `xml:"MktPric,omitempty" json:"MktPric,omitempty"`
+}
+
+type InformationTypeFormat4Choice struct {
+	Cd *CorporateActionInformationType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type InitialPhysicalForm3Choice struct {
+	Cd *InitialPhysicalForm2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type InitialPhysicalForm4Choice struct {
+	Cd *InitialPhysicalForm1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type InstructionForCreditorAgent1 struct {
 	Cd *Instruction3Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	InstrInf *Max140Text `xml:"InstrInf,omitempty" json:"InstrInf,omitempty"`
+}
+
+type InstructionForCreditorAgent3 struct {
+	Cd *ExternalCreditorAgentInstruction1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	InstrInf *Max140Text `xml:"InstrInf,omitempty" json:"InstrInf,omitempty"`
 }
@@ -2200,6 +8904,36 @@ type InstructionForNextAgent1 struct {
 	Cd *Instruction4Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	InstrInf *Max140Text `xml:"InstrInf,omitempty" json:"InstrInf,omitempty"`
+}
+
+type InstrumentSubStructureType2Choice struct {
+	Cd *InstrumentSubStructureType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type InterestComputationMethodFormat4Choice struct {
+	Cd *InterestComputationMethod2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type InterestRateUsedForPaymentFormat7Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	RateTpAndAmtAndRateSts *RateTypeAndAmountAndStatus24 `xml:"RateTpAndAmtAndRateSts,omitempty" json:"RateTpAndAmtAndRateSts,omitempty"`
+}
+
+type InterestRateUsedForPaymentFormat8Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	RateTpAndAmtAndRateSts *RateTypeAndAmountAndStatus24 `xml:"RateTpAndAmtAndRateSts,omitempty" json:"RateTpAndAmtAndRateSts,omitempty"`
+
+	NotSpcfdRate *RateType13Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
 }
 
 type InterestRecord2 struct {
@@ -2224,10 +8958,110 @@ type InterestType1Choice struct {
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
+type Intermediary44 struct {
+	Id *PartyIdentification136 `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Role *Role6Choice `xml:"Role,omitempty" json:"Role,omitempty"`
+
+	Acct *Account29 `xml:"Acct,omitempty" json:"Acct,omitempty"`
+}
+
+type IntermediateSecuritiesDistributionTypeFormat15Choice struct {
+	Cd *IntermediateSecurityDistributionType5Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type InvestorCapacity4Choice struct {
+	Cd *Eligibility1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type InvestorRestrictionType3Choice struct {
+	Cd *InvestorRestrictionType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type InvestorType3Choice struct {
+	Cd *InvestorType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Issuance5 struct {
+	IssePlc *MICIdentifier `xml:"IssePlc,omitempty" json:"IssePlc,omitempty"`
+
+	CtryOfIsse *CountryCode `xml:"CtryOfIsse,omitempty" json:"CtryOfIsse,omitempty"`
+
+	IsseDt *ISODate `xml:"IsseDt,omitempty" json:"IsseDt,omitempty"`
+
+	AnncmntDt *ISODateTime `xml:"AnncmntDt,omitempty" json:"AnncmntDt,omitempty"`
+
+	ISINVldFr *ISODate `xml:"ISINVldFr,omitempty" json:"ISINVldFr,omitempty"`
+
+	IssrOrg *Organisation38 `xml:"IssrOrg,omitempty" json:"IssrOrg,omitempty"`
+
+	IsseNmnlAmt *FinancialInstrumentQuantity1Choice `xml:"IsseNmnlAmt,omitempty" json:"IsseNmnlAmt,omitempty"`
+
+	FullIssdAmt *ActiveCurrencyAndAmount `xml:"FullIssdAmt,omitempty" json:"FullIssdAmt,omitempty"`
+
+	IsseSz *Number `xml:"IsseSz,omitempty" json:"IsseSz,omitempty"`
+
+	IssePric *PriceValue1 `xml:"IssePric,omitempty" json:"IssePric,omitempty"`
+
+	IssncDstrbtn *SecuritiesTransactionType31Choice `xml:"IssncDstrbtn,omitempty" json:"IssncDstrbtn,omitempty"`
+
+	GovngLaw []*Jurisdiction1 `xml:"GovngLaw,omitempty" json:"GovngLaw,omitempty"`
+}
+
+type IssuerOfferorTaxabilityIndicator1Choice struct {
+	Cd *IssuerTaxability2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification47 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Jurisdiction1 struct {
+	Id *Max70Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Ctry *CountryCode `xml:"Ctry,omitempty" json:"Ctry,omitempty"`
+}
+
+type LegalRestrictions4Choice struct {
+	Cd *LegalRestrictions1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type LegalRestrictions5Choice struct {
+	Cd *LegalRestrictions2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type LetterOfGuarantee4Choice struct {
+	Ind *YesNoIndicator `xml:"Ind,omitempty" json:"Ind,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Linkages41 struct {
+	PrcgPos *ProcessingPosition9Choice `xml:"PrcgPos,omitempty" json:"PrcgPos,omitempty"`
+
+	SctiesSttlmTxId *Max35Text `xml:"SctiesSttlmTxId,omitempty" json:"SctiesSttlmTxId,omitempty"`
+}
+
 type LocalInstrument2Choice struct {
 	Cd *ExternalLocalInstrument1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type LotteryTypeFormat4Choice struct {
+	Cd *LotteryType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
 type MandateRelatedInformation14 struct {
@@ -2258,6 +9092,76 @@ type MandateSetupReason1Choice struct {
 	Prtry *Max70Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
+type MarketClientSide6Choice struct {
+	Cd *MarketClientSide1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type MarketIdentification1Choice struct {
+	MktIdrCd *MICIdentifier `xml:"MktIdrCd,omitempty" json:"MktIdrCd,omitempty"`
+
+	Desc *Max35Text `xml:"Desc,omitempty" json:"Desc,omitempty"`
+}
+
+type MarketIdentification3Choice struct {
+	MktIdrCd *MICIdentifier `xml:"MktIdrCd,omitempty" json:"MktIdrCd,omitempty"`
+
+	Desc *Max35Text `xml:"Desc,omitempty" json:"Desc,omitempty"`
+}
+
+type MarketIdentification84 struct {
+	Id *MarketIdentification1Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Tp *MarketType8Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
+}
+
+type MarketIdentification89 struct {
+	Id *MarketIdentification1Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Tp *MarketType15Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
+}
+
+type MarketType15Choice struct {
+	Cd *MarketType4Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type MarketType8Choice struct {
+	Cd *MarketType2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type MatchingStatus24Choice struct {
+	Mtchd *ProprietaryReason4 `xml:"Mtchd,omitempty" json:"Mtchd,omitempty"`
+
+	Umtchd *UnmatchedStatus16Choice `xml:"Umtchd,omitempty" json:"Umtchd,omitempty"`
+
+	Prtry *ProprietaryStatusAndReason6 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type MaturityRedemptionType3Choice struct {
+	Cd *MaturityRedemptionType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type MessageHeader1 struct {
+	MsgId *Max35Text `xml:"MsgId,omitempty" json:"MsgId,omitempty"`
+
+	CreDtTm *ISODateTime `xml:"CreDtTm,omitempty" json:"CreDtTm,omitempty"`
+}
+
+type MessageHeader12 struct {
+	MsgId *Max35Text `xml:"MsgId,omitempty" json:"MsgId,omitempty"`
+
+	CreDtTm *ISODateTime `xml:"CreDtTm,omitempty" json:"CreDtTm,omitempty"`
+
+	OrgnlBizInstr *OriginalBusinessInstruction1 `xml:"OrgnlBizInstr,omitempty" json:"OrgnlBizInstr,omitempty"`
+}
+
 type MessageIdentification2 struct {
 	MsgNmId *Max35Text `xml:"MsgNmId,omitempty" json:"MsgNmId,omitempty"`
 
@@ -2268,6 +9172,78 @@ type NameAndAddress16 struct {
 	Nm *Max140Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
 
 	Adr *PostalAddress24 `xml:"Adr,omitempty" json:"Adr,omitempty"`
+}
+
+type NameAndAddress4 struct {
+	Nm *Max350Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
+
+	Adr *PostalAddress1 `xml:"Adr,omitempty" json:"Adr,omitempty"`
+}
+
+type NameAndAddress5 struct {
+	Nm *Max350Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
+
+	Adr *PostalAddress1 `xml:"Adr,omitempty" json:"Adr,omitempty"`
+}
+
+type NetDividendRateFormat37Choice struct {
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	AmtAndRateSts *AmountAndRateStatus1 `xml:"AmtAndRateSts,omitempty" json:"AmtAndRateSts,omitempty"`
+
+	RateTpAndAmtAndRateSts *RateTypeAndAmountAndStatus56 `xml:"RateTpAndAmtAndRateSts,omitempty" json:"RateTpAndAmtAndRateSts,omitempty"`
+}
+
+type NetDividendRateFormat38Choice struct {
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	AmtAndRateSts *AmountAndRateStatus1 `xml:"AmtAndRateSts,omitempty" json:"AmtAndRateSts,omitempty"`
+
+	RateTpAndAmtAndRateSts *RateTypeAndAmountAndStatus56 `xml:"RateTpAndAmtAndRateSts,omitempty" json:"RateTpAndAmtAndRateSts,omitempty"`
+
+	NotSpcfdRate *RateValueType7Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+}
+
+type NetDividendRateFormat39Choice struct {
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	AmtAndRateSts *AmountAndRateStatus1 `xml:"AmtAndRateSts,omitempty" json:"AmtAndRateSts,omitempty"`
+
+	RateTpAndAmtAndRateSts *RateTypeAndAmountAndStatus58 `xml:"RateTpAndAmtAndRateSts,omitempty" json:"RateTpAndAmtAndRateSts,omitempty"`
+
+	NotSpcfdRate *RateValueType7Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+}
+
+type NetDividendRateFormat40Choice struct {
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	AmtAndRateSts *AmountAndRateStatus1 `xml:"AmtAndRateSts,omitempty" json:"AmtAndRateSts,omitempty"`
+
+	RateTpAndAmtAndRateSts *RateTypeAndAmountAndStatus58 `xml:"RateTpAndAmtAndRateSts,omitempty" json:"RateTpAndAmtAndRateSts,omitempty"`
+}
+
+type NettingEligibility4Choice struct {
+	Ind *YesNoIndicator `xml:"Ind,omitempty" json:"Ind,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type NonEligibleProceedsIndicator5Choice struct {
+	Cd *NonEligibleProceedsIndicator2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Number22Choice struct {
+	Shrt *Exact3NumericText `xml:"Shrt,omitempty" json:"Shrt,omitempty"`
+
+	Lng *GenericIdentification1 `xml:"Lng,omitempty" json:"Lng,omitempty"`
+}
+
+type Number3Choice struct {
+	Shrt *Exact3NumericText `xml:"Shrt,omitempty" json:"Shrt,omitempty"`
+
+	Lng *Exact5NumericText `xml:"Lng,omitempty" json:"Lng,omitempty"`
 }
 
 type NumberAndSumOfTransactions1 struct {
@@ -2292,12 +9268,144 @@ type NumberOfTransactionsPerStatus5 struct {
 	DtldCtrlSum *DecimalNumber `xml:"DtldCtrlSum,omitempty" json:"DtldCtrlSum,omitempty"`
 }
 
+type OfferTypeFormat12Choice struct {
+	Cd *OfferType4Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type OpeningClosing3Choice struct {
+	Cd *OpeningClosing1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Option15 struct {
+	OptnSttlmStyle *SettleStyle2Choice `xml:"OptnSttlmStyle,omitempty" json:"OptnSttlmStyle,omitempty"`
+
+	ConvsDt *ISODateTime `xml:"ConvsDt,omitempty" json:"ConvsDt,omitempty"`
+
+	StrkPric *Price8 `xml:"StrkPric,omitempty" json:"StrkPric,omitempty"`
+
+	MinExrcblQty *FinancialInstrumentQuantity1Choice `xml:"MinExrcblQty,omitempty" json:"MinExrcblQty,omitempty"`
+
+	ConvsPrd *DateTimePeriod1Choice `xml:"ConvsPrd,omitempty" json:"ConvsPrd,omitempty"`
+
+	OptnStyle *OptionStyle1Choice `xml:"OptnStyle,omitempty" json:"OptnStyle,omitempty"`
+
+	OptnTp *OptionType8Choice `xml:"OptnTp,omitempty" json:"OptnTp,omitempty"`
+
+	StrkVal *Number `xml:"StrkVal,omitempty" json:"StrkVal,omitempty"`
+
+	StrkMltplr *Number `xml:"StrkMltplr,omitempty" json:"StrkMltplr,omitempty"`
+
+	InstrmAssgnmtMtd *AssignmentMethod2Choice `xml:"InstrmAssgnmtMtd,omitempty" json:"InstrmAssgnmtMtd,omitempty"`
+
+	VrsnNb *Number `xml:"VrsnNb,omitempty" json:"VrsnNb,omitempty"`
+
+	XpryLctn *Max4AlphaNumericText `xml:"XpryLctn,omitempty" json:"XpryLctn,omitempty"`
+
+	Stdstn *Standardisation3Choice `xml:"Stdstn,omitempty" json:"Stdstn,omitempty"`
+
+	TradgPtyRole *OptionParty3Choice `xml:"TradgPtyRole,omitempty" json:"TradgPtyRole,omitempty"`
+
+	CtrctSz *BaseOneRate `xml:"CtrctSz,omitempty" json:"CtrctSz,omitempty"`
+
+	AddtlUndrlygAttrbts []*UnderlyingAttributes4 `xml:"AddtlUndrlygAttrbts,omitempty" json:"AddtlUndrlygAttrbts,omitempty"`
+}
+
+type OptionAvailabilityStatus3Choice struct {
+	Cd *OptionAvailabilityStatus1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type OptionFeaturesFormat28Choice struct {
+	Cd *OptionFeatures13Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type OptionFeaturesFormat29Choice struct {
+	Cd *OptionFeatures14Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type OptionNumber1Choice struct {
+	Nb *Exact3NumericText `xml:"Nb,omitempty" json:"Nb,omitempty"`
+
+	Cd *OptionNumber1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+}
+
+type OptionParty3Choice struct {
+	Cd []*OptionParty1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type OptionStyle1Choice struct {
+	Cd *OptionStyle1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification13 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type OptionStyle8Choice struct {
+	Cd *OptionStyle2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type OptionType6Choice struct {
+	Cd *OptionType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type OptionType8Choice struct {
+	Cd []*OptionType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Organisation38 struct {
+	Nm *Max140Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
+
+	Id *PartyIdentification177Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Purp *Max35Text `xml:"Purp,omitempty" json:"Purp,omitempty"`
+
+	TaxtnCtry *CountryCode `xml:"TaxtnCtry,omitempty" json:"TaxtnCtry,omitempty"`
+
+	RegnCtry *CountryCode `xml:"RegnCtry,omitempty" json:"RegnCtry,omitempty"`
+
+	RegnDt *ISODate `xml:"RegnDt,omitempty" json:"RegnDt,omitempty"`
+
+	TaxIdNb *Max35Text `xml:"TaxIdNb,omitempty" json:"TaxIdNb,omitempty"`
+
+	NtlRegnNb *Max35Text `xml:"NtlRegnNb,omitempty" json:"NtlRegnNb,omitempty"`
+
+	PstlAdr []*PostalAddress3 `xml:"PstlAdr,omitempty" json:"PstlAdr,omitempty"`
+
+	PmryComAdr *CommunicationAddress3 `xml:"PmryComAdr,omitempty" json:"PmryComAdr,omitempty"`
+
+	ScndryComAdr *CommunicationAddress3 `xml:"ScndryComAdr,omitempty" json:"ScndryComAdr,omitempty"`
+}
+
 type OrganisationIdentification29 struct {
 	AnyBIC *AnyBICDec2014Identifier `xml:"AnyBIC,omitempty" json:"AnyBIC,omitempty"`
 
 	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
 
 	Othr []*GenericOrganisationIdentification1 `xml:"Othr,omitempty" json:"Othr,omitempty"`
+}
+
+type OrganisationIdentification39 struct {
+	AnyBIC *AnyBICDec2014Identifier `xml:"AnyBIC,omitempty" json:"AnyBIC,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+
+	Othr []*GenericOrganisationIdentification3 `xml:"Othr,omitempty" json:"Othr,omitempty"`
 }
 
 type OrganisationIdentificationSchemeName1Choice struct {
@@ -2310,6 +9418,22 @@ type OriginalAndCurrentQuantities1 struct {
 	FaceAmt *ImpliedCurrencyAndAmount `xml:"FaceAmt,omitempty" json:"FaceAmt,omitempty"`
 
 	AmtsdVal *ImpliedCurrencyAndAmount `xml:"AmtsdVal,omitempty" json:"AmtsdVal,omitempty"`
+}
+
+type OriginalAndCurrentQuantities6 struct {
+	ShrtLngPos *ShortLong1Code `xml:"ShrtLngPos,omitempty" json:"ShrtLngPos,omitempty"`
+
+	FaceAmt *ImpliedCurrencyAndAmount `xml:"FaceAmt,omitempty" json:"FaceAmt,omitempty"`
+
+	AmtsdVal *ImpliedCurrencyAndAmount `xml:"AmtsdVal,omitempty" json:"AmtsdVal,omitempty"`
+}
+
+type OriginalBusinessInstruction1 struct {
+	MsgId *Max35Text `xml:"MsgId,omitempty" json:"MsgId,omitempty"`
+
+	MsgNmId *Max35Text `xml:"MsgNmId,omitempty" json:"MsgNmId,omitempty"`
+
+	CreDtTm *ISODateTime `xml:"CreDtTm,omitempty" json:"CreDtTm,omitempty"`
 }
 
 type OriginalBusinessQuery1 struct {
@@ -2422,6 +9546,62 @@ type OriginalTransactionReference28 struct {
 	Purp *Purpose2Choice `xml:"Purp,omitempty" json:"Purp,omitempty"`
 }
 
+type OtherAmounts40 struct {
+	AcrdIntrstAmt *AmountAndDirection44 `xml:"AcrdIntrstAmt,omitempty" json:"AcrdIntrstAmt,omitempty"`
+
+	ChrgsFees *AmountAndDirection44 `xml:"ChrgsFees,omitempty" json:"ChrgsFees,omitempty"`
+
+	CtryNtlFdrlTax *AmountAndDirection44 `xml:"CtryNtlFdrlTax,omitempty" json:"CtryNtlFdrlTax,omitempty"`
+
+	TradAmt *AmountAndDirection44 `xml:"TradAmt,omitempty" json:"TradAmt,omitempty"`
+
+	ExctgBrkrAmt *AmountAndDirection44 `xml:"ExctgBrkrAmt,omitempty" json:"ExctgBrkrAmt,omitempty"`
+
+	IsseDscntAllwnc *AmountAndDirection44 `xml:"IsseDscntAllwnc,omitempty" json:"IsseDscntAllwnc,omitempty"`
+
+	PmtLevyTax *AmountAndDirection44 `xml:"PmtLevyTax,omitempty" json:"PmtLevyTax,omitempty"`
+
+	LclTax *AmountAndDirection44 `xml:"LclTax,omitempty" json:"LclTax,omitempty"`
+
+	LclTaxCtrySpcfc *AmountAndDirection44 `xml:"LclTaxCtrySpcfc,omitempty" json:"LclTaxCtrySpcfc,omitempty"`
+
+	LclBrkrComssn *AmountAndDirection44 `xml:"LclBrkrComssn,omitempty" json:"LclBrkrComssn,omitempty"`
+
+	Mrgn *AmountAndDirection44 `xml:"Mrgn,omitempty" json:"Mrgn,omitempty"`
+
+	Othr *AmountAndDirection44 `xml:"Othr,omitempty" json:"Othr,omitempty"`
+
+	RgltryAmt *AmountAndDirection44 `xml:"RgltryAmt,omitempty" json:"RgltryAmt,omitempty"`
+
+	ShppgAmt *AmountAndDirection44 `xml:"ShppgAmt,omitempty" json:"ShppgAmt,omitempty"`
+
+	SpclCncssn *AmountAndDirection44 `xml:"SpclCncssn,omitempty" json:"SpclCncssn,omitempty"`
+
+	StmpDty *AmountAndDirection44 `xml:"StmpDty,omitempty" json:"StmpDty,omitempty"`
+
+	StockXchgTax *AmountAndDirection44 `xml:"StockXchgTax,omitempty" json:"StockXchgTax,omitempty"`
+
+	TrfTax *AmountAndDirection44 `xml:"TrfTax,omitempty" json:"TrfTax,omitempty"`
+
+	TxTax *AmountAndDirection44 `xml:"TxTax,omitempty" json:"TxTax,omitempty"`
+
+	ValAddedTax *AmountAndDirection44 `xml:"ValAddedTax,omitempty" json:"ValAddedTax,omitempty"`
+
+	WhldgTax *AmountAndDirection44 `xml:"WhldgTax,omitempty" json:"WhldgTax,omitempty"`
+
+	NetGnLoss *AmountAndDirection44 `xml:"NetGnLoss,omitempty" json:"NetGnLoss,omitempty"`
+
+	CsmptnTax *AmountAndDirection44 `xml:"CsmptnTax,omitempty" json:"CsmptnTax,omitempty"`
+
+	AcrdCptlstnAmt *AmountAndDirection44 `xml:"AcrdCptlstnAmt,omitempty" json:"AcrdCptlstnAmt,omitempty"`
+
+	BookVal *AmountAndDirection44 `xml:"BookVal,omitempty" json:"BookVal,omitempty"`
+
+	CollMntrAmt *AmountAndDirection44 `xml:"CollMntrAmt,omitempty" json:"CollMntrAmt,omitempty"`
+
+	RsrchFee *AmountAndDirection44 `xml:"RsrchFee,omitempty" json:"RsrchFee,omitempty"`
+}
+
 type OtherContact1 struct {
 	ChanlTp *Max4Text `xml:"ChanlTp,omitempty" json:"ChanlTp,omitempty"`
 
@@ -2434,6 +9614,20 @@ type OtherIdentification1 struct {
 	Sfx *Max16Text `xml:"Sfx,omitempty" json:"Sfx,omitempty"`
 
 	Tp *IdentificationSource3Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
+}
+
+type OtherParties43 struct {
+	Invstr []*PartyIdentificationAndAccount197 `xml:"Invstr,omitempty" json:"Invstr,omitempty"`
+
+	QlfdFrgnIntrmy *PartyIdentificationAndAccount198 `xml:"QlfdFrgnIntrmy,omitempty" json:"QlfdFrgnIntrmy,omitempty"`
+
+	StockXchg *PartyIdentificationAndAccount165 `xml:"StockXchg,omitempty" json:"StockXchg,omitempty"`
+
+	TradRgltr *PartyIdentificationAndAccount165 `xml:"TradRgltr,omitempty" json:"TradRgltr,omitempty"`
+
+	TrptyAgt *PartyIdentificationAndAccount198 `xml:"TrptyAgt,omitempty" json:"TrptyAgt,omitempty"`
+
+	Brkr *PartyIdentificationAndAccount198 `xml:"Brkr,omitempty" json:"Brkr,omitempty"`
 }
 
 type Pagination1 struct {
@@ -2460,6 +9654,62 @@ type Party44Choice struct {
 	FIId *BranchAndFinancialInstitutionIdentification6 `xml:"FIId,omitempty" json:"FIId,omitempty"`
 }
 
+type Party52Choice struct {
+	OrgId *OrganisationIdentification39 `xml:"OrgId,omitempty" json:"OrgId,omitempty"`
+
+	PrvtId *PersonIdentification18 `xml:"PrvtId,omitempty" json:"PrvtId,omitempty"`
+}
+
+type PartyIdentification120Choice struct {
+	AnyBIC *AnyBICDec2014Identifier `xml:"AnyBIC,omitempty" json:"AnyBIC,omitempty"`
+
+	PrtryId *GenericIdentification36 `xml:"PrtryId,omitempty" json:"PrtryId,omitempty"`
+
+	NmAndAdr *NameAndAddress5 `xml:"NmAndAdr,omitempty" json:"NmAndAdr,omitempty"`
+}
+
+type PartyIdentification122Choice struct {
+	AnyBIC *AnyBICDec2014Identifier `xml:"AnyBIC,omitempty" json:"AnyBIC,omitempty"`
+
+	NmAndAdr *NameAndAddress5 `xml:"NmAndAdr,omitempty" json:"NmAndAdr,omitempty"`
+
+	Ctry *CountryCode `xml:"Ctry,omitempty" json:"Ctry,omitempty"`
+}
+
+type PartyIdentification127Choice struct {
+	AnyBIC *AnyBICDec2014Identifier `xml:"AnyBIC,omitempty" json:"AnyBIC,omitempty"`
+
+	PrtryId *GenericIdentification36 `xml:"PrtryId,omitempty" json:"PrtryId,omitempty"`
+}
+
+type PartyIdentification129Choice struct {
+	AnyBIC *AnyBICDec2014Identifier `xml:"AnyBIC,omitempty" json:"AnyBIC,omitempty"`
+
+	PrtryId *GenericIdentification36 `xml:"PrtryId,omitempty" json:"PrtryId,omitempty"`
+
+	NmAndAdr *NameAndAddress5 `xml:"NmAndAdr,omitempty" json:"NmAndAdr,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+}
+
+type PartyIdentification133Choice struct {
+	BICFI *BICFIDec2014Identifier `xml:"BICFI,omitempty" json:"BICFI,omitempty"`
+
+	NmAndAdr *NameAndAddress5 `xml:"NmAndAdr,omitempty" json:"NmAndAdr,omitempty"`
+
+	PrtryId *GenericIdentification36 `xml:"PrtryId,omitempty" json:"PrtryId,omitempty"`
+}
+
+type PartyIdentification134Choice struct {
+	AnyBIC *AnyBICDec2014Identifier `xml:"AnyBIC,omitempty" json:"AnyBIC,omitempty"`
+
+	PrtryId *GenericIdentification36 `xml:"PrtryId,omitempty" json:"PrtryId,omitempty"`
+
+	NmAndAdr *NameAndAddress5 `xml:"NmAndAdr,omitempty" json:"NmAndAdr,omitempty"`
+
+	Ctry *CountryCode `xml:"Ctry,omitempty" json:"Ctry,omitempty"`
+}
+
 type PartyIdentification135 struct {
 	Nm *Max140Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
 
@@ -2470,6 +9720,236 @@ type PartyIdentification135 struct {
 	CtryOfRes *CountryCode `xml:"CtryOfRes,omitempty" json:"CtryOfRes,omitempty"`
 
 	CtctDtls *Contact4 `xml:"CtctDtls,omitempty" json:"CtctDtls,omitempty"`
+}
+
+type PartyIdentification136 struct {
+	Id *PartyIdentification120Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+}
+
+type PartyIdentification143 struct {
+	Id *PartyIdentification122Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	PrcgId *Max35Text `xml:"PrcgId,omitempty" json:"PrcgId,omitempty"`
+
+	AltrnId []*AlternatePartyIdentification7 `xml:"AltrnId,omitempty" json:"AltrnId,omitempty"`
+}
+
+type PartyIdentification144 struct {
+	Id *PartyIdentification127Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+}
+
+type PartyIdentification146 struct {
+	Id *PartyIdentification122Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+
+	AltrnId *AlternatePartyIdentification7 `xml:"AltrnId,omitempty" json:"AltrnId,omitempty"`
+
+	PrcgDt *DateAndDateTime2Choice `xml:"PrcgDt,omitempty" json:"PrcgDt,omitempty"`
+
+	PrcgId *Max35Text `xml:"PrcgId,omitempty" json:"PrcgId,omitempty"`
+
+	AddtlInf *PartyTextInformation1 `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
+type PartyIdentification148 struct {
+	Id *PartyIdentification122Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+
+	PrcgId *Max35Text `xml:"PrcgId,omitempty" json:"PrcgId,omitempty"`
+}
+
+type PartyIdentification149 struct {
+	Id *PartyIdentification134Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+}
+
+type PartyIdentification15 struct {
+	Ctry *CountryCode `xml:"Ctry,omitempty" json:"Ctry,omitempty"`
+
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+}
+
+type PartyIdentification177Choice struct {
+	AnyBIC *AnyBICDec2014Identifier `xml:"AnyBIC,omitempty" json:"AnyBIC,omitempty"`
+
+	PrtryId *GenericIdentification1 `xml:"PrtryId,omitempty" json:"PrtryId,omitempty"`
+}
+
+type PartyIdentification272 struct {
+	Nm *Max140Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
+
+	PstlAdr *PostalAddress27 `xml:"PstlAdr,omitempty" json:"PstlAdr,omitempty"`
+
+	Id *Party52Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	CtryOfRes *CountryCode `xml:"CtryOfRes,omitempty" json:"CtryOfRes,omitempty"`
+
+	CtctDtls *Contact13 `xml:"CtctDtls,omitempty" json:"CtctDtls,omitempty"`
+}
+
+type PartyIdentificationAndAccount162 struct {
+	Id *PartyIdentification120Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	CshAcct *CashAccountIdentification5Choice `xml:"CshAcct,omitempty" json:"CshAcct,omitempty"`
+
+	PrcgId *Max35Text `xml:"PrcgId,omitempty" json:"PrcgId,omitempty"`
+
+	AltrnId *AlternatePartyIdentification7 `xml:"AltrnId,omitempty" json:"AltrnId,omitempty"`
+}
+
+type PartyIdentificationAndAccount164 struct {
+	Id *PartyIdentification120Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+
+	AltrnId *AlternatePartyIdentification7 `xml:"AltrnId,omitempty" json:"AltrnId,omitempty"`
+
+	CshAcct *CashAccountIdentification5Choice `xml:"CshAcct,omitempty" json:"CshAcct,omitempty"`
+
+	ChrgsAcct *CashAccountIdentification5Choice `xml:"ChrgsAcct,omitempty" json:"ChrgsAcct,omitempty"`
+
+	ComssnAcct *CashAccountIdentification5Choice `xml:"ComssnAcct,omitempty" json:"ComssnAcct,omitempty"`
+
+	TaxAcct *CashAccountIdentification5Choice `xml:"TaxAcct,omitempty" json:"TaxAcct,omitempty"`
+
+	AddtlInf *PartyTextInformation2 `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
+type PartyIdentificationAndAccount165 struct {
+	Id *PartyIdentification120Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+
+	AltrnId *AlternatePartyIdentification7 `xml:"AltrnId,omitempty" json:"AltrnId,omitempty"`
+
+	PrcgId *Max35Text `xml:"PrcgId,omitempty" json:"PrcgId,omitempty"`
+
+	AddtlInf *PartyTextInformation1 `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
+type PartyIdentificationAndAccount171 struct {
+	Id *PartyIdentification133Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+
+	AltrnId *AlternatePartyIdentification7 `xml:"AltrnId,omitempty" json:"AltrnId,omitempty"`
+
+	CshAcct *CashAccountIdentification5Choice `xml:"CshAcct,omitempty" json:"CshAcct,omitempty"`
+
+	ChrgsAcct *CashAccountIdentification5Choice `xml:"ChrgsAcct,omitempty" json:"ChrgsAcct,omitempty"`
+
+	ComssnAcct *CashAccountIdentification5Choice `xml:"ComssnAcct,omitempty" json:"ComssnAcct,omitempty"`
+
+	TaxAcct *CashAccountIdentification5Choice `xml:"TaxAcct,omitempty" json:"TaxAcct,omitempty"`
+
+	AddtlInf *PartyTextInformation2 `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
+type PartyIdentificationAndAccount172 struct {
+	Id *PartyIdentification133Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	CshAcct *CashAccountIdentification5Choice `xml:"CshAcct,omitempty" json:"CshAcct,omitempty"`
+
+	PrcgId *Max35Text `xml:"PrcgId,omitempty" json:"PrcgId,omitempty"`
+
+	AltrnId *AlternatePartyIdentification7 `xml:"AltrnId,omitempty" json:"AltrnId,omitempty"`
+}
+
+type PartyIdentificationAndAccount195 struct {
+	Id *PartyIdentification120Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+
+	SfkpgAcct *SecuritiesAccount19 `xml:"SfkpgAcct,omitempty" json:"SfkpgAcct,omitempty"`
+
+	BlckChainAdrOrWllt *BlockChainAddressWallet3 `xml:"BlckChainAdrOrWllt,omitempty" json:"BlckChainAdrOrWllt,omitempty"`
+
+	PrcgId *Max35Text `xml:"PrcgId,omitempty" json:"PrcgId,omitempty"`
+}
+
+type PartyIdentificationAndAccount196 struct {
+	Id *PartyIdentification120Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+
+	AltrnId *AlternatePartyIdentification7 `xml:"AltrnId,omitempty" json:"AltrnId,omitempty"`
+
+	SfkpgAcct *SecuritiesAccount19 `xml:"SfkpgAcct,omitempty" json:"SfkpgAcct,omitempty"`
+
+	BlckChainAdrOrWllt *BlockChainAddressWallet3 `xml:"BlckChainAdrOrWllt,omitempty" json:"BlckChainAdrOrWllt,omitempty"`
+
+	PrcgDt *DateAndDateTime2Choice `xml:"PrcgDt,omitempty" json:"PrcgDt,omitempty"`
+
+	PrcgId *Max35Text `xml:"PrcgId,omitempty" json:"PrcgId,omitempty"`
+
+	AddtlInf *PartyTextInformation1 `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
+type PartyIdentificationAndAccount197 struct {
+	Id *PartyIdentification120Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+
+	AltrnId *AlternatePartyIdentification7 `xml:"AltrnId,omitempty" json:"AltrnId,omitempty"`
+
+	Ntlty *CountryCode `xml:"Ntlty,omitempty" json:"Ntlty,omitempty"`
+
+	SfkpgAcct *Max35Text `xml:"SfkpgAcct,omitempty" json:"SfkpgAcct,omitempty"`
+
+	BlckChainAdrOrWllt *Max140Text `xml:"BlckChainAdrOrWllt,omitempty" json:"BlckChainAdrOrWllt,omitempty"`
+
+	PrcgId *Max35Text `xml:"PrcgId,omitempty" json:"PrcgId,omitempty"`
+
+	AddtlInf *PartyTextInformation1 `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
+type PartyIdentificationAndAccount198 struct {
+	Id *PartyIdentification120Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+
+	AltrnId *AlternatePartyIdentification7 `xml:"AltrnId,omitempty" json:"AltrnId,omitempty"`
+
+	SfkpgAcct *Max35Text `xml:"SfkpgAcct,omitempty" json:"SfkpgAcct,omitempty"`
+
+	BlckChainAdrOrWllt *Max140Text `xml:"BlckChainAdrOrWllt,omitempty" json:"BlckChainAdrOrWllt,omitempty"`
+
+	PrcgId *Max35Text `xml:"PrcgId,omitempty" json:"PrcgId,omitempty"`
+
+	AddtlInf *PartyTextInformation1 `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
+type PartyIdentificationAndAccount204 struct {
+	Id *PartyIdentification120Choice `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	SfkpgAcct *Max35Text `xml:"SfkpgAcct,omitempty" json:"SfkpgAcct,omitempty"`
+
+	BlckChainAdrOrWllt *Max140Text `xml:"BlckChainAdrOrWllt,omitempty" json:"BlckChainAdrOrWllt,omitempty"`
+
+	PrcgId *Max35Text `xml:"PrcgId,omitempty" json:"PrcgId,omitempty"`
+
+	AltrnId []*AlternatePartyIdentification7 `xml:"AltrnId,omitempty" json:"AltrnId,omitempty"`
+}
+
+type PartyTextInformation1 struct {
+	DclrtnDtls *Max350Text `xml:"DclrtnDtls,omitempty" json:"DclrtnDtls,omitempty"`
+
+	PtyCtctDtls *Max140Text `xml:"PtyCtctDtls,omitempty" json:"PtyCtctDtls,omitempty"`
+
+	RegnDtls *Max350Text `xml:"RegnDtls,omitempty" json:"RegnDtls,omitempty"`
+}
+
+type PartyTextInformation2 struct {
+	DclrtnDtls *Max350Text `xml:"DclrtnDtls,omitempty" json:"DclrtnDtls,omitempty"`
+
+	PtyCtctDtls *Max140Text `xml:"PtyCtctDtls,omitempty" json:"PtyCtctDtls,omitempty"`
 }
 
 type PaymentCancellationReason5 struct {
@@ -2512,6 +9992,18 @@ type PaymentContext3 struct {
 	FllbckInd *TrueFalseIndicator `xml:"FllbckInd,omitempty" json:"FllbckInd,omitempty"`
 
 	AuthntcnMtd *CardholderAuthentication2 `xml:"AuthntcnMtd,omitempty" json:"AuthntcnMtd,omitempty"`
+}
+
+type PaymentIdentification13 struct {
+	InstrId *Max35Text `xml:"InstrId,omitempty" json:"InstrId,omitempty"`
+
+	EndToEndId *Max35Text `xml:"EndToEndId,omitempty" json:"EndToEndId,omitempty"`
+
+	TxId *Max35Text `xml:"TxId,omitempty" json:"TxId,omitempty"`
+
+	UETR *UUIDv4Identifier `xml:"UETR,omitempty" json:"UETR,omitempty"`
+
+	ClrSysRef *Max35Text `xml:"ClrSysRef,omitempty" json:"ClrSysRef,omitempty"`
 }
 
 type PaymentIdentification6 struct {
@@ -2756,16 +10248,106 @@ type PaymentTypeInformation28 struct {
 	CtgyPurp *CategoryPurpose1Choice `xml:"CtgyPurp,omitempty" json:"CtgyPurp,omitempty"`
 }
 
+type PendingProcessingReason15 struct {
+	Cd *PendingProcessingReason17Choice `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	AddtlRsnInf *Max210Text `xml:"AddtlRsnInf,omitempty" json:"AddtlRsnInf,omitempty"`
+}
+
+type PendingProcessingReason17Choice struct {
+	Cd *PendingProcessingReason4Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type PendingProcessingStatus18Choice struct {
+	NoSpcfdRsn *NoReasonCode `xml:"NoSpcfdRsn,omitempty" json:"NoSpcfdRsn,omitempty"`
+
+	Rsn []*PendingProcessingReason15 `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
+}
+
+type PendingReason16 struct {
+	Cd *PendingReason28Choice `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	AddtlRsnInf *Max210Text `xml:"AddtlRsnInf,omitempty" json:"AddtlRsnInf,omitempty"`
+}
+
+type PendingReason28Choice struct {
+	Cd *PendingReason6Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type PendingReason30 struct {
+	Cd *PendingReason63Choice `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	AddtlRsnInf *Max210Text `xml:"AddtlRsnInf,omitempty" json:"AddtlRsnInf,omitempty"`
+}
+
+type PendingReason63Choice struct {
+	Cd *PendingReason24Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type PendingStatus38Choice struct {
+	NoSpcfdRsn *NoReasonCode `xml:"NoSpcfdRsn,omitempty" json:"NoSpcfdRsn,omitempty"`
+
+	Rsn []*PendingReason16 `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
+}
+
+type PendingStatus67Choice struct {
+	NoSpcfdRsn *NoReasonCode `xml:"NoSpcfdRsn,omitempty" json:"NoSpcfdRsn,omitempty"`
+
+	Rsn []*PendingReason30 `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
+}
+
+type PercentagePrice1 struct {
+	PctgPricTp *PriceRateType3Code `xml:"PctgPricTp,omitempty" json:"PctgPricTp,omitempty"`
+
+	PricVal *PercentageRate `xml:"PricVal,omitempty" json:"PricVal,omitempty"`
+}
+
+type Period11 struct {
+	StartDt *DateFormat45Choice `xml:"StartDt,omitempty" json:"StartDt,omitempty"`
+
+	EndDt *DateFormat45Choice `xml:"EndDt,omitempty" json:"EndDt,omitempty"`
+}
+
+type Period6Choice struct {
+	Prd *Period11 `xml:"Prd,omitempty" json:"Prd,omitempty"`
+
+	PrdCd *DateType8Code `xml:"PrdCd,omitempty" json:"PrdCd,omitempty"`
+}
+
 type PersonIdentification13 struct {
 	DtAndPlcOfBirth *DateAndPlaceOfBirth1 `xml:"DtAndPlcOfBirth,omitempty" json:"DtAndPlcOfBirth,omitempty"`
 
 	Othr []*GenericPersonIdentification1 `xml:"Othr,omitempty" json:"Othr,omitempty"`
 }
 
+type PersonIdentification18 struct {
+	DtAndPlcOfBirth *DateAndPlaceOfBirth1 `xml:"DtAndPlcOfBirth,omitempty" json:"DtAndPlcOfBirth,omitempty"`
+
+	Othr []*GenericPersonIdentification2 `xml:"Othr,omitempty" json:"Othr,omitempty"`
+}
+
 type PersonIdentificationSchemeName1Choice struct {
 	Cd *ExternalPersonIdentification1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type PlaceOfClearingIdentification2 struct {
+	Id *AnyBICDec2014Identifier `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+}
+
+type PlaceOfTradeIdentification1 struct {
+	MktTpAndId *MarketIdentification84 `xml:"MktTpAndId,omitempty" json:"MktTpAndId,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
 }
 
 type PlainCardData1 struct {
@@ -2782,6 +10364,32 @@ type PlainCardData1 struct {
 	TrckData []*TrackData1 `xml:"TrckData,omitempty" json:"TrckData,omitempty"`
 
 	CardSctyCd *CardSecurityInformation1 `xml:"CardSctyCd,omitempty" json:"CardSctyCd,omitempty"`
+}
+
+type Pledgee3 struct {
+	PldgeeTpAndId *PledgeeFormat5Choice `xml:"PldgeeTpAndId,omitempty" json:"PldgeeTpAndId,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+}
+
+type PledgeeFormat5Choice struct {
+	TpAndId *PledgeeTypeAndAnyBICIdentifier2 `xml:"TpAndId,omitempty" json:"TpAndId,omitempty"`
+
+	Id *PledgeeTypeAndText1 `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Prtry *GenericIdentification80 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type PledgeeTypeAndAnyBICIdentifier2 struct {
+	Id *AnyBICDec2014Identifier `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	PldgeeTp *PledgeeType1Code `xml:"PldgeeTp,omitempty" json:"PldgeeTp,omitempty"`
+}
+
+type PledgeeTypeAndText1 struct {
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	PldgeeTp *PledgeeType1Code `xml:"PldgeeTp,omitempty" json:"PldgeeTp,omitempty"`
 }
 
 type PointOfInteraction1 struct {
@@ -2822,6 +10430,24 @@ type PointOfInteractionComponent1 struct {
 	ApprvlNb []*Max70Text `xml:"ApprvlNb,omitempty" json:"ApprvlNb,omitempty"`
 }
 
+type PostalAddress1 struct {
+	AdrTp *AddressType2Code `xml:"AdrTp,omitempty" json:"AdrTp,omitempty"`
+
+	AdrLine []*Max70Text `xml:"AdrLine,omitempty" json:"AdrLine,omitempty"`
+
+	StrtNm *Max70Text `xml:"StrtNm,omitempty" json:"StrtNm,omitempty"`
+
+	BldgNb *Max16Text `xml:"BldgNb,omitempty" json:"BldgNb,omitempty"`
+
+	PstCd *Max16Text `xml:"PstCd,omitempty" json:"PstCd,omitempty"`
+
+	TwnNm *Max35Text `xml:"TwnNm,omitempty" json:"TwnNm,omitempty"`
+
+	CtrySubDvsn *Max35Text `xml:"CtrySubDvsn,omitempty" json:"CtrySubDvsn,omitempty"`
+
+	Ctry *CountryCode `xml:"Ctry,omitempty" json:"Ctry,omitempty"`
+}
+
 type PostalAddress24 struct {
 	AdrTp *AddressType3Choice `xml:"AdrTp,omitempty" json:"AdrTp,omitempty"`
 
@@ -2856,16 +10482,250 @@ type PostalAddress24 struct {
 	AdrLine []*Max70Text `xml:"AdrLine,omitempty" json:"AdrLine,omitempty"`
 }
 
+type PostalAddress27 struct {
+	AdrTp *AddressType3Choice `xml:"AdrTp,omitempty" json:"AdrTp,omitempty"`
+
+	CareOf *Max140Text `xml:"CareOf,omitempty" json:"CareOf,omitempty"`
+
+	Dept *Max70Text `xml:"Dept,omitempty" json:"Dept,omitempty"`
+
+	SubDept *Max70Text `xml:"SubDept,omitempty" json:"SubDept,omitempty"`
+
+	StrtNm *Max140Text `xml:"StrtNm,omitempty" json:"StrtNm,omitempty"`
+
+	BldgNb *Max16Text `xml:"BldgNb,omitempty" json:"BldgNb,omitempty"`
+
+	BldgNm *Max140Text `xml:"BldgNm,omitempty" json:"BldgNm,omitempty"`
+
+	Flr *Max70Text `xml:"Flr,omitempty" json:"Flr,omitempty"`
+
+	UnitNb *Max16Text `xml:"UnitNb,omitempty" json:"UnitNb,omitempty"`
+
+	PstBx *Max16Text `xml:"PstBx,omitempty" json:"PstBx,omitempty"`
+
+	Room *Max70Text `xml:"Room,omitempty" json:"Room,omitempty"`
+
+	PstCd *Max16Text `xml:"PstCd,omitempty" json:"PstCd,omitempty"`
+
+	TwnNm *Max140Text `xml:"TwnNm,omitempty" json:"TwnNm,omitempty"`
+
+	TwnLctnNm *Max140Text `xml:"TwnLctnNm,omitempty" json:"TwnLctnNm,omitempty"`
+
+	DstrctNm *Max140Text `xml:"DstrctNm,omitempty" json:"DstrctNm,omitempty"`
+
+	CtrySubDvsn *Max35Text `xml:"CtrySubDvsn,omitempty" json:"CtrySubDvsn,omitempty"`
+
+	Ctry *CountryCode `xml:"Ctry,omitempty" json:"Ctry,omitempty"`
+
+	AdrLine []*Max70Text `xml:"AdrLine,omitempty" json:"AdrLine,omitempty"`
+}
+
+type PostalAddress3 struct {
+	AdrTp *AddressType1Code `xml:"AdrTp,omitempty" json:"AdrTp,omitempty"`
+
+	MlngInd *YesNoIndicator `xml:"MlngInd,omitempty" json:"MlngInd,omitempty"`
+
+	RegnAdrInd *YesNoIndicator `xml:"RegnAdrInd,omitempty" json:"RegnAdrInd,omitempty"`
+
+	NmAndAdr *NameAndAddress4 `xml:"NmAndAdr,omitempty" json:"NmAndAdr,omitempty"`
+}
+
+type PreferenceToIncome5Choice struct {
+	Cd *PreferenceToIncome1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Price10 struct {
+	Tp *YieldedOrValueType2Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Val *PriceRateOrAmount3Choice `xml:"Val,omitempty" json:"Val,omitempty"`
+}
+
 type Price7 struct {
 	Tp *YieldedOrValueType1Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
 
 	Val *PriceRateOrAmount3Choice `xml:"Val,omitempty" json:"Val,omitempty"`
 }
 
+type Price8 struct {
+	ValTp *PriceValueType3Code `xml:"ValTp,omitempty" json:"ValTp,omitempty"`
+
+	Val *PriceRateOrAmount3Choice `xml:"Val,omitempty" json:"Val,omitempty"`
+
+	PricTp *TypeOfPrice1Code `xml:"PricTp,omitempty" json:"PricTp,omitempty"`
+}
+
+type PriceDetails31 struct {
+	GncCshPricPdPerPdct *PriceFormat44Choice `xml:"GncCshPricPdPerPdct,omitempty" json:"GncCshPricPdPerPdct,omitempty"`
+
+	GncCshPricRcvdPerPdct *PriceFormat65Choice `xml:"GncCshPricRcvdPerPdct,omitempty" json:"GncCshPricRcvdPerPdct,omitempty"`
+
+	CshInLieuOfShrPric *PriceFormat45Choice `xml:"CshInLieuOfShrPric,omitempty" json:"CshInLieuOfShrPric,omitempty"`
+}
+
+type PriceDetails32 struct {
+	GncCshPricPdPerPdct *PriceFormat51Choice `xml:"GncCshPricPdPerPdct,omitempty" json:"GncCshPricPdPerPdct,omitempty"`
+
+	GncCshPricRcvdPerPdct *PriceFormat64Choice `xml:"GncCshPricRcvdPerPdct,omitempty" json:"GncCshPricRcvdPerPdct,omitempty"`
+
+	CshInLieuOfShrPric *PriceFormat50Choice `xml:"CshInLieuOfShrPric,omitempty" json:"CshInLieuOfShrPric,omitempty"`
+}
+
+type PriceFormat44Choice struct {
+	PctgPric *PercentagePrice1 `xml:"PctgPric,omitempty" json:"PctgPric,omitempty"`
+
+	AmtPric *AmountPrice3 `xml:"AmtPric,omitempty" json:"AmtPric,omitempty"`
+
+	NotSpcfdPric *PriceValueType10Code `xml:"NotSpcfdPric,omitempty" json:"NotSpcfdPric,omitempty"`
+
+	IndxPts *DecimalNumber `xml:"IndxPts,omitempty" json:"IndxPts,omitempty"`
+}
+
+type PriceFormat45Choice struct {
+	PctgPric *PercentagePrice1 `xml:"PctgPric,omitempty" json:"PctgPric,omitempty"`
+
+	AmtPric *AmountPrice3 `xml:"AmtPric,omitempty" json:"AmtPric,omitempty"`
+
+	NotSpcfdPric *PriceValueType10Code `xml:"NotSpcfdPric,omitempty" json:"NotSpcfdPric,omitempty"`
+}
+
+type PriceFormat46Choice struct {
+	AmtPric *AmountPrice2 `xml:"AmtPric,omitempty" json:"AmtPric,omitempty"`
+
+	NotSpcfdPric *PriceValueType10Code `xml:"NotSpcfdPric,omitempty" json:"NotSpcfdPric,omitempty"`
+}
+
+type PriceFormat50Choice struct {
+	PctgPric *PercentagePrice1 `xml:"PctgPric,omitempty" json:"PctgPric,omitempty"`
+
+	AmtPric *AmountPrice3 `xml:"AmtPric,omitempty" json:"AmtPric,omitempty"`
+}
+
+type PriceFormat51Choice struct {
+	PctgPric *PercentagePrice1 `xml:"PctgPric,omitempty" json:"PctgPric,omitempty"`
+
+	AmtPric *AmountPrice3 `xml:"AmtPric,omitempty" json:"AmtPric,omitempty"`
+
+	IndxPts *DecimalNumber `xml:"IndxPts,omitempty" json:"IndxPts,omitempty"`
+}
+
+type PriceFormat61Choice struct {
+	AmtPric *AmountPrice6 `xml:"AmtPric,omitempty" json:"AmtPric,omitempty"`
+
+	NotSpcfdPric *PriceValueType10Code `xml:"NotSpcfdPric,omitempty" json:"NotSpcfdPric,omitempty"`
+}
+
+type PriceFormat64Choice struct {
+	PctgPric *PercentagePrice1 `xml:"PctgPric,omitempty" json:"PctgPric,omitempty"`
+
+	AmtPric *AmountPrice3 `xml:"AmtPric,omitempty" json:"AmtPric,omitempty"`
+
+	AmtPricPerFinInstrmQty *AmountPricePerFinancialInstrumentQuantity10 `xml:"AmtPricPerFinInstrmQty,omitempty" json:"AmtPricPerFinInstrmQty,omitempty"`
+
+	AmtPricPerAmt *AmountPricePerAmount2 `xml:"AmtPricPerAmt,omitempty" json:"AmtPricPerAmt,omitempty"`
+
+	IndxPts *DecimalNumber `xml:"IndxPts,omitempty" json:"IndxPts,omitempty"`
+}
+
+type PriceFormat65Choice struct {
+	PctgPric *PercentagePrice1 `xml:"PctgPric,omitempty" json:"PctgPric,omitempty"`
+
+	AmtPric *AmountPrice3 `xml:"AmtPric,omitempty" json:"AmtPric,omitempty"`
+
+	NotSpcfdPric *PriceValueType8Code `xml:"NotSpcfdPric,omitempty" json:"NotSpcfdPric,omitempty"`
+
+	AmtPricPerFinInstrmQty *AmountPricePerFinancialInstrumentQuantity10 `xml:"AmtPricPerFinInstrmQty,omitempty" json:"AmtPricPerFinInstrmQty,omitempty"`
+
+	AmtPricPerAmt *AmountPricePerAmount2 `xml:"AmtPricPerAmt,omitempty" json:"AmtPricPerAmt,omitempty"`
+
+	IndxPts *DecimalNumber `xml:"IndxPts,omitempty" json:"IndxPts,omitempty"`
+}
+
+type PriceInformation20 struct {
+	Tp *TypeOfPrice28Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Val *PriceRateOrAmountOrUnknown2Choice `xml:"Val,omitempty" json:"Val,omitempty"`
+
+	ValTp *YieldedOrValueType1Choice `xml:"ValTp,omitempty" json:"ValTp,omitempty"`
+
+	SrcOfPric *MarketIdentification89 `xml:"SrcOfPric,omitempty" json:"SrcOfPric,omitempty"`
+
+	QtnDt *DateAndDateTime2Choice `xml:"QtnDt,omitempty" json:"QtnDt,omitempty"`
+}
+
 type PriceRateOrAmount3Choice struct {
 	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
 
 	Amt *ActiveOrHistoricCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+}
+
+type PriceRateOrAmountOrUnknown2Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	Amt *ActiveOrHistoricCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	UknwnInd *YesNoIndicator `xml:"UknwnInd,omitempty" json:"UknwnInd,omitempty"`
+}
+
+type PriceType4Choice struct {
+	Mkt *Price7 `xml:"Mkt,omitempty" json:"Mkt,omitempty"`
+
+	Indctv *Price7 `xml:"Indctv,omitempty" json:"Indctv,omitempty"`
+}
+
+type PriceValue1 struct {
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+}
+
+type PriorityNumeric4Choice struct {
+	Nmrc *Exact4NumericText `xml:"Nmrc,omitempty" json:"Nmrc,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type ProcessingPosition7Choice struct {
+	Cd *ProcessingPosition3Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type ProcessingPosition9Choice struct {
+	Cd *ProcessingPosition5Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type ProcessingStatus72Choice struct {
+	AckdAccptd *Reason4 `xml:"AckdAccptd,omitempty" json:"AckdAccptd,omitempty"`
+
+	PdgPrcg *Reason18Choice `xml:"PdgPrcg,omitempty" json:"PdgPrcg,omitempty"`
+
+	Rjctd *Reason18Choice `xml:"Rjctd,omitempty" json:"Rjctd,omitempty"`
+
+	Cmpltd *Reason4 `xml:"Cmpltd,omitempty" json:"Cmpltd,omitempty"`
+
+	Prtry *ProprietaryStatusAndReason6 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type ProcessingStatus88Choice struct {
+	AckdAccptd *AcknowledgedAcceptedStatus21Choice `xml:"AckdAccptd,omitempty" json:"AckdAccptd,omitempty"`
+
+	PdgPrcg *PendingProcessingStatus18Choice `xml:"PdgPrcg,omitempty" json:"PdgPrcg,omitempty"`
+
+	Rjctd *RejectionStatus39Choice `xml:"Rjctd,omitempty" json:"Rjctd,omitempty"`
+
+	Rpr *RepairStatus12Choice `xml:"Rpr,omitempty" json:"Rpr,omitempty"`
+
+	Canc *CancellationStatus24Choice `xml:"Canc,omitempty" json:"Canc,omitempty"`
+
+	PdgCxl *PendingStatus38Choice `xml:"PdgCxl,omitempty" json:"PdgCxl,omitempty"`
+
+	Prtry *ProprietaryStatusAndReason6 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+
+	CxlReqd *ProprietaryReason4 `xml:"CxlReqd,omitempty" json:"CxlReqd,omitempty"`
+
+	ModReqd *ProprietaryReason4 `xml:"ModReqd,omitempty" json:"ModReqd,omitempty"`
 }
 
 type Product2 struct {
@@ -2920,10 +10780,44 @@ type ProprietaryQuantity1 struct {
 	Qty *Max35Text `xml:"Qty,omitempty" json:"Qty,omitempty"`
 }
 
+type ProprietaryQuantity7 struct {
+	ShrtLngPos *ShortLong1Code `xml:"ShrtLngPos,omitempty" json:"ShrtLngPos,omitempty"`
+
+	Qty *DecimalNumber `xml:"Qty,omitempty" json:"Qty,omitempty"`
+
+	QtyTp *Exact4AlphaNumericText `xml:"QtyTp,omitempty" json:"QtyTp,omitempty"`
+
+	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
+
+	SchmeNm *Max35Text `xml:"SchmeNm,omitempty" json:"SchmeNm,omitempty"`
+}
+
+type ProprietaryQuantity8 struct {
+	Qty *DecimalNumber `xml:"Qty,omitempty" json:"Qty,omitempty"`
+
+	QtyTp *Exact4AlphaNumericText `xml:"QtyTp,omitempty" json:"QtyTp,omitempty"`
+
+	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
+
+	SchmeNm *Max35Text `xml:"SchmeNm,omitempty" json:"SchmeNm,omitempty"`
+}
+
+type ProprietaryReason4 struct {
+	Rsn *GenericIdentification30 `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
+
+	AddtlRsnInf *Max210Text `xml:"AddtlRsnInf,omitempty" json:"AddtlRsnInf,omitempty"`
+}
+
 type ProprietaryReference1 struct {
 	Tp *Max35Text `xml:"Tp,omitempty" json:"Tp,omitempty"`
 
 	Ref *Max35Text `xml:"Ref,omitempty" json:"Ref,omitempty"`
+}
+
+type ProprietaryStatusAndReason6 struct {
+	PrtrySts *GenericIdentification30 `xml:"PrtrySts,omitempty" json:"PrtrySts,omitempty"`
+
+	PrtryRsn []*ProprietaryReason4 `xml:"PrtryRsn,omitempty" json:"PrtryRsn,omitempty"`
 }
 
 type ProxyAccountIdentification1 struct {
@@ -2944,16 +10838,498 @@ type Purpose2Choice struct {
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
+type PurposeCode7Choice struct {
+	Cd *SecuritiesAccountPurposeType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type PutType3Choice struct {
+	Cd *PutType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Quantity48Choice struct {
+	Qty *FinancialInstrumentQuantity33Choice `xml:"Qty,omitempty" json:"Qty,omitempty"`
+
+	PrtryQty *ProprietaryQuantity8 `xml:"PrtryQty,omitempty" json:"PrtryQty,omitempty"`
+}
+
+type Quantity49Choice struct {
+	QtyChc *Quantity50Choice `xml:"QtyChc,omitempty" json:"QtyChc,omitempty"`
+
+	PrtryQty *ProprietaryQuantity7 `xml:"PrtryQty,omitempty" json:"PrtryQty,omitempty"`
+}
+
+type Quantity50Choice struct {
+	OrgnlAndCurFaceAmt *OriginalAndCurrentQuantities6 `xml:"OrgnlAndCurFaceAmt,omitempty" json:"OrgnlAndCurFaceAmt,omitempty"`
+
+	SgndQty *SignedQuantityFormat10 `xml:"SgndQty,omitempty" json:"SgndQty,omitempty"`
+}
+
+type Quantity51Choice struct {
+	Qty *FinancialInstrumentQuantity33Choice `xml:"Qty,omitempty" json:"Qty,omitempty"`
+
+	OrgnlAndCurFace *OriginalAndCurrentQuantities1 `xml:"OrgnlAndCurFace,omitempty" json:"OrgnlAndCurFace,omitempty"`
+}
+
+type QuantityAndAccount96 struct {
+	SttldQty *Quantity51Choice `xml:"SttldQty,omitempty" json:"SttldQty,omitempty"`
+
+	PrevslySttldQty *FinancialInstrumentQuantity33Choice `xml:"PrevslySttldQty,omitempty" json:"PrevslySttldQty,omitempty"`
+
+	RmngToBeSttldQty *FinancialInstrumentQuantity33Choice `xml:"RmngToBeSttldQty,omitempty" json:"RmngToBeSttldQty,omitempty"`
+
+	PrevslySttldAmt *AmountAndDirection52 `xml:"PrevslySttldAmt,omitempty" json:"PrevslySttldAmt,omitempty"`
+
+	RmngToBeSttldAmt *AmountAndDirection52 `xml:"RmngToBeSttldAmt,omitempty" json:"RmngToBeSttldAmt,omitempty"`
+
+	DnmtnChc *Max210Text `xml:"DnmtnChc,omitempty" json:"DnmtnChc,omitempty"`
+
+	AcctOwnr *PartyIdentification144 `xml:"AcctOwnr,omitempty" json:"AcctOwnr,omitempty"`
+
+	SfkpgAcct *SecuritiesAccount19 `xml:"SfkpgAcct,omitempty" json:"SfkpgAcct,omitempty"`
+
+	BlckChainAdrOrWllt *BlockChainAddressWallet3 `xml:"BlckChainAdrOrWllt,omitempty" json:"BlckChainAdrOrWllt,omitempty"`
+
+	CshAcct *CashAccountIdentification5Choice `xml:"CshAcct,omitempty" json:"CshAcct,omitempty"`
+
+	QtyBrkdwn []*QuantityBreakdown63 `xml:"QtyBrkdwn,omitempty" json:"QtyBrkdwn,omitempty"`
+
+	SfkpgPlc *SafeKeepingPlace3 `xml:"SfkpgPlc,omitempty" json:"SfkpgPlc,omitempty"`
+}
+
+type QuantityAndAvailability3 struct {
+	Qty *FinancialInstrumentQuantity33Choice `xml:"Qty,omitempty" json:"Qty,omitempty"`
+
+	AvlbtyInd *YesNoIndicator `xml:"AvlbtyInd,omitempty" json:"AvlbtyInd,omitempty"`
+}
+
+type QuantityBreakdown57 struct {
+	LotNb *GenericIdentification37 `xml:"LotNb,omitempty" json:"LotNb,omitempty"`
+
+	LotQty *Balance16 `xml:"LotQty,omitempty" json:"LotQty,omitempty"`
+
+	LotDtTm *DateAndDateTime2Choice `xml:"LotDtTm,omitempty" json:"LotDtTm,omitempty"`
+
+	LotPric *Price7 `xml:"LotPric,omitempty" json:"LotPric,omitempty"`
+
+	TpOfPric *TypeOfPrice29Choice `xml:"TpOfPric,omitempty" json:"TpOfPric,omitempty"`
+}
+
+type QuantityBreakdown63 struct {
+	LotNb *GenericIdentification37 `xml:"LotNb,omitempty" json:"LotNb,omitempty"`
+
+	LotQty *FinancialInstrumentQuantity33Choice `xml:"LotQty,omitempty" json:"LotQty,omitempty"`
+
+	SctiesSubBalTp *GenericIdentification30 `xml:"SctiesSubBalTp,omitempty" json:"SctiesSubBalTp,omitempty"`
+
+	LotDtTm *DateAndDateTime2Choice `xml:"LotDtTm,omitempty" json:"LotDtTm,omitempty"`
+
+	LotPric *Price7 `xml:"LotPric,omitempty" json:"LotPric,omitempty"`
+
+	TpOfPric *TypeOfPrice29Choice `xml:"TpOfPric,omitempty" json:"TpOfPric,omitempty"`
+}
+
+type QuantityToQuantityRatio1 struct {
+	Qty1 *DecimalNumber `xml:"Qty1,omitempty" json:"Qty1,omitempty"`
+
+	Qty2 *DecimalNumber `xml:"Qty2,omitempty" json:"Qty2,omitempty"`
+}
+
+type Rate35 struct {
+	AddtlTax *RateAndAmountFormat39Choice `xml:"AddtlTax,omitempty" json:"AddtlTax,omitempty"`
+
+	ChrgsFees *RateAndAmountFormat39Choice `xml:"ChrgsFees,omitempty" json:"ChrgsFees,omitempty"`
+
+	FsclStmp *PercentageRate `xml:"FsclStmp,omitempty" json:"FsclStmp,omitempty"`
+
+	GrssDvddRate []*GrossDividendRateFormat37Choice `xml:"GrssDvddRate,omitempty" json:"GrssDvddRate,omitempty"`
+
+	EarlySlctnFeeRate *SolicitationFeeRateFormat8Choice `xml:"EarlySlctnFeeRate,omitempty" json:"EarlySlctnFeeRate,omitempty"`
+
+	ThrdPtyIncntivRate *RateAndAmountFormat39Choice `xml:"ThrdPtyIncntivRate,omitempty" json:"ThrdPtyIncntivRate,omitempty"`
+
+	IntrstRateUsdForPmt []*InterestRateUsedForPaymentFormat7Choice `xml:"IntrstRateUsdForPmt,omitempty" json:"IntrstRateUsdForPmt,omitempty"`
+
+	NetDvddRate []*NetDividendRateFormat40Choice `xml:"NetDvddRate,omitempty" json:"NetDvddRate,omitempty"`
+
+	AplblRate *PercentageRate `xml:"AplblRate,omitempty" json:"AplblRate,omitempty"`
+
+	SlctnFeeRate *SolicitationFeeRateFormat8Choice `xml:"SlctnFeeRate,omitempty" json:"SlctnFeeRate,omitempty"`
+
+	TaxCdtRate *RateFormat22Choice `xml:"TaxCdtRate,omitempty" json:"TaxCdtRate,omitempty"`
+
+	WhldgTaxRate []*RateAndAmountFormat40Choice `xml:"WhldgTaxRate,omitempty" json:"WhldgTaxRate,omitempty"`
+
+	ScndLvlTax []*RateAndAmountFormat40Choice `xml:"ScndLvlTax,omitempty" json:"ScndLvlTax,omitempty"`
+
+	TaxOnIncm *RateAndAmountFormat39Choice `xml:"TaxOnIncm,omitempty" json:"TaxOnIncm,omitempty"`
+
+	TaxOnPrfts *PercentageRate `xml:"TaxOnPrfts,omitempty" json:"TaxOnPrfts,omitempty"`
+
+	TaxRclmRate *PercentageRate `xml:"TaxRclmRate,omitempty" json:"TaxRclmRate,omitempty"`
+
+	EqulstnRate *ActiveCurrencyAnd13DecimalAmount `xml:"EqulstnRate,omitempty" json:"EqulstnRate,omitempty"`
+
+	DmdRate []*RateAndAmountFormat52Choice `xml:"DmdRate,omitempty" json:"DmdRate,omitempty"`
+}
+
+type Rate36 struct {
+	AddtlTax *RateAndAmountFormat37Choice `xml:"AddtlTax,omitempty" json:"AddtlTax,omitempty"`
+
+	GrssDvddRate []*GrossDividendRateFormat38Choice `xml:"GrssDvddRate,omitempty" json:"GrssDvddRate,omitempty"`
+
+	IntrstRateUsdForPmt []*InterestRateUsedForPaymentFormat8Choice `xml:"IntrstRateUsdForPmt,omitempty" json:"IntrstRateUsdForPmt,omitempty"`
+
+	WhldgTaxRate []*RateAndAmountFormat41Choice `xml:"WhldgTaxRate,omitempty" json:"WhldgTaxRate,omitempty"`
+
+	ScndLvlTax []*RateAndAmountFormat41Choice `xml:"ScndLvlTax,omitempty" json:"ScndLvlTax,omitempty"`
+
+	ChrgsFees *RateAndAmountFormat37Choice `xml:"ChrgsFees,omitempty" json:"ChrgsFees,omitempty"`
+
+	EarlySlctnFeeRate *SolicitationFeeRateFormat7Choice `xml:"EarlySlctnFeeRate,omitempty" json:"EarlySlctnFeeRate,omitempty"`
+
+	FsclStmp *RateFormat3Choice `xml:"FsclStmp,omitempty" json:"FsclStmp,omitempty"`
+
+	ThrdPtyIncntivRate *RateFormat20Choice `xml:"ThrdPtyIncntivRate,omitempty" json:"ThrdPtyIncntivRate,omitempty"`
+
+	NetDvddRate []*NetDividendRateFormat39Choice `xml:"NetDvddRate,omitempty" json:"NetDvddRate,omitempty"`
+
+	AplblRate *RateFormat3Choice `xml:"AplblRate,omitempty" json:"AplblRate,omitempty"`
+
+	SlctnFeeRate *SolicitationFeeRateFormat7Choice `xml:"SlctnFeeRate,omitempty" json:"SlctnFeeRate,omitempty"`
+
+	TaxCdtRate *RateFormat20Choice `xml:"TaxCdtRate,omitempty" json:"TaxCdtRate,omitempty"`
+
+	TaxOnIncm *RateAndAmountFormat37Choice `xml:"TaxOnIncm,omitempty" json:"TaxOnIncm,omitempty"`
+
+	TaxOnPrfts *RateFormat3Choice `xml:"TaxOnPrfts,omitempty" json:"TaxOnPrfts,omitempty"`
+
+	TaxRclmRate *RateFormat3Choice `xml:"TaxRclmRate,omitempty" json:"TaxRclmRate,omitempty"`
+
+	EqulstnRate *RateAndAmountFormat42Choice `xml:"EqulstnRate,omitempty" json:"EqulstnRate,omitempty"`
+
+	DmdRate []*RateAndAmountFormat51Choice `xml:"DmdRate,omitempty" json:"DmdRate,omitempty"`
+}
+
 type Rate4 struct {
 	Tp *RateType4Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
 
 	VldtyRg *ActiveOrHistoricCurrencyAndAmountRange2 `xml:"VldtyRg,omitempty" json:"VldtyRg,omitempty"`
 }
 
+type RateAndAmountFormat1Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	Amt *ActiveCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	NotSpcfdRate *RateType12FormatChoice `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+}
+
+type RateAndAmountFormat37Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	NotSpcfdRate *RateValueType7Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+}
+
+type RateAndAmountFormat38Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	NotSpcfdRate *RateValueType7Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	IndxPts *DecimalNumber `xml:"IndxPts,omitempty" json:"IndxPts,omitempty"`
+}
+
+type RateAndAmountFormat39Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+}
+
+type RateAndAmountFormat40Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	RateTpAndRate *RateTypeAndPercentageRate8 `xml:"RateTpAndRate,omitempty" json:"RateTpAndRate,omitempty"`
+}
+
+type RateAndAmountFormat41Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	NotSpcfdRate *RateValueType7Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	RateTpAndRate *RateTypeAndPercentageRate8 `xml:"RateTpAndRate,omitempty" json:"RateTpAndRate,omitempty"`
+}
+
+type RateAndAmountFormat42Choice struct {
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	NotSpcfdRate *RateValueType7Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+}
+
+type RateAndAmountFormat51Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	NotSpcfdRate *RateValueType7Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+
+	RateTpAndAmtAndRateSts *RateTypeAndAmountAndStatus37 `xml:"RateTpAndAmtAndRateSts,omitempty" json:"RateTpAndAmtAndRateSts,omitempty"`
+
+	RateTpAndRate *RateTypeAndPercentageRate10 `xml:"RateTpAndRate,omitempty" json:"RateTpAndRate,omitempty"`
+}
+
+type RateAndAmountFormat52Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	RateTpAndAmtAndRateSts *RateTypeAndAmountAndStatus37 `xml:"RateTpAndAmtAndRateSts,omitempty" json:"RateTpAndAmtAndRateSts,omitempty"`
+
+	RateTpAndRate *RateTypeAndPercentageRate10 `xml:"RateTpAndRate,omitempty" json:"RateTpAndRate,omitempty"`
+}
+
+type RateFormat12Choice struct {
+	Rate *BaseOne14Rate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	NotSpcfdRate *RateType5Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+}
+
+type RateFormat20Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	NotSpcfdRate *RateValueType7Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+}
+
+type RateFormat22Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+}
+
+type RateFormat3Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	NotSpcfdRate *RateType5Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+}
+
+type RateFormat7Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	NotSpcfdRate *RateType10Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+}
+
+type RateOrAbsoluteValue1Choice struct {
+	RateVal *PercentageRate `xml:"RateVal,omitempty" json:"RateVal,omitempty"`
+
+	AbsVal *Number `xml:"AbsVal,omitempty" json:"AbsVal,omitempty"`
+}
+
+type RateStatus3Choice struct {
+	Cd *RateStatus1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type RateType12FormatChoice struct {
+	Cd *RateType12Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification13 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type RateType33Choice struct {
+	Cd *RateType7Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type RateType36Choice struct {
+	Cd *DividendRateType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type RateType42Choice struct {
+	Cd *WithholdingTaxRateType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type RateType4Choice struct {
 	Pctg *PercentageRate `xml:"Pctg,omitempty" json:"Pctg,omitempty"`
 
 	Othr *Max35Text `xml:"Othr,omitempty" json:"Othr,omitempty"`
+}
+
+type RateType76Choice struct {
+	Cd *GrossDividendRateType6Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type RateType77Choice struct {
+	Cd *NetDividendRateType6Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type RateType78Choice struct {
+	Cd *GrossDividendRateType7Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type RateType79Choice struct {
+	Cd *NetDividendRateType7Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type RateTypeAndAmountAndStatus24 struct {
+	RateTp *RateType33Choice `xml:"RateTp,omitempty" json:"RateTp,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	RateSts *RateStatus3Choice `xml:"RateSts,omitempty" json:"RateSts,omitempty"`
+}
+
+type RateTypeAndAmountAndStatus26 struct {
+	RateTp *RateType36Choice `xml:"RateTp,omitempty" json:"RateTp,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	RateSts *RateStatus3Choice `xml:"RateSts,omitempty" json:"RateSts,omitempty"`
+}
+
+type RateTypeAndAmountAndStatus37 struct {
+	RateTp *DeemedRateType1Choice `xml:"RateTp,omitempty" json:"RateTp,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	RateSts *RateStatus3Choice `xml:"RateSts,omitempty" json:"RateSts,omitempty"`
+}
+
+type RateTypeAndAmountAndStatus55 struct {
+	RateTp *RateType76Choice `xml:"RateTp,omitempty" json:"RateTp,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	RateSts *RateStatus3Choice `xml:"RateSts,omitempty" json:"RateSts,omitempty"`
+}
+
+type RateTypeAndAmountAndStatus56 struct {
+	RateTp *RateType77Choice `xml:"RateTp,omitempty" json:"RateTp,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	RateSts *RateStatus3Choice `xml:"RateSts,omitempty" json:"RateSts,omitempty"`
+}
+
+type RateTypeAndAmountAndStatus57 struct {
+	RateTp *RateType78Choice `xml:"RateTp,omitempty" json:"RateTp,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	RateSts *RateStatus3Choice `xml:"RateSts,omitempty" json:"RateSts,omitempty"`
+}
+
+type RateTypeAndAmountAndStatus58 struct {
+	RateTp *RateType79Choice `xml:"RateTp,omitempty" json:"RateTp,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	RateSts *RateStatus3Choice `xml:"RateSts,omitempty" json:"RateSts,omitempty"`
+}
+
+type RateTypeAndPercentageRate10 struct {
+	RateTp *DeemedRateType1Choice `xml:"RateTp,omitempty" json:"RateTp,omitempty"`
+
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+}
+
+type RateTypeAndPercentageRate8 struct {
+	RateTp *RateType42Choice `xml:"RateTp,omitempty" json:"RateTp,omitempty"`
+
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+}
+
+type RatioFormat17Choice struct {
+	QtyToQty *QuantityToQuantityRatio1 `xml:"QtyToQty,omitempty" json:"QtyToQty,omitempty"`
+
+	NotSpcfdRate *RateValueType7Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+
+	AmtToAmt *AmountToAmountRatio2 `xml:"AmtToAmt,omitempty" json:"AmtToAmt,omitempty"`
+}
+
+type RatioFormat18Choice struct {
+	QtyToQty *QuantityToQuantityRatio1 `xml:"QtyToQty,omitempty" json:"QtyToQty,omitempty"`
+
+	NotSpcfdRate *RateValueType7Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+
+	AmtToAmt *AmountToAmountRatio2 `xml:"AmtToAmt,omitempty" json:"AmtToAmt,omitempty"`
+
+	AmtToQty *AmountAndQuantityRatio4 `xml:"AmtToQty,omitempty" json:"AmtToQty,omitempty"`
+
+	QtyToAmt *AmountAndQuantityRatio4 `xml:"QtyToAmt,omitempty" json:"QtyToAmt,omitempty"`
+}
+
+type RatioFormat19Choice struct {
+	QtyToQty *QuantityToQuantityRatio1 `xml:"QtyToQty,omitempty" json:"QtyToQty,omitempty"`
+
+	AmtToAmt *AmountToAmountRatio2 `xml:"AmtToAmt,omitempty" json:"AmtToAmt,omitempty"`
+
+	AmtToQty *AmountAndQuantityRatio4 `xml:"AmtToQty,omitempty" json:"AmtToQty,omitempty"`
+
+	QtyToAmt *AmountAndQuantityRatio4 `xml:"QtyToAmt,omitempty" json:"QtyToAmt,omitempty"`
+}
+
+type RatioFormat20Choice struct {
+	QtyToQty *QuantityToQuantityRatio1 `xml:"QtyToQty,omitempty" json:"QtyToQty,omitempty"`
+
+	AmtToAmt *AmountToAmountRatio2 `xml:"AmtToAmt,omitempty" json:"AmtToAmt,omitempty"`
+}
+
+type Reason18Choice struct {
+	Rsn []*ProprietaryReason4 `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
+
+	NoSpcfdRsn *NoReasonCode `xml:"NoSpcfdRsn,omitempty" json:"NoSpcfdRsn,omitempty"`
+}
+
+type Reason4 struct {
+	Rsn []*ProprietaryReason4 `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
+}
+
+type References74Choice struct {
+	SctiesSttlmTxId *Max35Text `xml:"SctiesSttlmTxId,omitempty" json:"SctiesSttlmTxId,omitempty"`
+
+	IntraPosMvmntId *Max35Text `xml:"IntraPosMvmntId,omitempty" json:"IntraPosMvmntId,omitempty"`
+
+	IntraBalMvmntId *Max35Text `xml:"IntraBalMvmntId,omitempty" json:"IntraBalMvmntId,omitempty"`
+
+	AcctSvcrTxId *Max35Text `xml:"AcctSvcrTxId,omitempty" json:"AcctSvcrTxId,omitempty"`
+
+	MktInfrstrctrTxId *Max35Text `xml:"MktInfrstrctrTxId,omitempty" json:"MktInfrstrctrTxId,omitempty"`
+
+	CtrPtyMktInfrstrctrTxId *Max35Text `xml:"CtrPtyMktInfrstrctrTxId,omitempty" json:"CtrPtyMktInfrstrctrTxId,omitempty"`
+
+	PoolId *Max35Text `xml:"PoolId,omitempty" json:"PoolId,omitempty"`
+
+	CmonId *Max35Text `xml:"CmonId,omitempty" json:"CmonId,omitempty"`
+
+	TradId *Max52Text `xml:"TradId,omitempty" json:"TradId,omitempty"`
+
+	OthrTxId *Max35Text `xml:"OthrTxId,omitempty" json:"OthrTxId,omitempty"`
 }
 
 type ReferredDocumentInformation7 struct {
@@ -2964,6 +11340,16 @@ type ReferredDocumentInformation7 struct {
 	RltdDt *ISODate `xml:"RltdDt,omitempty" json:"RltdDt,omitempty"`
 
 	LineDtls []*DocumentLineInformation1 `xml:"LineDtls,omitempty" json:"LineDtls,omitempty"`
+}
+
+type ReferredDocumentInformation8 struct {
+	Tp *DocumentType1 `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Nb *Max35Text `xml:"Nb,omitempty" json:"Nb,omitempty"`
+
+	RltdDt *DateAndType1 `xml:"RltdDt,omitempty" json:"RltdDt,omitempty"`
+
+	LineDtls []*DocumentLineInformation2 `xml:"LineDtls,omitempty" json:"LineDtls,omitempty"`
 }
 
 type ReferredDocumentType3Choice struct {
@@ -2978,6 +11364,34 @@ type ReferredDocumentType4 struct {
 	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
 }
 
+type Registration10Choice struct {
+	Cd *Registration2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Registration9Choice struct {
+	Cd *Registration1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type RegistrationParameters6 struct {
+	CertfctnId *Max35Text `xml:"CertfctnId,omitempty" json:"CertfctnId,omitempty"`
+
+	CertfctnDtTm *DateAndDateTime2Choice `xml:"CertfctnDtTm,omitempty" json:"CertfctnDtTm,omitempty"`
+
+	RegarAcct *Max35Text `xml:"RegarAcct,omitempty" json:"RegarAcct,omitempty"`
+
+	CertNb []*SecuritiesCertificate4 `xml:"CertNb,omitempty" json:"CertNb,omitempty"`
+}
+
+type RegistrationReason5 struct {
+	Cd *Registration10Choice `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	AddtlInf *Max210Text `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
 type RegulatoryAuthority2 struct {
 	Nm *Max140Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
 
@@ -2990,6 +11404,24 @@ type RegulatoryReporting3 struct {
 	Authrty *RegulatoryAuthority2 `xml:"Authrty,omitempty" json:"Authrty,omitempty"`
 
 	Dtls []*StructuredRegulatoryReporting3 `xml:"Dtls,omitempty" json:"Dtls,omitempty"`
+}
+
+type RejectionReason44Choice struct {
+	Cd *RejectionReason75Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type RejectionReason59 struct {
+	Cd *RejectionReason44Choice `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	AddtlRsnInf *Max210Text `xml:"AddtlRsnInf,omitempty" json:"AddtlRsnInf,omitempty"`
+}
+
+type RejectionStatus39Choice struct {
+	NoSpcfdRsn *NoReasonCode `xml:"NoSpcfdRsn,omitempty" json:"NoSpcfdRsn,omitempty"`
+
+	Rsn []*RejectionReason59 `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
 }
 
 type RemittanceAmount2 struct {
@@ -3020,10 +11452,26 @@ type RemittanceAmount3 struct {
 	RmtdAmt *ActiveOrHistoricCurrencyAndAmount `xml:"RmtdAmt,omitempty" json:"RmtdAmt,omitempty"`
 }
 
+type RemittanceAmount4 struct {
+	RmtAmtAndTp []*DocumentAmount1 `xml:"RmtAmtAndTp,omitempty" json:"RmtAmtAndTp,omitempty"`
+
+	AdjstmntAmtAndRsn []*DocumentAdjustment1 `xml:"AdjstmntAmtAndRsn,omitempty" json:"AdjstmntAmtAndRsn,omitempty"`
+}
+
 type RemittanceInformation16 struct {
 	Ustrd []*Max140Text `xml:"Ustrd,omitempty" json:"Ustrd,omitempty"`
 
 	Strd []*StructuredRemittanceInformation16 `xml:"Strd,omitempty" json:"Strd,omitempty"`
+}
+
+type RemittanceInformation2 struct {
+	Ustrd []*Max140Text `xml:"Ustrd,omitempty" json:"Ustrd,omitempty"`
+}
+
+type RemittanceInformation22 struct {
+	Ustrd []*Max140Text `xml:"Ustrd,omitempty" json:"Ustrd,omitempty"`
+
+	Strd []*StructuredRemittanceInformation18 `xml:"Strd,omitempty" json:"Strd,omitempty"`
 }
 
 type RemittanceLocation7 struct {
@@ -3038,6 +11486,30 @@ type RemittanceLocationData1 struct {
 	ElctrncAdr *Max2048Text `xml:"ElctrncAdr,omitempty" json:"ElctrncAdr,omitempty"`
 
 	PstlAdr *NameAndAddress16 `xml:"PstlAdr,omitempty" json:"PstlAdr,omitempty"`
+}
+
+type RenounceableEntitlementStatusTypeFormat3Choice struct {
+	Cd *RenounceableStatus1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type RepairReason10Choice struct {
+	Cd *RepairReason4Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type RepairReason8 struct {
+	Cd *RepairReason10Choice `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	AddtlRsnInf *Max210Text `xml:"AddtlRsnInf,omitempty" json:"AddtlRsnInf,omitempty"`
+}
+
+type RepairStatus12Choice struct {
+	NoSpcfdRsn *NoReasonCode `xml:"NoSpcfdRsn,omitempty" json:"NoSpcfdRsn,omitempty"`
+
+	Rsn []*RepairReason8 `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
 }
 
 type ReportEntry10 struct {
@@ -3080,16 +11552,86 @@ type ReportEntry10 struct {
 	AddtlNtryInf *Max500Text `xml:"AddtlNtryInf,omitempty" json:"AddtlNtryInf,omitempty"`
 }
 
+type Reporting6Choice struct {
+	Cd *Reporting2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type ReportingSource1Choice struct {
 	Cd *ExternalReportingSource1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
+type RepurchaseType22Choice struct {
+	Cd *RepurchaseType9Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Restriction5Choice struct {
+	Cd *OwnershipLegalRestrictions1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type ReturnReason5Choice struct {
 	Cd *ExternalReturnReason1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Role6Choice struct {
+	Cd *InvestmentFundRole2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+
+	Txt *Max350Text `xml:"Txt,omitempty" json:"Txt,omitempty"`
+}
+
+type SafeKeepingPlace3 struct {
+	SfkpgPlcFrmt *SafekeepingPlaceFormat29Choice `xml:"SfkpgPlcFrmt,omitempty" json:"SfkpgPlcFrmt,omitempty"`
+
+	LEI *LEIIdentifier `xml:"LEI,omitempty" json:"LEI,omitempty"`
+}
+
+type SafekeepingPlaceFormat28Choice struct {
+	Id *SafekeepingPlaceTypeAndText6 `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Ctry *CountryCode `xml:"Ctry,omitempty" json:"Ctry,omitempty"`
+
+	TpAndId *SafekeepingPlaceTypeAndIdentification1 `xml:"TpAndId,omitempty" json:"TpAndId,omitempty"`
+
+	Prtry *GenericIdentification78 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SafekeepingPlaceFormat29Choice struct {
+	Id *SafekeepingPlaceTypeAndText8 `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Ctry *CountryCode `xml:"Ctry,omitempty" json:"Ctry,omitempty"`
+
+	TpAndId *SafekeepingPlaceTypeAndIdentification1 `xml:"TpAndId,omitempty" json:"TpAndId,omitempty"`
+
+	Prtry *GenericIdentification78 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SafekeepingPlaceTypeAndIdentification1 struct {
+	SfkpgPlcTp *SafekeepingPlace1Code `xml:"SfkpgPlcTp,omitempty" json:"SfkpgPlcTp,omitempty"`
+
+	Id *AnyBICDec2014Identifier `xml:"Id,omitempty" json:"Id,omitempty"`
+}
+
+type SafekeepingPlaceTypeAndText6 struct {
+	SfkpgPlcTp *SafekeepingPlace2Code `xml:"SfkpgPlcTp,omitempty" json:"SfkpgPlcTp,omitempty"`
+
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+}
+
+type SafekeepingPlaceTypeAndText8 struct {
+	SfkpgPlcTp *SafekeepingPlace3Code `xml:"SfkpgPlcTp,omitempty" json:"SfkpgPlcTp,omitempty"`
+
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
 }
 
 type SecuritiesAccount19 struct {
@@ -3100,12 +11642,368 @@ type SecuritiesAccount19 struct {
 	Nm *Max70Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
 }
 
+type SecuritiesAccount25 struct {
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Tp *PurposeCode7Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Nm *Max70Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
+}
+
+type SecuritiesAccount26 struct {
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	Tp *PurposeCode7Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Nm *Max70Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
+
+	Dsgnt *Max35Text `xml:"Dsgnt,omitempty" json:"Dsgnt,omitempty"`
+}
+
+type SecuritiesBalanceCustodyReportV11 struct {
+	Pgntn *Pagination1 `xml:"Pgntn,omitempty" json:"Pgntn,omitempty"`
+
+	StmtGnlDtls *Statement73 `xml:"StmtGnlDtls,omitempty" json:"StmtGnlDtls,omitempty"`
+
+	AcctOwnr *PartyIdentification144 `xml:"AcctOwnr,omitempty" json:"AcctOwnr,omitempty"`
+
+	AcctSvcr *PartyIdentification136 `xml:"AcctSvcr,omitempty" json:"AcctSvcr,omitempty"`
+
+	SfkpgAcct *SecuritiesAccount26 `xml:"SfkpgAcct,omitempty" json:"SfkpgAcct,omitempty"`
+
+	BlckChainAdrOrWllt *BlockChainAddressWallet1 `xml:"BlckChainAdrOrWllt,omitempty" json:"BlckChainAdrOrWllt,omitempty"`
+
+	IntrmyInf []*Intermediary44 `xml:"IntrmyInf,omitempty" json:"IntrmyInf,omitempty"`
+
+	BalForAcct []*AggregateBalanceInformation42 `xml:"BalForAcct,omitempty" json:"BalForAcct,omitempty"`
+
+	SubAcctDtls []*SubAccountIdentification67 `xml:"SubAcctDtls,omitempty" json:"SubAcctDtls,omitempty"`
+
+	AcctBaseCcyTtlAmts *TotalValueInPageAndStatement1 `xml:"AcctBaseCcyTtlAmts,omitempty" json:"AcctBaseCcyTtlAmts,omitempty"`
+}
+
+type SecuritiesCertificate4 struct {
+	Nb *Max35Text `xml:"Nb,omitempty" json:"Nb,omitempty"`
+
+	Issr *Max35Text `xml:"Issr,omitempty" json:"Issr,omitempty"`
+
+	SchmeNm *Max35Text `xml:"SchmeNm,omitempty" json:"SchmeNm,omitempty"`
+}
+
+type SecuritiesOption102 struct {
+	SctyDtls *FinancialInstrumentAttributes107 `xml:"SctyDtls,omitempty" json:"SctyDtls,omitempty"`
+
+	CdtDbtInd *CreditDebitCode `xml:"CdtDbtInd,omitempty" json:"CdtDbtInd,omitempty"`
+
+	TempFinInstrmInd *TemporaryFinancialInstrumentIndicator3Choice `xml:"TempFinInstrmInd,omitempty" json:"TempFinInstrmInd,omitempty"`
+
+	NonElgblPrcdsInd *NonEligibleProceedsIndicator5Choice `xml:"NonElgblPrcdsInd,omitempty" json:"NonElgblPrcdsInd,omitempty"`
+
+	IssrOfferrTaxbltyInd *IssuerOfferorTaxabilityIndicator1Choice `xml:"IssrOfferrTaxbltyInd,omitempty" json:"IssrOfferrTaxbltyInd,omitempty"`
+
+	NewSctiesIssncInd *NewSecuritiesIssuanceType5Code `xml:"NewSctiesIssncInd,omitempty" json:"NewSctiesIssncInd,omitempty"`
+
+	IncmTp *GenericIdentification30 `xml:"IncmTp,omitempty" json:"IncmTp,omitempty"`
+
+	OthrIncmTp []*GenericIdentification30 `xml:"OthrIncmTp,omitempty" json:"OthrIncmTp,omitempty"`
+
+	XmptnTp []*GenericIdentification30 `xml:"XmptnTp,omitempty" json:"XmptnTp,omitempty"`
+
+	EntitldQty *Quantity51Choice `xml:"EntitldQty,omitempty" json:"EntitldQty,omitempty"`
+
+	SfkpgPlc *SafekeepingPlaceFormat29Choice `xml:"SfkpgPlc,omitempty" json:"SfkpgPlc,omitempty"`
+
+	CtryOfIncmSrc *CountryCode `xml:"CtryOfIncmSrc,omitempty" json:"CtryOfIncmSrc,omitempty"`
+
+	FrctnDspstn *FractionDispositionType26Choice `xml:"FrctnDspstn,omitempty" json:"FrctnDspstn,omitempty"`
+
+	CcyOptn *ActiveCurrencyCode `xml:"CcyOptn,omitempty" json:"CcyOptn,omitempty"`
+
+	TradgPrd *Period6Choice `xml:"TradgPrd,omitempty" json:"TradgPrd,omitempty"`
+
+	DtDtls *SecurityDate20 `xml:"DtDtls,omitempty" json:"DtDtls,omitempty"`
+
+	RateDtls *CorporateActionRate112 `xml:"RateDtls,omitempty" json:"RateDtls,omitempty"`
+
+	PricDtls *CorporateActionPrice75 `xml:"PricDtls,omitempty" json:"PricDtls,omitempty"`
+
+	AmtDtls *CorporateActionAmounts60 `xml:"AmtDtls,omitempty" json:"AmtDtls,omitempty"`
+}
+
+type SecuritiesOption103 struct {
+	FinInstrmId *SecurityIdentification19 `xml:"FinInstrmId,omitempty" json:"FinInstrmId,omitempty"`
+
+	CdtDbtInd *CreditDebitCode `xml:"CdtDbtInd,omitempty" json:"CdtDbtInd,omitempty"`
+
+	TempFinInstrmInd *TemporaryFinancialInstrumentIndicator3Choice `xml:"TempFinInstrmInd,omitempty" json:"TempFinInstrmInd,omitempty"`
+
+	NewSctiesIssncInd *NewSecuritiesIssuanceType6Code `xml:"NewSctiesIssncInd,omitempty" json:"NewSctiesIssncInd,omitempty"`
+
+	IssrOfferrTaxbltyInd *IssuerOfferorTaxabilityIndicator1Choice `xml:"IssrOfferrTaxbltyInd,omitempty" json:"IssrOfferrTaxbltyInd,omitempty"`
+
+	IncmTp *GenericIdentification30 `xml:"IncmTp,omitempty" json:"IncmTp,omitempty"`
+
+	OthrIncmTp []*GenericIdentification30 `xml:"OthrIncmTp,omitempty" json:"OthrIncmTp,omitempty"`
+
+	XmptnTp []*GenericIdentification30 `xml:"XmptnTp,omitempty" json:"XmptnTp,omitempty"`
+
+	CtryOfIncmSrc *CountryCode `xml:"CtryOfIncmSrc,omitempty" json:"CtryOfIncmSrc,omitempty"`
+
+	PstngQty *Quantity51Choice `xml:"PstngQty,omitempty" json:"PstngQty,omitempty"`
+
+	SfkpgPlc *SafekeepingPlaceFormat29Choice `xml:"SfkpgPlc,omitempty" json:"SfkpgPlc,omitempty"`
+
+	FrctnDspstn *FractionDispositionType27Choice `xml:"FrctnDspstn,omitempty" json:"FrctnDspstn,omitempty"`
+
+	CcyOptn *ActiveCurrencyCode `xml:"CcyOptn,omitempty" json:"CcyOptn,omitempty"`
+
+	DtDtls *SecurityDate25 `xml:"DtDtls,omitempty" json:"DtDtls,omitempty"`
+
+	RateDtls *CorporateActionRate113 `xml:"RateDtls,omitempty" json:"RateDtls,omitempty"`
+
+	PricDtls *CorporateActionPrice74 `xml:"PricDtls,omitempty" json:"PricDtls,omitempty"`
+
+	AmtDtls *CorporateActionAmounts60 `xml:"AmtDtls,omitempty" json:"AmtDtls,omitempty"`
+
+	RcvgSttlmPties *SettlementParties102 `xml:"RcvgSttlmPties,omitempty" json:"RcvgSttlmPties,omitempty"`
+
+	DlvrgSttlmPties *SettlementParties102 `xml:"DlvrgSttlmPties,omitempty" json:"DlvrgSttlmPties,omitempty"`
+}
+
+type SecuritiesOption81 struct {
+	MaxQtyToInst *FinancialInstrumentQuantity34Choice `xml:"MaxQtyToInst,omitempty" json:"MaxQtyToInst,omitempty"`
+
+	MinQtyToInst *FinancialInstrumentQuantity34Choice `xml:"MinQtyToInst,omitempty" json:"MinQtyToInst,omitempty"`
+
+	MinMltplQtyToInst *FinancialInstrumentQuantity35Choice `xml:"MinMltplQtyToInst,omitempty" json:"MinMltplQtyToInst,omitempty"`
+
+	NewBrdLotQty *FinancialInstrumentQuantity35Choice `xml:"NewBrdLotQty,omitempty" json:"NewBrdLotQty,omitempty"`
+
+	NewDnmtnQty *FinancialInstrumentQuantity35Choice `xml:"NewDnmtnQty,omitempty" json:"NewDnmtnQty,omitempty"`
+
+	FrntEndOddLotQty *FinancialInstrumentQuantity35Choice `xml:"FrntEndOddLotQty,omitempty" json:"FrntEndOddLotQty,omitempty"`
+
+	BckEndOddLotQty *FinancialInstrumentQuantity35Choice `xml:"BckEndOddLotQty,omitempty" json:"BckEndOddLotQty,omitempty"`
+}
+
+type SecuritiesPaymentStatus5Choice struct {
+	Cd *SecuritiesPaymentStatus1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SecuritiesRTGS4Choice struct {
+	Ind *YesNoIndicator `xml:"Ind,omitempty" json:"Ind,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SecuritiesSettlementTransactionConfirmationV11 struct {
+	TxIdDtls *SettlementTypeAndIdentification27 `xml:"TxIdDtls,omitempty" json:"TxIdDtls,omitempty"`
+
+	Lnkgs *Linkages41 `xml:"Lnkgs,omitempty" json:"Lnkgs,omitempty"`
+
+	AddtlParams *AdditionalParameters29 `xml:"AddtlParams,omitempty" json:"AddtlParams,omitempty"`
+
+	TradDtls *SecuritiesTradeDetails118 `xml:"TradDtls,omitempty" json:"TradDtls,omitempty"`
+
+	FinInstrmId *SecurityIdentification19 `xml:"FinInstrmId,omitempty" json:"FinInstrmId,omitempty"`
+
+	FinInstrmAttrbts *FinancialInstrumentAttributes111 `xml:"FinInstrmAttrbts,omitempty" json:"FinInstrmAttrbts,omitempty"`
+
+	QtyAndAcctDtls *QuantityAndAccount96 `xml:"QtyAndAcctDtls,omitempty" json:"QtyAndAcctDtls,omitempty"`
+
+	SttlmParams *SettlementDetails203 `xml:"SttlmParams,omitempty" json:"SttlmParams,omitempty"`
+
+	StgSttlmInstrDtls *StandingSettlementInstruction18 `xml:"StgSttlmInstrDtls,omitempty" json:"StgSttlmInstrDtls,omitempty"`
+
+	DlvrgSttlmPties *SettlementParties100 `xml:"DlvrgSttlmPties,omitempty" json:"DlvrgSttlmPties,omitempty"`
+
+	RcvgSttlmPties *SettlementParties100 `xml:"RcvgSttlmPties,omitempty" json:"RcvgSttlmPties,omitempty"`
+
+	CshPties *CashParties36 `xml:"CshPties,omitempty" json:"CshPties,omitempty"`
+
+	SttldAmt *AmountAndDirection94 `xml:"SttldAmt,omitempty" json:"SttldAmt,omitempty"`
+
+	OthrAmts *OtherAmounts40 `xml:"OthrAmts,omitempty" json:"OthrAmts,omitempty"`
+
+	OthrBizPties *OtherParties43 `xml:"OthrBizPties,omitempty" json:"OthrBizPties,omitempty"`
+
+	AddtlPhysOrRegnDtls *RegistrationParameters6 `xml:"AddtlPhysOrRegnDtls,omitempty" json:"AddtlPhysOrRegnDtls,omitempty"`
+
+	SplmtryData []*SupplementaryData1 `xml:"SplmtryData,omitempty" json:"SplmtryData,omitempty"`
+}
+
+type SecuritiesSettlementTransactionStatusAdviceV12 struct {
+	TxId *TransactionIdentifications47 `xml:"TxId,omitempty" json:"TxId,omitempty"`
+
+	Lnkgs *Linkages41 `xml:"Lnkgs,omitempty" json:"Lnkgs,omitempty"`
+
+	PrcgSts *ProcessingStatus88Choice `xml:"PrcgSts,omitempty" json:"PrcgSts,omitempty"`
+
+	IfrrdMtchgSts *MatchingStatus24Choice `xml:"IfrrdMtchgSts,omitempty" json:"IfrrdMtchgSts,omitempty"`
+
+	MtchgSts *MatchingStatus24Choice `xml:"MtchgSts,omitempty" json:"MtchgSts,omitempty"`
+
+	SttlmSts *SettlementStatus30Choice `xml:"SttlmSts,omitempty" json:"SttlmSts,omitempty"`
+
+	TxDtls *TransactionDetails148 `xml:"TxDtls,omitempty" json:"TxDtls,omitempty"`
+
+	SplmtryData []*SupplementaryData1 `xml:"SplmtryData,omitempty" json:"SplmtryData,omitempty"`
+}
+
+type SecuritiesTradeDetails118 struct {
+	TradId []*Max52Text `xml:"TradId,omitempty" json:"TradId,omitempty"`
+
+	CollTxId []*Max35Text `xml:"CollTxId,omitempty" json:"CollTxId,omitempty"`
+
+	PlcOfTrad *PlaceOfTradeIdentification1 `xml:"PlcOfTrad,omitempty" json:"PlcOfTrad,omitempty"`
+
+	PlcOfClr *PlaceOfClearingIdentification2 `xml:"PlcOfClr,omitempty" json:"PlcOfClr,omitempty"`
+
+	TradDt *TradeDate8Choice `xml:"TradDt,omitempty" json:"TradDt,omitempty"`
+
+	SttlmDt *SettlementDate17Choice `xml:"SttlmDt,omitempty" json:"SttlmDt,omitempty"`
+
+	FctvSttlmDt *SettlementDate18Choice `xml:"FctvSttlmDt,omitempty" json:"FctvSttlmDt,omitempty"`
+
+	DealPric *Price10 `xml:"DealPric,omitempty" json:"DealPric,omitempty"`
+
+	NbOfDaysAcrd *Max3Number `xml:"NbOfDaysAcrd,omitempty" json:"NbOfDaysAcrd,omitempty"`
+
+	OpngClsg *OpeningClosing3Choice `xml:"OpngClsg,omitempty" json:"OpngClsg,omitempty"`
+
+	Rptg []*Reporting6Choice `xml:"Rptg,omitempty" json:"Rptg,omitempty"`
+
+	TradTxCond []*TradeTransactionCondition5Choice `xml:"TradTxCond,omitempty" json:"TradTxCond,omitempty"`
+
+	InvstrCpcty *InvestorCapacity4Choice `xml:"InvstrCpcty,omitempty" json:"InvstrCpcty,omitempty"`
+
+	TradOrgtrRole *TradeOriginator3Choice `xml:"TradOrgtrRole,omitempty" json:"TradOrgtrRole,omitempty"`
+
+	TpOfPric *TypeOfPrice29Choice `xml:"TpOfPric,omitempty" json:"TpOfPric,omitempty"`
+
+	FxAddtlDtls *Max350Text `xml:"FxAddtlDtls,omitempty" json:"FxAddtlDtls,omitempty"`
+
+	SttlmInstrPrcgAddtlDtls *Max350Text `xml:"SttlmInstrPrcgAddtlDtls,omitempty" json:"SttlmInstrPrcgAddtlDtls,omitempty"`
+}
+
+type SecuritiesTransactionType31Choice struct {
+	Cd *SecuritiesTransactionType11Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SecuritiesTransactionType43Choice struct {
+	Cd *SecuritiesTransactionType25Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SecuritiesTransactionType44Choice struct {
+	Cd *SecuritiesTransactionType26Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SecurityAttributes10 struct {
+	FinInstrmId *SecurityIdentification39 `xml:"FinInstrmId,omitempty" json:"FinInstrmId,omitempty"`
+
+	FinInstrmTp []*FinancialInstrument97 `xml:"FinInstrmTp,omitempty" json:"FinInstrmTp,omitempty"`
+
+	FinInstrmAttrbts []*CommonFinancialInstrumentAttributes10 `xml:"FinInstrmAttrbts,omitempty" json:"FinInstrmAttrbts,omitempty"`
+}
+
+type SecurityCreationRequestV01 struct {
+	MsgHdr *MessageHeader1 `xml:"MsgHdr,omitempty" json:"MsgHdr,omitempty"`
+
+	Scty *SecurityAttributes10 `xml:"Scty,omitempty" json:"Scty,omitempty"`
+
+	SplmtryData []*SupplementaryData1 `xml:"SplmtryData,omitempty" json:"SplmtryData,omitempty"`
+}
+
+type SecurityCreationStatusAdviceV01 struct {
+	MsgHdr *MessageHeader12 `xml:"MsgHdr,omitempty" json:"MsgHdr,omitempty"`
+
+	FinInstrmId *SecurityIdentification39 `xml:"FinInstrmId,omitempty" json:"FinInstrmId,omitempty"`
+
+	PrcgSts *ProcessingStatus72Choice `xml:"PrcgSts,omitempty" json:"PrcgSts,omitempty"`
+
+	SplmtryData []*SupplementaryData1 `xml:"SplmtryData,omitempty" json:"SplmtryData,omitempty"`
+}
+
+type SecurityDate20 struct {
+	PmtDt *DateFormat30Choice `xml:"PmtDt,omitempty" json:"PmtDt,omitempty"`
+
+	AvlblDt *DateFormat30Choice `xml:"AvlblDt,omitempty" json:"AvlblDt,omitempty"`
+
+	DvddRnkgDt *DateFormat30Choice `xml:"DvddRnkgDt,omitempty" json:"DvddRnkgDt,omitempty"`
+
+	EarlstPmtDt *DateFormat30Choice `xml:"EarlstPmtDt,omitempty" json:"EarlstPmtDt,omitempty"`
+
+	PrpssDt *DateFormat30Choice `xml:"PrpssDt,omitempty" json:"PrpssDt,omitempty"`
+
+	LastTradgDt *DateFormat30Choice `xml:"LastTradgDt,omitempty" json:"LastTradgDt,omitempty"`
+}
+
+type SecurityDate25 struct {
+	PstngDt *DateAndDateTime2Choice `xml:"PstngDt,omitempty" json:"PstngDt,omitempty"`
+
+	AvlblDt *DateFormat30Choice `xml:"AvlblDt,omitempty" json:"AvlblDt,omitempty"`
+
+	PrpssDt *DateFormat30Choice `xml:"PrpssDt,omitempty" json:"PrpssDt,omitempty"`
+
+	DvddRnkgDt *DateFormat30Choice `xml:"DvddRnkgDt,omitempty" json:"DvddRnkgDt,omitempty"`
+
+	EarlstPmtDt *DateFormat30Choice `xml:"EarlstPmtDt,omitempty" json:"EarlstPmtDt,omitempty"`
+
+	PmtDt *DateFormat30Choice `xml:"PmtDt,omitempty" json:"PmtDt,omitempty"`
+}
+
 type SecurityIdentification19 struct {
 	ISIN *ISINOct2015Identifier `xml:"ISIN,omitempty" json:"ISIN,omitempty"`
 
 	OthrId []*OtherIdentification1 `xml:"OthrId,omitempty" json:"OthrId,omitempty"`
 
 	Desc *Max140Text `xml:"Desc,omitempty" json:"Desc,omitempty"`
+}
+
+type SecurityIdentification39 struct {
+	ISIN *ISIN2021Identifier `xml:"ISIN,omitempty" json:"ISIN,omitempty"`
+
+	OthrId []*OtherIdentification1 `xml:"OthrId,omitempty" json:"OthrId,omitempty"`
+
+	Desc *Max140Text `xml:"Desc,omitempty" json:"Desc,omitempty"`
+}
+
+type SecurityRestriction3 struct {
+	FctvPrd *DateTimePeriod2 `xml:"FctvPrd,omitempty" json:"FctvPrd,omitempty"`
+
+	RstrctnTp *SecurityRestrictionType2Choice `xml:"RstrctnTp,omitempty" json:"RstrctnTp,omitempty"`
+
+	LglRstrctnTp *LegalRestrictions5Choice `xml:"LglRstrctnTp,omitempty" json:"LglRstrctnTp,omitempty"`
+
+	InvstrRstrctnTp []*InvestorRestrictionType3Choice `xml:"InvstrRstrctnTp,omitempty" json:"InvstrRstrctnTp,omitempty"`
+
+	InvstrTp []*InvestorType3Choice `xml:"InvstrTp,omitempty" json:"InvstrTp,omitempty"`
+}
+
+type SecurityRestrictionType2Choice struct {
+	RstrctnTp *RestrictionType1Code `xml:"RstrctnTp,omitempty" json:"RstrctnTp,omitempty"`
+
+	PrtryRstrctn *GenericIdentification30 `xml:"PrtryRstrctn,omitempty" json:"PrtryRstrctn,omitempty"`
+}
+
+type SecurityStatus3Choice struct {
+	Cd *SecurityStatus2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SecurityWithHoldingTax1 struct {
+	WhldgTaxVal *RateAndAmountFormat1Choice `xml:"WhldgTaxVal,omitempty" json:"WhldgTaxVal,omitempty"`
+
+	Ctry *CountryCode `xml:"Ctry,omitempty" json:"Ctry,omitempty"`
 }
 
 type SequenceRange1 struct {
@@ -3132,10 +12030,172 @@ type ServiceLevel8Choice struct {
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
+type SettleStyle2Choice struct {
+	Cd []*SettleStyle1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SettlementDate17Choice struct {
+	Dt *DateAndDateTime2Choice `xml:"Dt,omitempty" json:"Dt,omitempty"`
+
+	DtCd *SettlementDateCode7Choice `xml:"DtCd,omitempty" json:"DtCd,omitempty"`
+}
+
+type SettlementDate18Choice struct {
+	Dt *DateAndDateTime2Choice `xml:"Dt,omitempty" json:"Dt,omitempty"`
+
+	DtCd *GenericIdentification30 `xml:"DtCd,omitempty" json:"DtCd,omitempty"`
+}
+
+type SettlementDate19Choice struct {
+	Dt *DateAndDateTime2Choice `xml:"Dt,omitempty" json:"Dt,omitempty"`
+
+	DtCd *SettlementDateCode8Choice `xml:"DtCd,omitempty" json:"DtCd,omitempty"`
+}
+
+type SettlementDateCode7Choice struct {
+	Cd *SettlementDate4Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SettlementDateCode8Choice struct {
+	Cd *DateType4Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type SettlementDateTimeIndication1 struct {
 	DbtDtTm *ISODateTime `xml:"DbtDtTm,omitempty" json:"DbtDtTm,omitempty"`
 
 	CdtDtTm *ISODateTime `xml:"CdtDtTm,omitempty" json:"CdtDtTm,omitempty"`
+}
+
+type SettlementDetails202 struct {
+	HldInd *HoldIndicator6 `xml:"HldInd,omitempty" json:"HldInd,omitempty"`
+
+	SttlmTxCond []*SettlementTransactionCondition34Choice `xml:"SttlmTxCond,omitempty" json:"SttlmTxCond,omitempty"`
+
+	SctiesTxTp *SecuritiesTransactionType44Choice `xml:"SctiesTxTp,omitempty" json:"SctiesTxTp,omitempty"`
+
+	SttlgCpcty *SettlingCapacity7Choice `xml:"SttlgCpcty,omitempty" json:"SttlgCpcty,omitempty"`
+
+	StmpDtyTaxBsis *GenericIdentification30 `xml:"StmpDtyTaxBsis,omitempty" json:"StmpDtyTaxBsis,omitempty"`
+
+	SctiesRTGS *SecuritiesRTGS4Choice `xml:"SctiesRTGS,omitempty" json:"SctiesRTGS,omitempty"`
+
+	Regn *Registration9Choice `xml:"Regn,omitempty" json:"Regn,omitempty"`
+
+	BnfclOwnrsh *BeneficialOwnership4Choice `xml:"BnfclOwnrsh,omitempty" json:"BnfclOwnrsh,omitempty"`
+
+	XpsrTp *ExposureType22Choice `xml:"XpsrTp,omitempty" json:"XpsrTp,omitempty"`
+
+	CshClrSys *CashSettlementSystem4Choice `xml:"CshClrSys,omitempty" json:"CshClrSys,omitempty"`
+
+	TaxCpcty *TaxCapacityParty4Choice `xml:"TaxCpcty,omitempty" json:"TaxCpcty,omitempty"`
+
+	RpTp *RepurchaseType22Choice `xml:"RpTp,omitempty" json:"RpTp,omitempty"`
+
+	MktClntSd *MarketClientSide6Choice `xml:"MktClntSd,omitempty" json:"MktClntSd,omitempty"`
+
+	BlckTrad *BlockTrade4Choice `xml:"BlckTrad,omitempty" json:"BlckTrad,omitempty"`
+
+	LglRstrctns *Restriction5Choice `xml:"LglRstrctns,omitempty" json:"LglRstrctns,omitempty"`
+
+	SttlmSysMtd *SettlementSystemMethod4Choice `xml:"SttlmSysMtd,omitempty" json:"SttlmSysMtd,omitempty"`
+
+	NetgElgblty *NettingEligibility4Choice `xml:"NetgElgblty,omitempty" json:"NetgElgblty,omitempty"`
+
+	CCPElgblty *CentralCounterPartyEligibility4Choice `xml:"CCPElgblty,omitempty" json:"CCPElgblty,omitempty"`
+
+	LttrOfGrnt *LetterOfGuarantee4Choice `xml:"LttrOfGrnt,omitempty" json:"LttrOfGrnt,omitempty"`
+
+	PrtlSttlmInd *SettlementTransactionCondition5Code `xml:"PrtlSttlmInd,omitempty" json:"PrtlSttlmInd,omitempty"`
+
+	ElgblForColl *YesNoIndicator `xml:"ElgblForColl,omitempty" json:"ElgblForColl,omitempty"`
+}
+
+type SettlementDetails203 struct {
+	Prty *PriorityNumeric4Choice `xml:"Prty,omitempty" json:"Prty,omitempty"`
+
+	SctiesTxTp *SecuritiesTransactionType43Choice `xml:"SctiesTxTp,omitempty" json:"SctiesTxTp,omitempty"`
+
+	SttlmTxCond []*SettlementTransactionCondition34Choice `xml:"SttlmTxCond,omitempty" json:"SttlmTxCond,omitempty"`
+
+	PrtlSttlmInd *SettlementTransactionCondition5Code `xml:"PrtlSttlmInd,omitempty" json:"PrtlSttlmInd,omitempty"`
+
+	BnfclOwnrsh *BeneficialOwnership4Choice `xml:"BnfclOwnrsh,omitempty" json:"BnfclOwnrsh,omitempty"`
+
+	BlckTrad *BlockTrade4Choice `xml:"BlckTrad,omitempty" json:"BlckTrad,omitempty"`
+
+	CCPElgblty *CentralCounterPartyEligibility4Choice `xml:"CCPElgblty,omitempty" json:"CCPElgblty,omitempty"`
+
+	CshClrSys *CashSettlementSystem4Choice `xml:"CshClrSys,omitempty" json:"CshClrSys,omitempty"`
+
+	XpsrTp *ExposureType22Choice `xml:"XpsrTp,omitempty" json:"XpsrTp,omitempty"`
+
+	MktClntSd *MarketClientSide6Choice `xml:"MktClntSd,omitempty" json:"MktClntSd,omitempty"`
+
+	NetgElgblty *NettingEligibility4Choice `xml:"NetgElgblty,omitempty" json:"NetgElgblty,omitempty"`
+
+	Regn *Registration9Choice `xml:"Regn,omitempty" json:"Regn,omitempty"`
+
+	RpTp *RepurchaseType22Choice `xml:"RpTp,omitempty" json:"RpTp,omitempty"`
+
+	LglRstrctns *Restriction5Choice `xml:"LglRstrctns,omitempty" json:"LglRstrctns,omitempty"`
+
+	SctiesRTGS *SecuritiesRTGS4Choice `xml:"SctiesRTGS,omitempty" json:"SctiesRTGS,omitempty"`
+
+	SttlgCpcty *SettlingCapacity7Choice `xml:"SttlgCpcty,omitempty" json:"SttlgCpcty,omitempty"`
+
+	SttlmSysMtd *SettlementSystemMethod4Choice `xml:"SttlmSysMtd,omitempty" json:"SttlmSysMtd,omitempty"`
+
+	TaxCpcty *TaxCapacityParty4Choice `xml:"TaxCpcty,omitempty" json:"TaxCpcty,omitempty"`
+
+	StmpDtyTaxBsis *GenericIdentification30 `xml:"StmpDtyTaxBsis,omitempty" json:"StmpDtyTaxBsis,omitempty"`
+
+	AutomtcBrrwg *AutomaticBorrowing6Choice `xml:"AutomtcBrrwg,omitempty" json:"AutomtcBrrwg,omitempty"`
+
+	LttrOfGrnt *LetterOfGuarantee4Choice `xml:"LttrOfGrnt,omitempty" json:"LttrOfGrnt,omitempty"`
+
+	ElgblForColl *YesNoIndicator `xml:"ElgblForColl,omitempty" json:"ElgblForColl,omitempty"`
+
+	SctiesSubBalTp *GenericIdentification30 `xml:"SctiesSubBalTp,omitempty" json:"SctiesSubBalTp,omitempty"`
+
+	CshSubBalTp *GenericIdentification30 `xml:"CshSubBalTp,omitempty" json:"CshSubBalTp,omitempty"`
+}
+
+type SettlementInformation17 struct {
+	SctiesQtyTp *SettlementUnitType3Choice `xml:"SctiesQtyTp,omitempty" json:"SctiesQtyTp,omitempty"`
+
+	CtrctSttlmMnth *ISOYearMonth `xml:"CtrctSttlmMnth,omitempty" json:"CtrctSttlmMnth,omitempty"`
+
+	MinDnmtn *FinancialInstrumentQuantity1Choice `xml:"MinDnmtn,omitempty" json:"MinDnmtn,omitempty"`
+
+	MinMltplQty *FinancialInstrumentQuantity1Choice `xml:"MinMltplQty,omitempty" json:"MinMltplQty,omitempty"`
+
+	DevtgSttlmUnit []*FinancialInstrumentQuantity1Choice `xml:"DevtgSttlmUnit,omitempty" json:"DevtgSttlmUnit,omitempty"`
+}
+
+type SettlementInstruction15 struct {
+	SttlmMtd *SettlementMethod1Code `xml:"SttlmMtd,omitempty" json:"SttlmMtd,omitempty"`
+
+	SttlmAcct *CashAccount40 `xml:"SttlmAcct,omitempty" json:"SttlmAcct,omitempty"`
+
+	ClrSys *ClearingSystemIdentification3Choice `xml:"ClrSys,omitempty" json:"ClrSys,omitempty"`
+
+	InstgRmbrsmntAgt *BranchAndFinancialInstitutionIdentification8 `xml:"InstgRmbrsmntAgt,omitempty" json:"InstgRmbrsmntAgt,omitempty"`
+
+	InstgRmbrsmntAgtAcct *CashAccount40 `xml:"InstgRmbrsmntAgtAcct,omitempty" json:"InstgRmbrsmntAgtAcct,omitempty"`
+
+	InstdRmbrsmntAgt *BranchAndFinancialInstitutionIdentification8 `xml:"InstdRmbrsmntAgt,omitempty" json:"InstdRmbrsmntAgt,omitempty"`
+
+	InstdRmbrsmntAgtAcct *CashAccount40 `xml:"InstdRmbrsmntAgtAcct,omitempty" json:"InstdRmbrsmntAgtAcct,omitempty"`
+
+	ThrdRmbrsmntAgt *BranchAndFinancialInstitutionIdentification8 `xml:"ThrdRmbrsmntAgt,omitempty" json:"ThrdRmbrsmntAgt,omitempty"`
+
+	ThrdRmbrsmntAgtAcct *CashAccount40 `xml:"ThrdRmbrsmntAgtAcct,omitempty" json:"ThrdRmbrsmntAgtAcct,omitempty"`
 }
 
 type SettlementInstruction7 struct {
@@ -3158,6 +12218,64 @@ type SettlementInstruction7 struct {
 	ThrdRmbrsmntAgtAcct *CashAccount38 `xml:"ThrdRmbrsmntAgtAcct,omitempty" json:"ThrdRmbrsmntAgtAcct,omitempty"`
 }
 
+type SettlementParties100 struct {
+	Dpstry *PartyIdentification146 `xml:"Dpstry,omitempty" json:"Dpstry,omitempty"`
+
+	Pty1 *PartyIdentificationAndAccount196 `xml:"Pty1,omitempty" json:"Pty1,omitempty"`
+
+	Pty2 *PartyIdentificationAndAccount196 `xml:"Pty2,omitempty" json:"Pty2,omitempty"`
+
+	Pty3 *PartyIdentificationAndAccount196 `xml:"Pty3,omitempty" json:"Pty3,omitempty"`
+
+	Pty4 *PartyIdentificationAndAccount196 `xml:"Pty4,omitempty" json:"Pty4,omitempty"`
+
+	Pty5 *PartyIdentificationAndAccount196 `xml:"Pty5,omitempty" json:"Pty5,omitempty"`
+}
+
+type SettlementParties102 struct {
+	Dpstry *PartyIdentification143 `xml:"Dpstry,omitempty" json:"Dpstry,omitempty"`
+
+	Pty1 *PartyIdentificationAndAccount204 `xml:"Pty1,omitempty" json:"Pty1,omitempty"`
+
+	Pty2 *PartyIdentificationAndAccount204 `xml:"Pty2,omitempty" json:"Pty2,omitempty"`
+
+	Pty3 *PartyIdentificationAndAccount204 `xml:"Pty3,omitempty" json:"Pty3,omitempty"`
+}
+
+type SettlementParties97 struct {
+	Dpstry *PartyIdentification148 `xml:"Dpstry,omitempty" json:"Dpstry,omitempty"`
+
+	Pty1 *PartyIdentificationAndAccount195 `xml:"Pty1,omitempty" json:"Pty1,omitempty"`
+
+	Pty2 *PartyIdentificationAndAccount195 `xml:"Pty2,omitempty" json:"Pty2,omitempty"`
+
+	Pty3 *PartyIdentificationAndAccount195 `xml:"Pty3,omitempty" json:"Pty3,omitempty"`
+
+	Pty4 *PartyIdentificationAndAccount195 `xml:"Pty4,omitempty" json:"Pty4,omitempty"`
+
+	Pty5 *PartyIdentificationAndAccount195 `xml:"Pty5,omitempty" json:"Pty5,omitempty"`
+}
+
+type SettlementStandingInstructionDatabase4Choice struct {
+	Cd *SettlementStandingInstructionDatabase1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SettlementStatus30Choice struct {
+	Pdg *PendingStatus67Choice `xml:"Pdg,omitempty" json:"Pdg,omitempty"`
+
+	Flng *FailingStatus13Choice `xml:"Flng,omitempty" json:"Flng,omitempty"`
+
+	Prtry *ProprietaryStatusAndReason6 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SettlementSystemMethod4Choice struct {
+	Cd *SettlementSystemMethod1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type SettlementTimeRequest2 struct {
 	CLSTm *ISOTime `xml:"CLSTm,omitempty" json:"CLSTm,omitempty"`
 
@@ -3168,8 +12286,134 @@ type SettlementTimeRequest2 struct {
 	RjctTm *ISOTime `xml:"RjctTm,omitempty" json:"RjctTm,omitempty"`
 }
 
+type SettlementTransactionCondition34Choice struct {
+	Cd *SettlementTransactionCondition12Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SettlementType3Choice struct {
+	Cd *SettlementType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SettlementTypeAndIdentification27 struct {
+	AcctOwnrTxId *Max35Text `xml:"AcctOwnrTxId,omitempty" json:"AcctOwnrTxId,omitempty"`
+
+	AcctSvcrTxId *Max35Text `xml:"AcctSvcrTxId,omitempty" json:"AcctSvcrTxId,omitempty"`
+
+	MktInfrstrctrTxId *Max35Text `xml:"MktInfrstrctrTxId,omitempty" json:"MktInfrstrctrTxId,omitempty"`
+
+	CtrPtyMktInfrstrctrTxId *Max35Text `xml:"CtrPtyMktInfrstrctrTxId,omitempty" json:"CtrPtyMktInfrstrctrTxId,omitempty"`
+
+	PrcrTxId *Max35Text `xml:"PrcrTxId,omitempty" json:"PrcrTxId,omitempty"`
+
+	SctiesMvmntTp *ReceiveDelivery1Code `xml:"SctiesMvmntTp,omitempty" json:"SctiesMvmntTp,omitempty"`
+
+	Pmt *DeliveryReceiptType2Code `xml:"Pmt,omitempty" json:"Pmt,omitempty"`
+
+	CmonId *Max35Text `xml:"CmonId,omitempty" json:"CmonId,omitempty"`
+
+	PoolId *Max35Text `xml:"PoolId,omitempty" json:"PoolId,omitempty"`
+
+	CorpActnEvtId *Max35Text `xml:"CorpActnEvtId,omitempty" json:"CorpActnEvtId,omitempty"`
+}
+
+type SettlementUnitType3Choice struct {
+	Cd *SettlementUnitType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SettlingCapacity7Choice struct {
+	Cd *SettlingCapacity2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type SignatureEnvelope struct {
 	InnerXML string `xml:",innerxml" json:"-"`
+}
+
+type SignedQuantityFormat10 struct {
+	ShrtLngPos *ShortLong1Code `xml:"ShrtLngPos,omitempty" json:"ShrtLngPos,omitempty"`
+
+	Qty *FinancialInstrumentQuantity33Choice `xml:"Qty,omitempty" json:"Qty,omitempty"`
+}
+
+type SignedQuantityFormat11 struct {
+	ShrtLngPos *ShortLong1Code `xml:"ShrtLngPos,omitempty" json:"ShrtLngPos,omitempty"`
+
+	QtyChc *Quantity48Choice `xml:"QtyChc,omitempty" json:"QtyChc,omitempty"`
+}
+
+type SimpleIdentificationInformation4 struct {
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+}
+
+type SolicitationFeeRateFormat7Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	AmtToQty *AmountAndQuantityRatio4 `xml:"AmtToQty,omitempty" json:"AmtToQty,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	NotSpcfdRate *RateValueType7Code `xml:"NotSpcfdRate,omitempty" json:"NotSpcfdRate,omitempty"`
+}
+
+type SolicitationFeeRateFormat8Choice struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	AmtToQty *AmountAndQuantityRatio4 `xml:"AmtToQty,omitempty" json:"AmtToQty,omitempty"`
+
+	Amt *ActiveCurrencyAnd13DecimalAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+}
+
+type Standardisation3Choice struct {
+	Cd []*Standardisation1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type StandingSettlementInstruction18 struct {
+	SttlmStgInstrDB *SettlementStandingInstructionDatabase4Choice `xml:"SttlmStgInstrDB,omitempty" json:"SttlmStgInstrDB,omitempty"`
+
+	CtrPty *Counterparty15Choice `xml:"CtrPty,omitempty" json:"CtrPty,omitempty"`
+
+	Vndr *PartyIdentification136 `xml:"Vndr,omitempty" json:"Vndr,omitempty"`
+
+	OthrDlvrgSttlmPties *SettlementParties100 `xml:"OthrDlvrgSttlmPties,omitempty" json:"OthrDlvrgSttlmPties,omitempty"`
+
+	OthrRcvgSttlmPties *SettlementParties100 `xml:"OthrRcvgSttlmPties,omitempty" json:"OthrRcvgSttlmPties,omitempty"`
+}
+
+type Statement73 struct {
+	RptNb *Number3Choice `xml:"RptNb,omitempty" json:"RptNb,omitempty"`
+
+	QryRef *Max35Text `xml:"QryRef,omitempty" json:"QryRef,omitempty"`
+
+	StmtId *Max35Text `xml:"StmtId,omitempty" json:"StmtId,omitempty"`
+
+	StmtDtTm *DateAndDateTime2Choice `xml:"StmtDtTm,omitempty" json:"StmtDtTm,omitempty"`
+
+	Frqcy *Frequency22Choice `xml:"Frqcy,omitempty" json:"Frqcy,omitempty"`
+
+	UpdTp *UpdateType15Choice `xml:"UpdTp,omitempty" json:"UpdTp,omitempty"`
+
+	StmtBsis *StatementBasis7Choice `xml:"StmtBsis,omitempty" json:"StmtBsis,omitempty"`
+
+	ActvtyInd *YesNoIndicator `xml:"ActvtyInd,omitempty" json:"ActvtyInd,omitempty"`
+
+	SubAcctInd *YesNoIndicator `xml:"SubAcctInd,omitempty" json:"SubAcctInd,omitempty"`
+
+	SctyIntrstOrSetOff *YesNoIndicator `xml:"SctyIntrstOrSetOff,omitempty" json:"SctyIntrstOrSetOff,omitempty"`
+}
+
+type StatementBasis7Choice struct {
+	Cd *StatementBasis1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
 type StatusReason6Choice struct {
@@ -3218,6 +12462,68 @@ type StructuredRemittanceInformation16 struct {
 	AddtlRmtInf []*Max140Text `xml:"AddtlRmtInf,omitempty" json:"AddtlRmtInf,omitempty"`
 }
 
+type StructuredRemittanceInformation18 struct {
+	RfrdDocInf []*ReferredDocumentInformation8 `xml:"RfrdDocInf,omitempty" json:"RfrdDocInf,omitempty"`
+
+	RfrdDocAmt *RemittanceAmount4 `xml:"RfrdDocAmt,omitempty" json:"RfrdDocAmt,omitempty"`
+
+	CdtrRefInf *CreditorReferenceInformation3 `xml:"CdtrRefInf,omitempty" json:"CdtrRefInf,omitempty"`
+
+	Invcr *PartyIdentification272 `xml:"Invcr,omitempty" json:"Invcr,omitempty"`
+
+	Invcee *PartyIdentification272 `xml:"Invcee,omitempty" json:"Invcee,omitempty"`
+
+	TaxRmt *TaxData1 `xml:"TaxRmt,omitempty" json:"TaxRmt,omitempty"`
+
+	GrnshmtRmt *Garnishment4 `xml:"GrnshmtRmt,omitempty" json:"GrnshmtRmt,omitempty"`
+
+	AddtlRmtInf []*Max140Text `xml:"AddtlRmtInf,omitempty" json:"AddtlRmtInf,omitempty"`
+}
+
+type SubAccountIdentification67 struct {
+	AcctOwnr *PartyIdentification144 `xml:"AcctOwnr,omitempty" json:"AcctOwnr,omitempty"`
+
+	SfkpgAcct *SecuritiesAccount25 `xml:"SfkpgAcct,omitempty" json:"SfkpgAcct,omitempty"`
+
+	BlckChainAdrOrWllt *BlockChainAddressWallet2 `xml:"BlckChainAdrOrWllt,omitempty" json:"BlckChainAdrOrWllt,omitempty"`
+
+	ActvtyInd *YesNoIndicator `xml:"ActvtyInd,omitempty" json:"ActvtyInd,omitempty"`
+
+	BalForSubAcct []*AggregateBalanceInformation42 `xml:"BalForSubAcct,omitempty" json:"BalForSubAcct,omitempty"`
+}
+
+type SubBalanceInformation20 struct {
+	SubBalTp *SubBalanceType11Choice `xml:"SubBalTp,omitempty" json:"SubBalTp,omitempty"`
+
+	Qty *Balance21 `xml:"Qty,omitempty" json:"Qty,omitempty"`
+
+	SubBalAddtlDtls *Max140Text `xml:"SubBalAddtlDtls,omitempty" json:"SubBalAddtlDtls,omitempty"`
+
+	QtyBrkdwn []*QuantityBreakdown57 `xml:"QtyBrkdwn,omitempty" json:"QtyBrkdwn,omitempty"`
+
+	AddtlBalBrkdwnDtls []*AdditionalBalanceInformation20 `xml:"AddtlBalBrkdwnDtls,omitempty" json:"AddtlBalBrkdwnDtls,omitempty"`
+}
+
+type SubBalanceQuantity8Choice struct {
+	Qty *FinancialInstrumentQuantity33Choice `xml:"Qty,omitempty" json:"Qty,omitempty"`
+
+	Prtry *GenericIdentification56 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+
+	QtyAndAvlbty *QuantityAndAvailability3 `xml:"QtyAndAvlbty,omitempty" json:"QtyAndAvlbty,omitempty"`
+}
+
+type SubBalanceType11Choice struct {
+	Cd *SecuritiesBalanceType12Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type SubBalanceType12Choice struct {
+	Cd *SecuritiesBalanceType7Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type SupplementaryData1 struct {
 	PlcAndNm *Max350Text `xml:"PlcAndNm,omitempty" json:"PlcAndNm,omitempty"`
 
@@ -3228,6 +12534,12 @@ type SupplementaryDataEnvelope1 struct {
 	InnerXML string `xml:",innerxml" json:"-"`
 }
 
+type TEFRARules3Choice struct {
+	Cd *TEFRARules1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type TaxAmount2 struct {
 	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
 
@@ -3236,6 +12548,16 @@ type TaxAmount2 struct {
 	TtlAmt *ActiveOrHistoricCurrencyAndAmount `xml:"TtlAmt,omitempty" json:"TtlAmt,omitempty"`
 
 	Dtls []*TaxRecordDetails2 `xml:"Dtls,omitempty" json:"Dtls,omitempty"`
+}
+
+type TaxAmount3 struct {
+	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
+
+	TaxblBaseAmt *ActiveOrHistoricCurrencyAndAmount `xml:"TaxblBaseAmt,omitempty" json:"TaxblBaseAmt,omitempty"`
+
+	TtlAmt *ActiveOrHistoricCurrencyAndAmount `xml:"TtlAmt,omitempty" json:"TtlAmt,omitempty"`
+
+	Dtls []*TaxRecordDetails3 `xml:"Dtls,omitempty" json:"Dtls,omitempty"`
 }
 
 type TaxAmountAndType1 struct {
@@ -3256,12 +12578,42 @@ type TaxAuthorisation1 struct {
 	Nm *Max140Text `xml:"Nm,omitempty" json:"Nm,omitempty"`
 }
 
+type TaxCapacityParty4Choice struct {
+	Cd *TaxLiability1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type TaxCharges2 struct {
 	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
 
 	Rate *PercentageRate `xml:"Rate,omitempty" json:"Rate,omitempty"`
 
 	Amt *ActiveOrHistoricCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+}
+
+type TaxData1 struct {
+	Cdtr *TaxParty1 `xml:"Cdtr,omitempty" json:"Cdtr,omitempty"`
+
+	Dbtr *TaxParty2 `xml:"Dbtr,omitempty" json:"Dbtr,omitempty"`
+
+	UltmtDbtr *TaxParty2 `xml:"UltmtDbtr,omitempty" json:"UltmtDbtr,omitempty"`
+
+	AdmstnZone *Max35Text `xml:"AdmstnZone,omitempty" json:"AdmstnZone,omitempty"`
+
+	RefNb *Max140Text `xml:"RefNb,omitempty" json:"RefNb,omitempty"`
+
+	Mtd *Max35Text `xml:"Mtd,omitempty" json:"Mtd,omitempty"`
+
+	TtlTaxblBaseAmt *ActiveOrHistoricCurrencyAndAmount `xml:"TtlTaxblBaseAmt,omitempty" json:"TtlTaxblBaseAmt,omitempty"`
+
+	TtlTaxAmt *ActiveOrHistoricCurrencyAndAmount `xml:"TtlTaxAmt,omitempty" json:"TtlTaxAmt,omitempty"`
+
+	Dt *ISODate `xml:"Dt,omitempty" json:"Dt,omitempty"`
+
+	SeqNb *Number `xml:"SeqNb,omitempty" json:"SeqNb,omitempty"`
+
+	Rcrd []*TaxRecord3 `xml:"Rcrd,omitempty" json:"Rcrd,omitempty"`
 }
 
 type TaxInformation7 struct {
@@ -3336,6 +12688,14 @@ type TaxPeriod2 struct {
 	FrToDt *DatePeriod2 `xml:"FrToDt,omitempty" json:"FrToDt,omitempty"`
 }
 
+type TaxPeriod3 struct {
+	Yr *ISOYear `xml:"Yr,omitempty" json:"Yr,omitempty"`
+
+	Tp *TaxRecordPeriod1Code `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	FrToDt *DatePeriod2 `xml:"FrToDt,omitempty" json:"FrToDt,omitempty"`
+}
+
 type TaxRecord2 struct {
 	Tp *Max35Text `xml:"Tp,omitempty" json:"Tp,omitempty"`
 
@@ -3356,16 +12716,82 @@ type TaxRecord2 struct {
 	AddtlInf *Max140Text `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
 }
 
+type TaxRecord3 struct {
+	Tp *Max35Text `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	Ctgy *Max35Text `xml:"Ctgy,omitempty" json:"Ctgy,omitempty"`
+
+	CtgyDtls *Max35Text `xml:"CtgyDtls,omitempty" json:"CtgyDtls,omitempty"`
+
+	DbtrSts *Max35Text `xml:"DbtrSts,omitempty" json:"DbtrSts,omitempty"`
+
+	CertId *Max35Text `xml:"CertId,omitempty" json:"CertId,omitempty"`
+
+	FrmsCd *Max35Text `xml:"FrmsCd,omitempty" json:"FrmsCd,omitempty"`
+
+	Prd *TaxPeriod3 `xml:"Prd,omitempty" json:"Prd,omitempty"`
+
+	TaxAmt *TaxAmount3 `xml:"TaxAmt,omitempty" json:"TaxAmt,omitempty"`
+
+	AddtlInf *Max140Text `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
 type TaxRecordDetails2 struct {
 	Prd *TaxPeriod2 `xml:"Prd,omitempty" json:"Prd,omitempty"`
 
 	Amt *ActiveOrHistoricCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
 }
 
+type TaxRecordDetails3 struct {
+	Prd *TaxPeriod3 `xml:"Prd,omitempty" json:"Prd,omitempty"`
+
+	Amt *ActiveOrHistoricCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+}
+
+type TaxVoucher4 struct {
+	Id *Max35Text `xml:"Id,omitempty" json:"Id,omitempty"`
+
+	BrgnDt *DateAndDateTime2Choice `xml:"BrgnDt,omitempty" json:"BrgnDt,omitempty"`
+
+	BrgnSttlmDt *DateAndDateTime2Choice `xml:"BrgnSttlmDt,omitempty" json:"BrgnSttlmDt,omitempty"`
+}
+
+type TaxableIncomePerShareCalculatedFormat3Choice struct {
+	Cd *CorporateActionTaxableIncomePerShareCalculated1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
 type TechnicalInputChannel1Choice struct {
 	Cd *ExternalTechnicalInputChannel1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
 
 	Prtry *Max35Text `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type TemporaryFinancialInstrumentIndicator3Choice struct {
+	TempInd *YesNoIndicator `xml:"TempInd,omitempty" json:"TempInd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type Term1 struct {
+	Oprtr *Operator1Code `xml:"Oprtr,omitempty" json:"Oprtr,omitempty"`
+
+	Val *RateOrAbsoluteValue1Choice `xml:"Val,omitempty" json:"Val,omitempty"`
+}
+
+type TimeUnit3Choice struct {
+	Cd *TimeUnit1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type TotalEligibleBalanceFormat10 struct {
+	Bal *Quantity49Choice `xml:"Bal,omitempty" json:"Bal,omitempty"`
+
+	FullPrdUnits *SignedQuantityFormat10 `xml:"FullPrdUnits,omitempty" json:"FullPrdUnits,omitempty"`
+
+	PartWayPrdUnits *SignedQuantityFormat10 `xml:"PartWayPrdUnits,omitempty" json:"PartWayPrdUnits,omitempty"`
 }
 
 type TotalTransactions6 struct {
@@ -3376,6 +12802,16 @@ type TotalTransactions6 struct {
 	TtlDbtNtries *NumberAndSumOfTransactions1 `xml:"TtlDbtNtries,omitempty" json:"TtlDbtNtries,omitempty"`
 
 	TtlNtriesPerBkTxCd []*TotalsPerBankTransactionCode5 `xml:"TtlNtriesPerBkTxCd,omitempty" json:"TtlNtriesPerBkTxCd,omitempty"`
+}
+
+type TotalValueInPageAndStatement1 struct {
+	TtlHldgsValOfPg *AmountAndDirection6 `xml:"TtlHldgsValOfPg,omitempty" json:"TtlHldgsValOfPg,omitempty"`
+
+	TtlHldgsValOfStmt *AmountAndDirection6 `xml:"TtlHldgsValOfStmt,omitempty" json:"TtlHldgsValOfStmt,omitempty"`
+
+	TtlBookValOfStmt *AmountAndDirection6 `xml:"TtlBookValOfStmt,omitempty" json:"TtlBookValOfStmt,omitempty"`
+
+	TtlElgblCollVal *AmountAndDirection6 `xml:"TtlElgblCollVal,omitempty" json:"TtlElgblCollVal,omitempty"`
 }
 
 type TotalsPerBankTransactionCode5 struct {
@@ -3404,6 +12840,54 @@ type TrackData1 struct {
 	TrckVal *Max140Text `xml:"TrckVal,omitempty" json:"TrckVal,omitempty"`
 }
 
+type TradeDate8Choice struct {
+	Dt *DateAndDateTime2Choice `xml:"Dt,omitempty" json:"Dt,omitempty"`
+
+	DtCd *TradeDateCode3Choice `xml:"DtCd,omitempty" json:"DtCd,omitempty"`
+}
+
+type TradeDateCode3Choice struct {
+	Cd *DateType3Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type TradeOriginator3Choice struct {
+	Cd *OriginatorRole2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type TradeTransactionCondition5Choice struct {
+	Cd *TradeTransactionCondition4Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type TradeTransactionCondition7Choice struct {
+	Cd *TradeTransactionCondition2Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type TradingParameters2 struct {
+	MktId *MICIdentifier `xml:"MktId,omitempty" json:"MktId,omitempty"`
+
+	RndLot *FinancialInstrumentQuantity1Choice `xml:"RndLot,omitempty" json:"RndLot,omitempty"`
+
+	TradLotSz *FinancialInstrumentQuantity1Choice `xml:"TradLotSz,omitempty" json:"TradLotSz,omitempty"`
+
+	ScndryPlcOfListg []*MICIdentifier `xml:"ScndryPlcOfListg,omitempty" json:"ScndryPlcOfListg,omitempty"`
+
+	MinTraddNmnlQty *UnitOrFaceAmount1Choice `xml:"MinTraddNmnlQty,omitempty" json:"MinTraddNmnlQty,omitempty"`
+
+	MaxTraddNmnlQty *UnitOrFaceAmount1Choice `xml:"MaxTraddNmnlQty,omitempty" json:"MaxTraddNmnlQty,omitempty"`
+
+	MinTradgPricgIncrmt *Number `xml:"MinTradgPricgIncrmt,omitempty" json:"MinTradgPricgIncrmt,omitempty"`
+
+	PmryPlcOfListgId *MICIdentifier `xml:"PmryPlcOfListgId,omitempty" json:"PmryPlcOfListgId,omitempty"`
+}
+
 type TransactionAgents5 struct {
 	InstgAgt *BranchAndFinancialInstitutionIdentification6 `xml:"InstgAgt,omitempty" json:"InstgAgt,omitempty"`
 
@@ -3430,6 +12914,20 @@ type TransactionAgents5 struct {
 	Prtry []*ProprietaryAgent4 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
+type TransactionAllocation1 struct {
+	Amt *ActiveOrHistoricCurrencyAndAmount `xml:"Amt,omitempty" json:"Amt,omitempty"`
+
+	CdtDbtInd *CreditDebitCode `xml:"CdtDbtInd,omitempty" json:"CdtDbtInd,omitempty"`
+
+	Acct *CashAccount40 `xml:"Acct,omitempty" json:"Acct,omitempty"`
+
+	Purp *Purpose2Choice `xml:"Purp,omitempty" json:"Purp,omitempty"`
+
+	Ref *Max35Text `xml:"Ref,omitempty" json:"Ref,omitempty"`
+
+	RltdRefs []*References74Choice `xml:"RltdRefs,omitempty" json:"RltdRefs,omitempty"`
+}
+
 type TransactionDates3 struct {
 	AccptncDtTm *ISODateTime `xml:"AccptncDtTm,omitempty" json:"AccptncDtTm,omitempty"`
 
@@ -3446,6 +12944,92 @@ type TransactionDates3 struct {
 	TxDtTm *ISODateTime `xml:"TxDtTm,omitempty" json:"TxDtTm,omitempty"`
 
 	Prtry []*ProprietaryDate3 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type TransactionDetails148 struct {
+	TradId []*Max52Text `xml:"TradId,omitempty" json:"TradId,omitempty"`
+
+	PoolId *Max35Text `xml:"PoolId,omitempty" json:"PoolId,omitempty"`
+
+	CorpActnEvtId *Max35Text `xml:"CorpActnEvtId,omitempty" json:"CorpActnEvtId,omitempty"`
+
+	TrptyAgtSvcPrvdrCollTxId *Max35Text `xml:"TrptyAgtSvcPrvdrCollTxId,omitempty" json:"TrptyAgtSvcPrvdrCollTxId,omitempty"`
+
+	ClntTrptyCollTxId *Max35Text `xml:"ClntTrptyCollTxId,omitempty" json:"ClntTrptyCollTxId,omitempty"`
+
+	ClntCollInstrId *Max35Text `xml:"ClntCollInstrId,omitempty" json:"ClntCollInstrId,omitempty"`
+
+	TrptyAgtSvcPrvdrCollInstrId *Max35Text `xml:"TrptyAgtSvcPrvdrCollInstrId,omitempty" json:"TrptyAgtSvcPrvdrCollInstrId,omitempty"`
+
+	AcctOwnr *PartyIdentification144 `xml:"AcctOwnr,omitempty" json:"AcctOwnr,omitempty"`
+
+	SfkpgAcct *SecuritiesAccount19 `xml:"SfkpgAcct,omitempty" json:"SfkpgAcct,omitempty"`
+
+	BlckChainAdrOrWllt *BlockChainAddressWallet3 `xml:"BlckChainAdrOrWllt,omitempty" json:"BlckChainAdrOrWllt,omitempty"`
+
+	SfkpgPlc *SafeKeepingPlace3 `xml:"SfkpgPlc,omitempty" json:"SfkpgPlc,omitempty"`
+
+	PlcOfTrad *PlaceOfTradeIdentification1 `xml:"PlcOfTrad,omitempty" json:"PlcOfTrad,omitempty"`
+
+	PlcOfClr *PlaceOfClearingIdentification2 `xml:"PlcOfClr,omitempty" json:"PlcOfClr,omitempty"`
+
+	FinInstrmId *SecurityIdentification19 `xml:"FinInstrmId,omitempty" json:"FinInstrmId,omitempty"`
+
+	SttlmQty *Quantity51Choice `xml:"SttlmQty,omitempty" json:"SttlmQty,omitempty"`
+
+	PrtlyRlsdQty *Quantity51Choice `xml:"PrtlyRlsdQty,omitempty" json:"PrtlyRlsdQty,omitempty"`
+
+	SttlmAmt *AmountAndDirection51 `xml:"SttlmAmt,omitempty" json:"SttlmAmt,omitempty"`
+
+	LateDlvryDt *DateAndDateTime2Choice `xml:"LateDlvryDt,omitempty" json:"LateDlvryDt,omitempty"`
+
+	XpctdSttlmDt *DateAndDateTime2Choice `xml:"XpctdSttlmDt,omitempty" json:"XpctdSttlmDt,omitempty"`
+
+	XpctdValDt *DateAndDateTime2Choice `xml:"XpctdValDt,omitempty" json:"XpctdValDt,omitempty"`
+
+	SttlmDt *SettlementDate19Choice `xml:"SttlmDt,omitempty" json:"SttlmDt,omitempty"`
+
+	TradDt *TradeDate8Choice `xml:"TradDt,omitempty" json:"TradDt,omitempty"`
+
+	AckdStsTmStmp *ISODateTime `xml:"AckdStsTmStmp,omitempty" json:"AckdStsTmStmp,omitempty"`
+
+	MtchdStsTmStmp *ISODateTime `xml:"MtchdStsTmStmp,omitempty" json:"MtchdStsTmStmp,omitempty"`
+
+	SctiesMvmntTp *ReceiveDelivery1Code `xml:"SctiesMvmntTp,omitempty" json:"SctiesMvmntTp,omitempty"`
+
+	Pmt *DeliveryReceiptType2Code `xml:"Pmt,omitempty" json:"Pmt,omitempty"`
+
+	SttlmParams *SettlementDetails202 `xml:"SttlmParams,omitempty" json:"SttlmParams,omitempty"`
+
+	RcvgSttlmPties *SettlementParties97 `xml:"RcvgSttlmPties,omitempty" json:"RcvgSttlmPties,omitempty"`
+
+	DlvrgSttlmPties *SettlementParties97 `xml:"DlvrgSttlmPties,omitempty" json:"DlvrgSttlmPties,omitempty"`
+
+	Invstr *PartyIdentification149 `xml:"Invstr,omitempty" json:"Invstr,omitempty"`
+
+	QlfdFrgnIntrmy *PartyIdentification136 `xml:"QlfdFrgnIntrmy,omitempty" json:"QlfdFrgnIntrmy,omitempty"`
+
+	SttlmInstrPrcgAddtlDtls *Max350Text `xml:"SttlmInstrPrcgAddtlDtls,omitempty" json:"SttlmInstrPrcgAddtlDtls,omitempty"`
+}
+
+type TransactionIdentification15 struct {
+	MktInfrstrctrTxId *Max35Text `xml:"MktInfrstrctrTxId,omitempty" json:"MktInfrstrctrTxId,omitempty"`
+}
+
+type TransactionIdentifications47 struct {
+	AcctOwnrTxId *Max35Text `xml:"AcctOwnrTxId,omitempty" json:"AcctOwnrTxId,omitempty"`
+
+	AcctSvcrTxId *Max35Text `xml:"AcctSvcrTxId,omitempty" json:"AcctSvcrTxId,omitempty"`
+
+	MktInfrstrctrTxId *Max35Text `xml:"MktInfrstrctrTxId,omitempty" json:"MktInfrstrctrTxId,omitempty"`
+
+	CtrPtyMktInfrstrctrTxId *Max35Text `xml:"CtrPtyMktInfrstrctrTxId,omitempty" json:"CtrPtyMktInfrstrctrTxId,omitempty"`
+
+	PrcrTxId *Max35Text `xml:"PrcrTxId,omitempty" json:"PrcrTxId,omitempty"`
+
+	CmonId *Max35Text `xml:"CmonId,omitempty" json:"CmonId,omitempty"`
+
+	NetgSvcPrvdrId *Max35Text `xml:"NetgSvcPrvdrId,omitempty" json:"NetgSvcPrvdrId,omitempty"`
 }
 
 type TransactionIdentifier1 struct {
@@ -3554,14 +13138,152 @@ type TransactionReferences6 struct {
 	Prtry []*ProprietaryReference1 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
 }
 
+type TypeOfPrice28Choice struct {
+	Cd *TypeOfPrice11Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type TypeOfPrice29Choice struct {
+	Cd *TypeOfPrice14Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type UnderlyingAttributes4 struct {
+	AllcnPctg *PercentageRate `xml:"AllcnPctg,omitempty" json:"AllcnPctg,omitempty"`
+
+	Qty *UnitOrFaceAmount1Choice `xml:"Qty,omitempty" json:"Qty,omitempty"`
+
+	SttlmTp *SettlementType3Choice `xml:"SttlmTp,omitempty" json:"SttlmTp,omitempty"`
+
+	CshAmt *ActiveCurrencyAndAmount `xml:"CshAmt,omitempty" json:"CshAmt,omitempty"`
+
+	CshTp *Max35Text `xml:"CshTp,omitempty" json:"CshTp,omitempty"`
+
+	Pric *Price8 `xml:"Pric,omitempty" json:"Pric,omitempty"`
+
+	DrtyPric *Price8 `xml:"DrtyPric,omitempty" json:"DrtyPric,omitempty"`
+
+	EndPric *Price8 `xml:"EndPric,omitempty" json:"EndPric,omitempty"`
+
+	StartVal *ActiveCurrencyAndAmount `xml:"StartVal,omitempty" json:"StartVal,omitempty"`
+
+	CurVal *ActiveCurrencyAndAmount `xml:"CurVal,omitempty" json:"CurVal,omitempty"`
+
+	EndVal *ActiveCurrencyAndAmount `xml:"EndVal,omitempty" json:"EndVal,omitempty"`
+
+	AdjstdQty *UnitOrFaceAmount1Choice `xml:"AdjstdQty,omitempty" json:"AdjstdQty,omitempty"`
+
+	XchgRate *PercentageRate `xml:"XchgRate,omitempty" json:"XchgRate,omitempty"`
+
+	CapVal *ActiveCurrencyAndAmount `xml:"CapVal,omitempty" json:"CapVal,omitempty"`
+}
+
 type UnderlyingTransaction23 struct {
 	OrgnlGrpInfAndCxl *OriginalGroupHeader15 `xml:"OrgnlGrpInfAndCxl,omitempty" json:"OrgnlGrpInfAndCxl,omitempty"`
 
 	TxInf []*PaymentTransaction106 `xml:"TxInf,omitempty" json:"TxInf,omitempty"`
 }
 
+type UnitOfMeasure7Choice struct {
+	Cd *UnitOfMeasure9Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type UnitOrFaceAmount1Choice struct {
+	Unit *DecimalNumber `xml:"Unit,omitempty" json:"Unit,omitempty"`
+
+	FaceAmt *ActiveCurrencyAndAmount `xml:"FaceAmt,omitempty" json:"FaceAmt,omitempty"`
+}
+
+type UnmatchedReason15 struct {
+	Cd *UnmatchedReason21Choice `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	AddtlRsnInf *Max210Text `xml:"AddtlRsnInf,omitempty" json:"AddtlRsnInf,omitempty"`
+}
+
+type UnmatchedReason21Choice struct {
+	Cd *UnmatchedReason11Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type UnmatchedStatus16Choice struct {
+	NoSpcfdRsn *NoReasonCode `xml:"NoSpcfdRsn,omitempty" json:"NoSpcfdRsn,omitempty"`
+
+	Rsn []*UnmatchedReason15 `xml:"Rsn,omitempty" json:"Rsn,omitempty"`
+}
+
+type UpdateType15Choice struct {
+	Cd *StatementUpdateType1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type UpdatedAdditionalInformation19 struct {
+	Lang *ISO2ALanguageCode `xml:"Lang,omitempty" json:"Lang,omitempty"`
+
+	AddtlInf *Max350Text `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
+type UpdatedAdditionalInformation20 struct {
+	Lang *ISO2ALanguageCode `xml:"Lang,omitempty" json:"Lang,omitempty"`
+
+	AddtlInf []*Max8000Text `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
+type UpdatedAdditionalInformation21 struct {
+	Lang *ISO2ALanguageCode `xml:"Lang,omitempty" json:"Lang,omitempty"`
+
+	AddtlInf []*Max350Text `xml:"AddtlInf,omitempty" json:"AddtlInf,omitempty"`
+}
+
+type UpdatedURLlnformation6 struct {
+	Lang *ISO2ALanguageCode `xml:"Lang,omitempty" json:"Lang,omitempty"`
+
+	URLAdr *Max2048Text `xml:"URLAdr,omitempty" json:"URLAdr,omitempty"`
+}
+
+type Warrant4 struct {
+	Mltplr *BaseOneRate `xml:"Mltplr,omitempty" json:"Mltplr,omitempty"`
+
+	SbcptPric *Price8 `xml:"SbcptPric,omitempty" json:"SbcptPric,omitempty"`
+
+	Tp *WarrantStyle3Choice `xml:"Tp,omitempty" json:"Tp,omitempty"`
+
+	WarrtAgt []*Organisation38 `xml:"WarrtAgt,omitempty" json:"WarrtAgt,omitempty"`
+}
+
+type WarrantStyle3Choice struct {
+	Cd *WarrantStyle1Code `xml:"Cd,omitempty" json:"Cd,omitempty"`
+
+	Prtry *GenericIdentification30 `xml:"Prtry,omitempty" json:"Prtry,omitempty"`
+}
+
+type YieldCalculation6 struct {
+	Val *PercentageRate `xml:"Val,omitempty" json:"Val,omitempty"`
+
+	ClctnTp *CalculationType3Choice `xml:"ClctnTp,omitempty" json:"ClctnTp,omitempty"`
+
+	RedPric *Price8 `xml:"RedPric,omitempty" json:"RedPric,omitempty"`
+
+	ValDt *ISODate `xml:"ValDt,omitempty" json:"ValDt,omitempty"`
+
+	ValPrd *DateTimePeriod1Choice `xml:"ValPrd,omitempty" json:"ValPrd,omitempty"`
+
+	ClctnDt *ISODateTime `xml:"ClctnDt,omitempty" json:"ClctnDt,omitempty"`
+}
+
 type YieldedOrValueType1Choice struct {
 	Yldd *YesNoIndicator `xml:"Yldd,omitempty" json:"Yldd,omitempty"`
 
 	ValTp *PriceValueType1Code `xml:"ValTp,omitempty" json:"ValTp,omitempty"`
+}
+
+type YieldedOrValueType2Choice struct {
+	Yldd *YesNoIndicator `xml:"Yldd,omitempty" json:"Yldd,omitempty"`
+
+	ValTp *PriceValueType12Code `xml:"ValTp,omitempty" json:"ValTp,omitempty"`
 }

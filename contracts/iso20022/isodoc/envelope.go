@@ -11,6 +11,7 @@ import (
 
 	"github.com/minfin-kz/kopir/contracts/iso20022/components"
 	"github.com/minfin-kz/kopir/contracts/iso20022/msg/head001"
+	"github.com/minfin-kz/kopir/contracts/iso20022/msg/head001v03"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/xsd"
 )
@@ -35,21 +36,43 @@ func S[T ~string](p *T) string {
 // document's message id (the BAH's and the document's ids are the same
 // for a single-document message), msgDefIdr e.g. "pacs.008.001.08".
 func NewHeader(from, to, bizMsgIdr, msgDefIdr, bizSvc string, created time.Time) *head001.AppHdr {
-	party := func(bic string) *components.Party44Choice {
-		return &components.Party44Choice{FIId: &components.BranchAndFinancialInstitutionIdentification6{
-			FinInstnId: &components.FinancialInstitutionIdentification18{BICFI: P[components.BICFIDec2014Identifier](bic)}}}
-	}
 	h := &head001.AppHdr{
-		Fr:        party(from),
-		To:        party(to),
+		Fr:        headerParty(from),
+		To:        headerParty(to),
 		BizMsgIdr: P[components.Max35Text](bizMsgIdr),
 		MsgDefIdr: P[components.Max35Text](msgDefIdr),
-		CreDt:     P[components.ISODateTime](created.UTC().Format("2006-01-02T15:04:05Z")),
+		CreDt:     headerTime(created),
 	}
 	if bizSvc != "" {
 		h.BizSvc = P[components.Max35Text](bizSvc)
 	}
 	return h
+}
+
+// NewHeaderV03 is NewHeader for the messages that travel with a
+// head.001.001.03 header (see HeaderOf): the securities messages and
+// pacs.009.001.11. Its parties are the same Party44Choice, by BIC.
+func NewHeaderV03(from, to, bizMsgIdr, msgDefIdr, bizSvc string, created time.Time) *head001v03.AppHdr {
+	h := &head001v03.AppHdr{
+		Fr:        headerParty(from),
+		To:        headerParty(to),
+		BizMsgIdr: P[components.Max35Text](bizMsgIdr),
+		MsgDefIdr: P[components.Max35Text](msgDefIdr),
+		CreDt:     headerTime(created),
+	}
+	if bizSvc != "" {
+		h.BizSvc = P[components.Max35Text](bizSvc)
+	}
+	return h
+}
+
+func headerParty(bic string) *components.Party44Choice {
+	return &components.Party44Choice{FIId: &components.BranchAndFinancialInstitutionIdentification6{
+		FinInstnId: &components.FinancialInstitutionIdentification18{BICFI: P[components.BICFIDec2014Identifier](bic)}}}
+}
+
+func headerTime(t time.Time) *components.ISODateTime {
+	return P[components.ISODateTime](t.UTC().Format("2006-01-02T15:04:05Z"))
 }
 
 // PartyBIC is the BIC a header party (Fr, To) is identified by, as
@@ -66,10 +89,32 @@ func PartyBIC(p *components.Party44Choice) string {
 // Document when env.Local is empty. The result is validated against the
 // official schemas before it is returned; a violation comes back as
 // *xsd.Error, and no bytes, so an invalid message cannot be sent by
-// mistake.
+// mistake. The header must be the one the message travels with (HeaderOf):
+// for head.001.001.03, use MarshalV03.
 func Marshal(env xml.Name, hdr *head001.AppHdr, docID string, doc any) ([]byte, error) {
+	if hdr == nil {
+		return marshal(env, "", nil, docID, doc)
+	}
+	return marshal(env, Head001, hdr, docID, doc)
+}
+
+// MarshalV03 is Marshal for the messages whose header is head.001.001.03
+// (the securities messages and pacs.009.001.11, see HeaderOf).
+func MarshalV03(env xml.Name, hdr *head001v03.AppHdr, docID string, doc any) ([]byte, error) {
+	if hdr == nil {
+		return marshal(env, "", nil, docID, doc)
+	}
+	return marshal(env, Head001v03, hdr, docID, doc)
+}
+
+// marshal takes hdr as any so both header versions share one encoder; the
+// callers pass a nil interface, never a nil pointer, when there is none.
+func marshal(env xml.Name, hdrID string, hdr any, docID string, doc any) ([]byte, error) {
 	if hdr != nil && env.Local == "" {
 		return nil, errors.New("isodoc: a business application header needs an envelope element")
+	}
+	if hdr != nil && hdrID != HeaderOf(docID) {
+		return nil, fmt.Errorf("isodoc: %s travels with a %s header, not %s", docID, HeaderOf(docID), hdrID)
 	}
 	var buf bytes.Buffer
 	buf.WriteString(xml.Header)
@@ -84,14 +129,14 @@ func Marshal(env xml.Name, hdr *head001.AppHdr, docID string, doc any) ([]byte, 
 	}
 	var parts []xsd.Part
 	if hdr != nil {
-		hs, err := Schema(Head001)
+		hs, err := Schema(hdrID)
 		if err != nil {
 			return nil, err
 		}
-		if err := enc.EncodeElement(hdr, xml.StartElement{Name: xml.Name{Space: NS(Head001), Local: "AppHdr"}}); err != nil {
+		if err := enc.EncodeElement(hdr, xml.StartElement{Name: xml.Name{Space: NS(hdrID), Local: "AppHdr"}}); err != nil {
 			return nil, fmt.Errorf("isodoc: encoding AppHdr: %w", err)
 		}
-		parts = append(parts, xsd.Part{Schema: hs, Space: NS(Head001), Local: "AppHdr"})
+		parts = append(parts, xsd.Part{Schema: hs, Space: NS(hdrID), Local: "AppHdr"})
 	}
 	ds, err := Schema(docID)
 	if err != nil {
@@ -143,9 +188,12 @@ func (e *ParseError) Error() string {
 type Message struct {
 	// MsgDefIdr is the Document's message definition, from its namespace.
 	MsgDefIdr string
-	// Header is the business application header, nil when the Document
-	// came alone.
+	// Header is the head.001.001.02 business application header, nil when
+	// the Document came alone or travels with head.001.001.03.
 	Header *head001.AppHdr
+	// HeaderV03 is the head.001.001.03 header of the messages that travel
+	// with it (HeaderOf), nil otherwise.
+	HeaderV03 *head001v03.AppHdr
 	// Form says how the message was framed: "document", "envelope" (a
 	// wrapper element holding AppHdr and Document) or "concatenated"
 	// (AppHdr and Document as two top-level elements, as some payment
@@ -156,6 +204,18 @@ type Message struct {
 
 // Key is the message type, e.g. "pacs.002".
 func (m *Message) Key() string { return Key(m.MsgDefIdr) }
+
+// SenderBIC is the BIC of the header's sending party (Fr), whichever header
+// version the message carries; "" without a header or a BIC.
+func (m *Message) SenderBIC() string {
+	switch {
+	case m.Header != nil:
+		return PartyBIC(m.Header.Fr)
+	case m.HeaderV03 != nil:
+		return PartyBIC(m.HeaderV03.Fr)
+	}
+	return ""
+}
 
 // concatWrapper frames a concatenated AppHdr + Document so that it is one
 // XML document; it has no namespace, so it cannot collide with either.
@@ -195,11 +255,12 @@ func Parse(raw []byte, accept []string, lim safexml.Limits) (*Message, error) {
 		return nil, err
 	}
 	parts := []xsd.Part{{Schema: ds, Space: docNS, Local: "Document"}}
+	hdrID := HeaderOf(id)
 	if hdrNS != "" {
-		if hdrNS != NS(Head001) {
-			return nil, &ParseError{Code: CodeUnknownMessage, Reason: fmt.Sprintf("business application header %q is not supported (only %s)", hdrNS, Head001)}
+		if hdrNS != NS(hdrID) {
+			return nil, &ParseError{Code: CodeUnknownMessage, Reason: fmt.Sprintf("business application header %q is not supported with %s (only %s)", hdrNS, id, hdrID)}
 		}
-		hs, err := Schema(Head001)
+		hs, err := Schema(hdrID)
 		if err != nil {
 			return nil, err
 		}
@@ -209,11 +270,22 @@ func Parse(raw []byte, accept []string, lim safexml.Limits) (*Message, error) {
 		return nil, &ParseError{Code: CodeSchemaInvalid, Reason: "message does not conform to " + schemaNames(parts), Violations: vs}
 	}
 	if hdrNS != "" {
-		m.Header = &head001.AppHdr{}
-		if err := m.decodeElement(xml.Name{Space: hdrNS, Local: "AppHdr"}, m.Header); err != nil {
+		name := xml.Name{Space: hdrNS, Local: "AppHdr"}
+		var named *components.Max35Text
+		var err error
+		if hdrID == Head001v03 {
+			m.HeaderV03 = &head001v03.AppHdr{}
+			err = m.decodeElement(name, m.HeaderV03)
+			named = m.HeaderV03.MsgDefIdr
+		} else {
+			m.Header = &head001.AppHdr{}
+			err = m.decodeElement(name, m.Header)
+			named = m.Header.MsgDefIdr
+		}
+		if err != nil {
 			return nil, &ParseError{Code: CodeSchemaInvalid, Reason: err.Error()}
 		}
-		if got := S(m.Header.MsgDefIdr); got != id {
+		if got := S(named); got != id {
 			return nil, &ParseError{Code: CodeHeaderMismatch, Reason: fmt.Sprintf("AppHdr/MsgDefIdr is %q but the Document is %s", got, id)}
 		}
 	}

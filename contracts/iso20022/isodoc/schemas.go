@@ -27,7 +27,35 @@ const (
 	Camt054 = "camt.054.001.08"
 	Camt056 = "camt.056.001.08"
 	Pain001 = "pain.001.001.09"
+
+	// The depository link (government securities) and its cash leg between
+	// institutions; these carry Head001v03 as their header.
+	Head001v03 = "head.001.001.03"
+	Reda006    = "reda.006.001.01"
+	Reda008    = "reda.008.001.01"
+	Sese024    = "sese.024.001.12"
+	Sese025    = "sese.025.001.11"
+	Semt002    = "semt.002.001.11"
+	Seev031    = "seev.031.001.14"
+	Seev036    = "seev.036.001.15"
+	Pacs009    = "pacs.009.001.11"
 )
+
+// HeaderOf returns the business application header definition a message
+// travels with: head.001.001.03 for the securities messages (business
+// areas reda, sese, semt, seev) and pacs.009.001.11, which came with it;
+// head.001.001.02 for the payment messages, as before. One header per
+// message keeps Parse and Marshal agreeing on what a counterpart may send.
+func HeaderOf(docID string) string {
+	if docID == Pacs009 {
+		return Head001v03
+	}
+	switch area, _, _ := strings.Cut(docID, "."); area {
+	case "reda", "sese", "semt", "seev":
+		return Head001v03
+	}
+	return Head001
+}
 
 const nsPrefix = "urn:iso:std:iso:20022:tech:xsd:"
 

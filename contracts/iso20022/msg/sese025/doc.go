@@ -1,0 +1,11 @@
+// Package sese025 is ISO 20022 sese.025.001.11 as gowsdl generates it
+// from contracts/iso20022/xsd/sese.025.001.11.xsd: the Document root, over
+// the message components in ../../components (see ../doc.go for why and
+// how).
+package sese025
+
+// NS is the message's XML namespace.
+const NS = "urn:iso:std:iso:20022:tech:xsd:sese.025.001.11"
+
+// MsgDefIdr is the message identifier a business application header names.
+const MsgDefIdr = "sese.025.001.11"
