@@ -1,8 +1,9 @@
 // Command typefix makes gowsdl v0.5.0's Go types for the ISO 20022 schemas
 // round-trip through encoding/xml without losing or inventing data. It runs
 // between gowsdl and gowsdlfix in the go:generate steps of
-// contracts/iso20022/msg (before share); the generated files are never
-// edited by hand.
+// contracts/iso20022/msg (before share), and of contracts/kase/kasetypes,
+// whose decimals and dates have the same problems; the generated files are
+// never edited by hand.
 //
 // It rewrites three things gowsdl gets wrong for these schemas:
 //
