@@ -18,8 +18,11 @@ const (
 	MEIKAM                   // indexed treasury bonds
 )
 
-// Types lists every instrument, for callers that check or print them all.
-var Types = []Type{MEKKAM, MEOKAM, MEUKAM, MEUZHKAM, MEIKAM}
+var allTypes = []Type{MEKKAM, MEOKAM, MEUKAM, MEUZHKAM, MEIKAM}
+
+// Types lists every instrument, for callers that check or print them all;
+// the slice is the caller's own.
+func Types() []Type { return append([]Type(nil), allTypes...) }
 
 type typeFacts struct {
 	name        string
@@ -53,7 +56,7 @@ func (t Type) String() string {
 // ParseType reads an instrument name as written in the ministry's and the
 // exchange's notices (Latin letters, upper case), e.g. "MEUKAM".
 func ParseType(s string) (Type, error) {
-	for _, t := range Types {
+	for _, t := range allTypes {
 		if facts[t].name == s {
 			return t, nil
 		}
@@ -100,7 +103,7 @@ func ParseTradeCode(s string) (TradeCode, error) {
 		return TradeCode{}, fmt.Errorf("trade code %q has %d bytes, want 11 (e.g. MUM240_0001)", s, len(s))
 	}
 	var t Type
-	for _, candidate := range Types {
+	for _, candidate := range allTypes {
 		if s[:3] == facts[candidate].tradePrefix {
 			t = candidate
 		}

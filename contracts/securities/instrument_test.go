@@ -42,6 +42,14 @@ func TestTypeFacts(t *testing.T) {
 	if _, err := ParseType("MEKAM"); err == nil {
 		t.Error("ParseType accepted MEKAM")
 	}
+	all := Types()
+	if len(all) != len(tests) {
+		t.Errorf("Types() lists %d instruments, want %d", len(all), len(tests))
+	}
+	all[0] = 0
+	if Types()[0] != MEKKAM {
+		t.Error("changing the slice Types returned changed the package's list")
+	}
 	if Type(0).Valid() {
 		t.Error("the zero Type is valid")
 	}
