@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/minfin-kz/kopir/contracts/kase"
+	"github.com/minfin-kz/kopir/contracts/securities"
 	"github.com/minfin-kz/kopir/contracts/kase/kasetypes"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/xsd"
@@ -102,7 +103,7 @@ func TestSampleValues(t *testing.T) {
 		t.Errorf("numbers or flag read wrong: issue %d, units %d, held %v",
 			*a.Security.IssueNumber, *a.Security.DeclaredVolume.Units, *a.Auction.AdditionalSession.Held)
 	}
-	if err := kase.CheckISIN(string(*a.Security.ISIN)); err != nil {
+	if err := securities.ValidateISIN(string(*a.Security.ISIN)); err != nil {
 		t.Errorf("sample ISIN: %v", err)
 	}
 }
@@ -391,29 +392,6 @@ func TestForeignDocumentsRefused(t *testing.T) {
 	}
 	if _, err := kase.Marshal(struct{ A string }{"x"}); !errors.Is(err, kase.ErrNotAMessage) {
 		t.Errorf("Marshal of a foreign type: %v, want ErrNotAMessage", err)
-	}
-}
-
-func TestCheckISIN(t *testing.T) {
-	cases := []struct {
-		isin string
-		ok   bool
-	}{
-		{"KZ000A0LE0S4", true}, // listed shares
-		{"KZ1C00000876", true},
-		{"KZKD00000238", true},
-		{"KZK1KY011616", true},
-		{"KZ000A0LE0S5", false}, // check digit off by one
-		{"KZKD00000283", false}, // two digits swapped
-		{"US0378331005", false}, // valid, but not Kazakh
-		{"KZKD0000023", false},
-		{"kzkd00000238", false},
-	}
-	for _, c := range cases {
-		err := kase.CheckISIN(c.isin)
-		if (err == nil) != c.ok {
-			t.Errorf("CheckISIN(%q) = %v, want ok=%v", c.isin, err, c.ok)
-		}
 	}
 }
 
