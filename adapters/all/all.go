@@ -10,5 +10,7 @@ import (
 	_ "github.com/minfin-kz/kopir/adapters/httpjson"
 	_ "github.com/minfin-kz/kopir/adapters/iso20022"
 	_ "github.com/minfin-kz/kopir/adapters/iso20022channel"
+	_ "github.com/minfin-kz/kopir/adapters/kase"
+	_ "github.com/minfin-kz/kopir/adapters/kasechannel"
 	_ "github.com/minfin-kz/kopir/adapters/shepchannel"
 )
