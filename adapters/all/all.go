@@ -4,6 +4,8 @@
 package all
 
 import (
+	_ "github.com/minfin-kz/kopir/adapters/csd"
+	_ "github.com/minfin-kz/kopir/adapters/csdchannel"
 	_ "github.com/minfin-kz/kopir/adapters/egov"
 	_ "github.com/minfin-kz/kopir/adapters/gbdfl"
 	_ "github.com/minfin-kz/kopir/adapters/gbdul"
