@@ -28,6 +28,11 @@ type Request struct {
 	// agency will refer back to (an ISO 20022 end-to-end id, a SHEP
 	// messageId); the store indexes it so later messages can be matched.
 	ExternalID string
+	// Subject may be set by Validate or Encode to the business object the
+	// call is about (a security's ISIN): the store indexes it, so that
+	// every message about one object, whichever route carried it, can be
+	// listed (Intake.About, the admin API's subject filter).
+	Subject string
 }
 
 // WireRequest is what goes to the agency. Endpoint is filled in by the core

@@ -47,6 +47,9 @@ type Inbound struct {
 	CorrelationID string
 	// Body is what the internal subscriber receives (JSON).
 	Body json.RawMessage
+	// Subject is the business object the message is about (a security's
+	// ISIN), indexed like Request.Subject; "" when it names none.
+	Subject string
 	// Raw is the message exactly as received: kept, encrypted and
 	// unchanged, as evidence of an accepted message (a signature must
 	// still verify), and only as a digest when the message is refused.
@@ -90,7 +93,14 @@ type Intake interface {
 	Annotate(ctx context.Context, messageID, action, detail string) error
 	// History returns a message's audit trail, oldest first.
 	History(ctx context.Context, messageID string) ([]Event, error)
+	// About returns the messages about subject (Request.Subject,
+	// Inbound.Subject), oldest first, at most MaxAbout of them.
+	About(ctx context.Context, subject string) ([]Found, error)
 }
+
+// MaxAbout bounds what Intake.About returns: the life of one security
+// (registration, placements, settlements, forty coupons) is well within it.
+const MaxAbout = 1000
 
 // Found is a stored message as an inbound channel sees it.
 type Found struct {
@@ -98,6 +108,8 @@ type Found struct {
 	Route      string
 	ExternalID string
 	Status     string
+	Subject    string
+	At         time.Time       // when it was received
 	Request    json.RawMessage // as stored (personal data masked)
 }
 

@@ -32,6 +32,8 @@ type Intake struct {
 	events  map[string][]adapters.Event
 	// What the channel handed over, in order.
 	accepted, called, rejected []*Message
+	// every message held, in the order it came, for About
+	order []*Message
 }
 
 var _ adapters.Intake = (*Intake)(nil)
@@ -117,6 +119,7 @@ func (in *Intake) take(m *adapters.Inbound, status string) (*Message, *adapters.
 	msg := &Message{Inbound: *m, ID: in.newID(), Route: route, Status: status}
 	in.byExt[route+"\x00"+m.ExternalID] = msg
 	in.byID[msg.ID] = msg
+	in.order = append(in.order, msg)
 	in.event(msg.ID, actor(m), "RECEIVED", fmt.Sprintf("%s %s %s", m.Channel, m.Key, m.ExternalID))
 	return msg, &adapters.Receipt{MessageID: msg.ID, Status: status}, nil
 }
@@ -208,6 +211,26 @@ func (in *Intake) Find(_ context.Context, route, externalID string) (*adapters.F
 	return &adapters.Found{MessageID: msg.ID, Route: msg.Route, ExternalID: externalID, Status: msg.Status, Request: msg.Body}, nil
 }
 
+// About lists the messages about subject, in the order they came.
+func (in *Intake) About(_ context.Context, subject string) ([]adapters.Found, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.fail != nil {
+		return nil, in.fail
+	}
+	var out []adapters.Found
+	for _, m := range in.order {
+		if subject != "" && m.Subject == subject && len(out) < adapters.MaxAbout {
+			at := time.Time{}
+			if ev := in.events[m.ID]; len(ev) > 0 {
+				at = ev[0].At
+			}
+			out = append(out, adapters.Found{MessageID: m.ID, Route: m.Route, ExternalID: m.ExternalID, Status: m.Status, Subject: m.Subject, At: at, Request: m.Body})
+		}
+	}
+	return out, nil
+}
+
 // Annotate appends an agency's event to a message's trail.
 func (in *Intake) Annotate(_ context.Context, id, action, detail string) error {
 	in.mu.Lock()
@@ -243,11 +266,17 @@ func (in *Intake) Sent(route, externalID string, body []byte) string {
 // SentAs is Sent for a message whose id the test chose (the id the adapter
 // encoded with). Recording the same id again starts its trail afresh.
 func (in *Intake) SentAs(id, route, externalID string, body []byte) {
+	in.SentAbout(id, route, externalID, "", body)
+}
+
+// SentAbout is SentAs for a message about subject (Request.Subject).
+func (in *Intake) SentAbout(id, route, externalID, subject string, body []byte) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	msg := &Message{Inbound: adapters.Inbound{ExternalID: externalID, Body: body}, ID: id, Route: route, Status: "DELIVERED"}
+	msg := &Message{Inbound: adapters.Inbound{ExternalID: externalID, Subject: subject, Body: body}, ID: id, Route: route, Status: "DELIVERED"}
 	in.byExt[route+"\x00"+externalID] = msg
 	in.byID[id] = msg
+	in.order = append(in.order, msg)
 	in.events[id] = []adapters.Event{{At: time.Now(), Actor: "bus", Action: "RECEIVED"}, {At: time.Now(), Actor: "bus", Action: "DELIVERED"}}
 }
 

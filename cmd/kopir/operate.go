@@ -52,6 +52,7 @@ func operate(cmd string, args []string, out io.Writer) error {
 	cfgPath := fs.String("config", envOr("KOPIR_CONFIG", "deploy/local.yaml"), "config file (to find the admin API)")
 	status := fs.String("status", "", "message status")
 	route := fs.String("route", "", "route name")
+	subject := fs.String("subject", "", "messages list: only those about this business object (e.g. an ISIN)")
 	limit := fs.Int("limit", 0, "at most this many")
 	after := fs.String("after", "", "list messages older than this id (next page)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -71,7 +72,7 @@ func operate(cmd string, args []string, out io.Writer) error {
 	switch {
 	case cmd == "messages" && sub == "list":
 		q := url.Values{}
-		for k, v := range map[string]string{"status": *status, "route": *route, "after": *after} {
+		for k, v := range map[string]string{"status": *status, "route": *route, "subject": *subject, "after": *after} {
 			if v != "" {
 				q.Set(k, v)
 			}

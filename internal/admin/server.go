@@ -199,14 +199,15 @@ const (
 	MaxBulkReplay = 100000
 )
 
-// FilterFromQuery reads status, route, direction, caller, since, before,
-// after and limit; any other parameter, or one given twice, is refused.
+// FilterFromQuery reads status, route, subject, direction, caller, since,
+// before, after and limit; any other parameter, or one given twice, is
+// refused.
 func FilterFromQuery(q map[string][]string) (store.Filter, error) {
 	for k, v := range q {
 		switch k {
-		case "status", "route", "direction", "caller", "since", "before", "after", "limit":
+		case "status", "route", "subject", "direction", "caller", "since", "before", "after", "limit":
 		default:
-			return store.Filter{}, paramErr(ledger.BoundName(k, ledger.MaxName), "is not a parameter of this listing (status, route, direction, caller, since, before, after, limit)")
+			return store.Filter{}, paramErr(ledger.BoundName(k, ledger.MaxName), "is not a parameter of this listing (status, route, subject, direction, caller, since, before, after, limit)")
 		}
 		if len(v) > 1 {
 			return store.Filter{}, paramErr(k, "is given %d times; give it once", len(v))
@@ -219,7 +220,7 @@ func FilterFromQuery(q map[string][]string) (store.Filter, error) {
 		return ""
 	}
 	f := store.Filter{Status: store.Status(get("status")), Route: get("route"), Direction: store.Direction(get("direction")),
-		Caller: get("caller"), AfterID: get("after")}
+		Caller: get("caller"), AfterID: get("after"), Subject: get("subject")}
 	switch f.Status {
 	case "", store.Received, store.Queued, store.Delivered, store.Failed, store.Dead, store.Rejected:
 	default:
@@ -234,6 +235,9 @@ func FilterFromQuery(q map[string][]string) (store.Filter, error) {
 		if len(v) > ledger.MaxName {
 			return f, paramErr(k, "is %d bytes; no stored %s is longer than %d", len(v), k, ledger.MaxName)
 		}
+	}
+	if len(f.Subject) > ledger.MaxSubject {
+		return f, paramErr("subject", "is %d bytes; no stored subject is longer than %d", len(f.Subject), ledger.MaxSubject)
 	}
 	if f.AfterID != "" && !routes.ValidMessageID(f.AfterID) {
 		return f, paramErr("after", "is not a message id")

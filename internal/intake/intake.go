@@ -166,7 +166,7 @@ func (in *Intake) Call(ctx context.Context, m *adapters.Inbound) (*adapters.Resp
 	// capped, one line.
 	x := &routes.Exchange{Route: r, Caller: actor(m), Inbound: true, Started: time.Now(), Request: adapters.Request{
 		Route: r.Name, Operation: r.Operation, MessageID: routes.NewMessageID(), CorrelationID: ledger.BoundName(m.CorrelationID, ledger.MaxKey),
-		Body: m.Body, ExternalID: ledger.BoundName(m.ExternalID, ledger.MaxKey),
+		Body: m.Body, ExternalID: ledger.BoundName(m.ExternalID, ledger.MaxKey), Subject: m.Subject,
 	}}
 	if x.Request.CorrelationID == "" {
 		x.Request.CorrelationID = x.Request.MessageID
@@ -239,7 +239,30 @@ func (in *Intake) Find(ctx context.Context, route, externalID string) (*adapters
 	if err != nil {
 		return nil, in.storeFailed("finding the message", err, "route", route)
 	}
-	return &adapters.Found{MessageID: m.ID, Route: m.Route, ExternalID: m.ExternalID, Status: string(m.Status), Request: m.RequestBody}, nil
+	return found(m), nil
+}
+
+func found(m *store.Message) *adapters.Found {
+	return &adapters.Found{MessageID: m.ID, Route: m.Route, ExternalID: m.ExternalID, Status: string(m.Status),
+		Subject: m.Subject, At: m.CreatedAt, Request: m.RequestBody}
+}
+
+// About lists the messages about subject, oldest first.
+func (in *Intake) About(ctx context.Context, subject string) ([]adapters.Found, error) {
+	subject = ledger.BoundName(subject, ledger.MaxSubject)
+	if subject == "" {
+		return nil, nil
+	}
+	ms, err := in.store.List(ctx, store.Filter{Subject: subject, Limit: adapters.MaxAbout})
+	if err != nil {
+		return nil, in.storeFailed("listing the messages about a subject", err, "subject", subject)
+	}
+	out := make([]adapters.Found, len(ms))
+	for i := range ms {
+		// List is newest first; a life reads from its beginning.
+		out[len(ms)-1-i] = *found(&ms[i])
+	}
+	return out, nil
 }
 
 // Annotate appends a business event to a message's audit trail.

@@ -46,6 +46,7 @@ const (
 const (
 	MaxName         = 128 // route, caller, channel key
 	MaxKey          = 255 // Idempotency-Key, external id, correlation id
+	MaxSubject      = 64  // the business object a message is about (an ISIN is 12)
 	MaxError        = 2048
 	MaxDetail       = 4096
 	MaxAcknowledged = 64 << 10
@@ -207,6 +208,7 @@ func (l *Ledger) message(x *routes.Exchange, status store.Status, errText string
 		IdempotencyKey:     x.Request.IdempotencyKey, // checked by the API before the pipeline runs
 		RequestFingerprint: fingerprint(x),
 		ExternalID:         BoundName(x.Request.ExternalID, MaxKey),
+		Subject:            BoundName(x.Request.Subject, MaxSubject),
 		Status:             status,
 		HTTPStatus:         httpStatus,
 		Error:              Bound(errText, MaxError),

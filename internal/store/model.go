@@ -45,6 +45,9 @@ type Message struct {
 	// body is told apart from a true repeat.
 	RequestFingerprint string          `db:"request_fingerprint" json:"requestFingerprint,omitempty"`
 	ExternalID         string          `db:"external_id" json:"externalId,omitempty"` // e.g. SHEP messageId of an inbound message
+	// Subject is the business object the message is about (an ISIN), ""
+	// for most; once set it stays.
+	Subject string `db:"subject" json:"subject,omitempty"`
 	Status             Status          `db:"status" json:"status"`
 	HTTPStatus         int             `db:"http_status" json:"httpStatus,omitempty"` // what the caller was answered
 	Error              string          `db:"error" json:"error,omitempty"`
@@ -130,6 +133,7 @@ type AuditEntry struct {
 // Filter selects messages for listing and bulk replay.
 type Filter struct {
 	Status    Status
+	Subject   string
 	Route     string
 	Direction Direction
 	Caller    string

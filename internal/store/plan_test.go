@@ -60,9 +60,15 @@ func fillMessages(tb testing.TB, raw *sqlx.DB, d dialect, n int) {
 			if i%2 == 0 {
 				key = fmt.Sprintf("k%d", i)
 			}
+			subject := ""
+			if i%20 == 7 {
+				// A minority of messages are about a security, a few
+				// dozen of them each.
+				subject = fmt.Sprintf("KZKD%08d", i%(n/40+1))
+			}
 			id := fmt.Sprintf("m%06d", i)
 			at := d.ts(planBase.Add(time.Duration(i) * time.Second))
-			msgs = append(msgs, id, fmt.Sprintf("r%d", i%8), string(dir), fmt.Sprintf("c%d", i/3%5), key, ext, string(status), at, at)
+			msgs = append(msgs, id, fmt.Sprintf("r%d", i%8), string(dir), fmt.Sprintf("c%d", i/3%5), key, ext, string(status), at, at, subject)
 			atts = append(atts, id, 1, "https://agency.example/", 200, 1.5, at)
 			h := fmt.Sprintf("%064d", i)
 			auds = append(auds, 2*i+1, at, id, "bus", "RECEIVED", h, h, 2*i+2, at, id, "bus", string(status), h, h)
@@ -72,7 +78,7 @@ func fillMessages(tb testing.TB, raw *sqlx.DB, d dialect, n int) {
 			cols int
 			args []any
 		}{
-			{"INSERT INTO messages (id, route, direction, caller, idempotency_key, external_id, status, created_at, updated_at) VALUES ", 9, msgs},
+			{"INSERT INTO messages (id, route, direction, caller, idempotency_key, external_id, status, created_at, updated_at, subject) VALUES ", 10, msgs},
 			{"INSERT INTO attempts (message_id, n, endpoint, http_status, latency_ms, started_at) VALUES ", 6, atts},
 			{"INSERT INTO audit (seq, at, message_id, actor, action, prev_hash, hash) VALUES ", 7, auds},
 		} {
@@ -146,6 +152,7 @@ func hotQueries(s *SQLStore) []planCase {
 		{"admin direction", Filter{Direction: Inbound, Limit: 100}, false},
 		{"admin caller", Filter{Caller: "c2", Limit: 100}, false},
 		{"admin window", Filter{Since: since, Before: before, Limit: 100}, false},
+		{"about a subject", Filter{Subject: "KZKD00001236", Limit: 1000}, true},
 	}
 	for _, l := range lists {
 		q, args := s.listQuery(l.f, time.Time{})
@@ -176,7 +183,7 @@ func hotQueries(s *SQLStore) []planCase {
 	now := d.ts(time.Now())
 	seq := planRows*2 + 1
 	writer := map[stmtKey][]any{
-		{kindMessages, 1}:   {"m000123", "r3", "OUT", "c1", "", "k-new", "", "QUEUED", 0, "", nil, nil, nil, 0, now, now, ""},
+		{kindMessages, 1}:   {"m000123", "r3", "OUT", "c1", "", "k-new", "", "QUEUED", 0, "", nil, nil, nil, 0, now, now, "", ""},
 		{kindAttempts, 1}:   {"m000123", 9, "https://agency.example/", 200, 1.5, "", nil, nil, now},
 		{kindAudit, 1}:      {seq, now, "m000123", "bus", "DELIVERED", "", "h", "h"},
 		{kind: kindHeadSet}: {seq, "h"},

@@ -176,10 +176,10 @@ func (s *SQLStore) closeDBs() error {
 }
 
 const messageCols = "id, route, direction, caller, correlation_id, idempotency_key, external_id, status, " +
-	"http_status, error, request_body, response_body, payload, attempts, created_at, updated_at, request_fingerprint"
+	"http_status, error, request_body, response_body, payload, attempts, created_at, updated_at, request_fingerprint, subject"
 
 // messageColCount is how many columns messageCols names.
-const messageColCount = 17
+const messageColCount = 18
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -189,7 +189,7 @@ func scanMessage(sc scanner) (*Message, error) {
 	var reqBody, respBody []byte
 	if err := sc.Scan(&m.ID, &m.Route, &m.Direction, &m.Caller, &m.CorrelationID, &m.IdempotencyKey,
 		&m.ExternalID, &m.Status, &m.HTTPStatus, &m.Error, &reqBody, &respBody, &m.Payload,
-		&m.Attempts, &created, &updated, &m.RequestFingerprint); err != nil {
+		&m.Attempts, &created, &updated, &m.RequestFingerprint, &m.Subject); err != nil {
 		return nil, err
 	}
 	if len(reqBody) > 0 {
@@ -322,6 +322,11 @@ func (s *SQLStore) where(f Filter) (string, []any) {
 	}
 	if f.Route != "" {
 		add("route = ?", f.Route)
+	}
+	if f.Subject != "" {
+		// The partial index's own predicate, restated so that the planner
+		// may use it.
+		add("subject = ? AND subject <> ''", f.Subject)
 	}
 	if f.Direction != "" {
 		add("direction = ?", string(f.Direction))

@@ -221,7 +221,8 @@ ON CONFLICT (id) DO UPDATE SET
   external_id = excluded.external_id, status = excluded.status, http_status = excluded.http_status,
   error = excluded.error, request_body = excluded.request_body, response_body = excluded.response_body,
   payload = CASE WHEN excluded.status = 'DELIVERED' THEN NULL ELSE excluded.payload END,
-  attempts = messages.attempts + excluded.attempts, updated_at = excluded.updated_at
+  attempts = messages.attempts + excluded.attempts, updated_at = excluded.updated_at,
+  subject = CASE WHEN excluded.subject <> '' THEN excluded.subject ELSE messages.subject END
 RETURNING id, attempts`
 	case kindAttempts:
 		return "INSERT INTO attempts (message_id, n, endpoint, http_status, latency_ms, error, request_body, response_body, started_at) VALUES " +
@@ -379,7 +380,7 @@ func (s *SQLStore) writeBatch(reqs []*request) error {
 				args = append(args, m.ID, m.Route, string(m.Direction), m.Caller, m.CorrelationID,
 					m.IdempotencyKey, m.ExternalID, string(m.Status), m.HTTPStatus, m.Error,
 					s.d.body(m.RequestBody), s.d.body(m.ResponseBody), s.d.blob(payload),
-					len(r.ev.Attempts), s.d.ts(created), s.d.ts(r.now), m.RequestFingerprint)
+					len(r.ev.Attempts), s.d.ts(created), s.d.ts(r.now), m.RequestFingerprint, m.Subject)
 			}
 			rows, err := st(kindMessages, c).QueryxContext(ctx, args...)
 			if err != nil {
