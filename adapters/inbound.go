@@ -133,3 +133,21 @@ type RejectError struct {
 }
 
 func (e *RejectError) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Reason) }
+
+// AnnotateOnce appends an event to a message's trail unless the trail
+// already has it. A channel's detail names the inbound message, so the
+// same event twice can only be a repeat: a resend after a crash between
+// storing a message and annotating the one it answers completes the trail
+// instead of doubling it.
+func AnnotateOnce(ctx context.Context, in Intake, id, action, detail string) error {
+	hist, err := in.History(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, e := range hist {
+		if e.Action == action && e.Detail == detail {
+			return nil
+		}
+	}
+	return in.Annotate(ctx, id, action, detail)
+}

@@ -52,6 +52,7 @@ func (a *Adapter) holdersQuery(req *adapters.Request) (url.Values, error) {
 	if !a.cal.IsBusinessDay(d) {
 		return nil, adapters.Invalid("date", "%s is not a business day: holders are recorded at the close of one", in.Date)
 	}
+	req.Subject = in.ISIN
 	return url.Values{"isin": {in.ISIN}, "date": {in.Date}}, nil
 }
 

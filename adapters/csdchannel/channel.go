@@ -278,8 +278,9 @@ func (c *Channel) Process(ctx context.Context, in adapters.Intake, raw []byte, c
 	if res.Body, err = json.Marshal(t.body); err != nil {
 		return res, err
 	}
+	isin, _ := t.body["isin"].(string)
 	rc, err := in.Accept(ctx, &adapters.Inbound{Channel: ChannelName, Key: res.Key, ExternalID: res.BizMsgIdr, Sender: res.Sender,
-		CorrelationID: correlationID, Body: res.Body, Raw: raw})
+		CorrelationID: correlationID, Subject: isin, Body: res.Body, Raw: raw})
 	if err != nil {
 		var re *adapters.RejectError
 		if errors.As(err, &re) {
@@ -296,7 +297,7 @@ func (c *Channel) Process(ctx context.Context, in adapters.Intake, raw []byte, c
 		if id == "" {
 			id = rc.MessageID
 		}
-		if err := annotateOnce(ctx, in, id, n.action, n.detail); err != nil {
+		if err := adapters.AnnotateOnce(ctx, in, id, n.action, n.detail); err != nil {
 			return res, fmt.Errorf("annotating %s: %w", id, err)
 		}
 	}
@@ -330,18 +331,4 @@ func (c *Channel) matchRequest(ctx context.Context, in adapters.Intake, t *trans
 	}
 	t.notes = append(t.notes, note{messageID: f.MessageID, action: ActionIssueStatus, detail: fmt.Sprintf("%s (reda.008 %s)", detail, t.body["bizMsgIdr"])})
 	return nil
-}
-
-// annotateOnce appends an event unless the trail already has it.
-func annotateOnce(ctx context.Context, in adapters.Intake, id, action, detail string) error {
-	hist, err := in.History(ctx, id)
-	if err != nil {
-		return err
-	}
-	for _, e := range hist {
-		if e.Action == action && e.Detail == detail {
-			return nil
-		}
-	}
-	return in.Annotate(ctx, id, action, detail)
 }

@@ -280,7 +280,7 @@ func (c *Channel) Process(ctx context.Context, in adapters.Intake, raw []byte, c
 	// never changes a payment; they are idempotent, so a repeat of a
 	// message whose annotations were cut short by a crash completes them.
 	for _, a := range rep.notes {
-		if err := annotateOnce(ctx, in, a.messageID, a.action, a.detail); err != nil {
+		if err := adapters.AnnotateOnce(ctx, in, a.messageID, a.action, a.detail); err != nil {
 			return res, fmt.Errorf("annotating payment %s: %w", a.messageID, err)
 		}
 	}
@@ -296,22 +296,6 @@ func (c *Channel) Process(ctx context.Context, in adapters.Intake, raw []byte, c
 		}
 	}
 	return res, nil
-}
-
-// annotateOnce appends an event unless the trail already has it: the
-// detail names the inbound message, so the same event twice can only be a
-// repeat.
-func annotateOnce(ctx context.Context, in adapters.Intake, id, action, detail string) error {
-	hist, err := in.History(ctx, id)
-	if err != nil {
-		return err
-	}
-	for _, e := range hist {
-		if e.Action == action && e.Detail == detail {
-			return nil
-		}
-	}
-	return in.Annotate(ctx, id, action, detail)
 }
 
 func isNotFound(err error) bool { return errors.Is(err, adapters.ErrNotFound) }

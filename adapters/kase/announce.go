@@ -87,6 +87,7 @@ func (a *Adapter) buildAnnouncement(req *adapters.Request) (*kasetypes.Placement
 	if err := securities.ValidateISINForType(in.ISIN, typ); err != nil {
 		return nil, adapters.Invalid("isin", "%v", err)
 	}
+	req.Subject = in.ISIN
 	if in.IssueNumber < 1 || in.IssueNumber > 9999 {
 		return nil, adapters.Invalid("issueNumber", "%d is not an issue number (1 to 9999)", in.IssueNumber)
 	}

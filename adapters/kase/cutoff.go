@@ -33,7 +33,10 @@ type Decision struct {
 	// AnnouncementID is the announcement's MessageId: the id the bus
 	// answered the announce call with (hyphens or not), as the demand
 	// summary's announcementId also carries it.
-	AnnouncementID    string `json:"announcementId"`
+	AnnouncementID string `json:"announcementId"`
+	// ISIN is the security's, optional: given, the decision is listed in
+	// the life of the issue (GET /v1/securities/{isin}).
+	ISIN              string `json:"isin,omitempty"`
 	TradeDate         string `json:"tradeDate"`
 	AdditionalSession bool   `json:"additionalSession"`
 	CutoffPrice       string `json:"cutoffPrice,omitempty"` // clean price, % of par, up to 4 decimals
@@ -74,6 +77,12 @@ func (a *Adapter) buildCutoff(req *adapters.Request) (*kasetypes.CutoffDecision,
 	tradeDate, err := parseDate("tradeDate", in.TradeDate)
 	if err != nil {
 		return nil, err
+	}
+	if in.ISIN != "" {
+		if err := securities.ValidateISIN(in.ISIN); err != nil {
+			return nil, adapters.Invalid("isin", "%v", err)
+		}
+		req.Subject = in.ISIN
 	}
 	out := &kasetypes.CutoffDecision{AnnouncementId: p(kasetypes.MessageId(ann))}
 	given := 0

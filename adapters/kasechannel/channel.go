@@ -195,6 +195,12 @@ func (c *Channel) Take(ctx context.Context, in adapters.Intake, raw []byte, corr
 	if m.Body, err = json.Marshal(body); err != nil {
 		return m, err
 	}
+	// The exchange names the announcement, not the security: the
+	// security is the one the announcement was about.
+	ann := c.announcement(ctx, in, announcement)
+	if ann != nil {
+		m.Subject = ann.Subject
+	}
 	if _, err := in.Accept(ctx, m); err != nil {
 		var re *adapters.RejectError
 		if errors.As(err, &re) {
@@ -202,45 +208,43 @@ func (c *Channel) Take(ctx context.Context, in adapters.Intake, raw []byte, corr
 		}
 		return m, err
 	}
-	c.annotate(ctx, in, name, announcement, m.ExternalID, body)
+	c.annotate(ctx, in, name, ann, announcement, m.ExternalID, body)
 	return m, nil
+}
+
+// announcement is the stored announcement a document refers to, nil when
+// the bus holds none (or cannot read it now: the document is taken
+// either way).
+func (c *Channel) announcement(ctx context.Context, in adapters.Intake, id string) *adapters.Found {
+	for _, route := range c.opts.AnnounceRoutes {
+		f, err := in.Find(ctx, route, id)
+		if errors.Is(err, adapters.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			c.log.Warn("kase: reading the announcement a document refers to", "announcementId", id, "err", err)
+			return nil
+		}
+		return f
+	}
+	return nil
 }
 
 // annotate records the document on its announcement's trail. A repeat of
 // the document finds the event there and adds nothing, so a repeat after a
 // crash between storing and annotating completes the trail. The document
 // is stored and delivered either way: failing here only thins the trail.
-func (c *Channel) annotate(ctx context.Context, in adapters.Intake, name, announcement, externalID string, body any) {
+func (c *Channel) annotate(ctx context.Context, in adapters.Intake, name string, ann *adapters.Found, announcement, externalID string, body any) {
+	if ann == nil {
+		return
+	}
 	action, detail := ActionDemandSummary, externalID
 	if r, ok := body.(*AuctionResult); ok {
 		action, detail = ActionAuctionResult, r.Outcome+" "+externalID
 	}
-	for _, route := range c.opts.AnnounceRoutes {
-		f, err := in.Find(ctx, route, announcement)
-		if errors.Is(err, adapters.ErrNotFound) {
-			continue
-		}
-		if err == nil {
-			err = annotateOnce(ctx, in, f.MessageID, action, detail)
-		}
-		if err != nil {
-			c.log.Warn("kase: document not recorded on its announcement", "document", name, "messageId", externalID, "announcementId", announcement, "err", err)
-		}
-		return
+	if err := adapters.AnnotateOnce(ctx, in, ann.MessageID, action, detail); err != nil {
+		c.log.Warn("kase: document not recorded on its announcement", "document", name, "messageId", externalID, "announcementId", announcement, "err", err)
 	}
-}
-
-func annotateOnce(ctx context.Context, in adapters.Intake, id, action, detail string) error {
-	hist, err := in.History(ctx, id)
-	if err != nil {
-		return err
-	}
-	for _, e := range hist {
-		if e.Action == action && e.Detail == detail {
-			return nil
-		}
-	}
-	return in.Annotate(ctx, id, action, detail)
 }
 
 // refusal explains why kase.Parse refused a document, naming the element
