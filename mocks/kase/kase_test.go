@@ -418,3 +418,24 @@ func TestSessionControl(t *testing.T) {
 		t.Fatalf("session control after the valid one: %+v", st.Session)
 	}
 }
+
+// Faults are injected and calls logged as for the other mocks, under
+// "kase".
+func TestFaultsAndReceivedLog(t *testing.T) {
+	e := start(t, mockkase.SessionControl{})
+	e.clock(t, "2026-12-07T10:00:00+05:00")
+	mocktest.PutFault(t, e.url, "kase", `{"failRate":1,"status":503}`)
+	if status, _ := post(t, e.url+"/kase/placements", announcement("ANN-1")); status != http.StatusServiceUnavailable {
+		t.Fatalf("with failRate 1: %d", status)
+	}
+	if status, _ := mocktest.Do(t, "DELETE", e.url+"/_control/faults/kase", nil); status != http.StatusNoContent {
+		t.Fatal(status)
+	}
+	if ack, _ := e.announce(t, announcement("ANN-1")); *ack.Status != kasetypes.AckStatusACCEPTED {
+		t.Fatalf("after the fault: %s", *ack.Status)
+	}
+	r := mocktest.Received(t, e.url, "kase")
+	if r.Total != 1 || r.Rejected != 1 || len(r.Items) != 1 || r.Items[0].Key != "ANN-1" {
+		t.Fatalf("received log: %+v", r)
+	}
+}
