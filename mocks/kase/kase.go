@@ -27,9 +27,11 @@
 // New serves it alone. Its paths:
 //
 //	POST /placements          PlacementAnnouncement → 200 PlacementAck (ACCEPTED, or REFUSED with
-//	                          INVALID_ISIN, INVALID_TRADE_CODE, WRONG_FACE_VALUE, INVALID_DAY_BASIS,
-//	                          INVALID_SCHEDULE, INVALID_WINDOW, NOT_A_TRADING_DAY, WINDOW_CLOSED,
-//	                          SESSION_ALREADY_ANNOUNCED); the same MessageId gets the same ack;
+//	                          INVALID_TYPE, INVALID_ISIN, INVALID_DATE, INVALID_TRADE_CODE,
+//	                          WRONG_FACE_VALUE, INVALID_DAY_BASIS, INVALID_COUPON, INVALID_SCHEDULE,
+//	                          INVALID_VOLUME, NOT_A_TRADING_DAY, INVALID_WINDOW, WINDOW_CLOSED,
+//	                          INVALID_MARKET_SHARE, SESSION_ALREADY_ANNOUNCED); the same MessageId
+//	                          gets the same ack;
 //	                          400 text/plain when not valid against the schema
 //	POST /cutoffs             CutoffDecision → 200 CutoffAck (ACCEPTED, or REFUSED with
 //	                          UNKNOWN_ANNOUNCEMENT, SESSION_MISMATCH, WINDOW_NOT_CLOSED,

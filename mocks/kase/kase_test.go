@@ -439,3 +439,31 @@ func TestFaultsAndReceivedLog(t *testing.T) {
 		t.Fatalf("received log: %+v", r)
 	}
 }
+
+// In a rate auction securities sell at par, each accepted order at or
+// below the cut-off rate, and the yield quoted is the rate.
+func TestRateAuction(t *testing.T) {
+	e := start(t, mockkase.SessionControl{})
+	e.clock(t, "2026-12-08T08:00:00+05:00")
+	a := announcement("ANN-RATE")
+	a.Auction.Subject = s[kasetypes.AuctionSubject]("RATE")
+	e.announce(t, a)
+	e.clock(t, "2026-12-08T13:00:00+05:00")
+	if status, code := e.decide(t, decision("CUT-P", "ANN-RATE", "99.0000")); code != "WRONG_SUBJECT" {
+		t.Fatalf("a price for a rate auction: %s %s", status, code)
+	}
+	if status, code := e.decide(t, decision("CUT-R", "ANN-RATE", "rate 12.5000")); status != "ACCEPTED" {
+		t.Fatalf("rate cut-off refused: %s", code)
+	}
+	res := pushed(t, e.kase.Wait(t, 2)[1], kase.AuctionResult).(*kasetypes.AuctionResult)
+	if *res.Outcome != kasetypes.OutcomePLACED || len(res.Allocation) == 0 || res.CleanPrice != nil {
+		t.Fatalf("outcome %s, %d allocations, clean price range %v", *res.Outcome, len(res.Allocation), res.CleanPrice)
+	}
+	for _, al := range res.Allocation {
+		y, _ := securities.ParsePercent(string(*al.Yield))
+		amount, _ := securities.Consideration(1000_00, 100_0000, int64(*al.Quantity))
+		if string(*al.Price) != "100.0000" || y > 12_5000 || string(*al.Amount) != amount.String() {
+			t.Errorf("%s: price %s yield %s amount %s", *al.ParticipantCode, *al.Price, *al.Yield, *al.Amount)
+		}
+	}
+}
