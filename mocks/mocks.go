@@ -99,6 +99,8 @@ type Server struct {
 	mocks   map[string]*Mock
 	mux     *http.ServeMux
 	closers []func()
+	clock   *Clock
+	shared  map[string]any
 }
 
 // New builds a server with every registered agency. configs are the
@@ -108,6 +110,8 @@ type Server struct {
 //	PUT|DELETE /_control/faults/{mock}  set or clear fault injection
 //	GET  /_control/faults               list it
 //	GET|DELETE /_control/received/{mock}[?key=…]  what arrived, or reset
+//	GET|PUT /_control/clock             the agencies' simulated time (Clock):
+//	                                    {"now": RFC 3339} or {"advance": "90m"}
 func New(opts Options, configs ...any) *Server {
 	if opts.Seed == 0 {
 		opts.Seed = uint64(time.Now().UnixNano())
@@ -118,7 +122,9 @@ func New(opts Options, configs ...any) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, configs: configs, mocks: map[string]*Mock{}, mux: http.NewServeMux()}
+	s := &Server{opts: opts, configs: configs, mocks: map[string]*Mock{}, mux: http.NewServeMux(), clock: newClock(), shared: map[string]any{}}
+	s.mux.HandleFunc("GET /_control/clock", s.getClock)
+	s.mux.HandleFunc("PUT /_control/clock", s.putClock)
 	s.mux.HandleFunc("GET /_control/faults", s.listFaults)
 	s.mux.HandleFunc("PUT /_control/faults/{mock}", s.putFault)
 	s.mux.HandleFunc("DELETE /_control/faults/{mock}", s.deleteFault)
@@ -171,8 +177,23 @@ func (s *Server) Mock(name string) *Mock {
 // OnClose runs f when the server is closed: an agency's pending work.
 func (s *Server) OnClose(f func()) { s.closers = append(s.closers, f) }
 
-// Close stops what the agencies still have under way.
+// Clock is the simulated time the agencies share; see Clock.
+func (s *Server) Clock() *Clock { return s.clock }
+
+// Share makes v, one agency's own object, available to the others under
+// name: the exchange hands its placements to the depository this way,
+// in process, as the real exchange's settlement system does. Agencies are
+// built in name order, so a consumer looks its partner up when it needs
+// it (Shared), not while being built.
+func (s *Server) Share(name string, v any) { s.shared[name] = v }
+
+// Shared is what Share put under name, nil when that agency is not
+// linked in.
+func (s *Server) Shared(name string) any { return s.shared[name] }
+
+// Close stops the clock, then what the agencies still have under way.
 func (s *Server) Close() {
+	s.clock.close()
 	for _, f := range s.closers {
 		f()
 	}

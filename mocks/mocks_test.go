@@ -110,3 +110,49 @@ func TestControlAPI(t *testing.T) {
 		t.Fatalf("%s", b)
 	}
 }
+
+// The agencies' clock is set and advanced through the control API, and
+// every move wakes its watchers with the new time.
+func TestClock(t *testing.T) {
+	s := mocks.New(mocks.Options{Seed: 1})
+	defer s.Close()
+	woken := make(chan time.Time, 64)
+	s.Clock().Watch(func(now time.Time) {
+		select {
+		case woken <- now:
+		default:
+		}
+	})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	put := func(body string) (int, mocks.ClockAnswer) {
+		status, raw := mocktest.Do(t, "PUT", srv.URL+"/_control/clock", []byte(body))
+		var a mocks.ClockAnswer
+		json.Unmarshal(raw, &a)
+		return status, a
+	}
+	start := time.Date(2026, 12, 8, 11, 59, 0, 0, time.FixedZone("Astana", 5*3600))
+	if status, a := put(`{"now":"2026-12-08T11:59:00+05:00"}`); status != 200 || a.Now.Before(start) || a.Now.Sub(start) > time.Minute {
+		t.Fatalf("set: %d %s", status, a.Now)
+	}
+	if status, a := put(`{"advance":"26h"}`); status != 200 || a.Now.Sub(start) < 26*time.Hour || a.Now.Sub(start) > 26*time.Hour+time.Minute {
+		t.Fatalf("advance: %d %s", status, a.Now)
+	}
+	for {
+		// The watcher sees the moved time (ticks before the move show
+		// the system's).
+		if now := <-woken; now.Sub(start) >= 26*time.Hour {
+			break
+		}
+	}
+	_, raw := mocktest.Do(t, "GET", srv.URL+"/_control/clock", nil)
+	var a mocks.ClockAnswer
+	if err := json.Unmarshal(raw, &a); err != nil || a.Now.Sub(start) < 26*time.Hour {
+		t.Fatalf("get: %s %v", raw, err)
+	}
+	for _, bad := range []string{`{}`, `{"now":"noon"}`, `{"advance":"-5m"}`, `{"advance":"soon"}`, `{"now":"2026-12-08T12:00:00Z","advance":"1h"}`, `{"later":"1h"}`} {
+		if status, _ := put(bad); status != http.StatusBadRequest {
+			t.Errorf("%s: %d", bad, status)
+		}
+	}
+}

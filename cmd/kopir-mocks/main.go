@@ -17,6 +17,8 @@ import (
 
 	"github.com/minfin-kz/kopir/mocks"
 	_ "github.com/minfin-kz/kopir/mocks/all"
+	"github.com/minfin-kz/kopir/mocks/csd"
+	"github.com/minfin-kz/kopir/mocks/kase"
 	"github.com/minfin-kz/kopir/mocks/payments"
 )
 
@@ -31,10 +33,13 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("kopir-mocks", flag.ContinueOnError)
 	listen := fs.String("listen", envOr("KOPIR_MOCKS_LISTEN", mocks.DefaultAddr), "address")
 	callback := fs.String("payments-callback", envOr("KOPIR_MOCKS_PAYMENTS_CALLBACK", payments.DefaultCallback), "where the payment-system mock pushes pacs.002, pacs.004, camt.053/054")
+	kaseCallback := fs.String("kase-callback", envOr("KOPIR_MOCKS_KASE_CALLBACK", kase.DefaultCallback), "where the exchange mock pushes DemandSummary and AuctionResult")
+	csdCallback := fs.String("csd-callback", envOr("KOPIR_MOCKS_CSD_CALLBACK", csd.DefaultCallback), "where the depository mock pushes reda.008, sese.024/025, seev.031/036")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	agencies := mocks.New(mocks.Options{}, payments.Options{CallbackURL: *callback})
+	agencies := mocks.New(mocks.Options{}, payments.Options{CallbackURL: *callback},
+		kase.Options{CallbackURL: *kaseCallback}, csd.Options{CallbackURL: *csdCallback})
 	defer agencies.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -4,8 +4,10 @@
 package all
 
 import (
+	_ "github.com/minfin-kz/kopir/mocks/csd"
 	_ "github.com/minfin-kz/kopir/mocks/gbdfl"
 	_ "github.com/minfin-kz/kopir/mocks/gbdul"
+	_ "github.com/minfin-kz/kopir/mocks/kase"
 	_ "github.com/minfin-kz/kopir/mocks/ncanode"
 	_ "github.com/minfin-kz/kopir/mocks/payments"
 	_ "github.com/minfin-kz/kopir/mocks/shepgw"
