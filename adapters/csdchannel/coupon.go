@@ -137,7 +137,8 @@ func (c *Channel) couponPerUnit(n *csd.Node, isin, rateText, paymentText string)
 	freq := ins.frequency
 	var start, end time.Time
 	prd := n.Get("CorpActnDtls/PrdDtls/IntrstPrd/Prd")
-	if s, e := prd.Value("StartDt/Dt"), prd.Value("EndDt/Dt"); s != "" && e != "" {
+	// StartDt/Dt is a choice of a date (Dt) or a date and time (DtTm).
+	if s, e := dateOf(prd.Get("StartDt/Dt")), dateOf(prd.Get("EndDt/Dt")); s != "" && e != "" {
 		if start, err = csd.ParseDate(s); err != nil {
 			return 0, fmt.Errorf("interest period start: %v", err)
 		}
@@ -215,4 +216,15 @@ func (c *Channel) instrumentFor(isin string) instrument {
 		}
 	}
 	return best
+}
+
+// dateOf reads an ISO 20022 date-or-date-time choice as a date.
+func dateOf(choice *csd.Node) string {
+	if d := choice.Value("Dt"); d != "" {
+		return d
+	}
+	if dt := choice.Value("DtTm"); len(dt) >= len("2006-01-02") {
+		return dt[:len("2006-01-02")]
+	}
+	return ""
 }

@@ -181,6 +181,14 @@ func (m *Mock) notification(id string, pay payment) ([]byte, error) {
 		PmtDt:  &components.DateFormat30Choice{Dt: isodoc.P[components.ISODate](day(pay.paid))},
 	}
 	details := &components.CorporateAction80{DtDtls: dates}
+	if !pay.start.IsZero() {
+		// The period the coupon pays for, so that a holder can recompute
+		// the amount per unit from the rate and the day basis.
+		details.PrdDtls = &components.CorporateActionPeriod15{IntrstPrd: &components.Period6Choice{Prd: &components.Period11{
+			StartDt: &components.DateFormat45Choice{Dt: &components.DateAndDateTime2Choice{Dt: isodoc.P[components.ISODate](day(pay.start))}},
+			EndDt:   &components.DateFormat45Choice{Dt: &components.DateAndDateTime2Choice{Dt: isodoc.P[components.ISODate](day(pay.end))}},
+		}}}
+	}
 	cash := &components.CashOption96{
 		CdtDbtInd: isodoc.P[components.CreditDebitCode]("CRDT"),
 		DtDtls:    &components.CorporateActionDate84{PmtDt: &components.DateFormat30Choice{Dt: isodoc.P[components.ISODate](day(pay.paid))}},
@@ -200,7 +208,8 @@ func (m *Mock) notification(id string, pay payment) ([]byte, error) {
 			CorpActnEvtId:     isodoc.P[components.Max35Text](pay.id),
 			EvtTp:             &components.CorporateActionEventType84Choice{Cd: isodoc.P[components.CorporateActionEventType31Code](pay.event)},
 			MndtryVlntryEvtTp: &components.CorporateActionMandatoryVoluntary3Choice{Cd: isodoc.P[components.CorporateActionMandatoryVoluntary1Code]("MAND")},
-			UndrlygScty:       &components.FinancialInstrumentAttributes108{FinInstrmId: isin19(pay.isin), DnmtnCcy: isodoc.P[components.ActiveOrHistoricCurrencyCode](pay.currency)}},
+			UndrlygScty: &components.FinancialInstrumentAttributes108{FinInstrmId: isin19(pay.isin), DnmtnCcy: isodoc.P[components.ActiveOrHistoricCurrencyCode](pay.currency),
+				MtrtyDt: isodoc.P[components.ISODate](day(pay.maturity))}},
 		AcctDtls:     &components.AccountIdentification56Choice{ForAllAccts: &components.AccountIdentification10{IdCd: isodoc.P[components.SafekeepingAccountIdentification1Code]("GENR")}},
 		CorpActnDtls: details,
 		CorpActnOptnDtls: []*components.CorporateActionOption224{{

@@ -505,6 +505,9 @@ type payment struct {
 	perUnit        securities.Amount
 	rate           securities.Percent
 	currency, isin string
+	// start and end are the interest period a coupon pays (zero for the
+	// redemption); maturity the issue's.
+	start, end, maturity time.Time
 }
 
 // scheduleServicing schedules the notices and confirmations of every
@@ -530,12 +533,12 @@ func (m *Mock) scheduleServicing(is *issue, p *Placement, at func(time.Time, int
 				return err
 			}
 			pays = append(pays, payment{event: "INTR", id: fmt.Sprintf("INTR-%s-%02d", p.ISIN, c.Number), record: c.Record, paid: c.Payment,
-				perUnit: amt, rate: p.CouponRate, currency: p.Currency, isin: p.ISIN})
+				perUnit: amt, rate: p.CouponRate, currency: p.Currency, isin: p.ISIN, start: c.Start, end: c.End, maturity: p.Maturity})
 		}
 	}
 	redeem := m.cal.Following(p.Maturity)
 	pays = append(pays, payment{event: "REDM", id: "REDM-" + p.ISIN, record: m.cal.PreviousBusinessDay(redeem), paid: redeem,
-		perUnit: p.FaceValue, rate: p.CouponRate, currency: p.Currency, isin: p.ISIN})
+		perUnit: p.FaceValue, rate: p.CouponRate, currency: p.Currency, isin: p.ISIN, maturity: p.Maturity})
 	earliest := at(p.SettlementDate, 12)
 	for _, pay := range pays {
 		pay := pay
