@@ -83,8 +83,12 @@ func (a *Adapter) checkIssue(req *adapters.Request) (*issue, error) {
 		if in.IssueNumber < 1 || in.IssueNumber > 9999 {
 			return nil, adapters.Invalid("issueNumber", "the issue number must be within 1..9999, not %d", in.IssueNumber)
 		}
-		code := securities.TradeCode{Type: c.typ, TermMonths: in.TermMonths, IssueNumber: in.IssueNumber}.String()
-		if err := securities.CheckTradeCode(code, c.typ, in.TermMonths); err != nil {
+		term := securities.TermMonths(c.start, c.maturity)
+		if in.TermMonths != 0 && in.TermMonths != term {
+			return nil, adapters.Invalid("termMonths", "%d months is not the issue's term: %s to %s is %d whole months", in.TermMonths, in.CirculationStart, in.Maturity, term)
+		}
+		code := securities.TradeCode{Type: c.typ, TermMonths: term, IssueNumber: in.IssueNumber}.String()
+		if err := securities.CheckTradeCode(code, c.typ, term); err != nil {
 			return nil, adapters.Invalid("termMonths", "%v", err)
 		}
 		c.tradeCode = code

@@ -111,9 +111,9 @@ func (a *Adapter) buildAnnouncement(req *adapters.Request) (*kasetypes.Placement
 			return nil, adapters.Invalid("lastCirculationDay", "%s is not within circulation start %s and the day before maturity %s", in.LastCirculationDay, in.CirculationStart, in.Maturity)
 		}
 	}
-	term := in.TermMonths
-	if term == 0 {
-		term = wholeMonths(start, maturity)
+	term := securities.TermMonths(start, maturity)
+	if in.TermMonths != 0 && in.TermMonths != term {
+		return nil, adapters.Invalid("termMonths", "%d months is not the issue's term: %s to %s is %d whole months", in.TermMonths, in.CirculationStart, in.Maturity, term)
 	}
 	if err := securities.CheckTradeCode(in.TradeCode, typ, term); err != nil {
 		return nil, adapters.Invalid("tradeCode", "%v", err)
@@ -288,16 +288,6 @@ func (a *Adapter) coupons(in *Announcement, typ securities.Type, subject string,
 	s.CouponFrequency = p(kasetypes.CouponFrequency(in.CouponFrequency))
 	s.CouponSchedule = &kasetypes.CouponSchedule{PaymentDate: dates}
 	return nil
-}
-
-// wholeMonths is the term from start to maturity in whole months, as
-// trade codes count it (a 10-year issue is 120).
-func wholeMonths(start, maturity time.Time) int {
-	months := (maturity.Year()-start.Year())*12 + int(maturity.Month()-start.Month())
-	if maturity.Day() < start.Day() {
-		months--
-	}
-	return months
 }
 
 // millionTenge is the declared volume in million tenge at face value,

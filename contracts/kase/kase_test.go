@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/minfin-kz/kopir/contracts/kase"
-	"github.com/minfin-kz/kopir/contracts/securities"
 	"github.com/minfin-kz/kopir/contracts/kase/kasetypes"
+	"github.com/minfin-kz/kopir/contracts/securities"
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/xsd"
 )

@@ -3,6 +3,7 @@ package securities
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Type is the kind of government security the Ministry of Finance issues.
@@ -164,4 +165,14 @@ func CheckTradeCode(code string, t Type, termMonths int) error {
 		return fmt.Errorf("trade code %q: a %v has a term of %d to %d months, not %d", code, t, lo, hi, termMonths)
 	}
 	return nil
+}
+
+// TermMonths is an issue's term in whole months from its circulation start
+// to its maturity, as trade codes count it (a ten-year issue is 120).
+func TermMonths(start, maturity time.Time) int {
+	months := (maturity.Year()-start.Year())*12 + int(maturity.Month()-start.Month())
+	if maturity.Day() < start.Day() {
+		months--
+	}
+	return months
 }

@@ -3,6 +3,7 @@ package securities
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTypeFacts(t *testing.T) {
@@ -130,5 +131,26 @@ func TestCheckTradeCode(t *testing.T) {
 				t.Fatalf("CheckTradeCode error = %v, want one containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// A term counts whole months: a day short of the month's anniversary is
+// one month less.
+func TestTermMonths(t *testing.T) {
+	for _, c := range []struct {
+		start, maturity string
+		want            int
+	}{
+		{"2026-12-03", "2036-12-03", 120},
+		{"2026-12-10", "2031-12-10", 60},
+		{"2026-12-10", "2031-12-09", 59},
+		{"2026-01-31", "2026-02-28", 0},
+		{"2026-01-15", "2027-01-16", 12},
+	} {
+		s, _ := time.Parse("2006-01-02", c.start)
+		m, _ := time.Parse("2006-01-02", c.maturity)
+		if got := TermMonths(s, m); got != c.want {
+			t.Errorf("%s to %s: %d months, want %d", c.start, c.maturity, got, c.want)
+		}
 	}
 }
