@@ -66,6 +66,10 @@ type ChannelOptions struct {
 	// advice is recorded on that request's trail. Default
 	// securities.register-issue.
 	RegisterRoute string `yaml:"registerRoute"`
+	// PlacementRoutes announce placements of an issue at the exchange;
+	// GET /v1/securities/{isin} lists their messages as placements.
+	// Default securities.announce-placement.
+	PlacementRoutes []string `yaml:"placementRoutes"`
 }
 
 // Instrument is an issue's terms as far as a coupon needs them. Empty
@@ -110,6 +114,9 @@ func NewChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Ch
 	if o.RegisterRoute == "" {
 		o.RegisterRoute = DefaultRegisterRoute
 	}
+	if len(o.PlacementRoutes) == 0 {
+		o.PlacementRoutes = DefaultPlacementRoutes
+	}
 	cal, err := csd.Calendar(o.Holidays)
 	if err != nil {
 		return nil, fmt.Errorf("csd channel: options.%w", err)
@@ -145,6 +152,12 @@ func NewChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Ch
 	}
 	c.lim = safexml.Limits{MaxBytes: 32 << 20, MaxDepth: o.MaxDepth, MaxTokens: 4_000_000}
 	return c, nil
+}
+
+// InternalRoutes serves an issue's whole life to the callers of the
+// securities routes: GET /v1/securities/{isin}.
+func (c *Channel) InternalRoutes(in adapters.Intake) (map[string]http.Handler, []string) {
+	return map[string]http.Handler{"GET /v1/securities/{isin}": c.lifeHandler(in)}, append([]string{c.opts.RegisterRoute}, c.opts.PlacementRoutes...)
 }
 
 // Routes mounts one handler at the channel's path itself and with a
