@@ -83,7 +83,8 @@ func newHarnessWith(t *testing.T, config func(h *harness) string) *harness {
 // the bus stopped when the test ends.
 func (h *harness) startMocks() {
 	t := h.t
-	h.mockProc = exec.Command(mocksBin, "-listen", h.mocks, "-payments-callback", "http://"+h.agency+"/iso20022")
+	h.mockProc = exec.Command(mocksBin, "-listen", h.mocks, "-payments-callback", "http://"+h.agency+"/iso20022",
+		"-kase-callback", "http://"+h.agency+"/kase", "-csd-callback", "http://"+h.agency+"/csd")
 	h.mockProc.Stderr = h.logs
 	if err := h.mockProc.Start(); err != nil {
 		t.Fatal(err)
