@@ -90,6 +90,15 @@ echo "payments: ${P_DELIVERED} delivered as pacs.008 at ${P_DRATE}/s end to end"
 echo "component benchmarks…" >&2
 go test -run '^$' -bench . -benchmem -benchtime 2000x ./adapters/iso20022/ ./adapters/iso20022channel/ ./adapters/egov/ ./internal/xsd/ 2>/dev/null | grep -E '^Benchmark' > "$work/gobench.txt" || true
 
+echo "depository documents…" >&2
+go test -run '^$' -bench BenchmarkDepositoryDocuments -benchtime 2000x ./adapters/csdchannel/ 2>/dev/null | grep -E '^Benchmark' > "$work/csdbench.txt" || true
+CSD_TABLE=$(awk '
+  { split($1, p, "/"); key = p[2]; kind = p[3]; sub(/-[0-9]+$/, "", kind)
+    for (i = 1; i <= NF; i++) if ($i == "docs/s") rate[key, kind] = $(i-1)
+    keys[key] = 1 }
+  END { for (k in keys) printf "| %s | %.0f | %.0f | %.2f |\n", k, rate[k, "take"], rate[k, "validate"], (rate[k, "validate"] > 0 ? rate[k, "take"] / rate[k, "validate"] : 0) }
+' "$work/csdbench.txt" | sort)
+
 run_wrk async-sqlite http://127.0.0.1:18080/v1/routes/subscriber.deliver deploy/bench/async.json application/json "Bearer demo-token" "$ASYNC_DUR"
 AS_RPS=$R_RPS AS_P99=$R_P99 AS_BAD=$R_BAD
 stop_bus
@@ -177,6 +186,16 @@ Deliveries to the subscriber mock run at the same time, on the same cores. ${PG_
 
 The mock answers each pacs.008 with a pacs.002 pushed to the agency listener, which the bus matches to the payment and delivers
 to the subscriber — that traffic shares the cores too. Every request carries its own end-to-end id (deploy/bench/unique.lua).
+
+## Depository documents (one core, Go benchmark, same run)
+
+Each message the depository pushes, taken by the \`csd\` channel: validated against its official XSD, translated, matched (the
+register request a reda.008 answers, the placement a sese.025 settles, the coupon a seev.031 announces, recomputed from the terms)
+and handed to the store's intake. The ceiling is the XSD check of the same document alone (libxml2).
+
+| document | taken/s | XSD check alone/s | ratio |
+|---|---|---|---|
+${CSD_TABLE}
 
 ## Component benchmarks (Go, same run)
 

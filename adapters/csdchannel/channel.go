@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/adapters/csd"
@@ -45,6 +46,10 @@ const (
 	// ActionIssueStatus is appended to the register-issue request a
 	// reda.008 answers; detail "COMPLETED KZKD00000345 (reda.008 <BizMsgIdr>)".
 	ActionIssueStatus = "ISSUE_STATUS"
+	// ActionSettled and ActionSettlementPending are appended to the
+	// announcement of the placement an allocation belongs to.
+	ActionSettled           = "ALLOCATION_SETTLED"
+	ActionSettlementPending = "ALLOCATION_PENDING"
 )
 
 // DefaultRegisterRoute is the route whose requests reda.008 answers.
@@ -283,8 +288,13 @@ func (c *Channel) Process(ctx context.Context, in adapters.Intake, raw []byte, c
 		return res, &isodoc.ParseError{Code: isodoc.CodeSchemaInvalid, Reason: err.Error()}
 	}
 	t := c.translate(msg, &doc)
-	if res.Key == "reda.008" {
+	switch res.Key {
+	case "reda.008":
 		if err := c.matchRequest(ctx, in, t); err != nil {
+			return res, err
+		}
+	case "sese.024", "sese.025":
+		if err := c.matchAllocation(ctx, in, res.Key, t); err != nil {
 			return res, err
 		}
 	}
@@ -315,6 +325,38 @@ func (c *Channel) Process(ctx context.Context, in adapters.Intake, raw []byte, c
 		}
 	}
 	return res, nil
+}
+
+// matchAllocation ties a settlement's status or confirmation to the
+// placement it settles: the trade id is "<announcement id>/<participant>"
+// (the exchange's allocation), so the announcement's trail shows each
+// allocation pending and settled. One for no placement the bus holds is
+// still taken, marked "allocation": "UNMATCHED".
+func (c *Channel) matchAllocation(ctx context.Context, in adapters.Intake, key string, t *translated) error {
+	tradeID, _ := t.body["tradeId"].(string)
+	announcement, participant, ok := strings.Cut(tradeID, "/")
+	if !ok {
+		t.body["allocation"] = "UNMATCHED"
+		return nil
+	}
+	for _, route := range c.opts.PlacementRoutes {
+		f, err := in.Find(ctx, route, announcement)
+		if errors.Is(err, adapters.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		t.body["placementMessageId"] = f.MessageID
+		action, what := ActionSettled, fmt.Sprint(t.body["quantity"])
+		if key == "sese.024" {
+			action, what = ActionSettlementPending, strings.TrimSpace(fmt.Sprint(t.body["settlementStatus"], " ", t.body["settlementReason"]))
+		}
+		t.notes = append(t.notes, note{messageID: f.MessageID, action: action, detail: fmt.Sprintf("%s %s (%s %s)", participant, what, key, t.body["bizMsgIdr"])})
+		return nil
+	}
+	t.body["allocation"] = "UNMATCHED"
+	return nil
 }
 
 // matchRequest ties a reda.008 to the register-issue request it answers

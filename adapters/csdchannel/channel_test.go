@@ -157,7 +157,7 @@ func seev036Doc() *seev036.Document {
 	}}
 }
 
-func newChannel(t *testing.T, opts string) adapters.Channel {
+func newChannel(t testing.TB, opts string) adapters.Channel {
 	t.Helper()
 	ch, err := adaptertest.BuildChannel(t, csdchannel.ChannelName, opts)
 	if err != nil {
@@ -403,6 +403,41 @@ func TestIssueStatusIsRecordedOnTheRegisterRequest(t *testing.T) {
 	_ = json.Unmarshal(in.Accepted()[0].Body, &got)
 	if got["requestMessageId"] != request {
 		t.Fatalf("body %v", got)
+	}
+}
+
+// A settlement is tied to the placement its trade id names: the
+// announcement's trail shows the allocation settled (once, however often
+// the depository sends it); one for a placement the bus does not hold is
+// still taken and says so.
+func TestSettlementIsRecordedOnItsPlacement(t *testing.T) {
+	in := newIntake()
+	announcement := in.Sent(csdchannel.DefaultPlacementRoutes[0], "ANN-1", []byte(`{"isin":"`+isin+`"}`))
+	url := serve(t, newChannel(t, channelOpts), in)
+	raw := message(t, isodoc.Sese025, "CSD-STL-1", sese025Doc())
+	for i := 0; i < 2; i++ {
+		if status, _, body := post(t, url, raw); status != http.StatusOK {
+			t.Fatalf("%d %v", status, body)
+		}
+	}
+	if notes := in.Actions(announcement, csdchannel.ActionSettled); len(notes) != 1 || notes[0] != "HSBK 600 (sese.025 CSD-STL-1)" {
+		t.Fatalf("the placement's trail: %v", notes)
+	}
+	var got map[string]any
+	_ = json.Unmarshal(in.Accepted()[0].Body, &got)
+	if got["placementMessageId"] != announcement || got["allocation"] != nil {
+		t.Fatalf("body %v", got)
+	}
+
+	other := sese025Doc()
+	other.SctiesSttlmTxConf.TradDtls.TradId[0] = p[c.Max52Text]("ANN-9/HSBK")
+	if status, _, body := post(t, url, message(t, isodoc.Sese025, "CSD-STL-2", other)); status != http.StatusOK {
+		t.Fatalf("%d %v", status, body)
+	}
+	acc := in.Accepted()
+	_ = json.Unmarshal(acc[len(acc)-1].Body, &got)
+	if got["allocation"] != "UNMATCHED" {
+		t.Fatalf("a settlement of no known placement: %v", got)
 	}
 }
 

@@ -222,6 +222,20 @@ func TestSecuritiesLife(t *testing.T) {
 	if len(life.Settlements) != len(allocations) {
 		t.Errorf("%d settlements in the life, %d allocations", len(life.Settlements), len(allocations))
 	}
+	for _, m := range life.Messages {
+		if m.MessageID != life.Placements[0].MessageID {
+			continue
+		}
+		settledOnTrail := 0
+		for _, e := range m.Events {
+			if e.Action == csdchannel.ActionSettled {
+				settledOnTrail++
+			}
+		}
+		if settledOnTrail != len(allocations) {
+			t.Errorf("the announcement's trail has %d settled allocations of %d", settledOnTrail, len(allocations))
+		}
+	}
 	if len(life.Coupons) != 12 || life.Redemption == nil || life.Redemption.Status != csdchannel.CouponPaid {
 		t.Fatalf("coupons %d, redemption %+v", len(life.Coupons), life.Redemption)
 	}
