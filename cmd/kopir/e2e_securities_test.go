@@ -244,6 +244,21 @@ func TestSecuritiesLife(t *testing.T) {
 			t.Errorf("coupon %+v", c)
 		}
 	}
+	// A document from the depository that its schema refuses is answered
+	// 400 naming the element and stored REJECTED; the bus goes on.
+	refused, _ := http.NewRequest(http.MethodPost, "http://"+h.agency+"/csd", strings.NewReader(`<message><AppHdr xmlns="urn:iso:std:iso:20022:tech:xsd:head.001.001.03"/></message>`))
+	refused.Header.Set("Content-Type", "application/xml")
+	if resp, err := http.DefaultClient.Do(refused); err != nil || resp.StatusCode != 400 {
+		t.Errorf("a schema-invalid depository document: %v %v", resp, err)
+	} else {
+		var p struct{ Code, MessageID string }
+		json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		var m struct{ Message struct{ Status string } }
+		if h.adminGet("/admin/v1/messages/"+p.MessageID, &m); m.Message.Status != "REJECTED" {
+			t.Errorf("the refused document %+v is stored as %q", p, m.Message.Status)
+		}
+	}
 	var verify struct{ OK bool }
 	if h.adminGet("/admin/v1/audit/verify", &verify); !verify.OK {
 		t.Error("the audit chain does not verify")
