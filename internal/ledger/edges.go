@@ -69,7 +69,7 @@ func (l *Ledger) InboundQueued(ctx context.Context, id, route, sender string, m 
 	msg := &store.Message{
 		ID: id, Route: route, Direction: store.Inbound, Caller: BoundName(sender, MaxName),
 		CorrelationID: BoundName(m.CorrelationID, MaxKey), ExternalID: BoundName(m.ExternalID, MaxKey), Status: store.Queued,
-		Subject: BoundName(m.Subject, MaxSubject),
+		Subject:     BoundName(m.Subject, MaxSubject),
 		RequestBody: l.policy(route).JSON(m.Body), Payload: m.Body, CreatedAt: now, UpdatedAt: now,
 	}
 	if msg.CorrelationID == "" {

@@ -43,20 +43,20 @@ type Message struct {
 	// RequestFingerprint identifies the request that took IdempotencyKey
 	// (hex SHA-256 of its canonical body), so that a repeat with another
 	// body is told apart from a true repeat.
-	RequestFingerprint string          `db:"request_fingerprint" json:"requestFingerprint,omitempty"`
-	ExternalID         string          `db:"external_id" json:"externalId,omitempty"` // e.g. SHEP messageId of an inbound message
+	RequestFingerprint string `db:"request_fingerprint" json:"requestFingerprint,omitempty"`
+	ExternalID         string `db:"external_id" json:"externalId,omitempty"` // e.g. SHEP messageId of an inbound message
 	// Subject is the business object the message is about (an ISIN), ""
 	// for most; once set it stays.
-	Subject string `db:"subject" json:"subject,omitempty"`
-	Status             Status          `db:"status" json:"status"`
-	HTTPStatus         int             `db:"http_status" json:"httpStatus,omitempty"` // what the caller was answered
-	Error              string          `db:"error" json:"error,omitempty"`
-	RequestBody        json.RawMessage `db:"request_body" json:"requestBody,omitempty"`
-	ResponseBody       json.RawMessage `db:"response_body" json:"responseBody,omitempty"`
-	Payload            []byte          `db:"payload" json:"-"`
-	Attempts           int             `db:"attempts" json:"attemptCount"`
-	CreatedAt          time.Time       `db:"created_at" json:"createdAt"`
-	UpdatedAt          time.Time       `db:"updated_at" json:"updatedAt"`
+	Subject      string          `db:"subject" json:"subject,omitempty"`
+	Status       Status          `db:"status" json:"status"`
+	HTTPStatus   int             `db:"http_status" json:"httpStatus,omitempty"` // what the caller was answered
+	Error        string          `db:"error" json:"error,omitempty"`
+	RequestBody  json.RawMessage `db:"request_body" json:"requestBody,omitempty"`
+	ResponseBody json.RawMessage `db:"response_body" json:"responseBody,omitempty"`
+	Payload      []byte          `db:"payload" json:"-"`
+	Attempts     int             `db:"attempts" json:"attemptCount"`
+	CreatedAt    time.Time       `db:"created_at" json:"createdAt"`
+	UpdatedAt    time.Time       `db:"updated_at" json:"updatedAt"`
 }
 
 // Attempt is one try at reaching an endpoint.
