@@ -189,7 +189,7 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				&isodoc.ParseError{Code: isodoc.CodeXMLRefused, Reason: fmt.Sprintf("message is larger than %d bytes", tooBig.Limit)})
 			return
 		}
-		problem(w, http.StatusBadRequest, "Unreadable message", "reading body: "+err.Error(), nil)
+		adapters.WriteProblem(w, http.StatusBadRequest, "Unreadable message", "reading body: "+err.Error(), nil)
 		return
 	}
 	res, err := h.c.Process(r.Context(), h.in, raw, r.Header.Get("X-Correlation-Id"))
@@ -208,7 +208,7 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.c.Log.Error("csd inbound message not processed", "err", err)
 		w.Header().Set("Retry-After", "1")
-		problem(w, http.StatusServiceUnavailable, "Temporarily unable to process the message", "send it again", nil)
+		adapters.WriteProblem(w, http.StatusServiceUnavailable, "Temporarily unable to process the message", "send it again", nil)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -224,7 +224,7 @@ func (h *receiver) refuse(w http.ResponseWriter, r *http.Request, m *adapters.In
 	} else if el := elementOf(pe); el != "" {
 		ext["element"] = el
 	}
-	problem(w, status, "Message refused", pe.Error(), ext)
+	adapters.WriteProblem(w, status, "Message refused", pe.Error(), ext)
 }
 
 // elementOf names the element a refusal without schema violations is
@@ -237,18 +237,6 @@ func elementOf(pe *isodoc.ParseError) string {
 		return "Document"
 	}
 	return ""
-}
-
-// problem answers in RFC 9457's shape with the refusal's extensions (a
-// channel sits below internal/, out of reach of the core's writer).
-func problem(w http.ResponseWriter, status int, title, detail string, ext map[string]any) {
-	body := map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail}
-	for k, v := range ext {
-		body[k] = v
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
 }
 
 const codeNoHeader = "NO_HEADER"

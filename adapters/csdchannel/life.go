@@ -111,16 +111,16 @@ func (c *Channel) lifeHandler(in adapters.Intake) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		isin := r.PathValue("isin")
 		if err := securities.ValidateISIN(isin); err != nil {
-			problem(w, http.StatusBadRequest, "Invalid ISIN", err.Error(), map[string]any{"field": "isin"})
+			adapters.WriteProblem(w, http.StatusBadRequest, "Invalid ISIN", err.Error(), map[string]any{"field": "isin"})
 			return
 		}
 		life, err := c.Life(r.Context(), in, isin)
 		if err != nil {
-			problem(w, http.StatusServiceUnavailable, "Store unavailable", "the issue's record could not be read; try again", nil)
+			adapters.WriteProblem(w, http.StatusServiceUnavailable, "Store unavailable", "the issue's record could not be read; try again", nil)
 			return
 		}
 		if life == nil {
-			problem(w, http.StatusNotFound, "Issue not found", "no message about "+isin+" is recorded", nil)
+			adapters.WriteProblem(w, http.StatusNotFound, "Issue not found", "no message about "+isin+" is recorded", nil)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -48,22 +48,22 @@ func NewHistoryHandler(in Lookup, routes ...string) http.Handler {
 			id = path.Base(r.URL.Path)
 		}
 		if err := iso20022.CheckEndToEndID(id); err != nil {
-			problem(w, http.StatusBadRequest, "Invalid end-to-end id", err.Error())
+			adapters.WriteProblem(w, http.StatusBadRequest, "Invalid end-to-end id", err.Error(), nil)
 			return
 		}
 		m := &matcher{in: in, routes: routes}
 		f, _, err := m.find(r.Context(), id)
 		if err != nil {
-			problem(w, http.StatusServiceUnavailable, "Store unavailable", err.Error())
+			adapters.WriteProblem(w, http.StatusServiceUnavailable, "Store unavailable", err.Error(), nil)
 			return
 		}
 		if f == nil {
-			problem(w, http.StatusNotFound, "Payment not found", "no payment with end-to-end id "+id+" on "+strings.Join(routes, ", "))
+			adapters.WriteProblem(w, http.StatusNotFound, "Payment not found", "no payment with end-to-end id "+id+" on "+strings.Join(routes, ", "), nil)
 			return
 		}
 		hist, err := in.History(r.Context(), f.MessageID)
 		if err != nil {
-			problem(w, http.StatusServiceUnavailable, "Store unavailable", err.Error())
+			adapters.WriteProblem(w, http.StatusServiceUnavailable, "Store unavailable", err.Error(), nil)
 			return
 		}
 		out := PaymentHistory{EndToEndID: id, Route: f.Route, MessageID: f.MessageID, MsgID: iso20022.MsgID(f.MessageID),
@@ -104,13 +104,4 @@ func paymentStatus(delivery string, hist []adapters.Event) (status, reason strin
 		return "SENT", ""
 	}
 	return delivery, ""
-}
-
-// problem answers an internal caller in RFC 9457's shape. The core's
-// writer (internal/problem) is out of a channel's reach, since adapters
-// sit below internal/, and a channel's handler is a plain http.Handler
-// with no way to hand an error back to it; this is the smallest body that
-// keeps the internal API's promise of problem+json on every error.
-func problem(w http.ResponseWriter, status int, title, detail string) {
-	write(w, status, "application/problem+json", map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail})
 }

@@ -138,7 +138,7 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		h.c.log.Error("kase inbound document not taken", "err", err)
 		w.Header().Set("Retry-After", "1")
-		problem(w, http.StatusServiceUnavailable, map[string]any{"title": "Temporarily unavailable", "detail": "the document could not be stored; send it again"})
+		adapters.WriteProblem(w, http.StatusServiceUnavailable, "Temporarily unavailable", "the document could not be stored; send it again", nil)
 	default:
 		// Taken, or a repeat of one taken: the exchange needs nothing more.
 		w.WriteHeader(http.StatusOK)
@@ -148,21 +148,14 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *receiver) refuse(w http.ResponseWriter, r *http.Request, m *adapters.Inbound, ref *Refusal) {
 	m.CorrelationID = r.Header.Get("X-Correlation-Id")
 	id := h.in.Reject(r.Context(), m, ref)
-	p := map[string]any{"title": "Document refused", "detail": ref.Detail, "code": ref.Code, "messageId": id}
+	p := map[string]any{"code": ref.Code, "messageId": id}
 	if ref.Element != "" {
 		p["element"] = ref.Element
 	}
 	if len(ref.Violations) > 0 {
 		p["violations"] = ref.Violations
 	}
-	problem(w, ref.Status, p)
-}
-
-func problem(w http.ResponseWriter, status int, p map[string]any) {
-	p["type"], p["status"] = "about:blank", status
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(p)
+	adapters.WriteProblem(w, ref.Status, "Document refused", ref.Detail, p)
 }
 
 // Take parses, checks and hands over one document. It returns the inbound
