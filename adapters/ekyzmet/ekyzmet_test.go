@@ -100,10 +100,10 @@ func TestRefusalsNameTheField(t *testing.T) {
 	}
 	for _, c := range []struct {
 		op, body, field string
-		status           int
+		status          int
 	}{
 		{"acs-events", `{"events":[]}`, "events", 422},
-		{"acs-events", events(ev(""), ev(""), ev("iin=\"" + iinBad + "\"")), "events[2].iin", 422},
+		{"acs-events", events(ev(""), ev(""), ev("iin=\""+iinBad+"\"")), "events[2].iin", 422},
 		{"acs-events", events(ev(""), ev("iin=-")), "events[1].iin", 422},
 		{"acs-events", events(ev(`rfid="04A2"`)), "events[0].rfid", 422},
 		{"acs-events", events(ev(`iin=-;rfid="` + strings.Repeat("A", 65) + `"`)), "events[0].rfid", 422},
