@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -48,6 +49,17 @@ func ekyzmetRoutes(h *harness) string {
 func TestEKyzmetRoutes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
+	}
+	doc, err := os.ReadFile("../../docs/adapters/ekyzmet.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{ekyzmetACSEvents, ekyzmetDecisionInvitation, ekyzmetPersonnelReport,
+		strings.Replace(ekyzmetDecisionInvitation, "931002451325", "931002451326", 1),
+		strings.Replace(ekyzmetDecisionInvitation, "931002451325", "931002400003", 1)} {
+		if !strings.Contains(string(doc), "-d '"+body+"'") {
+			t.Errorf("docs/adapters/ekyzmet.md has no curl line sending %s", body)
+		}
 	}
 	h := newHarnessWith(t, func(h *harness) string {
 		return strings.Replace(demoConfig(h, "{attempts: 3}"), "routes:\n", "routes:\n"+ekyzmetRoutes(h), 1)
@@ -100,5 +112,10 @@ func TestEKyzmetRoutes(t *testing.T) {
 	json.Unmarshal(h.mockControl("GET", "/_control/received/ekyzmet", ""), &got)
 	if got.Total != 6 {
 		t.Errorf("e-Kyzmet mock received %d calls, want 6", got.Total)
+	}
+
+	h.mockControl("PUT", "/_control/faults/ekyzmet", `{"failRate":1,"soapFault":true}`)
+	if status, out, _ := h.call("ekyzmet.decision-invitation", "", ekyzmetDecisionInvitation); status != 502 || out["code"] != "MOCK_INJECTED_FAULT" {
+		t.Errorf("e-Kyzmet down: %d %v", status, out)
 	}
 }
