@@ -7,6 +7,7 @@ import (
 	_ "github.com/minfin-kz/kopir/adapters/csd"
 	_ "github.com/minfin-kz/kopir/adapters/csdchannel"
 	_ "github.com/minfin-kz/kopir/adapters/egov"
+	_ "github.com/minfin-kz/kopir/adapters/ekyzmet"
 	_ "github.com/minfin-kz/kopir/adapters/gbdfl"
 	_ "github.com/minfin-kz/kopir/adapters/gbdul"
 	_ "github.com/minfin-kz/kopir/adapters/httpjson"

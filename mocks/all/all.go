@@ -5,6 +5,7 @@ package all
 
 import (
 	_ "github.com/minfin-kz/kopir/mocks/csd"
+	_ "github.com/minfin-kz/kopir/mocks/ekyzmet"
 	_ "github.com/minfin-kz/kopir/mocks/gbdfl"
 	_ "github.com/minfin-kz/kopir/mocks/gbdul"
 	_ "github.com/minfin-kz/kopir/mocks/kase"

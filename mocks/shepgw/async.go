@@ -209,7 +209,7 @@ func (s *server) asyncSend(w http.ResponseWriter, r *http.Request, req *shep.Inb
 		return
 	}
 	sent := &asyncSent{sender: mi.Sender.SenderId, service: mi.ServiceId, undeliverable: svc.Undeliverable, state: shep.StateOnDelivery}
-	answer, ok := s.answer(w, r, svc, Call{MessageID: mi.MessageId, ServiceID: mi.ServiceId, Data: req.MessageData.Data.InnerXML, Async: true}, fault)
+	answer, ok := s.answer(w, r, svc, &Call{MessageID: mi.MessageId, ServiceID: mi.ServiceId, Data: req.MessageData.Data.InnerXML, Async: true}, fault)
 	if !ok {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/minfin-kz/kopir/contracts/egov-shep/shepsync"
 	"github.com/minfin-kz/kopir/mocks"
 )
 
@@ -70,12 +71,12 @@ func (s *server) unknownService(w http.ResponseWriter, id string, fault func(htt
 }
 
 // answer runs the service's Answer; false means the call has been answered.
-func (s *server) answer(w http.ResponseWriter, r *http.Request, svc *service, c Call, fault func(http.ResponseWriter, string, string, string)) ([]byte, bool) {
+func (s *server) answer(w http.ResponseWriter, r *http.Request, svc *service, c *Call, fault func(http.ResponseWriter, string, string, string)) ([]byte, bool) {
 	if svc.Answer == nil {
 		return nil, true
 	}
 	c.w, c.r, c.gw, c.svc, c.fault = w, r, s, svc, fault
-	return svc.Answer(&c)
+	return svc.Answer(c)
 }
 
 // Call is one message for a service, from either channel.
@@ -87,11 +88,20 @@ type Call struct {
 	Data                 string
 	Async                bool
 
-	w     http.ResponseWriter
-	r     *http.Request
-	gw    *server
-	svc   *service
-	fault func(w http.ResponseWriter, faultCode, code, msg string)
+	w      http.ResponseWriter
+	r      *http.Request
+	gw     *server
+	svc    *service
+	fault  func(w http.ResponseWriter, faultCode, code, msg string)
+	status *shepsync.StatusInfo
+}
+
+// SetStatus makes the SyncChannel answer carry code and message in
+// responseInfo/status instead of SCSS001: some providers (e-Kyzmet) refuse
+// a request there, with their data, rather than with a SOAP Fault. The
+// AsyncChannel has no such status and ignores it.
+func (c *Call) SetStatus(code, message string) {
+	c.status = &shepsync.StatusInfo{Code: code, Message: message}
 }
 
 // Decode reads Data into v as xml.Unmarshal reads a <data> element. The

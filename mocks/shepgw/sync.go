@@ -58,9 +58,10 @@ func (s *server) shepSync(w http.ResponseWriter, r *http.Request) {
 		s.unknownService(w, info.ServiceId, s.fault)
 		return
 	}
-	answer, ok := s.answer(w, r, svc, Call{MessageID: info.MessageId, ServiceID: info.ServiceId, Data: data.InnerXML}, s.fault)
+	call := Call{MessageID: info.MessageId, ServiceID: info.ServiceId, Data: data.InnerXML}
+	answer, ok := s.answer(w, r, svc, &call, s.fault)
 	if ok {
-		s.syncResponse(w, info, answer)
+		s.syncResponse(w, info, answer, call.status)
 	}
 }
 
@@ -80,8 +81,9 @@ func (s *server) checkSignature(ctx context.Context, body []byte) string {
 	return ""
 }
 
-// syncResponse answers SendMessage with data (a whole <data> element).
-func (s *server) syncResponse(w http.ResponseWriter, info *shepsync.SyncMessageInfo, data []byte) {
+// syncResponse answers SendMessage with data (a whole <data> element) and
+// the provider's status, SCSS001 when it set none.
+func (s *server) syncResponse(w http.ResponseWriter, info *shepsync.SyncMessageInfo, data []byte, status *shepsync.StatusInfo) {
 	corr := info.CorrelationId
 	if corr == "" {
 		corr = info.MessageId
@@ -93,7 +95,15 @@ func (s *server) syncResponse(w http.ResponseWriter, info *shepsync.SyncMessageI
 	b = AppendEscaped(b, corr)
 	b = append(b, `</correlationId><responseDate>`...)
 	b = s.now().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
-	b = append(b, `</responseDate><status><code>SCSS001</code><message>Сервис отработал штатно</message></status><sessionId>{`...)
+	if status == nil {
+		b = append(b, `</responseDate><status><code>SCSS001</code><message>Сервис отработал штатно</message></status><sessionId>{`...)
+	} else {
+		b = append(b, `</responseDate><status><code>`...)
+		b = AppendEscaped(b, status.Code)
+		b = append(b, `</code><message>`...)
+		b = AppendEscaped(b, status.Message)
+		b = append(b, `</message></status><sessionId>{`...)
+	}
 	b = append(b, uuid.NewString()...)
 	b = append(b, `}</sessionId></responseInfo><responseData>`...)
 	b = append(b, data...)
