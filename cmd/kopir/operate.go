@@ -211,6 +211,9 @@ func printDetail(out io.Writer, d admin.Detail) {
 	if m.IdempotencyKey != "" {
 		fmt.Fprintf(out, "idempotency-key %s\n", m.IdempotencyKey)
 	}
+	if m.Subject != "" {
+		fmt.Fprintf(out, "subject   %s\n", m.Subject)
+	}
 	fmt.Fprintf(out, "created   %s\nupdated   %s\n", m.CreatedAt.Format(time.RFC3339Nano), m.UpdatedAt.Format(time.RFC3339Nano))
 	if m.Error != "" {
 		fmt.Fprintf(out, "error     %s\n", m.Error)
