@@ -112,31 +112,111 @@ func (el *Element) FromXML(doc []byte) (json.RawMessage, error) {
 	return json.Marshal(v)
 }
 
-// FromContentXML reads the element's content as SHEP carries it inside
-// <data>: content is <data>'s inner XML, and attrs are <data>'s own
-// (namespace declarations the content's xsi:type values may use).
-func (el *Element) FromContentXML(content string, attrs []xml.Attr) (json.RawMessage, error) {
+// Document rebuilds, from the inner XML of a SHEP <data> element and
+// <data>'s attributes, a document the element can be validated and read
+// in. asContent says <data> is the element itself, its type given by
+// xsi:type (GBD FL's way): the document's root is then the element, with
+// <data>'s namespace declarations. Otherwise <data> holds the element and
+// stays the root.
+func (el *Element) Document(inner string, attrs []xml.Attr, asContent bool) []byte {
 	var b strings.Builder
-	b.WriteString("<data")
+	open, close := "data", "data"
+	if asContent {
+		open, close = el.Name.Local, el.Name.Local
+		if el.Name.Space != "" {
+			// A prefix, so that unqualified children stay in no namespace.
+			open, close = "xj:"+open, "xj:"+close
+		}
+	}
+	b.WriteString("<" + open)
+	if asContent && el.Name.Space != "" {
+		b.WriteString(` xmlns:xj="`)
+		xml.EscapeText(&b, []byte(el.Name.Space))
+		b.WriteString(`"`)
+	}
 	for _, a := range attrs {
-		if a.Name.Space == "xmlns" {
+		if a.Name.Space == "xmlns" && a.Name.Local != "xj" {
 			fmt.Fprintf(&b, ` xmlns:%s="`, a.Name.Local)
 			xml.EscapeText(&b, []byte(a.Value))
 			b.WriteString(`"`)
 		}
 	}
-	b.WriteString(">")
-	b.WriteString(content)
-	b.WriteString("</data>")
-	root, err := readTree([]byte(b.String()))
+	b.WriteString(">" + inner + "</" + close + ">")
+	return []byte(b.String())
+}
+
+// FromDocument reads the first occurrence of the element in doc (the root
+// or a descendant, as Document builds it) into its JSON form.
+func (el *Element) FromDocument(doc []byte) (json.RawMessage, error) {
+	root, err := readTree(doc)
 	if err != nil {
 		return nil, fmt.Errorf("xsdjson: %w", err)
 	}
-	v, err := el.set.value(&el.Elem, root, "")
+	n := find(root, xml.Name{Space: el.Name.Space, Local: el.Name.Local})
+	if n == nil {
+		return nil, fmt.Errorf("xsdjson: no element %s in the document", el.Name)
+	}
+	v, err := el.set.value(&el.Elem, n, "")
 	if err != nil {
 		return nil, err
 	}
 	return json.Marshal(v)
+}
+
+func find(n *xnode, name xml.Name) *xnode {
+	if n.name == name {
+		return n
+	}
+	for _, k := range n.kids {
+		if f := find(k, name); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// Leaf checks that path (element and attribute local names joined by "/",
+// optionally starting with the element's own name) leads to a simple
+// value, as a field a rule is attached to must.
+func (el *Element) Leaf(path string) error {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	if len(segs) > 1 && segs[0] == el.Name.Local {
+		segs = segs[1:]
+	}
+	t := el.Type
+	for i, s := range segs {
+		if t.Simple != nil {
+			return fmt.Errorf("%s: %s has no field %s", path, strings.Join(segs[:i], "/"), s)
+		}
+		if err := t.prepare(); err != nil {
+			return err
+		}
+		if f := t.byName[s]; f != nil {
+			t = f.elem.Type
+			continue
+		}
+		attr := s == ValueKey && t.Text != nil
+		for _, a := range t.Attrs {
+			attr = attr || a.Name.Local == s
+		}
+		if !attr || i != len(segs)-1 {
+			return fmt.Errorf("%s: no field %s in %s", path, s, typeLabel(t))
+		}
+		return nil
+	}
+	if t.Simple == nil {
+		return fmt.Errorf("%s is an object, not a value", path)
+	}
+	return nil
+}
+
+// Segments is path as Leaf reads it: local names, without the element's.
+func (el *Element) Segments(path string) []string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	if len(segs) > 1 && segs[0] == el.Name.Local {
+		segs = segs[1:]
+	}
+	return segs
 }
 
 // ordered is a JSON object that keeps the schema's order of keys.

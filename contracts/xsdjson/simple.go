@@ -18,13 +18,13 @@ type Simple struct {
 	Kind    Kind
 	List    *Simple // a list type's item type
 
-	Enum                       []string
-	Patterns                   []*regexp.Regexp // all must match (one per derivation step)
-	patternSrc                 []string
-	Length, MinLength, MaxLength *int
-	MinInc, MaxInc, MinExc, MaxExc *big.Rat
+	Enum                                       []string
+	Patterns                                   []*regexp.Regexp // all must match (one per derivation step)
+	patternSrc                                 []string
+	Length, MinLength, MaxLength               *int
+	MinInc, MaxInc, MinExc, MaxExc             *big.Rat
 	minIncSrc, maxIncSrc, minExcSrc, maxExcSrc string
-	TotalDigits, FractionDigits *int
+	TotalDigits, FractionDigits                *int
 }
 
 // Kind is the JSON type of a simple value.

@@ -202,9 +202,29 @@ func TestContentXMLAsSHEPCarriesIt(t *testing.T) {
 	if _, err := order.ContentXML([]byte(fullOrder)); err == nil {
 		t.Error("content of a type with attributes was written without them")
 	}
-	back, err := el.FromContentXML("hi &amp; bye", []xml.Attr{{Name: xml.Name{Space: "xmlns", Local: "p"}, Value: "urn:x"}})
+	doc := el.Document("hi &amp; bye", []xml.Attr{{Name: xml.Name{Space: "xmlns", Local: "p"}, Value: "urn:x"}}, true)
+	if want := `<xj:comment xmlns:xj="urn:test:main" xmlns:p="urn:x">hi &amp; bye</xj:comment>`; string(doc) != want {
+		t.Errorf("document %s, want %s", doc, want)
+	}
+	back, err := el.FromDocument(doc)
 	if err != nil || string(back) != `"hi \u0026 bye"` {
 		t.Errorf("%s %v", back, err)
+	}
+	wrapped := el.Document(`<comment xmlns="urn:test:main">x</comment>`, nil, false)
+	if back, err := el.FromDocument(wrapped); err != nil || string(back) != `"x"` {
+		t.Errorf("element inside data: %s %v", back, err)
+	}
+}
+
+func TestLeaf(t *testing.T) {
+	el, _ := loadOrder(t)
+	for path, ok := range map[string]bool{
+		"Order/iin": true, "iin": true, "line/qty": true, "party/name": true, "total/currency": true, "total/value": true, "version": true,
+		"line": false, "nope": false, "iin/x": false, "total/value/x": false,
+	} {
+		if err := el.Leaf(path); (err == nil) != ok {
+			t.Errorf("Leaf(%q) = %v", path, err)
+		}
 	}
 }
 
