@@ -155,6 +155,10 @@ func TestSchemaDrivenSHEPRoutes(t *testing.T) {
 		t.Errorf("personal data in the store is not masked as configured:\n%s", stored)
 	}
 
+	if status, got, _ := h.call("zags.birth-record", "", `{"iin":"100301600006"}`); status != 200 || got["status"] != "NOT_FOUND" || got["record"] != nil {
+		t.Errorf("zags, not on record: %d %v", status, got)
+	}
+
 	for _, c := range []struct{ route, body, field, fragment string }{
 		{"zags.birth-record", `{"iin":100301600125}`, "iin", "must be a string"},
 		{"zags.birth-record", `{"certificate":{"series":"ABCDEFGHIJK","number":"1234567"}}`, "certificate.series", "at most 10"},
