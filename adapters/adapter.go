@@ -110,3 +110,11 @@ func (e *Error) Error() string {
 func Invalid(field, format string, args ...any) *Error {
 	return &Error{Status: http.StatusUnprocessableEntity, Field: field, Detail: fmt.Sprintf(format, args...)}
 }
+
+// SchemaProvider is implemented by adapters whose internal JSON is derived
+// from a published schema: the internal API serves what Schemas returns
+// (JSON Schema documents of the request and the response) at
+// GET /v1/routes/{route}/schema.
+type SchemaProvider interface {
+	Schemas() (request, response json.RawMessage)
+}

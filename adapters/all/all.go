@@ -16,4 +16,5 @@ import (
 	_ "github.com/minfin-kz/kopir/adapters/kase"
 	_ "github.com/minfin-kz/kopir/adapters/kasechannel"
 	_ "github.com/minfin-kz/kopir/adapters/shepchannel"
+	_ "github.com/minfin-kz/kopir/adapters/shepschema"
 )

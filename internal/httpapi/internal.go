@@ -51,6 +51,7 @@ type Extra struct {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/routes/{route}", s.callRoute)
+	mux.HandleFunc("GET /v1/routes/{route}/schema", s.routeSchema)
 	mux.HandleFunc("GET /v1/messages/{id}", s.getMessage)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	for _, e := range s.Extra {
@@ -303,6 +304,39 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 		"id": m.ID, "route": m.Route, "status": m.Status, "correlationId": m.CorrelationID,
 		"attempts": m.Attempts, "error": m.Error, "createdAt": m.CreatedAt, "updatedAt": m.UpdatedAt,
 	})
+}
+
+// routeSchema publishes the JSON Schema of a route's request and response,
+// for routes whose adapter derives them (adapters.SchemaProvider); only a
+// caller who may call the route may read it.
+func (s *Server) routeSchema(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("route")
+	caller, ok := auth.Caller(s.Callers, r)
+	if !ok {
+		s.Guard.Refuse(w, r, httpguard.Refusal{Route: name}, problem.New(http.StatusUnauthorized, "Unauthorized", "send Authorization: Bearer <token> with a token issued to your system"))
+		return
+	}
+	route, ok := s.Routes.Get(name)
+	if !ok || route.Inbound != nil {
+		detail := "no route has that name"
+		if plainName(name) {
+			detail = fmt.Sprintf("no route named %q", name)
+		}
+		s.Guard.Refuse(w, r, httpguard.Refusal{Route: name, Caller: caller}, problem.New(http.StatusNotFound, "Unknown route", detail))
+		return
+	}
+	if !route.Allows(caller) {
+		s.Guard.Refuse(w, r, httpguard.Refusal{Route: name, Caller: caller}, problem.New(http.StatusForbidden, "Forbidden", fmt.Sprintf("caller %q may not use route %s", caller, route.Name)))
+		return
+	}
+	sp, ok := route.Adapter.(adapters.SchemaProvider)
+	if !ok {
+		problem.Write(w, problem.New(http.StatusNotFound, "No schema", fmt.Sprintf("route %s (adapter %s) publishes no schema of its JSON", route.Name, route.Spec.Adapter)))
+		return
+	}
+	req, resp := sp.Schemas()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]json.RawMessage{"request": req, "response": resp})
 }
 
 func (s *Server) guard(e Extra) http.Handler {

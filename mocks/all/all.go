@@ -12,5 +12,6 @@ import (
 	_ "github.com/minfin-kz/kopir/mocks/ncanode"
 	_ "github.com/minfin-kz/kopir/mocks/payments"
 	_ "github.com/minfin-kz/kopir/mocks/shepgw"
+	_ "github.com/minfin-kz/kopir/mocks/shepschema"
 	_ "github.com/minfin-kz/kopir/mocks/subscriber"
 )
