@@ -396,6 +396,16 @@ func (g *getXML) Encode(_ context.Context, req *adapters.Request) (*adapters.Wir
 	if err != nil {
 		return nil, err
 	}
+	path := g.target(values)
+	h := g.header.Clone()
+	if req.CorrelationID != "" {
+		h.Set("X-Correlation-Id", req.CorrelationID)
+	}
+	return &adapters.WireRequest{Method: http.MethodGet, Path: path, Header: h}, nil
+}
+
+// target is the path and query for values.
+func (g *getXML) target(values map[string]value) string {
 	path := g.path.fill(values, url.PathEscape)
 	if len(g.query) > 0 {
 		q := url.Values{}
@@ -404,16 +414,16 @@ func (g *getXML) Encode(_ context.Context, req *adapters.Request) (*adapters.Wir
 		}
 		path += "?" + q.Encode()
 	}
-	h := g.header.Clone()
-	if req.CorrelationID != "" {
-		h.Set("X-Correlation-Id", req.CorrelationID)
-	}
-	return &adapters.WireRequest{Method: http.MethodGet, Path: path, Header: h}, nil
+	return path
 }
 
 func (g *getXML) Decode(_ context.Context, req *adapters.Request, resp *adapters.WireResponse) (*adapters.Response, error) {
 	if s := resp.StatusCode; s < 200 || s >= 300 {
-		return nil, statusError(s)
+		e := statusError(s)
+		if values, err := g.parse(req.Body, g.now()); err == nil {
+			e.Detail += " to GET " + g.target(values)
+		}
+		return nil, e
 	}
 	if int64(len(resp.Body)) > g.maxResponse {
 		return nil, &adapters.Error{Status: http.StatusBadGateway, Code: "RESPONSE_TOO_LARGE",

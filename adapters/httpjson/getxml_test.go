@@ -254,6 +254,9 @@ func TestGetXMLAnswers(t *testing.T) {
 			if !errors.As(err, &ae) || ae.Code != c.want || ae.Status != 502 {
 				t.Fatalf("want %s, got %v", c.want, err)
 			}
+			if c.status == 503 && (!ae.Retryable || !strings.Contains(ae.Detail, "HTTP 503 to GET /rss/get_rates.cfm?fdate=01.12.2026")) {
+				t.Errorf("the failure says what was asked and may be retried: %+v", ae)
+			}
 		})
 	}
 }
