@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -165,5 +170,51 @@ func TestNBRKRatesCachedPerDate(t *testing.T) {
 	}
 	if got := h.feedCalls("01.12.2026"); got != 1 {
 		t.Errorf("the feed was asked for 01.12.2026 %d times in all", got)
+	}
+}
+
+// TestNBRKDocCurlLines runs the curl lines of docs/adapters/nbrk.md, in
+// order, against the binary and the mocks on this test's ports.
+func TestNBRKDocCurlLines(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/adapters/nbrk.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(l, "curl ") {
+			lines = append(lines, l)
+		}
+	}
+	// The status each line answers, and what its body must hold.
+	want := []struct {
+		status int
+		holds  string
+	}{
+		{200, `"date":"2026-12-01"`},
+		{200, `"date":"2026-11-02"`},
+		{200, `"date":"2026-11-02"`},
+		{200, `"key":"02.11.2026","count":1,`},
+		{200, `"failRate":1`},
+		{200, `"date":"2026-11-02"`},
+		{502, `"code":"HTTP_503"`},
+		{204, ``},
+		{422, `"field":"`},
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("the doc has %d curl lines, this test knows %d", len(lines), len(want))
+	}
+	h := newHarnessWith(t, nbrkConfig)
+	for i, l := range lines {
+		l = strings.NewReplacer("127.0.0.1:8080", h.internal, "127.0.0.1:8090", h.mocks).Replace(l)
+		out, err := exec.Command("sh", "-c", l+` -s -w '\n%{http_code}'`).Output()
+		if err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+		cut := bytes.LastIndexByte(out, '\n')
+		body, code := string(out[:cut]), string(out[cut+1:])
+		if code != strconv.Itoa(want[i].status) || !strings.Contains(body, want[i].holds) {
+			t.Errorf("%s\n answered %s %s, want %d holding %s", lines[i], code, body, want[i].status, want[i].holds)
+		}
 	}
 }
