@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Request is one internal call as the adapter sees it: the caller's JSON and
@@ -58,6 +59,11 @@ type WireResponse struct {
 // Response is the internal JSON answer.
 type Response struct {
 	Body json.RawMessage
+	// CacheTTL, when positive, shortens how long a route with a cacheTTL
+	// keeps this answer: an answer about today may change within minutes
+	// where one about a past day does not. It never lengthens the route's
+	// cacheTTL.
+	CacheTTL time.Duration
 }
 
 // Adapter translates an internal call onto one agency contract and back.
@@ -77,7 +83,10 @@ type Conversation interface {
 
 // Validator is implemented by adapters that can reject a request before it
 // leaves the bus (bad IIN, missing field). Errors should be *Error with
-// Status 400 or 422 and Field set.
+// Status 400 or 422 and Field set. Validate may replace req.Body by the
+// request's canonical form (defaults filled in, keys in one order): the
+// layers after it — the response cache keys on the body — and the record
+// then see one body for requests that mean the same.
 type Validator interface {
 	Validate(ctx context.Context, req *Request) error
 }

@@ -244,8 +244,19 @@ func (x *Exchange) answerRepeat(ctx context.Context, l Ledger, cache Cache, prev
 }
 
 // Cached answers repeated identical requests of a route with a cacheTTL
-// from the cache instead of the agency.
-func Cached(cache Cache) Middleware {
+// from the cache instead of the agency. An answer is kept for the route's
+// cacheTTL, or less when the adapter says so (Response.CacheTTL).
+//
+// Identical requests that miss the cache together make one call: the
+// first caller asks the agency and the others wait for its answer (or its
+// failure) instead of asking too, so a thousand callers asking for the
+// same thing when its entry has just expired cost the agency one call.
+// The coalescing is per process; across bus instances sharing a Redis
+// cache, each instance makes at most one call. A waiting caller whose
+// leader gave up (hung up, not failed) makes the call itself.
+func Cached(cache Cache) Middleware { return cached(cache, &flightGroup{}) }
+
+func cached(cache Cache, flights *flightGroup) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, x *Exchange) error {
 			ttl := x.Route.CacheTTL.D()
@@ -254,18 +265,100 @@ func Cached(cache Cache) Middleware {
 			}
 			sum := sha256.Sum256(x.Request.Body)
 			key := "resp:" + x.Route.Name + ":" + hex.EncodeToString(sum[:])
-			if body, ok, err := cache.Get(ctx, key); err == nil && ok {
-				x.Response = &adapters.Response{Body: body}
+			for {
+				if body, ok, err := cache.Get(ctx, key); err == nil && ok {
+					x.Response = &adapters.Response{Body: body}
+					x.Outcome = OutcomeCached
+					return nil
+				}
+				f, leader := flights.join(key)
+				if leader {
+					return flights.lead(ctx, key, f, x, func() error {
+						// The flight before may have filled the entry
+						// between the miss above and join.
+						if body, ok, err := cache.Get(ctx, key); err == nil && ok {
+							x.Response = &adapters.Response{Body: body}
+							x.Outcome = OutcomeCached
+							return nil
+						}
+						err := next(ctx, x)
+						if err == nil {
+							if d := x.Response.CacheTTL; d > 0 && d < ttl {
+								ttl = d
+							}
+							_ = cache.Set(ctx, key, x.Response.Body, ttl)
+						}
+						return err
+					})
+				}
+				select {
+				case <-f.ready:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				switch {
+				case f.abandoned:
+					continue // the leader hung up; its failure is not this caller's
+				case f.err != nil:
+					return f.err
+				}
+				x.Response = &adapters.Response{Body: f.body}
 				x.Outcome = OutcomeCached
 				return nil
 			}
-			if err := next(ctx, x); err != nil {
-				return err
-			}
-			_ = cache.Set(ctx, key, x.Response.Body, ttl)
-			return nil
 		}
 	}
+}
+
+// flightGroup tracks the calls in progress by cache key.
+type flightGroup struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+// flight is one call others wait for; its fields are set before ready is
+// closed and only read after.
+type flight struct {
+	ready     chan struct{}
+	waiters   int // joined after the leader, under the group's lock
+	body      []byte
+	err       error
+	abandoned bool
+}
+
+// join returns the flight for key and whether the caller leads it (must
+// make the call and then call done).
+func (g *flightGroup) join(key string) (*flight, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f, ok := g.m[key]; ok {
+		f.waiters++
+		return f, false
+	}
+	if g.m == nil {
+		g.m = map[string]*flight{}
+	}
+	f := &flight{ready: make(chan struct{})}
+	g.m[key] = f
+	return f, true
+}
+
+// lead makes the call for the flight's waiters and hands them its outcome,
+// even if call panics.
+func (g *flightGroup) lead(ctx context.Context, key string, f *flight, x *Exchange, call func() error) (err error) {
+	f.abandoned = true // unless call returns
+	defer func() {
+		g.mu.Lock()
+		delete(g.m, key)
+		g.mu.Unlock()
+		close(f.ready)
+	}()
+	err = call()
+	f.err, f.abandoned = err, err != nil && ctx.Err() != nil
+	if err == nil {
+		f.body = x.Response.Body
+	}
+	return err
 }
 
 // Bulkhead caps in-flight calls of a route; a call waits for a slot until

@@ -2,6 +2,11 @@
 // internal subscribers of asynchronous routes, or any JSON service. It adds
 // the headers a receiver needs to deduplicate and trace what the bus may
 // deliver more than once.
+//
+// Operation get-xml instead reads reference data over a plain GET: the
+// caller's JSON fills the path and query from declared fields, and the XML
+// answer comes back as JSON, picked by a declared mapping (getxml.go,
+// docs/adapters/nbrk.md).
 package httpjson
 
 import (
@@ -34,14 +39,35 @@ var reserved = map[string]bool{
 	"X-Kopir-Message-Id": true, "X-Kopir-Route": true, "Content-Length": true, "Host": true,
 }
 
-// New is the adapters.Factory.
-func New(cfg adapters.AdapterConfig, _ adapters.Resources) (adapters.Adapter, error) {
+// New is the adapters.Factory. Operation get-xml is a GET answered in XML
+// (GetXMLOptions); every other operation posts the caller's JSON.
+func New(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, error) {
+	if cfg.Operation == OpGetXML {
+		g, err := newGetXML(cfg, res)
+		if err != nil {
+			return nil, err
+		}
+		g.clock = res.Now
+		return g, nil
+	}
 	var o Options
 	if err := cfg.Options.Decode(&o); err != nil {
 		return nil, fmt.Errorf("http: options: %w", err)
 	}
+	h, err := headers(o.Headers)
+	if err != nil {
+		return nil, err
+	}
+	h.Set("Content-Type", "application/json")
+	return &Adapter{header: h}, nil
+}
+
+// OpGetXML is the operation of GET routes answered in XML.
+const OpGetXML = "get-xml"
+
+func headers(set map[string]string) (http.Header, error) {
 	h := http.Header{}
-	for k, v := range o.Headers {
+	for k, v := range set {
 		if !validName(k) {
 			return nil, fmt.Errorf("http: options.headers: %q is not a header name", k)
 		}
@@ -53,8 +79,7 @@ func New(cfg adapters.AdapterConfig, _ adapters.Resources) (adapters.Adapter, er
 		}
 		h.Set(k, v)
 	}
-	h.Set("Content-Type", "application/json")
-	return &Adapter{header: h}, nil
+	return h, nil
 }
 
 func validName(k string) bool {
@@ -101,11 +126,17 @@ func (a *Adapter) Decode(_ context.Context, _ *adapters.Request, resp *adapters.
 		}
 		return &adapters.Response{Body: json.RawMessage("{}")}, nil
 	}
+	return nil, statusError(s)
+}
+
+// statusError is a non-2xx answer: 429 and 5xx are worth retrying; other
+// 4xx mean the endpoint refuses this request and will keep refusing it.
+func statusError(s int) *adapters.Error {
 	if s == http.StatusRequestEntityTooLarge {
-		return nil, &adapters.Error{Status: http.StatusBadGateway, Code: "HTTP_413", Configuration: true,
+		return &adapters.Error{Status: http.StatusBadGateway, Code: "HTTP_413", Configuration: true,
 			Detail: "endpoint answered HTTP 413: it takes smaller bodies than this route lets in; raise its limit or lower the route's maxBody (for inbound documents, the channel's page size)"}
 	}
-	return nil, &adapters.Error{
+	return &adapters.Error{
 		Status:    http.StatusBadGateway,
 		Code:      fmt.Sprintf("HTTP_%d", s),
 		Detail:    fmt.Sprintf("endpoint answered HTTP %d", s),

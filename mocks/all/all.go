@@ -9,6 +9,7 @@ import (
 	_ "github.com/minfin-kz/kopir/mocks/gbdfl"
 	_ "github.com/minfin-kz/kopir/mocks/gbdul"
 	_ "github.com/minfin-kz/kopir/mocks/kase"
+	_ "github.com/minfin-kz/kopir/mocks/nbrk"
 	_ "github.com/minfin-kz/kopir/mocks/ncanode"
 	_ "github.com/minfin-kz/kopir/mocks/payments"
 	_ "github.com/minfin-kz/kopir/mocks/shepgw"
