@@ -91,7 +91,11 @@ echo "component benchmarks…" >&2
 go test -run '^$' -bench . -benchmem -benchtime 2000x ./adapters/iso20022/ ./adapters/iso20022channel/ ./adapters/egov/ ./internal/xsd/ 2>/dev/null | grep -E '^Benchmark' > "$work/gobench.txt" || true
 
 echo "depository documents…" >&2
-go test -run '^$' -bench BenchmarkDepositoryDocuments -benchtime 2000x ./adapters/csdchannel/ 2>/dev/null | grep -E '^Benchmark' > "$work/csdbench.txt" || true
+go test -run '^$' -bench BenchmarkDepositoryDocuments -benchtime 2000x ./adapters/csdchannel/ > "$work/csdbench.out" 2>&1 || true
+grep -E '^Benchmark' "$work/csdbench.out" > "$work/csdbench.txt" || true
+if [ "$(grep -c 'take' "$work/csdbench.txt")" -lt 4 ]; then
+  echo "depository documents: not every benchmark ran:" >&2; grep -vE '^Benchmark' "$work/csdbench.out" | tail -20 >&2
+fi
 CSD_TABLE=$(awk '
   { split($1, p, "/"); key = p[2]; kind = p[3]; sub(/-[0-9]+$/, "", kind)
     for (i = 1; i <= NF; i++) if ($i == "docs/s") rate[key, kind] = $(i-1)

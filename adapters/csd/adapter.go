@@ -99,11 +99,8 @@ func New(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, 
 	if cfg.Operation == OpHolders {
 		docID = isodoc.Semt002
 	}
-	for _, id := range []string{isodoc.Head001v03, docID} {
-		if _, err := isodoc.Schema(id); err != nil {
-			return nil, fmt.Errorf("csd: %w", err)
-		}
-	}
+	// docID's schema is compiled on its first use (see csdchannel).
+	_ = docID
 	return &Adapter{op: cfg.Operation, opts: o, env: xml.Name{Local: o.Envelope}, cal: cal, Now: res.Clock}, nil
 }
 

@@ -149,12 +149,10 @@ func NewChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Ch
 		}
 		c.instruments = append(c.instruments, ins)
 	}
-	// Compiled now: a broken contract fails the start-up, not the first push.
-	for _, id := range append([]string{isodoc.Head001v03}, Accepted...) {
-		if _, err := isodoc.Schema(id); err != nil {
-			return nil, fmt.Errorf("csd channel: %w", err)
-		}
-	}
+	// The schemas are compiled on first use, not here: the securities
+	// messages' compiled schemas take megabytes of C heap, idle until the
+	// depository first pushes; they are embedded, and their tests compile
+	// them all (contracts/iso20022/isodoc).
 	c.lim = safexml.Limits{MaxBytes: 32 << 20, MaxDepth: o.MaxDepth, MaxTokens: 4_000_000}
 	return c, nil
 }

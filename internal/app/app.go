@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
+	"github.com/minfin-kz/kopir/internal/xsd"
 	"github.com/minfin-kz/kopir/routes"
 )
 
@@ -297,6 +299,12 @@ func (a *App) Run(ctx context.Context) error {
 	} else if n > 0 {
 		a.Log.Info("re-enqueued messages found QUEUED at start", "count", n)
 	}
+	// Building the components (config trees, compiled schemas) left
+	// garbage in the Go heap, which GOGC=400 would keep for a long while,
+	// and libxml2's scratch memory free but kept in the C heap: hand both
+	// back before the bus idles.
+	debug.FreeOSMemory()
+	xsd.ReleaseMemory()
 	a.ready.Store(true)
 	var err error
 	a.Log.Info("kopir ready", "internal", cfg.Listen.Internal, "agency", cfg.Listen.Agency, "admin", cfg.Listen.Admin,
