@@ -64,19 +64,78 @@ func newHarness(t *testing.T, retry string) *harness {
 
 // newHarnessWith starts the mocks and the bus with the config config
 // writes for h's ports and folder.
+//
+// A port freePort found free may be taken before the bus or the mocks bind
+// it (by another process's listener, or as the ephemeral port of an
+// outgoing connection); the harness then starts again on other ports.
 func newHarnessWith(t *testing.T, config func(h *harness) string) *harness {
-	h := &harness{t: t, dir: t.TempDir(), internal: freePort(t), admin: freePort(t), agency: freePort(t), mocks: freePort(t)}
+	h := &harness{t: t, dir: t.TempDir()}
 	h.config = filepath.Join(h.dir, "kopir.yaml")
-	if err := os.WriteFile(h.config, []byte(config(h)), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	var err error
 	if h.logs, err = os.Create(filepath.Join(h.dir, "kopir.log")); err != nil {
 		t.Fatal(err)
 	}
-	h.startMocks()
-	h.start()
-	return h
+	for attempt := 1; ; attempt++ {
+		h.internal, h.admin, h.agency, h.mocks = freePort(t), freePort(t), freePort(t), freePort(t)
+		if err := os.WriteFile(h.config, []byte(config(h)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		from, _ := h.logs.Seek(0, io.SeekCurrent)
+		h.startMocks()
+		if h.portTaken(from, "http://"+h.mocks+"/_control/faults") {
+			if attempt < 3 {
+				h.stopProcesses()
+				continue
+			}
+			t.Fatal("the mocks could not bind their port three times")
+		}
+		h.bus = exec.Command(kopirBin, "serve", "-config", h.config, "-log-level", "warn")
+		h.bus.Stderr = h.logs
+		if err := h.bus.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if h.portTaken(from, "http://"+h.admin+"/readyz") {
+			if attempt < 3 {
+				h.stopProcesses()
+				continue
+			}
+			t.Fatal("the bus could not bind its ports three times")
+		}
+		return h
+	}
+}
+
+// portTaken waits for url to answer 200 and reports false; it reports true
+// at once when the log, from offset from on, says an address was in use.
+// Anything else that keeps url from answering fails the test.
+func (h *harness) portTaken(from int64, url string) bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return false
+			}
+		}
+		if log, err := os.ReadFile(h.logs.Name()); err == nil && int64(len(log)) > from && bytes.Contains(log[from:], []byte("address already in use")) {
+			h.t.Logf("a port was taken before it was bound; starting again on others")
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.t.Fatalf("%s did not answer 200 within 30s", url)
+	return false
+}
+
+// stopProcesses stops the mocks and the bus of a start that failed.
+func (h *harness) stopProcesses() {
+	for _, p := range []*exec.Cmd{h.mockProc, h.bus} {
+		if p != nil && p.Process != nil {
+			p.Process.Kill()
+			p.Wait()
+		}
+	}
+	h.bus = nil
 }
 
 // startMocks starts the mock agencies, logging to h.logs, and has them and
