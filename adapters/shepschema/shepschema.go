@@ -1,5 +1,6 @@
-// Package shepschema is the "shep" adapter: a SHEP SyncChannel service
-// declared by its schema and a config block, with no Go code of its own.
+// Package shepschema is the "shep" adapter: a SHEP service declared by its
+// schema and a config block, with no Go code of its own, reached through
+// the SyncChannel (operation sync) or the AsyncChannel (operation async).
 // The route's internal JSON is derived from the request and response
 // elements of the agency's XSD (contracts/xsdjson): the caller's JSON is
 // checked against the schema's rules and written as XML in schema order,
@@ -86,15 +87,35 @@ type Adapter struct {
 	requestSchema json.RawMessage
 }
 
+// AsyncOptions is the options block of operation async: the sync
+// operation's, and how the AsyncChannel conversation waits, as for
+// "egov-async" routes.
+type AsyncOptions struct {
+	Options     `yaml:",inline"`
+	MessageType string           `yaml:"messageType"`
+	Poll        egov.PollOptions `yaml:"poll"`
+}
+
 // New is the adapters.Factory.
 func New(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, error) {
-	if cfg.Operation != "sync" {
-		return nil, fmt.Errorf("shep: unknown operation %q (known: sync)", cfg.Operation)
+	switch cfg.Operation {
+	case "sync":
+		var o Options
+		if err := cfg.Options.Decode(&o); err != nil {
+			return nil, fmt.Errorf("shep: options: %w", err)
+		}
+		return build(o, res)
+	case "async":
+		var o AsyncOptions
+		if err := cfg.Options.Decode(&o); err != nil {
+			return nil, fmt.Errorf("shep: options: %w", err)
+		}
+		return newAsync(cfg.Route, o, res)
 	}
-	var o Options
-	if err := cfg.Options.Decode(&o); err != nil {
-		return nil, fmt.Errorf("shep: options: %w", err)
-	}
+	return nil, fmt.Errorf("shep: unknown operation %q (known: sync, async)", cfg.Operation)
+}
+
+func build(o Options, res adapters.Resources) (*Adapter, error) {
 	s, err := egov.NewSender(o.Options)
 	if err == nil {
 		err = s.Provision(res)
@@ -319,30 +340,45 @@ func walk(v any, segs []string, path string, f func(string, any)) {
 
 // Encode builds the SendMessage carrying the request element.
 func (a *Adapter) Encode(ctx context.Context, req *adapters.Request) (*adapters.WireRequest, error) {
-	if req.MessageID == "" {
-		r := *req
-		r.MessageID = uuid.NewString()
-		req = &r
-	}
-	doc, err := a.requestXML(req)
+	req = withMessageID(req)
+	inner, typ, err := a.data(req)
 	if err != nil {
 		return nil, err
 	}
-	payload := shep.Payload{Value: &shep.AnyXML{InnerXML: string(doc)}}
-	if a.req.asContent {
-		body, _ := a.filled(req)
-		inner, err := a.req.el.ContentXML(body)
-		if err != nil {
-			return nil, invalid(err)
-		}
-		payload = shep.Payload{Type: a.req.dataType, Value: &shep.AnyXML{InnerXML: string(inner)}}
+	return a.Sender.Wire(ctx, req, shep.Payload{Type: typ, Value: &shep.AnyXML{InnerXML: inner}})
+}
+
+// withMessageID gives the request an id of its own when the core gave
+// none, so that fill's messageId and SHEP's are one.
+func withMessageID(req *adapters.Request) *adapters.Request {
+	if req.MessageID != "" {
+		return req
 	}
-	return a.Sender.Wire(ctx, req, payload)
+	r := *req
+	r.MessageID = uuid.NewString()
+	return &r
+}
+
+// data is what travels in SHEP's <data>: the request element, or, with
+// payload type, its content and the element's type for xsi:type.
+func (a *Adapter) data(req *adapters.Request) (inner string, typ xml.Name, err error) {
+	doc, err := a.requestXML(req)
+	if err != nil {
+		return "", xml.Name{}, err
+	}
+	if !a.req.asContent {
+		return string(doc), xml.Name{}, nil
+	}
+	body, _ := a.filled(req)
+	content, err := a.req.el.ContentXML(body)
+	if err != nil {
+		return "", xml.Name{}, invalid(err)
+	}
+	return string(content), a.req.dataType, nil
 }
 
 // Decode validates the answer against the response schema and reads it
-// into JSON. An answer that breaks the agency's own schema is a 502: the
-// caller cannot fix it.
+// into JSON.
 func (a *Adapter) Decode(_ context.Context, _ *adapters.Request, resp *adapters.WireResponse) (*adapters.Response, error) {
 	var data shep.RawData
 	if _, err := a.Sender.Decode(resp, &data); err != nil {
@@ -351,7 +387,14 @@ func (a *Adapter) Decode(_ context.Context, _ *adapters.Request, resp *adapters.
 	if !data.Present() {
 		return nil, badAnswer("SHEP response without responseData/data")
 	}
-	doc := a.resp.el.Document(data.InnerXML, data.Attrs, a.resp.asContent)
+	return a.answer(data.InnerXML, data.Attrs)
+}
+
+// answer reads the content of the provider's <data> through the response
+// schema. An answer that breaks the agency's own schema is a 502: the
+// caller cannot fix it.
+func (a *Adapter) answer(inner string, attrs []xml.Attr) (*adapters.Response, error) {
+	doc := a.resp.el.Document(inner, attrs, a.resp.asContent)
 	if vs := xsd.ValidateParts(doc, xsd.Part{Schema: a.resp.xsd, Space: a.resp.el.Name.Space, Local: a.resp.el.Name.Local}); len(vs) > 0 {
 		return nil, badAnswer("the agency's answer breaks its schema: " + xsd.Err(vs).Error())
 	}

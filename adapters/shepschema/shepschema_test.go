@@ -157,7 +157,10 @@ func TestFactoryRefuses(t *testing.T) {
 	zreq := `request: {schema: ../../contracts/zags/request.xsd, element: "{urn:kopir:shep:zags:1}BirthRecordRequest"}` + "\n"
 	zresp := `response: {schema: ../../contracts/zags/response.xsd, element: "{urn:kopir:shep:zags:1}BirthRecordResponse"}` + "\n"
 	tests := []struct{ name, op, opts, want string }{
-		{"operation", "async", base + zreq + zresp, "unknown operation"},
+		{"operation", "send", base + zreq + zresp, "unknown operation"},
+		{"async: awaitResponse is not offered", "async", base + zreq + zresp + "awaitResponse: false\n", "awaitResponse"},
+		{"async: message type", "async", base + zreq + zresp + "messageType: RESPONSE\n", "messageType"},
+		{"async: poll on a sync route", "sync", base + zreq + zresp + "poll: {interval: 1s}\n", "poll"},
 		{"no request", "sync", base + zresp, "options.request"},
 		{"missing schema file", "sync", base + `request: {schema: nope.xsd, element: X}` + "\n" + zresp, "options.request.schema"},
 		{"unknown element", "sync", base + `request: {schema: ../../contracts/zags/request.xsd, element: Nope}` + "\n" + zresp, "options.request.element"},
