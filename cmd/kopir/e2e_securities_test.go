@@ -85,6 +85,20 @@ func (h *harness) at(t string) {
 	h.mockControl(http.MethodPut, "/_control/clock", `{"now":"`+t+`"}`)
 }
 
+// delivered waits until the message id is DELIVERED.
+func (h *harness) delivered(id string) {
+	h.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var m struct{ Message struct{ Status string } }
+	for time.Now().Before(deadline) {
+		if h.adminGet("/admin/v1/messages/"+id, &m); m.Message.Status == "DELIVERED" {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.t.Fatalf("message %s is %s, not DELIVERED, after 20 s", id, m.Message.Status)
+}
+
 // inbound waits until route holds n delivered messages and returns their
 // bodies, oldest first.
 func (h *harness) inbound(route string, n int) []map[string]any {
@@ -154,6 +168,9 @@ func TestSecuritiesLife(t *testing.T) {
 		t.Fatalf("announce: %d %v %v", status, out, err)
 	}
 	announcement := out["id"].(string)
+	// The announcement is async: it must reach the exchange before the
+	// clocks move past its order window, as it would in a real day.
+	h.delivered(announcement)
 	decision := `{"announcementId":"` + announcement + `","isin":"` + isin + `","tradeDate":"2026-12-08","cutoffPrice":"99.5"}`
 	h.at("2026-12-08T11:00:00+05:00")
 	if status, out, _ := h.call("securities.cutoff", "", decision); status != 422 || out["code"] != "WINDOW_NOT_CLOSED" {
