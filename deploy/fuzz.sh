@@ -13,10 +13,11 @@ for pkg in $(go list ./...); do
       if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$time" -fuzzminimizetime 2s -parallel 2 "$pkg" > /tmp/kopir-fuzz.log 2>&1; then
         break
       fi
-      # The fuzzing engine sometimes reports its own deadline ("context
-      # deadline exceeded") when -fuzztime ends while a worker is busy,
-      # with no failing input: that run is tried once more. A real
-      # crasher is written to testdata/fuzz and fails at once.
+      # Go's fuzzing coordinator before 1.27 can report its own -fuzztime
+      # deadline as a failure ("context deadline exceeded") when a worker
+      # is busy at that instant, with no failing input (go.dev/issue/75804):
+      # that run is tried once more. A real crasher is written to
+      # testdata/fuzz and fails at once.
       if [ "$try" = 1 ] && grep -q 'context deadline exceeded' /tmp/kopir-fuzz.log && ! grep -q 'Failing input written to' /tmp/kopir-fuzz.log; then
         echo "fuzz $pkg $target: the engine's own deadline, no failing input; once more"
         continue
