@@ -68,6 +68,9 @@ type Server struct {
 	// Clock is the bus's simulated clock; nil: the system's, which the
 	// admin API shows but does not move.
 	Clock *clock.Simulated
+	// AuditVerified hears how each audit chain verification ended, so
+	// that a broken chain reaches the alerting; nil: nobody listens.
+	AuditVerified func(ok bool, err error, at time.Time)
 }
 
 // handler serves one admin endpoint for the named admin.
@@ -415,6 +418,9 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request, _ string) {
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ string) {
 	res, err := s.Store.VerifyAudit(r.Context())
+	if s.AuditVerified != nil {
+		s.AuditVerified(res.OK, err, time.Now())
+	}
 	if err != nil {
 		s.storeFailed(w, "", err)
 		return

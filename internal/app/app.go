@@ -243,7 +243,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	adm := &admin.Server{Admins: cfg.Admins, Store: a.Store, Replayer: a.Replayer, Metrics: a.Metrics.Handler(), Log: a.Log,
 		Clock: a.sim, Breakers: a.breakerStates, Ready: a.readiness, Denials: a.Ledger, Evidence: a.Evidence, EvidenceAccessed: a.Ledger.EvidenceAccessed,
-		Guard: adminGuard}
+		Guard: adminGuard, AuditVerified: a.Metrics.AuditVerified}
 	servers := []*http.Server{
 		internalGuard.Server(cfg.Listen.Internal, internal.Handler()),
 		adminGuard.Server(cfg.Listen.Admin, adm.Handler()),

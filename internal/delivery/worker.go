@@ -240,14 +240,38 @@ func (w *Worker) finish(ctx context.Context, m *store.Message, at []routes.Attem
 func (w *Worker) watchDepth(ctx context.Context) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
+	oldest := map[string]time.Time{} // route → last tick's answer, tried first
 	for {
 		for _, r := range w.Routes.All() {
 			if r.Mode != routes.Async {
 				continue
 			}
-			if c, err := w.Store.Count(ctx, store.Filter{Route: r.Name, Status: store.Queued}); err == nil {
-				w.Metrics.QueueDepth.WithLabelValues(r.Name).Set(float64(c[store.Queued]))
+			c, err := w.Store.Count(ctx, store.Filter{Route: r.Name, Status: store.Queued})
+			if err != nil {
+				continue
 			}
+			w.Metrics.QueueDepth.WithLabelValues(r.Name).Set(float64(c[store.Queued]))
+			if c[store.Queued] == 0 {
+				delete(oldest, r.Name)
+				w.Metrics.QueueOldestAge.WithLabelValues(r.Name).Set(0)
+				continue
+			}
+			now := time.Now()
+			at, found, err := oldestQueued(now, oldest[r.Name], func(before time.Time) (bool, error) {
+				c, err := w.Store.Count(ctx, store.Filter{Route: r.Name, Status: store.Queued, Before: before})
+				return c[store.Queued] > 0, err
+			})
+			if err != nil {
+				continue
+			}
+			age := time.Duration(0)
+			if found {
+				oldest[r.Name] = at
+				age = now.Sub(at)
+			} else {
+				delete(oldest, r.Name)
+			}
+			w.Metrics.QueueOldestAge.WithLabelValues(r.Name).Set(age.Seconds())
 		}
 		select {
 		case <-ctx.Done():
@@ -256,3 +280,80 @@ func (w *Worker) watchDepth(ctx context.Context) {
 		}
 	}
 }
+
+// oldestQueued finds, to within ageTolerance, when the oldest message that
+// anyBefore sees was created; found is false when none was created before
+// now. anyBefore(t) says whether any was created before t.
+//
+// The store answers counts but not "the oldest", and listing a deep
+// queue's rows would read every payload; counts over the status and
+// creation-time index cost little, so the time is narrowed by them: first
+// around hint (the last answer, which stands while that message waits),
+// else by doubling the age from a minute and then halving the interval.
+func oldestQueued(now, hint time.Time, anyBefore func(t time.Time) (bool, error)) (at time.Time, found bool, err error) {
+	if found, err = anyBefore(now); err != nil || !found {
+		return time.Time{}, false, err
+	}
+	if !hint.IsZero() && hint.Before(now) {
+		tol := ageTolerance(now.Sub(hint)) / 2
+		lo, hi := hint.Add(-tol), hint.Add(tol)
+		if hi.After(now) {
+			hi = now
+		}
+		none, err := anyBefore(lo)
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		if !none {
+			some, err := anyBefore(hi)
+			if err != nil {
+				return time.Time{}, false, err
+			}
+			if some {
+				return lo, true, nil
+			}
+		}
+	}
+	// Invariant: none was created before lo, one was before hi.
+	hi := now
+	age := time.Minute
+	lo := now.Add(-age)
+	for {
+		some, err := anyBefore(lo)
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		if !some {
+			break
+		}
+		if age >= maxQueuedAge {
+			return lo, true, nil
+		}
+		hi, age = lo, 2*age
+		lo = now.Add(-age)
+	}
+	for hi.Sub(lo) > ageTolerance(now.Sub(hi)) {
+		mid := lo.Add(hi.Sub(lo) / 2)
+		some, err := anyBefore(mid)
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		if some {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return lo, true, nil
+}
+
+// ageTolerance is how far off a queued message's age may be reported: a
+// second, or a thirty-second part of the age, enough for alerts measured
+// in minutes and dashboards that show hours.
+func ageTolerance(age time.Duration) time.Duration {
+	return max(time.Second, age/32)
+}
+
+// maxQueuedAge bounds the search; an older message (a clock set wrong)
+// is reported as this old.
+const maxQueuedAge = 100 * 365 * 24 * time.Hour

@@ -25,9 +25,14 @@ type Metrics struct {
 	Retries         *prometheus.CounterVec   // route, endpoint
 	BreakerState    *prometheus.GaugeVec     // endpoint: 0 closed, 1 half-open, 2 open
 	QueueDepth      *prometheus.GaugeVec     // route
+	QueueOldestAge  *prometheus.GaugeVec     // route
 	Deliveries      *prometheus.CounterVec   // route, outcome
 	Inbound         *prometheus.CounterVec   // channel, outcome
 	HTTPRefused     *prometheus.CounterVec   // listener, reason
+
+	AuditVerifications *prometheus.CounterVec // result: ok, broken, error
+	AuditChainBroken   prometheus.Gauge
+	AuditLastVerified  prometheus.Gauge
 }
 
 // New registers every instrument on a fresh registry.
@@ -56,6 +61,9 @@ func New() *Metrics {
 		QueueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "kopir_queue_depth", Help: "Async messages accepted but not yet delivered or dead, per route.",
 		}, []string{"route"}),
+		QueueOldestAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kopir_queue_oldest_age_seconds", Help: "Age of the oldest QUEUED message per route, from when it was first accepted; 0 when none waits.",
+		}, []string{"route"}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kopir_deliveries_total", Help: "Async delivery attempts by outcome (delivered, retry, dead, skipped).",
 		}, []string{"route", "outcome"}),
@@ -65,9 +73,19 @@ func New() *Metrics {
 		HTTPRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kopir_http_refused_total", Help: "Requests a listener refused before its handlers: busy, client-busy, uri-too-long, headers-too-large, body-timeout, not-found, method-not-allowed.",
 		}, []string{"listener", "reason"}),
+		AuditVerifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kopir_audit_verifications_total", Help: "Walks of the audit chain by result: ok, broken (a record altered or deleted), error (the walk itself failed).",
+		}, []string{"result"}),
+		AuditChainBroken: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kopir_audit_chain_broken", Help: "1 when the last completed audit chain verification found a record altered or deleted; 0 when it passed or none ran yet.",
+		}),
+		AuditLastVerified: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kopir_audit_last_verification_timestamp_seconds", Help: "Unix time of the last completed audit chain verification; 0 when none ran since the bus started.",
+		}),
 	}
 	m.Registry.MustRegister(m.Requests, m.RequestDuration, m.Attempts, m.AttemptDuration, m.Retries,
-		m.BreakerState, m.QueueDepth, m.Deliveries, m.Inbound, m.HTTPRefused,
+		m.BreakerState, m.QueueDepth, m.QueueOldestAge, m.Deliveries, m.Inbound, m.HTTPRefused,
+		m.AuditVerifications, m.AuditChainBroken, m.AuditLastVerified,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -86,6 +104,32 @@ func BreakerValue(state string) float64 {
 		return 1
 	}
 	return 0
+}
+
+// Audit verification results counted by kopir_audit_verifications_total.
+const (
+	AuditOK     = "ok"
+	AuditBroken = "broken"
+	AuditError  = "error"
+)
+
+// AuditVerified records one walk of the audit chain that ended at t: ok
+// says whether the chain held, err that the walk could not finish. A walk
+// that failed leaves the broken gauge as the last finished walk set it, so
+// a database hiccup neither raises nor clears the alarm.
+func (m *Metrics) AuditVerified(ok bool, err error, t time.Time) {
+	switch {
+	case err != nil:
+		m.AuditVerifications.WithLabelValues(AuditError).Inc()
+		return
+	case ok:
+		m.AuditVerifications.WithLabelValues(AuditOK).Inc()
+		m.AuditChainBroken.Set(0)
+	default:
+		m.AuditVerifications.WithLabelValues(AuditBroken).Inc()
+		m.AuditChainBroken.Set(1)
+	}
+	m.AuditLastVerified.Set(float64(t.Unix()))
 }
 
 // Observe counts and times one finished route call and its attempts; it is
