@@ -34,6 +34,8 @@ usage:
   kopir audit verify                        walk the audit hash chain
   kopir stats [-route R]                    messages per status
   kopir token hash TOKEN                    the tokenSHA256 to put in a config
+  kopir openapi [-config FILE] [-listener internal|admin] [-o FILE]
+                                            the OpenAPI document of a listener
 
 The CLI talks to the admin API at $KOPIR_ADMIN_URL (default from the config's
 listen.admin) with $KOPIR_ADMIN_TOKEN or the file $KOPIR_ADMIN_TOKEN_FILE names
@@ -81,6 +83,8 @@ func run(args []string, out io.Writer) error {
 		}
 		fmt.Fprintln(out, config.HashToken(rest[1]))
 		return nil
+	case "openapi":
+		return openAPI(rest, out)
 	case "messages", "replay", "audit", "stats":
 		return operate(cmd, rest, out)
 	case "help", "-h", "--help":

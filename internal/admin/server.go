@@ -114,6 +114,8 @@ func (s *Server) Endpoints() []Endpoint {
 		{"GET /debug/pprof/", config.RoleAdmin, func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Index(w, r) }},
 		{"GET /debug/pprof/profile", config.RoleAdmin, func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Profile(w, r) }},
 		{"GET /debug/pprof/trace", config.RoleAdmin, func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Trace(w, r) }},
+		// The document of this table; open, see serveOpenAPI.
+		{"GET /openapi.json", Open, s.serveOpenAPI},
 		{"GET /healthz", Open, func(w http.ResponseWriter, _ *http.Request, _ string) { w.Write([]byte("ok\n")) }},
 		{"GET /readyz", Open, func(w http.ResponseWriter, _ *http.Request, _ string) {
 			if err := s.Ready(); err != nil {

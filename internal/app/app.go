@@ -163,6 +163,41 @@ func (a *App) build(d routes.Deps) (err error) {
 	return nil
 }
 
+// internalAPI is the internal API with the endpoints the channels add.
+func (a *App) internalAPI(guard *httpguard.Listener) *httpapi.Server {
+	cfg := a.Config
+	internal := &httpapi.Server{Routes: a.Routes, Callers: cfg.Callers, Store: a.Store, Log: a.Log, MaxBody: int64(cfg.Limits.MaxBody), Guard: guard}
+	for _, mc := range a.channels {
+		if api, ok := mc.ch.(adapters.InternalAPI); ok {
+			handlers, guarded := api.InternalRoutes(a.Intake)
+			for pattern, h := range handlers {
+				internal.Extra = append(internal.Extra, httpapi.Extra{Pattern: pattern, Handler: h, Routes: guarded})
+			}
+		}
+	}
+	return internal
+}
+
+// OpenAPI is the OpenAPI document of cfg's internal or admin listener,
+// built from the components as Check builds them (nothing is opened or
+// served): what docs/ keeps for a deployment's config.
+func OpenAPI(cfg *config.Config, listener string) ([]byte, error) {
+	switch listener {
+	case "internal":
+	case "admin":
+		// The admin API is the same whatever the config says.
+		return (&admin.Server{}).OpenAPI()
+	default:
+		return nil, fmt.Errorf("no listener %q has an OpenAPI document (internal or admin)", listener)
+	}
+	a := &App{Config: cfg, Log: slog.New(slog.DiscardHandler), Metrics: metrics.New(), Breakers: resilience.NewBreakers(nil), ctx: context.Background()}
+	defer a.Close()
+	if err := a.build(routes.Deps{Queue: noQueue{}, Meter: a.Metrics, Log: a.Log}); err != nil {
+		return nil, err
+	}
+	return a.internalAPI(nil).OpenAPI()
+}
+
 // Check builds every component of cfg as serving would, without opening
 // the store, the broker or a listener, and closes them again: what
 // kopir config check runs.
@@ -232,15 +267,7 @@ func (a *App) Run(ctx context.Context) error {
 	cfg := a.Config
 	internalGuard, agencyGuard, adminGuard := a.guard("internal", httpapi.RouteOf), a.guard("agency", nil), a.guard("admin", nil)
 	agencyGuard.Inbound = true
-	internal := &httpapi.Server{Routes: a.Routes, Callers: cfg.Callers, Store: a.Store, Log: a.Log, MaxBody: int64(cfg.Limits.MaxBody), Guard: internalGuard}
-	for _, mc := range a.channels {
-		if api, ok := mc.ch.(adapters.InternalAPI); ok {
-			handlers, guard := api.InternalRoutes(a.Intake)
-			for pattern, h := range handlers {
-				internal.Extra = append(internal.Extra, httpapi.Extra{Pattern: pattern, Handler: h, Routes: guard})
-			}
-		}
-	}
+	internal := a.internalAPI(internalGuard)
 	adm := &admin.Server{Admins: cfg.Admins, Store: a.Store, Replayer: a.Replayer, Metrics: a.Metrics.Handler(), Log: a.Log,
 		Clock: a.sim, Breakers: a.breakerStates, Ready: a.readiness, Denials: a.Ledger, Evidence: a.Evidence, EvidenceAccessed: a.Ledger.EvidenceAccessed,
 		Guard: adminGuard, AuditVerified: a.Metrics.AuditVerified}

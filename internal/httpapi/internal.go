@@ -53,6 +53,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/routes/{route}", s.callRoute)
 	mux.HandleFunc("GET /v1/routes/{route}/schema", s.routeSchema)
 	mux.HandleFunc("GET /v1/messages/{id}", s.getMessage)
+	mux.HandleFunc("GET /openapi.json", s.serveOpenAPI)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	for _, e := range s.Extra {
 		mux.Handle(e.Pattern, s.guard(e))
