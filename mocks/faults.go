@@ -88,6 +88,33 @@ func (m *Mock) Inject(ctx context.Context) (Outcome, *Fault) {
 	return Pass, f
 }
 
+// Admit applies the mock's fault to the call r and records it under key
+// as failed or passed: true means the call is to be answered normally. A
+// hang is answered by WriteHung, a failure by fail, which answers in the
+// agency's own words with the fault's status (nil: a plain-text
+// "mock: injected failure"). A nil *Mock, a mock served
+// alone without the control API, admits every call.
+func (m *Mock) Admit(w http.ResponseWriter, r *http.Request, key string, fail func(w http.ResponseWriter, f *Fault)) bool {
+	if m == nil {
+		return true
+	}
+	o, f := m.Inject(r.Context())
+	m.Record(key, o == Pass)
+	switch o {
+	case Hung:
+		WriteHung(w, r)
+		return false
+	case Fail:
+		if fail == nil {
+			http.Error(w, "mock: injected failure", f.Status)
+		} else {
+			fail(w, f)
+		}
+		return false
+	}
+	return true
+}
+
 // draw returns the call's number in [0,1) from a counter hashed with the
 // seed: reproducible for a given seed and call order, and lock-free.
 func (m *Mock) draw() float64 {

@@ -261,26 +261,6 @@ func (m *Mock) nextID(kind string) string {
 	return fmt.Sprintf("CSD-%s-%s-%d", kind, m.epoch, m.seq.Add(1))
 }
 
-// inject applies the control API's faults; false means the call was
-// answered with one.
-func (m *Mock) inject(w http.ResponseWriter, r *http.Request, key string) bool {
-	if m.faults == nil {
-		return true
-	}
-	switch out, f := m.faults.Inject(r.Context()); out {
-	case mocks.Fail:
-		m.faults.Record(key, false)
-		http.Error(w, "mock: injected failure", f.Status)
-		return false
-	case mocks.Hung:
-		m.faults.Record(key, false)
-		mocks.WriteHung(w, r)
-		return false
-	}
-	m.faults.Record(key, true)
-	return true
-}
-
 // submit takes a reda.006. The answer is only the transport
 // acknowledgement; the ISIN comes with the reda.008.
 func (m *Mock) submit(w http.ResponseWriter, r *http.Request) {
@@ -304,7 +284,7 @@ func (m *Mock) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	req := doc.SctyCreReq
 	id := isodoc.S(req.MsgHdr.MsgId)
-	if !m.inject(w, r, id) {
+	if !m.faults.Admit(w, r, id, nil) {
 		return
 	}
 	m.mu.Lock()
@@ -591,7 +571,7 @@ func (m *Mock) heldAt(is *issue, day time.Time) int64 {
 // holdings answers the statement of holders of an ISIN at a date.
 func (m *Mock) holdings(w http.ResponseWriter, r *http.Request) {
 	isin, date := r.URL.Query().Get("isin"), r.URL.Query().Get("date")
-	if !m.inject(w, r, "holdings:"+isin+"@"+date) {
+	if !m.faults.Admit(w, r, "holdings:"+isin+"@"+date, nil) {
 		return
 	}
 	day, err := time.ParseInLocation(time.DateOnly, date, securities.Astana)

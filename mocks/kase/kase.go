@@ -232,24 +232,6 @@ func (m *Mock) nextID(kind string) string {
 	return fmt.Sprintf("KASE-%s-%s-%d", kind, m.epoch, m.seq.Add(1))
 }
 
-func (m *Mock) inject(w http.ResponseWriter, r *http.Request, key string) bool {
-	if m.faults == nil {
-		return true
-	}
-	switch out, f := m.faults.Inject(r.Context()); out {
-	case mocks.Fail:
-		m.faults.Record(key, false)
-		http.Error(w, "mock: injected failure", f.Status)
-		return false
-	case mocks.Hung:
-		m.faults.Record(key, false)
-		mocks.WriteHung(w, r)
-		return false
-	}
-	m.faults.Record(key, true)
-	return true
-}
-
 func writeXML(w http.ResponseWriter, doc []byte) {
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
@@ -279,7 +261,7 @@ func (m *Mock) announce(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := string(*ann.MessageId)
-	if !m.inject(w, r, id) {
+	if !m.faults.Admit(w, r, id, nil) {
 		return
 	}
 	m.mu.Lock()
@@ -325,7 +307,7 @@ func (m *Mock) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := string(*dec.MessageId)
-	if !m.inject(w, r, id) {
+	if !m.faults.Admit(w, r, id, nil) {
 		return
 	}
 	m.mu.Lock()

@@ -122,17 +122,11 @@ func (h handler) serve(w http.ResponseWriter, r *http.Request) {
 	if key == "" {
 		key = "(no fdate)"
 	}
-	switch o, f := h.mock.Inject(r.Context()); o {
-	case mocks.Hung:
-		h.mock.Record(key, false)
-		mocks.WriteHung(w, r)
-		return
-	case mocks.Fail:
-		h.mock.Record(key, false)
+	if !h.mock.Admit(w, r, key, func(w http.ResponseWriter, f *mocks.Fault) {
 		http.Error(w, "injected failure of the mock National Bank feed", f.Status)
+	}) {
 		return
 	}
-	h.mock.Record(key, true)
 	day := h.clock.Now().In(time.FixedZone("UTC+05:00", 5*3600))
 	if fdate != "" {
 		d, err := time.Parse(DateLayout, fdate)

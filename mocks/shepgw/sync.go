@@ -120,21 +120,13 @@ func (s *server) injected(w http.ResponseWriter, r *http.Request, m *mocks.Mock,
 }
 
 func (s *server) injectedAs(w http.ResponseWriter, r *http.Request, m *mocks.Mock, key string, fault func(w http.ResponseWriter, faultCode, code, msg string)) bool {
-	o, f := m.Inject(r.Context())
-	m.Record(key, o == mocks.Pass)
-	switch o {
-	case mocks.Hung:
-		mocks.WriteHung(w, r)
-		return false
-	case mocks.Fail:
+	return m.Admit(w, r, key, func(w http.ResponseWriter, f *mocks.Fault) {
 		if f.SOAPFault {
 			fault(w, "soap:Server", CodeInjected, "injected failure of mock "+m.Name())
-		} else {
-			http.Error(w, "mock "+m.Name()+": injected failure", f.Status)
+			return
 		}
-		return false
-	}
-	return true
+		http.Error(w, "mock "+m.Name()+": injected failure", f.Status)
+	})
 }
 
 func (s *server) authorised(si *shepsync.SenderInfo) bool {
