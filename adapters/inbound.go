@@ -151,3 +151,26 @@ func AnnotateOnce(ctx context.Context, in Intake, id, action, detail string) err
 	}
 	return in.Annotate(ctx, id, action, detail)
 }
+
+// Finder is the part of Intake that looks a message up by its external id.
+type Finder interface {
+	Find(ctx context.Context, route, externalID string) (*Found, error)
+}
+
+// FindOnAny returns the message of the first of routes whose ExternalID is
+// externalID: how a channel finds what an agency's message answers when
+// more than one route may have sent it. Nil and no error when none holds
+// it; a store failure is returned naming the route.
+func FindOnAny(ctx context.Context, in Finder, routes []string, externalID string) (*Found, error) {
+	for _, route := range routes {
+		f, err := in.Find(ctx, route, externalID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("looking up %s on %s: %w", externalID, route, err)
+		}
+		return f, nil
+	}
+	return nil, nil
+}

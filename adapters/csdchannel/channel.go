@@ -325,23 +325,20 @@ func (c *Channel) matchAllocation(ctx context.Context, in adapters.Intake, key s
 		t.body["allocation"] = "UNMATCHED"
 		return nil
 	}
-	for _, route := range c.opts.PlacementRoutes {
-		f, err := in.Find(ctx, route, announcement)
-		if errors.Is(err, adapters.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		t.body["placementMessageId"] = f.MessageID
-		action, what := ActionSettled, fmt.Sprint(t.body["quantity"])
-		if key == "sese.024" {
-			action, what = ActionSettlementPending, strings.TrimSpace(fmt.Sprint(t.body["settlementStatus"], " ", t.body["settlementReason"]))
-		}
-		t.notes = append(t.notes, note{messageID: f.MessageID, action: action, detail: fmt.Sprintf("%s %s (%s %s)", participant, what, key, t.body["bizMsgIdr"])})
+	f, err := adapters.FindOnAny(ctx, in, c.opts.PlacementRoutes, announcement)
+	if err != nil {
+		return err
+	}
+	if f == nil {
+		t.body["allocation"] = "UNMATCHED"
 		return nil
 	}
-	t.body["allocation"] = "UNMATCHED"
+	t.body["placementMessageId"] = f.MessageID
+	action, what := ActionSettled, fmt.Sprint(t.body["quantity"])
+	if key == "sese.024" {
+		action, what = ActionSettlementPending, strings.TrimSpace(fmt.Sprint(t.body["settlementStatus"], " ", t.body["settlementReason"]))
+	}
+	t.notes = append(t.notes, note{messageID: f.MessageID, action: action, detail: fmt.Sprintf("%s %s (%s %s)", participant, what, key, t.body["bizMsgIdr"])})
 	return nil
 }
 

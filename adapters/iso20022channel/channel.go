@@ -298,8 +298,6 @@ func (c *Channel) Process(ctx context.Context, in adapters.Intake, raw []byte, c
 	return res, nil
 }
 
-func isNotFound(err error) bool { return errors.Is(err, adapters.ErrNotFound) }
-
 func trimDetail(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 300 {

@@ -185,14 +185,12 @@ func (m *matcher) find(ctx context.Context, ids ...string) (*adapters.Found, str
 		if id == "" {
 			continue
 		}
-		for _, route := range m.routes {
-			f, err := m.in.Find(ctx, route, id)
-			if err == nil && f != nil {
-				return f, id, nil
-			}
-			if err != nil && !isNotFound(err) {
-				return nil, "", fmt.Errorf("looking up %s on %s: %w", id, route, err)
-			}
+		f, err := adapters.FindOnAny(ctx, m.in, m.routes, id)
+		if err != nil {
+			return nil, "", err
+		}
+		if f != nil {
+			return f, id, nil
 		}
 	}
 	return nil, "", nil

@@ -209,18 +209,12 @@ func (c *Channel) Take(ctx context.Context, in adapters.Intake, raw []byte, corr
 // the bus holds none (or cannot read it now: the document is taken
 // either way).
 func (c *Channel) announcement(ctx context.Context, in adapters.Intake, id string) *adapters.Found {
-	for _, route := range c.opts.AnnounceRoutes {
-		f, err := in.Find(ctx, route, id)
-		if errors.Is(err, adapters.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			c.log.Warn("kase: reading the announcement a document refers to", "announcementId", id, "err", err)
-			return nil
-		}
-		return f
+	f, err := adapters.FindOnAny(ctx, in, c.opts.AnnounceRoutes, id)
+	if err != nil {
+		c.log.Warn("kase: reading the announcement a document refers to", "announcementId", id, "err", err)
+		return nil
 	}
-	return nil
+	return f
 }
 
 // annotate records the document on its announcement's trail. A repeat of
