@@ -90,7 +90,7 @@ func New(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, 
 	if !elementName.MatchString(o.Envelope) {
 		return nil, fmt.Errorf("csd: options.envelope %q is not an XML element name", o.Envelope)
 	}
-	cal, err := Calendar(o.Holidays)
+	cal, err := securities.ParseCalendar(o.Holidays)
 	if err != nil {
 		return nil, fmt.Errorf("csd: options.%w", err)
 	}
@@ -102,29 +102,6 @@ func New(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, 
 	// docID's schema is compiled on its first use (see csdchannel).
 	_ = docID
 	return &Adapter{op: cfg.Operation, opts: o, env: xml.Name{Local: o.Envelope}, cal: cal, Now: res.Clock}, nil
-}
-
-// Calendar builds the business-day calendar from holidays written as
-// YYYY-MM-DD; the error names the bad entry.
-func Calendar(holidays []string) (*securities.Calendar, error) {
-	days := make([]time.Time, 0, len(holidays))
-	for i, h := range holidays {
-		d, err := ParseDate(h)
-		if err != nil {
-			return nil, fmt.Errorf("holidays[%d]: %w", i, err)
-		}
-		days = append(days, d)
-	}
-	return securities.NewCalendar(days), nil
-}
-
-// ParseDate reads an ISO date (YYYY-MM-DD) as a calendar day in Astana.
-func ParseDate(s string) (time.Time, error) {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
-	}
-	return securities.Date(t.Year(), t.Month(), t.Day()), nil
 }
 
 func (a *Adapter) now() time.Time {

@@ -45,7 +45,7 @@ func (a *Adapter) holdersQuery(req *adapters.Request) (url.Values, error) {
 	if err := securities.ValidateISIN(in.ISIN); err != nil {
 		return nil, adapters.Invalid("isin", "%v", err)
 	}
-	d, err := ParseDate(in.Date)
+	d, err := securities.ParseDate(in.Date)
 	if err != nil {
 		return nil, adapters.Invalid("date", "%v", err)
 	}

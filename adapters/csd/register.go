@@ -70,10 +70,10 @@ func (a *Adapter) checkIssue(req *adapters.Request) (*issue, error) {
 	if in.Currency != "KZT" {
 		return nil, adapters.Invalid("currency", "government securities are issued in tenge (KZT), not %q", in.Currency)
 	}
-	if c.start, err = ParseDate(in.CirculationStart); err != nil {
+	if c.start, err = securities.ParseDate(in.CirculationStart); err != nil {
 		return nil, adapters.Invalid("circulationStart", "%v", err)
 	}
-	if c.maturity, err = ParseDate(in.Maturity); err != nil {
+	if c.maturity, err = securities.ParseDate(in.Maturity); err != nil {
 		return nil, adapters.Invalid("maturity", "%v", err)
 	}
 	if !c.start.Before(c.maturity) {
@@ -131,7 +131,7 @@ func (a *Adapter) checkIssue(req *adapters.Request) (*issue, error) {
 	if len(in.CouponDates) > 0 {
 		dates := make([]time.Time, len(in.CouponDates))
 		for i, s := range in.CouponDates {
-			if dates[i], err = ParseDate(s); err != nil {
+			if dates[i], err = securities.ParseDate(s); err != nil {
 				return nil, adapters.Invalid(fmt.Sprintf("couponDates/%d", i), "%v", err)
 			}
 		}

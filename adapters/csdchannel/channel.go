@@ -122,7 +122,7 @@ func NewChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Ch
 	if len(o.PlacementRoutes) == 0 {
 		o.PlacementRoutes = DefaultPlacementRoutes
 	}
-	cal, err := csd.Calendar(o.Holidays)
+	cal, err := securities.ParseCalendar(o.Holidays)
 	if err != nil {
 		return nil, fmt.Errorf("csd channel: options.%w", err)
 	}

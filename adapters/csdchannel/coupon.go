@@ -139,10 +139,10 @@ func (c *Channel) couponPerUnit(n *csd.Node, isin, rateText, paymentText string)
 	prd := n.Get("CorpActnDtls/PrdDtls/IntrstPrd/Prd")
 	// StartDt/Dt is a choice of a date (Dt) or a date and time (DtTm).
 	if s, e := dateOf(prd.Get("StartDt/Dt")), dateOf(prd.Get("EndDt/Dt")); s != "" && e != "" {
-		if start, err = csd.ParseDate(s); err != nil {
+		if start, err = securities.ParseDate(s); err != nil {
 			return 0, fmt.Errorf("interest period start: %v", err)
 		}
-		if end, err = csd.ParseDate(e); err != nil {
+		if end, err = securities.ParseDate(e); err != nil {
 			return 0, fmt.Errorf("interest period end: %v", err)
 		}
 		if freq == 0 {
@@ -169,17 +169,17 @@ func (c *Channel) periodPaidOn(sec *csd.Node, freq int, paymentText string) (sta
 	if paymentText == "" || sec.Value("MtrtyDt") == "" {
 		return start, end, fmt.Errorf("neither an interest period nor a payment date and maturity to find it by")
 	}
-	payment, err := csd.ParseDate(paymentText)
+	payment, err := securities.ParseDate(paymentText)
 	if err != nil {
 		return start, end, fmt.Errorf("payment date: %v", err)
 	}
-	maturity, err := csd.ParseDate(sec.Value("MtrtyDt"))
+	maturity, err := securities.ParseDate(sec.Value("MtrtyDt"))
 	if err != nil {
 		return start, end, fmt.Errorf("maturity: %v", err)
 	}
 	issued := maturity.AddDate(-100, 0, 0)
 	if v := sec.Value("IsseDt"); v != "" {
-		if issued, err = csd.ParseDate(v); err != nil {
+		if issued, err = securities.ParseDate(v); err != nil {
 			return start, end, fmt.Errorf("issue date: %v", err)
 		}
 	}

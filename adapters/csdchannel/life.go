@@ -227,8 +227,8 @@ func (c *Channel) coupons(life *Life, notified map[string]Coupon, paid map[strin
 	if life.Registration != nil && len(life.Registration.Terms) > 0 {
 		_ = json.Unmarshal(life.Registration.Terms, &terms)
 	}
-	start, err1 := csd.ParseDate(terms.CirculationStart)
-	maturity, err2 := csd.ParseDate(terms.Maturity)
+	start, err1 := securities.ParseDate(terms.CirculationStart)
+	maturity, err2 := securities.ParseDate(terms.Maturity)
 	if err1 == nil && err2 == nil && terms.CouponFrequency > 0 {
 		if sched, err := securities.Schedule(start, maturity, terms.CouponFrequency, c.cal); err == nil {
 			for _, s := range sched {

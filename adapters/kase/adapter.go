@@ -94,19 +94,15 @@ func New(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, 
 			return nil, fmt.Errorf("kase: options.currencies[%d]: %q is not an ISO 4217 code", i, c)
 		}
 	}
-	holidays := make([]time.Time, 0, len(o.Holidays))
-	for i, h := range o.Holidays {
-		d, err := time.ParseInLocation(time.DateOnly, h, securities.Astana)
-		if err != nil {
-			return nil, fmt.Errorf("kase: options.holidays[%d]: %q is not a date (YYYY-MM-DD)", i, h)
-		}
-		holidays = append(holidays, d)
+	cal, err := securities.ParseCalendar(o.Holidays)
+	if err != nil {
+		return nil, fmt.Errorf("kase: options.%w", err)
 	}
 	// A broken contract fails the start-up, not the first placement.
 	if _, err := kase.Schema(); err != nil {
 		return nil, fmt.Errorf("kase: %w", err)
 	}
-	a := &Adapter{op: cfg.Operation, issuer: o.Issuer, currencies: o.Currencies, cal: securities.NewCalendar(holidays), now: res.Now}
+	a := &Adapter{op: cfg.Operation, issuer: o.Issuer, currencies: o.Currencies, cal: cal, now: res.Now}
 	return a, nil
 }
 

@@ -68,9 +68,9 @@ func parseDate(field, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, adapters.Invalid(field, "is required (YYYY-MM-DD)")
 	}
-	d, err := time.ParseInLocation(time.DateOnly, s, securities.Astana)
+	d, err := securities.ParseDate(s)
 	if err != nil {
-		return time.Time{}, adapters.Invalid(field, "%q is not a date (YYYY-MM-DD)", s)
+		return time.Time{}, adapters.Invalid(field, "%v", err)
 	}
 	return d, nil
 }

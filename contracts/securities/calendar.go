@@ -1,6 +1,7 @@
 package securities
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -13,6 +14,29 @@ var Astana = time.FixedZone("ALMT", 5*3600)
 // this package returns dates.
 func Date(year int, month time.Month, day int) time.Time {
 	return time.Date(year, month, day, 0, 0, 0, 0, Astana)
+}
+
+// ParseDate reads an ISO date (YYYY-MM-DD) as that calendar day in Astana.
+func ParseDate(s string) (time.Time, error) {
+	d, err := time.ParseInLocation(time.DateOnly, s, Astana)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+	}
+	return d, nil
+}
+
+// ParseCalendar is the calendar of holidays written as YYYY-MM-DD, as
+// configs give them; the error names the bad entry.
+func ParseCalendar(holidays []string) (*Calendar, error) {
+	days := make([]time.Time, 0, len(holidays))
+	for i, h := range holidays {
+		d, err := ParseDate(h)
+		if err != nil {
+			return nil, fmt.Errorf("holidays[%d]: %w", i, err)
+		}
+		days = append(days, d)
+	}
+	return NewCalendar(days), nil
 }
 
 func asDate(t time.Time) time.Time {

@@ -574,9 +574,9 @@ func (m *Mock) holdings(w http.ResponseWriter, r *http.Request) {
 	if !m.faults.Admit(w, r, "holdings:"+isin+"@"+date, nil) {
 		return
 	}
-	day, err := time.ParseInLocation(time.DateOnly, date, securities.Astana)
+	day, err := securities.ParseDate(date)
 	if err != nil {
-		http.Error(w, fmt.Sprintf("date %q is not a date (YYYY-MM-DD)", date), http.StatusBadRequest)
+		http.Error(w, "date "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	m.mu.Lock()
