@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"time"
@@ -67,4 +68,22 @@ func (o YAMLOptions) Decode(into any) error {
 	dec := yaml.NewDecoder(&buf)
 	dec.KnownFields(true)
 	return dec.Decode(into)
+}
+
+// RegisterShared registers c with reg, or, when a component built before
+// registered the same metric (two channels or routes of one kind share
+// their series, told apart by labels), returns that one to use instead.
+// A nil reg registers nothing.
+func RegisterShared[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if reg == nil {
+		return c, nil
+	}
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
 }

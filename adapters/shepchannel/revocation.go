@@ -56,25 +56,14 @@ func (m *revocationMetrics) register(reg prometheus.Registerer) error {
 		return nil
 	}
 	var err error
-	if m.decisions, err = registerShared(reg, m.decisions); err != nil {
+	if m.decisions, err = adapters.RegisterShared(reg, m.decisions); err != nil {
 		return err
 	}
-	if m.policy, err = registerShared(reg, m.policy); err != nil {
+	if m.policy, err = adapters.RegisterShared(reg, m.policy); err != nil {
 		return err
 	}
-	m.refreshes, err = registerShared(reg, m.refreshes)
+	m.refreshes, err = adapters.RegisterShared(reg, m.refreshes)
 	return err
-}
-
-func registerShared[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 // revocationPolicy is the channel's onRevocationUnknown; a remote

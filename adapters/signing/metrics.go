@@ -1,8 +1,6 @@
 package signing
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/minfin-kz/kopir/adapters"
@@ -14,23 +12,14 @@ type ocspMetrics struct {
 	queries *prometheus.CounterVec
 }
 
-func newOCSPMetrics(res adapters.Resources) *ocspMetrics {
+func newOCSPMetrics(res adapters.Resources) (*ocspMetrics, error) {
 	m := &ocspMetrics{queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kopir_ocsp_queries_total",
 		Help: "OCSP queries sent, by responder and outcome (answered, failed: the status is then unknown and the channel's onRevocationUnknown decides).",
 	}, []string{"responder", "outcome"})}
-	if res.Metrics == nil {
-		return m
-	}
-	if err := res.Metrics.Register(m.queries); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				m.queries = existing
-			}
-		}
-	}
-	return m
+	var err error
+	m.queries, err = adapters.RegisterShared(res.Metrics, m.queries)
+	return m, err
 }
 
 func (m *ocspMetrics) count(responder, outcome string) {

@@ -94,7 +94,10 @@ func (l *LocalVerifier) provisionOCSP(res adapters.Resources) error {
 	if timeout <= 0 {
 		timeout = xmlsig.DefaultOCSPTimeout
 	}
-	queries := newOCSPMetrics(res)
+	queries, err := newOCSPMetrics(res)
+	if err != nil {
+		return fmt.Errorf("ocsp: metrics: %w", err)
+	}
 	var (
 		mu         sync.Mutex
 		transports = map[string]adapters.Transport{}
