@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -126,4 +127,22 @@ func Invalid(field, format string, args ...any) *Error {
 // GET /v1/routes/{route}/schema.
 type SchemaProvider interface {
 	Schemas() (request, response json.RawMessage)
+}
+
+// HTTPFailure is an agency's answer with a failing HTTP status as the
+// caller's error, for an adapter that has decided the status is one: a
+// 5xx may pass and is retried; any other is the agency refusing this
+// message, which a resend would not change. what names the message ("the
+// message", "the document"); the detail carries the start of the agency's
+// own words.
+func HTTPFailure(agency, what string, resp *WireResponse) *Error {
+	detail := strings.TrimSpace(string(resp.Body))
+	if len(detail) > 500 {
+		detail = detail[:500] + "…"
+	}
+	code := fmt.Sprintf("HTTP_%d", resp.StatusCode)
+	if resp.StatusCode >= 500 {
+		return &Error{Status: http.StatusBadGateway, Code: code, Detail: agency + ": " + detail, Retryable: true}
+	}
+	return &Error{Status: http.StatusBadGateway, Code: code, Detail: agency + " refused " + what + ": " + detail}
 }

@@ -179,13 +179,5 @@ func transportError(resp *adapters.WireResponse) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	detail := strings.TrimSpace(string(resp.Body))
-	if len(detail) > 500 {
-		detail = detail[:500] + "…"
-	}
-	code := fmt.Sprintf("HTTP_%d", resp.StatusCode)
-	if resp.StatusCode >= 500 {
-		return &adapters.Error{Status: http.StatusBadGateway, Code: code, Detail: "depository: " + detail, Retryable: true}
-	}
-	return &adapters.Error{Status: http.StatusBadGateway, Code: code, Detail: "depository refused the message: " + detail}
+	return adapters.HTTPFailure("depository", "the message", resp)
 }

@@ -217,15 +217,8 @@ type Sent struct {
 // means it holds the message; a 4xx is a refusal of this message (not
 // retried); a 5xx may pass.
 func (a *Adapter) Decode(_ context.Context, req *adapters.Request, resp *adapters.WireResponse) (*adapters.Response, error) {
-	detail := strings.TrimSpace(string(resp.Body))
-	if len(detail) > 500 {
-		detail = detail[:500] + "…"
-	}
-	switch {
-	case resp.StatusCode >= 500:
-		return nil, &adapters.Error{Status: http.StatusBadGateway, Code: fmt.Sprintf("HTTP_%d", resp.StatusCode), Detail: "payment system: " + detail, Retryable: true}
-	case resp.StatusCode >= 300:
-		return nil, &adapters.Error{Status: http.StatusBadGateway, Code: fmt.Sprintf("HTTP_%d", resp.StatusCode), Detail: "payment system refused the message: " + detail}
+	if resp.StatusCode >= 300 {
+		return nil, adapters.HTTPFailure("payment system", "the message", resp)
 	}
 	out := Sent{Status: "SENT", MsgID: MsgID(req.MessageID), MessageDefinition: docIDOf(a.op)}
 	switch a.op {

@@ -176,15 +176,7 @@ func httpFailure(resp *adapters.WireResponse) error {
 	if resp.StatusCode == http.StatusOK {
 		return nil
 	}
-	detail := strings.TrimSpace(string(resp.Body))
-	if len(detail) > 500 {
-		detail = detail[:500] + "…"
-	}
-	code := fmt.Sprintf("HTTP_%d", resp.StatusCode)
-	if resp.StatusCode >= 500 {
-		return &adapters.Error{Status: http.StatusBadGateway, Code: code, Detail: "exchange: " + detail, Retryable: true}
-	}
-	return &adapters.Error{Status: http.StatusBadGateway, Code: code, Detail: "exchange refused the document: " + detail}
+	return adapters.HTTPFailure("exchange", "the document", resp)
 }
 
 // badAck is an answer that is not the ack the contract promises; resending
