@@ -17,7 +17,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/xsd"
@@ -207,29 +206,18 @@ func (r *Request) RowCount() (int, error) {
 	return n, nil
 }
 
-var (
-	compileOnce sync.Once
-	compiled    *xsd.Schema
-	compileErr  error
-)
+var schema = &xsd.Lazy{Source: schemaSource, Name: SchemaFile}
 
 // Schema returns the compiled schema, compiled on first use and shared.
 func Schema() (*xsd.Schema, error) {
-	compileOnce.Do(func() {
-		compiled, compileErr = xsd.CompileBytes(schemaSource, "", SchemaFile)
-	})
-	return compiled, compileErr
+	return schema.Schema()
 }
 
 // Validate checks a Request or Response document (the one element, as it
 // sits inside <data>) against the schema; a violation comes back as
 // *xsd.Error naming the element and why.
 func Validate(doc []byte) error {
-	s, err := Schema()
-	if err != nil {
-		return err
-	}
-	return xsd.Err(s.Validate(doc))
+	return schema.Validate(doc)
 }
 
 // Marshal writes r as the Request element and validates it: an invalid

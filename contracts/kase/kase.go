@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 
 	"github.com/minfin-kz/kopir/contracts/kase/kasetypes"
 	"github.com/minfin-kz/kopir/internal/safexml"
@@ -50,28 +49,17 @@ const (
 // Messages lists the message names in the order they travel.
 var Messages = []string{PlacementAnnouncement, PlacementAck, DemandSummary, CutoffDecision, CutoffAck, AuctionResult}
 
-var (
-	compileOnce sync.Once
-	compiled    *xsd.Schema
-	compileErr  error
-)
+var schema = &xsd.Lazy{Source: schemaSource, Name: SchemaFile}
 
 // Schema returns the compiled schema, compiled on first use and shared.
 func Schema() (*xsd.Schema, error) {
-	compileOnce.Do(func() {
-		compiled, compileErr = xsd.CompileBytes(schemaSource, "", SchemaFile)
-	})
-	return compiled, compileErr
+	return schema.Schema()
 }
 
 // Validate checks a whole document against the schema; a violation comes
 // back as *xsd.Error, naming the element (its path) and why.
 func Validate(doc []byte) error {
-	s, err := Schema()
-	if err != nil {
-		return err
-	}
-	return xsd.Err(s.Validate(doc))
+	return schema.Validate(doc)
 }
 
 // NameOf returns the message name of a value of one of the six generated

@@ -432,6 +432,34 @@ func compile(name string, f func(*C.kx_errs) *C.kx_schema) (*Schema, error) {
 // Name is the file name the schema was compiled from.
 func (s *Schema) Name() string { return s.name }
 
+// Lazy is a schema compiled from Source the first time it is needed and
+// shared after: what a contract package holds for its embedded XSD, so
+// that a bus that never meets the contract never pays for compiling it.
+type Lazy struct {
+	Source []byte
+	Name   string // the file name, for messages and relative includes
+
+	once sync.Once
+	s    *Schema
+	err  error
+}
+
+// Schema is the compiled schema.
+func (l *Lazy) Schema() (*Schema, error) {
+	l.once.Do(func() { l.s, l.err = CompileBytes(l.Source, "", l.Name) })
+	return l.s, l.err
+}
+
+// Validate checks doc against the schema; a violation comes back as
+// *Error, naming the element (its path) and why.
+func (l *Lazy) Validate(doc []byte) error {
+	s, err := l.Schema()
+	if err != nil {
+		return err
+	}
+	return Err(s.Validate(doc))
+}
+
 // Validate checks a whole document against the schema. It returns nil when
 // the document is valid; a document that is not well-formed yields the
 // parser's errors.

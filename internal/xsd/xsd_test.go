@@ -2,6 +2,7 @@ package xsd
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -268,6 +269,31 @@ func BenchmarkValidatePacs002(b *testing.B) {
 	for b.Loop() {
 		if vs := s.Validate(doc); vs != nil {
 			b.Fatal(vs)
+		}
+	}
+}
+
+// A Lazy schema is compiled once, on first use: the same schema every
+// time, a document checked against it, and a broken source's error
+// returned to every caller.
+func TestLazySchema(t *testing.T) {
+	l := &Lazy{Source: []byte(`<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="A" type="xs:int"/></xs:schema>`), Name: "a.xsd"}
+	s1, err1 := l.Schema()
+	s2, err2 := l.Schema()
+	if err1 != nil || err2 != nil || s1 != s2 {
+		t.Fatalf("%p %v, %p %v", s1, err1, s2, err2)
+	}
+	if err := l.Validate([]byte(`<A>12</A>`)); err != nil {
+		t.Fatalf("valid: %v", err)
+	}
+	var xe *Error
+	if err := l.Validate([]byte(`<A>twelve</A>`)); !errors.As(err, &xe) {
+		t.Fatalf("invalid: %v", err)
+	}
+	broken := &Lazy{Source: []byte(`<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="A" type="Nope"/></xs:schema>`), Name: "bad.xsd"}
+	for range 2 {
+		if err := broken.Validate([]byte(`<A/>`)); err == nil || !strings.Contains(err.Error(), "Nope") {
+			t.Fatalf("broken: %v", err)
 		}
 	}
 }
