@@ -3,6 +3,7 @@ package mocks
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -82,6 +83,20 @@ func (p *Pusher) SetURL(url string) {
 	p.mu.Lock()
 	p.url = url
 	p.mu.Unlock()
+}
+
+// PutCallback serves PUT /_control/callback: {"url": "..."} is where
+// later pushes go.
+func (p *Pusher) PutCallback(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		URL string `json:"url"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil || body.URL == "" {
+		WriteJSON(w, http.StatusBadRequest, map[string]string{"error": `callback: want {"url": "..."}`})
+		return
+	}
+	p.SetURL(body.URL)
+	WriteJSON(w, http.StatusOK, body)
 }
 
 // URL is where pushes go.

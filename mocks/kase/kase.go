@@ -192,7 +192,7 @@ func New(opts Options, clock Clock) (*Mock, error) {
 	m.mux.HandleFunc("GET /_control/session", m.getSession)
 	m.mux.HandleFunc("PUT /_control/session", m.putSession)
 	m.mux.HandleFunc("GET /_control/state", m.getState)
-	m.mux.HandleFunc("PUT /_control/callback", m.putCallback)
+	m.mux.HandleFunc("PUT /_control/callback", m.push.PutCallback)
 	clock.Watch(m.tick)
 	return m, nil
 }
@@ -428,18 +428,6 @@ func (m *Mock) putSession(w http.ResponseWriter, r *http.Request) {
 	m.control = c
 	m.mu.Unlock()
 	mocks.WriteJSON(w, http.StatusOK, c)
-}
-
-func (m *Mock) putCallback(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		URL string `json:"url"`
-	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil || body.URL == "" {
-		mocks.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": `callback: want {"url": "..."}`})
-		return
-	}
-	m.push.SetURL(body.URL)
-	mocks.WriteJSON(w, http.StatusOK, body)
 }
 
 // State is what GET /_control/state shows.
