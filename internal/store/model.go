@@ -137,10 +137,14 @@ type Filter struct {
 	Route     string
 	Direction Direction
 	Caller    string
-	Since     time.Time
-	Before    time.Time
-	AfterID   string // keyset pagination: messages created after this id's row
-	Limit     int
+	// CorrelationID and ExternalID find a message by an id it carries
+	// (the caller's correlation id; an end-to-end id, a SHEP messageId).
+	CorrelationID string
+	ExternalID    string
+	Since         time.Time
+	Before        time.Time
+	AfterID       string // keyset pagination: messages created after this id's row
+	Limit         int
 }
 
 // Counts is how many messages stand in each status.

@@ -68,7 +68,7 @@ func fillMessages(tb testing.TB, raw *sqlx.DB, d dialect, n int) {
 			}
 			id := fmt.Sprintf("m%06d", i)
 			at := d.ts(planBase.Add(time.Duration(i) * time.Second))
-			msgs = append(msgs, id, fmt.Sprintf("r%d", i%8), string(dir), fmt.Sprintf("c%d", i/3%5), key, ext, string(status), at, at, subject)
+			msgs = append(msgs, id, fmt.Sprintf("r%d", i%8), string(dir), fmt.Sprintf("c%d", i/3%5), key, ext, string(status), at, at, subject, fmt.Sprintf("c%d", i))
 			atts = append(atts, id, 1, "https://agency.example/", 200, 1.5, at)
 			h := fmt.Sprintf("%064d", i)
 			auds = append(auds, 2*i+1, at, id, "bus", "RECEIVED", h, h, 2*i+2, at, id, "bus", string(status), h, h)
@@ -78,7 +78,7 @@ func fillMessages(tb testing.TB, raw *sqlx.DB, d dialect, n int) {
 			cols int
 			args []any
 		}{
-			{"INSERT INTO messages (id, route, direction, caller, idempotency_key, external_id, status, created_at, updated_at, subject) VALUES ", 10, msgs},
+			{"INSERT INTO messages (id, route, direction, caller, idempotency_key, external_id, status, created_at, updated_at, subject, correlation_id) VALUES ", 11, msgs},
 			{"INSERT INTO attempts (message_id, n, endpoint, http_status, latency_ms, started_at) VALUES ", 6, atts},
 			{"INSERT INTO audit (seq, at, message_id, actor, action, prev_hash, hash) VALUES ", 7, auds},
 		} {
@@ -153,6 +153,8 @@ func hotQueries(s *SQLStore) []planCase {
 		{"admin caller", Filter{Caller: "c2", Limit: 100}, false},
 		{"admin window", Filter{Since: since, Before: before, Limit: 100}, false},
 		{"about a subject", Filter{Subject: "KZKD00001236", Limit: 1000}, true},
+		{"by external id", Filter{ExternalID: "x125", Limit: 100}, false},
+		{"by correlation id", Filter{CorrelationID: "c125", Limit: 100}, true},
 	}
 	for _, l := range lists {
 		q, args := s.listQuery(l.f, time.Time{})

@@ -334,6 +334,12 @@ func (s *SQLStore) where(f Filter) (string, []any) {
 	if f.Caller != "" {
 		add("caller = ?", f.Caller)
 	}
+	if f.CorrelationID != "" {
+		add("correlation_id = ? AND correlation_id <> ''", f.CorrelationID)
+	}
+	if f.ExternalID != "" {
+		add("external_id = ?", f.ExternalID)
+	}
 	if !f.Since.IsZero() {
 		add("created_at >= ?", s.d.ts(f.Since))
 	}
