@@ -41,6 +41,8 @@ type BreakerState struct {
 	State    string `json:"state"`
 	Requests uint32 `json:"requests"`
 	Failures uint32 `json:"consecutiveFailures"`
+	// OpenUntil is when an open breaker lets a probe through (half-open).
+	OpenUntil *time.Time `json:"openUntil,omitempty"`
 }
 
 // Denials records the calls an admin's role does not allow (the ledger).
@@ -71,6 +73,11 @@ type Server struct {
 	// AuditVerified hears how each audit chain verification ended, so
 	// that a broken chain reaches the alerting; nil: nobody listens.
 	AuditVerified func(ok bool, err error, at time.Time)
+	// Routes lists the bus's route names, for the console's search form;
+	// nil: none are suggested.
+	Routes func() []string
+	// Console serves /console/ on this listener; nil: no console.
+	Console http.Handler
 }
 
 // handler serves one admin endpoint for the named admin.
@@ -133,6 +140,11 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, e := range s.Endpoints() {
 		mux.HandleFunc(e.Pattern, s.authorize(e.Role, e.serve))
+	}
+	if s.Console != nil {
+		// The console signs its users in with a session of its own and
+		// checks the same roles for the same actions (see its package).
+		mux.Handle("/console/", s.Console)
 	}
 	return s.Guard.Handler(mux, nil)
 }
@@ -204,15 +216,15 @@ const (
 	MaxBulkReplay = 100000
 )
 
-// FilterFromQuery reads status, route, subject, direction, caller, since,
-// before, after and limit; any other parameter, or one given twice, is
-// refused.
+// FilterFromQuery reads status, route, subject, direction, caller,
+// correlationId, externalId, since, before, after and limit; any other
+// parameter, or one given twice, is refused.
 func FilterFromQuery(q map[string][]string) (store.Filter, error) {
 	for k, v := range q {
 		switch k {
-		case "status", "route", "subject", "direction", "caller", "since", "before", "after", "limit":
+		case "status", "route", "subject", "direction", "caller", "correlationId", "externalId", "since", "before", "after", "limit":
 		default:
-			return store.Filter{}, paramErr(ledger.BoundName(k, ledger.MaxName), "is not a parameter of this listing (status, route, subject, direction, caller, since, before, after, limit)")
+			return store.Filter{}, paramErr(ledger.BoundName(k, ledger.MaxName), "is not a parameter of this listing (status, route, subject, direction, caller, correlationId, externalId, since, before, after, limit)")
 		}
 		if len(v) > 1 {
 			return store.Filter{}, paramErr(k, "is given %d times; give it once", len(v))
@@ -225,7 +237,8 @@ func FilterFromQuery(q map[string][]string) (store.Filter, error) {
 		return ""
 	}
 	f := store.Filter{Status: store.Status(get("status")), Route: get("route"), Direction: store.Direction(get("direction")),
-		Caller: get("caller"), AfterID: get("after"), Subject: get("subject")}
+		Caller: get("caller"), AfterID: get("after"), Subject: get("subject"),
+		CorrelationID: get("correlationId"), ExternalID: get("externalId")}
 	switch f.Status {
 	case "", store.Received, store.Queued, store.Delivered, store.Failed, store.Dead, store.Rejected:
 	default:
@@ -239,6 +252,11 @@ func FilterFromQuery(q map[string][]string) (store.Filter, error) {
 	for k, v := range map[string]string{"route": f.Route, "caller": f.Caller} {
 		if len(v) > ledger.MaxName {
 			return f, paramErr(k, "is %d bytes; no stored %s is longer than %d", len(v), k, ledger.MaxName)
+		}
+	}
+	for k, v := range map[string]string{"correlationId": f.CorrelationID, "externalId": f.ExternalID} {
+		if len(v) > ledger.MaxKey {
+			return f, paramErr(k, "is %d bytes; no stored %s is longer than %d", len(v), k, ledger.MaxKey)
 		}
 	}
 	if len(f.Subject) > ledger.MaxSubject {
