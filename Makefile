@@ -10,7 +10,7 @@ PKGS     := ./...
 # Each fuzz target gets a short bounded run in every `make test`.
 FUZZTIME_CI ?= 4s
 
-.PHONY: all build deps run test test-short bench fuzz generate vet fmt clean services
+.PHONY: all build deps browser run test test-short bench fuzz generate vet fmt clean services
 
 # internal/xsd validates ISO 20022 and SOAP documents with libxml2 (cgo).
 export CGO_ENABLED := 1
@@ -26,7 +26,7 @@ run: build
 
 # Tests run one package at a time: the machine has two cores and several
 # packages start servers of their own.
-test: fmt build services
+test: fmt build services browser
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -p 1 -timeout 20m $(PKGS)
 	@deploy/fuzz.sh $(FUZZTIME_CI)
@@ -46,6 +46,10 @@ services:
 
 deps:
 	@deploy/deps.sh
+
+# The console's tests drive Debian's Chromium (cmd/kopir/e2e_console_test.go).
+browser:
+	@deploy/browser-deps.sh
 
 bench: build services
 	@deploy/bench.sh

@@ -53,6 +53,7 @@ func freePort(t *testing.T) string {
 type harness struct {
 	t                              *testing.T
 	dir, config                    string
+	workDir                        string // the bus's working directory; "": the test's
 	internal, admin, agency, mocks string
 	bus, mockProc                  *exec.Cmd
 	logs                           *os.File
@@ -69,7 +70,13 @@ func newHarness(t *testing.T, retry string) *harness {
 // it (by another process's listener, or as the ephemeral port of an
 // outgoing connection); the harness then starts again on other ports.
 func newHarnessWith(t *testing.T, config func(h *harness) string) *harness {
-	h := &harness{t: t, dir: t.TempDir()}
+	return newHarnessIn(t, "", config)
+}
+
+// newHarnessIn is newHarnessWith with the bus started in workDir, where a
+// config's relative paths (schemas, keys) are read from.
+func newHarnessIn(t *testing.T, workDir string, config func(h *harness) string) *harness {
+	h := &harness{t: t, dir: t.TempDir(), workDir: workDir}
 	h.config = filepath.Join(h.dir, "kopir.yaml")
 	var err error
 	if h.logs, err = os.Create(filepath.Join(h.dir, "kopir.log")); err != nil {
@@ -90,7 +97,7 @@ func newHarnessWith(t *testing.T, config func(h *harness) string) *harness {
 			t.Fatal("the mocks could not bind their port three times")
 		}
 		h.bus = exec.Command(kopirBin, "serve", "-config", h.config, "-log-level", "warn")
-		h.bus.Stderr = h.logs
+		h.bus.Stderr, h.bus.Dir = h.logs, h.workDir
 		if err := h.bus.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +261,7 @@ func tail(s string, n int) string {
 
 func (h *harness) start() {
 	h.bus = exec.Command(kopirBin, "serve", "-config", h.config, "-log-level", "warn")
-	h.bus.Stderr = h.logs
+	h.bus.Stderr, h.bus.Dir = h.logs, h.workDir
 	if err := h.bus.Start(); err != nil {
 		h.t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/cache"
 	"github.com/minfin-kz/kopir/internal/clock"
 	"github.com/minfin-kz/kopir/internal/config"
+	"github.com/minfin-kz/kopir/internal/console"
 	"github.com/minfin-kz/kopir/internal/delivery"
 	"github.com/minfin-kz/kopir/internal/evidence"
 	"github.com/minfin-kz/kopir/internal/httpapi"
@@ -270,7 +271,17 @@ func (a *App) Run(ctx context.Context) error {
 	internal := a.internalAPI(internalGuard)
 	adm := &admin.Server{Admins: cfg.Admins, Store: a.Store, Replayer: a.Replayer, Metrics: a.Metrics.Handler(), Log: a.Log,
 		Clock: a.sim, Breakers: a.breakerStates, Ready: a.readiness, Denials: a.Ledger, Evidence: a.Evidence, EvidenceAccessed: a.Ledger.EvidenceAccessed,
-		Guard: adminGuard, AuditVerified: a.Metrics.AuditVerified}
+		Guard: adminGuard, AuditVerified: a.Metrics.AuditVerified, Routes: a.routeNames}
+	var cons *console.Console
+	if !cfg.Console.Disabled {
+		var err error
+		cons, err = console.New(adm, a.Metrics.Registry, a.Log.With("component", "console"),
+			console.Options{SessionIdle: cfg.Console.SessionIdle.D(), SessionMax: cfg.Console.SessionMax.D()})
+		if err != nil {
+			return err
+		}
+		adm.Console = cons.Handler()
+	}
 	servers := []*http.Server{
 		internalGuard.Server(cfg.Listen.Internal, internal.Handler()),
 		adminGuard.Server(cfg.Listen.Admin, adm.Handler()),
@@ -309,6 +320,9 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	work.Go(func() { a.Worker.Sweep(wctx) })
 	work.Go(func() { a.Replayer.Run(wctx) })
+	if cons != nil {
+		work.Go(func() { cons.Run(wctx) })
+	}
 	if a.Ledger.KeepsEvidence() {
 		work.Go(func() { a.purgeEvidence(wctx, cfg.Evidence.PurgeEvery.D()) })
 	}
@@ -419,10 +433,19 @@ func (a *App) readiness() error {
 	return nil
 }
 
+// routeNames lists every route's name in the order of the config.
+func (a *App) routeNames() []string {
+	names := make([]string, 0, len(a.Config.Routes))
+	for _, r := range a.Config.Routes {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
 func (a *App) breakerStates() []admin.BreakerState {
 	var out []admin.BreakerState
 	for _, b := range a.Breakers.Snapshot() {
-		out = append(out, admin.BreakerState{Endpoint: b.Name(), State: b.State, Requests: b.Requests, Failures: b.ConsecutiveFailures})
+		out = append(out, admin.BreakerState{Endpoint: b.Name(), State: b.State, Requests: b.Requests, Failures: b.ConsecutiveFailures, OpenUntil: b.OpenUntil})
 	}
 	return out
 }

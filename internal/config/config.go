@@ -48,8 +48,21 @@ type Config struct {
 	Evidence Evidence `yaml:"evidence"`
 	// Clock makes the bus's business clock a simulated one (demo only).
 	Clock Clock `yaml:"clock"`
+	// Console is the operators' console on the admin listener.
+	Console Console `yaml:"console"`
 
 	file string
+}
+
+// Console configures the operators' console at /console/ on the admin
+// listener. Its users sign in with the admins' tokens.
+type Console struct {
+	// Disabled leaves the console out; the admin API stays.
+	Disabled bool `yaml:"disabled"`
+	// SessionIdle signs an operator out after this long without a request
+	// (default 30m); SessionMax after this long in all (default 8h).
+	SessionIdle units.Duration `yaml:"sessionIdle"`
+	SessionMax  units.Duration `yaml:"sessionMax"`
 }
 
 // Evidence configures the keeping of signed documents as received or sent.
