@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"gopkg.in/yaml.v3"
 )
 
@@ -22,6 +24,10 @@ type Resources struct {
 	Metrics prometheus.Registerer
 	// Clock is the time source; tests inject a fixed or fast one.
 	Clock func() time.Time
+	// Tracer starts the component's spans (signing, a poller's calls) as
+	// children of the exchange in the context; a no-op one when the bus
+	// exports no traces.
+	Tracer trace.Tracer
 	// Transport reaches the route's endpoints through the core's layers.
 	// Adapters get one; channels get nil.
 	Transport Transport
@@ -45,6 +51,14 @@ func (r Resources) Log() *slog.Logger {
 		return r.Logger
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// Trace is the Tracer, or a no-op one when none is set.
+func (r Resources) Trace() trace.Tracer {
+	if r.Tracer != nil {
+		return r.Tracer
+	}
+	return noop.NewTracerProvider().Tracer("")
 }
 
 // Options is a component's own block of the config. Decode fills a struct

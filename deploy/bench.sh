@@ -47,7 +47,39 @@ ms() { # wrk latency (e.g. 1.23ms, 850.00us, 1.02s) → milliseconds
   awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.2f", n }'
 }
 
+# Tracing overhead: the sync route on fresh buses, traces off, then on with
+# 10% sampling (parentbased_traceidratio) exported over OTLP/HTTP to a
+# local sink that decodes every export, alternated twice so drift in the
+# machine's load falls on both. BENCH_ONLY=tracing runs just this step and
+# prints its figures (docs/performance.md is left as it is).
+warm() { BODY=deploy/bench/gbdfl.json CTYPE=application/json AUTH="Bearer demo-token" wrk -t1 -c4 -d2s -s deploy/bench/post.lua http://127.0.0.1:18080/v1/routes/gbdfl.person >/dev/null; }
+tracing_step() {
+  echo "tracing overhead…" >&2
+  go build -o "$work/otlpsink" ./deploy/bench/otlpsink
+  "$work/otlpsink" -listen 127.0.0.1:18318 2>>"$work/otlpsink.log" &
+  local sink=$! off=() on=() i
+  wait_ready http://127.0.0.1:18318/count
+  for i in 1 2; do
+    start_bus "$work/data-trace-off-$i"
+    warm
+    run_wrk "trace-off-$i" http://127.0.0.1:18080/v1/routes/gbdfl.person deploy/bench/gbdfl.json application/json "Bearer demo-token" "$DUR"
+    off+=("$R_RPS"); stop_bus
+    start_bus "$work/data-trace-on-$i" OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:18318 \
+      OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1
+    warm
+    run_wrk "trace-on-$i" http://127.0.0.1:18080/v1/routes/gbdfl.person deploy/bench/gbdfl.json application/json "Bearer demo-token" "$DUR"
+    on+=("$R_RPS"); T_P99=$R_P99; stop_bus # stopping flushes the spans still batched
+  done
+  T_OFF=$(awk -v a="${off[0]}" -v b="${off[1]}" 'BEGIN {printf "%.0f", (a+b)/2}')
+  T_ON=$(awk -v a="${on[0]}" -v b="${on[1]}" 'BEGIN {printf "%.0f", (a+b)/2}')
+  T_RATIO=$(awk -v n="$T_ON" -v f="$T_OFF" 'BEGIN {printf "%.2f", n/f}')
+  T_SPANS=$(curl -fsS http://127.0.0.1:18318/count | python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["spans"], "spans in", c["requests"], "exports")')
+  kill "$sink"; wait "$sink" 2>/dev/null || true
+  echo "tracing: off ${T_OFF} req/s (${off[*]}), on at 10% ${T_ON} req/s (${on[*]}), ratio ${T_RATIO}; sink received ${T_SPANS}" >&2
+}
+
 wait_ready http://127.0.0.1:18090/_control/faults
+if [ "${BENCH_ONLY:-}" = tracing ]; then tracing_step; exit 0; fi
 start_bus "$work/data-sqlite"
 IDLE_RSS=$(rss_mb "$BUS")
 
@@ -135,6 +167,8 @@ BIG_AFTER=$(rss_mb "$BUS")
 echo "large statements: ${BIG_OK}/8 accepted, RSS idle ${BIG_IDLE} → peak ${BIG_PEAK} → ${BIG_AFTER} MB after 10 s" >&2
 stop_bus
 
+tracing_step
+
 PG_NOTE=""
 if psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS kopir_bench" -c "CREATE DATABASE kopir_bench" >/dev/null 2>&1; then
   start_bus "$work/data-pg" KOPIR_DATABASE_URL="$PG/kopir_bench?sslmode=disable"
@@ -171,6 +205,16 @@ and the mock gateway's verification runs on the same cores.
 Added latency, read at 1 connection where nothing queues: direct p50 ${L_D50} / p99 ${L_D99}; via Köpir p50 ${L_V50} / p99 ${L_V99} (${L_VRPS} req/s);
 **added p50 ${added50} ms, p99 ${added99} ms**.
 Via Köpir every call is also validated, translated both ways, masked and written to the audited store (group commit) before it is answered.
+
+## Tracing overhead: \`gbdfl.person\` with OpenTelemetry traces, ${DUR} × 2 each
+
+| traces | requests/s |
+|---|---|
+| off (no \`OTEL_EXPORTER_OTLP_ENDPOINT\`: the no-op provider) | ${T_OFF} |
+| on, \`parentbased_traceidratio\` at 0.1, exported over OTLP/HTTP to a local sink (deploy/bench/otlpsink) | ${T_ON} (p99 ${T_P99}) |
+
+**Traced / untraced: ${T_RATIO}** (the mean of two alternated runs of each, on fresh buses); the sink decoded ${T_SPANS}.
+Every call still gets its spans' ids and its trace id stored; only the sampled tenth is recorded and exported.
 
 ## Async acceptance (durable 202s: stored, then held by JetStream), ${ASYNC_DUR}
 
@@ -237,6 +281,7 @@ libxml2's memory comes from one glibc arena (capped when the program loads) and 
 | async acceptance ≥ 10,000/s on PostgreSQL | ${AP_RPS} |
 | idle memory < 64 MB | ${IDLE_RSS} MB |
 | 8 concurrent 8 MiB statements: peak RSS < 300 MB (issue 9) | ${BIG_PEAK} MB, ${BIG_AFTER} MB 10 s after |
+| traced (10% sampled, exported) / untraced throughput ≥ 0.95 (issue 12) | ${T_RATIO} |
 
 ## Reading the figures
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/minfin-kz/kopir/adapters"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Ledger is the record of every exchange. internal/ledger implements it;
@@ -74,6 +75,35 @@ const PublishTimeout = 10 * time.Second
 // IdempotencyWindow is how long an Idempotency-Key's answer is kept.
 const IdempotencyWindow = 24 * time.Hour
 
+// Traced makes the call one span, the exchange's, with the route, the
+// caller and the message id, ended with the outcome; every layer inside
+// starts its own spans as its children. The span continues the caller's
+// trace when ctx carries one (a traceparent the API or the agency
+// listener extracted). An internal caller's call is the server side of its
+// request; a call an agency's message made is a step inside the agency
+// listener's span.
+func Traced(t trace.Tracer) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, x *Exchange) error {
+			kind := trace.SpanKindServer
+			if x.Inbound {
+				kind = trace.SpanKindInternal
+			}
+			ctx, span := t.Start(ctx, "call "+x.Route.Name, trace.WithSpanKind(kind), trace.WithAttributes(
+				adapters.AttrRoute.String(x.Route.Name), adapters.AttrCaller.String(x.Caller),
+				adapters.AttrMessageID.String(x.Request.MessageID), adapters.AttrCorrelationID.String(x.Request.CorrelationID)))
+			defer span.End()
+			if sc := span.SpanContext(); sc.HasTraceID() {
+				x.TraceID = sc.TraceID().String()
+			}
+			err := next(ctx, x)
+			span.SetAttributes(adapters.AttrOutcome.String(string(x.Outcome)))
+			adapters.SpanFailed(span, err)
+			return err
+		}
+	}
+}
+
 // Measure counts calls and times them.
 func Measure(m Meter) Middleware {
 	return func(next Handler) Handler {
@@ -120,7 +150,11 @@ func storeUnavailable(x *Exchange, cause error) *Error {
 func Validate(next Handler) Handler {
 	return func(ctx context.Context, x *Exchange) error {
 		if v, ok := x.Route.Adapter.(adapters.Validator); ok {
-			if err := v.Validate(ctx, &x.Request); err != nil {
+			vctx, span := adapters.ChildSpan(ctx, "validate")
+			err := v.Validate(vctx, &x.Request)
+			adapters.SpanFailed(span, err)
+			span.End()
+			if err != nil {
 				x.Outcome = OutcomeRejected
 				return err
 			}
@@ -464,7 +498,11 @@ func Enqueue(l Ledger, q Queue) Handler {
 			return storeUnavailable(x, err)
 		}
 		x.Message = m
-		if err := q.Enqueue(ctx, m); err != nil {
+		qctx, span := adapters.ChildSpan(ctx, "enqueue", adapters.AttrMessageID.String(m.ID))
+		err = q.Enqueue(qctx, m)
+		adapters.SpanFailed(span, err)
+		span.End()
+		if err != nil {
 			// Recorded as QUEUED: the recovery sweep queues it within
 			// seconds, so the caller is told to check, not to resend.
 			x.Outcome = OutcomeUnavailable

@@ -56,6 +56,9 @@ type Exchange struct {
 	Message *Message
 	Outcome Outcome
 	Started time.Time
+	// TraceID is the W3C trace the exchange's span belongs to ("" when
+	// none), set by Traced for the log lines written after the call.
+	TraceID string
 	// Fingerprint identifies the request body for its Idempotency-Key
 	// (see Fingerprint); set by the Idempotent layer.
 	Fingerprint string

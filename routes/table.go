@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Deps is what the route table needs from the rest of the bus.
@@ -20,6 +22,8 @@ type Deps struct {
 	Claims  Claims  // optional: cross-process Idempotency-Key reservation
 	Meter   Meter
 	Log     *slog.Logger
+	// Tracer starts each call's exchange span; nil: no spans.
+	Tracer trace.Tracer
 	// Transport builds the outbound transport (retries, breaker, attempt
 	// recording) for a route; attempts says how many tries one call makes.
 	Transport func(spec Spec, attempts int) (adapters.Transport, error)
@@ -75,6 +79,9 @@ func (r *Route) Allows(caller string) bool { return slices.Contains(r.Callers, c
 
 // Build compiles specs (already validated by config) into runnable routes.
 func Build(specs []Spec, d Deps) (*Table, error) {
+	if d.Tracer == nil {
+		d.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	t := &Table{byName: make(map[string]*Route, len(specs))}
 	for _, spec := range specs {
 		r, err := build(spec, d)
@@ -115,14 +122,14 @@ func build(spec Spec, d Deps) (*Route, error) {
 	switch spec.Mode {
 	case Sync:
 		// Deadline wraps the limits so time spent waiting for a slot counts.
-		r.Call = Chain(Invoke, append([]Middleware{Measure(d.Meter), Record(d.Ledger), Classify,
+		r.Call = Chain(Invoke, append([]Middleware{Traced(d.Tracer), Measure(d.Meter), Record(d.Ledger), Classify,
 			Idempotent(d.Ledger, d.Cache, d.Claims), Validate, Cached(d.Cache), Deadline(spec.Deadline.D())},
 			append(outbound, ObserveAttempts)...)...)
 	case Async:
 		if d.Queue == nil {
 			return nil, &BuildError{Route: spec.Name, Field: "mode", Err: fmt.Errorf("async route needs a queue")}
 		}
-		r.Call = Chain(Enqueue(d.Ledger, d.Queue), Measure(d.Meter), Record(d.Ledger), Classify, Idempotent(d.Ledger, d.Cache, d.Claims), Validate)
+		r.Call = Chain(Enqueue(d.Ledger, d.Queue), Traced(d.Tracer), Measure(d.Meter), Record(d.Ledger), Classify, Idempotent(d.Ledger, d.Cache, d.Claims), Validate)
 		r.Deliver = Chain(Invoke, append([]Middleware{Classify, Deadline(spec.Timeout.D())}, append(outbound, ObserveAttempts)...)...)
 	}
 	return r, nil

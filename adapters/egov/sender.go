@@ -107,6 +107,7 @@ func (s *Sender) Provision(res adapters.Resources) error {
 	if err := signing.Provision(s.Signer, res); err != nil {
 		return fmt.Errorf("options.signing: %w", err)
 	}
+	s.Signer = signing.Traced(s.Signer, res.Trace())
 	return nil
 }
 

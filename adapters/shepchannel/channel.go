@@ -36,6 +36,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/safexml"
 	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ChannelName is the inbound channel's registered name.
@@ -108,6 +109,7 @@ type Channel struct {
 	senders      map[string]sender
 	requireSig   bool
 	verifier     xmlsig.EnvelopeVerifier
+	tracer       trace.Tracer // from Provision: verifying is a span of the exchange
 	lim          safexml.Limits
 	statusRoutes []string
 	poll         *Poller
@@ -175,7 +177,7 @@ func newChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Ch
 // Provision gives the channel the core's logger and clock, and its poller
 // the core's layered transport to the gateway.
 func (c *Channel) Provision(res adapters.Resources) error {
-	c.Log, c.Now = res.Log(), res.Clock
+	c.Log, c.Now, c.tracer = res.Log(), res.Clock, res.Trace()
 	for _, id := range c.unbound {
 		// Any trusted organisation's signature then passes for this
 		// sender: it is allowed, for a migration, but said at start-up.
@@ -512,7 +514,7 @@ func (c *Channel) verify(ctx context.Context, f *shep.Frame, body []byte, bound 
 		// Nothing to check a signature against; unsigned is allowed.
 		return signed{}, nil
 	}
-	v, err := c.verifier.VerifyEnvelope(ctx, body)
+	v, err := signing.Verify(ctx, c.tracer, c.verifier, body)
 	c.countRevocation(v, err)
 	if err == nil && v.BodyID != f.BodyID {
 		err = &xmlsig.Error{Reason: xmlsig.ReasonWrapping, Detail: fmt.Sprintf("the signature covers the element with Id %q, the processed soap:Body has Id %q", v.BodyID, f.BodyID)}

@@ -214,6 +214,9 @@ func printDetail(out io.Writer, d admin.Detail) {
 	if m.Subject != "" {
 		fmt.Fprintf(out, "subject   %s\n", m.Subject)
 	}
+	if m.TraceID != "" {
+		fmt.Fprintf(out, "trace     %s\n", m.TraceID)
+	}
 	fmt.Fprintf(out, "created   %s\nupdated   %s\n", m.CreatedAt.Format(time.RFC3339Nano), m.UpdatedAt.Format(time.RFC3339Nano))
 	if m.Error != "" {
 		fmt.Fprintf(out, "error     %s\n", m.Error)

@@ -39,6 +39,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/redisconn"
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/internal/tracing"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/internal/xsd"
 	"github.com/minfin-kz/kopir/routes"
@@ -59,6 +60,9 @@ type App struct {
 	Replayer *delivery.Replayer
 	Intake   *intake.Intake
 	Evidence *evidence.Vault
+	// Tracing is the tracer provider, from the OTEL_* environment; it is
+	// flushed by Close.
+	Tracing  *tracing.Tracing
 	channels []mountedChannel
 	// clock is what components read the time of day from; sim is set
 	// when it is simulated (clock.simulated).
@@ -81,6 +85,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if a.Tracing, err = tracing.FromEnv(ctx, log.With("component", "tracing")); err != nil {
+		return nil, fmt.Errorf("traces: %w", err)
+	}
+	if a.Tracing.Exporting() {
+		log.Info("exporting traces over OTLP/HTTP", "endpoint", tracingEndpoint())
 	}
 	dsn := cfg.Database
 	if dsn == "" {
@@ -112,7 +122,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		log.Warn("evidence is sealed with the built-in demo key (demo: true): not for production")
 	}
 	a.Evidence = &evidence.Vault{Store: a.Store, Keys: keys, Trust: trust}
-	a.Worker = &delivery.Worker{Store: a.Store, Ledger: a.Ledger, Broker: brokerAdapter{a.Broker}, Metrics: a.Metrics, Log: log, Backoff: resilience.Backoff}
+	a.Worker = &delivery.Worker{Store: a.Store, Ledger: a.Ledger, Broker: brokerAdapter{a.Broker}, Metrics: a.Metrics, Log: log, Backoff: resilience.Backoff,
+		Tracer: a.Tracing.Tracer()}
 	a.Replayer = &delivery.Replayer{Worker: a.Worker}
 	if err := a.build(routes.Deps{Ledger: a.Ledger, Queue: a.Worker, Cache: cache.New(a.Redis), Limiter: ratelimit.New(a.Redis),
 		Claims: idem.New(a.Redis), Meter: a.Metrics, Log: log}); err != nil {
@@ -129,6 +140,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 func (a *App) build(d routes.Deps) (err error) {
 	cfg := a.Config
 	d.Resources = a.resources
+	d.Tracer = a.tracing().Tracer()
 	d.Transport = func(spec routes.Spec, attempts int) (adapters.Transport, error) {
 		return resilience.NewClient(resilience.Options{
 			Endpoints: spec.Endpoints, Retry: withAttempts(spec.Retry, attempts), Breaker: spec.Breaker,
@@ -227,7 +239,7 @@ func (a *App) resources(kind, name, route string) adapters.Resources {
 		log = log.With("route", route)
 	}
 	return adapters.Resources{
-		Logger: log, Metrics: a.Metrics.Registry, Clock: a.now,
+		Logger: log, Metrics: a.Metrics.Registry, Clock: a.now, Tracer: a.tracing().Tracer(),
 		NewTransport: func(spec adapters.TransportSpec) (adapters.Transport, error) {
 			return resilience.NewClient(resilience.Options{
 				Endpoints: spec.Endpoints, Retry: spec.Retry, Breaker: spec.Breaker,
@@ -385,7 +397,7 @@ func (a *App) agencyHandler(guard *httpguard.Listener) http.Handler {
 				method, path = "", pattern
 			}
 			full := strings.TrimSpace(method + " " + spec.Mount + path)
-			mux.Handle(full, a.countInbound(spec.Name, peerGate(spec, mc.peers, guard, a.now, large.Wrap(limitBody(int64(spec.MaxBody), h)))))
+			mux.Handle(full, a.tracing().Inbound(spec.Name, a.countInbound(spec.Name, peerGate(spec, mc.peers, guard, a.now, large.Wrap(limitBody(int64(spec.MaxBody), h))))))
 		}
 	}
 	return guard.Handler(mux, nil)
@@ -467,6 +479,31 @@ func (a *App) Close() {
 	if a.Store != nil {
 		a.Store.Close()
 	}
+	// Last, so that the spans of everything closed above are sent too.
+	if a.Tracing.Exporting() {
+		ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
+		defer cancel()
+		if err := a.Tracing.Shutdown(ctx); err != nil {
+			a.Log.Warn("flushing traces on shutdown", "err", err)
+		}
+	}
+}
+
+// tracing is the app's tracer provider; the no-op one for an app that only
+// checks a config.
+func (a *App) tracing() *tracing.Tracing {
+	if a.Tracing == nil {
+		return tracing.Noop()
+	}
+	return a.Tracing
+}
+
+// tracingEndpoint is where traces go, for the start-up line.
+func tracingEndpoint() string {
+	if e := os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); e != "" {
+		return e
+	}
+	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
 }
 
 // closers are the adapters and channels that hold something open.

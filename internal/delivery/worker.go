@@ -21,7 +21,10 @@ import (
 	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/metrics"
 	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/internal/tracing"
 	"github.com/minfin-kz/kopir/routes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Broker is the durable transport messages wait in.
@@ -44,6 +47,8 @@ type Worker struct {
 	Broker  Broker
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
+	// Tracer starts each delivery's span; nil: none.
+	Tracer trace.Tracer
 	// Backoff is the wait before redelivery number n of a route.
 	Backoff func(spec adapters.RetrySpec, n int) time.Duration
 	// SweepEvery is how often messages recorded but not yet accepted by
@@ -51,6 +56,13 @@ type Worker struct {
 	SweepEvery time.Duration
 
 	unqueued sync.Map // message id → *routes.Message whose publish failed
+}
+
+func (w *Worker) tracer() trace.Tracer {
+	if w.Tracer == nil {
+		return noop.NewTracerProvider().Tracer("")
+	}
+	return w.Tracer
 }
 
 // DefaultSweepEvery is how soon a message whose publish failed is tried
@@ -186,6 +198,21 @@ func (w *Worker) handle(msg *message.Message) error {
 		w.Metrics.Deliveries.WithLabelValues(m.Route, "skipped").Inc()
 		return nil // delivered or dead already: a duplicate broker copy
 	}
+	return w.deliver(ctx, msg, m)
+}
+
+// deliver makes one delivery of m as a span of the trace the message was
+// stored in, so the subscriber's side joins the caller's (or agency's)
+// trace even when the delivery runs after a restart.
+func (w *Worker) deliver(ctx context.Context, msg *message.Message, m *store.Message) (err error) {
+	ctx = tracing.Resume(ctx, m.TraceParent, m.TraceState)
+	ctx, span := w.tracer().Start(ctx, "deliver "+m.Route, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+		adapters.AttrRoute.String(m.Route), adapters.AttrCaller.String(m.Caller), adapters.AttrMessageID.String(m.ID),
+		adapters.AttrCorrelationID.String(m.CorrelationID)))
+	defer func() {
+		adapters.SpanFailed(span, err)
+		span.End()
+	}()
 	r, ok := w.Routes.Get(m.Route)
 	if !ok || r.Mode != routes.Async {
 		return w.finish(ctx, m, nil, store.Dead, fmt.Sprintf("route %s is no longer an async route of this bus", m.Route), nil)
@@ -198,6 +225,7 @@ func (w *Worker) handle(msg *message.Message) error {
 		Route: m.Route, Operation: r.Operation, MessageID: m.ID, CorrelationID: m.CorrelationID, IdempotencyKey: key, Body: m.Payload,
 	}}
 	derr := r.Deliver(ctx, x)
+	span.SetAttributes(adapters.AttrOutcome.String(string(x.Outcome)))
 	attempts := x.Attempts()
 	if derr == nil {
 		w.Metrics.Deliveries.WithLabelValues(m.Route, "delivered").Inc()
@@ -212,7 +240,7 @@ func (w *Worker) handle(msg *message.Message) error {
 		// as the deployment's error it is, not as this message's.
 		w.Metrics.Deliveries.WithLabelValues(m.Route, "misconfigured").Inc()
 		w.Log.Error("configuration error: the route's receiver refuses its messages; they go DEAD until the configuration is fixed",
-			"route", m.Route, "messageId", m.ID, "err", derr)
+			"route", m.Route, "messageId", m.ID, "err", derr, tracing.LogAttr(ctx))
 		return w.finish(ctx, m, attempts, store.Dead, fmt.Sprintf("configuration error: %v", derr), nil)
 	}
 	if permanent || used >= r.Retry.Attempts {

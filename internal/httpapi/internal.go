@@ -22,6 +22,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/internal/tracing"
 	"github.com/minfin-kz/kopir/routes"
 )
 
@@ -164,8 +165,9 @@ func (s *Server) callRoute(w http.ResponseWriter, r *http.Request) {
 		Route: name, Operation: route.Operation, MessageID: id, CorrelationID: corr,
 		IdempotencyKey: key, Body: body,
 	}}
-	err = route.Call(r.Context(), x)
-	log := s.Log.With("route", name, "caller", caller, "correlationId", corr, "messageId", id, "outcome", x.Outcome)
+	// A caller's traceparent makes the call a span of the caller's trace.
+	err = route.Call(tracing.Extract(r.Context(), r.Header), x)
+	log := s.Log.With("route", name, "caller", caller, "correlationId", corr, "messageId", id, "outcome", x.Outcome, "trace_id", x.TraceID)
 	if err != nil {
 		p := problem.From(name, err)
 		if p.MessageID == "" && x.Outcome != routes.OutcomeDuplicate {

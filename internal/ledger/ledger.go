@@ -15,9 +15,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/minfin-kz/kopir/adapters"
 	"github.com/minfin-kz/kopir/internal/pii"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/internal/tracing"
 	"github.com/minfin-kz/kopir/routes"
 )
 
@@ -78,7 +82,21 @@ func New(st store.Store, specs []routes.Spec, key string, log *slog.Logger) *Led
 // route this bus does not have.
 func (l *Ledger) policy(route string) *pii.Policy { return l.policies[route] }
 
-func (l *Ledger) record(ctx context.Context, ev store.Event) error {
+func (l *Ledger) record(ctx context.Context, ev store.Event) (err error) {
+	if m := ev.Message; m != nil && m.TraceID == "" {
+		// A message keeps the trace it was first stored in: a delivery or
+		// replay of it continues that trace, and does not move it.
+		t := tracing.Store(ctx)
+		m.TraceID, m.TraceParent, m.TraceState = t.TraceID, t.TraceParent, Bound(t.TraceState, MaxKey)
+	}
+	ctx, span := adapters.ChildSpan(ctx, "store")
+	if span.IsRecording() {
+		span.SetAttributes(storeAttrs(ev)...)
+	}
+	defer func() {
+		adapters.SpanFailed(span, err)
+		span.End()
+	}()
 	for i := range ev.Audit {
 		a := &ev.Audit[i]
 		a.Actor = BoundName(a.Actor, MaxName)
@@ -90,6 +108,20 @@ func (l *Ledger) record(ctx context.Context, ev store.Event) error {
 		}
 	}
 	return l.st.Record(ctx, ev)
+}
+
+// storeAttrs describe a store write on its span: the message and the
+// audit actions it records.
+func storeAttrs(ev store.Event) []attribute.KeyValue {
+	actions := make([]string, len(ev.Audit))
+	id := ""
+	for i, a := range ev.Audit {
+		actions[i], id = a.Action, a.MessageID
+	}
+	if ev.Message != nil {
+		id = ev.Message.ID
+	}
+	return []attribute.KeyValue{adapters.AttrMessageID.String(id), attribute.StringSlice("kopir.audit.actions", actions)}
 }
 
 func entry(id, actor string, a Action, detail string) store.AuditEntry {

@@ -111,7 +111,7 @@ func NewClient(cfg Options) (*Client, error) {
 	rt := &BreakerTransport{
 		Breakers: bs,
 		Spec:     cfg.Breaker,
-		Next:     &AttemptTransport{Next: base, Timeout: cfg.AttemptTimeout, MaxBody: cfg.MaxResponseBytes},
+		Next:     &TraceTransport{Next: &AttemptTransport{Next: base, Timeout: cfg.AttemptTimeout, MaxBody: cfg.MaxResponseBytes}},
 	}
 	retries := cfg.Retry.Attempts - 1
 	if retries < 0 {

@@ -47,7 +47,13 @@ type Message struct {
 	ExternalID         string `db:"external_id" json:"externalId,omitempty"` // e.g. SHEP messageId of an inbound message
 	// Subject is the business object the message is about (an ISIN), ""
 	// for most; once set it stays.
-	Subject      string          `db:"subject" json:"subject,omitempty"`
+	Subject string `db:"subject" json:"subject,omitempty"`
+	// TraceID is the W3C trace the message belongs to ("" outside any
+	// trace); TraceParent and TraceState are the context of the span that
+	// stored it, which an async delivery continues.
+	TraceID      string          `db:"trace_id" json:"traceId,omitempty"`
+	TraceParent  string          `db:"trace_parent" json:"-"`
+	TraceState   string          `db:"trace_state" json:"-"`
 	Status       Status          `db:"status" json:"status"`
 	HTTPStatus   int             `db:"http_status" json:"httpStatus,omitempty"` // what the caller was answered
 	Error        string          `db:"error" json:"error,omitempty"`

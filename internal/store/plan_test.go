@@ -185,7 +185,7 @@ func hotQueries(s *SQLStore) []planCase {
 	now := d.ts(time.Now())
 	seq := planRows*2 + 1
 	writer := map[stmtKey][]any{
-		{kindMessages, 1}:   {"m000123", "r3", "OUT", "c1", "", "k-new", "", "QUEUED", 0, "", nil, nil, nil, 0, now, now, "", ""},
+		{kindMessages, 1}:   {"m000123", "r3", "OUT", "c1", "", "k-new", "", "QUEUED", 0, "", nil, nil, nil, 0, now, now, "", "", "", "", ""},
 		{kindAttempts, 1}:   {"m000123", 9, "https://agency.example/", 200, 1.5, "", nil, nil, now},
 		{kindAudit, 1}:      {seq, now, "m000123", "bus", "DELIVERED", "", "h", "h"},
 		{kind: kindHeadSet}: {seq, "h"},

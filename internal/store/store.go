@@ -176,10 +176,10 @@ func (s *SQLStore) closeDBs() error {
 }
 
 const messageCols = "id, route, direction, caller, correlation_id, idempotency_key, external_id, status, " +
-	"http_status, error, request_body, response_body, payload, attempts, created_at, updated_at, request_fingerprint, subject"
+	"http_status, error, request_body, response_body, payload, attempts, created_at, updated_at, request_fingerprint, subject, trace_id, trace_parent, trace_state"
 
 // messageColCount is how many columns messageCols names.
-const messageColCount = 18
+const messageColCount = 21
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -189,7 +189,7 @@ func scanMessage(sc scanner) (*Message, error) {
 	var reqBody, respBody []byte
 	if err := sc.Scan(&m.ID, &m.Route, &m.Direction, &m.Caller, &m.CorrelationID, &m.IdempotencyKey,
 		&m.ExternalID, &m.Status, &m.HTTPStatus, &m.Error, &reqBody, &respBody, &m.Payload,
-		&m.Attempts, &created, &updated, &m.RequestFingerprint, &m.Subject); err != nil {
+		&m.Attempts, &created, &updated, &m.RequestFingerprint, &m.Subject, &m.TraceID, &m.TraceParent, &m.TraceState); err != nil {
 		return nil, err
 	}
 	if len(reqBody) > 0 {

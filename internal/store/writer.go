@@ -222,7 +222,10 @@ ON CONFLICT (id) DO UPDATE SET
   error = excluded.error, request_body = excluded.request_body, response_body = excluded.response_body,
   payload = CASE WHEN excluded.status = 'DELIVERED' THEN NULL ELSE excluded.payload END,
   attempts = messages.attempts + excluded.attempts, updated_at = excluded.updated_at,
-  subject = CASE WHEN excluded.subject <> '' THEN excluded.subject ELSE messages.subject END
+  subject = CASE WHEN excluded.subject <> '' THEN excluded.subject ELSE messages.subject END,
+  trace_id = CASE WHEN excluded.trace_id <> '' THEN excluded.trace_id ELSE messages.trace_id END,
+  trace_parent = CASE WHEN excluded.trace_id <> '' THEN excluded.trace_parent ELSE messages.trace_parent END,
+  trace_state = CASE WHEN excluded.trace_id <> '' THEN excluded.trace_state ELSE messages.trace_state END
 RETURNING id, attempts`
 	case kindAttempts:
 		return "INSERT INTO attempts (message_id, n, endpoint, http_status, latency_ms, error, request_body, response_body, started_at) VALUES " +
@@ -380,7 +383,7 @@ func (s *SQLStore) writeBatch(reqs []*request) error {
 				args = append(args, m.ID, m.Route, string(m.Direction), m.Caller, m.CorrelationID,
 					m.IdempotencyKey, m.ExternalID, string(m.Status), m.HTTPStatus, m.Error,
 					s.d.body(m.RequestBody), s.d.body(m.ResponseBody), s.d.blob(payload),
-					len(r.ev.Attempts), s.d.ts(created), s.d.ts(r.now), m.RequestFingerprint, m.Subject)
+					len(r.ev.Attempts), s.d.ts(created), s.d.ts(r.now), m.RequestFingerprint, m.Subject, m.TraceID, m.TraceParent, m.TraceState)
 			}
 			rows, err := st(kindMessages, c).QueryxContext(ctx, args...)
 			if err != nil {
