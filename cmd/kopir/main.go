@@ -96,8 +96,8 @@ func run(args []string, out io.Writer) error {
 
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	path := fs.String("config", envOr("KOPIR_CONFIG", "deploy/local.yaml"), "config file")
-	level := fs.String("log-level", envOr("KOPIR_LOG_LEVEL", "info"), "debug, info, warn or error")
+	path := fs.String("config", envOr(config.EnvConfig, "deploy/local.yaml"), "config file")
+	level := fs.String("log-level", envOr(config.EnvLogLevel, "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -134,10 +134,10 @@ func envOr(k, def string) string {
 // makes the collector work harder again before memory grows past 1 GiB.
 // GOGC and GOMEMLIMIT in the environment still win.
 func tuneGC() {
-	if os.Getenv("GOGC") == "" {
+	if os.Getenv(config.EnvGOGC) == "" {
 		debug.SetGCPercent(400)
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
+	if os.Getenv(config.EnvGOMEMLIMIT) == "" {
 		debug.SetMemoryLimit(1 << 30)
 	}
 }

@@ -22,8 +22,8 @@ import (
 // file KOPIR_ADMIN_TOKEN_FILE names), then the config file's listener and
 // (demo configs only) its first plain-text admin token.
 func adminClient(configPath string) (*admin.Client, error) {
-	c := &admin.Client{BaseURL: os.Getenv("KOPIR_ADMIN_URL")}
-	if err := config.FromEnv("KOPIR_ADMIN_TOKEN", &c.Token); err != nil {
+	c := &admin.Client{BaseURL: os.Getenv(config.EnvAdminURL)}
+	if err := config.FromEnv(config.EnvAdminToken, &c.Token); err != nil {
 		return nil, err
 	}
 	if c.BaseURL == "" || c.Token == "" {
@@ -49,7 +49,7 @@ func adminClient(configPath string) (*admin.Client, error) {
 
 func operate(cmd string, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	cfgPath := fs.String("config", envOr("KOPIR_CONFIG", "deploy/local.yaml"), "config file (to find the admin API)")
+	cfgPath := fs.String("config", envOr(config.EnvConfig, "deploy/local.yaml"), "config file (to find the admin API)")
 	status := fs.String("status", "", "message status")
 	route := fs.String("route", "", "route name")
 	subject := fs.String("subject", "", "messages list: only those about this business object (e.g. an ISIN)")

@@ -275,6 +275,11 @@ type mountedChannel struct {
 
 func withAttempts(r adapters.RetrySpec, n int) adapters.RetrySpec { r.Attempts = n; return r }
 
+// ShutdownGrace bounds how long the listeners drain in-flight requests
+// on shutdown. The deployment files size their stop timeouts from it
+// (deploy/deploytest checks them), so it is named once, here.
+const ShutdownGrace = 10 * time.Second
+
 // Run serves until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {
 	cfg := a.Config
@@ -367,7 +372,7 @@ func (a *App) Run(ctx context.Context) error {
 	case err = <-errc:
 	}
 	a.ready.Store(false)
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 	defer cancel()
 	for _, s := range servers {
 		s.Shutdown(sctx)

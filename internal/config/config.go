@@ -347,18 +347,7 @@ func Parse(path string, raw []byte) (*Config, error) {
 // _FILE variant names.
 func (c *Config) applyEnv() error {
 	var errs []error
-	for env, dst := range map[string]*string{
-		"KOPIR_DATABASE_URL":    &c.Database,
-		"KOPIR_NATS_URL":        &c.NATS,
-		"KOPIR_REDIS_URL":       &c.Redis,
-		"KOPIR_DATA_DIR":        &c.DataDir,
-		"KOPIR_LISTEN_INTERNAL": &c.Listen.Internal,
-		"KOPIR_LISTEN_AGENCY":   &c.Listen.Agency,
-		"KOPIR_LISTEN_ADMIN":    &c.Listen.Admin,
-		"KOPIR_NATS_STREAM":     &c.NATSStream,
-		// A secret: the environment keeps it out of the file.
-		"KOPIR_PERSONAL_DATA_KEY": &c.PersonalDataKey,
-	} {
+	for env, dst := range c.envOverrides() {
 		errs = append(errs, FromEnv(env, dst))
 	}
 	return errors.Join(errs...)
