@@ -28,6 +28,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/config"
 	"github.com/minfin-kz/kopir/internal/delivery"
 	"github.com/minfin-kz/kopir/internal/evidence"
+	"github.com/minfin-kz/kopir/internal/held"
 	"github.com/minfin-kz/kopir/internal/httpapi"
 	"github.com/minfin-kz/kopir/internal/httpguard"
 	"github.com/minfin-kz/kopir/internal/idem"
@@ -57,6 +58,8 @@ type App struct {
 	Worker   *delivery.Worker
 	Replayer *delivery.Replayer
 	Intake   *intake.Intake
+	// Held is the held-for-clarification queue's operators' actions.
+	Held     *held.Service
 	Evidence *evidence.Vault
 	channels []mountedChannel
 	// clock is what components read the time of day from; sim is set
@@ -119,6 +122,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	}
 	a.Worker.Routes = a.Routes
 	a.Intake = intake.New(a.Routes, a.Store, a.Ledger, a.Worker, log)
+	a.Held = &held.Service{Store: a.Store, Ledger: a.Ledger, Routes: a.Routes, Queue: a.Worker, Intake: a.Intake,
+		Channels: map[string]adapters.Channel{}, Log: log.With("component", "held")}
+	for _, mc := range a.channels {
+		a.Held.Channels[mc.spec.Name] = mc.ch
+	}
 	return a, nil
 }
 
@@ -270,7 +278,7 @@ func (a *App) Run(ctx context.Context) error {
 	internal := a.internalAPI(internalGuard)
 	adm := &admin.Server{Admins: cfg.Admins, Store: a.Store, Replayer: a.Replayer, Metrics: a.Metrics.Handler(), Log: a.Log,
 		Clock: a.sim, Breakers: a.breakerStates, Ready: a.readiness, Denials: a.Ledger, Evidence: a.Evidence, EvidenceAccessed: a.Ledger.EvidenceAccessed,
-		Guard: adminGuard, AuditVerified: a.Metrics.AuditVerified}
+		Guard: adminGuard, AuditVerified: a.Metrics.AuditVerified, Held: a.Held}
 	servers := []*http.Server{
 		internalGuard.Server(cfg.Listen.Internal, internal.Handler()),
 		adminGuard.Server(cfg.Listen.Admin, adm.Handler()),
