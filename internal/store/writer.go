@@ -52,7 +52,7 @@ func (s *SQLStore) Record(ctx context.Context, ev Event) error {
 	if err := validate(ev); err != nil {
 		return err
 	}
-	if ev.Message == nil && len(ev.Audit) == 0 && len(ev.Evidence) == 0 && len(ev.PurgeEvidence) == 0 {
+	if ev.Message == nil && len(ev.Audit) == 0 && len(ev.Evidence) == 0 && len(ev.PurgeEvidence) == 0 && ev.Hold == nil && len(ev.HeldChanges) == 0 {
 		return nil
 	}
 	r := &request{ctx: ctx, ev: copyEvent(ev), now: time.Now(), done: make(chan error, 1)}
