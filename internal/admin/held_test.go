@@ -81,7 +81,11 @@ func (q *queue) Enqueue(_ context.Context, m *routes.Message) error {
 	return nil
 }
 
-func (q *queue) has(id string) bool { q.mu.Lock(); defer q.mu.Unlock(); return slices.Contains(q.ids, id) }
+func (q *queue) has(id string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Contains(q.ids, id)
+}
 
 type heldBus struct {
 	st    *store.SQLStore
