@@ -57,7 +57,8 @@ type Inbound struct {
 	// Hold, when not empty, asks the core to hold the message for an
 	// operator instead of delivering it: it is well formed and accepted
 	// (the agency is told so; it did nothing it could fix), but a business
-	// check an operator can judge failed, one reason per finding.
+	// check an operator can judge failed, one reason per finding. Only
+	// Accept (an async route) holds; Call delivers at once whatever it says.
 	Hold []HoldReason
 }
 

@@ -100,6 +100,16 @@ func TestHeldStatementIsFixedAndDelivered(t *testing.T) {
 		t.Fatal("the held statement reached the subscriber")
 	}
 
+	// The held queue's answers are what the admin document says.
+	adm := h.apiCheck(t, h.admin, "")
+	adm.exchange("GET", "/admin/v1/held?route=payments.statement&limit=10", "viewer-token", nil, "", 200)
+	adm.exchange("GET", "/admin/v1/held/counts", "viewer-token", nil, "", 200)
+	adm.exchange("GET", "/admin/v1/held/"+id, "viewer-token", nil, "", 200)
+	adm.exchange("POST", "/admin/v1/held/"+id+"/check", "viewer-token", nil, `{"msgId":"x"}`, 200)
+	adm.exchange("POST", "/admin/v1/held/"+id+"/resubmit", "admin-token", nil, `{"reason":"try"}`, 422)
+	adm.exchange("POST", "/admin/v1/held/"+id+"/discard", "viewer-token", nil, `{"reason":"no"}`, 403)
+	adm.refused("POST", "/admin/v1/held/"+id+"/discard", "admin-token", nil, `{"why":"no"}`, 400)
+
 	env := func(token string) []string {
 		return append(os.Environ(), "KOPIR_ADMIN_URL=http://"+h.admin, "KOPIR_ADMIN_TOKEN="+token)
 	}
