@@ -365,3 +365,36 @@ func TestHeldWithoutFourEyes(t *testing.T) {
 		t.Errorf("trail %v", got)
 	}
 }
+
+// An approval checks the change again: a payment withdrawn since the
+// proposal keeps the message held. An edit that changes nothing is
+// refused in favour of resubmitting.
+func TestHeldApprovalChecksAgain(t *testing.T) {
+	b := newHeldBus(t)
+	id := b.hold(t, "stmt", "S-3")
+	var p problem.Problem
+	b.do(t, "op1", "POST", "/admin/v1/held/"+id+"/changes",
+		`{"payload":{"entries":[{"ref":"PAY-1","amount":"10.00"},{"ref":"PAY-X","amount":"5.00"}]},"reason":"same"}`, 422, &p)
+	if p.Type != held.ProblemStillHeld {
+		t.Errorf("unchanged payload while held: %+v", p)
+	}
+	b.ch.pay("PAY-X")
+	b.do(t, "op1", "POST", "/admin/v1/held/"+id+"/changes",
+		`{"payload":{"entries":[{"ref":"PAY-1","amount":"10.00"},{"ref":"PAY-X","amount":"5.00"}]},"reason":"same"}`, 422, &p)
+	if p.Type != held.ProblemNoChange || p.Field != "payload" {
+		t.Errorf("an edit that changes nothing: %+v", p)
+	}
+	var out held.Outcome
+	b.do(t, "op1", "POST", "/admin/v1/held/"+id+"/changes", `{"payload":`+fixed+`,"reason":"r"}`, 200, &out)
+	b.ch.mu.Lock()
+	delete(b.ch.known, "PAY-1")
+	b.ch.mu.Unlock()
+	b.do(t, "op2", "POST", "/admin/v1/held/"+id+"/changes/"+out.Change.ID+"/approve", "", 422, &p)
+	if p.Type != held.ProblemStillHeld || b.q.has(id) {
+		t.Errorf("approval after the payment went: %+v", p)
+	}
+	m, _ := b.st.Get(context.Background(), id)
+	if m.Status != store.Held {
+		t.Errorf("status %s", m.Status)
+	}
+}
