@@ -54,12 +54,48 @@ type Inbound struct {
 	// unchanged, as evidence of an accepted message (a signature must
 	// still verify), and only as a digest when the message is refused.
 	Raw []byte
+	// Hold, when not empty, asks the core to hold the message for an
+	// operator instead of delivering it: it is well formed and accepted
+	// (the agency is told so; it did nothing it could fix), but a business
+	// check an operator can judge failed, one reason per finding. Only
+	// Accept (an async route) holds; Call delivers at once whatever it says.
+	Hold []HoldReason
+}
+
+// HoldReason is one business check that failed on a message: the field of
+// the delivered body at fault, as a JSON path
+// (statements[0].entries[2].endToEndId), and why, in words an operator
+// can act on.
+type HoldReason struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// Rechecker is implemented by a channel that holds messages: the core
+// asks it to check a held message's body again, as the operator edits it
+// or before resubmitting it. It must not change anything (it runs as the
+// operator types), and should be cheap.
+type Rechecker interface {
+	// Recheck checks body, the JSON the channel's route keyed key
+	// delivers, against the contract (Invalid: the body cannot be sent as
+	// it is) and the business checks that held it (Hold: what still
+	// fails). Body in the answer is what would be delivered: the channel
+	// may recompute fields it derives (a match result) from the ones an
+	// operator edits.
+	Recheck(ctx context.Context, in Intake, key string, body json.RawMessage) (*Recheck, error)
+}
+
+// Recheck is what a Rechecker found.
+type Recheck struct {
+	Body    json.RawMessage
+	Invalid []HoldReason
+	Hold    []HoldReason
 }
 
 // Receipt is what the intake did with an inbound message.
 type Receipt struct {
 	MessageID string // the bus's id
-	Status    string // QUEUED, DELIVERED, …
+	Status    string // QUEUED, HELD, DELIVERED, …
 	// Duplicate is true when ExternalID was seen before; Ack then holds the
 	// acknowledgement the channel answered the first time.
 	Duplicate bool
@@ -72,8 +108,10 @@ type Intake interface {
 	// and whether it answers synchronously.
 	Known(channel, key string) (exists, sync bool)
 	// Accept stores m durably and queues its delivery to the route's
-	// subscriber. A repeated ExternalID is not stored or delivered again:
-	// the first receipt comes back with Duplicate set.
+	// subscriber, or, when m.Hold names reasons, keeps it HELD for an
+	// operator (the receipt says HELD). A repeated ExternalID is not
+	// stored or delivered again: the first receipt comes back with
+	// Duplicate set.
 	Accept(ctx context.Context, m *Inbound) (*Receipt, error)
 	// Acknowledge records the acknowledgement the channel sent for an
 	// accepted message, so a duplicate can be answered with the same one.

@@ -50,6 +50,16 @@ type Spec struct {
 	// channel hands them over, and the adapter delivers them to the
 	// internal subscriber at Endpoints. Internal callers cannot call it.
 	Inbound *InboundSpec `yaml:"inbound"`
+	// Held is how an operator may release the route's held messages.
+	Held HeldSpec `yaml:"held"`
+}
+
+// HeldSpec governs the route's messages held for clarification (a channel
+// holds them; see adapters.Inbound.Hold).
+type HeldSpec struct {
+	// FourEyes: an operator's change to a held message waits until a
+	// second, different operator approves it.
+	FourEyes bool `yaml:"fourEyes"`
 }
 
 // InboundSpec ties a route to an inbound channel.

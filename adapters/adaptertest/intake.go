@@ -45,7 +45,7 @@ type Message struct {
 	adapters.Inbound
 	ID     string // the bus's id
 	Route  string
-	Status string // QUEUED, DELIVERED, FAILED or REJECTED
+	Status string // QUEUED, HELD, DELIVERED, FAILED or REJECTED
 	Reason error  // why it was rejected
 	ack    []byte
 }
@@ -124,13 +124,18 @@ func (in *Intake) take(m *adapters.Inbound, status string) (*Message, *adapters.
 	return msg, &adapters.Receipt{MessageID: msg.ID, Status: status}, nil
 }
 
-// Accept stores m as QUEUED; nothing delivers it.
+// Accept stores m as QUEUED, or HELD when the channel names reasons to
+// hold it, as the core does; nothing delivers it.
 func (in *Intake) Accept(_ context.Context, m *adapters.Inbound) (*adapters.Receipt, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	msg, rc, err := in.take(m, "QUEUED")
+	status := "QUEUED"
+	if len(m.Hold) > 0 {
+		status = "HELD"
+	}
+	msg, rc, err := in.take(m, status)
 	if msg != nil {
-		in.event(msg.ID, "bus", "QUEUED", "")
+		in.event(msg.ID, "bus", status, "")
 		in.accepted = append(in.accepted, msg)
 	}
 	return rc, err

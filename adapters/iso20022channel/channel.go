@@ -62,6 +62,12 @@ type ChannelOptions struct {
 	// delivered message carries; a larger camt.053/054 reaches the
 	// subscriber as pages (body.page). Default 1000, about 350 KB of JSON.
 	PageEntries int `yaml:"pageEntries"`
+	// HoldUnmatched lists the message definitions (pacs.002, pacs.004,
+	// camt.053, camt.054) whose messages are held for an operator instead
+	// of delivered when an item matches no payment Köpir sent: one hold
+	// reason per such item, naming it. The payment system is answered
+	// ACCEPTED all the same. Default: none.
+	HoldUnmatched []string `yaml:"holdUnmatched"`
 }
 
 // DefaultPageEntries keeps a page well under a subscriber's usual 1 MiB.
@@ -96,6 +102,15 @@ func NewChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Ch
 	}
 	if o.PageEntries < 1 || o.PageEntries > 100_000 {
 		return nil, fmt.Errorf("iso20022 channel: options.pageEntries must be within 1..100000")
+	}
+	keys := make([]string, len(Accepted))
+	for i, id := range Accepted {
+		keys[i] = isodoc.Key(id)
+	}
+	for i, k := range o.HoldUnmatched {
+		if !slices.Contains(keys, k) {
+			return nil, fmt.Errorf("iso20022 channel: options.holdUnmatched[%d]: %q is not one of %s", i, k, strings.Join(keys, ", "))
+		}
 	}
 	if o.MaxDepth < 0 || o.MaxDepth > 256 {
 		return nil, fmt.Errorf("iso20022 channel: options.maxDepth must be within 0..256")
@@ -263,6 +278,9 @@ func (c *Channel) Process(ctx context.Context, in adapters.Intake, raw []byte, c
 		}
 		if i == 0 {
 			res.Body, m.Raw = m.Body, raw // the document is kept once, with its first page
+		}
+		if c.holds(res.Key) {
+			m.Hold = holdReasons(page)
 		}
 		prc, err := in.Accept(ctx, m)
 		if err != nil {

@@ -31,6 +31,8 @@ usage:
   kopir messages evidence ID [-n N]         print a kept document exactly as received or sent
   kopir replay ID...                        replay dead messages
   kopir replay -status DEAD [-route R] [-limit N]   bulk replay, with progress
+  kopir held list|counts|show|payload|check|edit|approve|decline|resubmit|discard
+                                            the held-for-clarification queue (kopir held)
   kopir audit verify                        walk the audit hash chain
   kopir stats [-route R]                    messages per status
   kopir token hash TOKEN                    the tokenSHA256 to put in a config
@@ -87,6 +89,8 @@ func run(args []string, out io.Writer) error {
 		return openAPI(rest, out)
 	case "messages", "replay", "audit", "stats":
 		return operate(cmd, rest, out)
+	case "held":
+		return heldCmd(rest, out)
 	case "help", "-h", "--help":
 		fmt.Fprint(out, usage)
 		return nil

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/minfin-kz/kopir/internal/held"
 	"github.com/minfin-kz/kopir/internal/jobs"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/store"
@@ -131,4 +132,70 @@ func (c *Client) Stats(ctx context.Context, q url.Values) (store.Counts, error) 
 	}
 	err := c.do(ctx, "GET", "/admin/v1/stats?"+q.Encode(), nil, &out)
 	return out.Counts, err
+}
+
+// HeldList lists held messages (q: route, since, before, after, limit).
+func (c *Client) HeldList(ctx context.Context, q url.Values) (HeldPage, error) {
+	var p HeldPage
+	err := c.do(ctx, "GET", "/admin/v1/held?"+q.Encode(), nil, &p)
+	return p, err
+}
+
+// HeldCounts counts held messages per route.
+func (c *Client) HeldCounts(ctx context.Context, route string) (map[string]any, error) {
+	var out map[string]any
+	err := c.do(ctx, "GET", "/admin/v1/held/counts?"+url.Values{"route": {route}}.Encode(), nil, &out)
+	return out, err
+}
+
+// HeldShow returns a held message with its reasons and changes.
+func (c *Client) HeldShow(ctx context.Context, id string) (held.Message, error) {
+	var m held.Message
+	err := c.do(ctx, "GET", "/admin/v1/held/"+url.PathEscape(id), nil, &m)
+	return m, err
+}
+
+// HeldPayload returns a held message's payload, unmasked (audited).
+func (c *Client) HeldPayload(ctx context.Context, id string) (json.RawMessage, error) {
+	var p json.RawMessage
+	err := c.do(ctx, "GET", "/admin/v1/held/"+url.PathEscape(id)+"/payload", nil, &p)
+	return p, err
+}
+
+// HeldCheck checks payload as the held message's new body.
+func (c *Client) HeldCheck(ctx context.Context, id string, payload json.RawMessage) (held.Check, error) {
+	var ck held.Check
+	err := c.do(ctx, "POST", "/admin/v1/held/"+url.PathEscape(id)+"/check", payload, &ck)
+	return ck, err
+}
+
+// HeldPropose edits a held message (a pending change on a four-eyes route).
+func (c *Client) HeldPropose(ctx context.Context, id string, payload json.RawMessage, reason string) (held.Outcome, error) {
+	return c.heldAction(ctx, "/admin/v1/held/"+url.PathEscape(id)+"/changes", ChangeRequest{Payload: payload, Reason: reason})
+}
+
+// HeldApprove approves a pending change.
+func (c *Client) HeldApprove(ctx context.Context, id, change string) (held.Outcome, error) {
+	return c.heldAction(ctx, "/admin/v1/held/"+url.PathEscape(id)+"/changes/"+url.PathEscape(change)+"/approve", nil)
+}
+
+// HeldDecline declines a pending change.
+func (c *Client) HeldDecline(ctx context.Context, id, change, reason string) (held.Outcome, error) {
+	return c.heldAction(ctx, "/admin/v1/held/"+url.PathEscape(id)+"/changes/"+url.PathEscape(change)+"/decline", ReasonRequest{Reason: reason})
+}
+
+// HeldResubmit resubmits a held message as it is.
+func (c *Client) HeldResubmit(ctx context.Context, id, reason string) (held.Outcome, error) {
+	return c.heldAction(ctx, "/admin/v1/held/"+url.PathEscape(id)+"/resubmit", ReasonRequest{Reason: reason})
+}
+
+// HeldDiscard discards a held message.
+func (c *Client) HeldDiscard(ctx context.Context, id, reason string) (held.Outcome, error) {
+	return c.heldAction(ctx, "/admin/v1/held/"+url.PathEscape(id)+"/discard", ReasonRequest{Reason: reason})
+}
+
+func (c *Client) heldAction(ctx context.Context, path string, body any) (held.Outcome, error) {
+	var o held.Outcome
+	err := c.do(ctx, "POST", path, body, &o)
+	return o, err
 }

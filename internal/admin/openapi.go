@@ -41,6 +41,23 @@ var (
 
 	messageFilter = []string{"status", "route", "subject", "direction", "caller", "since", "before", "after", "limit"}
 
+	reasonsSchema = map[string]any{"type": "array", "items": map[string]any{"type": "object", "required": []string{"field", "reason"},
+		"properties": map[string]any{"field": str, "reason": str}}}
+	heldSchema = map[string]any{"type": "object", "required": []string{"id", "route", "status", "reasons", "fourEyes"},
+		"properties": map[string]any{"id": str, "route": str, "status": str, "reasons": reasonsSchema,
+			"fourEyes": map[string]any{"type": "boolean"}, "changes": map[string]any{"type": "array", "items": object}}}
+	checkSchema = map[string]any{"type": "object", "required": []string{"ok", "invalid", "held", "digest"},
+		"properties": map[string]any{"ok": map[string]any{"type": "boolean"}, "invalid": reasonsSchema, "held": reasonsSchema, "digest": str}}
+	outcomeSchema = map[string]any{"type": "object", "required": []string{"id", "status"},
+		"properties": map[string]any{"id": str, "status": str, "change": object}}
+	reasonBody = func(required bool) map[string]any {
+		b := map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{"reason": str}}
+		if required {
+			b["required"] = []string{"reason"}
+		}
+		return b
+	}
+
 	jobSchema = map[string]any{"type": "object", "required": []string{"id", "running"},
 		"properties": map[string]any{"id": str, "running": map[string]any{"type": "boolean"}}}
 )
@@ -83,6 +100,32 @@ var endpointDocs = map[string]endpointDoc{
 		ok: map[int]content{200: {"application/xml", str}}, errors: []int{400, 404, 503}},
 	"POST /admin/v1/messages/{id}/verify": {summary: "Re-verify the signed documents kept for a message; 409 when one fails",
 		ok: map[int]content{200: jsonAny(object), 409: jsonAny(object)}, errors: []int{400, 404, 503}},
+	"GET /admin/v1/held": {summary: "List held messages, newest first, with why each is held; next page with ?after=", query: []string{"route", "since", "before", "after", "limit"},
+		ok: map[int]content{200: jsonAny(map[string]any{"type": "object", "required": []string{"items"}, "properties": map[string]any{
+			"items": map[string]any{"type": "array", "items": heldSchema}, "next": str}})},
+		errors: []int{400, 503}},
+	"GET /admin/v1/held/counts": {summary: "Held messages per async route", query: []string{"route"},
+		ok: map[int]content{200: jsonAny(map[string]any{"type": "object", "required": []string{"counts", "total"}, "properties": map[string]any{
+			"counts": map[string]any{"type": "object", "additionalProperties": integer}, "total": integer}})},
+		errors: []int{400, 503}},
+	"GET /admin/v1/held/{id}": {summary: "A held (or once held) message: bodies masked as stored, reasons, proposed changes",
+		ok: map[int]content{200: jsonAny(heldSchema)}, errors: []int{400, 404, 503}},
+	"POST /admin/v1/held/{id}/check": {summary: "Check an edited payload (the request body) against the contract and the business checks; changes nothing",
+		body: object, ok: map[int]content{200: jsonAny(checkSchema)}, errors: []int{400, 404, 409, 503}},
+	"GET /admin/v1/held/{id}/payload": {summary: "The payload a held message would deliver, unmasked, to edit (audited)",
+		ok: map[int]content{200: jsonAny(object)}, errors: []int{400, 404, 409, 503}},
+	"POST /admin/v1/held/{id}/changes": {summary: "Edit a held message: refused (422, every field in problems) while its check finds anything; waits for a second operator on a route with held.fourEyes (200), else resubmits at once (202)",
+		body: map[string]any{"type": "object", "additionalProperties": false, "required": []string{"payload", "reason"},
+			"properties": map[string]any{"payload": object, "reason": str}},
+		ok: map[int]content{200: jsonAny(outcomeSchema), 202: jsonAny(outcomeSchema)}, errors: []int{400, 404, 409, 422, 503}},
+	"POST /admin/v1/held/{id}/changes/{change}/approve": {summary: "Approve a pending change, as an operator other than its proposer, and resubmit the message with it",
+		ok: map[int]content{202: jsonAny(outcomeSchema)}, errors: []int{400, 404, 409, 422, 503}},
+	"POST /admin/v1/held/{id}/changes/{change}/decline": {summary: "Decline a pending change; the message stays held",
+		body: reasonBody(false), ok: map[int]content{200: jsonAny(outcomeSchema)}, errors: []int{400, 404, 409, 503}},
+	"POST /admin/v1/held/{id}/resubmit": {summary: "Resubmit a held message as it is, once its checks pass (422 naming what still fails)",
+		body: reasonBody(false), ok: map[int]content{202: jsonAny(outcomeSchema)}, errors: []int{400, 404, 409, 422, 503}},
+	"POST /admin/v1/held/{id}/discard": {summary: "Discard a held message (final status DISCARDED); the reason is required",
+		body: reasonBody(true), ok: map[int]content{200: jsonAny(outcomeSchema)}, errors: []int{400, 404, 409, 503}},
 	"GET /metrics":             {summary: "Prometheus metrics", ok: map[int]content{200: textBody}},
 	"GET /debug/pprof/":        {summary: "Go profiles (index)", ok: map[int]content{200: {"text/html", str}}},
 	"GET /debug/pprof/profile": {summary: "CPU profile", ok: map[int]content{200: {"application/octet-stream", str}}},

@@ -15,11 +15,13 @@ import (
 	"github.com/minfin-kz/kopir/internal/admin"
 	"github.com/minfin-kz/kopir/internal/clock"
 	"github.com/minfin-kz/kopir/internal/config"
+	"github.com/minfin-kz/kopir/internal/held"
 	"github.com/minfin-kz/kopir/internal/httpguard"
 	"github.com/minfin-kz/kopir/internal/jobs"
 	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/problem"
 	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/routes"
 )
 
 // replayer stands in for the delivery worker: a replay of anything is
@@ -44,7 +46,11 @@ func server(t *testing.T) (*admin.Server, *store.SQLStore) {
 		admins = append(admins, config.Admin{Caller: config.Caller{Name: string(r) + "-1", TokenSHA256: config.HashToken(string(r) + "-token")}, Role: r})
 	}
 	led := ledger.New(st, nil, "", slog.Default())
-	return &admin.Server{Admins: admins, Store: st, Replayer: replayer{}, Breakers: func() []admin.BreakerState { return nil },
+	tbl, err := routes.Build(nil, routes.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &admin.Server{Admins: admins, Store: st, Replayer: replayer{}, Held: &held.Service{Store: st, Ledger: led, Routes: tbl}, Breakers: func() []admin.BreakerState { return nil },
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "# metrics\n") }),
 		Ready:   func() error { return nil }, Denials: led, Log: slog.Default(),
 		Guard: &httpguard.Listener{Name: "admin", Limits: config.DefaultHTTPLimits, Ledger: led, Log: slog.Default()}}, st
@@ -69,6 +75,16 @@ func TestEachRoleOnEachEndpoint(t *testing.T) {
 		{"GET", "/admin/v1/clock", ok, ok, ok, ok},
 		{"PUT", "/admin/v1/clock", no, no, no, ok},
 		{"GET", "/debug/pprof/", no, no, no, ok},
+		{"GET", "/admin/v1/held", ok, ok, ok, ok},
+		{"GET", "/admin/v1/held/counts", ok, ok, ok, ok},
+		{"GET", "/admin/v1/held/m1", ok, ok, ok, ok},
+		{"POST", "/admin/v1/held/m1/check", ok, ok, ok, ok},
+		{"GET", "/admin/v1/held/m1/payload", no, ok, no, ok},
+		{"POST", "/admin/v1/held/m1/changes", no, ok, no, ok},
+		{"POST", "/admin/v1/held/m1/changes/c1/approve", no, ok, no, ok},
+		{"POST", "/admin/v1/held/m1/changes/c1/decline", no, ok, no, ok},
+		{"POST", "/admin/v1/held/m1/resubmit", no, ok, no, ok},
+		{"POST", "/admin/v1/held/m1/discard", no, ok, no, ok},
 	}
 	s, st := server(t)
 	s.Clock = clock.NewSimulated(time.Now())

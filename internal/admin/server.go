@@ -78,6 +78,8 @@ type Server struct {
 	Routes func() []string
 	// Console serves /console/ on this listener; nil: no console.
 	Console http.Handler
+	// Held is the held-for-clarification queue.
+	Held Held
 }
 
 // handler serves one admin endpoint for the named admin.
@@ -116,6 +118,19 @@ func (s *Server) Endpoints() []Endpoint {
 		// without breaking their signatures): auditors only.
 		{"GET /admin/v1/messages/{id}/evidence", config.RoleAuditor, s.evidenceDocument},
 		{"POST /admin/v1/messages/{id}/verify", config.RoleAuditor, s.evidenceVerify},
+		// The held queue: viewers see it and check edits (which change
+		// nothing); reading the unmasked payload and every decision are
+		// operators'.
+		{"GET /admin/v1/held", config.RoleViewer, s.heldList},
+		{"GET /admin/v1/held/counts", config.RoleViewer, s.heldCounts},
+		{"GET /admin/v1/held/{id}", config.RoleViewer, s.heldShow},
+		{"POST /admin/v1/held/{id}/check", config.RoleViewer, s.heldCheck},
+		{"GET /admin/v1/held/{id}/payload", config.RoleOperator, s.heldPayload},
+		{"POST /admin/v1/held/{id}/changes", config.RoleOperator, s.heldPropose},
+		{"POST /admin/v1/held/{id}/changes/{change}/approve", config.RoleOperator, s.heldApprove},
+		{"POST /admin/v1/held/{id}/changes/{change}/decline", config.RoleOperator, s.heldDecline},
+		{"POST /admin/v1/held/{id}/resubmit", config.RoleOperator, s.heldResubmit},
+		{"POST /admin/v1/held/{id}/discard", config.RoleOperator, s.heldDiscard},
 		{"GET /metrics", Open, func(w http.ResponseWriter, r *http.Request, _ string) { s.Metrics.ServeHTTP(w, r) }},
 		// Profiles show request bodies' shapes and timings.
 		{"GET /debug/pprof/", config.RoleAdmin, func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Index(w, r) }},
@@ -240,9 +255,9 @@ func FilterFromQuery(q map[string][]string) (store.Filter, error) {
 		Caller: get("caller"), AfterID: get("after"), Subject: get("subject"),
 		CorrelationID: get("correlationId"), ExternalID: get("externalId")}
 	switch f.Status {
-	case "", store.Received, store.Queued, store.Delivered, store.Failed, store.Dead, store.Rejected:
+	case "", store.Received, store.Queued, store.Delivered, store.Failed, store.Dead, store.Rejected, store.Held, store.Discarded:
 	default:
-		return f, paramErr("status", "%q is not one of RECEIVED, QUEUED, DELIVERED, FAILED, DEAD, REJECTED", ledger.BoundName(string(f.Status), 32))
+		return f, paramErr("status", "%q is not one of RECEIVED, QUEUED, HELD, DELIVERED, FAILED, DEAD, REJECTED, DISCARDED", ledger.BoundName(string(f.Status), 32))
 	}
 	switch f.Direction {
 	case "", store.Inbound, store.Outbound:
@@ -472,7 +487,12 @@ const MaxBodyBytes = 64 << 10
 // decodeBody reads one JSON object into v strictly: no key twice, UTF-8
 // only, no unknown field, nothing after it; each refusal names the field.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	return decodeBodyMax(w, r, MaxBodyBytes, v)
+}
+
+// decodeBodyMax is decodeBody for a body of up to max bytes.
+func decodeBodyMax(w http.ResponseWriter, r *http.Request, max int64, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	if errors.Is(err, httpguard.ErrBodyTimeout) {
 		return err
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/console"
 	"github.com/minfin-kz/kopir/internal/delivery"
 	"github.com/minfin-kz/kopir/internal/evidence"
+	"github.com/minfin-kz/kopir/internal/held"
 	"github.com/minfin-kz/kopir/internal/httpapi"
 	"github.com/minfin-kz/kopir/internal/httpguard"
 	"github.com/minfin-kz/kopir/internal/idem"
@@ -59,6 +60,8 @@ type App struct {
 	Worker   *delivery.Worker
 	Replayer *delivery.Replayer
 	Intake   *intake.Intake
+	// Held is the held-for-clarification queue's operators' actions.
+	Held     *held.Service
 	Evidence *evidence.Vault
 	// Tracing is the tracer provider, from the OTEL_* environment; it is
 	// flushed by Close.
@@ -131,6 +134,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	}
 	a.Worker.Routes = a.Routes
 	a.Intake = intake.New(a.Routes, a.Store, a.Ledger, a.Worker, log)
+	a.Held = &held.Service{Store: a.Store, Ledger: a.Ledger, Routes: a.Routes, Queue: a.Worker, Intake: a.Intake,
+		Channels: map[string]adapters.Channel{}, Log: log.With("component", "held")}
+	for _, mc := range a.channels {
+		a.Held.Channels[mc.spec.Name] = mc.ch
+	}
 	return a, nil
 }
 
@@ -288,7 +296,7 @@ func (a *App) Run(ctx context.Context) error {
 	internal := a.internalAPI(internalGuard)
 	adm := &admin.Server{Admins: cfg.Admins, Store: a.Store, Replayer: a.Replayer, Metrics: a.Metrics.Handler(), Log: a.Log,
 		Clock: a.sim, Breakers: a.breakerStates, Ready: a.readiness, Denials: a.Ledger, Evidence: a.Evidence, EvidenceAccessed: a.Ledger.EvidenceAccessed,
-		Guard: adminGuard, AuditVerified: a.Metrics.AuditVerified, Routes: a.routeNames}
+		Guard: adminGuard, AuditVerified: a.Metrics.AuditVerified, Routes: a.routeNames, Held: a.Held}
 	var cons *console.Console
 	if !cfg.Console.Disabled {
 		var err error

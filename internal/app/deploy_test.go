@@ -28,9 +28,7 @@ const (
 // pendingMetrics are names the deploy files may use before the bus
 // exports them, each with the work that will export it. A rule on such a
 // name must say so in its "pending" annotation.
-var pendingMetrics = map[string]string{
-	"kopir_held_messages": "the held queue for messages that need a person (issue 12)",
-}
+var pendingMetrics = map[string]string{}
 
 // alertRules is the Prometheus rule file format, as much of it as is
 // checked.

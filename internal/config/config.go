@@ -612,6 +612,9 @@ func (c *Config) Validate() error {
 		if r.CacheTTL > 0 && r.Mode == routes.Async {
 			bad("cacheTTL", "async routes are not cached")
 		}
+		if r.Held.FourEyes && r.Mode != routes.Async {
+			bad("held.fourEyes", "only async routes hold messages (a sync caller waits for its answer)")
+		}
 		if in := r.Inbound; in != nil {
 			if !chans[in.Channel] {
 				bad("inbound.channel", "channel %q is not configured under channels", in.Channel)

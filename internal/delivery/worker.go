@@ -274,6 +274,9 @@ func (w *Worker) watchDepth(ctx context.Context) {
 			if r.Mode != routes.Async {
 				continue
 			}
+			if h, err := w.Store.Count(ctx, store.Filter{Route: r.Name, Status: store.Held}); err == nil {
+				w.Metrics.HeldMessages.WithLabelValues(r.Name).Set(float64(h[store.Held]))
+			}
 			c, err := w.Store.Count(ctx, store.Filter{Route: r.Name, Status: store.Queued})
 			if err != nil {
 				continue

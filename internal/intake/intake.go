@@ -115,7 +115,8 @@ func actor(m *adapters.Inbound) string {
 	return "agency:" + m.Channel
 }
 
-// Accept stores m and queues its delivery.
+// Accept stores m and queues its delivery, or keeps it HELD when the
+// channel asks (m.Hold).
 func (in *Intake) Accept(ctx context.Context, m *adapters.Inbound) (*adapters.Receipt, error) {
 	r, ok := in.route(m.Channel, m.Key)
 	if !ok {
@@ -132,6 +133,10 @@ func (in *Intake) Accept(ctx context.Context, m *adapters.Inbound) (*adapters.Re
 	msg, err := in.ledger.InboundQueued(ctx, routes.NewMessageID(), r.Name, actor(m), m)
 	if err != nil {
 		return nil, in.storeFailed("storing the message", err, about(m)...)
+	}
+	if msg.Status == string(store.Held) {
+		// Stored and accepted, not delivered: it waits for an operator.
+		return &adapters.Receipt{MessageID: msg.ID, Status: msg.Status}, nil
 	}
 	if err := in.queue.Enqueue(ctx, msg); err != nil {
 		in.log.Error("inbound message stored but not queued; the recovery sweep will queue it", "messageId", msg.ID, "err", err)

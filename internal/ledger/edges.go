@@ -63,7 +63,9 @@ func (l *Ledger) Refused(ctx context.Context, r Refusal) error {
 }
 
 // InboundQueued records a message an agency pushed in as QUEUED for
-// delivery to the route's subscriber.
+// delivery to the route's subscriber, or as HELD for an operator when the
+// channel named reasons to hold it (m.Hold), with the reasons kept and on
+// the trail.
 func (l *Ledger) InboundQueued(ctx context.Context, id, route, sender string, m *adapters.Inbound) (*routes.Message, error) {
 	now := l.now().UTC()
 	msg := &store.Message{
@@ -76,11 +78,18 @@ func (l *Ledger) InboundQueued(ctx context.Context, id, route, sender string, m 
 		msg.CorrelationID = msg.ID
 	}
 	evs, kept := l.inboundEvidence(id, route, m, now)
-	err := l.record(ctx, store.Event{Message: msg, Evidence: evs, Audit: append([]store.AuditEntry{
+	ev := store.Event{Message: msg, Evidence: evs, Audit: []store.AuditEntry{
 		entry(id, msg.Caller, Received, fmt.Sprintf("%s %s %s", m.Channel, m.Key, m.ExternalID)),
 		entry(id, busActor, Queued, ""),
-	}, kept...)})
-	if err != nil {
+	}}
+	if len(m.Hold) > 0 {
+		reasons := HoldReasons(m.Hold)
+		msg.Status = store.Held
+		ev.Hold = &store.Hold{MessageID: id, Reasons: reasons, HeldAt: now}
+		ev.Audit[1] = entry(id, busActor, Held, ReasonsText(reasons))
+	}
+	ev.Audit = append(ev.Audit, kept...)
+	if err := l.record(ctx, ev); err != nil {
 		return nil, err
 	}
 	return View(msg), nil

@@ -42,6 +42,15 @@ const (
 	Replayed     Action = "REPLAY"
 	// Forbidden is an admin API call the admin's role does not allow.
 	Forbidden Action = "FORBIDDEN"
+	// The held queue's actions (held.go).
+	Held           Action = "HELD"
+	ChangeProposed Action = "CHANGE_PROPOSED"
+	ChangeApproved Action = "CHANGE_APPROVED"
+	ChangeDeclined Action = "CHANGE_DECLINED"
+	Edited         Action = "EDITED"
+	Resubmitted    Action = "RESUBMIT"
+	Discarded      Action = "DISCARDED"
+	PayloadRead    Action = "PAYLOAD_READ"
 )
 
 // Caps on what is kept of a field taken from outside. A longer value is

@@ -26,6 +26,7 @@ type Metrics struct {
 	BreakerState    *prometheus.GaugeVec     // endpoint: 0 closed, 1 half-open, 2 open
 	QueueDepth      *prometheus.GaugeVec     // route
 	QueueOldestAge  *prometheus.GaugeVec     // route
+	HeldMessages    *prometheus.GaugeVec     // route
 	Deliveries      *prometheus.CounterVec   // route, outcome
 	Inbound         *prometheus.CounterVec   // channel, outcome
 	HTTPRefused     *prometheus.CounterVec   // listener, reason
@@ -64,6 +65,9 @@ func New() *Metrics {
 		QueueOldestAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "kopir_queue_oldest_age_seconds", Help: "Age of the oldest QUEUED message per route, from when it was first accepted; 0 when none waits.",
 		}, []string{"route"}),
+		HeldMessages: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kopir_held_messages", Help: "Messages held for clarification, waiting for an operator's decision, per route.",
+		}, []string{"route"}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kopir_deliveries_total", Help: "Async delivery attempts by outcome (delivered, retry, dead, skipped).",
 		}, []string{"route", "outcome"}),
@@ -84,7 +88,7 @@ func New() *Metrics {
 		}),
 	}
 	m.Registry.MustRegister(m.Requests, m.RequestDuration, m.Attempts, m.AttemptDuration, m.Retries,
-		m.BreakerState, m.QueueDepth, m.QueueOldestAge, m.Deliveries, m.Inbound, m.HTTPRefused,
+		m.BreakerState, m.QueueDepth, m.QueueOldestAge, m.HeldMessages, m.Deliveries, m.Inbound, m.HTTPRefused,
 		m.AuditVerifications, m.AuditChainBroken, m.AuditLastVerified,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

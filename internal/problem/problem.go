@@ -24,8 +24,17 @@ type Problem struct {
 	// Differs names what a reused Idempotency-Key's request changed
 	// ("route", "body").
 	Differs []string `json:"differs,omitempty"`
+	// Problems lists every field at fault when there are several (an
+	// edited held message); Field is then the first of them.
+	Problems []FieldProblem `json:"problems,omitempty"`
 	// RetryAfter is sent as the Retry-After header, not in the body.
 	RetryAfter time.Duration `json:"-"`
+}
+
+// FieldProblem is one field at fault and why.
+type FieldProblem struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
 }
 
 // Error lets a *Problem travel as an error.

@@ -19,7 +19,17 @@ const (
 	Failed    Status = "FAILED" // sync call that failed
 	Dead      Status = "DEAD"   // async retries exhausted
 	Rejected  Status = "REJECTED"
+	// Held: accepted, but a business check an operator can judge failed
+	// (an unmatched statement entry); it waits, payload kept, for an
+	// operator to edit, resubmit or discard it. Holds has why.
+	Held Status = "HELD"
+	// Discarded: a held message an operator decided not to deliver, with
+	// the reason on its audit trail. Final; the payload is dropped.
+	Discarded Status = "DISCARDED"
 )
+
+// Statuses lists every status, in the order a message usually meets them.
+var Statuses = []Status{Received, Queued, Held, Delivered, Failed, Dead, Rejected, Discarded}
 
 // Direction tells who started the exchange.
 type Direction string
@@ -105,6 +115,53 @@ type Event struct {
 	// PurgeEvidence names evidence records to delete, in the transaction
 	// that appends the audit entries saying so.
 	PurgeEvidence []string
+	// Hold is why Message is held, written (or rewritten) with it.
+	Hold *Hold
+	// HeldChanges are upserted by ID: a proposed change, or its decision.
+	HeldChanges []HeldChange
+}
+
+// HoldReason is one failed business check of a held message: the field
+// of the payload at fault (a JSON path such as
+// statements[0].entries[2].endToEndId) and why.
+type HoldReason struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// Hold is why a message was held, as of HeldAt.
+type Hold struct {
+	MessageID string       `json:"messageId"`
+	Reasons   []HoldReason `json:"reasons"`
+	HeldAt    time.Time    `json:"heldAt"`
+}
+
+// ChangeState is where an operator's proposed change to a held message
+// stands.
+type ChangeState string
+
+const (
+	ChangePending  ChangeState = "PENDING"  // waits for a second operator (four eyes)
+	ChangeApproved ChangeState = "APPROVED" // applied: the message was resubmitted with it
+	ChangeDeclined ChangeState = "DECLINED" // not applied
+)
+
+// HeldChange is an operator's edit of a held message's payload.
+// DigestBefore and DigestAfter are hex SHA-256 of the payload it replaces
+// and of Payload. Payload is kept only while the change is pending: once
+// decided it is either the message's payload or not wanted.
+type HeldChange struct {
+	ID           string      `json:"id"`
+	MessageID    string      `json:"messageId"`
+	Payload      []byte      `json:"-"`
+	DigestBefore string      `json:"digestBefore"`
+	DigestAfter  string      `json:"digestAfter"`
+	Proposer     string      `json:"proposer"`
+	Reason       string      `json:"reason,omitempty"`
+	CreatedAt    time.Time   `json:"createdAt"`
+	DecidedBy    string      `json:"decidedBy,omitempty"`
+	DecidedAt    time.Time   `json:"decidedAt,omitzero"`
+	State        ChangeState `json:"state"`
 }
 
 // Evidence is one signed document kept as received or sent, sealed:
@@ -184,5 +241,11 @@ type Store interface {
 	// ExpiredEvidence lists up to limit records whose retention ended
 	// before t, without their ciphertext.
 	ExpiredEvidence(ctx context.Context, t time.Time, limit int) ([]Evidence, error)
+	// Holds returns why each of ids is held, by message id; a message with
+	// no hold is absent.
+	Holds(ctx context.Context, ids []string) (map[string]Hold, error)
+	// HeldChanges returns the changes proposed to a message, oldest first
+	// (empty, not an error, for none).
+	HeldChanges(ctx context.Context, messageID string) ([]HeldChange, error)
 	Close() error
 }

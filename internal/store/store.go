@@ -433,7 +433,7 @@ func (s *SQLStore) Count(ctx context.Context, f Filter) (Counts, error) {
 	if f.Status != "" {
 		c[f.Status] = 0
 	} else {
-		for _, st := range []Status{Received, Queued, Delivered, Failed, Dead, Rejected} {
+		for _, st := range Statuses {
 			c[st] = 0
 		}
 	}

@@ -52,7 +52,7 @@ func (s *SQLStore) Record(ctx context.Context, ev Event) error {
 	if err := validate(ev); err != nil {
 		return err
 	}
-	if ev.Message == nil && len(ev.Audit) == 0 && len(ev.Evidence) == 0 && len(ev.PurgeEvidence) == 0 {
+	if ev.Message == nil && len(ev.Audit) == 0 && len(ev.Evidence) == 0 && len(ev.PurgeEvidence) == 0 && ev.Hold == nil && len(ev.HeldChanges) == 0 {
 		return nil
 	}
 	r := &request{ctx: ctx, ev: copyEvent(ev), now: time.Now(), done: make(chan error, 1)}
@@ -105,6 +105,14 @@ func validate(ev Event) error {
 			return errors.New("store: record: evidence needs id, message id, key id, ciphertext, received and expiry times")
 		}
 	}
+	if h := ev.Hold; h != nil && (h.MessageID == "" || len(h.Reasons) == 0) {
+		return errors.New("store: record: a hold needs its message id and at least one reason")
+	}
+	for _, c := range ev.HeldChanges {
+		if c.ID == "" || c.MessageID == "" || c.State == "" || c.Proposer == "" || c.DigestAfter == "" {
+			return fmt.Errorf("store: record: held change %q needs id, message id, state, proposer and digest", c.ID)
+		}
+	}
 	return nil
 }
 
@@ -114,6 +122,12 @@ func copyEvent(ev Event) Event {
 		Audit:         append([]AuditEntry(nil), ev.Audit...),
 		Evidence:      append([]Evidence(nil), ev.Evidence...),
 		PurgeEvidence: append([]string(nil), ev.PurgeEvidence...),
+		HeldChanges:   append([]HeldChange(nil), ev.HeldChanges...),
+	}
+	if ev.Hold != nil {
+		h := *ev.Hold
+		h.Reasons = append([]HoldReason(nil), ev.Hold.Reasons...)
+		out.Hold = &h
 	}
 	if ev.Message != nil {
 		m := *ev.Message
@@ -437,6 +451,9 @@ func (s *SQLStore) writeBatch(reqs []*request) error {
 	}
 
 	if err := s.writeEvidence(ctx, tx, reqs); err != nil {
+		return err
+	}
+	if err := s.writeHeld(ctx, tx, reqs); err != nil {
 		return err
 	}
 
