@@ -27,7 +27,7 @@ var errNotFound = store.ErrNotFound
 var searchFields = []string{"status", "route", "caller", "direction", "correlationId", "externalId", "subject"}
 
 // Statuses lists every status a message can stand in, for the filter.
-var statuses = []store.Status{store.Received, store.Queued, store.Delivered, store.Failed, store.Dead, store.Rejected}
+var statuses = store.Statuses
 
 // localTime is the layout of <input type=datetime-local>; the console
 // reads and writes it as UTC, and says so next to the inputs.
