@@ -474,9 +474,7 @@ func (c *Config) Validate() error {
 		// signing time, against the CRLs of then.
 		top("evidence.trust.ocsp", "not asked for evidence: give the CRLs as files (evidence.trust.crls)")
 	}
-	if c.Console.SessionIdle < 0 || c.Console.SessionMax < 0 {
-		top("console", "sessionIdle and sessionMax must not be negative (0 takes the default)")
-	} else if c.Console.SessionMax > 0 && c.Console.SessionIdle > c.Console.SessionMax {
+	if c.Console.SessionMax > 0 && c.Console.SessionIdle > c.Console.SessionMax {
 		top("console.sessionIdle", "%s is longer than sessionMax %s, which would end every session first", c.Console.SessionIdle.D(), c.Console.SessionMax.D())
 	}
 	if c.Limits.LargeBody < 0 || c.Limits.LargeConcurrent < 0 || c.Limits.LargeWait < 0 {
