@@ -128,14 +128,30 @@ func waitText(t *testing.T, ctx context.Context, sel, want string) {
 	}
 }
 
+// signIn signs in from the keyboard alone: the token field has the focus,
+// and Enter sends the form.
 func signIn(t *testing.T, ctx context.Context, h *harness, token string) {
 	t.Helper()
 	do(t, ctx, "signing in",
 		chromedp.Navigate("http://"+h.admin+"/console/"),
-		chromedp.WaitVisible(chromedp.CSS("#token")),
-		chromedp.SendKeys(chromedp.CSS("#token"), token),
-		chromedp.Submit(chromedp.CSS("#token")),
-		chromedp.WaitVisible(chromedp.CSS("#results")))
+		chromedp.WaitVisible(chromedp.CSS("#token")))
+	if !eval[bool](t, ctx, `document.activeElement && document.activeElement.id === "token"`) {
+		t.Error("the sign-in page does not put the focus on the token field")
+	}
+	do(t, ctx, "typing the token", chromedp.KeyEvent(token+"\r"), chromedp.WaitVisible(chromedp.CSS("#results")))
+	labelled(t, ctx)
+}
+
+// labelled fails the test for a visible form control the page does not
+// name (a <label for>, a wrapping <label> or aria-label).
+func labelled(t *testing.T, ctx context.Context) {
+	t.Helper()
+	bare := eval[[]string](t, ctx, `[...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
+	  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute("aria-label"))
+	  .map(e => e.outerHTML)`)
+	if len(bare) > 0 {
+		t.Errorf("form controls without a label: %v", bare)
+	}
 }
 
 func signOut(t *testing.T, ctx context.Context) {
@@ -215,6 +231,7 @@ func TestConsoleReplaysInBrowser(t *testing.T) {
 	if body := text(t, ctx, "details.body pre"); !strings.Contains(body, `"event": "paid"`) || strings.Contains(body, "880501300124") {
 		t.Errorf("the stored request is not shown formatted and masked: %s", body)
 	}
+	labelled(t, ctx)
 	shot.take(ctx, "dead-message")
 
 	// Replay asks first, then shows its audit entry.
@@ -277,6 +294,7 @@ func TestConsoleReplaysInBrowser(t *testing.T) {
 	if got := text(t, ctx, "table.routes"); !strings.Contains(got, "subscriber.deliver") {
 		t.Errorf("the health page's routes lack subscriber.deliver: %s", got)
 	}
+	labelled(t, ctx)
 	shot.take(ctx, "health")
 	signOut(t, ctx)
 }
@@ -442,6 +460,7 @@ func TestConsoleHeldFourEyes(t *testing.T) {
 	if got := text(t, ctx, "#problems"); !strings.Contains(got, typo) {
 		t.Errorf("the live check names %q", got)
 	}
+	labelled(t, ctx)
 	shot.take(ctx, "held-edit-problem")
 	// The operator corrects the id; the checks run again as they type.
 	eval[bool](t, ctx, `(() => { const a = document.getElementById("payload"); a.value = a.value.replace(`+"`"+typo+"`"+`, `+"`"+e2e+"`"+`); a.dispatchEvent(new Event("input")); return true })()`)
