@@ -195,16 +195,7 @@ func (c *Console) heldPropose(w http.ResponseWriter, r *http.Request, s *session
 // afterHeld shows the message after an action, with the audit entry the
 // action wrote.
 func (c *Console) afterHeld(w http.ResponseWriter, r *http.Request, s *session, id string) {
-	done := ""
-	if audit, err := c.admin.Store.Audit(r.Context(), id); err == nil {
-		for i := len(audit) - 1; i >= 0; i-- {
-			if audit[i].Actor == s.Admin {
-				done = "?done=" + strconv.FormatInt(audit[i].Seq, 10)
-				break
-			}
-		}
-	}
-	http.Redirect(w, r, "/console/held/"+id+done, http.StatusSeeOther)
+	http.Redirect(w, r, "/console/held/"+id+c.doneBy(r, s, id), http.StatusSeeOther)
 }
 
 // heldConfirmChange asks before an approval or a decline, showing the

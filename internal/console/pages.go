@@ -300,17 +300,22 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request, s *session) {
 		c.storeFailed(w, r, s, "message "+id, err)
 		return
 	}
-	// The replay's own audit entry, to show it.
-	done := ""
-	if audit, err := c.admin.Store.Audit(r.Context(), id); err == nil {
-		for i := len(audit) - 1; i >= 0; i-- {
-			if audit[i].Actor == s.Admin {
-				done = "?done=" + strconv.FormatInt(audit[i].Seq, 10)
-				break
-			}
+	http.Redirect(w, r, "/console/messages/"+id+c.doneBy(r, s, id), http.StatusSeeOther)
+}
+
+// doneBy is the query that has a message's page show the audit entry the
+// signed-in admin's action just wrote: the newest in their name.
+func (c *Console) doneBy(r *http.Request, s *session, id string) string {
+	audit, err := c.admin.Store.Audit(r.Context(), id)
+	if err != nil {
+		return "" // the page shows the trail anyway
+	}
+	for i := len(audit) - 1; i >= 0; i-- {
+		if audit[i].Actor == s.Admin {
+			return "?done=" + strconv.FormatInt(audit[i].Seq, 10)
 		}
 	}
-	http.Redirect(w, r, "/console/messages/"+id+done, http.StatusSeeOther)
+	return ""
 }
 
 // bulkFilter reads a bulk replay's selection the way the admin API does.
