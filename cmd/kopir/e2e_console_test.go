@@ -423,9 +423,11 @@ func TestConsoleHeldFourEyes(t *testing.T) {
 	  "debtor":{"name":"Комитет казначейства","iban":"KZ77070105KZT0000001","bic":"KKMFKZ2A","bin":"990240000030"},
 	  "creditor":{"name":"ТОО Дорстрой","iban":"KZ42601KZT0000123456","bic":"HSBKKZKX","bin":"050540004455"},
 	  "remittanceInformation":"Оплата по договору 17","knp":"911","kod":"11","kbe":"17"}`, e2e)
-	if status, out, err := h.call("payments.credit-transfer", "", order); err != nil || status != http.StatusAccepted {
+	status, out, err := h.call("payments.credit-transfer", "", order)
+	if err != nil || status != http.StatusAccepted {
 		t.Fatalf("payment order: %d %v %v", status, out, err)
 	}
+	payment := out["id"].(string)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, hist := h.raw("GET", "/v1/payments/"+e2e, "demo-token", nil, ""); hist["paymentStatus"] == "ACSC" {
@@ -449,6 +451,12 @@ func TestConsoleHeldFourEyes(t *testing.T) {
 	id := page.Items[0].ID
 
 	signIn(t, ctx, h, "admin-token")
+	// The payment's page leads to the status report the bank sent about it.
+	do(t, ctx, "the payment", chromedp.Navigate("http://"+h.admin+"/console/messages/"+payment), chromedp.WaitVisible(chromedp.CSS("ul.related")))
+	if got := text(t, ctx, "ul.related"); !strings.Contains(got, "payments.status") {
+		t.Errorf("the payment's related messages lack its status report: %s", got)
+	}
+	shot.take(ctx, "payment-related")
 	do(t, ctx, "the held queue", chromedp.Navigate("http://"+h.admin+"/console/held"), chromedp.WaitVisible(chromedp.CSS(`tr[data-id="`+id+`"]`)))
 	if got := text(t, ctx, `tr[data-id="`+id+`"]`); !strings.Contains(got, typo) {
 		t.Errorf("the held queue does not say why: %s", got)

@@ -157,7 +157,8 @@ type attemptView struct {
 
 // related is a link from the exchange view to another message.
 type related struct {
-	ID, Route, Status, Why string
+	ID, Route, Why string
+	Status         store.Status
 }
 
 var uuidLike = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
@@ -225,7 +226,7 @@ func (c *Console) related(r *http.Request, m *store.Message, audit []store.Audit
 		for _, o := range list {
 			if !seen[o.ID] && len(out) < 50 {
 				seen[o.ID] = true
-				out = append(out, related{ID: o.ID, Route: o.Route, Status: string(o.Status), Why: why})
+				out = append(out, related{ID: o.ID, Route: o.Route, Status: o.Status, Why: why})
 			}
 		}
 	}
