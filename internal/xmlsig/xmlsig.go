@@ -17,8 +17,11 @@
 // own Id attribute, while WS-Security puts the signature in a sibling
 // header and the certificate in a SecurityTokenReference. So this package
 // assembles the elements itself and uses goxmldsig's exclusive C14N
-// canonicalizer (on etree) for every byte that is digested or signed; no
-// canonicalization is written here.
+// transform (on etree) for every byte that is digested or verified. The one
+// exception is the SignedInfo this package builds when signing: its
+// canonical form is fixed by the layout, so it is written out directly
+// (signedInfoC14N, held equal to the canonicalized element by a test).
+// Software RSA keys sign through OpenSSL's libcrypto (internal/libcrypto).
 //
 // The signature suite is pluggable (Algorithm, Signer) so GOST can be added
 // by a package that has a GOST implementation; only RSA-SHA256 is built in.
