@@ -12,7 +12,8 @@ FUZZTIME_CI ?= 4s
 
 .PHONY: all build deps browser run test test-short bench fuzz generate vet fmt clean services
 
-# internal/xsd validates ISO 20022 and SOAP documents with libxml2 (cgo).
+# internal/xsd validates ISO 20022 and SOAP documents with libxml2, and
+# internal/libcrypto makes RSA signatures with OpenSSL (both cgo).
 export CGO_ENABLED := 1
 
 all: build

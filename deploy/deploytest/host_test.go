@@ -195,7 +195,7 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 }
 
 // TestContainerfile reads what cannot be built here: the build links
-// libxml2 through cgo, the image runs the bus as a non-root user with
+// libxml2 and libcrypto through cgo, the image runs the bus as a non-root user with
 // the config path the Kubernetes base mounts, and carries no shell.
 func TestContainerfile(t *testing.T) {
 	raw, err := os.ReadFile(containerFile)
@@ -216,7 +216,7 @@ func TestContainerfile(t *testing.T) {
 		last = append(last, strings.TrimSpace(line))
 	}
 	text := string(raw)
-	for _, want := range []string{"CGO_ENABLED=1", "libxml2-dev", "go build -trimpath", "./cmd/kopir "} {
+	for _, want := range []string{"CGO_ENABLED=1", "libxml2-dev", "libssl-dev", "go build -trimpath", "./cmd/kopir "} {
 		if !strings.Contains(text, want) {
 			t.Errorf("Containerfile: the build stage lacks %q", want)
 		}

@@ -16,10 +16,11 @@ const module = "github.com/minfin-kz/kopir/"
 
 // leaves are the internal packages the plugin layers may use: libraries
 // that import nothing of the bus (identifier checks, XML safety, schema
-// validation, XML signatures, config units).
+// validation, XML signatures and their RSA keys, config units).
 var leaves = map[string]bool{
 	"internal/units": true, "internal/kzid": true, "internal/iban": true,
 	"internal/safexml": true, "internal/xsd": true, "internal/xmlsig": true,
+	"internal/libcrypto": true,
 }
 
 // imports lists, for each package matching patterns, its non-test imports

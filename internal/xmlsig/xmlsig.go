@@ -17,8 +17,11 @@
 // own Id attribute, while WS-Security puts the signature in a sibling
 // header and the certificate in a SecurityTokenReference. So this package
 // assembles the elements itself and uses goxmldsig's exclusive C14N
-// canonicalizer (on etree) for every byte that is digested or signed; no
-// canonicalization is written here.
+// transform (on etree) for every byte that is digested or verified. The one
+// exception is the SignedInfo this package builds when signing: its
+// canonical form is fixed by the layout, so it is written out directly
+// (signedInfoC14N, held equal to the canonicalized element by a test).
+// Software RSA keys sign through OpenSSL's libcrypto (internal/libcrypto).
 //
 // The signature suite is pluggable (Algorithm, Signer) so GOST can be added
 // by a package that has a GOST implementation; only RSA-SHA256 is built in.
@@ -39,6 +42,8 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+
+	"github.com/minfin-kz/kopir/internal/libcrypto"
 )
 
 // Namespaces and algorithm identifiers of the WS-Security layout.
@@ -142,7 +147,11 @@ func (rsaSHA256) Verify(cert *x509.Certificate, data, sig []byte) error {
 }
 
 // NewRSASigner signs with an RSA key (a crypto.Signer, so an HSM-backed key
-// works too) and the certificate that carries its public key.
+// works too) and the certificate that carries its public key. A software
+// key (*rsa.PrivateKey, as ParsePrivateKey and a PKCS#12 container give
+// it) is handed to libcrypto, whose private-key operation is several times
+// cheaper than crypto/rsa's (internal/libcrypto); any other crypto.Signer
+// is used as it is.
 func NewRSASigner(key crypto.Signer, cert *x509.Certificate) (Signer, error) {
 	if cert == nil {
 		return nil, errors.New("xmlsig: signer needs a certificate")
@@ -154,6 +163,13 @@ func NewRSASigner(key crypto.Signer, cert *x509.Certificate) (Signer, error) {
 	cpub, ok := cert.PublicKey.(*rsa.PublicKey)
 	if !ok || !cpub.Equal(pub) {
 		return nil, errors.New("xmlsig: the certificate does not hold the key's public key")
+	}
+	if sw, ok := key.(*rsa.PrivateKey); ok {
+		lk, err := libcrypto.NewRSAKey(sw)
+		if err != nil {
+			return nil, fmt.Errorf("xmlsig: %w", err)
+		}
+		key = lk
 	}
 	return &rsaSigner{key: key, cert: cert}, nil
 }

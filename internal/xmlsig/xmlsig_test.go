@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -433,13 +434,29 @@ func TestDemoPKIIsUsable(t *testing.T) {
 	}
 }
 
+// BenchmarkSign is the whole signing of one envelope: parse, C14N and
+// digest of the Body, the RSA signature, the envelope written out. Beside
+// ns/op it reports cpu-ns/op, the process's user+system time per envelope
+// (collector included), which is what `openssl speed` divides by: make
+// bench sets it against one RSA-2048 signature.
 func BenchmarkSign(b *testing.B) {
 	f := pki(b)
+	start := cpuTime()
 	for b.Loop() {
 		if _, err := xmlsig.Sign(f.unsigned, f.signer); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+}
+
+// cpuTime is the process's user+system CPU time in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 func BenchmarkVerify(b *testing.B) {
