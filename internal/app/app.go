@@ -548,7 +548,7 @@ func (a brokerAdapter) Subscriber(topic string, delay func(uint64) time.Duration
 }
 
 func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
-	bc := broker.Config{URL: cfg.NATS, DataDir: cfg.DataDir, Logger: log}
+	bc := broker.Config{URL: cfg.NATS, DataDir: cfg.DataDir, Logger: log, Replicas: cfg.NATSReplicas}
 	if cfg.NATSStream != "" {
 		bc.Stream = cfg.NATSStream
 		// Streams on one server must not share subjects.
