@@ -350,6 +350,30 @@ func (b *Broker) KeyValue(ctx context.Context, name string, ttl time.Duration) (
 		return nil, ErrClosed
 	}
 	bucket := b.cfg.Stream + "_" + name
+	// Like the stream at Open: a cluster electing leaders (a server just
+	// lost or back) answers 503 or not at all for a while; a refusal of
+	// the settings will not change by waiting.
+	wait := 100 * time.Millisecond
+	for {
+		kv, err := b.keyValue(ctx, bucket, ttl)
+		if err == nil {
+			return kv, nil
+		}
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.Code != 0 && apiErr.Code != 503 {
+			return nil, err
+		}
+		b.log.Debug("broker: key-value bucket not ready, retrying", "bucket", bucket, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (waiting: %v)", err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+func (b *Broker) keyValue(ctx context.Context, bucket string, ttl time.Duration) (jetstream.KeyValue, error) {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	replicas, err := b.replicasFor(rctx, "KV_"+bucket)
