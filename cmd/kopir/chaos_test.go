@@ -213,9 +213,15 @@ func TestChaos(t *testing.T) {
 	if counts["DELIVERED"]+counts["DEAD"] != acc {
 		t.Errorf("the store does not reconcile: accepted %d, delivered %d + dead %d", acc, counts["DELIVERED"], counts["DEAD"])
 	}
-	stored := c.countStored(db)
+	// Every accepted message is stored once; the other rows of the route
+	// are the refusals of repeats whose key was still claimed (409, in
+	// progress), each recorded as REJECTED under its own id.
+	stored, rejected := c.countStored(db)
 	if stored != acc {
-		t.Errorf("PostgreSQL holds %d messages of the route, %d were accepted", stored, acc)
+		t.Errorf("PostgreSQL holds %d messages of the route besides the rejected, %d were accepted", stored, acc)
+	}
+	if rejected < statuses[http.StatusConflict] {
+		t.Errorf("PostgreSQL holds %d rejected calls of the route, %d were answered 409", rejected, statuses[http.StatusConflict])
 	}
 
 	var received struct {
@@ -267,12 +273,13 @@ func TestChaos(t *testing.T) {
 	report := fmt.Sprintf(`chaos: %d messages sent over %s to 3 nodes (NATS cluster of 3, replicas 3), subscriber failing 30%%
   bus nodes killed (SIGKILL): %d, NATS servers killed: %d
   accepted %d  delivered %d  dead %d  lost %d  duplicates %d (of %d successful deliveries)
+  stored: %d accepted, %d rejected repeats (key still claimed by a killed node's call)
   answers other than 202 sent again: %d %v; sends that reached no node: %d
   drained %s after the first send
   lease failover (delivery.replay holder killed): %s
   rolling restart of 3 nodes in %s under sync load: %d requests, %d failed, %d sent again to another node
   audit chain verified`,
-		total, sent.Round(time.Second), kills, natsKills, acc, counts["DELIVERED"], dead, lost, duplicates, received.Total,
+		total, sent.Round(time.Second), kills, natsKills, acc, counts["DELIVERED"], dead, lost, duplicates, received.Total, stored, rejected,
 		refused.Load(), statuses, unreached.Load(), drained.Round(time.Second), failover.Round(10*time.Millisecond),
 		rolled.Round(10*time.Millisecond), syncReqs, syncFailed, syncRetried)
 	t.Log("\n" + report)
@@ -362,7 +369,7 @@ func (c *chaos) leaseHolder(lease string, not *chaosNode) *chaosNode {
 }
 
 // rollingRestart stops each node with SIGTERM, starts it again and waits
-// for it to be ready, one after the other, while four clients call a sync
+// for it to be ready, one after the other, while sixteen clients call a sync
 // route spread over the nodes. A call whose connection a stopping node
 // refused or closed before answering is sent to the next node, as a load
 // balancer does; any answer but 200 is a failure.
@@ -371,7 +378,7 @@ func (c *chaos) rollingRestart() (took time.Duration, requests, failed, retried 
 	var reqs, fails, again atomic.Int64
 	stop := make(chan struct{})
 	var load sync.WaitGroup
-	for w := range 4 {
+	for w := range 16 {
 		load.Go(func() {
 			for i := 0; ; i++ {
 				select {
@@ -505,7 +512,14 @@ func (c *chaos) start(n *chaosNode) {
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
-			c.t.Errorf("%s exited while starting", n.name)
+			var why []string
+			raw, _ := os.ReadFile(n.log.Name())
+			for _, l := range strings.Split(string(raw), "\n") {
+				if strings.Contains(l, `"level":"ERROR"`) && !strings.Contains(l, "Handler returned error") {
+					why = append(why, l)
+				}
+			}
+			c.t.Errorf("%s exited while starting: %s", n.name, tail(strings.Join(why, "\n"), 2000))
 			return
 		default:
 		}
@@ -689,16 +703,17 @@ func (c *chaos) mock(method, path, body string) []byte {
 	return raw
 }
 
-// countStored counts the route's messages in the test's database.
-func (c *chaos) countStored(db string) int {
+// countStored counts the route's messages in the test's database: those
+// accepted, and those rejected.
+func (c *chaos) countStored(db string) (accepted, rejected int) {
 	conn, err := sql.Open("pgx", "postgres://postgres@127.0.0.1:5432/"+db+"?sslmode=disable")
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	defer conn.Close()
-	n := -1
-	if err := conn.QueryRow("SELECT count(*) FROM messages WHERE route = 'subscriber.deliver'").Scan(&n); err != nil {
+	if err := conn.QueryRow(`SELECT count(*) FILTER (WHERE status <> 'REJECTED'), count(*) FILTER (WHERE status = 'REJECTED')
+		FROM messages WHERE route = 'subscriber.deliver'`).Scan(&accepted, &rejected); err != nil {
 		c.t.Errorf("counting the stored messages: %v", err)
 	}
-	return n
+	return accepted, rejected
 }
