@@ -16,11 +16,18 @@ for _ in $(seq 1 100); do
 
   Köpir is ready: internal API http://127.0.0.1:8080, agency http://127.0.0.1:8081, admin http://127.0.0.1:8082, mocks http://127.0.0.1:8090
 
+  Console: http://127.0.0.1:8082/console/   sign in with the demo admin token: admin-token
+           (second-operator-token approves held changes; viewer-token only reads)
+
   Try it:
     curl -H 'Authorization: Bearer demo-token' -d '{"iin":"880501300124"}' http://127.0.0.1:8080/v1/routes/gbdfl.person
 
   Then:  bin/kopir messages list      bin/kopir messages show <id>
   Async: curl -H 'Authorization: Bearer demo-token' -d '{"event":"paid","iin":"880501300124"}' http://127.0.0.1:8080/v1/routes/subscriber.deliver
+  A dead message to replay in the console (the subscriber refuses everything until the fault is cleared):
+    curl -X PUT -d '{"failRate":1,"status":400}' http://127.0.0.1:8090/_control/faults/subscriber
+    curl -H 'Authorization: Bearer demo-token' -d '{"event":"paid","iin":"880501300124"}' http://127.0.0.1:8080/v1/routes/subscriber.deliver
+    curl -X DELETE http://127.0.0.1:8090/_control/faults/subscriber
 
 MSG
     wait $bus

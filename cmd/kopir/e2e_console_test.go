@@ -128,14 +128,30 @@ func waitText(t *testing.T, ctx context.Context, sel, want string) {
 	}
 }
 
+// signIn signs in from the keyboard alone: the token field has the focus,
+// and Enter sends the form.
 func signIn(t *testing.T, ctx context.Context, h *harness, token string) {
 	t.Helper()
 	do(t, ctx, "signing in",
 		chromedp.Navigate("http://"+h.admin+"/console/"),
-		chromedp.WaitVisible(chromedp.CSS("#token")),
-		chromedp.SendKeys(chromedp.CSS("#token"), token),
-		chromedp.Submit(chromedp.CSS("#token")),
-		chromedp.WaitVisible(chromedp.CSS("#results")))
+		chromedp.WaitVisible(chromedp.CSS("#token")))
+	if !eval[bool](t, ctx, `document.activeElement && document.activeElement.id === "token"`) {
+		t.Error("the sign-in page does not put the focus on the token field")
+	}
+	do(t, ctx, "typing the token", chromedp.KeyEvent(token+"\r"), chromedp.WaitVisible(chromedp.CSS("#results")))
+	labelled(t, ctx)
+}
+
+// labelled fails the test for a visible form control the page does not
+// name (a <label for>, a wrapping <label> or aria-label).
+func labelled(t *testing.T, ctx context.Context) {
+	t.Helper()
+	bare := eval[[]string](t, ctx, `[...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
+	  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute("aria-label"))
+	  .map(e => e.outerHTML)`)
+	if len(bare) > 0 {
+		t.Errorf("form controls without a label: %v", bare)
+	}
 }
 
 func signOut(t *testing.T, ctx context.Context) {
@@ -215,6 +231,7 @@ func TestConsoleReplaysInBrowser(t *testing.T) {
 	if body := text(t, ctx, "details.body pre"); !strings.Contains(body, `"event": "paid"`) || strings.Contains(body, "880501300124") {
 		t.Errorf("the stored request is not shown formatted and masked: %s", body)
 	}
+	labelled(t, ctx)
 	shot.take(ctx, "dead-message")
 
 	// Replay asks first, then shows its audit entry.
@@ -277,6 +294,7 @@ func TestConsoleReplaysInBrowser(t *testing.T) {
 	if got := text(t, ctx, "table.routes"); !strings.Contains(got, "subscriber.deliver") {
 		t.Errorf("the health page's routes lack subscriber.deliver: %s", got)
 	}
+	labelled(t, ctx)
 	shot.take(ctx, "health")
 	signOut(t, ctx)
 }
@@ -387,4 +405,109 @@ func eval[T any](t *testing.T, ctx context.Context, js string) T {
 		t.Fatalf("evaluating %s: %v", js, err)
 	}
 	return v
+}
+
+// TestConsoleHeldFourEyes: a bank statement entry with a mistyped
+// end-to-end id is held; an operator edits it in the console, seeing the
+// checks re-run as they type, and proposes the fix; they cannot approve it
+// themselves; a second operator does, and the statement is delivered.
+func TestConsoleHeldFourEyes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	ctx := browser(t)
+	h := newHarnessIn(t, repoRoot(t), localConfig(t))
+	shot := newShots(t)
+	e2e := fmt.Sprintf("E2E-CONSOLE-%d", time.Now().UnixNano())
+	order := fmt.Sprintf(`{"endToEndId":%q,"amount":{"value":"150000.00","currency":"KZT"},
+	  "debtor":{"name":"Комитет казначейства","iban":"KZ77070105KZT0000001","bic":"KKMFKZ2A","bin":"990240000030"},
+	  "creditor":{"name":"ТОО Дорстрой","iban":"KZ42601KZT0000123456","bic":"HSBKKZKX","bin":"050540004455"},
+	  "remittanceInformation":"Оплата по договору 17","knp":"911","kod":"11","kbe":"17"}`, e2e)
+	if status, out, err := h.call("payments.credit-transfer", "", order); err != nil || status != http.StatusAccepted {
+		t.Fatalf("payment order: %d %v %v", status, out, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, hist := h.raw("GET", "/v1/payments/"+e2e, "demo-token", nil, ""); hist["paymentStatus"] == "ACSC" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the payment never settled")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	typo := e2e + "X"
+	h.mockControl("POST", "/payments/_control/statement",
+		fmt.Sprintf(`{"type":"camt.053","extraEntries":[{"creditDebit":"DBIT","amount":"150000.00","endToEndId":%q}]}`, typo))
+	var page struct{ Items []struct{ ID string } }
+	for h.adminGet("/admin/v1/held?route=payments.statement", &page); len(page.Items) == 0; h.adminGet("/admin/v1/held?route=payments.statement", &page) {
+		if time.Now().After(deadline) {
+			t.Fatal("the statement was never held")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	id := page.Items[0].ID
+
+	signIn(t, ctx, h, "admin-token")
+	do(t, ctx, "the held queue", chromedp.Navigate("http://"+h.admin+"/console/held"), chromedp.WaitVisible(chromedp.CSS(`tr[data-id="`+id+`"]`)))
+	if got := text(t, ctx, `tr[data-id="`+id+`"]`); !strings.Contains(got, typo) {
+		t.Errorf("the held queue does not say why: %s", got)
+	}
+	shot.take(ctx, "held-queue")
+	do(t, ctx, "opening it", chromedp.Click(chromedp.CSS(`tr[data-id="`+id+`"] a`)), chromedp.WaitVisible(chromedp.CSS("#edit")),
+		chromedp.Click(chromedp.CSS("#edit")), chromedp.WaitVisible(chromedp.CSS("#payload")))
+	waitScript(t, ctx, `document.getElementById("check-state").textContent === "1 problem(s)"`)
+	if got := text(t, ctx, "#problems"); !strings.Contains(got, typo) {
+		t.Errorf("the live check names %q", got)
+	}
+	labelled(t, ctx)
+	shot.take(ctx, "held-edit-problem")
+	// The operator corrects the id; the checks run again as they type.
+	eval[bool](t, ctx, `(() => { const a = document.getElementById("payload"); a.value = a.value.replace(`+"`"+typo+"`"+`, `+"`"+e2e+"`"+`); a.dispatchEvent(new Event("input")); return true })()`)
+	waitScript(t, ctx, `document.getElementById("check-state").textContent === "No problem found"`)
+	shot.take(ctx, "held-edit-fixed")
+	do(t, ctx, "proposing", chromedp.SendKeys(chromedp.CSS("#reason"), "end-to-end id mistyped by the bank"),
+		chromedp.Click(chromedp.CSS("#propose")), chromedp.WaitVisible(chromedp.CSS("#done")))
+	if got := text(t, ctx, "#changes"); !strings.Contains(got, "PENDING") || !strings.Contains(got, "operator") {
+		t.Fatalf("the proposed change: %s", got)
+	}
+	shot.take(ctx, "held-change-pending")
+	// Four eyes: the proposer's own approval is refused.
+	do(t, ctx, "approving one's own change", chromedp.Click(chromedp.CSS("a.approve")), chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS("#error-detail")))
+	if got := text(t, ctx, "#error-detail"); !strings.Contains(got, "operator") {
+		t.Errorf("the proposer's approval was answered %q", got)
+	}
+	shot.take(ctx, "held-four-eyes-refused")
+	signOut(t, ctx)
+
+	signIn(t, ctx, h, "second-operator-token")
+	do(t, ctx, "second operator reviews", chromedp.Navigate("http://"+h.admin+"/console/held/"+id), chromedp.WaitVisible(chromedp.CSS("a.approve")),
+		chromedp.Click(chromedp.CSS("a.approve")), chromedp.WaitVisible(chromedp.CSS("#proposed")))
+	if got := text(t, ctx, "#proposed"); !strings.Contains(got, e2e) || strings.Contains(got, typo) {
+		t.Errorf("the approver is shown %s", got)
+	}
+	shot.take(ctx, "held-approve")
+	do(t, ctx, "approving", chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS("#done")))
+	do(t, ctx, "the exchange", chromedp.Navigate("http://"+h.admin+"/console/messages/"+id), chromedp.WaitVisible(chromedp.CSS("#status")))
+	waitText(t, ctx, "#status", "DELIVERED")
+	audit := text(t, ctx, "table.audit")
+	for _, want := range []string{"CHANGE_PROPOSED", "CHANGE_APPROVED", "second-operator"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("the audit trail lacks %s:\n%s", want, audit)
+		}
+	}
+	shot.take(ctx, "held-delivered")
+}
+
+// waitScript waits until js is true in the page.
+func waitScript(t *testing.T, ctx context.Context, js string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !eval[bool](t, ctx, js) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s stayed false for 15s", js)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

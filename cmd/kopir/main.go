@@ -18,6 +18,7 @@ import (
 	_ "github.com/minfin-kz/kopir/adapters/all"
 	"github.com/minfin-kz/kopir/internal/app"
 	"github.com/minfin-kz/kopir/internal/config"
+	"github.com/minfin-kz/kopir/internal/tracing"
 )
 
 const usage = `kopir — the Köpir integration service bus
@@ -109,7 +110,7 @@ func serve(args []string) error {
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		return fmt.Errorf("-log-level: %w", err)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	log := slog.New(tracing.LogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lv})))
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return err

@@ -499,6 +499,9 @@ func (c *Config) Validate() error {
 	if c.ShutdownGrace < 0 {
 		top("shutdownGrace", "must not be negative")
 	}
+	if c.Console.SessionMax > 0 && c.Console.SessionIdle > c.Console.SessionMax {
+		top("console.sessionIdle", "%s is longer than sessionMax %s, which would end every session first", c.Console.SessionIdle.D(), c.Console.SessionMax.D())
+	}
 	if c.Limits.LargeBody < 0 || c.Limits.LargeConcurrent < 0 || c.Limits.LargeWait < 0 {
 		top("limits", "largeBody, largeConcurrent and largeWait must not be negative")
 	}

@@ -288,3 +288,18 @@ func TestSimulatedClockIsForDemosOnly(t *testing.T) {
 		t.Errorf("a demo on a simulated clock: %v", err)
 	}
 }
+
+func TestConsoleSessionsChecked(t *testing.T) {
+	for edit, want := range map[string]string{
+		"console: {sessionIdle: -1m}\n":                `t.yaml: line 1: "-1m": a duration must not be negative`,
+		"console: {sessionIdle: 9h, sessionMax: 8h}\n": `t.yaml: console.sessionIdle: 9h0m0s is longer than sessionMax 8h0m0s`,
+	} {
+		if _, err := Parse("t.yaml", []byte(edit+base)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s got %v, want %s", edit, err, want)
+		}
+	}
+	c, err := Parse("t.yaml", []byte("console: {sessionIdle: 10m, sessionMax: 1h}\n"+base))
+	if err != nil || c.Console.SessionIdle.D() != 10*time.Minute || c.Console.SessionMax.D() != time.Hour {
+		t.Errorf("console settings: %+v %v", c.Console, err)
+	}
+}

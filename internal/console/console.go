@@ -63,7 +63,7 @@ type Console struct {
 	now      func() time.Time
 	// lastVerify is the last audit chain walk started from the console.
 	lastVerify atomic.Value
-	held       any
+	held       admin.Held
 }
 
 // New builds the console over the admin API's parts; metrics are the
@@ -78,7 +78,7 @@ func New(adm *admin.Server, metrics prometheus.Gatherer, log *slog.Logger, opts 
 	if opts.ReadEvery <= 0 {
 		opts.ReadEvery = DefaultReadEvery
 	}
-	c := &Console{admin: adm, metrics: metrics, log: log, opts: opts, now: time.Now}
+	c := &Console{admin: adm, metrics: metrics, log: log, opts: opts, now: time.Now, held: adm.Held}
 	c.sessions = newSessions(opts.SessionIdle, opts.SessionMax, c.now)
 	c.rates = &window{keep: int(time.Hour/opts.ReadEvery) + 1}
 	var err error

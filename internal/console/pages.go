@@ -27,7 +27,7 @@ var errNotFound = store.ErrNotFound
 var searchFields = []string{"status", "route", "caller", "direction", "correlationId", "externalId", "subject"}
 
 // Statuses lists every status a message can stand in, for the filter.
-var statuses = []store.Status{store.Received, store.Queued, store.Delivered, store.Failed, store.Dead, store.Rejected}
+var statuses = store.Statuses
 
 // localTime is the layout of <input type=datetime-local>; the console
 // reads and writes it as UTC, and says so next to the inputs.
@@ -300,17 +300,22 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request, s *session) {
 		c.storeFailed(w, r, s, "message "+id, err)
 		return
 	}
-	// The replay's own audit entry, to show it.
-	done := ""
-	if audit, err := c.admin.Store.Audit(r.Context(), id); err == nil {
-		for i := len(audit) - 1; i >= 0; i-- {
-			if audit[i].Actor == s.Admin {
-				done = "?done=" + strconv.FormatInt(audit[i].Seq, 10)
-				break
-			}
+	http.Redirect(w, r, "/console/messages/"+id+c.doneBy(r, s, id), http.StatusSeeOther)
+}
+
+// doneBy is the query that has a message's page show the audit entry the
+// signed-in admin's action just wrote: the newest in their name.
+func (c *Console) doneBy(r *http.Request, s *session, id string) string {
+	audit, err := c.admin.Store.Audit(r.Context(), id)
+	if err != nil {
+		return "" // the page shows the trail anyway
+	}
+	for i := len(audit) - 1; i >= 0; i-- {
+		if audit[i].Actor == s.Admin {
+			return "?done=" + strconv.FormatInt(audit[i].Seq, 10)
 		}
 	}
-	http.Redirect(w, r, "/console/messages/"+id+done, http.StatusSeeOther)
+	return ""
 }
 
 // bulkFilter reads a bulk replay's selection the way the admin API does.

@@ -239,8 +239,8 @@ func (w *Worker) deliver(ctx context.Context, msg *message.Message, m *store.Mes
 		// Every message like this one will fail the same way: say so loudly,
 		// as the deployment's error it is, not as this message's.
 		w.Metrics.Deliveries.WithLabelValues(m.Route, "misconfigured").Inc()
-		w.Log.Error("configuration error: the route's receiver refuses its messages; they go DEAD until the configuration is fixed",
-			"route", m.Route, "messageId", m.ID, "err", derr, tracing.LogAttr(ctx))
+		w.Log.ErrorContext(ctx, "configuration error: the route's receiver refuses its messages; they go DEAD until the configuration is fixed",
+			"route", m.Route, "messageId", m.ID, "err", derr)
 		return w.finish(ctx, m, attempts, store.Dead, fmt.Sprintf("configuration error: %v", derr), nil)
 	}
 	if permanent || used >= r.Retry.Attempts {

@@ -3,7 +3,9 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,41 +18,101 @@ import (
 func BenchmarkRecordParallel(b *testing.B) {
 	for _, be := range backends() {
 		b.Run(be.name, func(b *testing.B) {
-			s := openStore(b, be.fresh(b))
-			body := json.RawMessage(`{"iin":"***","name":"***","service":"egov.person","items":[1,2,3,4,5,6,7,8]}`)
-			payload := []byte(`{"iin":"880101300123","name":"Айгерим Садыкова","service":"egov.person"}`)
-			var gid atomic.Int64
-			procs := runtime.GOMAXPROCS(0)
-			b.SetParallelism((32 + procs - 1) / procs)
-			b.ResetTimer()
-			start := time.Now()
-			b.RunParallel(func(pb *testing.PB) {
-				g := gid.Add(1)
-				i := 0
-				var m *Message
-				for pb.Next() {
-					var ev Event
-					if i%2 == 0 {
-						m = &Message{ID: fmt.Sprintf("b%d-%d", g, i), Route: "egov.person", Direction: Outbound,
-							Caller: "tax", IdempotencyKey: fmt.Sprintf("k%d-%d", g, i), Status: Received,
-							RequestBody: body, Payload: payload}
-						ev = Event{Message: m, Audit: []AuditEntry{{Actor: "tax", Action: "RECEIVED"}}}
-					} else {
-						m.Status, m.HTTPStatus, m.ResponseBody = Delivered, 200, body
-						ev = Event{Message: m, Attempts: []Attempt{{Endpoint: "https://egov.example/person", HTTPStatus: 200, LatencyMS: 12.5}},
-							Audit: []AuditEntry{{Actor: "bus", Action: "DELIVERED"}}}
-					}
-					if err := s.Record(ctx, ev); err != nil {
-						b.Error(err)
-						return
-					}
-					i++
-				}
-			})
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
-			b.ReportMetric(float64(b.N)/float64(max(s.batches.Load(), 1)), "events/batch")
+			benchRecord(b, openStore(b, be.fresh(b)))
 		})
 	}
+}
+
+// grownRows is how many messages BenchmarkRecordGrown's store holds before
+// it is measured (KOPIR_BENCH_GROWN_ROWS overrides it).
+const grownRows = 1_000_000
+
+// BenchmarkRecordGrown is BenchmarkRecordParallel on a store that already
+// holds a million messages (with their attempts and audit records), next
+// to an empty one: acceptance must not fall as the store grows (issue 14:
+// by at most 20%). Filling takes a minute or two per backend.
+func BenchmarkRecordGrown(b *testing.B) {
+	rows := grownRows
+	if v := os.Getenv("KOPIR_BENCH_GROWN_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatalf("KOPIR_BENCH_GROWN_ROWS: %v", err)
+		}
+		rows = n
+	}
+	for _, be := range backends() {
+		for _, n := range []int{0, rows} {
+			// The store is made once, on the parent benchmark: a
+			// sub-benchmark's function runs again for each b.N, and its
+			// cleanups after each run.
+			var s *SQLStore
+			b.Run(fmt.Sprintf("%s/rows=%d", be.name, n), func(sb *testing.B) {
+				if s == nil {
+					s = grownStore(b, be, n)
+				}
+				benchRecord(sb, s)
+			})
+		}
+	}
+}
+
+// grownStore is a new store of backend be holding n filled messages.
+func grownStore(b *testing.B, be backend, n int) *SQLStore {
+	dsn := be.fresh(b)
+	if n > 0 {
+		raw, d := rawDB(b, dsn)
+		if err := openStore(b, dsn).Close(); err != nil { // migrates
+			b.Fatal(err)
+		}
+		fillMessages(b, raw, d, n)
+		// The filled audit records end at seq 2n; the chain goes on from
+		// there, as it would on a store that grew by use.
+		if _, err := raw.Exec(d.rebind("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"), 2*n, fmt.Sprintf("%064d", n-1)); err != nil {
+			b.Fatal(err)
+		}
+		if d.isPostgres() {
+			if _, err := raw.Exec("VACUUM ANALYZE messages, attempts, audit"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return openStore(b, dsn)
+}
+
+// benchRecord plays message lifecycles on s from 32 goroutines.
+func benchRecord(b *testing.B, s *SQLStore) {
+	body := json.RawMessage(`{"iin":"***","name":"***","service":"egov.person","items":[1,2,3,4,5,6,7,8]}`)
+	payload := []byte(`{"iin":"880101300123","name":"Айгерим Садыкова","service":"egov.person"}`)
+	var gid atomic.Int64
+	procs := runtime.GOMAXPROCS(0)
+	b.SetParallelism((32 + procs - 1) / procs)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		g := gid.Add(1)
+		i := 0
+		var m *Message
+		for pb.Next() {
+			var ev Event
+			if i%2 == 0 {
+				m = &Message{ID: fmt.Sprintf("b%d-%d", g, i), Route: "egov.person", Direction: Outbound,
+					Caller: "tax", IdempotencyKey: fmt.Sprintf("k%d-%d", g, i), Status: Received,
+					RequestBody: body, Payload: payload}
+				ev = Event{Message: m, Audit: []AuditEntry{{Actor: "tax", Action: "RECEIVED"}}}
+			} else {
+				m.Status, m.HTTPStatus, m.ResponseBody = Delivered, 200, body
+				ev = Event{Message: m, Attempts: []Attempt{{Endpoint: "https://egov.example/person", HTTPStatus: 200, LatencyMS: 12.5}},
+					Audit: []AuditEntry{{Actor: "bus", Action: "DELIVERED"}}}
+			}
+			if err := s.Record(ctx, ev); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+	b.ReportMetric(float64(b.N)/float64(max(s.batches.Load(), 1)), "events/batch")
 }
 
 // lookupRows is the table size at which keyed acceptance was seen to fall

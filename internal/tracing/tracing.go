@@ -235,11 +235,23 @@ func TraceID(ctx context.Context) string {
 	return ""
 }
 
-// LogAttr is the trace_id of ctx's span for a log line; an empty attribute,
-// which slog's handlers leave out, when there is none.
-func LogAttr(ctx context.Context) slog.Attr {
+// LogHandler adds the trace_id of the context's span to every line logged
+// with a context (InfoContext, ErrorContext…), so that a line of any
+// component can be found from its trace and back; a line without one is
+// passed on as it is.
+func LogHandler(h slog.Handler) slog.Handler { return logHandler{h} }
+
+type logHandler struct{ slog.Handler }
+
+func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := TraceID(ctx); id != "" {
-		return slog.String("trace_id", id)
+		r.AddAttrs(slog.String("trace_id", id))
 	}
-	return slog.Attr{}
+	return h.Handler.Handle(ctx, r)
 }
+
+func (h logHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return logHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h logHandler) WithGroup(name string) slog.Handler { return logHandler{h.Handler.WithGroup(name)} }

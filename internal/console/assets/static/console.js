@@ -65,7 +65,7 @@ function heldCheck() {
       const res = await r.json();
       if (mine !== seq) return; // an older answer arriving late
       const problems = res.problems || [];
-      out.replaceChildren(...problems.map((p) => { const li = document.createElement("li"); li.textContent = (p.field ? p.field + ": " : "") + p.reason; return li; }));
+      out.replaceChildren(...problems.map((p) => { const li = document.createElement("li"); li.textContent = (p.field ? p.field + ": " : "") + p.detail; return li; }));
       out.dataset.state = problems.length ? "invalid" : "valid";
       document.getElementById("check-state").textContent = problems.length ? problems.length + " problem(s)" : "No problem found";
       if (submit) submit.disabled = problems.length > 0;
