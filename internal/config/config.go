@@ -496,9 +496,6 @@ func (c *Config) Validate() error {
 		// JetStream refuses more than five replicas.
 		top("natsReplicas", "%d is not a JetStream replica count (1 to 5)", c.NATSReplicas)
 	}
-	if c.ShutdownGrace < 0 {
-		top("shutdownGrace", "must not be negative")
-	}
 	if c.Console.SessionMax > 0 && c.Console.SessionIdle > c.Console.SessionMax {
 		top("console.sessionIdle", "%s is longer than sessionMax %s, which would end every session first", c.Console.SessionIdle.D(), c.Console.SessionMax.D())
 	}
