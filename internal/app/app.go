@@ -349,6 +349,9 @@ func (a *App) Run(ctx context.Context) error {
 	work.Go(func() { a.Replayer.Run(wctx) })
 	// Singletons: on one node of a cluster at a time, each under its lease.
 	work.Go(func() { a.single(wctx, "delivery.replay", a.Replayer.RunJobs) })
+	work.Go(func() {
+		a.single(wctx, "delivery.recover", func(ctx context.Context) error { return a.Worker.RecoverOrphans(ctx, recoverEvery) })
+	})
 	if cons != nil {
 		work.Go(func() { cons.Run(wctx) })
 	}
@@ -568,6 +571,12 @@ func (a *App) closers() []io.Closer {
 type brokerAdapter struct{ b *broker.Broker }
 
 func (a brokerAdapter) Publisher() message.Publisher { return a.b.Publisher() }
+
+// Holds is the broker's depth of the topic: what RecoverOrphans must see
+// empty before it takes a route's QUEUED messages for orphans.
+func (a brokerAdapter) Holds(_ context.Context, topic string) (uint64, error) {
+	return a.b.Depth(topic)
+}
 
 func (a brokerAdapter) Subscriber(topic string, delay func(uint64) time.Duration) (message.Subscriber, error) {
 	return a.b.Subscriber(topic, broker.SubOpts{Backoff: delay})

@@ -15,6 +15,10 @@ import (
 // last progress: long enough for an operator to look at last month's.
 const replayJobsKept = 31 * 24 * time.Hour
 
+// recoverEvery is how often the holder of delivery.recover looks for
+// queued messages no broker holds.
+const recoverEvery = 30 * time.Second
+
 // openCluster opens what the nodes of a cluster share besides the store:
 // the lease bucket singletons run under and the bucket bulk replay jobs
 // are kept in, both in the broker's JetStream.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,4 +157,68 @@ func TestBulkReplayResumedOnAnotherNode(t *testing.T) {
 	if _, ok := nodeA.Job("no-such-job"); ok {
 		t.Error("an unknown job was found")
 	}
+}
+
+// holdingBroker is a countingBroker that says how many messages it holds
+// for every topic.
+type holdingBroker struct {
+	countingBroker
+	held atomic.Uint64
+}
+
+func (h *holdingBroker) Holds(context.Context, string) (uint64, error) { return h.held.Load(), nil }
+
+// TestOrphansPublishedOnlyWhenTheBrokerHoldsNone: QUEUED messages a dead
+// node stored but never published are published again by the holder of
+// delivery.recover, but only while the broker holds nothing for their
+// route, so no message it holds gets a second copy.
+func TestOrphansPublishedOnlyWhenTheBrokerHoldsNone(t *testing.T) {
+	st := openStore(t)
+	specs := []routes.Spec{{Name: "budget.notice", Adapter: "test.traced", Mode: routes.Async, Endpoints: []string{"http://127.0.0.1:1"},
+		Callers: []string{"treasury"}, Retry: adapters.RetrySpec{Attempts: 3}, Timeout: 5e9}}
+	b := newBus(t, st, specs) // its queue keeps what it is given: the "dead node" never publishes
+	r, _ := b.table.Get("budget.notice")
+	var ids []string
+	for i := range 3 {
+		x := &routes.Exchange{Route: r, Caller: "treasury", Started: time.Now(), Request: adapters.Request{
+			Route: r.Name, MessageID: routes.NewMessageID(), Body: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}}
+		if err := r.Call(context.Background(), x); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, x.Request.MessageID)
+	}
+	br := &holdingBroker{}
+	br.held.Store(5) // the broker holds other messages of the route
+	b.w.Broker = br
+	b.w.OrphanAge = time.Millisecond
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.w.RecoverOrphans(ctx, 20*time.Millisecond); close(done) }()
+	time.Sleep(200 * time.Millisecond)
+	br.mu.Lock()
+	early := len(br.ids)
+	br.mu.Unlock()
+	if early != 0 {
+		t.Fatalf("%d published while the broker held messages of the route", early)
+	}
+	br.held.Store(0)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		br.mu.Lock()
+		got := append([]string(nil), br.ids...)
+		br.mu.Unlock()
+		if len(got) >= len(ids) {
+			slices.Sort(got)
+			if !slices.Equal(slices.Compact(got), ids) {
+				t.Errorf("published %v, want the orphans %v", got, ids)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orphans not published: %v", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	<-done
 }
