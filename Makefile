@@ -10,7 +10,7 @@ PKGS     := ./...
 # Each fuzz target gets a short bounded run in every `make test`.
 FUZZTIME_CI ?= 4s
 
-.PHONY: all build deps browser run test test-short bench fuzz generate vet fmt clean services
+.PHONY: all build deps browser run test test-short bench fuzz generate vet fmt clean services chaos
 
 # internal/xsd validates ISO 20022 and SOAP documents with libxml2, and
 # internal/libcrypto makes RSA signatures with OpenSSL (both cgo).
@@ -51,6 +51,13 @@ deps:
 # The console's tests drive Debian's Chromium (cmd/kopir/e2e_console_test.go).
 browser:
 	@deploy/browser-deps.sh
+
+# The cluster's chaos test at full size (docs/operations.md#cluster); make
+# test runs it with 600 messages.
+CHAOS_MESSAGES ?= 10000
+chaos: build services
+	CI=true KOPIR_CHAOS_MESSAGES=$(CHAOS_MESSAGES) KOPIR_CHAOS_REPORT=$(CURDIR)/bin/chaos.txt \
+		$(GO) test -count=1 -run '^TestChaos$$' -timeout 60m -v ./cmd/kopir
 
 bench: build services
 	@deploy/bench.sh

@@ -30,9 +30,19 @@ type InternalAPI interface {
 
 // ChannelRunner is implemented by channels with background work (e.g. a
 // poller that fetches messages from a gateway instead of being pushed to).
-// The core runs it after mounting the channel, until shutdown.
+// The core runs it after mounting the channel, until shutdown, on one node
+// of a cluster at a time: ctx ends when this node loses that turn, and Run
+// is called again when it gets it back.
 type ChannelRunner interface {
 	Run(ctx context.Context, in Intake) error
+}
+
+// NodeRunner is implemented by channels with background work that keeps
+// the process's own state fresh (e.g. its copy of the revocation lists a
+// signature is checked against), which every node of a cluster needs and
+// so runs: the core runs it on every node, until shutdown.
+type NodeRunner interface {
+	RunOnNode(ctx context.Context) error
 }
 
 // Inbound is one message an agency pushed in.

@@ -75,6 +75,22 @@ const PublishTimeout = 10 * time.Second
 // IdempotencyWindow is how long an Idempotency-Key's answer is kept.
 const IdempotencyWindow = 24 * time.Hour
 
+// claimTTL is how long a key is claimed before its call is stored: what
+// the call may take until then (a sync route's deadline; an async route's
+// store and publish), with room to spare. Bind then keeps it for the
+// window. A claim whose node died before storing anything so frees the
+// key within seconds; held for the window, it would refuse the caller's
+// repeat on every other node (409, in progress) for a day.
+func claimTTL(r *Route) time.Duration {
+	if r == nil {
+		return IdempotencyWindow
+	}
+	if r.Mode == Async {
+		return PublishTimeout + 20*time.Second
+	}
+	return r.Deadline.D() + 10*time.Second
+}
+
 // Traced makes the call one span, the exchange's, with the route, the
 // caller and the message id, ended with the outcome; every layer inside
 // starts its own spans as its children. The span continues the caller's
@@ -201,7 +217,7 @@ func Idempotent(l Ledger, cache Cache, claims Claims) Middleware {
 					Detail: fmt.Sprintf("the earlier use of Idempotency-Key %q could not be looked up; repeat the call", key)}
 			}
 			if claims != nil {
-				claimed, holder, cerr := claims.Claim(ctx, x.Caller, key, IdempotencyWindow)
+				claimed, holder, cerr := claims.Claim(ctx, x.Caller, key, claimTTL(x.Route))
 				if cerr == nil && !claimed {
 					return x.inProgress(fmt.Sprintf("a call with Idempotency-Key %q is in progress on another bus instance (message %s); repeat it later", key, holder))
 				}

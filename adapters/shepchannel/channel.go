@@ -350,21 +350,23 @@ func (c *Channel) Routes(in adapters.Intake) map[string]http.Handler {
 	}
 }
 
-// Run polls the gateway with getMessages, and refreshes the trust's CRLs
-// in the background, until ctx ends; with neither configured it returns
-// at once. The core starts it next to the listener (see
-// docs/adapters/egov.md).
+// Run polls the gateway with getMessages until ctx ends; without a poller
+// configured it returns at once. The core runs it on one node of a
+// cluster at a time (see docs/adapters/egov.md): two pollers would take
+// the same messages twice.
 func (c *Channel) Run(ctx context.Context, in adapters.Intake) error {
-	refreshed := make(chan struct{})
-	go func() {
-		defer close(refreshed)
-		c.refreshCRLs(ctx)
-	}()
-	defer func() { <-refreshed }()
 	if c.poll == nil {
 		return nil
 	}
 	return c.poll.Run(ctx, in)
+}
+
+// RunOnNode refreshes the trust's CRLs until ctx ends; without CRLs to
+// fetch it returns at once. Each node verifies signatures against its own
+// copy, so the core runs it on every node.
+func (c *Channel) RunOnNode(ctx context.Context) error {
+	c.refreshCRLs(ctx)
+	return nil
 }
 
 // Fault codes the channel answers with (errorCode in the fault detail).

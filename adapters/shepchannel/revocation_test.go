@@ -74,7 +74,7 @@ func revocationChannel(t *testing.T, url, policy string, every time.Duration, in
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := ch.Run(ctx, in); err != nil {
+		if err := ch.RunOnNode(ctx); err != nil {
 			t.Error(err)
 		}
 	}()

@@ -122,11 +122,16 @@ func freshSchema(t *testing.T, name string) {
 // search path.
 func schemaDSN(schema string) string { return pgBase + "&search_path=" + schema }
 
-// deleteStream removes a test run's stream from the local NATS server.
+// deleteStream removes a test run's stream and buckets from the local NATS
+// server.
 func deleteStream(stream string) {
 	if nc, err := nats.Connect("nats://127.0.0.1:4222"); err == nil {
 		if js, err := nc.JetStream(); err == nil {
 			js.DeleteStream(stream)
+			// The bus's key-value buckets (leases, replay jobs) are streams too.
+			for _, bucket := range []string{"LEASES", "REPLAY_JOBS"} {
+				js.DeleteStream("KV_" + stream + "_" + bucket)
+			}
 		}
 		nc.Close()
 	}

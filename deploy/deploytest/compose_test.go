@@ -167,6 +167,9 @@ func checkComposeNode(t *testing.T, p *composeProject, name string, natsServers 
 	if !strings.HasPrefix(cfg.Database, "postgres://") || cfg.NATS == "" || cfg.Redis == "" {
 		pr.add("compose %s: a cluster node needs PostgreSQL, external NATS and Redis", name)
 	}
+	if cfg.NATSReplicas != 3 {
+		pr.add("compose %s: natsReplicas %d: the compose file runs three NATS servers, give the stream 3 replicas", name, cfg.NATSReplicas)
+	}
 	published := map[string]bool{}
 	for _, port := range s.Ports {
 		parts := strings.Split(port, ":")

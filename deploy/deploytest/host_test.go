@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minfin-kz/kopir/internal/app"
 	"github.com/minfin-kz/kopir/internal/config"
 )
 
@@ -97,8 +96,10 @@ func checkUnit(u unit) problems {
 		p.add("unit: ExecStart %q is not kopir serve -config FILE", exec[0])
 	}
 	stop, err := time.ParseDuration(strings.Join(u.values("TimeoutStopSec"), ""))
-	if err != nil || stop < app.ShutdownGrace+windDown {
-		p.add("unit: TimeoutStopSec %q must cover the bus's shutdown grace %s + %s to wind down", u.values("TimeoutStopSec"), app.ShutdownGrace, windDown)
+	// The unit's config is the operator's: it is checked against the
+	// default shutdownGrace, which the unit's comment names.
+	if err != nil || stop < config.DefaultShutdownGrace+windDown {
+		p.add("unit: TimeoutStopSec %q must cover the bus's default shutdownGrace %s + %s to wind down", u.values("TimeoutStopSec"), config.DefaultShutdownGrace, windDown)
 	}
 	return p
 }

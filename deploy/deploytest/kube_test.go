@@ -32,7 +32,6 @@ import (
 
 	_ "github.com/minfin-kz/kopir/adapters/all"
 	"github.com/minfin-kz/kopir/internal/admin"
-	"github.com/minfin-kz/kopir/internal/app"
 	"github.com/minfin-kz/kopir/internal/config"
 )
 
@@ -385,7 +384,7 @@ func check(t *testing.T, b *bundle) problems {
 	checkResources(&p, c)
 	checkSecurity(&p, pod, c)
 	checkWritable(&p, pod, c, cfg)
-	checkShutdown(&p, pod, c)
+	checkShutdown(&p, pod, c, cfg)
 	checkImage(&p, b, c)
 	checkWorkload(&p, b)
 	checkServices(&p, b, c)
@@ -527,6 +526,9 @@ func checkConfig(t *testing.T, p *problems, b *bundle, c *corev1.Container) *con
 	}
 	if !strings.HasPrefix(cfg.Database, "postgres://") || cfg.NATS == "" || cfg.Redis == "" {
 		p.add("config %s: a cluster needs PostgreSQL, external NATS and Redis (database %q, nats %q, redis %q)", path, cfg.Database, cfg.NATS, cfg.Redis)
+	}
+	if cfg.NATSReplicas != 3 {
+		p.add("config %s: natsReplicas %d: the external JetStream is a three-server cluster, give the stream 3 replicas", path, cfg.NATSReplicas)
 	}
 	return cfg
 }
@@ -753,7 +755,7 @@ func checkWritable(p *problems, pod *corev1.PodSpec, c *corev1.Container, cfg *c
 	}
 }
 
-func checkShutdown(p *problems, pod *corev1.PodSpec, c *corev1.Container) {
+func checkShutdown(p *problems, pod *corev1.PodSpec, c *corev1.Container, cfg *config.Config) {
 	var preStop time.Duration
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
 		if s := c.Lifecycle.PreStop.Sleep; s != nil {
@@ -763,10 +765,11 @@ func checkShutdown(p *problems, pod *corev1.PodSpec, c *corev1.Container) {
 			p.add("preStop exec: the image has no shell; use the sleep action")
 		}
 	}
-	need := preStop + app.ShutdownGrace + windDown
+	grace := cfg.ShutdownGrace.D()
+	need := preStop + grace + windDown
 	if pod.TerminationGracePeriodSeconds == nil || time.Duration(*pod.TerminationGracePeriodSeconds)*time.Second < need {
-		p.add("terminationGracePeriodSeconds must cover preStop %s + the bus's shutdown grace %s + %s to wind down (%s)",
-			preStop, app.ShutdownGrace, windDown, need)
+		p.add("terminationGracePeriodSeconds must cover preStop %s + the bus's shutdownGrace %s + %s to wind down (%s)",
+			preStop, grace, windDown, need)
 	}
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/httpguard"
 	"github.com/minfin-kz/kopir/internal/idem"
 	"github.com/minfin-kz/kopir/internal/intake"
+	"github.com/minfin-kz/kopir/internal/lease"
 	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/metrics"
 	"github.com/minfin-kz/kopir/internal/ratelimit"
@@ -59,7 +60,10 @@ type App struct {
 	Routes   *routes.Table
 	Worker   *delivery.Worker
 	Replayer *delivery.Replayer
-	Intake   *intake.Intake
+	// Leases run the singletons (pollers, scheduled jobs, bulk replays)
+	// on one node of a cluster at a time.
+	Leases *lease.Manager
+	Intake *intake.Intake
 	// Held is the held-for-clarification queue's operators' actions.
 	Held     *held.Service
 	Evidence *evidence.Vault
@@ -128,6 +132,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	a.Worker = &delivery.Worker{Store: a.Store, Ledger: a.Ledger, Broker: brokerAdapter{a.Broker}, Metrics: a.Metrics, Log: log, Backoff: resilience.Backoff,
 		Tracer: a.Tracing.Tracer()}
 	a.Replayer = &delivery.Replayer{Worker: a.Worker}
+	if err := a.openCluster(ctx); err != nil {
+		return nil, err
+	}
 	if err := a.build(routes.Deps{Ledger: a.Ledger, Queue: a.Worker, Cache: cache.New(a.Redis), Limiter: ratelimit.New(a.Redis),
 		Claims: idem.New(a.Redis), Meter: a.Metrics, Log: log}); err != nil {
 		return nil, err
@@ -283,11 +290,6 @@ type mountedChannel struct {
 
 func withAttempts(r adapters.RetrySpec, n int) adapters.RetrySpec { r.Attempts = n; return r }
 
-// ShutdownGrace bounds how long the listeners drain in-flight requests
-// on shutdown. The deployment files size their stop timeouts from it
-// (deploy/deploytest checks them), so it is named once, here.
-const ShutdownGrace = 10 * time.Second
-
 // Run serves until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {
 	cfg := a.Config
@@ -345,17 +347,32 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	work.Go(func() { a.Worker.Sweep(wctx) })
 	work.Go(func() { a.Replayer.Run(wctx) })
+	// Singletons: on one node of a cluster at a time, each under its lease.
+	work.Go(func() { a.single(wctx, "delivery.replay", a.Replayer.RunJobs) })
+	work.Go(func() {
+		a.single(wctx, "delivery.recover", func(ctx context.Context) error { return a.Worker.RecoverOrphans(ctx, recoverEvery) })
+	})
 	if cons != nil {
 		work.Go(func() { cons.Run(wctx) })
 	}
 	if a.Ledger.KeepsEvidence() {
-		work.Go(func() { a.purgeEvidence(wctx, cfg.Evidence.PurgeEvery.D()) })
+		work.Go(func() {
+			a.single(wctx, "evidence.purge", func(ctx context.Context) error {
+				a.purgeEvidence(ctx, cfg.Evidence.PurgeEvery.D())
+				return nil
+			})
+		})
 	}
 	for _, mc := range a.channels {
 		if r, ok := mc.ch.(adapters.ChannelRunner); ok {
 			work.Go(func() {
-				if err := r.Run(wctx, a.Intake); err != nil && wctx.Err() == nil {
-					a.Log.Error("channel stopped", "channel", mc.spec.Name, "err", err)
+				a.single(wctx, "channel."+mc.spec.Name, func(ctx context.Context) error { return r.Run(ctx, a.Intake) })
+			})
+		}
+		if r, ok := mc.ch.(adapters.NodeRunner); ok {
+			work.Go(func() {
+				if err := r.RunOnNode(wctx); err != nil && wctx.Err() == nil {
+					a.Log.Error("channel's node work stopped", "channel", mc.spec.Name, "err", err)
 				}
 			})
 		}
@@ -379,12 +396,24 @@ func (a *App) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	// Drain: readiness fails first, then the listeners stop accepting
+	// (a load balancer's connection is refused, and it tries another
+	// node) and finish the requests in flight within the grace; the
+	// background work stops after them (the deferred stopWork), so a
+	// request in flight can still queue its message.
 	a.ready.Store(false)
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	a.Log.Info("draining: readiness fails, requests in flight finish", "grace", cfg.ShutdownGrace.D())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace.D())
 	defer cancel()
+	var drain sync.WaitGroup
 	for _, s := range servers {
-		s.Shutdown(sctx)
+		drain.Go(func() {
+			if err := s.Shutdown(sctx); err != nil {
+				a.Log.Warn("requests still in flight after the shutdown grace were cut off", "listener", s.Addr, "err", err)
+			}
+		})
 	}
+	drain.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -543,12 +572,18 @@ type brokerAdapter struct{ b *broker.Broker }
 
 func (a brokerAdapter) Publisher() message.Publisher { return a.b.Publisher() }
 
+// Holds is the broker's depth of the topic: what RecoverOrphans must see
+// empty before it takes a route's QUEUED messages for orphans.
+func (a brokerAdapter) Holds(_ context.Context, topic string) (uint64, error) {
+	return a.b.Depth(topic)
+}
+
 func (a brokerAdapter) Subscriber(topic string, delay func(uint64) time.Duration) (message.Subscriber, error) {
 	return a.b.Subscriber(topic, broker.SubOpts{Backoff: delay})
 }
 
 func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
-	bc := broker.Config{URL: cfg.NATS, DataDir: cfg.DataDir, Logger: log}
+	bc := broker.Config{URL: cfg.NATS, DataDir: cfg.DataDir, Logger: log, Replicas: cfg.NATSReplicas}
 	if cfg.NATSStream != "" {
 		bc.Stream = cfg.NATSStream
 		// Streams on one server must not share subjects.

@@ -76,7 +76,9 @@ type Config struct {
 	// retry on a lost ack. Default DefaultDuplicateWindow.
 	DuplicateWindow time.Duration
 
-	// Replicas for the stream on a clustered external server. Default 1.
+	// Replicas for the stream and the key-value buckets on a clustered
+	// external server. Default 1. An existing stream that has more keeps
+	// them.
 	Replicas int
 }
 
@@ -269,7 +271,11 @@ func (b *Broker) connect(name string) (*nats.Conn, <-chan struct{}, error) {
 func (b *Broker) ensureStream(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err := b.js.CreateOrUpdateStream(rctx, jetstream.StreamConfig{
+	replicas, err := b.replicasFor(rctx, b.cfg.Stream)
+	if err != nil {
+		return fmt.Errorf("ensure stream %s: %w", b.cfg.Stream, err)
+	}
+	_, err = b.js.CreateOrUpdateStream(rctx, jetstream.StreamConfig{
 		Name:        b.cfg.Stream,
 		Description: "Köpir async delivery queue",
 		Subjects:    []string{b.cfg.SubjectPrefix + ".>"},
@@ -281,12 +287,106 @@ func (b *Broker) ensureStream(ctx context.Context) error {
 		MaxAge:     b.cfg.MaxAge,
 		Duplicates: b.cfg.DuplicateWindow,
 		Discard:    jetstream.DiscardOld,
-		Replicas:   b.cfg.Replicas,
+		Replicas:   replicas,
 	})
 	if err != nil {
-		return fmt.Errorf("ensure stream %s: %w", b.cfg.Stream, err)
+		return fmt.Errorf("ensure stream %s with %d replicas: %w", b.cfg.Stream, replicas, replicasHint(err))
 	}
 	return nil
+}
+
+// replicasFor is the replica count to give stream: the configured one,
+// or the stream's own when it already has more. A node started with an
+// old or default config must not shrink a stream an operator grew (one
+// node's start would take two copies of every queued message away).
+func (b *Broker) replicasFor(ctx context.Context, stream string) (int, error) {
+	s, err := b.js.Stream(ctx, stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return b.cfg.Replicas, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if have := s.CachedInfo().Config.Replicas; have > b.cfg.Replicas {
+		b.log.Warn("broker: keeping the stream's replicas, which are more than configured",
+			"stream", stream, "replicas", have, "natsReplicas", b.cfg.Replicas)
+		return have, nil
+	}
+	return b.cfg.Replicas, nil
+}
+
+// replicasHint says what to do when JetStream has fewer servers than the
+// replicas asked for: a single server refuses more than one replica, a
+// cluster finds no peers to place them on, and no wait will change that.
+func replicasHint(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case errNoPeers, errInsufficientResources, errReplicasNotSupported:
+			return fmt.Errorf("%w (natsReplicas is more than the JetStream servers that can hold a copy: lower it or add servers)", err)
+		}
+	}
+	return err
+}
+
+// JetStream's error codes for a replica count the servers cannot hold
+// (nats-server's JSClusterNoPeersErrF, JSInsufficientResourcesErr,
+// JSStreamReplicasNotSupportedErr; the client does not name them).
+const (
+	errNoPeers               jetstream.ErrorCode = 10005
+	errInsufficientResources jetstream.ErrorCode = 10023
+	errReplicasNotSupported  jetstream.ErrorCode = 10074
+)
+
+// Replicas is the replica count the broker gives new streams and buckets.
+func (b *Broker) Replicas() int { return b.cfg.Replicas }
+
+// KeyValue opens the key-value bucket name (created when missing), whose
+// entries expire ttl after their last write (0: never), replicated like
+// the stream. Bucket names are prefixed with the stream's, so that buses
+// sharing a NATS server keep apart.
+func (b *Broker) KeyValue(ctx context.Context, name string, ttl time.Duration) (jetstream.KeyValue, error) {
+	if b.js == nil {
+		return nil, ErrClosed
+	}
+	bucket := b.cfg.Stream + "_" + name
+	// Like the stream at Open: a cluster electing leaders (a server just
+	// lost or back) answers 503 or not at all for a while; a refusal of
+	// the settings will not change by waiting.
+	wait := 100 * time.Millisecond
+	for {
+		kv, err := b.keyValue(ctx, bucket, ttl)
+		if err == nil {
+			return kv, nil
+		}
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.Code != 0 && apiErr.Code != 503 {
+			return nil, err
+		}
+		b.log.Debug("broker: key-value bucket not ready, retrying", "bucket", bucket, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (waiting: %v)", err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+func (b *Broker) keyValue(ctx context.Context, bucket string, ttl time.Duration) (jetstream.KeyValue, error) {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	replicas, err := b.replicasFor(rctx, "KV_"+bucket)
+	if err != nil {
+		return nil, fmt.Errorf("key-value bucket %s: %w", bucket, err)
+	}
+	kv, err := b.js.CreateOrUpdateKeyValue(rctx, jetstream.KeyValueConfig{
+		Bucket: bucket, TTL: ttl, Storage: jetstream.FileStorage, Replicas: replicas, History: 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("key-value bucket %s with %d replicas: %w", bucket, replicas, replicasHint(err))
+	}
+	return kv, nil
 }
 
 // Publisher returns the shared publisher. Publish returns only after

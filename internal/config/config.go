@@ -33,7 +33,16 @@ type Config struct {
 	// NATSStream names the JetStream stream, so several buses (or test
 	// runs) can share one NATS server; default KOPIR.
 	NATSStream string `yaml:"natsStream"`
-	Redis      string `yaml:"redis"` // URL; empty = no Redis
+	// NATSReplicas is how many JetStream servers keep a copy of the
+	// stream and of the bus's key-value buckets (leases, replay jobs):
+	// 1 for the embedded or a single server, 3 on a three-server cluster.
+	// An existing stream's replicas are never lowered by a start.
+	NATSReplicas int `yaml:"natsReplicas"`
+	// ShutdownGrace bounds how long a stopping node finishes requests in
+	// flight after it has failed its readiness (default 10s); the
+	// deployment files size their stop timeouts from it.
+	ShutdownGrace units.Duration `yaml:"shutdownGrace"`
+	Redis         string         `yaml:"redis"` // URL; empty = no Redis
 	// PersonalDataKey keys the hash of personal-data fields a route hashes.
 	PersonalDataKey string `yaml:"personalDataKey"`
 	// Demo allows plain-text tokens; only deploy/local.yaml sets it.
@@ -362,6 +371,9 @@ const (
 	// of a busy account several MiB.
 	DefaultLargeBody = 1 << 20
 	DefaultLargeWait = 60 * time.Second
+	// DefaultShutdownGrace: what a sync call's default deadline (15s)
+	// mostly fits in, short enough for a rolling restart to move on.
+	DefaultShutdownGrace = 10 * time.Second
 )
 
 func (c *Config) applyDefaults() {
@@ -385,6 +397,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Limits.LargeWait == 0 {
 		c.Limits.LargeWait = units.Duration(DefaultLargeWait)
+	}
+	if c.NATSReplicas == 0 {
+		c.NATSReplicas = 1
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = units.Duration(DefaultShutdownGrace)
 	}
 	if c.Evidence.Retention == 0 {
 		c.Evidence.Retention = units.Duration(DefaultEvidenceRetention)
@@ -473,6 +491,10 @@ func (c *Config) Validate() error {
 		// An OCSP answer is about now; a kept signature is judged as of its
 		// signing time, against the CRLs of then.
 		top("evidence.trust.ocsp", "not asked for evidence: give the CRLs as files (evidence.trust.crls)")
+	}
+	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
+		// JetStream refuses more than five replicas.
+		top("natsReplicas", "%d is not a JetStream replica count (1 to 5)", c.NATSReplicas)
 	}
 	if c.Console.SessionMax > 0 && c.Console.SessionIdle > c.Console.SessionMax {
 		top("console.sessionIdle", "%s is longer than sessionMax %s, which would end every session first", c.Console.SessionIdle.D(), c.Console.SessionMax.D())

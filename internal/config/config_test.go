@@ -303,3 +303,22 @@ func TestConsoleSessionsChecked(t *testing.T) {
 		t.Errorf("console settings: %+v %v", c.Console, err)
 	}
 }
+
+func TestClusterSettings(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(base))
+	if err != nil || c.NATSReplicas != 1 || c.ShutdownGrace.D() != DefaultShutdownGrace {
+		t.Fatalf("defaults: natsReplicas %d, shutdownGrace %s, %v", c.NATSReplicas, c.ShutdownGrace.D(), err)
+	}
+	if c, err = Parse("t.yaml", []byte("natsReplicas: 3\nshutdownGrace: 25s\n"+base)); err != nil || c.NATSReplicas != 3 || c.ShutdownGrace.D() != 25*time.Second {
+		t.Fatalf("set: natsReplicas %d, shutdownGrace %s, %v", c.NATSReplicas, c.ShutdownGrace.D(), err)
+	}
+	for edit, want := range map[string]string{
+		"natsReplicas: 7\n":    `t.yaml: natsReplicas: 7 is not a JetStream replica count (1 to 5)`,
+		"natsReplicas: -1\n":   `t.yaml: natsReplicas: -1 is not a JetStream replica count`,
+		"shutdownGrace: -1s\n": `a duration must not be negative`,
+	} {
+		if _, err := Parse("t.yaml", []byte(edit+base)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s got %v, want %s", edit, err, want)
+		}
+	}
+}

@@ -55,6 +55,9 @@ type Worker struct {
 	// the broker are published again; 0 means DefaultSweepEvery.
 	SweepEvery time.Duration
 
+	// OrphanAge: see RecoverOrphans; 0 means DefaultOrphanAge.
+	OrphanAge time.Duration
+
 	unqueued sync.Map // message id → *routes.Message whose publish failed
 }
 
@@ -165,6 +168,82 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) Recover(ctx context.Context) (int, error) {
 	n := 0
 	f := store.Filter{Status: store.Queued, Limit: 1000}
+	for {
+		page, err := w.Store.List(ctx, f)
+		if err != nil {
+			return n, err
+		}
+		for i := range page {
+			if err := w.Enqueue(ctx, ledger.View(&page[i])); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(page) < f.Limit {
+			return n, nil
+		}
+		f.AfterID = page[len(page)-1].ID
+	}
+}
+
+// Holder is a broker that tells how many messages it keeps for a topic.
+type Holder interface {
+	Holds(ctx context.Context, topic string) (uint64, error)
+}
+
+// DefaultOrphanAge is how old a QUEUED message must be before
+// RecoverOrphans takes it for one whose publish never happened: older
+// than any publish in progress (routes.PublishTimeout) can be.
+const DefaultOrphanAge = routes.PublishTimeout + 20*time.Second
+
+// RecoverOrphans publishes again, every interval until ctx ends, the QUEUED
+// messages of each async route whose topic the broker holds nothing for:
+// messages stored by a node that died before publishing them, which only
+// the store knows of. A route whose topic holds anything is left for a
+// quieter moment, since its QUEUED messages cannot be told from the ones
+// the broker holds; so no message the broker holds is published twice.
+// It runs on one node of a cluster at a time (the core's lease), and
+// complements Recover, which each node runs as it starts.
+func (w *Worker) RecoverOrphans(ctx context.Context, every time.Duration) error {
+	holder, ok := w.Broker.(Holder)
+	if !ok {
+		<-ctx.Done()
+		return nil
+	}
+	age := w.OrphanAge
+	if age <= 0 {
+		age = DefaultOrphanAge
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		for _, r := range w.Routes.All() {
+			if r.Mode != routes.Async {
+				continue
+			}
+			n, err := w.recoverOrphans(ctx, holder, r.Name, time.Now().Add(-age))
+			if err != nil && ctx.Err() == nil {
+				w.Log.Warn("looking for queued messages the broker does not hold", "route", r.Name, "err", err)
+			}
+			if n > 0 {
+				w.Log.Warn("published again queued messages the broker did not hold (their node died before publishing them)", "route", r.Name, "count", n)
+			}
+		}
+	}
+}
+
+func (w *Worker) recoverOrphans(ctx context.Context, holder Holder, route string, before time.Time) (int, error) {
+	held, err := holder.Holds(ctx, Topic(route))
+	if err != nil || held > 0 {
+		return 0, err
+	}
+	n := 0
+	f := store.Filter{Status: store.Queued, Route: route, Before: before, Limit: 500}
 	for {
 		page, err := w.Store.List(ctx, f)
 		if err != nil {

@@ -67,3 +67,17 @@ func (j *Job) Snapshot() Status {
 	return Status{ID: j.ID, Operator: j.Operator, Started: j.Started, Finished: j.finished, Total: j.total,
 		Replayed: j.done, Failed: j.failed, Errors: append([]string(nil), j.errors...), Running: j.finished.IsZero()}
 }
+
+// Restore is a job as s reported it, for a node that reads a job another
+// node runs (or ran), and for the node that resumes it.
+func Restore(s Status) *Job {
+	j := &Job{ID: s.ID, Operator: s.Operator, Started: s.Started, total: s.Total, done: s.Replayed, failed: s.Failed,
+		errors: append([]string(nil), s.Errors...)}
+	if !s.Running {
+		j.finished = s.Finished
+		if j.finished.IsZero() {
+			j.finished = s.Started // a stored job said finished without a time
+		}
+	}
+	return j
+}

@@ -30,6 +30,7 @@ type Metrics struct {
 	Deliveries      *prometheus.CounterVec   // route, outcome
 	Inbound         *prometheus.CounterVec   // channel, outcome
 	HTTPRefused     *prometheus.CounterVec   // listener, reason
+	LeaseHeld       *prometheus.GaugeVec     // lease: 1 while this node holds it
 
 	AuditVerifications *prometheus.CounterVec // result: ok, broken, error
 	AuditChainBroken   prometheus.Gauge
@@ -77,6 +78,9 @@ func New() *Metrics {
 		HTTPRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kopir_http_refused_total", Help: "Requests a listener refused before its handlers: busy, client-busy, uri-too-long, headers-too-large, body-timeout, not-found, method-not-allowed.",
 		}, []string{"listener", "reason"}),
+		LeaseHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kopir_lease_held", Help: "1 while this node holds the lease of a singleton (a poller, a scheduled job, bulk replays), 0 otherwise; across the cluster each lease's sum is 1.",
+		}, []string{"lease"}),
 		AuditVerifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kopir_audit_verifications_total", Help: "Walks of the audit chain by result: ok, broken (a record altered or deleted), error (the walk itself failed).",
 		}, []string{"result"}),
@@ -88,7 +92,7 @@ func New() *Metrics {
 		}),
 	}
 	m.Registry.MustRegister(m.Requests, m.RequestDuration, m.Attempts, m.AttemptDuration, m.Retries,
-		m.BreakerState, m.QueueDepth, m.QueueOldestAge, m.HeldMessages, m.Deliveries, m.Inbound, m.HTTPRefused,
+		m.BreakerState, m.QueueDepth, m.QueueOldestAge, m.HeldMessages, m.Deliveries, m.Inbound, m.HTTPRefused, m.LeaseHeld,
 		m.AuditVerifications, m.AuditChainBroken, m.AuditLastVerified,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
