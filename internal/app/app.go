@@ -355,6 +355,9 @@ func (a *App) Run(ctx context.Context) error {
 	if cons != nil {
 		work.Go(func() { cons.Run(wctx) })
 	}
+	verifier := auditVerifier{store: a.Store, report: a.Metrics.AuditVerified, log: a.Log.With("component", "audit"),
+		first: firstVerification, every: cfg.Audit.VerifyEvery.D()}
+	work.Go(func() { a.single(wctx, "audit.verify", verifier.run) })
 	if a.Ledger.KeepsEvidence() {
 		work.Go(func() {
 			a.single(wctx, "evidence.purge", func(ctx context.Context) error {

@@ -59,9 +59,21 @@ type Config struct {
 	Clock Clock `yaml:"clock"`
 	// Console is the operators' console on the admin listener.
 	Console Console `yaml:"console"`
+	// Audit schedules the walk of the audit chain.
+	Audit Audit `yaml:"audit"`
 
 	file string
 }
+
+// Audit schedules the audit chain's verification: one node of a cluster
+// walks the whole chain every VerifyEvery (default 1h) and reports it in
+// the kopir_audit_* metrics, which the alert rules watch.
+type Audit struct {
+	VerifyEvery units.Duration `yaml:"verifyEvery"`
+}
+
+// DefaultAuditVerifyEvery is Audit.VerifyEvery's default.
+const DefaultAuditVerifyEvery = time.Hour
 
 // Console configures the operators' console at /console/ on the admin
 // listener. Its users sign in with the admins' tokens.
@@ -406,6 +418,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Evidence.Retention == 0 {
 		c.Evidence.Retention = units.Duration(DefaultEvidenceRetention)
+	}
+	if c.Audit.VerifyEvery == 0 {
+		c.Audit.VerifyEvery = units.Duration(DefaultAuditVerifyEvery)
 	}
 	if c.Evidence.PurgeEvery == 0 {
 		c.Evidence.PurgeEvery = units.Duration(DefaultEvidencePurge)
