@@ -18,7 +18,9 @@ const firstVerification = time.Minute
 // deleted in the database raises the alert without anybody asking. It runs
 // as a singleton: one walk per period for the whole cluster.
 type auditVerifier struct {
-	store  interface{ VerifyAudit(context.Context) (store.VerifyResult, error) }
+	store interface {
+		VerifyAudit(context.Context) (store.VerifyResult, error)
+	}
 	report func(ok bool, err error, at time.Time)
 	log    *slog.Logger
 	first  time.Duration
