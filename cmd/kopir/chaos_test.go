@@ -9,9 +9,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,6 +116,8 @@ func TestChaos(t *testing.T) {
 			}
 		}
 	})
+
+	c.consoleSessionsShared()
 
 	// The async load under chaos.
 	var (
@@ -716,4 +720,56 @@ func (c *chaos) countStored(db string) (accepted, rejected int) {
 		c.t.Errorf("counting the stored messages: %v", err)
 	}
 	return accepted, rejected
+}
+
+// consoleSessionsShared: an operator signed in to the console on one node
+// is signed in on the others, and signing out on any node ends it on all.
+func (c *chaos) consoleSessionsShared() {
+	t := c.t
+	noRedirect := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.PostForm("http://"+c.nodes[0].admin+"/console/sign-in", url.Values{"token": {"admin-token"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var cookie *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "kopir_console" {
+			cookie = ck
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || cookie == nil {
+		t.Fatalf("signing in on %s: %d, cookie %v", c.nodes[0].name, resp.StatusCode, cookie)
+	}
+	page := func(n *chaosNode) (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+n.admin+"/console/messages", nil)
+		req.AddCookie(cookie)
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for _, n := range c.nodes {
+		if code, _ := page(n); code != http.StatusOK {
+			t.Errorf("the session begun on %s is refused by %s: %d", c.nodes[0].name, n.name, code)
+		}
+	}
+	// Sign out on the last node, with the CSRF token its page carries.
+	_, body := page(c.nodes[2])
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF token on %s's page", c.nodes[2].name)
+	}
+	req, _ := http.NewRequest("POST", "http://"+c.nodes[2].admin+"/console/sign-out", strings.NewReader(url.Values{"csrf": {m[1]}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(cookie)
+	if resp, err := noRedirect.Do(req); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signing out on %s: %v %v", c.nodes[2].name, resp, err)
+	}
+	if code, _ := page(c.nodes[0]); code != http.StatusSeeOther {
+		t.Errorf("after signing out on %s, %s still serves the session: %d", c.nodes[2].name, c.nodes[0].name, code)
+	}
 }

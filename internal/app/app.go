@@ -302,8 +302,16 @@ func (a *App) Run(ctx context.Context) error {
 	var cons *console.Console
 	if !cfg.Console.Disabled {
 		var err error
+		max := cfg.Console.SessionMax.D()
+		if max <= 0 {
+			max = console.DefaultSessionMax
+		}
+		sessions, err := a.consoleSessions(ctx, max)
+		if err != nil {
+			return err
+		}
 		cons, err = console.New(adm, a.Metrics.Registry, a.Log.With("component", "console"),
-			console.Options{SessionIdle: cfg.Console.SessionIdle.D(), SessionMax: cfg.Console.SessionMax.D()})
+			console.Options{SessionIdle: cfg.Console.SessionIdle.D(), SessionMax: max, Sessions: sessions})
 		if err != nil {
 			return err
 		}

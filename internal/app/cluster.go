@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/minfin-kz/kopir/internal/console"
 	"github.com/minfin-kz/kopir/internal/delivery"
 	"github.com/minfin-kz/kopir/internal/lease"
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,8 +32,19 @@ func (a *App) openCluster(ctx context.Context) error {
 	if kv, err = a.Broker.KeyValue(ctx, "REPLAY_JOBS", replayJobsKept); err != nil {
 		return fmt.Errorf("replay jobs: %w", err)
 	}
-	a.Replayer.Jobs = kvJobs{kv}
+	a.Replayer.Jobs = kvRecords{kv, delivery.ErrNoJob}
 	return nil
+}
+
+// consoleSessions opens the bucket console sessions are kept in, so that
+// an operator signed in on one node is signed in on every node; an entry
+// outlives its last write by the longest session.
+func (a *App) consoleSessions(ctx context.Context, max time.Duration) (console.SessionStore, error) {
+	kv, err := a.Broker.KeyValue(ctx, "CONSOLE_SESSIONS", max)
+	if err != nil {
+		return nil, fmt.Errorf("console sessions: %w", err)
+	}
+	return kvRecords{kv, console.ErrNoSession}, nil
 }
 
 // single runs fn on one node of the cluster at a time, under the lease
@@ -50,18 +62,23 @@ func (a *App) single(ctx context.Context, name string, fn func(context.Context) 
 	}
 }
 
-// kvJobs keeps bulk replay jobs in a JetStream key-value bucket.
-type kvJobs struct{ kv jetstream.KeyValue }
+// kvRecords keeps records every node reads in a JetStream key-value
+// bucket: bulk replay jobs, console sessions. missing is the error its
+// user expects for an absent key.
+type kvRecords struct {
+	kv      jetstream.KeyValue
+	missing error
+}
 
-func (k kvJobs) Put(ctx context.Context, id string, record []byte) error {
+func (k kvRecords) Put(ctx context.Context, id string, record []byte) error {
 	_, err := k.kv.Put(ctx, id, record)
 	return err
 }
 
-func (k kvJobs) Get(ctx context.Context, id string) ([]byte, error) {
+func (k kvRecords) Get(ctx context.Context, id string) ([]byte, error) {
 	e, err := k.kv.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
-		return nil, delivery.ErrNoJob
+		return nil, k.missing
 	}
 	if err != nil {
 		return nil, err
@@ -69,7 +86,15 @@ func (k kvJobs) Get(ctx context.Context, id string) ([]byte, error) {
 	return e.Value(), nil
 }
 
-func (k kvJobs) IDs(ctx context.Context) ([]string, error) {
+func (k kvRecords) Delete(ctx context.Context, id string) error {
+	err := k.kv.Delete(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	return err
+}
+
+func (k kvRecords) IDs(ctx context.Context) ([]string, error) {
 	ids, err := k.kv.Keys(ctx)
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, nil

@@ -42,6 +42,8 @@ type Options struct {
 	// ReadEvery is how often the health page's rates are read from the
 	// metrics; an hour of readings is kept.
 	ReadEvery time.Duration
+	// Sessions keeps the sign-in sessions; nil: this process's memory.
+	Sessions SessionStore
 }
 
 // Defaults of Options.
@@ -79,7 +81,7 @@ func New(adm *admin.Server, metrics prometheus.Gatherer, log *slog.Logger, opts 
 		opts.ReadEvery = DefaultReadEvery
 	}
 	c := &Console{admin: adm, metrics: metrics, log: log, opts: opts, now: time.Now, held: adm.Held}
-	c.sessions = newSessions(opts.SessionIdle, opts.SessionMax, c.now)
+	c.sessions = newSessions(opts.Sessions, opts.SessionIdle, opts.SessionMax, c.now)
 	c.rates = &window{keep: int(time.Hour/opts.ReadEvery) + 1}
 	var err error
 	if c.pages, err = parsePages(); err != nil {
@@ -234,7 +236,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusUnauthorized, "sign-in", nil, map[string]any{"Next": next, "Error": "No admin has this token."})
 		return
 	}
-	id, _ := c.sessions.start(a)
+	id, _, err := c.sessions.start(r.Context(), a)
+	if err != nil {
+		c.log.Error("console: keeping a session", "err", err)
+		c.render(w, r, http.StatusServiceUnavailable, "sign-in", nil, map[string]any{"Next": next, "Error": "The console could not keep your session; try again shortly."})
+		return
+	}
 	setCookie(w, r, id, int(c.opts.SessionMax.Seconds()))
 	c.log.Info("console: signed in", "admin", a.Name, "role", a.Role)
 	http.Redirect(w, r, next, http.StatusSeeOther)

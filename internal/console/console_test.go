@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"math"
 	"net/http/httptest"
 	"strings"
@@ -12,8 +13,12 @@ import (
 
 func TestSessionsExpire(t *testing.T) {
 	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-	ss := newSessions(30*time.Minute, 8*time.Hour, func() time.Time { return now })
-	id, s := ss.start(config.Admin{Caller: config.Caller{Name: "op"}, Role: config.RoleOperator})
+	mem := &memorySessions{m: map[string][]byte{}}
+	ss := newSessions(mem, 30*time.Minute, 8*time.Hour, func() time.Time { return now })
+	id, s, err := ss.start(context.Background(), config.Admin{Caller: config.Caller{Name: "op"}, Role: config.RoleOperator})
+	if err != nil {
+		t.Fatal(err)
+	}
 	get := func(v string) bool {
 		r := httptest.NewRequest("GET", "/console/messages", nil)
 		r.Header.Set("Cookie", cookieName+"="+v)
@@ -26,8 +31,8 @@ func TestSessionsExpire(t *testing.T) {
 	if get(s.CSRF) || get(id+"x") {
 		t.Fatal("a session is found by a value that is not its cookie")
 	}
-	for k := range ss.m {
-		if strings.Contains(string(k[:]), id) {
+	for k, v := range mem.m {
+		if strings.Contains(k, id) || strings.Contains(string(v), id) {
 			t.Fatal("the cookie value is kept in clear")
 		}
 	}
@@ -42,13 +47,13 @@ func TestSessionsExpire(t *testing.T) {
 	if get(id) {
 		t.Fatal("a session outlived its maximum age")
 	}
-	id, _ = ss.start(config.Admin{Caller: config.Caller{Name: "op"}, Role: config.RoleOperator})
+	id, _, _ = ss.start(context.Background(), config.Admin{Caller: config.Caller{Name: "op"}, Role: config.RoleOperator})
 	now = now.Add(31 * time.Minute)
 	if get(id) {
 		t.Fatal("an idle session outlived its idle time")
 	}
-	if len(ss.m) != 0 {
-		t.Fatalf("expired sessions are kept: %d", len(ss.m))
+	if len(mem.m) != 0 {
+		t.Fatalf("expired sessions are kept: %d", len(mem.m))
 	}
 }
 

@@ -1,10 +1,14 @@
 package console
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -13,30 +17,79 @@ import (
 )
 
 // cookieName is the console's session cookie. It holds only a random id:
-// who signed in, with which role, and the CSRF token stay on the server.
+// who signed in, with which role, and the CSRF token stay on the bus.
 const cookieName = "kopir_console"
 
 // session is one signed-in admin.
 type session struct {
-	Admin   string
-	Role    config.Role
-	CSRF    string
-	started time.Time
-	seen    time.Time
+	Admin   string      `json:"admin"`
+	Role    config.Role `json:"role"`
+	CSRF    string      `json:"csrf"`
+	Started time.Time   `json:"started"`
+	Seen    time.Time   `json:"seen"`
 }
 
-// sessions are kept in memory by the digest of their id, so that neither a
-// heap dump nor a log line carries a usable cookie. A bus restart signs
-// every operator out; that is the price of holding no credential on disk.
+// ErrNoSession is what a SessionStore's Get answers for an unknown key.
+var ErrNoSession = errors.New("no such console session")
+
+// SessionStore keeps sessions where every node of the bus reads them, so
+// that an operator signed in on one node is signed in on all (the app
+// gives a JetStream key-value bucket whose entries expire after the
+// longest session). Keys are digests of the cookies: what the store holds
+// cannot be sent back as a cookie.
+type SessionStore interface {
+	Put(ctx context.Context, key string, value []byte) error
+	Get(ctx context.Context, key string) ([]byte, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// memorySessions is the SessionStore of a console given none: this
+// process's memory, for tests and tools.
+type memorySessions struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *memorySessions) Put(_ context.Context, k string, v []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[k] = v
+	return nil
+}
+
+func (s *memorySessions) Get(_ context.Context, k string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.m[k]; ok {
+		return v, nil
+	}
+	return nil, ErrNoSession
+}
+
+func (s *memorySessions) Delete(_ context.Context, k string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, k)
+	return nil
+}
+
+// sessions signs admins in and finds them again by cookie. A session ends
+// after idle without a request or max in all; its last use is written back
+// at most once per touchEvery, so that a console refreshing every few
+// seconds does not write on every request.
 type sessions struct {
-	mu        sync.Mutex
-	m         map[[32]byte]*session
+	store     SessionStore
 	idle, max time.Duration
 	now       func() time.Time
 }
 
-func newSessions(idle, max time.Duration, now func() time.Time) *sessions {
-	return &sessions{m: map[[32]byte]*session{}, idle: idle, max: max, now: now}
+const touchEvery = 30 * time.Second
+
+func newSessions(store SessionStore, idle, max time.Duration, now func() time.Time) *sessions {
+	if store == nil {
+		store = &memorySessions{m: map[string][]byte{}}
+	}
+	return &sessions{store: store, idle: idle, max: max, now: now}
 }
 
 func randomToken() string {
@@ -45,59 +98,57 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// start signs a in and returns the cookie value.
-func (s *sessions) start(a config.Admin) (string, *session) {
-	id := randomToken()
-	now := s.now()
-	ss := &session{Admin: a.Name, Role: a.Role, CSRF: randomToken(), started: now, seen: now}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sweep(now)
-	s.m[sha256.Sum256([]byte(id))] = ss
-	return id, ss
+func sessionKey(cookie string) string {
+	d := sha256.Sum256([]byte(cookie))
+	return hex.EncodeToString(d[:])
 }
 
-// get returns the live session of r's cookie and extends its idle time.
+// start signs a in and returns the cookie value.
+func (s *sessions) start(ctx context.Context, a config.Admin) (string, *session, error) {
+	id := randomToken()
+	now := s.now()
+	ss := &session{Admin: a.Name, Role: a.Role, CSRF: randomToken(), Started: now, Seen: now}
+	v, _ := json.Marshal(ss)
+	if err := s.store.Put(ctx, sessionKey(id), v); err != nil {
+		return "", nil, err
+	}
+	return id, ss, nil
+}
+
+// get returns the live session of r's cookie, extending its idle time.
+// An unknown, expired or unreadable session is no session: the operator
+// signs in again.
 func (s *sessions) get(r *http.Request) (*session, bool) {
 	c, err := r.Cookie(cookieName)
 	if err != nil || c.Value == "" || len(c.Value) > 64 {
 		return nil, false
 	}
-	key := sha256.Sum256([]byte(c.Value))
+	ctx, key := r.Context(), sessionKey(c.Value)
+	v, err := s.store.Get(ctx, key)
+	if err != nil {
+		return nil, false
+	}
+	var ss session
+	if json.Unmarshal(v, &ss) != nil {
+		return nil, false
+	}
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ss, ok := s.m[key]
-	if !ok {
+	if now.Sub(ss.Seen) > s.idle || now.Sub(ss.Started) > s.max {
+		s.store.Delete(ctx, key)
 		return nil, false
 	}
-	if s.expired(ss, now) {
-		delete(s.m, key)
-		return nil, false
+	if now.Sub(ss.Seen) >= touchEvery {
+		ss.Seen = now
+		if v, err := json.Marshal(&ss); err == nil {
+			s.store.Put(ctx, key, v) // a failed touch only shortens the session
+		}
 	}
-	ss.seen = now
-	return ss, true
+	return &ss, true
 }
 
 func (s *sessions) end(r *http.Request) {
 	if c, err := r.Cookie(cookieName); err == nil {
-		s.mu.Lock()
-		delete(s.m, sha256.Sum256([]byte(c.Value)))
-		s.mu.Unlock()
-	}
-}
-
-func (s *sessions) expired(ss *session, now time.Time) bool {
-	return now.Sub(ss.seen) > s.idle || now.Sub(ss.started) > s.max
-}
-
-// sweep drops expired sessions; called on sign-in, so the map is bounded by
-// the sign-ins of one maximum session lifetime.
-func (s *sessions) sweep(now time.Time) {
-	for k, ss := range s.m {
-		if s.expired(ss, now) {
-			delete(s.m, k)
-		}
+		s.store.Delete(r.Context(), sessionKey(c.Value))
 	}
 }
 
