@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hooklift/gowsdl/soap"
@@ -737,6 +738,20 @@ func (d *decoder) unmarshal(val reflect.Value, si int) error {
 		}
 		val = val.Elem()
 	}
+	if val.CanAddr() {
+		// The generated contracts' dates, read as their UnmarshalXML
+		// reads them (xsdTime), without a decoder to hand them.
+		switch val.Type() {
+		case xsdDateType:
+			t, tz := xsdTime(string(d.directText(si)), "2006-01-02Z07:00")
+			val.Set(reflect.ValueOf(soap.CreateXsdDate(t, tz)))
+			return nil
+		case xsdDateTimeType:
+			t, tz := xsdTime(string(d.directText(si)), time.RFC3339Nano)
+			val.Set(reflect.ValueOf(soap.CreateXsdDateTime(t, tz)))
+			return nil
+		}
+	}
 	if val.CanInterface() {
 		if u, ok := reflect.TypeAssert[xml.Unmarshaler](val); ok {
 			return d.bridge(u, si)
@@ -907,6 +922,46 @@ func copyValue(dst reflect.Value, src []byte) error {
 		return errors.New("cannot unmarshal into " + dst.Type().String())
 	}
 	return nil
+}
+
+var (
+	xsdDateType     = reflect.TypeFor[soap.XSDDate]()
+	xsdDateTimeType = reflect.TypeFor[soap.XSDDateTime]()
+)
+
+// xsdTime is what gowsdl's soap.unmarshalTime makes of an element's text
+// (github.com/hooklift/gowsdl v0.5.0, soap/xsdDateTime.go, MIT licence):
+// the time and whether it had a zone. A text that does not parse gives
+// the zero time and no error, as there. TestFastMatchesEncodingXML and its
+// fuzz target compare the two on every date they meet.
+func xsdTime(content, format string) (time.Time, bool) {
+	if content == "" {
+		return time.Time{}, true
+	}
+	hasTz := false
+	if strings.Contains(content, "T") {
+		dateAndTime := strings.SplitN(content, "T", 2)
+		if len(dateAndTime) > 1 {
+			if strings.Contains(dateAndTime[1], "Z") || strings.Contains(dateAndTime[1], "+") || strings.Contains(dateAndTime[1], "-") {
+				hasTz = true
+			}
+		}
+		if !hasTz {
+			content += "Z"
+		}
+		if content == "0001-01-01T00:00:00Z" {
+			return time.Time{}, true
+		}
+	} else {
+		if strings.Contains(content, "Z") || strings.Contains(content, ":") {
+			hasTz = true
+		}
+		if !hasTz {
+			content += "Z"
+		}
+	}
+	t, _ := time.Parse(format, content)
+	return t, hasTz
 }
 
 // bridge hands the element to its type's UnmarshalXML through a real
