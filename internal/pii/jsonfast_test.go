@@ -83,3 +83,74 @@ func BenchmarkMask(b *testing.B) {
 		}
 	})
 }
+
+// xmlBefore is XML as it was before it copied only on a replacement: the
+// oracle for FuzzXMLUnchanged.
+func xmlBefore(p *Policy, doc []byte) []byte {
+	if p.Empty() || len(doc) == 0 || !p.mentions(doc) {
+		return doc
+	}
+	out := make([]byte, 0, len(doc))
+	var stack []string
+	for i := 0; i < len(doc); {
+		lt := bytes.IndexByte(doc[i:], '<')
+		if lt < 0 {
+			out = append(out, doc[i:]...)
+			break
+		}
+		text := doc[i : i+lt]
+		if len(stack) > 0 && len(text) > 0 && (i+lt+1 < len(doc) && doc[i+lt+1] == '/') {
+			parent := ""
+			if len(stack) > 1 {
+				parent = stack[len(stack)-2]
+			}
+			if r := p.rule(parent, stack[len(stack)-1]); r != ruleNone {
+				text = []byte(p.Value(parent, stack[len(stack)-1], string(text)))
+			}
+		}
+		out = append(out, text...)
+		i += lt
+		gt := bytes.IndexByte(doc[i:], '>')
+		if gt < 0 {
+			out = append(out, doc[i:]...)
+			break
+		}
+		tag := doc[i : i+gt+1]
+		out = append(out, tag...)
+		i += gt + 1
+		switch {
+		case len(tag) < 3 || tag[1] == '?' || tag[1] == '!':
+		case tag[1] == '/':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case tag[len(tag)-2] == '/':
+		default:
+			name := tag[1 : len(tag)-1]
+			if sp := bytes.IndexAny(name, " \t\r\n"); sp >= 0 {
+				name = name[:sp]
+			}
+			if c := bytes.LastIndexByte(name, ':'); c >= 0 {
+				name = name[c+1:]
+			}
+			stack = append(stack, string(name))
+		}
+	}
+	return out
+}
+
+func FuzzXMLUnchanged(f *testing.F) {
+	for _, s := range []string{`<a><iin>931002451325</iin><ns2:surname x="1">Abaev</ns2:surname><name>Ali</name></a>`,
+		`<r><person><name>Nurlan</name><citizenship><name>KAZAKHSTAN</name></citizenship></person><iin/><x><iin>931002451325</iin></x></r>`,
+		`<iin>931002451325`, `<<iin>`, `text only iin`, `<a><iin>12</iin`, `<a\tb="1"><phone>+7701</phone></a>`} {
+		f.Add([]byte(s))
+	}
+	ps := policies()
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		for _, p := range ps {
+			if got, want := p.XML(doc), xmlBefore(p, doc); !bytes.Equal(got, want) {
+				t.Fatalf("%q:\n now    %q\n before %q", doc, got, want)
+			}
+		}
+	})
+}

@@ -218,17 +218,18 @@ func (p *Policy) walk(parent, key string, v any) any {
 // (by local name, any prefix) replaced. It scans tags rather than parsing,
 // so it keeps the document byte for byte apart from the replaced text and
 // never fails: a stored body must be kept even when it is not well formed.
+// A document in which nothing is replaced is returned as it is.
 func (p *Policy) XML(doc []byte) []byte {
-	if p.Empty() || len(doc) == 0 || !p.mentions(doc) {
+	if p.Empty() || len(doc) == 0 {
 		return doc
 	}
-	out := make([]byte, 0, len(doc))
+	var out []byte // nil until the first replacement: doc[:done] is then copied
+	done := 0
 	var names [16][]byte
 	stack := names[:0] // element names, slices of doc
 	for i := 0; i < len(doc); {
 		lt := bytes.IndexByte(doc[i:], '<')
 		if lt < 0 {
-			out = append(out, doc[i:]...)
 			break
 		}
 		text := doc[i : i+lt]
@@ -238,18 +239,20 @@ func (p *Policy) XML(doc []byte) []byte {
 				parent = stack[len(stack)-2]
 			}
 			if r := p.ruleBytes(parent, stack[len(stack)-1]); r != ruleNone {
-				text = []byte(p.Value(string(parent), string(stack[len(stack)-1]), string(text)))
+				if out == nil {
+					out = make([]byte, 0, len(doc))
+				}
+				out = append(out, doc[done:i]...)
+				out = append(out, p.Value(string(parent), string(stack[len(stack)-1]), string(text))...)
+				done = i + lt
 			}
 		}
-		out = append(out, text...)
 		i += lt
 		gt := bytes.IndexByte(doc[i:], '>')
 		if gt < 0 {
-			out = append(out, doc[i:]...)
 			break
 		}
 		tag := doc[i : i+gt+1]
-		out = append(out, tag...)
 		i += gt + 1
 		switch {
 		case len(tag) < 3 || tag[1] == '?' || tag[1] == '!':
@@ -262,12 +265,18 @@ func (p *Policy) XML(doc []byte) []byte {
 			stack = append(stack, localName(tag[1:len(tag)-1]))
 		}
 	}
-	return out
+	if out == nil {
+		return doc
+	}
+	return append(out, doc[done:]...)
 }
 
 func localName(tag []byte) []byte {
-	if sp := bytes.IndexAny(tag, " \t\r\n"); sp >= 0 {
-		tag = tag[:sp]
+	for i, c := range tag {
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			tag = tag[:i]
+			break
+		}
 	}
 	if c := bytes.LastIndexByte(tag, ':'); c >= 0 {
 		tag = tag[c+1:]
