@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -409,27 +410,43 @@ func inCharRange(r rune) bool {
 
 // Names and namespace URIs repeat in every document of a kind; they are
 // kept once. The table is bounded so that hostile input cannot grow it.
+// Readers load the table without a lock; a new name copies it (names
+// stop being new once the bus has seen each kind of document).
 var (
-	internMu  sync.RWMutex
-	internTab = map[string]string{}
+	internMu  sync.Mutex
+	internTab atomic.Pointer[map[string]string]
 )
 
 func intern(b []byte) string {
-	internMu.RLock()
-	s, ok := internTab[string(b)]
-	internMu.RUnlock()
-	if ok {
+	if tab := internTab.Load(); tab != nil {
+		if s, ok := (*tab)[string(b)]; ok {
+			return s
+		}
+	}
+	s := string(b)
+	if len(b) > 128 {
 		return s
 	}
-	s = string(b)
-	if len(b) <= 128 {
-		internMu.Lock()
-		if len(internTab) < 4096 {
-			internTab[s] = s
-		}
-		internMu.Unlock()
+	internMu.Lock()
+	defer internMu.Unlock()
+	old := internTab.Load()
+	if old != nil && len(*old) >= 4096 {
+		return s
 	}
+	tab := make(map[string]string, 1+len(mapOrNil(old)))
+	for k, v := range mapOrNil(old) {
+		tab[k] = v
+	}
+	tab[s] = s
+	internTab.Store(&tab)
 	return s
+}
+
+func mapOrNil(p *map[string]string) map[string]string {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 // Type plans: what the fast path knows about a struct type, or why it
@@ -445,6 +462,10 @@ type plan struct {
 	xmlname *field  // the XMLName field, if any
 	fields  []field // element fields, in declaration order
 	anyElem []int   // the first ",any" element field
+	// byName lists, for each local name, the fields of that name in
+	// declaration order: the candidates for an element, of which the
+	// first whose namespace fits takes it.
+	byName map[string][]*field
 }
 
 var (
@@ -535,6 +556,11 @@ func buildPlan(t reflect.Type) (*plan, error) {
 			}
 		}
 		p.fields = append(p.fields, field{index: f.Index, name: name, ns: ns})
+	}
+	p.byName = make(map[string][]*field, len(p.fields))
+	for i := range p.fields {
+		f := &p.fields[i]
+		p.byName[f.name] = append(p.byName[f.name], f)
 	}
 	return p, nil
 }
@@ -819,9 +845,8 @@ func (d *decoder) unmarshal(val reflect.Value, si int) error {
 				continue
 			}
 			consumed := false
-			for i := range p.fields {
-				f := &p.fields[i]
-				if f.name == child.name.Local && (f.ns == "" || f.ns == child.name.Space) {
+			for _, f := range p.byName[child.name.Local] {
+				if f.ns == "" || f.ns == child.name.Space {
 					consumed = true
 					if err := d.unmarshal(val.FieldByIndex(f.index), c); err != nil {
 						return err
