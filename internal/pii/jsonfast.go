@@ -139,7 +139,7 @@ func (w *jsonWriter) value(src []byte, i int, parent, key []byte, depth int) (in
 			return 0, false
 		}
 		if r != ruleNone {
-			s = w.p.Value(string(parent), string(key), s)
+			s = w.p.apply(r, s)
 		}
 		return end, w.appendString(s)
 	case c == 't' || c == 'n':
@@ -153,11 +153,12 @@ func (w *jsonWriter) value(src []byte, i int, parent, key []byte, depth int) (in
 		for end < len(src) && numberByte(src[end]) {
 			end++
 		}
-		if w.p.ruleBytes(parent, key) == ruleNone {
+		r := w.p.ruleBytes(parent, key)
+		if r == ruleNone {
 			w.out = append(w.out, src[i:end]...)
 			return end, true
 		}
-		return end, w.appendString(w.p.Value(string(parent), string(key), string(src[i:end])))
+		return end, w.appendString(w.p.apply(r, string(src[i:end])))
 	}
 }
 

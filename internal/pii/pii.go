@@ -50,7 +50,12 @@ func (p *Policy) Empty() bool { return p == nil || (len(p.mask) == 0 && len(p.ha
 // Value masks or hashes one value of field name under parent; other
 // fields pass.
 func (p *Policy) Value(parent, name, v string) string {
-	switch p.rule(parent, name) {
+	return p.apply(p.rule(parent, name), v)
+}
+
+// apply is what rule r does to v.
+func (p *Policy) apply(r rule, v string) string {
+	switch r {
 	case ruleMask:
 		return Mask(v)
 	case ruleHash:
@@ -243,7 +248,7 @@ func (p *Policy) XML(doc []byte) []byte {
 					out = make([]byte, 0, len(doc))
 				}
 				out = append(out, doc[done:i]...)
-				out = append(out, p.Value(string(parent), string(stack[len(stack)-1]), string(text))...)
+				out = append(out, p.apply(r, string(text))...)
 				done = i + lt
 			}
 		}
