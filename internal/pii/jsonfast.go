@@ -134,11 +134,10 @@ func (w *jsonWriter) value(src []byte, i int, parent, key []byte, depth int) (in
 		}
 		var s string
 		if body := lit[1 : len(lit)-1]; plain(body) {
-			s = string(body)
+			s = w.p.applyBytes(r, body) // r is a rule here: plain text without one was copied above
 		} else if err := json.Unmarshal(lit, &s); err != nil {
 			return 0, false
-		}
-		if r != ruleNone {
+		} else if r != ruleNone {
 			s = w.p.apply(r, s)
 		}
 		return end, w.appendString(s)

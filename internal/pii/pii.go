@@ -64,6 +64,14 @@ func (p *Policy) apply(r rule, v string) string {
 	return v
 }
 
+// applyBytes is apply for text still in a document's bytes.
+func (p *Policy) applyBytes(r rule, v []byte) string {
+	if r == ruleMask {
+		return mask(v)
+	}
+	return p.apply(r, string(v))
+}
+
 type rule int
 
 const (
@@ -114,17 +122,20 @@ func (p *Policy) ruleBytes(parent, name []byte) rule {
 }
 
 // Mask keeps the last two characters of v.
-func Mask(v string) string {
-	if utf8.ValidString(v) {
+func Mask(v string) string { return mask(v) }
+
+// mask is Mask for text still in a document's bytes, too.
+func mask[S ~string | ~[]byte](v S) string {
+	if utf8.Valid([]byte(v)) {
 		// The same as below, in one allocation: it runs for every masked
 		// field of every stored body.
-		n := utf8.RuneCountInString(v)
+		n := utf8.RuneCount([]byte(v))
 		if n <= 2 {
 			return strings.Repeat("*", n)
 		}
 		tail := len(v)
 		for range 2 {
-			_, size := utf8.DecodeLastRuneInString(v[:tail])
+			_, size := utf8.DecodeLastRune([]byte(v[:tail]))
 			tail -= size
 		}
 		var b strings.Builder
@@ -132,10 +143,10 @@ func Mask(v string) string {
 		for range n - 2 {
 			b.WriteByte('*')
 		}
-		b.WriteString(v[tail:])
+		b.Write([]byte(v[tail:]))
 		return b.String()
 	}
-	r := []rune(v)
+	r := []rune(string(v))
 	if len(r) <= 2 {
 		return strings.Repeat("*", len(r))
 	}
@@ -248,7 +259,7 @@ func (p *Policy) XML(doc []byte) []byte {
 					out = make([]byte, 0, len(doc))
 				}
 				out = append(out, doc[done:i]...)
-				out = append(out, p.apply(r, string(text))...)
+				out = append(out, p.applyBytes(r, text)...)
 				done = i + lt
 			}
 		}
