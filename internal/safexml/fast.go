@@ -659,19 +659,37 @@ func unmarshaler(t reflect.Type) bool {
 	return t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType)
 }
 
+// canFastType reports whether the fast path decodes every value of type t
+// as encoding/xml does. Only whole answers are cached: a type met again
+// while it is being checked (a recursive type) is taken as supported for
+// that check alone, and no other goroutine sees that assumption.
 func canFastType(t reflect.Type) bool {
 	if ok, seen := supported.Load(t); seen {
 		return ok.(bool)
 	}
-	supported.Store(t, true) // for recursive types while they are checked
-	ok := checkType(t)
+	ok := checkType(t, map[reflect.Type]bool{})
 	supported.Store(t, ok)
 	return ok
 }
 
-func checkType(t reflect.Type) bool {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+func typeOK(t reflect.Type, visiting map[reflect.Type]bool) bool {
+	if ok, seen := supported.Load(t); seen {
+		return ok.(bool)
+	}
+	if visiting[t] {
+		return true
+	}
+	visiting[t] = true
+	defer delete(visiting, t)
+	return checkType(t, visiting)
+}
+
+func checkType(t reflect.Type, visiting map[reflect.Type]bool) bool {
+	if t.Kind() == reflect.Pointer {
+		// encoding/xml allocates one pointer and refuses a second.
+		if t = t.Elem(); t.Kind() == reflect.Pointer {
+			return false
+		}
 	}
 	if unmarshaler(t) {
 		return tokenUnmarshalers[t]
@@ -689,7 +707,7 @@ func checkType(t reflect.Type) bool {
 		if t.Elem().Kind() == reflect.Uint8 {
 			return false
 		}
-		return canFastType(t.Elem())
+		return typeOK(t.Elem(), visiting)
 	case reflect.Struct:
 		if t == nameType {
 			return true
@@ -699,11 +717,11 @@ func checkType(t reflect.Type) bool {
 			return false
 		}
 		for _, f := range p.fields {
-			if !canFastType(t.FieldByIndex(f.index).Type) {
+			if !typeOK(t.FieldByIndex(f.index).Type, visiting) {
 				return false
 			}
 		}
-		return p.anyElem == nil || canFastType(t.FieldByIndex(p.anyElem).Type)
+		return p.anyElem == nil || typeOK(t.FieldByIndex(p.anyElem).Type, visiting)
 	}
 	return false
 }

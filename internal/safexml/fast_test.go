@@ -2,10 +2,12 @@ package safexml_test
 
 import (
 	"encoding/xml"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,6 +105,12 @@ var types = []decl{
 	{"gbdfl response", func() any { return &fltypes.Response{} }},
 	{"mixed", func() any { s := "preset"; return &mixed{P: &s, Iface: &Named{}} }},
 	{"mixed, nil iface", func() any { return &mixed{} }},
+	{"recursive, pointer to pointer", func() any {
+		return &struct {
+			Next *mixed   `xml:"child"`
+			PP   **string `xml:"s"`
+		}{}
+	}},
 }
 
 func seeds(t testing.TB) [][]byte {
@@ -181,4 +189,35 @@ func FuzzFastMatchesEncodingXML(f *testing.F) {
 		f.Add(doc)
 	}
 	f.Fuzz(check)
+}
+
+// Decoding from many goroutines at once, the first of them while the
+// type plans are being built, gives what encoding/xml gives.
+func TestFastConcurrent(t *testing.T) {
+	doc, err := os.ReadFile("testdata/shep_sync_gbdfl_response.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := types[1].make()
+	if err := xml.Unmarshal(doc, want); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan string, 16)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				got := types[1].make()
+				if err := safexml.Decode(doc, got, safexml.Limits{}); err != nil || !reflect.DeepEqual(got, want) {
+					errs <- fmt.Sprintf("err %v, got %+v", err, got)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }
