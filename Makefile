@@ -10,7 +10,7 @@ PKGS     := ./...
 # Each fuzz target gets a short bounded run in every `make test`.
 FUZZTIME_CI ?= 4s
 
-.PHONY: all build deps browser run test test-short bench fuzz generate vet fmt clean services chaos
+.PHONY: all build deps browser run test test-short bench bench-quick fuzz generate vet fmt clean services chaos
 
 # internal/xsd validates ISO 20022 and SOAP documents with libxml2, and
 # internal/libcrypto makes RSA signatures with OpenSSL (both cgo).
@@ -61,6 +61,11 @@ chaos: build services
 
 bench: build services
 	@deploy/bench.sh
+
+# The same table as make bench from shorter runs (under two minutes), for
+# development; docs/performance.md is left as it is.
+bench-quick: build services
+	@BENCH_QUICK=1 deploy/bench.sh
 
 fuzz:
 	@deploy/fuzz.sh 60s

@@ -103,7 +103,8 @@ func CheckJSON(body []byte) error {
 		}
 		return err
 	}
-	s := jsonScan{body: body}
+	var frames [8]jsonFrame // most requests nest less deep: no allocation
+	s := jsonScan{body: body, stack: frames[:0]}
 	return s.run()
 }
 
@@ -117,9 +118,13 @@ type jsonScan struct {
 type jsonFrame struct {
 	object  bool
 	wantKey bool
-	key     string // object: the member being read
+	key     []byte // object: the member being read, decoded
 	index   int    // array: the element being read
-	keys    map[string]struct{}
+	// The object's keys so far: the first few in place, the rest in a map,
+	// so that checking a small object allocates nothing.
+	small  [4][]byte
+	nsmall int
+	keys   map[string]struct{}
 }
 
 func (s *jsonScan) run() error {
@@ -164,19 +169,33 @@ func (s *jsonScan) top() *jsonFrame {
 // key takes the key in body[start:end+1] (quotes included) for the object f.
 func (s *jsonScan) key(f *jsonFrame, start, end int) error {
 	raw := s.body[start : end+1]
-	k := string(raw[1 : len(raw)-1])
+	k := raw[1 : len(raw)-1]
 	if bytes.IndexByte(raw, '\\') >= 0 {
-		_ = json.Unmarshal(raw, &k) // valid: json.Valid and str checked it
+		var d string
+		_ = json.Unmarshal(raw, &d) // valid: json.Valid and str checked it
+		k = []byte(d)
 	}
 	f.wantKey = false
 	f.key = k
+	dup := false
+	for _, o := range f.small[:f.nsmall] {
+		dup = dup || bytes.Equal(o, k)
+	}
+	if _, ok := f.keys[string(k)]; ok {
+		dup = true
+	}
+	if dup {
+		return &JSONError{Kind: JSONDuplicateKey, Path: s.path(), Key: string(k), Offset: start}
+	}
+	if f.nsmall < len(f.small) {
+		f.small[f.nsmall] = k
+		f.nsmall++
+		return nil
+	}
 	if f.keys == nil {
 		f.keys = map[string]struct{}{}
 	}
-	if _, dup := f.keys[k]; dup {
-		return &JSONError{Kind: JSONDuplicateKey, Path: s.path(), Key: k, Offset: start}
-	}
-	f.keys[k] = struct{}{}
+	f.keys[string(k)] = struct{}{}
 	return nil
 }
 
@@ -241,7 +260,7 @@ func (s *jsonScan) pathTo(n int) string {
 			if p.Len() > 0 {
 				p.WriteByte('.')
 			}
-			p.WriteString(f.key)
+			p.Write(f.key)
 		} else {
 			fmt.Fprintf(&p, "[%d]", f.index)
 		}

@@ -59,6 +59,14 @@ func TestCheckJSONNamesThePath(t *testing.T) {
 		{`{"s":"\ud83d\u0041"}`, JSONInvalidUnicode, "s"},
 		{`{"s":"\ud83d\ude00","t":"é","u":[1,2,{"v":null}],"w":{"x":{}},"y":"\"}"}`, "", ""},
 		{`{"a":{"k":1},"b":{"k":1}}`, "", ""}, // one key in two objects
+		// Past the first keys an object holds in place, and keys written
+		// with escapes.
+		{`{"a":1,"b":2,"c":3,"d":4,"e":5,"a":6}`, JSONDuplicateKey, "a"},
+		{`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"e":7}`, JSONDuplicateKey, "e"},
+		{`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":{"h":[{"i":1,"i":2}]}}`, JSONDuplicateKey, "g.h[0].i"},
+		{`{"\u0061":1,"a":2}`, JSONDuplicateKey, "a"},
+		{`{"p\u0061th":{"x":1,"x":2}}`, JSONDuplicateKey, "path.x"},
+		{`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7}`, "", ""},
 		{`[{"k":1},{"k":1}]`, "", ""},
 		{strings.Repeat(`{"a":`, 65) + "1" + strings.Repeat("}", 65), JSONTooDeep, strings.TrimSuffix(strings.Repeat("a.", 64), ".")},
 		{strings.Repeat(`[`, 64) + strings.Repeat("]", 64), "", ""},

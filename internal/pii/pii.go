@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
 )
 
 // Policy says which fields to mask and which to hash. A rule is a field
@@ -21,6 +22,7 @@ type Policy struct {
 	mask, hash map[string]bool
 	key        []byte
 	words      [][]byte // the field names, for a cheap pre-check
+	qualified  bool     // some rule is parent/name
 }
 
 // NewPolicy builds a policy; key is the HMAC key for hashed fields (when
@@ -29,6 +31,7 @@ func NewPolicy(mask, hash []string, key string) *Policy {
 	p := &Policy{mask: set(mask), hash: set(hash), key: []byte(key)}
 	for _, r := range append(append([]string{}, mask...), hash...) {
 		p.words = append(p.words, []byte(r[strings.LastIndexByte(r, '/')+1:]))
+		p.qualified = p.qualified || strings.IndexByte(r, '/') >= 0
 	}
 	return p
 }
@@ -47,13 +50,26 @@ func (p *Policy) Empty() bool { return p == nil || (len(p.mask) == 0 && len(p.ha
 // Value masks or hashes one value of field name under parent; other
 // fields pass.
 func (p *Policy) Value(parent, name, v string) string {
-	switch p.rule(parent, name) {
+	return p.apply(p.rule(parent, name), v)
+}
+
+// apply is what rule r does to v.
+func (p *Policy) apply(r rule, v string) string {
+	switch r {
 	case ruleMask:
 		return Mask(v)
 	case ruleHash:
 		return p.Hash(v)
 	}
 	return v
+}
+
+// applyBytes is apply for text still in a document's bytes.
+func (p *Policy) applyBytes(r rule, v []byte) string {
+	if r == ruleMask {
+		return mask(v)
+	}
+	return p.apply(r, string(v))
 }
 
 type rule int
@@ -64,23 +80,73 @@ const (
 	ruleHash
 )
 
+// rule is what the policy does to field name under parent: a rule naming
+// the field alone, or parent/name. It is asked once per field of every
+// stored body, so it builds parent/name only when some rule has a parent,
+// and in a stack buffer (a map lookup by string(bytes) copies nothing).
 func (p *Policy) rule(parent, name string) rule {
 	if p.Empty() {
 		return ruleNone
 	}
-	q := parent + "/" + name
+	var buf [128]byte
+	var q []byte
+	if p.qualified {
+		q = append(append(append(buf[:0], parent...), '/'), name...)
+	}
 	switch {
-	case p.mask[name], p.mask[q]:
+	case p.mask[name], p.qualified && p.mask[string(q)]:
 		return ruleMask
-	case p.hash[name], p.hash[q]:
+	case p.hash[name], p.qualified && p.hash[string(q)]:
+		return ruleHash
+	}
+	return ruleNone
+}
+
+// ruleBytes is rule for names still in the document's bytes.
+func (p *Policy) ruleBytes(parent, name []byte) rule {
+	if p.Empty() {
+		return ruleNone
+	}
+	var buf [128]byte
+	var q []byte
+	if p.qualified {
+		q = append(append(append(buf[:0], parent...), '/'), name...)
+	}
+	switch {
+	case p.mask[string(name)], p.qualified && p.mask[string(q)]:
+		return ruleMask
+	case p.hash[string(name)], p.qualified && p.hash[string(q)]:
 		return ruleHash
 	}
 	return ruleNone
 }
 
 // Mask keeps the last two characters of v.
-func Mask(v string) string {
-	r := []rune(v)
+func Mask(v string) string { return mask(v) }
+
+// mask is Mask for text still in a document's bytes, too.
+func mask[S ~string | ~[]byte](v S) string {
+	if utf8.Valid([]byte(v)) {
+		// The same as below, in one allocation: it runs for every masked
+		// field of every stored body.
+		n := utf8.RuneCount([]byte(v))
+		if n <= 2 {
+			return strings.Repeat("*", n)
+		}
+		tail := len(v)
+		for range 2 {
+			_, size := utf8.DecodeLastRune([]byte(v[:tail]))
+			tail -= size
+		}
+		var b strings.Builder
+		b.Grow(n - 2 + len(v) - tail)
+		for range n - 2 {
+			b.WriteByte('*')
+		}
+		b.Write([]byte(v[tail:]))
+		return b.String()
+	}
+	r := []rune(string(v))
 	if len(r) <= 2 {
 		return strings.Repeat("*", len(r))
 	}
@@ -103,10 +169,22 @@ func (p *Policy) Hash(v string) string {
 
 // JSON returns a copy of doc with the policy's fields replaced at any depth.
 // A document that is not JSON is returned as is: the store must still get it.
+// The copy is what encoding/json makes of the document decoded into a map
+// (keys sorted, compact, strings escaped as json.Marshal does); an object
+// or array is rewritten in one pass that gives the same bytes (jsonFast),
+// anything else goes through encoding/json itself.
 func (p *Policy) JSON(doc []byte) []byte {
 	if p.Empty() || len(doc) == 0 || !p.mentions(doc) {
 		return doc
 	}
+	if out, ok := p.jsonFast(doc); ok {
+		return out
+	}
+	return p.jsonDecoded(doc)
+}
+
+// jsonDecoded is JSON through encoding/json: decoded, walked, marshalled.
+func (p *Policy) jsonDecoded(doc []byte) []byte {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
@@ -156,37 +234,41 @@ func (p *Policy) walk(parent, key string, v any) any {
 // (by local name, any prefix) replaced. It scans tags rather than parsing,
 // so it keeps the document byte for byte apart from the replaced text and
 // never fails: a stored body must be kept even when it is not well formed.
+// A document in which nothing is replaced is returned as it is.
 func (p *Policy) XML(doc []byte) []byte {
-	if p.Empty() || len(doc) == 0 || !p.mentions(doc) {
+	if p.Empty() || len(doc) == 0 {
 		return doc
 	}
-	out := make([]byte, 0, len(doc))
-	var stack []string
+	var out []byte // nil until the first replacement: doc[:done] is then copied
+	done := 0
+	var names [16][]byte
+	stack := names[:0] // element names, slices of doc
 	for i := 0; i < len(doc); {
 		lt := bytes.IndexByte(doc[i:], '<')
 		if lt < 0 {
-			out = append(out, doc[i:]...)
 			break
 		}
 		text := doc[i : i+lt]
 		if len(stack) > 0 && len(text) > 0 && (i+lt+1 < len(doc) && doc[i+lt+1] == '/') {
-			parent := ""
+			var parent []byte
 			if len(stack) > 1 {
 				parent = stack[len(stack)-2]
 			}
-			if r := p.rule(parent, stack[len(stack)-1]); r != ruleNone {
-				text = []byte(p.Value(parent, stack[len(stack)-1], string(text)))
+			if r := p.ruleBytes(parent, stack[len(stack)-1]); r != ruleNone {
+				if out == nil {
+					out = make([]byte, 0, len(doc))
+				}
+				out = append(out, doc[done:i]...)
+				out = append(out, p.applyBytes(r, text)...)
+				done = i + lt
 			}
 		}
-		out = append(out, text...)
 		i += lt
 		gt := bytes.IndexByte(doc[i:], '>')
 		if gt < 0 {
-			out = append(out, doc[i:]...)
 			break
 		}
 		tag := doc[i : i+gt+1]
-		out = append(out, tag...)
 		i += gt + 1
 		switch {
 		case len(tag) < 3 || tag[1] == '?' || tag[1] == '!':
@@ -199,17 +281,23 @@ func (p *Policy) XML(doc []byte) []byte {
 			stack = append(stack, localName(tag[1:len(tag)-1]))
 		}
 	}
-	return out
+	if out == nil {
+		return doc
+	}
+	return append(out, doc[done:]...)
 }
 
-func localName(tag []byte) string {
-	if sp := bytes.IndexAny(tag, " \t\r\n"); sp >= 0 {
-		tag = tag[:sp]
+func localName(tag []byte) []byte {
+	for i, c := range tag {
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			tag = tag[:i]
+			break
+		}
 	}
 	if c := bytes.LastIndexByte(tag, ':'); c >= 0 {
 		tag = tag[c+1:]
 	}
-	return string(tag)
+	return tag
 }
 
 // Body masks a body whichever it is, JSON or XML.

@@ -75,3 +75,31 @@ func TestDigestKeepsOnlySizeAndHash(t *testing.T) {
 		t.Error("empty body must give no digest")
 	}
 }
+
+// Mask keeps the last two characters, not bytes, and counts an invalid
+// byte as one character, as a conversion to runes does.
+func TestMaskKeepsTwoCharacters(t *testing.T) {
+	for in, want := range map[string]string{"": "", "a": "*", "ab": "**", "abc": "*bc", "Иванов": "****ов",
+		"88050130012€": "**********2€", "ab\xffcd": "***cd", "a\xff\xfe": "*\ufffd\ufffd", "\xff\xfe\xfd": "*\ufffd\ufffd"} {
+		if got := Mask(in); got != want {
+			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzMask: Mask is the rune-slice masking it replaced, for any string.
+func FuzzMask(f *testing.F) {
+	for _, s := range []string{"", "ab", "Иванов", "ab\xffcd"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		r := []rune(v)
+		want := strings.Repeat("*", len(r))
+		if len(r) > 2 {
+			want = strings.Repeat("*", len(r)-2) + string(r[len(r)-2:])
+		}
+		if got := Mask(v); got != want {
+			t.Fatalf("Mask(%q) = %q, want %q", v, got, want)
+		}
+	})
+}

@@ -117,6 +117,11 @@ func (s *SQLStore) openPostgres(ctx context.Context, dsn string) error {
 	return nil
 }
 
+// SQLiteWriterPragmas are the writer connection's durability settings:
+// make bench's SQLite commit-rate ceiling (deploy/bench/ceiling) opens its
+// database with the same ones, so the ceiling moves if they do.
+const SQLiteWriterPragmas = "_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+
 func (s *SQLStore) openSQLite(ctx context.Context, dsn string) error {
 	path, params, _ := strings.Cut(strings.TrimPrefix(dsn, "sqlite://"), "?")
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file::memory:") {
@@ -134,7 +139,7 @@ func (s *SQLStore) openSQLite(ctx context.Context, dsn string) error {
 	var err error
 	// The writer's transactions start with BEGIN IMMEDIATE so they take the
 	// write lock up front instead of failing to upgrade a read lock.
-	w := path + "?" + common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	w := path + "?" + common + "&" + SQLiteWriterPragmas
 	if s.wdb, err = sqlx.Open("sqlite", w); err != nil {
 		return fmt.Errorf("store: open sqlite: %w", err)
 	}

@@ -211,25 +211,16 @@ func encodeData(enc *xml.Encoder, wrapper string, p Payload) error {
 // fills a non-nil interface holding a pointer, so the envelope is read in
 // one pass straight into the registry's generated type.
 type DataSlot struct {
+	// XMLName is set when the wrapper (requestData, responseData) is in
+	// the document: the schema requires it even though <data> inside is
+	// optional. A plain field rather than an UnmarshalXML, so that the
+	// whole envelope stays on safexml's fast path.
+	XMLName xml.Name
 	Data    any `xml:"data"`
-	present bool
-}
-
-// plainSlot is DataSlot without its UnmarshalXML, to decode into.
-type plainSlot struct {
-	Data    any `xml:"data"`
-	present bool
-}
-
-// UnmarshalXML notes that the wrapper (requestData, responseData) was
-// there: the schema requires it even though <data> inside is optional.
-func (s *DataSlot) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
-	s.present = true
-	return d.DecodeElement((*plainSlot)(s), &start)
 }
 
 // Present reports whether the wrapper was in the document.
-func (s *DataSlot) Present() bool { return s.present }
+func (s *DataSlot) Present() bool { return s.XMLName.Local != "" }
 
 type requestEnvelope struct {
 	XMLName xml.Name `xml:"http://schemas.xmlsoap.org/soap/envelope/ Envelope"`
@@ -268,7 +259,7 @@ func parseSendMessage(body []byte, data any, lim safexml.Limits) (*shepsync.Sync
 	if req.Info == nil {
 		return nil, false, errors.New("shep: no SendMessage/request/requestInfo in the SOAP body")
 	}
-	return req.Info, req.Data.present, nil
+	return req.Info, req.Data.Present(), nil
 }
 
 // Fault is a SOAP 1.1 Fault as SHEP sends it.
