@@ -54,13 +54,6 @@ type SQLStore struct {
 
 	batches atomic.Int64 // transactions attempted by the writer (tests look)
 	retried atomic.Int64 // batches that failed and were retried one by one
-	// head is the audit chain's head as the writer last committed it;
-	// headKnown says it may be chained from without reading it (see
-	// pipeline.go). Writer goroutine only.
-	head      auditHead
-	headKnown bool
-	pipelined atomic.Int64 // batches written as one PostgreSQL pipeline
-	headMoved atomic.Int64 // pipelines refused because another writer appended
 }
 
 var _ Store = (*SQLStore)(nil)

@@ -123,9 +123,6 @@ func TestAttemptNumbering(t *testing.T) {
 		if got, _ := s.Get(ctx, "a"); got.Attempts != 3 {
 			t.Fatalf("Attempts = %d, want 3", got.Attempts)
 		}
-		if b.name == "postgres" && s.pipelined.Load() == 0 {
-			t.Fatal("no batch went as one pipeline: the numbering in SQL was not tried")
-		}
 		// A number already taken fails that event and changes nothing.
 		if err := s.Record(ctx, Event{Message: &m, Attempts: []Attempt{{N: 2, Endpoint: "dup"}}}); err == nil {
 			t.Fatal("duplicate attempt number accepted")
@@ -575,14 +572,6 @@ func TestTwoStoresOneDatabase(t *testing.T) {
 		res := mustVerify(t, s1)
 		if !res.OK || res.Records != 16*20 {
 			t.Fatalf("verify: %+v", res)
-		}
-		if b.name == "postgres" {
-			// Each store chains from the head it last wrote: a pipeline
-			// that finds another store's records on top must fall back.
-			t.Logf("pipelined %d+%d, head moved %d+%d", s1.pipelined.Load(), s2.pipelined.Load(), s1.headMoved.Load(), s2.headMoved.Load())
-			if s1.pipelined.Load()+s2.pipelined.Load() == 0 || s1.headMoved.Load()+s2.headMoved.Load() == 0 {
-				t.Fatal("the two stores did not both pipeline and fall back")
-			}
 		}
 	})
 }

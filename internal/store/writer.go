@@ -312,19 +312,6 @@ func chunks(n int) []int {
 func (s *SQLStore) writeBatch(reqs []*request) error {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	if s.pipelinable(reqs) {
-		head, err := s.writePipelined(ctx, reqs)
-		if err == nil {
-			s.head = head
-			return nil
-		}
-		s.headKnown = false // whatever failed, the next batch reads the head
-		if !errors.Is(err, errHeadMoved) {
-			return err
-		}
-		s.headMoved.Add(1)
-	}
-	s.headKnown = false // set again once this batch commits
 
 	// Messages go in rounds so that no id occurs twice in one upsert
 	// (PostgreSQL refuses to update a row twice in one statement); round k
@@ -397,7 +384,20 @@ func (s *SQLStore) writeBatch(reqs []*request) error {
 			pos += c
 			args := make([]any, 0, c*messageColCount)
 			for _, i := range part {
-				args = append(args, s.messageArgs(reqs[i])...)
+				r := reqs[i]
+				m := r.ev.Message
+				created := m.CreatedAt
+				if created.IsZero() {
+					created = r.now
+				}
+				payload := m.Payload
+				if m.Status == Delivered {
+					payload = nil
+				}
+				args = append(args, m.ID, m.Route, string(m.Direction), m.Caller, m.CorrelationID,
+					m.IdempotencyKey, m.ExternalID, string(m.Status), m.HTTPStatus, m.Error,
+					s.d.body(m.RequestBody), s.d.body(m.ResponseBody), s.d.blob(payload),
+					len(r.ev.Attempts), s.d.ts(created), s.d.ts(r.now), m.RequestFingerprint, m.Subject, m.TraceID, m.TraceParent, m.TraceState)
 			}
 			rows, err := st(kindMessages, c).QueryxContext(ctx, args...)
 			if err != nil {
@@ -458,7 +458,23 @@ func (s *SQLStore) writeBatch(reqs []*request) error {
 	}
 
 	if nAudit > 0 {
-		args := s.chain(reqs, &head)
+		args := make([]any, 0, nAudit*8)
+		for _, r := range reqs {
+			for _, e := range r.ev.Audit {
+				rec := AuditRecord{Seq: head.Seq + 1, At: e.At, MessageID: e.MessageID, Actor: e.Actor,
+					Action: e.Action, Detail: e.Detail, PrevHash: head.Hash}
+				if rec.At.IsZero() {
+					rec.At = r.now
+				}
+				rec.At = normTime(rec.At)
+				if rec.MessageID == "" && r.ev.Message != nil {
+					rec.MessageID = r.ev.Message.ID
+				}
+				rec.Hash = Chain(rec)
+				args = append(args, rec.Seq, s.d.ts(rec.At), rec.MessageID, rec.Actor, rec.Action, rec.Detail, rec.PrevHash, rec.Hash)
+				head = auditHead{Seq: rec.Seq, Hash: rec.Hash}
+			}
+		}
 		last := kindAudit
 		if s.d.isPostgres() {
 			last = kindAuditHead
@@ -472,51 +488,7 @@ func (s *SQLStore) writeBatch(reqs []*request) error {
 			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	s.head, s.headKnown = head, true
-	return nil
-}
-
-// messageArgs are the upsert's values for r's message.
-func (s *SQLStore) messageArgs(r *request) []any {
-	m := r.ev.Message
-	created := m.CreatedAt
-	if created.IsZero() {
-		created = r.now
-	}
-	payload := m.Payload
-	if m.Status == Delivered {
-		payload = nil
-	}
-	return []any{m.ID, m.Route, string(m.Direction), m.Caller, m.CorrelationID,
-		m.IdempotencyKey, m.ExternalID, string(m.Status), m.HTTPStatus, m.Error,
-		s.d.body(m.RequestBody), s.d.body(m.ResponseBody), s.d.blob(payload),
-		len(r.ev.Attempts), s.d.ts(created), s.d.ts(r.now), m.RequestFingerprint, m.Subject, m.TraceID, m.TraceParent, m.TraceState}
-}
-
-// chain links the batch's audit entries after *head, in order, and moves
-// *head to the last; it returns the audit insert's values.
-func (s *SQLStore) chain(reqs []*request, head *auditHead) []any {
-	var args []any
-	for _, r := range reqs {
-		for _, e := range r.ev.Audit {
-			rec := AuditRecord{Seq: head.Seq + 1, At: e.At, MessageID: e.MessageID, Actor: e.Actor,
-				Action: e.Action, Detail: e.Detail, PrevHash: head.Hash}
-			if rec.At.IsZero() {
-				rec.At = r.now
-			}
-			rec.At = normTime(rec.At)
-			if rec.MessageID == "" && r.ev.Message != nil {
-				rec.MessageID = r.ev.Message.ID
-			}
-			rec.Hash = Chain(rec)
-			args = append(args, rec.Seq, s.d.ts(rec.At), rec.MessageID, rec.Actor, rec.Action, rec.Detail, rec.PrevHash, rec.Hash)
-			*head = auditHead{Seq: rec.Seq, Hash: rec.Hash}
-		}
-	}
-	return args
+	return tx.Commit()
 }
 
 // execChunks runs a multi-row insert over args (cols values per row) in the
