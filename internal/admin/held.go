@@ -227,43 +227,21 @@ func (s *Server) heldApprove(w http.ResponseWriter, r *http.Request, op string) 
 	s.heldAnswer(w, id, out, err)
 }
 
-func (s *Server) heldDecline(w http.ResponseWriter, r *http.Request, op string) {
-	id, ok := s.heldID(w, r, op)
-	if !ok {
-		return
+// heldWithReason serves an action whose body is a ReasonRequest: decline,
+// resubmit, discard.
+func (s *Server) heldWithReason(act func(r *http.Request, id, op, reason string) (*held.Outcome, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request, op string) {
+		id, ok := s.heldID(w, r, op)
+		if !ok {
+			return
+		}
+		var req ReasonRequest
+		if !s.heldBody(w, r, op, MaxBodyBytes, &req) {
+			return
+		}
+		out, err := act(r, id, op, req.Reason)
+		s.heldAnswer(w, id, out, err)
 	}
-	var req ReasonRequest
-	if !s.heldBody(w, r, op, MaxBodyBytes, &req) {
-		return
-	}
-	out, err := s.Held.Decline(r.Context(), id, r.PathValue("change"), op, req.Reason)
-	s.heldAnswer(w, id, out, err)
-}
-
-func (s *Server) heldResubmit(w http.ResponseWriter, r *http.Request, op string) {
-	id, ok := s.heldID(w, r, op)
-	if !ok {
-		return
-	}
-	var req ReasonRequest
-	if !s.heldBody(w, r, op, MaxBodyBytes, &req) {
-		return
-	}
-	out, err := s.Held.Resubmit(r.Context(), id, op, req.Reason)
-	s.heldAnswer(w, id, out, err)
-}
-
-func (s *Server) heldDiscard(w http.ResponseWriter, r *http.Request, op string) {
-	id, ok := s.heldID(w, r, op)
-	if !ok {
-		return
-	}
-	var req ReasonRequest
-	if !s.heldBody(w, r, op, MaxBodyBytes, &req) {
-		return
-	}
-	out, err := s.Held.Discard(r.Context(), id, op, req.Reason)
-	s.heldAnswer(w, id, out, err)
 }
 
 // heldBody reads an optional JSON body (an empty one leaves v as it is)

@@ -20,6 +20,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/clock"
 	"github.com/minfin-kz/kopir/internal/config"
 	"github.com/minfin-kz/kopir/internal/evidence"
+	"github.com/minfin-kz/kopir/internal/held"
 	"github.com/minfin-kz/kopir/internal/httpguard"
 	"github.com/minfin-kz/kopir/internal/jobs"
 	"github.com/minfin-kz/kopir/internal/ledger"
@@ -128,9 +129,15 @@ func (s *Server) Endpoints() []Endpoint {
 		{"GET /admin/v1/held/{id}/payload", config.RoleOperator, s.heldPayload},
 		{"POST /admin/v1/held/{id}/changes", config.RoleOperator, s.heldPropose},
 		{"POST /admin/v1/held/{id}/changes/{change}/approve", config.RoleOperator, s.heldApprove},
-		{"POST /admin/v1/held/{id}/changes/{change}/decline", config.RoleOperator, s.heldDecline},
-		{"POST /admin/v1/held/{id}/resubmit", config.RoleOperator, s.heldResubmit},
-		{"POST /admin/v1/held/{id}/discard", config.RoleOperator, s.heldDiscard},
+		{"POST /admin/v1/held/{id}/changes/{change}/decline", config.RoleOperator, s.heldWithReason(func(r *http.Request, id, op, reason string) (*held.Outcome, error) {
+			return s.Held.Decline(r.Context(), id, r.PathValue("change"), op, reason)
+		})},
+		{"POST /admin/v1/held/{id}/resubmit", config.RoleOperator, s.heldWithReason(func(r *http.Request, id, op, reason string) (*held.Outcome, error) {
+			return s.Held.Resubmit(r.Context(), id, op, reason)
+		})},
+		{"POST /admin/v1/held/{id}/discard", config.RoleOperator, s.heldWithReason(func(r *http.Request, id, op, reason string) (*held.Outcome, error) {
+			return s.Held.Discard(r.Context(), id, op, reason)
+		})},
 		{"GET /metrics", Open, func(w http.ResponseWriter, r *http.Request, _ string) { s.Metrics.ServeHTTP(w, r) }},
 		// Profiles show request bodies' shapes and timings.
 		{"GET /debug/pprof/", config.RoleAdmin, func(w http.ResponseWriter, r *http.Request, _ string) { pprof.Index(w, r) }},

@@ -253,15 +253,12 @@ func (s *Service) Propose(ctx context.Context, id string, payload json.RawMessag
 	if err != nil {
 		return nil, err
 	}
-	changes, err := s.Store.HeldChanges(ctx, id)
+	pending, err := s.pendingChanges(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range changes {
-		if c.State == store.ChangePending {
-			return nil, prob(http.StatusConflict, ProblemPending, "A change is pending", id,
-				"change %s proposed by %s waits for approval; approve or decline it first", c.ID, c.Proposer)
-		}
+	if err := nonePending(id, pending, "first"); err != nil {
+		return nil, err
 	}
 	ck, out, err := s.check(ctx, m, payload)
 	if err != nil {
@@ -351,15 +348,12 @@ func (s *Service) Resubmit(ctx context.Context, id, operator, reason string) (*O
 	if err != nil {
 		return nil, err
 	}
-	changes, err := s.Store.HeldChanges(ctx, id)
+	pending, err := s.pendingChanges(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range changes {
-		if c.State == store.ChangePending {
-			return nil, prob(http.StatusConflict, ProblemPending, "A change is pending", id,
-				"change %s proposed by %s waits for approval; approve or decline it before resubmitting", c.ID, c.Proposer)
-		}
+	if err := nonePending(id, pending, "before resubmitting"); err != nil {
+		return nil, err
 	}
 	ck, _, err := s.check(ctx, m, m.Payload)
 	if err != nil {
@@ -386,6 +380,19 @@ func (s *Service) Discard(ctx context.Context, id, operator, reason string) (*Ou
 	if err != nil {
 		return nil, err
 	}
+	pending, err := s.pendingChanges(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ledger.HeldDiscarded(ctx, m, pending, operator, reason); err != nil {
+		return nil, err
+	}
+	return &Outcome{MessageID: id, Status: store.Discarded}, nil
+}
+
+// pendingChanges are the changes to held message id still waiting for a
+// decision.
+func (s *Service) pendingChanges(ctx context.Context, id string) ([]store.HeldChange, error) {
 	changes, err := s.Store.HeldChanges(ctx, id)
 	if err != nil {
 		return nil, err
@@ -396,10 +403,18 @@ func (s *Service) Discard(ctx context.Context, id, operator, reason string) (*Ou
 			pending = append(pending, c)
 		}
 	}
-	if err := s.Ledger.HeldDiscarded(ctx, m, pending, operator, reason); err != nil {
-		return nil, err
+	return pending, nil
+}
+
+// nonePending refuses an action on a message while a change to it waits:
+// the change is to be approved or declined then (when: "first", …).
+func nonePending(id string, pending []store.HeldChange, then string) error {
+	if len(pending) == 0 {
+		return nil
 	}
-	return &Outcome{MessageID: id, Status: store.Discarded}, nil
+	c := pending[0]
+	return prob(http.StatusConflict, ProblemPending, "A change is pending", id,
+		"change %s proposed by %s waits for approval; approve or decline it %s", c.ID, c.Proposer, then)
 }
 
 // release records the message QUEUED and hands it to the delivery worker.
