@@ -28,6 +28,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/auth"
 	"github.com/minfin-kz/kopir/internal/config"
 	"github.com/minfin-kz/kopir/internal/ledger"
+	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -270,7 +271,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, statu
 // storeFailed renders a failed read: not found, or the store unavailable
 // (its own words go to the log, not the page).
 func (c *Console) storeFailed(w http.ResponseWriter, r *http.Request, s *session, what string, err error) {
-	if errors.Is(err, errNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		c.fail(w, r, s, http.StatusNotFound, "Not found", what+" does not exist")
 		return
 	}

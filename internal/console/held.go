@@ -15,9 +15,6 @@ import (
 	"github.com/minfin-kz/kopir/routes"
 )
 
-// heldStatus is the status of a message held for clarification.
-const heldStatus = store.Held
-
 // heldPages mounts the held queue's pages when the bus has one. Each
 // needs the role of the admin API endpoint doing the same.
 func (c *Console) heldPages(mux *http.ServeMux) {

@@ -19,8 +19,6 @@ import (
 	"github.com/minfin-kz/kopir/routes"
 )
 
-var errNotFound = store.ErrNotFound
-
 // searchFields are the messages page's filters, in the admin API's names
 // (admin.FilterFromQuery is the one reader of them), plus the two times
 // the form's datetime-local inputs give without a zone.
@@ -208,7 +206,7 @@ func (c *Console) exchange(w http.ResponseWriter, r *http.Request, s *session) {
 	if seq, err := strconv.ParseInt(r.URL.Query().Get("done"), 10, 64); err == nil {
 		data["Done"] = seq
 	}
-	if c.held != nil && m.Status == heldStatus {
+	if c.held != nil && m.Status == store.Held {
 		data["HeldLink"] = "/console/held/" + m.ID
 	}
 	c.render(w, r, http.StatusOK, "exchange", s, data)

@@ -29,7 +29,6 @@ var funcs = template.FuncMap{
 		}
 		return id
 	},
-	"has": func(v any) bool { return v != nil },
 	// barHeight scales one interval of a chart to 40 pixels.
 	"barHeight": func(v, max float64) float64 {
 		if max <= 0 {
@@ -37,10 +36,9 @@ var funcs = template.FuncMap{
 		}
 		return 40 * v / max
 	},
-	"add":   func(a, b float64) float64 { return a + b },
-	"sub":   func(a, b float64) float64 { return a - b },
-	"mul":   func(a float64, b int) float64 { return a * float64(b) },
-	"float": func(i int) float64 { return float64(i) },
+	"add": func(a, b float64) float64 { return a + b },
+	"sub": func(a, b float64) float64 { return a - b },
+	"mul": func(a float64, b int) float64 { return a * float64(b) },
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
