@@ -218,8 +218,11 @@ func TestConsoleReplaysInBrowser(t *testing.T) {
 	do(t, ctx, "searching",
 		chromedp.SetValue(chromedp.CSS("#f-status"), "DEAD"),
 		chromedp.SendKeys(chromedp.CSS("#f-route"), "subscriber.deliver"),
-		chromedp.Click(chromedp.CSS("#search")),
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-id="`+one+`"]`)))
+		chromedp.Click(chromedp.CSS("#search")))
+	// The message is on the unfiltered page too: wait for the search's own
+	// page before reading it.
+	waitScript(t, ctx, `location.search.includes("status=DEAD") && document.readyState === "complete"`)
+	do(t, ctx, "the results", chromedp.WaitVisible(chromedp.CSS(`tr[data-id="`+one+`"]`)))
 	if got := text(t, ctx, `[data-count="DEAD"]`); got != "1" {
 		t.Errorf("the DEAD count of the search reads %q, want 1", got)
 	}
@@ -508,13 +511,19 @@ func TestConsoleHeldFourEyes(t *testing.T) {
 	shot.take(ctx, "held-delivered")
 }
 
-// waitScript waits until js is true in the page.
+// waitScript waits until js is true in the page. A page being replaced
+// (a form sent, a link followed) cannot answer for a moment: that is
+// "not yet", not a failure.
 func waitScript(t *testing.T, ctx context.Context, js string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for !eval[bool](t, ctx, js) {
+	for {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, chromedp.EvalAwaitPromise))
+		if err == nil && v {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s stayed false for 15s", js)
+			t.Fatalf("%s not true within 15s (last error: %v)", js, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
