@@ -59,6 +59,10 @@ type SQLStore struct {
 	readStmts   sync.Map // string → *sqlx.Stmt
 	readStmtsMu sync.Mutex
 
+	ckdb       *sqlx.DB // SQLite only: the checkpointer's connection
+	stopCk     context.CancelFunc
+	checkpoint chan struct{} // closed when the checkpointer has stopped
+
 	batches atomic.Int64 // transactions attempted by the writer (tests look)
 	retried atomic.Int64 // batches that failed and were retried one by one
 }
@@ -95,6 +99,14 @@ func Open(ctx context.Context, dsn string) (*SQLStore, error) {
 		return nil, err
 	}
 	go s.run()
+	if s.ckdb != nil {
+		ckctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopCk, s.checkpoint = stop, make(chan struct{})
+		go func() {
+			defer close(s.checkpoint)
+			Checkpointer(ckctx, s.ckdb)
+		}()
+	}
 	return s, nil
 }
 
@@ -120,7 +132,8 @@ func (s *SQLStore) openPostgres(ctx context.Context, dsn string) error {
 // SQLiteWriterPragmas are the writer connection's durability settings:
 // make bench's SQLite commit-rate ceiling (deploy/bench/ceiling) opens its
 // database with the same ones, so the ceiling moves if they do.
-const SQLiteWriterPragmas = "_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+// The writer never checkpoints: Checkpointer does, on a connection of its own.
+const SQLiteWriterPragmas = "_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 
 func (s *SQLStore) openSQLite(ctx context.Context, dsn string) error {
 	path, params, _ := strings.Cut(strings.TrimPrefix(dsn, "sqlite://"), "?")
@@ -150,6 +163,13 @@ func (s *SQLStore) openSQLite(ctx context.Context, dsn string) error {
 	if err := s.wdb.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
+	if s.ckdb, err = sqlx.Open("sqlite", path+"?"+common+"&_pragma=synchronous(NORMAL)"); err != nil {
+		return fmt.Errorf("store: open sqlite: %w", err)
+	}
+	s.ckdb.SetMaxOpenConns(1)
+	s.ckdb.SetMaxIdleConns(1)
+	s.ckdb.SetConnMaxLifetime(0)
+	s.ckdb.SetConnMaxIdleTime(0)
 	r := path + "?" + common + "&_pragma=query_only(1)"
 	if s.rdb, err = sqlx.Open("sqlite", r); err != nil {
 		return fmt.Errorf("store: open sqlite: %w", err)
@@ -168,6 +188,10 @@ func (s *SQLStore) Close() error {
 		close(s.reqs)
 		s.mu.Unlock()
 		<-s.done
+		if s.stopCk != nil {
+			s.stopCk()
+			<-s.checkpoint
+		}
 		for _, st := range s.stmts {
 			_ = st.Close()
 		}
@@ -184,6 +208,9 @@ func (s *SQLStore) closeDBs() error {
 	var errs []error
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
+	}
+	if s.ckdb != nil {
+		errs = append(errs, s.ckdb.Close())
 	}
 	if s.wdb != nil {
 		errs = append(errs, s.wdb.Close())

@@ -70,6 +70,17 @@ func sqliteRate(dir string, dur time.Duration, workers int) error {
 	db.SetMaxOpenConns(1) // one writer connection, as the store has
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
+	// The store's writer leaves checkpoints to a connection of their own;
+	// so does the ceiling.
+	ck, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer ck.Close()
+	ck.SetMaxOpenConns(1)
+	ckctx, stopCk := context.WithCancel(context.Background())
+	ckDone := make(chan struct{})
+	defer func() { stopCk(); <-ckDone }()
 	if _, err := db.ExecContext(ctx, "CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)"); err != nil {
 		return fmt.Errorf("create table: %w", err)
 	}
@@ -77,6 +88,10 @@ func sqliteRate(dir string, dur time.Duration, workers int) error {
 	for i := range row {
 		row[i] = 'a' + byte(i%26)
 	}
+	go func() {
+		defer close(ckDone)
+		store.Checkpointer(ckctx, ck)
+	}()
 	var commits atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr error
