@@ -12,8 +12,10 @@ cd "$(dirname "$0")/.."
 QUICK=${BENCH_QUICK:-}
 if [ -n "$QUICK" ]; then
   DUR=${BENCH_DURATION:-4s} ASYNC_DUR=${BENCH_ASYNC_DURATION:-3s} C1_DUR=2s CEIL_SECS=3 SSL_SECS=1 SETTLE=3 GOBENCH=300x
+  GROWN_ROWS=${BENCH_GROWN_ROWS:-20000} GROWN_TIME=2s
 else
   DUR=${BENCH_DURATION:-15s} ASYNC_DUR=${BENCH_ASYNC_DURATION:-10s} C1_DUR=5s CEIL_SECS=10 SSL_SECS=3 SETTLE=10 GOBENCH=2000x
+  GROWN_ROWS=${BENCH_GROWN_ROWS:-1000000} GROWN_TIME=5s
 fi
 # The bus's CPU per sync request before issue 14's work (µs; bus utime+stime
 # over a c32 run of gbdfl.person divided by its requests): the mean of three
@@ -113,6 +115,23 @@ tracing_step() {
   echo "tracing: off ${T_OFF} req/s (${off[*]}; ${offc[*]} µs CPU/request), on at 10% ${T_ON} req/s (${on[*]}; ${onc[*]} µs), ratio ${T_RATIO}, CPU ratio ${T_CRATIO}; sink received ${T_SPANS}" >&2
 }
 if [ "${BENCH_ONLY:-}" = tracing ]; then tracing_step; exit 0; fi
+# Acceptance as the store grows (issue 14, target 3): BenchmarkRecordGrown
+# (internal/store) plays the same message lifecycles from 32 goroutines on
+# an empty store and on one already holding GROWN_ROWS messages with their
+# attempts and audit records, on SQLite and PostgreSQL; the grown store may
+# fall at most 20% below the empty one. Filling a million messages takes a
+# few minutes per backend. BENCH_ONLY=grown runs just this step.
+grown_step() {
+  GR_SQ0="n/a" GR_SQN="n/a" GR_PG0="n/a" GR_PGN="n/a"
+  echo "store growth: filling ${GROWN_ROWS} messages per backend…" >&2
+  KOPIR_BENCH_GROWN_ROWS=$GROWN_ROWS go test -run '^$' -bench '^BenchmarkRecordGrown$' -benchtime "$GROWN_TIME" ./internal/store/ > "$work/grown.txt" 2>&1 ||
+    { cat "$work/grown.txt" >&2; return 0; }
+  grown_rate() { awk -v b="^BenchmarkRecordGrown/$1/rows=$2-" '$0 ~ b {for (i = 1; i <= NF; i++) if ($i == "records/s") print $(i-1)}' "$work/grown.txt"; }
+  GR_SQ0=$(grown_rate sqlite 0) GR_SQN=$(grown_rate sqlite "$GROWN_ROWS")
+  GR_PG0=$(grown_rate postgres 0) GR_PGN=$(grown_rate postgres "$GROWN_ROWS")
+  echo "store growth: SQLite ${GR_SQ0} → ${GR_SQN} records/s, PostgreSQL ${GR_PG0} → ${GR_PGN} records/s at ${GROWN_ROWS} messages" >&2
+}
+if [ "${BENCH_ONLY:-}" = grown ]; then grown_step; exit 0; fi
 # Signing cost (issue 14, target 4): the CPU one envelope's signing takes
 # (BenchmarkSign: parse, C14N and digest of the Body, the RSA-2048
 # signature, the envelope written out; the process's user+system time per
@@ -299,6 +318,7 @@ echo "large statements: ${BIG_OK}/8 accepted, RSS idle ${BIG_IDLE} → peak ${BI
 stop_bus
 
 [ -z "$QUICK" ] && tracing_step
+grown_step
 
 PG_NOTE=""
 if psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS kopir_bench" -c "CREATE DATABASE kopir_bench" >/dev/null 2>&1; then
@@ -331,6 +351,7 @@ AP_R=$(div "$AP_RPS" "$PGB_TPS")
 SIGN_R=$(div "$SG_US" "$RSA_US")
 C14N_R=$(div "$C14N_US" "$RSA_US")
 ALLOC_R=$(div "$ALLOCS" "$BASELINE_ALLOCS")
+GR_SQ_R=$(div "$GR_SQN" "$GR_SQ0") GR_PG_R=$(div "$GR_PGN" "$GR_PG0")
 ADDED99=$added99; [[ "$ADDED99" =~ ^[0-9.]+$ ]] || ADDED99="n/a"
 TABLE=$(
   echo "| figure | measured | ceiling (same run) | ratio | target | met |"
@@ -341,6 +362,8 @@ TABLE=$(
   row "p99 added at 1 connection (via bus − direct)" "${ADDED99} ms" "fsync of 512 B in the data dir: p50 ${FSYNC_P50} ms, p99 ${FSYNC_P99} ms" "" "≤ 2 ms" "$(met "$ADDED99" "<=" 2)"
   row "async acceptance \`subscriber.deliver\` (an Idempotency-Key each), SQLite" "${AS_RPS}/s" "single-row INSERT+COMMIT, 32 goroutines: ${SQ_TPS}/s" "$AS_R" "≥ 0.5" "$(met "$(exact "$AS_RPS" "$SQ_TPS")" ">=" 0.5)"
   row "async acceptance \`subscriber.deliver\` (an Idempotency-Key each), PostgreSQL" "${AP_RPS}/s" "pgbench, 1 KB row per transaction, 32 clients: ${PGB_TPS}/s" "$AP_R" "≥ 0.5" "$(met "$(exact "$AP_RPS" "$PGB_TPS")" ">=" 0.5)"
+  row "group commit on a store holding ${GROWN_ROWS} messages, SQLite (BenchmarkRecordGrown)" "${GR_SQN} records/s" "the same on an empty store: ${GR_SQ0} records/s" "$GR_SQ_R" "≥ 0.8" "$(met "$(exact "$GR_SQN" "$GR_SQ0")" ">=" 0.8)"
+  row "group commit on a store holding ${GROWN_ROWS} messages, PostgreSQL (BenchmarkRecordGrown)" "${GR_PGN} records/s" "the same on an empty store: ${GR_PG0} records/s" "$GR_PG_R" "≥ 0.8" "$(met "$(exact "$GR_PGN" "$GR_PG0")" ">=" 0.8)"
   row "signing cost per envelope (BenchmarkSign CPU: parse, C14N, digest, RSA-2048, envelope)" "${SG_US} µs" "one RSA-2048 sign, openssl speed: ${RSA_US} µs (${RSA_SIGNS}/s)" "$SIGN_R" "≤ 1.25" "$(met "$(exact "$SG_US" "$RSA_US")" "<=" 1.25)"
   row "exclusive C14N + SHA-256 of a 2 KB Body (Go)" "${C14N_US} µs" "one RSA-2048 sign: ${RSA_US} µs" "$C14N_R" "≤ 0.25" "$(met "$(exact "$C14N_US" "$RSA_US")" "<=" 0.25)"
   row "RSS idle" "${IDLE_RSS} MB" "" "" "≤ 64 MB" "$(met "$IDLE_RSS" "<=" 64)"
