@@ -115,11 +115,10 @@ func NewChannel(cfg adapters.ChannelConfig, res adapters.Resources) (adapters.Ch
 	if o.MaxDepth < 0 || o.MaxDepth > 256 {
 		return nil, fmt.Errorf("iso20022 channel: options.maxDepth must be within 0..256")
 	}
-	for _, id := range append([]string{isodoc.Head001}, Accepted...) {
-		if _, err := isodoc.Schema(id); err != nil {
-			return nil, fmt.Errorf("iso20022 channel: %w", err)
-		}
-	}
+	// The schemas are compiled on first use, not here: the five take
+	// about 5 MB of C heap, idle until the payment system first pushes;
+	// they are embedded, and their tests compile them all
+	// (contracts/iso20022/isodoc).
 	// The channel's maxBody (set by the core) bounds what is read; this
 	// bounds what the parser accepts even if that is set higher.
 	lim := safexml.Limits{MaxBytes: 32 << 20, MaxDepth: o.MaxDepth, MaxTokens: 4_000_000}
