@@ -263,3 +263,22 @@ func FuzzParseAmount(f *testing.F) {
 		}
 	})
 }
+
+// The adapters compile their schemas on first use, not at start-up, so a
+// broken or missing embedded schema has to be caught here.
+func TestEverySchemaCompiles(t *testing.T) {
+	for _, id := range []string{Head001, Pacs002, Pacs004, Pacs008, Camt053, Camt054, Camt056, Pain001,
+		Head001v03, Reda006, Reda008, Sese024, Sese025, Semt002, Seev031, Seev036, Pacs009} {
+		s, err := Schema(id)
+		if err != nil {
+			t.Errorf("%s: %v", id, err)
+			continue
+		}
+		if s.Name() != id+".xsd" {
+			t.Errorf("%s: compiled as %q", id, s.Name())
+		}
+	}
+	if _, err := Schema("pacs.999.001.01"); err == nil {
+		t.Error("a message definition without an embedded schema compiled")
+	}
+}
