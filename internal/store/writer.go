@@ -24,8 +24,12 @@ const maxBatch = 256
 // processes sharing one PostgreSQL database append to a single chain.
 const auditLockKey = 0x6b6f70697261 // "kopira"
 
-// batchTimeout bounds one batch so a hung database fails waiters instead of
-// holding them for ever.
+// batchTimeout bounds one batch on PostgreSQL so a hung server or network
+// fails waiters instead of holding them for ever. SQLite's batches run
+// without one: its lock waits are bounded by busy_timeout, an interrupt
+// cannot end a stuck disk write anyway, and a context that can end costs
+// its driver a goroutine and a progress handler for every statement
+// (seven a batch; at one connection, a batch a call).
 const batchTimeout = time.Minute
 
 type request struct {
@@ -310,8 +314,12 @@ func chunks(n int) []int {
 
 // writeBatch writes the events in one transaction.
 func (s *SQLStore) writeBatch(reqs []*request) error {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
+	ctx := context.Background()
+	if s.d.isPostgres() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, batchTimeout)
+		defer cancel()
+	}
 
 	// Messages go in rounds so that no id occurs twice in one upsert
 	// (PostgreSQL refuses to update a row twice in one statement); round k
