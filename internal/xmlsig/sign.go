@@ -8,7 +8,6 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
-	"github.com/russellhaering/goxmldsig/etreeutils"
 )
 
 // Sign returns envelope with a WS-Security signature over its soap:Body in
@@ -97,7 +96,7 @@ func signedInfo(sig *etree.Element, alg Algorithm, id, digest string) {
 // signedInfoC14N is the exclusive C14N of what signedInfo builds, written
 // out directly: Sign builds that element itself, so its canonical form is
 // known without canonicalizing it (a tenth of the envelope work).
-// TestSignedInfoC14N holds it equal to canonical() of the element.
+// TestSignedInfoC14N holds it equal to the element canonicalized.
 func signedInfoC14N(alg Algorithm, id, digest string) []byte {
 	b := make([]byte, 0, 768)
 	attr := func(name, v string) {
@@ -122,99 +121,4 @@ func signedInfoC14N(alg Algorithm, id, digest string) []byte {
 	b = append(b, `></ds:DigestMethod><ds:DigestValue>`...)
 	b = appendC14NText(b, digest)
 	return append(b, `</ds:DigestValue></ds:Reference></ds:SignedInfo>`...)
-}
-
-// appendC14NAttr escapes an attribute value as C14N 1.0 does (section 2.3).
-func appendC14NAttr(b []byte, v string) []byte {
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; c {
-		case '&':
-			b = append(b, "&amp;"...)
-		case '<':
-			b = append(b, "&lt;"...)
-		case '"':
-			b = append(b, "&quot;"...)
-		case '\t':
-			b = append(b, "&#x9;"...)
-		case '\n':
-			b = append(b, "&#xA;"...)
-		case '\r':
-			b = append(b, "&#xD;"...)
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
-}
-
-// appendC14NText escapes character content as C14N 1.0 does.
-func appendC14NText(b []byte, v string) []byte {
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; c {
-		case '&':
-			b = append(b, "&amp;"...)
-		case '<':
-			b = append(b, "&lt;"...)
-		case '>':
-			b = append(b, "&gt;"...)
-		case '\r':
-			b = append(b, "&#xD;"...)
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
-}
-
-// canonical is the exclusive C14N of el as it stands in its document:
-// el is copied out with the namespace declarations in scope at its place
-// (goxmldsig's canonicalizer sees only the element it is handed), and the
-// canonicalizer then keeps only the visibly used ones. It is goxmldsig's
-// exclusive Canonicalize without its second copy of the element: the
-// transform works on detach's copy, which nothing else holds.
-func canonical(el *etree.Element, inclusivePrefixes string) ([]byte, error) {
-	cp := detach(el)
-	if err := etreeutils.TransformExcC14n(cp, inclusivePrefixes, false); err != nil {
-		return nil, err
-	}
-	doc := etree.NewDocument()
-	doc.SetRoot(cp)
-	doc.WriteSettings = etree.WriteSettings{CanonicalAttrVal: true, CanonicalEndTags: true, CanonicalText: true}
-	return doc.WriteToBytes()
-}
-
-// detach copies el and declares on the copy every namespace in scope from
-// its ancestors that el does not redeclare. It is etreeutils.NSDetatch
-// without that function's 1000-element traversal cap, which a large
-// registry answer would exceed.
-func detach(el *etree.Element) *etree.Element {
-	cp := el.Copy()
-	declared := map[string]bool{}
-	for _, a := range cp.Attr {
-		switch {
-		case a.Space == "xmlns":
-			declared[a.Key] = true
-		case a.Space == "" && a.Key == "xmlns":
-			declared[""] = true
-		}
-	}
-	for p := el.Parent(); p != nil; p = p.Parent() {
-		for _, a := range p.Attr {
-			var prefix string
-			switch {
-			case a.Space == "xmlns":
-				prefix = a.Key
-			case a.Space == "" && a.Key == "xmlns":
-				prefix = ""
-			default:
-				continue
-			}
-			if declared[prefix] {
-				continue
-			}
-			declared[prefix] = true
-			cp.Attr = append(cp.Attr, a)
-		}
-	}
-	return cp
 }
