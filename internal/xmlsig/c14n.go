@@ -117,6 +117,7 @@ type c14n struct {
 	scope, rendered []nsBinding
 	attrs           []c14nAttr
 	used            []string
+	usedSet         map[string]struct{}
 }
 
 func lookupNS(stack []nsBinding, prefix string) (string, bool) {
@@ -136,6 +137,7 @@ func (c *c14n) element(el *etree.Element, extra []etree.Attr) error {
 	// children; the namespace stacks are the children's too.
 	scopeMark, renderedMark := len(c.scope), len(c.rendered)
 	c.used, c.attrs = c.used[:0], c.attrs[:0]
+	clear(c.usedSet)
 	c.use(el.Space)
 	for _, list := range [2][]etree.Attr{el.Attr, extra} {
 		for _, a := range list {
@@ -161,9 +163,15 @@ func (c *c14n) element(el *etree.Element, extra []etree.Attr) error {
 			}
 		}
 	}
+	lookupScope, lookupRendered := func(p string) (string, bool) { return lookupNS(c.scope, p) }, func(p string) (string, bool) { return lookupNS(c.rendered, p) }
+	if len(c.used) > manyPrefixes {
+		// Scanning the stacks for each of hundreds of prefixes would be
+		// quadratic, where goxmldsig's maps are not.
+		lookupScope, lookupRendered = indexNS(c.scope), indexNS(c.rendered)
+	}
 	for _, prefix := range c.used {
-		uri, inScope := lookupNS(c.scope, prefix)
-		if r, ok := lookupNS(c.rendered, prefix); ok && inScope && r == uri {
+		uri, inScope := lookupScope(prefix)
+		if r, ok := lookupRendered(prefix); ok && inScope && r == uri {
 			continue
 		}
 		if !inScope {
@@ -218,8 +226,40 @@ func (c *c14n) element(el *etree.Element, extra []etree.Attr) error {
 
 // use records prefix as visibly used by the current element, once.
 func (c *c14n) use(prefix string) {
-	if !slices.Contains(c.used, prefix) {
+	if len(c.used) < manyPrefixes {
+		if !slices.Contains(c.used, prefix) {
+			c.used = append(c.used, prefix)
+		}
+		return
+	}
+	if c.usedSet == nil {
+		c.usedSet = make(map[string]struct{})
+	}
+	if len(c.usedSet) == 0 {
+		for _, p := range c.used {
+			c.usedSet[p] = struct{}{}
+		}
+	}
+	if _, ok := c.usedSet[prefix]; !ok {
+		c.usedSet[prefix] = struct{}{}
 		c.used = append(c.used, prefix)
+	}
+}
+
+// manyPrefixes is where an element's prefixes are looked up through maps
+// instead of scans.
+const manyPrefixes = 16
+
+// indexNS looks prefixes up in stack through a map of their innermost
+// bindings.
+func indexNS(stack []nsBinding) func(string) (string, bool) {
+	m := make(map[string]string, len(stack))
+	for _, b := range stack {
+		m[b.prefix] = b.uri
+	}
+	return func(p string) (string, bool) {
+		uri, ok := m[p]
+		return uri, ok
 	}
 }
 

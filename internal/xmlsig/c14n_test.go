@@ -2,6 +2,7 @@ package xmlsig
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,6 +113,23 @@ var c14nCases = []string{
 	`<Envelope xmlns="` + NSSOAP + `"><Body><m:X xmlns:m="urn:x">1</m:X></Body></Envelope>`,
 }
 
+// manyPrefixesCase has an element using more prefixes than canonical
+// scans for.
+func manyPrefixesCase(sameKey bool) string {
+	var decls, attrs strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&decls, ` xmlns:p%d="urn:%d"`, i, 40-i)
+		key := fmt.Sprintf("k%d", i%7)
+		if sameKey {
+			key = "k"
+		}
+		fmt.Fprintf(&attrs, ` p%d:%s="%d"`, i, key, i)
+	}
+	return `<r` + decls.String() + `><a` + attrs.String() + ` xmlns:p3="urn:x3"><p5:b p6:x="" xmlns:p7="urn:7"/></a></r>`
+}
+
+func init() { c14nCases = append(c14nCases, manyPrefixesCase(false), manyPrefixesCase(true)) }
+
 var c14nPrefixLists = []string{"", "p", "p q", "xsi soap", "#default", "p  unknown", "xml", "wsu ds", "cs xsi"}
 
 // c14nFiles are XML files of the repository whose every element canonical
@@ -148,9 +166,9 @@ func compareC14N(t *testing.T, name string, doc *etree.Document, prefixLists []s
 			n++
 			switch {
 			case werr != nil && gerr != nil:
-				if werr.Error() != gerr.Error() {
-					t.Errorf("%s <%s> prefixes %q: error %q, the oracle's %q", name, el.FullTag(), pl, gerr, werr)
-				}
+				// The same failure, though not always the same message:
+				// where two prefixes are undeclared, the oracle names the
+				// one its map iteration meets first.
 			case werr != nil || gerr != nil:
 				t.Errorf("%s <%s> prefixes %q: error %v, the oracle's %v", name, el.FullTag(), pl, gerr, werr)
 			case !bytes.Equal(got, want):
@@ -293,7 +311,7 @@ func FuzzCanonical(f *testing.F) {
 			}
 			want, werr := canonicalGoxmldsig(el, prefixes)
 			got, gerr := canonical(el, prefixes)
-			if (werr != nil) != (gerr != nil) || werr != nil && werr.Error() != gerr.Error() {
+			if (werr != nil) != (gerr != nil) {
 				t.Fatalf("<%s>: error %v, the oracle's %v", el.FullTag(), gerr, werr)
 			}
 			if !bytes.Equal(got, want) {
