@@ -369,45 +369,31 @@ func attrLess(x, y c14nAttr, a []c14nAttr, values map[string]string) bool {
 // appendC14NAttr escapes an attribute value as C14N 1.0 does (section
 // 2.3), and as etree's canonical attribute mode does: a character XML does
 // not allow, or a byte that is not UTF-8, becomes U+FFFD.
-func appendC14NAttr(b []byte, v string) []byte { return appendEscaped(b, v, true) }
+func appendC14NAttr(b []byte, v string) []byte { return appendEscaped(b, v, escC14NAttr) }
 
 // appendC14NText escapes character content as C14N 1.0 does, and as
 // etree's canonical text mode does (see appendC14NAttr).
-func appendC14NText(b []byte, v string) []byte { return appendEscaped(b, v, false) }
+func appendC14NText(b []byte, v string) []byte { return appendEscaped(b, v, escC14NText) }
 
-func appendEscaped(b []byte, v string, attr bool) []byte {
+// escMode is one of etree's escaping modes.
+type escMode uint8
+
+const (
+	escNormal escMode = iota // text and attribute values, etree's default
+	escC14NText
+	escC14NAttr
+)
+
+// appendEscaped escapes v as etree's escapeString does in mode m.
+func appendEscaped(b []byte, v string, m escMode) []byte {
+	table := &asciiEscapes[m]
 	last := 0
 	for i := 0; i < len(v); {
 		c := v[i]
 		var esc string
 		width := 1
 		if c < utf8.RuneSelf {
-			switch {
-			case c == '&':
-				esc = "&amp;"
-			case c == '<':
-				esc = "&lt;"
-			case c == '>' && !attr:
-				esc = "&gt;"
-			case c == '"' && attr:
-				esc = "&quot;"
-			case c == '\t':
-				if !attr {
-					i++
-					continue
-				}
-				esc = "&#x9;"
-			case c == '\n':
-				if !attr {
-					i++
-					continue
-				}
-				esc = "&#xA;"
-			case c == '\r':
-				esc = "&#xD;"
-			case c < 0x20:
-				esc = "\uFFFD"
-			default:
+			if esc = table[c]; esc == "" {
 				i++
 				continue
 			}
@@ -427,6 +413,36 @@ func appendEscaped(b []byte, v string, attr bool) []byte {
 	}
 	return append(b, v[last:]...)
 }
+
+// asciiEscapes is, for each mode, what etree writes for each ASCII byte
+// that it does not write as it is.
+var asciiEscapes = func() (t [3][utf8.RuneSelf]string) {
+	for m := range t {
+		for c := range utf8.RuneSelf {
+			switch {
+			case c == '&':
+				t[m][c] = "&amp;"
+			case c == '<':
+				t[m][c] = "&lt;"
+			case c == '>' && escMode(m) != escC14NAttr:
+				t[m][c] = "&gt;"
+			case c == '\'' && escMode(m) == escNormal:
+				t[m][c] = "&apos;"
+			case c == '"' && escMode(m) != escC14NText:
+				t[m][c] = "&quot;"
+			case c == '\t' && escMode(m) == escC14NAttr:
+				t[m][c] = "&#x9;"
+			case c == '\n' && escMode(m) == escC14NAttr:
+				t[m][c] = "&#xA;"
+			case c == '\r' && escMode(m) != escNormal:
+				t[m][c] = "&#xD;"
+			case c < 0x20 && c != '\t' && c != '\n' && c != '\r':
+				t[m][c] = "\uFFFD"
+			}
+		}
+	}
+	return t
+}()
 
 // inCharRange is XML's Char production above ASCII.
 func inCharRange(r rune) bool {

@@ -320,3 +320,42 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+// appendEscaped escapes every byte, and characters around the edges of
+// XML's Char production, as etree's writer does in the mode it stands for.
+func TestAppendEscapedMatchesEtree(t *testing.T) {
+	var inputs []string
+	for c := range 256 {
+		inputs = append(inputs, string([]byte{'a', byte(c), 'b'}))
+	}
+	for _, r := range []rune{0x7f, 0x80, 0xD7FF, 0xE000, 0xFFFD, 0xFFFE, 0xFFFF, 0x10000, 0x10FFFF, 'ü', '✓', '𝄞'} {
+		inputs = append(inputs, "x"+string(r)+"y")
+	}
+	inputs = append(inputs, "\xed\xa0\x80", "\xc3", "\xf4\x90\x80\x80", "&<>'\"\t\n\r")
+	text := func(s string, ws etree.WriteSettings) []byte {
+		var b bytes.Buffer
+		etree.NewText(s).WriteTo(&b, &ws)
+		return b.Bytes()
+	}
+	attr := func(s string, ws etree.WriteSettings) []byte {
+		var b bytes.Buffer
+		a := etree.NewElement("e").CreateAttr("a", s)
+		a.WriteTo(&b, &ws)
+		return bytes.TrimSuffix(bytes.TrimPrefix(b.Bytes(), []byte(`a="`)), []byte(`"`))
+	}
+	for _, s := range inputs {
+		for _, c := range []struct {
+			mode escMode
+			want []byte
+		}{
+			{escNormal, text(s, etree.WriteSettings{})},
+			{escNormal, attr(s, etree.WriteSettings{})},
+			{escC14NText, text(s, etree.WriteSettings{CanonicalText: true})},
+			{escC14NAttr, attr(s, etree.WriteSettings{CanonicalAttrVal: true})},
+		} {
+			if got := appendEscaped(nil, s, c.mode); !bytes.Equal(got, c.want) {
+				t.Errorf("%q mode %d: got %q, etree writes %q", s, c.mode, got, c.want)
+			}
+		}
+	}
+}
