@@ -15,12 +15,28 @@ import (
 // envelope that already carries a wsse:Security header is refused: the
 // gateway accepts exactly one signature.
 func Sign(envelope []byte, s Signer) ([]byte, error) {
+	return sign(envelope, s, newBodyID, true)
+}
+
+func newBodyID() string { return "id-" + uuid.NewString() }
+
+// sign is Sign with the Body's new Id from newID, and with simple false
+// always on the etree path (splice.go), so that tests can hold the two
+// paths to the same bytes.
+func sign(envelope []byte, s Signer, newID func() string, simple bool) ([]byte, error) {
 	if s == nil {
 		return nil, errors.New("xmlsig: no signer")
 	}
-	doc, env, err := parse(envelope)
-	if err != nil {
-		return nil, err
+	var sd *simpleDoc
+	doc, env, ok := (*etree.Document)(nil), (*etree.Element)(nil), false
+	if simple {
+		doc, env, sd, ok = parseSimple(envelope)
+	}
+	if !ok {
+		var err error
+		if doc, env, err = parse(envelope); err != nil {
+			return nil, err
+		}
 	}
 	header, body, err := parts(env)
 	if err != nil {
@@ -29,16 +45,19 @@ func Sign(envelope []byte, s Signer) ([]byte, error) {
 	if header != nil && len(children(header, NSWSSE, "Security")) > 0 {
 		return nil, errors.New("xmlsig: the envelope already has a wsse:Security header")
 	}
-	if header == nil {
+	headerCreated := header == nil
+	if headerCreated {
 		header = etree.NewElement("Header")
 		header.Space = env.Space
 		env.InsertChildAt(body.Index(), header)
 	}
+	bodyAttrs, added := len(body.Attr), 0
 	id := bodyID(body)
 	if id == "" {
-		id = "id-" + uuid.NewString()
+		id = newID()
 		body.CreateAttr("xmlns:wsu", NSWSU)
 		body.CreateAttr("wsu:Id", id)
+		added = 2
 	}
 	alg := s.Algorithm()
 	bodyC14N, err := canonical(body, "")
@@ -72,8 +91,14 @@ func Sign(envelope []byte, s Signer) ([]byte, error) {
 
 	// The header adds the certificate and ~1 KB of markup: one buffer for
 	// the whole envelope instead of a growing one.
+	grow := 2*len(s.Certificate().Raw) + 2048
+	if sd != nil {
+		if out, ok := sd.write(header, sec, body, headerCreated, bodyAttrs, added, grow); ok {
+			return out, nil
+		}
+	}
 	var out bytes.Buffer
-	out.Grow(len(envelope) + 2*len(s.Certificate().Raw) + 2048)
+	out.Grow(len(envelope) + grow)
 	if _, err := doc.WriteTo(&out); err != nil {
 		return nil, fmt.Errorf("xmlsig: writing the signed envelope: %w", err)
 	}
