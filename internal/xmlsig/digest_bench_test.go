@@ -14,9 +14,9 @@ import (
 // signs per second, the ceiling of issue 14's signed-route target.
 func BenchmarkBodyDigest(b *testing.B) { benchBodyDigest(b, canonical) }
 
-// BenchmarkBodyDigestGoxmldsig is the same with goxmldsig's canonicalizer,
+// BenchmarkGoxmldsigBodyDigest is the same with goxmldsig's canonicalizer,
 // which Sign used before canonical: the figure canonical is set against.
-func BenchmarkBodyDigestGoxmldsig(b *testing.B) { benchBodyDigest(b, canonicalGoxmldsig) }
+func BenchmarkGoxmldsigBodyDigest(b *testing.B) { benchBodyDigest(b, canonicalGoxmldsig) }
 
 func benchBodyDigest(b *testing.B, canonical func(*etree.Element, string) ([]byte, error)) {
 	var items strings.Builder
