@@ -65,7 +65,14 @@ func inherited(el *etree.Element) []etree.Attr {
 		return nil
 	}
 	var out []etree.Attr
+	// A scan of what is declared already is cheapest for the few
+	// declarations an envelope has; past manyPrefixes a set, so that
+	// ancestors declaring thousands stay linear.
+	var seen map[string]bool
 	declared := func(prefix string) bool {
+		if seen != nil {
+			return seen[prefix]
+		}
 		for _, a := range el.Attr {
 			if p, ok := declPrefix(a); ok && p == prefix {
 				return true
@@ -80,8 +87,23 @@ func inherited(el *etree.Element) []etree.Attr {
 	}
 	for p := el.Parent(); p != nil; p = p.Parent() {
 		for _, a := range p.Attr {
-			if prefix, ok := declPrefix(a); ok && !declared(prefix) {
-				out = append(out, a)
+			prefix, ok := declPrefix(a)
+			if !ok || declared(prefix) {
+				continue
+			}
+			out = append(out, a)
+			switch {
+			case seen != nil:
+				seen[prefix] = true
+			case len(out) > manyPrefixes:
+				seen = make(map[string]bool)
+				for _, list := range [2][]etree.Attr{el.Attr, out} {
+					for _, d := range list {
+						if p, ok := declPrefix(d); ok {
+							seen[p] = true
+						}
+					}
+				}
 			}
 		}
 	}

@@ -125,6 +125,9 @@ func manyPrefixesCase(sameKey bool) string {
 		}
 		fmt.Fprintf(&attrs, ` p%d:%s="%d"`, i, key, i)
 	}
+	// A second declaration of a prefix after the first 16: the detached
+	// copy keeps the first.
+	decls.WriteString(` xmlns:p39="urn:dup"`)
 	return `<r` + decls.String() + `><a` + attrs.String() + ` xmlns:p3="urn:x3"><p5:b p6:x="" xmlns:p7="urn:7"/></a></r>`
 }
 
