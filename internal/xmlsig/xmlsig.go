@@ -16,11 +16,13 @@
 // enveloped signature with ds:X509Data and references the signed element's
 // own Id attribute, while WS-Security puts the signature in a sibling
 // header and the certificate in a SecurityTokenReference. So this package
-// assembles the elements itself and uses goxmldsig's exclusive C14N
-// transform (on etree) for every byte that is digested or verified. The one
-// exception is the SignedInfo this package builds when signing: its
-// canonical form is fixed by the layout, so it is written out directly
-// (signedInfoC14N, held equal to the canonicalized element by a test).
+// assembles the elements itself. Every byte that is digested or verified
+// is the exclusive C14N of an etree element as goxmldsig's transform gives
+// it, written by this package's canonical in one walk (c14n.go; tests hold
+// it to goxmldsig's output byte for byte). The SignedInfo this package
+// builds when signing is not even walked: its canonical form is fixed by
+// the layout, so it is written out directly (signedInfoC14N, held equal to
+// the canonicalized element by a test).
 // Software RSA keys sign through OpenSSL's libcrypto (internal/libcrypto).
 //
 // The signature suite is pluggable (Algorithm, Signer) so GOST can be added
