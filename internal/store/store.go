@@ -59,7 +59,8 @@ type SQLStore struct {
 	readStmts   sync.Map // string → *sqlx.Stmt
 	readStmtsMu sync.Mutex
 
-	ckdb       *sqlx.DB // SQLite only: the checkpointer's connection
+	ckdb       *sqlx.DB    // SQLite only: the checkpointer's connection
+	walLarge   atomic.Bool // the checkpointer asks the writer to checkpoint (checkpoint.go)
 	stopCk     context.CancelFunc
 	checkpoint chan struct{} // closed when the checkpointer has stopped
 
@@ -104,7 +105,7 @@ func Open(ctx context.Context, dsn string) (*SQLStore, error) {
 		s.stopCk, s.checkpoint = stop, make(chan struct{})
 		go func() {
 			defer close(s.checkpoint)
-			Checkpointer(ckctx, s.ckdb)
+			Checkpointer(ckctx, s.ckdb, func() { s.walLarge.Store(true) })
 		}()
 	}
 	return s, nil

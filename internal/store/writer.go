@@ -165,6 +165,11 @@ func (s *SQLStore) run() {
 			}
 		}
 		s.process(batch)
+		if s.walLarge.Swap(false) {
+			// Between batches, on the writer's connection: see
+			// walRestartFrames. A failure leaves the WAL as it was.
+			_, _ = checkpoint(context.Background(), s.wdb)
+		}
 	}
 }
 
