@@ -323,7 +323,7 @@ allocs_of() { awk -v b="^BenchmarkSyncPipeline/$1" '$0 ~ b {for (i = 1; i <= NF;
 ALLOCS=$(allocs_of bus) MOCK_ALLOCS=$(allocs_of mock)
 OWN_ALLOCS=$(awk -v a="$ALLOCS" -v m="$MOCK_ALLOCS" 'BEGIN {print a-m}')
 
-SCRIPT=keyed.lua run_wrk async-sqlite http://127.0.0.1:18080/v1/routes/subscriber.deliver deploy/bench/async.json application/json "Bearer demo-token" "$ASYNC_DUR"
+KEYED=1 SCRIPT=unique.lua run_wrk async-sqlite http://127.0.0.1:18080/v1/routes/subscriber.deliver deploy/bench/async.json application/json "Bearer demo-token" "$ASYNC_DUR"
 AS_RPS=$R_RPS AS_P99=$R_P99 AS_BAD=$R_BAD
 stop_bus
 
@@ -362,7 +362,7 @@ grown_step
 PG_NOTE=""
 if psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS kopir_bench" -c "CREATE DATABASE kopir_bench" >/dev/null 2>&1; then
   start_bus "$work/data-pg" KOPIR_DATABASE_URL="$PG/kopir_bench?sslmode=disable"
-  SCRIPT=keyed.lua run_wrk async-postgres http://127.0.0.1:18080/v1/routes/subscriber.deliver deploy/bench/async.json application/json "Bearer demo-token" "$ASYNC_DUR"
+  KEYED=1 SCRIPT=unique.lua run_wrk async-postgres http://127.0.0.1:18080/v1/routes/subscriber.deliver deploy/bench/async.json application/json "Bearer demo-token" "$ASYNC_DUR"
   AP_RPS=$R_RPS AP_P99=$R_P99 AP_BAD=$R_BAD
   stop_bus
 else
