@@ -166,8 +166,13 @@ func (w *Worker) Run(ctx context.Context) error {
 // already in the broker is dropped as a duplicate by the broker's window,
 // or skipped by the worker once delivered.
 func (w *Worker) Recover(ctx context.Context) (int, error) {
+	return w.enqueueAll(ctx, store.Filter{Status: store.Queued, Limit: 1000})
+}
+
+// enqueueAll enqueues every message f matches, a page of f.Limit at a
+// time, and returns how many it enqueued.
+func (w *Worker) enqueueAll(ctx context.Context, f store.Filter) (int, error) {
 	n := 0
-	f := store.Filter{Status: store.Queued, Limit: 1000}
 	for {
 		page, err := w.Store.List(ctx, f)
 		if err != nil {
@@ -242,24 +247,7 @@ func (w *Worker) recoverOrphans(ctx context.Context, holder Holder, route string
 	if err != nil || held > 0 {
 		return 0, err
 	}
-	n := 0
-	f := store.Filter{Status: store.Queued, Route: route, Before: before, Limit: 500}
-	for {
-		page, err := w.Store.List(ctx, f)
-		if err != nil {
-			return n, err
-		}
-		for i := range page {
-			if err := w.Enqueue(ctx, ledger.View(&page[i])); err != nil {
-				return n, err
-			}
-			n++
-		}
-		if len(page) < f.Limit {
-			return n, nil
-		}
-		f.AfterID = page[len(page)-1].ID
-	}
+	return w.enqueueAll(ctx, store.Filter{Status: store.Queued, Route: route, Before: before, Limit: 500})
 }
 
 func (w *Worker) handle(msg *message.Message) error {
