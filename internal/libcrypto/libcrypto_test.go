@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/minfin-kz/kopir/internal/libcrypto"
+	"github.com/minfin-kz/kopir/internal/testenv"
 )
 
 var (
@@ -161,22 +161,13 @@ func BenchmarkSign(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			k := c.key(b)
-			start := cpuTime()
+			report := testenv.CPUPerOp(b)
 			for b.Loop() {
 				if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+			report()
 		})
 	}
-}
-
-// cpuTime is the process's user+system CPU time in nanoseconds.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

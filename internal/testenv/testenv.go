@@ -1,7 +1,7 @@
-// Package testenv holds the project's rule for tests of real servers
-// (PostgreSQL, Redis, NATS): on a developer's machine a missing server
-// skips the test, but under CI=true it fails it — CI must never pass by
-// skipping them.
+// Package testenv is what the project's tests share about their
+// environment. Its rule for tests of real servers (PostgreSQL, Redis,
+// NATS): on a developer's machine a missing server skips the test, but
+// under CI=true it fails it — CI must never pass by skipping them.
 package testenv
 
 import (

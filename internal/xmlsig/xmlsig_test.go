@@ -9,12 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/minfin-kz/kopir/internal/testenv"
 	"github.com/minfin-kz/kopir/internal/xmlsig"
 	"github.com/minfin-kz/kopir/internal/xmlsig/testpki"
 )
@@ -441,22 +441,13 @@ func TestDemoPKIIsUsable(t *testing.T) {
 // bench sets it against one RSA-2048 signature.
 func BenchmarkSign(b *testing.B) {
 	f := pki(b)
-	start := cpuTime()
+	report := testenv.CPUPerOp(b)
 	for b.Loop() {
 		if _, err := xmlsig.Sign(f.unsigned, f.signer); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
-}
-
-// cpuTime is the process's user+system CPU time in nanoseconds.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	report()
 }
 
 func BenchmarkVerify(b *testing.B) {
