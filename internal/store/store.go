@@ -52,12 +52,7 @@ type SQLStore struct {
 
 	stmts map[stmtKey]*sqlx.Stmt // writer goroutine only
 
-	// readStmts holds the read paths' fixed queries prepared on the read
-	// pool, by query text. SQLite's driver would otherwise parse and plan
-	// each lookup anew, which was a fifth of the bus's CPU on keyed async
-	// calls (the Idempotency-Key lookup); pgx caches statements itself.
-	readStmts   sync.Map // string → *sqlx.Stmt
-	readStmtsMu sync.Mutex
+	reads readStmts
 
 	ckdb       *sqlx.DB    // SQLite only: the checkpointer's connection
 	walLarge   atomic.Bool // the checkpointer asks the writer to checkpoint (checkpoint.go)
@@ -96,6 +91,11 @@ func Open(ctx context.Context, dsn string) (*SQLStore, error) {
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	if err := s.reads.prepare(ctx, s.rdb, s.d); err != nil {
+		s.reads.close()
 		s.closeDBs()
 		return nil, err
 	}
@@ -196,10 +196,7 @@ func (s *SQLStore) Close() error {
 		for _, st := range s.stmts {
 			_ = st.Close()
 		}
-		s.readStmts.Range(func(_, st any) bool {
-			_ = st.(*sqlx.Stmt).Close()
-			return true
-		})
+		s.reads.close()
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
@@ -268,31 +265,45 @@ func messageQuery(where string) string {
 	return "SELECT " + messageCols + " FROM messages WHERE " + where
 }
 
-// readStmt is q (a fixed query of the read paths, not yet rebound)
-// prepared on the read pool. database/sql prepares it again on each pooled
-// connection the first time that connection runs it.
-func (s *SQLStore) readStmt(ctx context.Context, q string) (*sqlx.Stmt, error) {
-	if st, ok := s.readStmts.Load(q); ok {
-		return st.(*sqlx.Stmt), nil
-	}
-	s.readStmtsMu.Lock()
-	defer s.readStmtsMu.Unlock()
-	if st, ok := s.readStmts.Load(q); ok {
-		return st.(*sqlx.Stmt), nil
-	}
-	st, err := s.rdb.PreparexContext(ctx, s.d.rebind(q))
-	if err != nil {
-		return nil, err
-	}
-	s.readStmts.Store(q, st)
-	return st, nil
+// readStmts are the read paths' fixed queries, prepared on the read pool
+// at Open (database/sql prepares each again on every pooled connection the
+// first time that connection runs it). SQLite's driver would otherwise
+// parse and plan each lookup anew, which was a fifth of the bus's CPU on
+// keyed async calls (the Idempotency-Key lookup); pgx caches statements
+// itself.
+type readStmts struct {
+	byID, byKey, byExternalID, attempts, audit *sqlx.Stmt
 }
 
-func (s *SQLStore) getOne(ctx context.Context, what func() string, where string, args ...any) (*Message, error) {
-	st, err := s.readStmt(ctx, messageQuery(where))
-	if err != nil {
-		return nil, fmt.Errorf("store: message %s: %w", what(), err)
+func (r *readStmts) prepare(ctx context.Context, db *sqlx.DB, d dialect) error {
+	for _, p := range []struct {
+		st **sqlx.Stmt
+		q  string
+	}{
+		{&r.byID, messageQuery(whereID)},
+		{&r.byKey, messageQuery(whereIdempotencyKey)},
+		{&r.byExternalID, messageQuery(whereExternalID)},
+		{&r.attempts, attemptsQuery},
+		{&r.audit, auditQuery},
+	} {
+		st, err := db.PreparexContext(ctx, d.rebind(p.q))
+		if err != nil {
+			return fmt.Errorf("store: prepare %s: %w", p.q, err)
+		}
+		*p.st = st
 	}
+	return nil
+}
+
+func (r *readStmts) close() {
+	for _, st := range []*sqlx.Stmt{r.byID, r.byKey, r.byExternalID, r.attempts, r.audit} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
+func (s *SQLStore) getOne(ctx context.Context, what func() string, st *sqlx.Stmt, args ...any) (*Message, error) {
 	m, err := scanMessage(st.QueryRowxContext(ctx, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: message %s: %w", what(), ErrNotFound)
@@ -305,7 +316,7 @@ func (s *SQLStore) getOne(ctx context.Context, what func() string, where string,
 
 // Get returns the message with id, or an error wrapping ErrNotFound.
 func (s *SQLStore) Get(ctx context.Context, id string) (*Message, error) {
-	return s.getOne(ctx, func() string { return fmt.Sprintf("%q", id) }, whereID, id)
+	return s.getOne(ctx, func() string { return fmt.Sprintf("%q", id) }, s.reads.byID, id)
 }
 
 // FindByIdempotencyKey returns the message caller sent under key, so a
@@ -316,7 +327,7 @@ func (s *SQLStore) FindByIdempotencyKey(ctx context.Context, caller, key string)
 	if key == "" {
 		return nil, fmt.Errorf("store: message %s: %w", what(), ErrNotFound)
 	}
-	return s.getOne(ctx, what, whereIdempotencyKey, caller, key)
+	return s.getOne(ctx, what, s.reads.byKey, caller, key)
 }
 
 // FindByExternalID returns the newest message on route carrying the
@@ -327,17 +338,13 @@ func (s *SQLStore) FindByExternalID(ctx context.Context, route, externalID strin
 	if externalID == "" {
 		return nil, fmt.Errorf("store: message %s: %w", what(), ErrNotFound)
 	}
-	return s.getOne(ctx, what, whereExternalID, route, externalID)
+	return s.getOne(ctx, what, s.reads.byExternalID, route, externalID)
 }
 
 // Attempts returns the message's attempts in the order they were made
 // (empty, not an error, for an unknown id).
 func (s *SQLStore) Attempts(ctx context.Context, id string) ([]Attempt, error) {
-	st, err := s.readStmt(ctx, attemptsQuery)
-	if err != nil {
-		return nil, fmt.Errorf("store: attempts of %q: %w", id, err)
-	}
-	rows, err := st.QueryxContext(ctx, id)
+	rows, err := s.reads.attempts.QueryxContext(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: attempts of %q: %w", id, err)
 	}
@@ -361,11 +368,7 @@ func (s *SQLStore) Attempts(ctx context.Context, id string) ([]Attempt, error) {
 
 // Audit returns the audit records about one message in chain order.
 func (s *SQLStore) Audit(ctx context.Context, messageID string) ([]AuditRecord, error) {
-	st, err := s.readStmt(ctx, auditQuery)
-	if err != nil {
-		return nil, fmt.Errorf("store: audit of %q: %w", messageID, err)
-	}
-	rows, err := st.QueryxContext(ctx, messageID)
+	rows, err := s.reads.audit.QueryxContext(ctx, messageID)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit of %q: %w", messageID, err)
 	}
