@@ -41,8 +41,11 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 
 # Ports of their own, so a `make run` in another terminal does not interfere.
-sed -e 's/127.0.0.1:8090/127.0.0.1:18090/g' -e 's/127.0.0.1:8080/127.0.0.1:18080/' \
-    -e 's/127.0.0.1:8081/127.0.0.1:18081/' -e 's/127.0.0.1:8082/127.0.0.1:18082/' deploy/local.yaml > "$work/bench.yaml"
+bench_ports() { # a deploy/local.yaml → the same on the bench's ports
+  sed -e 's/127.0.0.1:8090/127.0.0.1:18090/g' -e 's/127.0.0.1:8080/127.0.0.1:18080/' \
+      -e 's/127.0.0.1:8081/127.0.0.1:18081/' -e 's/127.0.0.1:8082/127.0.0.1:18082/' "$1"
+}
+bench_ports deploy/local.yaml > "$work/bench.yaml"
 bin/kopir-mocks -listen 127.0.0.1:18090 -payments-callback http://127.0.0.1:18081/iso20022 2>"$work/mocks.log" &
 
 wait_ready() { for _ in $(seq 1 150); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "not ready: $1" >&2; exit 1; }
@@ -84,32 +87,38 @@ ms() { # wrk latency (e.g. 1.23ms, 850.00us, 1.02s) → milliseconds
 # machine's load falls on both. BENCH_ONLY=tracing runs just this step and
 # prints its figures (docs/performance.md is left as it is).
 warm() { BODY=deploy/bench/gbdfl.json CTYPE=application/json AUTH="Bearer demo-token" wrk -t1 -c4 -d2s -s deploy/bench/post.lua http://127.0.0.1:18080/v1/routes/gbdfl.person >/dev/null; }
+# fresh_sync_run NAME DIR [ENV...]: a fresh bus on data dir DIR (BUS_BIN and
+# BUS_CONFIG choose another build), warmed up, then DUR of wrk on
+# gbdfl.person; sets run_wrk's R_* and R_CPU, the bus's CPU per request
+# (µs). Stopping the bus flushes whatever it still batches (spans).
+fresh_sync_run() {
+  local name=$1 dir=$2 c0 c1; shift 2
+  start_bus "$dir" "$@"
+  warm
+  c0=$(proc_cpu "$BUS")
+  run_wrk "$name" http://127.0.0.1:18080/v1/routes/gbdfl.person deploy/bench/gbdfl.json application/json "Bearer demo-token" "$DUR"
+  c1=$(proc_cpu "$BUS")
+  R_CPU=$(cpu_per_request "$c0" "$c1" "$R_REQS")
+  stop_bus
+}
+mean() { printf '%s\n' "$@" | awk '{s+=$1} END {printf "%.0f", s/NR}'; }
 tracing_step() {
   echo "tracing overhead…" >&2
   go build -o "$work/otlpsink" ./deploy/bench/otlpsink
   "$work/otlpsink" -listen 127.0.0.1:18318 2>>"$work/otlpsink.log" &
-  local sink=$! off=() on=() offc=() onc=() i c0 c1
+  local sink=$! off=() on=() offc=() onc=() i
   wait_ready http://127.0.0.1:18318/count
   # Throughput on two shared cores moves with whatever else runs, so the
   # runs alternate, and the bus's own CPU time per request (utime+stime
   # over the run) is read beside it: the cost tracing adds, whatever the
   # load of the rest of the machine.
   for i in 1 2 3; do
-    start_bus "$work/data-trace-off-$i"
-    warm
-    c0=$(proc_cpu "$BUS")
-    run_wrk "trace-off-$i" http://127.0.0.1:18080/v1/routes/gbdfl.person deploy/bench/gbdfl.json application/json "Bearer demo-token" "$DUR"
-    c1=$(proc_cpu "$BUS")
-    off+=("$R_RPS"); offc+=("$(cpu_per_request "$c0" "$c1" "$R_REQS")"); stop_bus
-    start_bus "$work/data-trace-on-$i" OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:18318 \
+    fresh_sync_run "trace-off-$i" "$work/data-trace-off-$i"
+    off+=("$R_RPS"); offc+=("$R_CPU")
+    fresh_sync_run "trace-on-$i" "$work/data-trace-on-$i" OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:18318 \
       OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1
-    warm
-    c0=$(proc_cpu "$BUS")
-    run_wrk "trace-on-$i" http://127.0.0.1:18080/v1/routes/gbdfl.person deploy/bench/gbdfl.json application/json "Bearer demo-token" "$DUR"
-    c1=$(proc_cpu "$BUS")
-    on+=("$R_RPS"); onc+=("$(cpu_per_request "$c0" "$c1" "$R_REQS")"); T_P99=$R_P99; stop_bus # stopping flushes the spans still batched
+    on+=("$R_RPS"); onc+=("$R_CPU"); T_P99=$R_P99
   done
-  mean() { printf '%s\n' "$@" | awk '{s+=$1} END {printf "%.0f", s/NR}'; }
   T_OFF=$(mean "${off[@]}") T_ON=$(mean "${on[@]}") T_OFFC=$(mean "${offc[@]}") T_ONC=$(mean "${onc[@]}")
   T_RATIO=$(awk -v n="$T_ON" -v f="$T_OFF" 'BEGIN {printf "%.2f", n/f}')
   T_CRATIO=$(awk -v n="$T_ONC" -v f="$T_OFFC" 'BEGIN {printf "%.2f", n/f}')
@@ -132,24 +141,17 @@ cpu_step() {
   echo "cpu: building the bus at ${BASE_COMMIT}…" >&2
   git worktree add -q --detach "$work/base" "$BASE_COMMIT"
   (cd "$work/base" && go build -trimpath -o "$work/kopir-base" ./cmd/kopir) >&2
-  sed -e 's/127.0.0.1:8090/127.0.0.1:18090/g' -e 's/127.0.0.1:8080/127.0.0.1:18080/' \
-      -e 's/127.0.0.1:8081/127.0.0.1:18081/' -e 's/127.0.0.1:8082/127.0.0.1:18082/' "$work/base/deploy/local.yaml" > "$work/base.yaml"
+  bench_ports "$work/base/deploy/local.yaml" > "$work/base.yaml"
   git worktree remove --force "$work/base"
-  local base=() now=() i c0 c1
+  local base=() now=() i
   for i in 1 2; do
-    BUS_BIN="$work/kopir-base" BUS_CONFIG="$work/base.yaml" start_bus "$work/data-cpu-base-$i"
-    warm; c0=$(proc_cpu "$BUS")
-    run_wrk "cpu-base-$i" http://127.0.0.1:18080/v1/routes/gbdfl.person deploy/bench/gbdfl.json application/json "Bearer demo-token" "$DUR"
-    c1=$(proc_cpu "$BUS"); base+=("$(cpu_per_request "$c0" "$c1" "$R_REQS")"); stop_bus
-    start_bus "$work/data-cpu-now-$i"
-    warm; c0=$(proc_cpu "$BUS")
-    run_wrk "cpu-now-$i" http://127.0.0.1:18080/v1/routes/gbdfl.person deploy/bench/gbdfl.json application/json "Bearer demo-token" "$DUR"
-    c1=$(proc_cpu "$BUS"); now+=("$(cpu_per_request "$c0" "$c1" "$R_REQS")"); stop_bus
+    BUS_BIN="$work/kopir-base" BUS_CONFIG="$work/base.yaml" fresh_sync_run "cpu-base-$i" "$work/data-cpu-base-$i"
+    base+=("$R_CPU")
+    fresh_sync_run "cpu-now-$i" "$work/data-cpu-now-$i"
+    now+=("$R_CPU")
   done
-  CPU_BASELINE_US=$(printf '%s\n' "${base[@]}" | awk '{s+=$1} END {printf "%.0f", s/NR}')
-  CPU_NOW_US=$(printf '%s\n' "${now[@]}" | awk '{s+=$1} END {printf "%.0f", s/NR}')
+  CPU_BASELINE_US=$(mean "${base[@]}") CPU_NOW_US=$(mean "${now[@]}")
   CPU_BASELINE_HOW="commit ${BASE_COMMIT}, this run (${base[*]} µs)"
-  CPU_NOW_RUNS="${now[*]}"
   echo "cpu: ${BASE_COMMIT} ${CPU_BASELINE_US} µs/request (${base[*]}), this build ${CPU_NOW_US} (${now[*]})" >&2
 }
 if [ "${BENCH_ONLY:-}" = cpu ]; then cpu_step; exit 0; fi
