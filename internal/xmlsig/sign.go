@@ -27,8 +27,12 @@ func sign(envelope []byte, s Signer, newID func() string, simple bool) ([]byte, 
 	if s == nil {
 		return nil, errors.New("xmlsig: no signer")
 	}
-	var sd *simpleDoc
-	doc, env, ok := (*etree.Document)(nil), (*etree.Element)(nil), false
+	var (
+		doc *etree.Document
+		env *etree.Element
+		sd  *simpleDoc
+		ok  bool
+	)
 	if simple {
 		doc, env, sd, ok = parseSimple(envelope)
 	}
