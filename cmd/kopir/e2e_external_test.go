@@ -11,6 +11,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/minfin-kz/kopir/internal/broker"
 	"github.com/minfin-kz/kopir/internal/testenv"
 	"github.com/nats-io/nats.go"
 )
@@ -75,7 +76,11 @@ func TestOnExternalServices(t *testing.T) {
 			t.Fatalf("async %d: %d %v %v", i, status, out, err)
 		}
 	}
-	waitCounts(t, h, func(c map[string]int) bool { return c["DELIVERED"]+c["DEAD"] == total && c["QUEUED"] == 0 })
+	// A message in flight when the bus was killed comes back only after
+	// the consumer's AckWait, so the wait outlasts it.
+	waitCounts(t, h, broker.DefaultAckWait+30*time.Second, func(c map[string]int) bool {
+		return c["DELIVERED"]+c["DEAD"] == total && c["QUEUED"] == 0
+	})
 
 	var v struct{ OK bool }
 	if code := h.adminGet("/admin/v1/audit/verify", &v); code != 200 || !v.OK {

@@ -110,7 +110,7 @@ func TestDeadThenBulkReplay(t *testing.T) {
 		}
 		ids = append(ids, out["id"].(string))
 	}
-	waitCounts(t, h, func(c map[string]int) bool { return c["DEAD"] == 5 })
+	waitCounts(t, h, 30*time.Second, func(c map[string]int) bool { return c["DEAD"] == 5 })
 	var d struct {
 		Message struct {
 			Status       string
@@ -129,7 +129,7 @@ func TestDeadThenBulkReplay(t *testing.T) {
 	if !strings.Contains(out, "5/5 replayed, 0 failed") {
 		t.Errorf("bulk replay progress:\n%s", out)
 	}
-	waitCounts(t, h, func(c map[string]int) bool { return c["DELIVERED"] == 5 })
+	waitCounts(t, h, 30*time.Second, func(c map[string]int) bool { return c["DELIVERED"] == 5 })
 	var audit struct {
 		Audit []struct{ Actor, Action string }
 	}
@@ -157,9 +157,11 @@ func TestDeadThenBulkReplay(t *testing.T) {
 	}
 }
 
-func waitCounts(t *testing.T, h *harness, ok func(map[string]int) bool) {
+// waitCounts polls the subscriber route's counts until ok holds, failing
+// the test after within.
+func waitCounts(t *testing.T, h *harness, within time.Duration, ok func(map[string]int) bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(within)
 	for {
 		var st struct{ Counts map[string]int }
 		h.adminGet("/admin/v1/stats?route=subscriber.deliver", &st)
