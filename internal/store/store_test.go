@@ -872,6 +872,12 @@ func TestOpenSQLitePaths(t *testing.T) {
 		if err := s.wdb.Get(&sync, "PRAGMA synchronous"); err != nil || sync != "1" {
 			t.Errorf("%s: synchronous %q %v (want 1 = NORMAL)", dsn, sync, err)
 		}
+		// A batch's multi-row upsert keeps a statement journal; on disk it
+		// was more of the writer's pwrites than the WAL itself.
+		var temp string
+		if err := s.wdb.Get(&temp, "PRAGMA temp_store"); err != nil || temp != "2" {
+			t.Errorf("%s: temp_store %q %v (want 2 = MEMORY)", dsn, temp, err)
+		}
 		s.Close()
 	}
 	if _, err := Open(ctx, ":memory:"); err == nil {
