@@ -167,14 +167,14 @@ func (s *Server) callRoute(w http.ResponseWriter, r *http.Request) {
 	}}
 	// A caller's traceparent makes the call a span of the caller's trace.
 	err = route.Call(tracing.Extract(r.Context(), r.Header), x)
-	log := s.Log.With("route", name, "caller", caller, "correlationId", corr, "messageId", id, "outcome", x.Outcome, "trace_id", x.TraceID)
 	if err != nil {
 		p := problem.From(name, err)
 		if p.MessageID == "" && x.Outcome != routes.OutcomeDuplicate {
 			p.MessageID = id
 		}
 		if p.Status >= 500 {
-			log.Warn("route call failed", "status", p.Status, "err", err, "cause", errors.Unwrap(err))
+			s.Log.Warn("route call failed", "route", name, "caller", caller, "correlationId", corr, "messageId", id,
+				"outcome", x.Outcome, "trace_id", x.TraceID, "status", p.Status, "err", err, "cause", errors.Unwrap(err))
 		}
 		problem.Write(w, p)
 		return
