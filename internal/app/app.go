@@ -393,19 +393,28 @@ func (a *App) Run(ctx context.Context) error {
 	} else if n > 0 {
 		a.Log.Info("re-enqueued messages found QUEUED at start", "count", n)
 	}
-	// Building the components (config trees, compiled schemas) left
-	// garbage in the Go heap, which GOGC=400 would keep for a long while,
-	// and libxml2's scratch memory free but kept in the C heap: hand both
-	// back before the bus idles.
-	debug.FreeOSMemory()
-	xsd.ReleaseMemory()
-	a.ready.Store(true)
+	// Readiness waits until delivery consumes every async route, so that a
+	// node answering /readyz also delivers.
 	var err error
-	a.Log.Info("kopir ready", "internal", cfg.Listen.Internal, "agency", cfg.Listen.Agency, "admin", cfg.Listen.Admin,
-		"routes", strings.Join(a.Routes.Names(), ","))
 	select {
+	case <-a.Worker.Running():
 	case <-ctx.Done():
 	case err = <-errc:
+	}
+	if err == nil && ctx.Err() == nil {
+		// Building the components (config trees, compiled schemas, the
+		// subscriptions) left garbage in the Go heap, which GOGC=400 would
+		// keep for a long while, and libxml2's scratch memory free but kept
+		// in the C heap: hand both back before the bus idles.
+		debug.FreeOSMemory()
+		xsd.ReleaseMemory()
+		a.ready.Store(true)
+		a.Log.Info("kopir ready", "internal", cfg.Listen.Internal, "agency", cfg.Listen.Agency, "admin", cfg.Listen.Admin,
+			"routes", strings.Join(a.Routes.Names(), ","))
+		select {
+		case <-ctx.Done():
+		case err = <-errc:
+		}
 	}
 	// Drain: readiness fails first, then the listeners stop accepting
 	// (a load balancer's connection is refused, and it tries another

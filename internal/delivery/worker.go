@@ -59,6 +59,21 @@ type Worker struct {
 	OrphanAge time.Duration
 
 	unqueued sync.Map // message id → *routes.Message whose publish failed
+
+	runningOnce, markOnce sync.Once
+	running               chan struct{}
+}
+
+// Running is closed once Run consumes every async route's topic, at once
+// when there is none, so that readiness can wait for delivery.
+func (w *Worker) Running() <-chan struct{} {
+	w.runningOnce.Do(func() { w.running = make(chan struct{}) })
+	return w.running
+}
+
+func (w *Worker) markRunning() {
+	w.Running()
+	w.markOnce.Do(func() { close(w.running) })
 }
 
 func (w *Worker) tracer() trace.Tracer {
@@ -154,10 +169,18 @@ func (w *Worker) Run(ctx context.Context) error {
 		n++
 	}
 	if n == 0 {
+		w.markRunning()
 		<-ctx.Done()
 		return nil
 	}
 	go w.watchDepth(ctx)
+	go func() {
+		select {
+		case <-router.Running():
+			w.markRunning()
+		case <-ctx.Done():
+		}
+	}()
 	return router.Run(ctx)
 }
 
