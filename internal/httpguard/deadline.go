@@ -26,16 +26,10 @@ func (l *Listener) BodyDeadline(next http.Handler) http.Handler {
 	d := l.Limits.BodyReadTimeout.D()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := stateOf(r.Context())
-		if r.Body == nil || r.Body == http.NoBody || st == nil {
+		if st == nil || st.body == nil { // no body, or nothing to bound it on (track)
 			next.ServeHTTP(w, r)
 			return
 		}
-		rc := http.NewResponseController(w)
-		if err := rc.SetReadDeadline(time.Time{}); err != nil {
-			next.ServeHTTP(w, r) // not a connection (a test recorder): nothing to bound
-			return
-		}
-		r.Body = &deadlineBody{ReadCloser: r.Body, st: st, set: func(t time.Time) { _ = rc.SetReadDeadline(t) }, d: d}
 		tw := &takeover{ResponseWriter: w, st: st, answer: func(w http.ResponseWriter) {
 			l.count("body-timeout")
 			w.Header().Set("Connection", "close")
@@ -55,11 +49,17 @@ type deadlineBody struct {
 	started bool
 }
 
-func (b *deadlineBody) Read(p []byte) (int, error) {
+// start starts the clock, unless it runs already or the body was read to
+// its end.
+func (b *deadlineBody) start() {
 	if !b.started {
 		b.started = true
 		b.set(time.Now().Add(b.d))
 	}
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	b.start()
 	n, err := b.ReadCloser.Read(p)
 	var ne net.Error
 	switch {

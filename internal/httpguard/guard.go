@@ -87,14 +87,36 @@ func Chain(h http.Handler, mws ...func(http.Handler) http.Handler) http.Handler 
 type state struct {
 	started      time.Time
 	bodyTimedOut atomic.Bool
+	body         *deadlineBody // nil without a body or a connection to bound
 }
 
 type stateKey struct{}
 
+// track is the outermost layer: it gives the request its state and puts
+// the body read deadline (deadline.go) on its body, so that the deadline
+// also covers a body no handler read. Whoever answers without reading it
+// (a cap, the head limits, a handler refusing early), net/http reads what
+// is left of it before writing the answer; without a deadline a client
+// that never sends it held the answer and the connection for ever. The
+// clock starts when the handler returns instead: by then the rest has
+// come, and the connection is kept, or the answer goes out with the
+// connection closed.
 func (l *Listener) track(next http.Handler) http.Handler {
+	d := l.Limits.BodyReadTimeout.D()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &state{started: time.Now()}
+		if r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			// Not a connection (a test recorder): nothing to bound.
+			if rc.SetReadDeadline(time.Time{}) == nil {
+				st.body = &deadlineBody{ReadCloser: r.Body, st: st, set: func(t time.Time) { _ = rc.SetReadDeadline(t) }, d: d}
+				r.Body = st.body
+			}
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+		if st.body != nil {
+			st.body.start()
+		}
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"testing"
@@ -280,5 +281,82 @@ func TestDeadlineEndsWithTheBody(t *testing.T) {
 	}
 	if rec.count() != 0 {
 		t.Errorf("recorded %d refusals", rec.count())
+	}
+}
+
+// A request answered without its body being read — here refused past the
+// per-address cap — is answered within bodyReadTimeout and its connection
+// closed, even when the rest of its body never comes: net/http reads what
+// is left of a body before writing the answer, and without a deadline it
+// waited for ever.
+func TestUnreadBodyDoesNotHoldTheAnswer(t *testing.T) {
+	rec := &refusals{}
+	g := guard(rec, func(l *config.HTTPLimits) {
+		l.MaxPerClient = 1
+		l.BodyReadTimeout = units.Duration(200 * time.Millisecond)
+	})
+	entered, release := make(chan struct{}), make(chan struct{})
+	addr := listen(t, g, g.Handler(mux(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	}), nil))
+	held := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/things/1")
+		if err == nil {
+			resp.Body.Close()
+		}
+		held <- err
+	}()
+	<-entered
+	defer func() {
+		close(release)
+		if err := <-held; err != nil {
+			t.Error(err)
+		}
+	}()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "POST /things/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil) // the rest of the body never comes
+	if err != nil {
+		t.Fatalf("no answer past the cap while the body is missing: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !resp.Close {
+		t.Errorf("past the cap: %d %v (close %v)", resp.StatusCode, resp.Header, resp.Close)
+	}
+}
+
+// A body the handler leaves unread but the client sends at once is drained
+// by net/http as before, and the connection is used again.
+func TestUnreadBodySentAtOnceKeepsTheConnection(t *testing.T) {
+	g := guard(&refusals{}, func(l *config.HTTPLimits) { l.BodyReadTimeout = units.Duration(100 * time.Millisecond) })
+	addr := listen(t, g, g.Handler(mux(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }), nil))
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	var reused []bool
+	for range 2 {
+		var got bool
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { got = i.Reused }})
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/things/1", strings.NewReader(`{"a":1}`))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Close {
+			t.Fatalf("unread body: %d, close %v", resp.StatusCode, resp.Close)
+		}
+		time.Sleep(200 * time.Millisecond) // past bodyReadTimeout: the kept connection must not have been cut
+		reused = append(reused, got)
+	}
+	if !reused[1] {
+		t.Errorf("the second request did not reuse the connection: %v", reused)
 	}
 }
