@@ -305,6 +305,9 @@ func slowRequest(t *testing.T, addr, path, auth string) net.Conn {
 
 func readAnswer(t *testing.T, conn net.Conn) reply {
 	t.Helper()
+	// The bus answers a slow body within its bodyReadTimeout (2 s here);
+	// one that never answers fails the test instead of holding it.
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -333,29 +336,60 @@ func slowBodies(t *testing.T, h *harness) {
 
 // addressCap holds the per-address cap with slow bodies: the next request
 // from the address is 503 with Retry-After, until they are cut off.
+//
+// The held requests are counted once the bus has read their heads, which
+// the test cannot see; a probe that gets there before the last of them
+// takes its place, and that held request is the one refused 503. That run
+// proves nothing, so it is tried again, up to three times.
 func addressCap(t *testing.T, h *harness) {
+	for try := 1; ; try++ {
+		busy, held := holdAddressCap(t, h)
+		displaced := 0
+		for _, a := range held {
+			if a.status == 503 {
+				displaced++
+			}
+		}
+		if displaced == 1 && try < 3 {
+			t.Logf("try %d: the probe took a held request's place; again", try)
+			continue
+		}
+		if busy.status != 503 || busy.header.Get("Retry-After") == "" || busy.p["type"] != "urn:kopir:problem:too-many-requests-in-flight" {
+			t.Errorf("past the per-address cap: %d %v %s", busy.status, busy.header, busy.raw)
+		}
+		for _, a := range held {
+			if a.status != 408 {
+				t.Errorf("a held slow request: %d %s", a.status, a.raw)
+			}
+		}
+		break
+	}
+	if a := h.do("internal", "GET", "/healthz", nil, ""); a.status != 200 {
+		t.Errorf("once the slow requests are gone: %d", a.status)
+	}
+}
+
+// holdAddressCap sends six slow bodies from one address, probes the
+// address until it is refused, and returns the probe's answer and the
+// slow requests' answers.
+func holdAddressCap(t *testing.T, h *harness) (reply, []reply) {
 	var held []net.Conn
 	for range 6 {
 		held = append(held, slowRequest(t, h.internal, "/v1/routes/gbdfl.person", demoAuth))
 	}
 	var busy reply
-	for range 500 { // the held requests are counted once their heads are read
+	for range 500 {
 		if busy = h.do("internal", "GET", "/healthz", nil, ""); busy.status == 503 {
 			break
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	if busy.status != 503 || busy.header.Get("Retry-After") == "" || busy.p["type"] != "urn:kopir:problem:too-many-requests-in-flight" {
-		t.Errorf("past the per-address cap: %d %v %s", busy.status, busy.header, busy.raw)
+	answers := make([]reply, len(held))
+	for i, c := range held {
+		answers[i] = readAnswer(t, c)
+		c.Close()
 	}
-	for _, c := range held {
-		if a := readAnswer(t, c); a.status != 408 {
-			t.Errorf("a held slow request: %d %s", a.status, a.raw)
-		}
-	}
-	if a := h.do("internal", "GET", "/healthz", nil, ""); a.status != 200 {
-		t.Errorf("once the slow requests are gone: %d", a.status)
-	}
+	return busy, answers
 }
 
 // storeGone runs after the database lost the bus's schema: every answer
