@@ -15,7 +15,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -61,7 +60,6 @@ type Console struct {
 	log      *slog.Logger
 	opts     Options
 	sessions *sessions
-	pages    map[string]*template.Template
 	rates    *window
 	now      func() time.Time
 	// lastVerify is the last audit chain walk started from the console.
@@ -84,10 +82,6 @@ func New(adm *admin.Server, metrics prometheus.Gatherer, log *slog.Logger, opts 
 	c := &Console{admin: adm, metrics: metrics, log: log, opts: opts, now: time.Now, held: adm.Held}
 	c.sessions = newSessions(opts.Sessions, opts.SessionIdle, opts.SessionMax, c.now)
 	c.rates = &window{keep: int(time.Hour/opts.ReadEvery) + 1}
-	var err error
-	if c.pages, err = parsePages(); err != nil {
-		return nil, err
-	}
 	return c, nil
 }
 
@@ -224,7 +218,7 @@ func (c *Console) signInForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	c.render(w, r, http.StatusOK, "sign-in", nil, map[string]any{"Next": safeNext(r.URL.Query().Get("next"))})
+	c.render(w, r, http.StatusOK, nil, "Sign in", signInPage(safeNext(r.URL.Query().Get("next")), ""))
 }
 
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
@@ -234,13 +228,13 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	a, ok := auth.AdminByToken(c.admin.Admins, token)
 	if !ok {
 		c.log.Warn("console: sign-in refused", "remote", r.RemoteAddr)
-		c.render(w, r, http.StatusUnauthorized, "sign-in", nil, map[string]any{"Next": next, "Error": "No admin has this token."})
+		c.render(w, r, http.StatusUnauthorized, nil, "Sign in", signInPage(next, "No admin has this token."))
 		return
 	}
 	id, _, err := c.sessions.start(r.Context(), a)
 	if err != nil {
 		c.log.Error("console: keeping a session", "err", err)
-		c.render(w, r, http.StatusServiceUnavailable, "sign-in", nil, map[string]any{"Next": next, "Error": "The console could not keep your session; try again shortly."})
+		c.render(w, r, http.StatusServiceUnavailable, nil, "Sign in", signInPage(next, "The console could not keep your session; try again shortly."))
 		return
 	}
 	setCookie(w, r, id, int(c.opts.SessionMax.Seconds()))
@@ -265,7 +259,7 @@ func safeNext(next string) string {
 
 // fail renders an error page with status.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, status int, title, detail string) {
-	c.render(w, r, status, "error", s, map[string]any{"Title": title, "Detail": detail})
+	c.render(w, r, status, s, title, errorPage(s, title, detail))
 }
 
 // storeFailed renders a failed read: not found, or the store unavailable

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -20,6 +21,18 @@ type body struct {
 	Text      string
 	Size      int
 	Truncated bool
+}
+
+// summary heads the body: "Request: JSON, 812 bytes".
+func (b *body) summary(name string) string {
+	s := fmt.Sprintf("%s, %d bytes", b.Kind, b.Size)
+	if name != "" {
+		s = name + ": " + s
+	}
+	if b.Truncated {
+		s += " (the first 256 KiB shown)"
+	}
+	return s
 }
 
 // formatBody indents JSON and XML for reading. Bodies are shown as stored:

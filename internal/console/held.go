@@ -5,7 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
+	"net/url"
 	"strings"
 
 	"github.com/minfin-kz/kopir/internal/admin"
@@ -57,11 +57,11 @@ func (c *Console) heldList(w http.ResponseWriter, r *http.Request, s *session) {
 		c.heldFailed(w, r, s, "the held queue", err)
 		return
 	}
-	data := map[string]any{"Items": items, "Counts": counts, "Route": f.Route}
+	v := heldListView{Items: items, Counts: counts, Route: f.Route}
 	if len(items) == f.Limit {
-		data["Next"] = "/console/held?after=" + items[len(items)-1].ID + "&route=" + f.Route
+		v.Next = "/console/held?" + url.Values{"after": {items[len(items)-1].ID}, "route": {f.Route}}.Encode()
 	}
-	c.render(w, r, http.StatusOK, "held-list", s, data)
+	c.render(w, r, http.StatusOK, s, "Held for clarification", heldListPage(v))
 }
 
 // heldFailed renders a failed held-queue action: the service's own answer
@@ -94,12 +94,9 @@ func (c *Console) heldShow(w http.ResponseWriter, r *http.Request, s *session) {
 	if !ok {
 		return
 	}
-	data := map[string]any{"M": m, "Body": formatBody(m.RequestBody),
-		"CanAct": s.Role.Grants(c.roleOf("POST /admin/v1/held/{id}/changes")) && m.Status == store.Held}
-	if seq, err := strconv.ParseInt(r.URL.Query().Get("done"), 10, 64); err == nil {
-		data["Done"] = seq
-	}
-	c.render(w, r, http.StatusOK, "held", s, data)
+	v := heldView{M: m, Body: formatBody(m.RequestBody), Done: doneSeq(r),
+		CanAct: s.Role.Grants(c.roleOf("POST /admin/v1/held/{id}/changes")) && m.Status == store.Held}
+	c.render(w, r, http.StatusOK, s, "Held "+short(m.ID), heldPage(v))
 }
 
 // checkAnswer is what the edit page's script gets for a payload.
@@ -157,7 +154,7 @@ func (c *Console) heldEdit(w http.ResponseWriter, r *http.Request, s *session) {
 		c.heldFailed(w, r, s, "message "+m.ID, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "held-edit", s, map[string]any{"M": m, "Payload": indentJSON(payload)})
+	c.render(w, r, http.StatusOK, s, "Edit held "+short(m.ID), heldEditPage(s, heldEditView{M: m, Payload: indentJSON(payload)}))
 }
 
 func indentJSON(b []byte) string {
@@ -180,7 +177,7 @@ func (c *Console) heldPropose(w http.ResponseWriter, r *http.Request, s *session
 		if errors.As(err, &p) && (p.Status == http.StatusUnprocessableEntity || p.Status == http.StatusBadRequest) {
 			// Back to the form with what the operator typed and every
 			// field at fault.
-			c.render(w, r, p.Status, "held-edit", s, map[string]any{"M": m, "Payload": payload, "Reason": reason, "Refused": p})
+			c.render(w, r, p.Status, s, "Edit held "+short(m.ID), heldEditPage(s, heldEditView{M: m, Payload: payload, Reason: reason, Refused: p}))
 			return
 		}
 		c.heldFailed(w, r, s, "message "+m.ID, err)
@@ -217,13 +214,13 @@ func (c *Console) heldConfirmChange(w http.ResponseWriter, r *http.Request, s *s
 		c.fail(w, r, s, http.StatusNotFound, "Unknown change", "message "+m.ID+" has no such change")
 		return
 	}
-	data := map[string]any{"M": m, "C": ch, "Action": action, "Proposed": formatBody(ch.Payload), "Mine": ch.Proposer == s.Admin}
+	v := heldConfirmView{M: m, C: ch, Action: action, Proposed: formatBody(ch.Payload), Mine: ch.Proposer == s.Admin}
 	if len(ch.Payload) > 0 {
 		if res, err := c.held.Check(r.Context(), m.ID, ch.Payload); err == nil {
-			data["Problems"] = problemsOf(res)
+			v.Problems = problemsOf(res)
 		}
 	}
-	c.render(w, r, http.StatusOK, "held-confirm", s, data)
+	c.render(w, r, http.StatusOK, s, action+" "+short(m.ID)+"?", heldConfirmPage(s, v))
 }
 
 func (c *Console) heldDecide(w http.ResponseWriter, r *http.Request, s *session) {
@@ -253,7 +250,7 @@ func (c *Console) heldConfirm(w http.ResponseWriter, r *http.Request, s *session
 	if !ok {
 		return
 	}
-	c.render(w, r, http.StatusOK, "held-confirm", s, map[string]any{"M": m, "Action": action})
+	c.render(w, r, http.StatusOK, s, action+" "+short(m.ID)+"?", heldConfirmPage(s, heldConfirmView{M: m, Action: action}))
 }
 
 func (c *Console) heldAct(w http.ResponseWriter, r *http.Request, s *session) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -74,17 +75,17 @@ type statusCount struct {
 
 func (c *Console) messages(w http.ResponseWriter, r *http.Request, s *session) {
 	f, kept, err := filterFromForm(r.URL.Query())
-	data := map[string]any{"Form": kept, "Statuses": statuses, "Routes": c.routeNames()}
-	tmpl := "messages"
-	if r.URL.Query().Get("fragment") == "results" {
-		tmpl = "results" // what the live refresh fetches
+	v := messagesView{Form: kept, Routes: c.routeNames(), Fragment: "/console/messages?" + withFragment(kept)}
+	show := func(status int) {
+		if r.URL.Query().Get("fragment") == "results" { // what the live refresh fetches
+			c.write(w, r, status, "results", messageResults(v))
+			return
+		}
+		c.render(w, r, status, s, "Messages", messagesPage(v))
 	}
 	if err != nil {
-		var pe *admin.ParamError
-		if errors.As(err, &pe) {
-			data["FieldError"] = map[string]string{"Field": pe.Param, "Msg": pe.Msg}
-		}
-		c.render(w, r, http.StatusBadRequest, tmpl, s, data)
+		errors.As(err, &v.FieldError)
+		show(http.StatusBadRequest)
 		return
 	}
 	items, err := c.admin.Store.List(r.Context(), f)
@@ -109,19 +110,18 @@ func (c *Console) messages(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	all := cloneValues(kept)
 	all.Del("status")
-	data["Items"], data["Counts"], data["Total"], data["AllLink"] = items, cs, total, "/console/messages?"+all.Encode()
+	v.Items, v.Counts, v.Total, v.AllLink = items, cs, total, "/console/messages?"+all.Encode()
 	if len(items) == f.Limit {
 		next := cloneValues(kept)
 		next.Set("after", items[len(items)-1].ID)
-		data["Next"] = "/console/messages?" + next.Encode()
+		v.Next = "/console/messages?" + next.Encode()
 	}
 	if f.AfterID != "" {
-		data["First"] = "/console/messages?" + kept.Encode()
+		v.First = "/console/messages?" + kept.Encode()
 	}
-	data["CanReplay"] = s.Role.Grants(c.roleOf("POST /admin/v1/replay")) && (f.Status == store.Dead || f.Status == store.Failed)
-	data["ReplayLink"] = "/console/replay?" + kept.Encode()
-	data["Fragment"] = "/console/messages?" + withFragment(kept)
-	c.render(w, r, http.StatusOK, tmpl, s, data)
+	v.CanReplay = s.Role.Grants(c.roleOf("POST /admin/v1/replay")) && (f.Status == store.Dead || f.Status == store.Failed)
+	v.ReplayLink = "/console/replay?" + kept.Encode()
+	show(http.StatusOK)
 }
 
 func withFragment(q url.Values) string {
@@ -196,20 +196,17 @@ func (c *Console) exchange(w http.ResponseWriter, r *http.Request, s *session) {
 		c.storeFailed(w, r, s, "messages related to "+id, err)
 		return
 	}
-	data := map[string]any{
-		"M": m, "Attempts": views, "Audit": audit, "Related": rel,
-		"Request": formatBody(m.RequestBody), "Response": formatBody(m.ResponseBody),
-		"CanReplay":  (m.Status == store.Dead || m.Status == store.Failed) && s.Role.Grants(c.roleOf("POST /admin/v1/messages/{id}/replay")),
-		"Replayable": m.Status == store.Dead || m.Status == store.Failed,
-	}
-	// After an action the page shows the audit entry it wrote.
-	if seq, err := strconv.ParseInt(r.URL.Query().Get("done"), 10, 64); err == nil {
-		data["Done"] = seq
+	v := exchangeView{
+		M: m, Attempts: views, Audit: audit, Related: rel,
+		Request: formatBody(m.RequestBody), Response: formatBody(m.ResponseBody),
+		CanReplay:  (m.Status == store.Dead || m.Status == store.Failed) && s.Role.Grants(c.roleOf("POST /admin/v1/messages/{id}/replay")),
+		Replayable: m.Status == store.Dead || m.Status == store.Failed,
+		Done:       doneSeq(r), // after an action the page shows the audit entry it wrote
 	}
 	if c.held != nil && m.Status == store.Held {
-		data["HeldLink"] = "/console/held/" + m.ID
+		v.HeldLink = "/console/held/" + m.ID
 	}
-	c.render(w, r, http.StatusOK, "exchange", s, data)
+	c.render(w, r, http.StatusOK, s, "Message "+short(m.ID), exchangePage(v))
 }
 
 // related finds the messages tied to m: the same correlation id or
@@ -281,7 +278,7 @@ func (c *Console) confirmReplay(w http.ResponseWriter, r *http.Request, s *sessi
 		c.storeFailed(w, r, s, "message "+id, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "confirm-replay", s, map[string]any{"M": m})
+	c.render(w, r, http.StatusOK, s, "Replay "+short(m.ID)+"?", confirmReplayPage(s, m))
 }
 
 func (c *Console) replay(w http.ResponseWriter, r *http.Request, s *session) {
@@ -341,8 +338,8 @@ func (c *Console) confirmBulk(w http.ResponseWriter, r *http.Request, s *session
 		c.storeFailed(w, r, s, "the counts", err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "confirm-bulk", s, map[string]any{"Form": kept, "N": counts[f.Status], "Status": f.Status,
-		"Max": admin.MaxBulkReplay, "Back": "/console/messages?" + kept.Encode()})
+	v := bulkView{Form: kept, N: counts[f.Status], Status: f.Status, Max: admin.MaxBulkReplay, Back: "/console/messages?" + kept.Encode()}
+	c.render(w, r, http.StatusOK, s, fmt.Sprintf("Replay %d messages?", v.N), confirmBulkPage(s, v))
 }
 
 func (c *Console) bulk(w http.ResponseWriter, r *http.Request, s *session) {
@@ -372,8 +369,18 @@ func (c *Console) job(w http.ResponseWriter, r *http.Request, s *session) {
 		json.NewEncoder(w).Encode(snap)
 		return
 	}
-	c.render(w, r, http.StatusOK, "job", s, map[string]any{"J": snap, "Percent": percent(snap.Replayed+snap.Failed, snap.Total, !snap.Running)})
+	c.render(w, r, http.StatusOK, s, "Bulk replay", jobPage(snap, percent(snap.Replayed+snap.Failed, snap.Total, !snap.Running)))
 }
+
+// doneSeq is the audit entry a page names after an action (?done=), 0
+// for none.
+func doneSeq(r *http.Request) int64 {
+	seq, _ := strconv.ParseInt(r.URL.Query().Get("done"), 10, 64)
+	return seq
+}
+
+// sortedKeys lists a map's keys in order, so a page reads the same each time.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func percent(done, total int, finished bool) int {
 	if total == 0 {
@@ -412,20 +419,18 @@ func (c *Console) health(w http.ResponseWriter, r *http.Request, s *session) {
 			idle++
 		}
 	}
-	data := map[string]any{"Breakers": bs, "Routes": busy, "Idle": idle, "Now": now.at,
-		"AuditBroken": now.auditBroken == 1, "CanVerify": s.Role.Grants(c.roleOf("GET /admin/v1/audit/verify"))}
+	v := healthView{Breakers: bs, Routes: busy, Idle: idle, Now: now.at,
+		AuditBroken: now.auditBroken == 1, CanVerify: s.Role.Grants(c.roleOf("GET /admin/v1/audit/verify"))}
 	if now.auditLast > 0 {
-		data["AuditLast"] = time.Unix(int64(now.auditLast), 0).UTC()
+		v.AuditLast = time.Unix(int64(now.auditLast), 0).UTC()
 	}
-	if v, ok := c.lastVerify.Load().(*verifyView); ok {
-		data["Verify"] = v
-	}
+	v.Verify, _ = c.lastVerify.Load().(*verifyView)
 	if c.admin.Ready != nil {
 		if err := c.admin.Ready(); err != nil {
-			data["NotReady"] = err.Error()
+			v.NotReady = err.Error()
 		}
 	}
-	c.render(w, r, http.StatusOK, "health", s, data)
+	c.render(w, r, http.StatusOK, s, "Health", healthPage(s, v))
 }
 
 // verifyView is the last walk of the audit chain started from the console.
