@@ -18,8 +18,13 @@ export CGO_ENABLED := 1
 
 all: build
 
+# grpcnotrace: gRPC (which the OTLP exporter's packages import) then does
+# not link golang.org/x/net/trace, whose debug pages use html/template and
+# so keep every method of every type in the executable (docs/performance.md).
+TAGS     := grpcnotrace
+
 build: deps
-	$(GO) build -trimpath -o $(BIN) ./cmd/kopir
+	$(GO) build -trimpath -tags $(TAGS) -o $(BIN) ./cmd/kopir
 	$(GO) build -trimpath -o $(MOCKS) ./cmd/kopir-mocks
 
 run: build

@@ -217,7 +217,7 @@ func TestContainerfile(t *testing.T) {
 		last = append(last, strings.TrimSpace(line))
 	}
 	text := string(raw)
-	for _, want := range []string{"CGO_ENABLED=1", "libxml2-dev", "libssl-dev", "go build -trimpath", "./cmd/kopir "} {
+	for _, want := range []string{"CGO_ENABLED=1", "libxml2-dev", "libssl-dev", "go build -trimpath", "-tags grpcnotrace", "./cmd/kopir "} {
 		if !strings.Contains(text, want) {
 			t.Errorf("Containerfile: the build stage lacks %q", want)
 		}
