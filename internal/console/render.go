@@ -48,19 +48,15 @@ func (c *Console) write(w http.ResponseWriter, r *http.Request, status int, what
 	w.Write(buf.Bytes())
 }
 
-func when(t time.Time) string {
-	if t.IsZero() {
-		return "—"
-	}
-	return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
-}
+// when is t in UTC to the second, or a dash for the zero time.
+func when(t time.Time) string { return whenOr(t, "—") }
 
 // whenOr is when t, or none for the zero time.
 func whenOr(t time.Time, none string) string {
 	if t.IsZero() {
 		return none
 	}
-	return when(t)
+	return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
 }
 
 // suffix is sep and s, or nothing when s is empty.
