@@ -140,7 +140,7 @@ func Record(l Ledger) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, x *Exchange) error {
 			err := next(ctx, x)
-			if x.Outcome == OutcomeDuplicate || x.Message != nil && x.Message.ID == x.Request.MessageID {
+			if x.Outcome == OutcomeDuplicate || x.stored() {
 				return err // an earlier message holds the exchange, or Enqueue recorded it
 			}
 			rerr := l.Exchanged(context.WithoutCancel(ctx), x, err)
@@ -156,6 +156,10 @@ func Record(l Ledger) Middleware {
 		}
 	}
 }
+
+// stored tells whether the exchange's own message is in the store
+// already (Enqueue recorded it).
+func (x *Exchange) stored() bool { return x.Message != nil && x.Message.ID == x.Request.MessageID }
 
 func storeUnavailable(x *Exchange, cause error) *Error {
 	return &Error{Kind: KindStoreUnavailable, RetryAfter: time.Second, Err: cause,
@@ -189,6 +193,11 @@ func Validate(next Handler) Handler {
 //
 // Refusals about the key itself (reused, in progress) are the new call's
 // own: recorded as REJECTED under its message id, without taking the key.
+//
+// An async call stores its message before anything leaves the bus, and the
+// store refuses a second message under the key; so its key is looked up
+// only when the call is refused, not before every call. The answer is the
+// same as looking first, and a new key, the common case, costs no read.
 func Idempotent(l Ledger, cache Cache, claims Claims) Middleware {
 	var inflight sync.Map // caller, key → the *Exchange holding it
 	return func(next Handler) Handler {
@@ -207,25 +216,42 @@ func Idempotent(l Ledger, cache Cache, claims Claims) Middleware {
 				return x.inProgress(fmt.Sprintf("a call with Idempotency-Key %q is still in progress; repeat it later", key))
 			}
 			defer inflight.Delete(slot)
-			prev, err := l.ByIdempotencyKey(ctx, x.Caller, key)
-			if err == nil {
-				return x.answerRepeat(ctx, l, cache, prev)
+			repeated := false
+			lookup := func() (found bool, err error) {
+				prev, err := l.ByIdempotencyKey(ctx, x.Caller, key)
+				if err == nil {
+					return true, x.answerRepeat(ctx, l, cache, prev)
+				}
+				if !errors.Is(err, ErrNotFound) {
+					x.Outcome = OutcomeUnavailable
+					return false, &Error{Kind: KindStoreUnavailable, RetryAfter: time.Second, Err: err,
+						Detail: fmt.Sprintf("the earlier use of Idempotency-Key %q could not be looked up; repeat the call", key)}
+				}
+				return false, nil
 			}
-			if !errors.Is(err, ErrNotFound) {
-				x.Outcome = OutcomeUnavailable
-				return &Error{Kind: KindStoreUnavailable, RetryAfter: time.Second, Err: err,
-					Detail: fmt.Sprintf("the earlier use of Idempotency-Key %q could not be looked up; repeat the call", key)}
+			storedFirst := x.Route.Mode == Async
+			if !storedFirst {
+				if found, err := lookup(); found || err != nil {
+					return err
+				}
 			}
 			if claims != nil {
 				claimed, holder, cerr := claims.Claim(ctx, x.Caller, key, claimTTL(x.Route))
 				if cerr == nil && !claimed {
+					if storedFirst {
+						if found, err := lookup(); found || err != nil {
+							return err
+						}
+					}
 					return x.inProgress(fmt.Sprintf("a call with Idempotency-Key %q is in progress on another bus instance (message %s); repeat it later", key, holder))
 				}
 				if cerr == nil {
 					// A key whose call failed is released so the caller may try
-					// again; a successful one stays bound for the window.
+					// again; a successful one stays bound for the window. A
+					// repeat found after its call was refused holds no claim:
+					// the store holds its key.
 					defer func() {
-						if err == nil {
+						if err == nil && !repeated {
 							claims.Bind(context.WithoutCancel(ctx), x.Caller, key, x.Request.MessageID, IdempotencyWindow)
 						} else {
 							claims.Release(context.WithoutCancel(ctx), x.Caller, key)
@@ -234,6 +260,19 @@ func Idempotent(l Ledger, cache Cache, claims Claims) Middleware {
 				}
 			}
 			err = next(ctx, x)
+			if err != nil && storedFirst && !x.stored() {
+				// Refused before it was stored, perhaps because the key was
+				// taken: a repeat gets the first call's answer, as if it had
+				// been looked up first. The call's own refusal stands when
+				// the key is new or the lookup fails.
+				outcome := x.Outcome
+				if found, lerr := lookup(); found {
+					repeated = true
+					return lerr
+				}
+				x.Outcome = outcome
+				return err
+			}
 			if err == nil && x.Response != nil && cache != nil && x.Route.Mode == Sync {
 				_ = cache.Set(ctx, idemCacheKey(x.Caller, key), x.Response.Body, IdempotencyWindow)
 			}

@@ -301,3 +301,146 @@ func TestRepeatOfAFailedCallIsRecorded(t *testing.T) {
 		t.Errorf("the key is held by %+v", held)
 	}
 }
+
+// countingLedger counts the Idempotency-Key lookups a pipeline makes.
+type countingLedger struct {
+	routes.Ledger
+	lookups atomic.Int64
+}
+
+func (l *countingLedger) ByIdempotencyKey(ctx context.Context, caller, key string) (*routes.Message, error) {
+	l.lookups.Add(1)
+	return l.Ledger.ByIdempotencyKey(ctx, caller, key)
+}
+
+// queue holds what an async route hands to the broker, or refuses it.
+type queue struct {
+	mu     sync.Mutex
+	ids    []string
+	refuse error
+}
+
+func (q *queue) Enqueue(_ context.Context, m *routes.Message) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.refuse != nil {
+		return q.refuse
+	}
+	q.ids = append(q.ids, m.ID)
+	return nil
+}
+
+func (q *queue) queued() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]string(nil), q.ids...)
+}
+
+// claims is a cluster's Idempotency-Key reservations that have forgotten
+// every key (a Redis emptied), so that only the store knows them.
+type claims struct {
+	mu             sync.Mutex
+	bound, release []string
+}
+
+func (c *claims) Claim(context.Context, string, string, time.Duration) (bool, string, error) {
+	return true, "", nil
+}
+func (c *claims) Bind(_ context.Context, _, key, id string, _ time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bound = append(c.bound, key+"="+id)
+	return nil
+}
+func (c *claims) Release(_ context.Context, _, key string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.release = append(c.release, key)
+	return nil
+}
+
+// An async call stores its message before anything leaves the bus, and the
+// store refuses a second message under one key: a new key is not looked up
+// at all, and a repeat, found once the store refused it, is answered
+// exactly as a lookup first would have answered it.
+func TestAsyncKeyIsLookedUpOnlyWhenTheStoreRefusesIt(t *testing.T) {
+	st, err := store.Open(context.Background(), "sqlite://"+t.TempDir()+"/k.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	spec := routes.Spec{Name: "a", Adapter: "http", Operation: "deliver", Mode: routes.Async, Endpoints: []string{"http://127.0.0.1:9"},
+		Retry: adapters.RetrySpec{Attempts: 1}, Timeout: units.Duration(time.Second)}
+	l := &countingLedger{Ledger: ledger.New(st, []routes.Spec{spec}, "", slog.Default())}
+	q, c := &queue{}, &claims{}
+	tbl, err := routes.Build([]routes.Spec{spec}, routes.Deps{Ledger: l, Queue: q, Claims: c, Meter: metrics.New(), Log: slog.Default(),
+		Transport: func(s routes.Spec, n int) (adapters.Transport, error) {
+			return resilience.NewClient(resilience.Options{Endpoints: s.Endpoints, Retry: s.Retry, Breakers: resilience.NewBreakers(nil)})
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := tbl.Get("a")
+	ctx := context.Background()
+
+	first, err := call(r, "k", `{"n":1}`)
+	if err != nil || first.Outcome != routes.OutcomeQueued || l.lookups.Load() != 0 {
+		t.Fatalf("new key: %v %s, %d lookups", err, first.Outcome, l.lookups.Load())
+	}
+
+	again, err := call(r, "k", `{ "n": 1 }`)
+	if err != nil || again.Outcome != routes.OutcomeDuplicate || again.Message == nil || again.Message.ID != first.Request.MessageID {
+		t.Fatalf("repeat: %v %s %+v", err, again.Outcome, again.Message)
+	}
+	if got := q.queued(); len(got) != 1 || got[0] != first.Request.MessageID {
+		t.Errorf("queued %v", got)
+	}
+	if _, err := st.Get(ctx, again.Request.MessageID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the repeat was stored as a message of its own: %v", err)
+	}
+	c.mu.Lock()
+	if fmt.Sprint(c.bound) != "[k="+first.Request.MessageID+"]" || fmt.Sprint(c.release) != "[k]" {
+		t.Errorf("claims: bound %v, released %v; the repeat's claim is given back, not bound to it", c.bound, c.release)
+	}
+	c.mu.Unlock()
+
+	for _, body := range []string{`{"n":2}`, `not json`} {
+		x, err := call(r, "k", body)
+		p := problem.From("a", err)
+		if p.Status != 422 || p.Type != "urn:kopir:problem:idempotency-key-reused" || fmt.Sprint(p.Differs) != "[body]" {
+			t.Errorf("%s: %d %s %v", body, p.Status, p.Type, p.Differs)
+		}
+		m, err := st.Get(ctx, x.Request.MessageID)
+		if err != nil || m.Status != store.Rejected || m.IdempotencyKey != "" {
+			t.Errorf("%s: stored %+v %v", body, m, err)
+		}
+	}
+	audit, err := st.Audit(ctx, first.Request.MessageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repeats := 0
+	for _, e := range audit {
+		if e.Action == string(ledger.Duplicate) {
+			repeats++
+		}
+	}
+	if repeats != 3 {
+		t.Errorf("the first message's audit notes %d repeats, want 3: %+v", repeats, audit)
+	}
+
+	// Stored, then refused by the broker: the call's own message holds the
+	// key, and it is not answered as a repeat of itself.
+	q.refuse = errors.New("broker down")
+	before := l.lookups.Load()
+	x, err := call(r, "k2", `{"n":3}`)
+	if p := problem.From("a", err); p.Status != 503 || p.Type != "urn:kopir:problem:broker-unavailable" || x.Outcome == routes.OutcomeDuplicate {
+		t.Errorf("broker refused: %d %s %s", p.Status, p.Type, x.Outcome)
+	}
+	if l.lookups.Load() != before {
+		t.Errorf("a stored call looked its own key up")
+	}
+	if m, err := st.Get(ctx, x.Request.MessageID); err != nil || m.Status != store.Queued || m.IdempotencyKey != "k2" {
+		t.Errorf("stored %+v %v", m, err)
+	}
+}
