@@ -191,9 +191,11 @@ func hotQueries(s *SQLStore) []planCase {
 		{kind: kindHeadSet}: {seq, "h"},
 		{kind: kindHeadGet}: nil,
 	}
+	writer[stmtKey{kind: kindKeysHeld}] = []any{`[["c1","k124"],["c2","k-new"]]`}
 	if d.isPostgres() {
 		writer[stmtKey{kind: kindHeadGet}] = []any{int64(auditLockKey)}
 		writer[stmtKey{kindAuditHead, 1}] = []any{seq, now, "m000123", "bus", "DELIVERED", "", "h", "h", seq, "h"}
+		writer[stmtKey{kind: kindKeysHeld}] = []any{[]string{"c1", "c2"}, []string{"k124", "k-new"}}
 	}
 	for k, args := range writer {
 		c := planCase{name: fmt.Sprintf("writer/%s×%d", k.kind, k.rows), q: d.rebind(s.query(k)), args: args}
@@ -322,6 +324,12 @@ func pgLiteral(t *testing.T, v any) string {
 		return "NULL"
 	case string:
 		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	case []string:
+		quoted := make([]string, len(v))
+		for i, e := range v {
+			quoted[i] = `"` + e + `"`
+		}
+		return pgLiteral(t, "{"+strings.Join(quoted, ",")+"}")
 	case time.Time:
 		return "'" + v.Format(time.RFC3339Nano) + "'"
 	case int:

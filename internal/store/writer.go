@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -187,6 +188,18 @@ func (s *SQLStore) process(batch []*request) {
 	}
 	s.batches.Add(1)
 	err := s.writeBatch(live)
+	if errors.Is(mapErr(err), ErrDuplicateKey) && len(live) > 1 {
+		// Written again without the events whose key is taken, in one
+		// transaction: a caller repeating its keys must not cost the
+		// writer a commit per event of every batch it lands in.
+		if rest := s.refuseTakenKeys(live); len(rest) < len(live) {
+			live = rest
+			if len(live) == 0 {
+				return
+			}
+			err = s.writeBatch(live)
+		}
+	}
 	if err == nil || len(live) == 1 {
 		err = mapErr(err)
 		for _, r := range live {
@@ -200,6 +213,80 @@ func (s *SQLStore) process(batch []*request) {
 	for _, r := range live {
 		r.done <- mapErr(s.writeBatch([]*request{r}))
 	}
+}
+
+// refuseTakenKeys answers ErrDuplicateKey to the events whose message
+// would take an idempotency key that another message holds, in the store
+// or earlier in the batch, and returns the rest; all of them when the
+// lookup fails. One query looks up every key of the batch.
+func (s *SQLStore) refuseTakenKeys(reqs []*request) []*request {
+	type slot struct{ caller, key string }
+	var callers, keys []string
+	for _, r := range reqs {
+		if m := r.ev.Message; m != nil && m.IdempotencyKey != "" {
+			callers, keys = append(callers, m.Caller), append(keys, m.IdempotencyKey)
+		}
+	}
+	if len(keys) == 0 {
+		return reqs
+	}
+	held := make(map[slot]string, len(keys))
+	if err := s.keysHeld(callers, keys, func(caller, key, id string) { held[slot{caller, key}] = id }); err != nil {
+		return reqs // the index still refuses them
+	}
+	out := reqs[:0:0]
+	for _, r := range reqs {
+		m := r.ev.Message
+		if m == nil || m.IdempotencyKey == "" {
+			out = append(out, r)
+			continue
+		}
+		k := slot{m.Caller, m.IdempotencyKey}
+		if id, ok := held[k]; ok && id != m.ID {
+			r.done <- fmt.Errorf("%w: caller %q key %q is held by message %s", ErrDuplicateKey, m.Caller, m.IdempotencyKey, id)
+			continue
+		}
+		held[k] = m.ID
+		out = append(out, r)
+	}
+	return out
+}
+
+// keysHeld calls found for each message holding one of the callers' keys
+// (callers[i] with keys[i]).
+func (s *SQLStore) keysHeld(callers, keys []string, found func(caller, key, id string)) error {
+	if err := s.prepare(context.Background(), []stmtKey{{kind: kindKeysHeld}}); err != nil {
+		return err
+	}
+	var args []any
+	if s.d.isPostgres() {
+		args = []any{callers, keys}
+	} else {
+		pairs := make([][2]string, len(keys))
+		for i := range keys {
+			pairs[i] = [2]string{callers[i], keys[i]}
+		}
+		b, err := json.Marshal(pairs)
+		if err != nil {
+			return err
+		}
+		args = []any{string(b)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	rows, err := s.stmts[stmtKey{kind: kindKeysHeld}].QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var caller, key, id string
+		if err := rows.Scan(&caller, &key, &id); err != nil {
+			return err
+		}
+		found(caller, key, id)
+	}
+	return rows.Err()
 }
 
 // mapErr turns an idempotency-key violation into ErrDuplicateKey.
@@ -230,6 +317,7 @@ const (
 	kindAuditHead = "audit+head"
 	kindHeadGet   = "head-get"
 	kindHeadSet   = "head-set"
+	kindKeysHeld  = "keys-held"
 )
 
 func (s *SQLStore) query(k stmtKey) string {
@@ -273,9 +361,28 @@ RETURNING id, attempts`
 		return "SELECT seq, hash FROM audit_head WHERE id = 1"
 	case kindHeadSet:
 		return "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"
+	case kindKeysHeld:
+		// The (caller, key) pairs come as two arrays on PostgreSQL and as
+		// one JSON array of pairs on SQLite; each is looked up in the
+		// unique index messages_idempotency_uq.
+		if s.d.isPostgres() {
+			return queryKeysHeldPostgres
+		}
+		return queryKeysHeldSQLite
 	}
 	panic("store: unknown statement " + k.kind)
 }
+
+const (
+	queryKeysHeldPostgres = `SELECT m.caller, m.idempotency_key, m.id
+FROM unnest(?::text[], ?::text[]) AS k(caller, key)
+JOIN messages AS m ON m.caller = k.caller AND m.idempotency_key = k.key
+WHERE m.idempotency_key <> ''`
+	queryKeysHeldSQLite = `SELECT m.caller, m.idempotency_key, m.id
+FROM json_each(?) AS k
+JOIN messages AS m ON m.caller = k.value ->> 0 AND m.idempotency_key = k.value ->> 1
+WHERE m.idempotency_key <> ''`
+)
 
 // prepare makes sure the statements are prepared on the writer connection.
 // It must run outside a transaction: the writer pool has one connection.
