@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"github.com/minfin-kz/kopir/internal/ratelimit"
 	"github.com/minfin-kz/kopir/internal/resilience"
 	"github.com/minfin-kz/kopir/internal/store"
+	"github.com/minfin-kz/kopir/internal/testenv"
 	"github.com/minfin-kz/kopir/internal/units"
 	"github.com/minfin-kz/kopir/routes"
 )
@@ -359,16 +361,15 @@ func (c *claims) Release(_ context.Context, _, key string) error {
 	return nil
 }
 
-// An async call stores its message before anything leaves the bus, and the
-// store refuses a second message under one key: a new key is not looked up
-// at all, and a repeat, found once the store refused it, is answered
-// exactly as a lookup first would have answered it.
-func TestAsyncKeyIsLookedUpOnlyWhenTheStoreRefusesIt(t *testing.T) {
-	st, err := store.Open(context.Background(), "sqlite://"+t.TempDir()+"/k.db")
+// buildAsync is an async route on a SQLite store, its ledger counting key
+// lookups, its queue and cluster claims in memory.
+func buildAsync(tb testing.TB) (*routes.Route, *store.SQLStore, *countingLedger, *queue, *claims) {
+	tb.Helper()
+	st, err := store.Open(context.Background(), "sqlite://"+tb.TempDir()+"/k.db")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	tb.Cleanup(func() { st.Close() })
 	spec := routes.Spec{Name: "a", Adapter: "http", Operation: "deliver", Mode: routes.Async, Endpoints: []string{"http://127.0.0.1:9"},
 		Retry: adapters.RetrySpec{Attempts: 1}, Timeout: units.Duration(time.Second)}
 	l := &countingLedger{Ledger: ledger.New(st, []routes.Spec{spec}, "", slog.Default())}
@@ -378,9 +379,37 @@ func TestAsyncKeyIsLookedUpOnlyWhenTheStoreRefusesIt(t *testing.T) {
 			return resilience.NewClient(resilience.Options{Endpoints: s.Endpoints, Retry: s.Retry, Breakers: resilience.NewBreakers(nil)})
 		}})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	r, _ := tbl.Get("a")
+	return r, st, l, q, c
+}
+
+// BenchmarkAsyncAcceptKeyed accepts async calls, each with a key of its
+// own, from 32 callers as make bench's load has: validation, the record
+// (group commit on SQLite) and the hand-over to an in-memory queue.
+func BenchmarkAsyncAcceptKeyed(b *testing.B) {
+	r, _, _, _, _ := buildAsync(b)
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+	defer testenv.CPUPerOp(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := call(r, fmt.Sprintf("key-%d", n.Add(1)), `{"event":"payment.settled","amount":"125000.00"}`); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// An async call stores its message before anything leaves the bus, and the
+// store refuses a second message under one key: a new key is not looked up
+// at all, and a repeat, found once the store refused it, is answered
+// exactly as a lookup first would have answered it.
+func TestAsyncKeyIsLookedUpOnlyWhenTheStoreRefusesIt(t *testing.T) {
+	r, st, l, q, c := buildAsync(t)
 	ctx := context.Background()
 
 	first, err := call(r, "k", `{"n":1}`)
