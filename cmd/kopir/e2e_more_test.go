@@ -198,6 +198,18 @@ func TestIdempotentSyncCallReachesAgencyOnce(t *testing.T) {
 	if rec.Total != 1 {
 		t.Errorf("agency called %d times for one idempotency key", rec.Total)
 	}
+
+	// An async repeat is answered 202 with the first message, marked as a
+	// replay like a sync one.
+	body := `{"event":"paid","iin":"880501300124"}`
+	a1, q1 := h.raw("POST", "/v1/routes/subscriber.deliver", "demo-token", map[string]string{"Idempotency-Key": "k-async"}, body)
+	a2, q2 := h.raw("POST", "/v1/routes/subscriber.deliver", "demo-token", map[string]string{"Idempotency-Key": "k-async"}, body)
+	if a1.StatusCode != 202 || a2.StatusCode != 202 || q1["id"] == nil || q1["id"] != q2["id"] || a2.Header.Get("X-Kopir-Message-Id") != q1["id"] {
+		t.Fatalf("async repeat: %d %v / %d %v", a1.StatusCode, q1, a2.StatusCode, q2)
+	}
+	if a1.Header.Get("Idempotent-Replayed") != "" || a2.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("async replay headers: first %v, repeat %v", a1.Header, a2.Header)
+	}
 }
 
 // TestBreakerOpensAndFailsFast makes the gateway fail every call.

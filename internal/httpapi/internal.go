@@ -180,6 +180,9 @@ func (s *Server) callRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if x.Outcome == routes.OutcomeDuplicate {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
 	if route.Mode == routes.Async {
 		m := x.Message
 		w.Header().Set("X-Kopir-Message-Id", m.ID)
@@ -191,9 +194,6 @@ func (s *Server) callRoute(w http.ResponseWriter, r *http.Request) {
 		id = x.Message.ID // idempotent repeat: the first message answered
 	}
 	w.Header().Set("X-Kopir-Message-Id", id)
-	if x.Outcome == routes.OutcomeDuplicate {
-		w.Header().Set("Idempotent-Replayed", "true")
-	}
 	w.Write(x.Response.Body)
 }
 

@@ -163,7 +163,7 @@ func callOperation(rt *routes.Route, req, resp any) map[string]any {
 	ok := map[string]any{}
 	if rt.Mode == routes.Async {
 		desc += " The message is recorded and delivered in the background; its status is GET /v1/messages/{id}."
-		ok["202"] = withHeaders(jsonResponse("Recorded and queued for delivery", ref("Accepted")), "X-Correlation-Id", "X-Kopir-Message-Id")
+		ok["202"] = withHeaders(jsonResponse("Recorded and queued for delivery", ref("Accepted")), "X-Correlation-Id", "X-Kopir-Message-Id", "Idempotent-Replayed")
 	} else {
 		ok["200"] = withHeaders(jsonResponse("The agency's answer", resp), "X-Correlation-Id", "X-Kopir-Message-Id", "Idempotent-Replayed")
 	}
