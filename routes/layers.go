@@ -216,7 +216,6 @@ func Idempotent(l Ledger, cache Cache, claims Claims) Middleware {
 				return x.inProgress(fmt.Sprintf("a call with Idempotency-Key %q is still in progress; repeat it later", key))
 			}
 			defer inflight.Delete(slot)
-			repeated := false
 			lookup := func() (found bool, err error) {
 				prev, err := l.ByIdempotencyKey(ctx, x.Caller, key)
 				if err == nil {
@@ -251,7 +250,7 @@ func Idempotent(l Ledger, cache Cache, claims Claims) Middleware {
 					// repeat found after its call was refused holds no claim:
 					// the store holds its key.
 					defer func() {
-						if err == nil && !repeated {
+						if err == nil && x.Outcome != OutcomeDuplicate {
 							claims.Bind(context.WithoutCancel(ctx), x.Caller, key, x.Request.MessageID, IdempotencyWindow)
 						} else {
 							claims.Release(context.WithoutCancel(ctx), x.Caller, key)
@@ -267,7 +266,6 @@ func Idempotent(l Ledger, cache Cache, claims Claims) Middleware {
 				// the key is new or the lookup fails.
 				outcome := x.Outcome
 				if found, lerr := lookup(); found {
-					repeated = true
 					return lerr
 				}
 				x.Outcome = outcome
