@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -82,20 +83,37 @@ func TestIdempotencyKeyClaimedAcrossInstances(t *testing.T) {
 	}
 }
 
-// ttlClaims records the TTLs it is asked for.
-type ttlClaims struct{ claim, bind time.Duration }
+// recordingClaims grants every claim, as a cluster's reservations do that
+// have forgotten every key (a Redis emptied), and records what it is asked:
+// the last claim's and bind's TTLs, each key bound (key=message id) and
+// each key released.
+type recordingClaims struct {
+	mu              sync.Mutex
+	claim, bind     time.Duration
+	bound, released []string
+}
 
-func (c *ttlClaims) Claim(_ context.Context, _, _ string, ttl time.Duration) (bool, string, error) {
+func (c *recordingClaims) Claim(_ context.Context, _, _ string, ttl time.Duration) (bool, string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.claim = ttl
 	return true, "", nil
 }
 
-func (c *ttlClaims) Bind(_ context.Context, _, _, _ string, ttl time.Duration) error {
+func (c *recordingClaims) Bind(_ context.Context, _, key, id string, ttl time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.bind = ttl
+	c.bound = append(c.bound, key+"="+id)
 	return nil
 }
 
-func (c *ttlClaims) Release(context.Context, string, string) error { return nil }
+func (c *recordingClaims) Release(_ context.Context, _, key string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.released = append(c.released, key)
+	return nil
+}
 
 // A key is claimed only for as long as its call can take before it is
 // stored, and bound for the window once it is: a node that dies between
@@ -108,7 +126,7 @@ func TestClaimOutlivesOnlyTheCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	claims := &ttlClaims{}
+	claims := &recordingClaims{}
 	spec := routes.Spec{Name: "c", Adapter: "http", Operation: "get", Mode: routes.Sync, Endpoints: []string{srv.URL},
 		Retry: adapters.RetrySpec{Attempts: 1}, Deadline: units.Duration(5 * time.Second)}
 	tbl, err := routes.Build([]routes.Spec{spec},
