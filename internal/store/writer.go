@@ -255,7 +255,9 @@ func (s *SQLStore) refuseTakenKeys(reqs []*request) []*request {
 // keysHeld calls found for each message holding one of the callers' keys
 // (callers[i] with keys[i]).
 func (s *SQLStore) keysHeld(callers, keys []string, found func(caller, key, id string)) error {
-	if err := s.prepare(context.Background(), []stmtKey{{kind: kindKeysHeld}}); err != nil {
+	ctx, cancel := s.batchContext()
+	defer cancel()
+	if err := s.prepare(ctx, []stmtKey{{kind: kindKeysHeld}}); err != nil {
 		return err
 	}
 	var args []any
@@ -272,8 +274,6 @@ func (s *SQLStore) keysHeld(callers, keys []string, found func(caller, key, id s
 		}
 		args = []any{string(b)}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
 	rows, err := s.stmts[stmtKey{kind: kindKeysHeld}].QueryContext(ctx, args...)
 	if err != nil {
 		return err
@@ -424,14 +424,19 @@ func chunks(n int) []int {
 	return out
 }
 
+// batchContext bounds the writer's work on one batch by batchTimeout on
+// PostgreSQL and not at all on SQLite (see batchTimeout).
+func (s *SQLStore) batchContext() (context.Context, context.CancelFunc) {
+	if s.d.isPostgres() {
+		return context.WithTimeout(context.Background(), batchTimeout)
+	}
+	return context.Background(), func() {}
+}
+
 // writeBatch writes the events in one transaction.
 func (s *SQLStore) writeBatch(reqs []*request) error {
-	ctx := context.Background()
-	if s.d.isPostgres() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, batchTimeout)
-		defer cancel()
-	}
+	ctx, cancel := s.batchContext()
+	defer cancel()
 
 	// Messages go in rounds so that no id occurs twice in one upsert
 	// (PostgreSQL refuses to update a row twice in one statement); round k
