@@ -81,14 +81,22 @@ ms() { # wrk latency (e.g. 1.23ms, 850.00us, 1.02s) → milliseconds
   awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.2f", n }'
 }
 
+# warm [ROUTE BODY SCRIPT]: two seconds of calls at 4 connections, so that
+# connection pools, prepared statements and caches are in place before a
+# route is measured; gbdfl.person by default. KEYED in the environment
+# passes on to the script (unique.lua).
+warm() {
+  BODY=${2:-deploy/bench/gbdfl.json} CTYPE=application/json AUTH="Bearer demo-token" wrk -t1 -c4 -d2s \
+    -s "deploy/bench/${3:-post.lua}" "http://127.0.0.1:18080/v1/routes/${1:-gbdfl.person}" >/dev/null
+}
+# The keyed async route, before its acceptance is measured.
+warm_async() { KEYED=1 warm subscriber.deliver deploy/bench/async.json unique.lua; }
+
 # Tracing overhead: the sync route on fresh buses, traces off, then on with
 # 10% sampling (parentbased_traceidratio) exported over OTLP/HTTP to a
 # local sink that decodes every export, alternated three times so drift in the
 # machine's load falls on both. BENCH_ONLY=tracing runs just this step and
 # prints its figures (docs/performance.md is left as it is).
-warm() { BODY=deploy/bench/gbdfl.json CTYPE=application/json AUTH="Bearer demo-token" wrk -t1 -c4 -d2s -s deploy/bench/post.lua http://127.0.0.1:18080/v1/routes/gbdfl.person >/dev/null; }
-# The same for the keyed async route, before its acceptance is measured.
-warm_async() { BODY=deploy/bench/async.json CTYPE=application/json AUTH="Bearer demo-token" KEYED=1 wrk -t1 -c4 -d2s -s deploy/bench/unique.lua http://127.0.0.1:18080/v1/routes/subscriber.deliver >/dev/null; }
 # fresh_sync_run NAME DIR [ENV...]: a fresh bus on data dir DIR (BUS_BIN and
 # BUS_CONFIG choose another build), warmed up, then DUR of wrk on
 # gbdfl.person; sets run_wrk's R_* and R_CPU, the bus's CPU per request
@@ -259,8 +267,7 @@ FSYNC=$("$work/ceiling" fsync -dir "$work/data-sqlite" -n 500)
 FSYNC_P50=${FSYNC% *} FSYNC_P99=${FSYNC#* }
 IDLE_RSS=$(rss_mb "$BUS")
 
-# Warm up both paths so connection pools and caches are in place.
-BODY=deploy/bench/gbdfl.json CTYPE=application/json AUTH="Bearer demo-token" wrk -t1 -c4 -d2s -s deploy/bench/post.lua http://127.0.0.1:18080/v1/routes/gbdfl.person >/dev/null
+warm
 
 run_wrk direct http://127.0.0.1:18090/shep/sync deploy/bench/shep-gbdfl.xml "text/xml; charset=utf-8" "" "$DUR"
 D_RPS=$R_RPS D_P50=$R_P50 D_P99=$R_P99 D_BAD=$R_BAD
