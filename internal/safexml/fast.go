@@ -91,7 +91,12 @@ func tokenize(data []byte, toks []token) ([]token, error) {
 	if i >= len(data) || data[i] != '<' {
 		return nil, errDecline
 	}
-	var stack []int
+	type element struct {
+		tok     int    // its start token's index
+		written []byte // its name as written
+	}
+	var opened [32]element
+	stack := opened[:0]
 	for i < len(data) {
 		if data[i] != '<' {
 			j := bytes.IndexByte(data[i:], '<')
@@ -114,18 +119,20 @@ func tokenize(data []byte, toks []token) ([]token, error) {
 			if j < 0 || len(stack) == 0 {
 				return nil, errDecline
 			}
-			raw, ok := t.qname(bytes.TrimRight(data[i+2:i+j], " \t\n"))
+			// The end tag must repeat the start tag's name as written; the
+			// bindings in scope are the start tag's again, so the name
+			// translates as it did there.
 			open := stack[len(stack)-1]
-			if !ok || raw != t.toks[open].raw {
+			if !bytes.Equal(bytes.TrimRight(data[i+2:i+j], " \t\n"), open.written) {
 				return nil, errDecline
 			}
 			stack = stack[:len(stack)-1]
-			name := t.translate(raw, true)
 			for len(t.ns) > 0 && t.ns[len(t.ns)-1].depth > len(stack) {
 				t.ns = t.ns[:len(t.ns)-1]
 			}
-			t.toks[open].end = len(t.toks)
-			t.toks = append(t.toks, token{kind: tokEnd, name: name, raw: raw})
+			start := &t.toks[open.tok]
+			start.end = len(t.toks)
+			t.toks = append(t.toks, token{kind: tokEnd, name: start.name, raw: start.raw})
 			i += j + 1
 			if len(stack) == 0 {
 				return t.toks, nil // encoding/xml reads no further than the root
@@ -151,7 +158,8 @@ func tokenize(data []byte, toks []token) ([]token, error) {
 		for j < len(data) && !isXMLSpace(data[j]) && data[j] != '>' && data[j] != '/' {
 			j++
 		}
-		raw, ok := t.qname(data[i+1 : j])
+		written := data[i+1 : j]
+		raw, ok := t.qname(written)
 		if !ok {
 			return nil, errDecline
 		}
@@ -230,7 +238,7 @@ func tokenize(data []byte, toks []token) ([]token, error) {
 			}
 			continue
 		}
-		stack = append(stack, len(t.toks)-1)
+		stack = append(stack, element{len(t.toks) - 1, written})
 	}
 	return nil, errDecline
 }
@@ -390,6 +398,10 @@ func checkChars(b []byte) error {
 				return errDecline
 			}
 			i++
+			continue
+		}
+		if c >= 0xC2 && c <= 0xDF && i+1 < len(b) && b[i+1]&0xC0 == 0x80 {
+			i += 2 // U+0080 to U+07FF (Cyrillic among them): valid and in range
 			continue
 		}
 		r, size := utf8.DecodeRune(b[i:])
@@ -796,6 +808,9 @@ func (d *decoder) unmarshal(val reflect.Value, si int) error {
 			return nil
 		}
 	}
+	if val.Kind() != reflect.Interface && !hasHooks(val.Type()) {
+		return d.fill(val, si)
+	}
 	if val.CanInterface() {
 		if u, ok := reflect.TypeAssert[xml.Unmarshaler](val); ok {
 			return d.bridge(u, si)
@@ -820,6 +835,26 @@ func (d *decoder) unmarshal(val reflect.Value, si int) error {
 			}
 		}
 	}
+	return d.fill(val, si)
+}
+
+// hooks caches, per type, whether it or its pointer has an UnmarshalXML
+// or UnmarshalText: most elements are strings and structs without either,
+// and asking reflect each time cost more than decoding them.
+var hooks sync.Map // reflect.Type → bool
+
+func hasHooks(t reflect.Type) bool {
+	if h, ok := hooks.Load(t); ok {
+		return h.(bool)
+	}
+	h := hooked(t)
+	hooks.Store(t, h)
+	return h
+}
+
+// fill decodes the element at si into val, which takes it by its kind:
+// no hook of its own applies.
+func (d *decoder) fill(val reflect.Value, si int) error {
 	start := &d.toks[si]
 	switch val.Kind() {
 	case reflect.Interface:

@@ -223,19 +223,7 @@ func prescan(data []byte, lim Limits) error {
 			}
 			i, err = skipTo(i+2, ">", "end element")
 		default:
-			j, quote := i+1, byte(0)
-			for ; j < len(data); j++ {
-				c := data[j]
-				if quote != 0 {
-					if c == quote {
-						quote = 0
-					}
-				} else if c == '"' || c == '\'' {
-					quote = c
-				} else if c == '>' {
-					break
-				}
-			}
+			j := tagEnd(data, i+1)
 			if j == len(data) {
 				return fail(i, "syntax", "unterminated start element")
 			}
@@ -262,6 +250,39 @@ func prescan(data []byte, lim Limits) error {
 		return fail(len(data), "syntax", fmt.Sprintf("unexpected end of document with %d elements open", depth))
 	}
 	return nil
+}
+
+// tagEnd is the index of the '>' that ends the tag whose name starts at
+// i, the first one outside a quoted attribute value, or len(data).
+func tagEnd(data []byte, i int) int {
+	for {
+		gt := bytes.IndexByte(data[i:], '>')
+		if gt < 0 {
+			return len(data)
+		}
+		q := firstQuote(data[i : i+gt])
+		if q < 0 {
+			return i + gt
+		}
+		i += q + 1
+		closing := bytes.IndexByte(data[i:], data[i-1])
+		if closing < 0 {
+			return len(data)
+		}
+		i += closing + 1
+	}
+}
+
+// firstQuote is the index of the first ' or " in b, or -1.
+func firstQuote(b []byte) int {
+	d := bytes.IndexByte(b, '"')
+	if d >= 0 {
+		b = b[:d]
+	}
+	if s := bytes.IndexByte(b, '\''); s >= 0 {
+		return s
+	}
+	return d
 }
 
 func syntax(err error, line int) *Error {
