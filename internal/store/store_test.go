@@ -254,6 +254,77 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 // TestTakenKeyIsRefusedAloneWithoutFailingTheBatch queues, while the
+// A message's later events may rename it (an adapter learns the agency's
+// message id at delivery, say): the update leaves the naming columns out
+// of its SET so that SQLite does not rewrite their indexes, and sets them
+// apart only when an event changes them. Two renames of one message in one
+// batch keep their order; a rename onto a key another message holds is
+// refused as a new message taking it would be.
+func TestLaterEventsRenameTheMessage(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s, dsn := newStore(t, b)
+		m := Message{ID: "m1", Route: "r", Direction: Outbound, Caller: "c", CorrelationID: "c1", Status: Queued}
+		record(t, s, Event{Message: &m, Audit: []AuditEntry{{Actor: "c", Action: "QUEUED"}}})
+
+		m.Status, m.ExternalID, m.CorrelationID, m.IdempotencyKey = Delivered, "X1", "c2", "k1"
+		record(t, s, Event{Message: &m, Audit: []AuditEntry{{Actor: "bus", Action: "DELIVERED"}}})
+		got, err := s.Get(ctx, "m1")
+		if err != nil || got.Status != Delivered || got.ExternalID != "X1" || got.CorrelationID != "c2" || got.IdempotencyKey != "k1" {
+			t.Fatalf("after the rename: %+v %v", got, err)
+		}
+		if f, err := s.FindByExternalID(ctx, "r", "X1"); err != nil || f.ID != "m1" {
+			t.Fatalf("by the new external id: %v %v", f, err)
+		}
+		if f, err := s.FindByIdempotencyKey(ctx, "c", "k1"); err != nil || f.ID != "m1" {
+			t.Fatalf("by the new key: %v %v", f, err)
+		}
+
+		// Two renames of m1 and a new message, queued in order into one batch.
+		release := plugWriter(t, s, dsn)
+		errs := make(chan error, 3)
+		for i, ev := range []*Message{
+			{ID: "m1", Route: "r", Direction: Outbound, Caller: "c", CorrelationID: "c2", IdempotencyKey: "k1", ExternalID: "X2", Status: Delivered},
+			{ID: "m1", Route: "r2", Direction: Inbound, Caller: "c", CorrelationID: "c3", IdempotencyKey: "k1", ExternalID: "X3", Status: Delivered},
+			{ID: "m2", Route: "r", Direction: Outbound, Caller: "c", IdempotencyKey: "k2", Status: Received},
+		} {
+			go func() { errs <- s.Record(ctx, Event{Message: ev}) }()
+			waitFor(t, func() bool { return len(s.reqs) == i+1 })
+		}
+		batches := s.batches.Load()
+		if err := release(); err != nil {
+			t.Fatalf("plug: %v", err)
+		}
+		for range 3 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := s.batches.Load() - batches; got != 1 {
+			t.Fatalf("the events took %d batches, want 1", got)
+		}
+		got, _ = s.Get(ctx, "m1")
+		if got.Route != "r2" || got.Direction != Inbound || got.CorrelationID != "c3" || got.ExternalID != "X3" {
+			t.Fatalf("after two renames in one batch: %+v", got)
+		}
+		if _, err := s.FindByExternalID(ctx, "r", "X2"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("the first rename's external id still finds a message: %v", err)
+		}
+		if f, err := s.FindByExternalID(ctx, "r2", "X3"); err != nil || f.ID != "m1" {
+			t.Fatalf("by the last external id: %v %v", f, err)
+		}
+
+		// m2 holds k2: m1 may not take it.
+		got.IdempotencyKey = "k2"
+		if err := s.Record(ctx, Event{Message: got}); !errors.Is(err, ErrDuplicateKey) {
+			t.Fatalf("renamed onto a held key: %v, want ErrDuplicateKey", err)
+		}
+		if got, _ := s.Get(ctx, "m1"); got.IdempotencyKey != "k1" {
+			t.Fatalf("the refused rename was written: %+v", got)
+		}
+		mustVerify(t, s)
+	})
+}
+
 // writer is held, good events among two that take a key already held: one
 // by a stored message, one by an event earlier in the same batch. Those
 // two fail with ErrDuplicateKey; the rest commit together, not one by one

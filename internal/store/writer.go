@@ -318,25 +318,42 @@ const (
 	kindHeadGet   = "head-get"
 	kindHeadSet   = "head-set"
 	kindKeysHeld  = "keys-held"
+	kindRename    = "messages-rename"
 )
 
-func (s *SQLStore) query(k stmtKey) string {
-	switch k.kind {
-	case kindMessages:
-		// request_fingerprint is left out of the update: it belongs to the
-		// call that first took the Idempotency-Key.
-		return "INSERT INTO messages (" + messageCols + ") VALUES " + placeholders(k.rows, messageColCount) + `
-ON CONFLICT (id) DO UPDATE SET
-  route = excluded.route, direction = excluded.direction, caller = excluded.caller,
-  correlation_id = excluded.correlation_id, idempotency_key = excluded.idempotency_key,
-  external_id = excluded.external_id, status = excluded.status, http_status = excluded.http_status,
+// updateSet is what a later event of a message changes besides its name.
+// request_fingerprint is left out: it belongs to the call that first took
+// the Idempotency-Key.
+const updateSet = `status = excluded.status, http_status = excluded.http_status,
   error = excluded.error, request_body = excluded.request_body, response_body = excluded.response_body,
   payload = CASE WHEN excluded.status = 'DELIVERED' THEN NULL ELSE excluded.payload END,
   attempts = messages.attempts + excluded.attempts, updated_at = excluded.updated_at,
   subject = CASE WHEN excluded.subject <> '' THEN excluded.subject ELSE messages.subject END,
   trace_id = CASE WHEN excluded.trace_id <> '' THEN excluded.trace_id ELSE messages.trace_id END,
   trace_parent = CASE WHEN excluded.trace_id <> '' THEN excluded.trace_parent ELSE messages.trace_parent END,
-  trace_state = CASE WHEN excluded.trace_id <> '' THEN excluded.trace_state ELSE messages.trace_state END
+  trace_state = CASE WHEN excluded.trace_id <> '' THEN excluded.trace_state ELSE messages.trace_state END`
+
+func (s *SQLStore) query(k stmtKey) string {
+	switch k.kind {
+	case kindMessages:
+		// An event that keeps the columns naming the message (route,
+		// direction, caller, correlation id, idempotency key, external id)
+		// updates the rest only: SQLite rewrites the entries of every index
+		// on a column an update sets, changed or not, and those columns are
+		// most of the indexed ones. An event that renames the message is
+		// not updated here, so not returned, and is written as kindRename.
+		return "INSERT INTO messages (" + messageCols + ") VALUES " + placeholders(k.rows, messageColCount) + `
+ON CONFLICT (id) DO UPDATE SET ` + updateSet + `
+WHERE messages.route = excluded.route AND messages.direction = excluded.direction AND messages.caller = excluded.caller
+  AND messages.correlation_id = excluded.correlation_id AND messages.idempotency_key = excluded.idempotency_key
+  AND messages.external_id = excluded.external_id
+RETURNING id, attempts`
+	case kindRename:
+		return "INSERT INTO messages (" + messageCols + ") VALUES " + placeholders(1, messageColCount) + `
+ON CONFLICT (id) DO UPDATE SET
+  route = excluded.route, direction = excluded.direction, caller = excluded.caller,
+  correlation_id = excluded.correlation_id, idempotency_key = excluded.idempotency_key,
+  external_id = excluded.external_id, ` + updateSet + `
 RETURNING id, attempts`
 	case kindAttempts:
 		return "INSERT INTO attempts (message_id, n, endpoint, http_status, latency_ms, error, request_body, response_body, started_at) VALUES " +
@@ -456,7 +473,7 @@ func (s *SQLStore) writeBatch(reqs []*request) error {
 		nAttempts += len(r.ev.Attempts)
 		nAudit += len(r.ev.Audit)
 	}
-	keys := []stmtKey{{kind: kindHeadGet}}
+	keys := []stmtKey{{kind: kindHeadGet}, {kind: kindRename, rows: 1}}
 	if !s.d.isPostgres() {
 		keys = append(keys, stmtKey{kind: kindHeadSet})
 	}
@@ -524,29 +541,23 @@ func (s *SQLStore) writeBatch(reqs []*request) error {
 					s.d.body(m.RequestBody), s.d.body(m.ResponseBody), s.d.blob(payload),
 					len(r.ev.Attempts), s.d.ts(created), s.d.ts(r.now), m.RequestFingerprint, m.Subject, m.TraceID, m.TraceParent, m.TraceState)
 			}
-			rows, err := st(kindMessages, c).QueryxContext(ctx, args...)
-			if err != nil {
-				return fmt.Errorf("upsert messages: %w", err)
-			}
 			got := make(map[string]int, c)
-			for rows.Next() {
-				var id string
-				var n int
-				if err := rows.Scan(&id, &n); err != nil {
-					rows.Close()
-					return err
-				}
-				got[id] = n
+			if err := upsertMessages(ctx, st(kindMessages, c), args, got); err != nil {
+				return err
 			}
-			if err := rows.Err(); err != nil {
-				rows.Close()
-				return fmt.Errorf("upsert messages: %w", err)
-			}
-			rows.Close()
-			for _, i := range part {
-				n, ok := got[reqs[i].ev.Message.ID]
+			for j, i := range part {
+				id := reqs[i].ev.Message.ID
+				n, ok := got[id]
 				if !ok {
-					return fmt.Errorf("upsert messages: no row returned for %q", reqs[i].ev.Message.ID)
+					// Renamed by this event: written now, before a later
+					// round writes the message's next event.
+					row := args[j*messageColCount : (j+1)*messageColCount]
+					if err := upsertMessages(ctx, st(kindRename, 1), row, got); err != nil {
+						return err
+					}
+					if n, ok = got[id]; !ok {
+						return fmt.Errorf("upsert messages: no row returned for %q", id)
+					}
 				}
 				attemptsAfter[i] = n
 			}
@@ -614,6 +625,28 @@ func (s *SQLStore) writeBatch(reqs []*request) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// upsertMessages runs an upsert of messages and notes each returned
+// message's attempt count in got.
+func upsertMessages(ctx context.Context, st *sqlx.Stmt, args []any, got map[string]int) error {
+	rows, err := st.QueryxContext(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("upsert messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return err
+		}
+		got[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("upsert messages: %w", err)
+	}
+	return nil
 }
 
 // execChunks runs a multi-row insert over args (cols values per row) in the
