@@ -321,7 +321,20 @@ const (
 	kindRename    = "messages-rename"
 )
 
-// updateSet is what a later event of a message changes besides its name.
+// nameCols are the columns that name a message: a later event rarely
+// changes them (kindMessages, kindRename).
+var nameCols = []string{"route", "direction", "caller", "correlation_id", "idempotency_key", "external_id"}
+
+// eachNameCol is format applied to each of nameCols (as %[1]s), joined by sep.
+func eachNameCol(format, sep string) string {
+	parts := make([]string, len(nameCols))
+	for i, c := range nameCols {
+		parts[i] = fmt.Sprintf(format, c)
+	}
+	return strings.Join(parts, sep)
+}
+
+// updateSet is what a later event of a message changes besides nameCols.
 // request_fingerprint is left out: it belongs to the call that first took
 // the Idempotency-Key.
 const updateSet = `status = excluded.status, http_status = excluded.http_status,
@@ -336,24 +349,18 @@ const updateSet = `status = excluded.status, http_status = excluded.http_status,
 func (s *SQLStore) query(k stmtKey) string {
 	switch k.kind {
 	case kindMessages:
-		// An event that keeps the columns naming the message (route,
-		// direction, caller, correlation id, idempotency key, external id)
-		// updates the rest only: SQLite rewrites the entries of every index
-		// on a column an update sets, changed or not, and those columns are
-		// most of the indexed ones. An event that renames the message is
-		// not updated here, so not returned, and is written as kindRename.
+		// An event that keeps the message's nameCols updates the rest
+		// only: SQLite rewrites the entries of every index on a column an
+		// update sets, changed or not, and nameCols are most of the indexed
+		// ones. An event that renames the message is not updated here, so
+		// not returned, and is written as kindRename.
 		return "INSERT INTO messages (" + messageCols + ") VALUES " + placeholders(k.rows, messageColCount) + `
 ON CONFLICT (id) DO UPDATE SET ` + updateSet + `
-WHERE messages.route = excluded.route AND messages.direction = excluded.direction AND messages.caller = excluded.caller
-  AND messages.correlation_id = excluded.correlation_id AND messages.idempotency_key = excluded.idempotency_key
-  AND messages.external_id = excluded.external_id
+WHERE ` + eachNameCol("messages.%[1]s = excluded.%[1]s", " AND ") + `
 RETURNING id, attempts`
 	case kindRename:
 		return "INSERT INTO messages (" + messageCols + ") VALUES " + placeholders(1, messageColCount) + `
-ON CONFLICT (id) DO UPDATE SET
-  route = excluded.route, direction = excluded.direction, caller = excluded.caller,
-  correlation_id = excluded.correlation_id, idempotency_key = excluded.idempotency_key,
-  external_id = excluded.external_id, ` + updateSet + `
+ON CONFLICT (id) DO UPDATE SET ` + eachNameCol("%[1]s = excluded.%[1]s", ", ") + ", " + updateSet + `
 RETURNING id, attempts`
 	case kindAttempts:
 		return "INSERT INTO attempts (message_id, n, endpoint, http_status, latency_ms, error, request_body, response_body, started_at) VALUES " +
