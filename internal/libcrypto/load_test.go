@@ -1,12 +1,15 @@
 package libcrypto
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -65,5 +68,41 @@ func TestKeyNotMatchingItsPublicKeyIsRefused(t *testing.T) {
 	}
 	if _, err := fromPKCS8(der, &short.PublicKey); err == nil || !strings.Contains(err.Error(), "128 bytes in libcrypto and 256 in Go") {
 		t.Fatalf("a 1024-bit key with a 2048-bit public key: %v", err)
+	}
+}
+
+// Contexts set up for signing are kept for the next Sign, no more than
+// maxIdle of them after a burst, and Close frees them with the key.
+func TestIdleContextsAreKeptAndBounded(t *testing.T) {
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewRSAKey(rk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(k.idle.ctxs); n != 1 {
+		t.Fatalf("after the key's test signature %d contexts are idle, want 1", n)
+	}
+	d := sha256.Sum256([]byte("burst"))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 * maxIdle {
+		wg.Go(func() {
+			<-start
+			if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n := len(k.idle.ctxs); n < 1 || n > maxIdle {
+		t.Fatalf("after %d signatures at once %d contexts are idle, want 1 to %d", 4*maxIdle, n, maxIdle)
+	}
+	k.Close()
+	if n := len(k.idle.ctxs); n != 0 {
+		t.Fatalf("after Close %d contexts are idle", n)
 	}
 }
