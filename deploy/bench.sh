@@ -269,13 +269,12 @@ mkdir -p "$work/ceiling-data"
 SQ_TPS=$("$work/ceiling" sqlite -dir "$work/ceiling-data" -duration "${CEIL_SECS}s" -workers 32)
 echo "commit ceilings: pgbench ${PGB_TPS} tps, SQLite ${SQ_TPS} commits/s" >&2
 
-# Signature: RSA-2048 signs per second on one core, and Go's exclusive C14N
-# plus SHA-256 of a 2 KB Body.
-RSA_US=$(ossl_sign_us "$SSL_SECS")
-RSA_SIGNS=$(awk -v u="$RSA_US" 'BEGIN {printf "%.1f", 1e6/u}')
+# Go's exclusive C14N plus SHA-256 of a 2 KB Body. Its ceiling, one
+# RSA-2048 signature, is the median signing_step measures beside
+# BenchmarkSign, so the table sets both rows against one figure.
 C14N_US=$(go test -run '^$' -bench BenchmarkBodyDigest -benchtime "$GOBENCH" ./internal/xmlsig/ 2>/dev/null |
   awk '/^BenchmarkBodyDigest/ {for (i = 1; i <= NF; i++) if ($i == "ns/op") printf "%.0f", $(i-1)/1000}')
-echo "signature: RSA-2048 ${RSA_SIGNS} signs/s (${RSA_US} µs), C14N + SHA-256 of a 2 KB Body ${C14N_US} µs" >&2
+echo "signature: C14N + SHA-256 of a 2 KB Body ${C14N_US} µs" >&2
 
 start_bus "$work/data-sqlite"
 FSYNC=$("$work/ceiling" fsync -dir "$work/data-sqlite" -n 500)
@@ -430,7 +429,7 @@ CPU_R=$(div "$CPU_US" "$CPU_BASELINE_US")
 AS_R=$(div "$AS_RPS" "$SQ_TPS")
 AP_R=$(div "$AP_RPS" "$PGB_TPS")
 SIGN_R=$(div "$SG_US" "$SG_RSA_US")
-C14N_R=$(div "$C14N_US" "$RSA_US")
+C14N_R=$(div "$C14N_US" "$SG_RSA_US")
 ALLOC_R=$(div "$ALLOCS" "$BASELINE_ALLOCS")
 GR_SQ_R=$(div "$GR_SQN" "$GR_SQ0") GR_PG_R=$(div "$GR_PGN" "$GR_PG0")
 ADDED99=$added99; [[ "$ADDED99" =~ ^[0-9.]+$ ]] || ADDED99="n/a"
@@ -446,7 +445,7 @@ TABLE=$(
   row "group commit on a store holding ${GROWN_ROWS} messages, SQLite (BenchmarkRecordGrown)" "${GR_SQN} records/s" "the same on an empty store: ${GR_SQ0} records/s" "$GR_SQ_R" "≥ 0.8" "$(met "$(exact "$GR_SQN" "$GR_SQ0")" ">=" 0.8)"
   row "group commit on a store holding ${GROWN_ROWS} messages, PostgreSQL (BenchmarkRecordGrown)" "${GR_PGN} records/s" "the same on an empty store: ${GR_PG0} records/s" "$GR_PG_R" "≥ 0.8" "$(met "$(exact "$GR_PGN" "$GR_PG0")" ">=" 0.8)"
   row "signing cost per envelope (BenchmarkSign CPU: parse, C14N, digest, RSA-2048, envelope; medians of 3 rounds alternated with openssl)" "${SG_US} µs" "one RSA-2048 sign, openssl speed: ${SG_RSA_US} µs" "$SIGN_R" "≤ 1.25" "$(met "$(exact "$SG_US" "$SG_RSA_US")" "<=" 1.25)"
-  row "exclusive C14N + SHA-256 of a 2 KB Body (Go)" "${C14N_US} µs" "one RSA-2048 sign: ${RSA_US} µs" "$C14N_R" "≤ 0.25" "$(met "$(exact "$C14N_US" "$RSA_US")" "<=" 0.25)"
+  row "exclusive C14N + SHA-256 of a 2 KB Body (Go)" "${C14N_US} µs" "one RSA-2048 sign (the row above): ${SG_RSA_US} µs" "$C14N_R" "≤ 0.25" "$(met "$(exact "$C14N_US" "$SG_RSA_US")" "<=" 0.25)"
   row "RSS idle" "${IDLE_RSS} MB" "" "" "≤ 64 MB" "$(met "$IDLE_RSS" "<=" 64)"
   row "RSS under the sync load" "${LOAD_RSS} MB" "" "" "≤ 128 MB" "$(met "$LOAD_RSS" "<=" 128)"
   row "RSS peak, 8 × 8 MiB camt.053 at once" "${BIG_PEAK} MB" "" "" "< 300 MB" "$(met "$BIG_PEAK" "<" 300)"
