@@ -484,25 +484,43 @@ var (
 	nameType             = reflect.TypeFor[xml.Name]()
 	unmarshalerType      = reflect.TypeFor[xml.Unmarshaler]()
 	textUnmarshalerType  = reflect.TypeFor[encoding.TextUnmarshaler]()
-	plans                sync.Map // reflect.Type → *plan or error
-	supported            sync.Map // reflect.Type → bool
 	errUnsupportedStruct = errors.New("safexml: struct outside the fast path")
 )
 
+// typeInfo is what the fast path knows about one type, all of it found
+// with one lookup: most elements are strings and structs without hooks,
+// and asking reflect each time cost more than decoding them.
+type typeInfo struct {
+	hooked  bool  // it or its pointer has an UnmarshalXML or UnmarshalText
+	plan    *plan // a struct's fields; nil with planErr when declined
+	planErr error
+	fast    atomic.Uint32 // fastUnknown until a whole check has answered
+}
+
+// The answers of canFastType a typeInfo keeps.
+const (
+	fastUnknown = iota
+	fastYes
+	fastNo
+)
+
+var types sync.Map // reflect.Type → *typeInfo
+
+func infoOf(t reflect.Type) *typeInfo {
+	if ti, ok := types.Load(t); ok {
+		return ti.(*typeInfo)
+	}
+	ti := &typeInfo{hooked: hooked(t), planErr: errUnsupportedStruct}
+	if t.Kind() == reflect.Struct {
+		ti.plan, ti.planErr = buildPlan(t)
+	}
+	v, _ := types.LoadOrStore(t, ti)
+	return v.(*typeInfo)
+}
+
 func planOf(t reflect.Type) (*plan, error) {
-	if p, ok := plans.Load(t); ok {
-		if err, bad := p.(error); bad {
-			return nil, err
-		}
-		return p.(*plan), nil
-	}
-	p, err := buildPlan(t)
-	if err != nil {
-		plans.Store(t, err)
-		return nil, err
-	}
-	plans.Store(t, p)
-	return p, nil
+	ti := infoOf(t)
+	return ti.plan, ti.planErr
 }
 
 func buildPlan(t reflect.Type) (*plan, error) {
@@ -676,17 +694,22 @@ func unmarshaler(t reflect.Type) bool {
 // while it is being checked (a recursive type) is taken as supported for
 // that check alone, and no other goroutine sees that assumption.
 func canFastType(t reflect.Type) bool {
-	if ok, seen := supported.Load(t); seen {
-		return ok.(bool)
+	ti := infoOf(t)
+	if f := ti.fast.Load(); f != fastUnknown {
+		return f == fastYes
 	}
 	ok := checkType(t, map[reflect.Type]bool{})
-	supported.Store(t, ok)
+	if ok {
+		ti.fast.Store(fastYes)
+	} else {
+		ti.fast.Store(fastNo)
+	}
 	return ok
 }
 
 func typeOK(t reflect.Type, visiting map[reflect.Type]bool) bool {
-	if ok, seen := supported.Load(t); seen {
-		return ok.(bool)
+	if f := infoOf(t).fast.Load(); f != fastUnknown {
+		return f == fastYes
 	}
 	if visiting[t] {
 		return true
@@ -808,8 +831,10 @@ func (d *decoder) unmarshal(val reflect.Value, si int) error {
 			return nil
 		}
 	}
-	if val.Kind() != reflect.Interface && !hasHooks(val.Type()) {
-		return d.fill(val, si)
+	if val.Kind() != reflect.Interface {
+		if ti := infoOf(val.Type()); !ti.hooked {
+			return d.fill(val, si, ti)
+		}
 	}
 	if val.CanInterface() {
 		if u, ok := reflect.TypeAssert[xml.Unmarshaler](val); ok {
@@ -835,26 +860,12 @@ func (d *decoder) unmarshal(val reflect.Value, si int) error {
 			}
 		}
 	}
-	return d.fill(val, si)
-}
-
-// hooks caches, per type, whether it or its pointer has an UnmarshalXML
-// or UnmarshalText: most elements are strings and structs without either,
-// and asking reflect each time cost more than decoding them.
-var hooks sync.Map // reflect.Type → bool
-
-func hasHooks(t reflect.Type) bool {
-	if h, ok := hooks.Load(t); ok {
-		return h.(bool)
-	}
-	h := hooked(t)
-	hooks.Store(t, h)
-	return h
+	return d.fill(val, si, nil)
 }
 
 // fill decodes the element at si into val, which takes it by its kind:
-// no hook of its own applies.
-func (d *decoder) fill(val reflect.Value, si int) error {
+// no hook of its own applies. ti is val's typeInfo when the caller has it.
+func (d *decoder) fill(val reflect.Value, si int, ti *typeInfo) error {
 	start := &d.toks[si]
 	switch val.Kind() {
 	case reflect.Interface:
@@ -873,7 +884,10 @@ func (d *decoder) fill(val reflect.Value, si int) error {
 			val.Set(reflect.ValueOf(start.name))
 			return nil
 		}
-		p, err := planOf(val.Type())
+		if ti == nil {
+			ti = infoOf(val.Type())
+		}
+		p, err := ti.plan, ti.planErr
 		if err != nil {
 			return err // canFast saw to it that this does not happen
 		}
