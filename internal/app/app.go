@@ -106,6 +106,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	if a.Store, err = store.Open(ctx, dsn); err != nil {
 		return nil, fmt.Errorf("message store: %w", err)
 	}
+	a.Metrics.WatchStoreWriter(a.Store)
 	if a.Broker, err = broker.Open(ctx, brokerConfig(cfg, log)); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/minfin-kz/kopir/internal/store"
 	"github.com/minfin-kz/kopir/routes"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -101,6 +102,27 @@ func New() *Metrics {
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// StoreWriter is the store as the writer's instruments read it.
+type StoreWriter interface{ WriterStats() store.WriterStats }
+
+// WatchStoreWriter registers the instruments of w's writer, read from its
+// totals at each scrape: rate(events) / rate(transactions) is how many
+// events each commit carries, rate(busy) / rate(transactions) how long a
+// commit takes.
+func (m *Metrics) WatchStoreWriter(w StoreWriter) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "kopir_store_transactions_total", Help: "Transactions the store's writer committed (each carries a batch of events: group commit).",
+		}, func() float64 { return float64(w.WriterStats().Transactions) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "kopir_store_events_total", Help: "Events (message states, attempts, audit records) in the transactions the store's writer committed.",
+		}, func() float64 { return float64(w.WriterStats().Events) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "kopir_store_writer_busy_seconds_total", Help: "Time the store's writer spent writing transactions, failed ones included.",
+		}, func() float64 { return w.WriterStats().Busy.Seconds() }),
+	)
 }
 
 // BreakerValue maps a breaker state name to the gauge value.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/minfin-kz/kopir/internal/store"
 )
 
 // The broken gauge follows the last walk that finished; a walk that could
@@ -70,4 +72,25 @@ func value(t *testing.T, m *Metrics, name, label string) float64 {
 		}
 	}
 	return 0
+}
+
+type writerTotals store.WriterStats
+
+func (w *writerTotals) WriterStats() store.WriterStats { return store.WriterStats(*w) }
+
+// The writer's instruments read its totals at each scrape.
+func TestWatchStoreWriter(t *testing.T) {
+	m := New()
+	w := &writerTotals{Transactions: 2, Events: 9, Busy: 1500 * time.Millisecond}
+	m.WatchStoreWriter(w)
+	w.Transactions, w.Events, w.Busy = 3, 12, 2*time.Second
+	for name, want := range map[string]float64{
+		"kopir_store_transactions_total":        3,
+		"kopir_store_events_total":              12,
+		"kopir_store_writer_busy_seconds_total": 2,
+	} {
+		if got := value(t, m, name, ""); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
 }

@@ -61,6 +61,30 @@ type SQLStore struct {
 
 	batches atomic.Int64 // transactions attempted by the writer (tests look)
 	retried atomic.Int64 // batches that failed and were retried one by one
+
+	committed       atomic.Int64 // WriterStats
+	committedEvents atomic.Int64
+	writerBusy      atomic.Int64 // nanoseconds
+}
+
+// WriterStats are the writer's totals since the store was opened. Events
+// per transaction is how far group commit spreads a commit's fixed cost
+// (the chain head, each touched index page written to the WAL, the flush);
+// busy time per transaction is how long a commit takes (wall time: on
+// busy cores it includes waiting for one).
+type WriterStats struct {
+	Transactions int64         // committed
+	Events       int64         // events in the committed transactions
+	Busy         time.Duration // wall time spent writing, failed transactions included
+}
+
+// WriterStats returns the writer's totals so far.
+func (s *SQLStore) WriterStats() WriterStats {
+	return WriterStats{
+		Transactions: s.committed.Load(),
+		Events:       s.committedEvents.Load(),
+		Busy:         time.Duration(s.writerBusy.Load()),
+	}
 }
 
 var _ Store = (*SQLStore)(nil)

@@ -1053,3 +1053,48 @@ func TestChunksCoverEveryRowOnce(t *testing.T) {
 		t.Fatalf("%d statement shapes per table, more than exactChunk+2", len(shapes))
 	}
 }
+
+// The writer's totals count what it committed: three events queued while
+// the writer is held land in one transaction (after the plug's own), and a
+// refused event (a key another message holds) is not counted as written.
+func TestWriterStats(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s, dsn := newStore(t, b)
+		ctx := t.Context()
+		record(t, s, Event{Message: &Message{ID: "w0", Route: "r", Direction: Outbound, Caller: "c", IdempotencyKey: "k0", Status: Received}})
+		before := s.WriterStats()
+		if before.Transactions < 1 || before.Events < 1 || before.Busy <= 0 {
+			t.Fatalf("after one event: %+v", before)
+		}
+		release := plugWriter(t, s, dsn)
+		errs := make(chan error, 3)
+		for i, id := range []string{"w1", "w2", "w3"} {
+			go func() {
+				errs <- s.Record(ctx, Event{Message: &Message{ID: id, Route: "r", Direction: Outbound, Caller: "c", Status: Received}})
+			}()
+			waitFor(t, func() bool { return len(s.reqs) == i+1 })
+		}
+		if err := release(); err != nil {
+			t.Fatalf("plug: %v", err)
+		}
+		for range 3 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		after := s.WriterStats()
+		if tx, ev := after.Transactions-before.Transactions, after.Events-before.Events; tx != 2 || ev != 4 {
+			t.Fatalf("the plug, then three events queued together: %d transactions, %d events; want 2 and 4", tx, ev)
+		}
+		if after.Busy <= before.Busy {
+			t.Fatalf("busy time did not grow: %v → %v", before.Busy, after.Busy)
+		}
+		err := s.Record(ctx, Event{Message: &Message{ID: "w4", Route: "r", Direction: Outbound, Caller: "c", IdempotencyKey: "k0", Status: Received}})
+		if !errors.Is(err, ErrDuplicateKey) {
+			t.Fatalf("a held key: %v", err)
+		}
+		if last := s.WriterStats(); last.Events != after.Events || last.Transactions != after.Transactions {
+			t.Fatalf("a refused event was counted: %+v → %+v", after, last)
+		}
+	})
+}

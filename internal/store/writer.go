@@ -459,6 +459,18 @@ func (s *SQLStore) batchContext() (context.Context, context.CancelFunc) {
 
 // writeBatch writes the events in one transaction.
 func (s *SQLStore) writeBatch(reqs []*request) error {
+	start := time.Now()
+	err := s.writeTx(reqs)
+	s.writerBusy.Add(int64(time.Since(start)))
+	if err == nil {
+		s.committed.Add(1)
+		s.committedEvents.Add(int64(len(reqs)))
+	}
+	return err
+}
+
+// writeTx writes reqs in one transaction.
+func (s *SQLStore) writeTx(reqs []*request) error {
 	ctx, cancel := s.batchContext()
 	defer cancel()
 
