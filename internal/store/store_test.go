@@ -253,7 +253,6 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-// TestTakenKeyIsRefusedAloneWithoutFailingTheBatch queues, while the
 // A message's later events may rename it (an adapter learns the agency's
 // message id at delivery, say): the update leaves the naming columns out
 // of its SET so that SQLite does not rewrite their indexes, and sets them
@@ -325,6 +324,7 @@ func TestLaterEventsRenameTheMessage(t *testing.T) {
 	})
 }
 
+// TestTakenKeyIsRefusedAloneWithoutFailingTheBatch queues, while the
 // writer is held, good events among two that take a key already held: one
 // by a stored message, one by an event earlier in the same batch. Those
 // two fail with ErrDuplicateKey; the rest commit together, not one by one
