@@ -651,10 +651,11 @@ func canFast(v reflect.Value) bool {
 		if !canFastType(v.Type()) {
 			return false
 		}
-		if hooked(v.Type()) {
+		ti := infoOf(v.Type())
+		if ti.hooked {
 			return true
 		}
-		p, _ := planOf(v.Type())
+		p := ti.plan
 		for _, f := range p.fields {
 			if !canFast(v.FieldByIndex(f.index)) {
 				return false
