@@ -28,7 +28,8 @@ type Spec struct {
 	Deadline  units.Duration       `yaml:"deadline"` // whole call, all attempts
 	Retry     adapters.RetrySpec   `yaml:"retry"`
 	Breaker   adapters.BreakerSpec `yaml:"breaker"`
-	// Concurrency caps in-flight calls of this route; 0 = unlimited.
+	// Concurrency caps in-flight calls of this route; 0 = unlimited. An
+	// async route's deliveries run this many at once (delivery.Workers).
 	Concurrency int `yaml:"concurrency"`
 	// MaxBody is the largest request body accepted, e.g. "64KiB".
 	MaxBody units.ByteSize `yaml:"maxBody"`

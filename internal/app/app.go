@@ -599,8 +599,8 @@ func (a brokerAdapter) Holds(_ context.Context, topic string) (uint64, error) {
 	return a.b.Depth(topic)
 }
 
-func (a brokerAdapter) Subscriber(topic string, delay func(uint64) time.Duration) (message.Subscriber, error) {
-	return a.b.Subscriber(topic, broker.SubOpts{Backoff: delay})
+func (a brokerAdapter) Subscriber(topic string, workers int, delay func(uint64) time.Duration) (message.Subscriber, error) {
+	return a.b.Subscriber(topic, broker.SubOpts{Concurrency: workers, Backoff: delay})
 }
 
 func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {

@@ -402,6 +402,50 @@ func TestHandlerExceedingAckWaitIsRedelivered(t *testing.T) {
 	})
 }
 
+// TestConcurrencyIsHandlersAtOnce: a subscriber with Concurrency n has n
+// messages in its handlers at the same time, more than the default. The
+// messages are published once every subscription is made: a backlog
+// waiting before then goes to the first one made, up to MaxAckPending.
+func TestConcurrencyIsHandlersAtOnce(t *testing.T) {
+	stream, prefix := uniq(t)
+	b := openEmbedded(t, t.TempDir(), stream, prefix)
+	const topic, n = "wide", DefaultConcurrency + 4
+	sub, err := b.Subscriber(topic, SubOpts{Concurrency: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	// Until n are in hand at once, or for 5 s, each handler holds its
+	// message.
+	all := make(chan struct{})
+	var release sync.Once
+	time.AfterFunc(5*time.Second, func() { release.Do(func() { close(all) }) })
+	runRouter(t, sub, topic, func(*message.Message) error {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		if inFlight == n {
+			release.Do(func() { close(all) })
+		}
+		mu.Unlock()
+		<-all
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return nil
+	})
+	// Each message goes to one subscription at random: with 20 a
+	// subscription, every one of them gets some.
+	publishN(t, b, topic, 0, 20*n)
+	waitFor(t, 30*time.Second, "every message handled", func() bool { return depth(t, b, topic) == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if most != n {
+		t.Errorf("%d messages in handlers at once at most, want %d (Concurrency)", most, n)
+	}
+}
+
 // BenchmarkPublishParallel measures the durable publish path: 32 concurrent
 // publishers, embedded server, file storage, 1 KiB payloads, each Publish
 // waiting for its JetStream ack.

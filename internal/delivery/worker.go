@@ -30,9 +30,21 @@ import (
 // Broker is the durable transport messages wait in.
 type Broker interface {
 	Publisher() message.Publisher
-	// Subscriber consumes topic durably; a nacked message comes back after
-	// delay(retryNumber).
-	Subscriber(topic string, delay func(retry uint64) time.Duration) (message.Subscriber, error)
+	// Subscriber consumes topic durably, handing workers messages to their
+	// handlers at once (0: the broker's default); a nacked message comes
+	// back after delay(retryNumber).
+	Subscriber(topic string, workers int, delay func(retry uint64) time.Duration) (message.Subscriber, error)
+}
+
+// MaxWorkers caps the deliveries of one route in flight at once: each is a
+// subscription of its own on the broker.
+const MaxWorkers = 256
+
+// Workers is how many of a route's messages are delivered at once: its
+// concurrency, which also caps its calls in flight, up to MaxWorkers; 0
+// (no limit set) leaves the broker's default.
+func Workers(spec routes.Spec) int {
+	return min(spec.Concurrency, MaxWorkers)
 }
 
 // metaBase is the attempt count a message had when this delivery round
@@ -161,7 +173,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue
 		}
 		spec := r.Spec.Retry
-		sub, err := w.Broker.Subscriber(Topic(r.Name), func(retry uint64) time.Duration { return w.Backoff(spec, int(retry)+1) })
+		sub, err := w.Broker.Subscriber(Topic(r.Name), Workers(r.Spec), func(retry uint64) time.Duration { return w.Backoff(spec, int(retry)+1) })
 		if err != nil {
 			return fmt.Errorf("subscribing to route %s: %w", r.Name, err)
 		}
