@@ -416,11 +416,10 @@ func TestConcurrencyIsHandlersAtOnce(t *testing.T) {
 	}
 	var mu sync.Mutex
 	inFlight, most := 0, 0
-	// Until n are in hand at once, or for 5 s, each handler holds its
-	// message.
+	// Until n are in hand at once, or 5 s after the messages are
+	// published, each handler holds its message.
 	all := make(chan struct{})
 	var release sync.Once
-	time.AfterFunc(5*time.Second, func() { release.Do(func() { close(all) }) })
 	runRouter(t, sub, topic, func(*message.Message) error {
 		mu.Lock()
 		inFlight++
@@ -438,6 +437,7 @@ func TestConcurrencyIsHandlersAtOnce(t *testing.T) {
 	// Each message goes to one subscription at random: with 20 a
 	// subscription, every one of them gets some.
 	publishN(t, b, topic, 0, 20*n)
+	time.AfterFunc(5*time.Second, func() { release.Do(func() { close(all) }) })
 	waitFor(t, 30*time.Second, "every message handled", func() bool { return depth(t, b, topic) == 0 })
 	mu.Lock()
 	defer mu.Unlock()
