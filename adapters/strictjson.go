@@ -25,12 +25,11 @@ func DecodeStrict(body []byte, v any) error {
 	case errors.As(err, &syntaxErr):
 		return &Error{Status: http.StatusBadRequest, Detail: "request body is not valid JSON: " + err.Error()}
 	}
+	// CheckJSON has refused anything after the one value (json.Valid), so
+	// the decoder needs no look past it.
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		return &Error{Status: http.StatusBadRequest, Detail: "request body: trailing data after the JSON object"}
-	}
 	if err == nil {
 		return nil
 	}

@@ -25,6 +25,8 @@ func TestDecodeStrictNamesTheField(t *testing.T) {
 		{`{"amount":{"value":"x"}}`, 422, "amount.value"},
 		{`{"iin":`, 400, ""},
 		{`{"iin":"1"} {}`, 400, ""},
+		{`{"iin":"1"}}`, 400, ""}, // a json.Decoder alone would stop at the value and see no more
+		{`{"iin":"1"} ]`, 400, ""},
 		{`{"iin":"1"}`, 0, ""},
 	}
 	for _, c := range cases {
