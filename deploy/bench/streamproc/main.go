@@ -11,8 +11,8 @@
 //
 //   - parse_xml, a Bloblang method: an XML document as a structured value,
 //     elements by local name, an element that repeats as an array, leaf
-//     elements as their text (what Connect's parse_xml gives, without
-//     attributes, which the answer does not use);
+//     elements as their text (attributes are left out: the answer uses
+//     none);
 //   - sqlite_record, a batched output: each message of a batch one row of
 //     a SQLite table (WAL, synchronous=NORMAL, as Köpir's store sets), the
 //     batch one multi-row INSERT in one transaction, acknowledged once
