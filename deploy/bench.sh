@@ -85,13 +85,14 @@ ms() { # wrk latency (e.g. 1.23ms, 850.00us, 1.02s) → milliseconds
   awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.2f", n }'
 }
 
-# warm [ROUTE BODY SCRIPT]: two seconds of calls at 4 connections, so that
-# connection pools, prepared statements and caches are in place before a
-# route is measured; gbdfl.person by default. KEYED in the environment
-# passes on to the script (unique.lua).
+# warm [ROUTE BODY SCRIPT BASE AUTH]: two seconds of calls at 4
+# connections, so that connection pools, prepared statements and caches
+# are in place before a route is measured; gbdfl.person on the bus with the
+# demo caller's token by default. KEYED in the environment passes on to the
+# script (unique.lua).
 warm() {
-  BODY=${2:-deploy/bench/gbdfl.json} CTYPE=application/json AUTH="Bearer demo-token" wrk -t1 -c4 -d2s \
-    -s "deploy/bench/${3:-post.lua}" "http://127.0.0.1:18080/v1/routes/${1:-gbdfl.person}" >/dev/null
+  BODY=${2:-deploy/bench/gbdfl.json} CTYPE=application/json AUTH=${5-Bearer demo-token} wrk -t1 -c4 -d2s \
+    -s "deploy/bench/${3:-post.lua}" "${4:-http://127.0.0.1:18080}/v1/routes/${1:-gbdfl.person}" >/dev/null
 }
 # The keyed async route, before its acceptance is measured.
 warm_async() { KEYED=1 warm subscriber.deliver deploy/bench/async.json unique.lua; }
@@ -101,18 +102,24 @@ warm_async() { KEYED=1 warm subscriber.deliver deploy/bench/async.json unique.lu
 # local sink that decodes every export, alternated three times so drift in the
 # machine's load falls on both. BENCH_ONLY=tracing runs just this step and
 # prints its figures (docs/performance.md is left as it is).
-# fresh_sync_run NAME DIR [ENV...]: a fresh bus on data dir DIR (BUS_BIN and
-# BUS_CONFIG choose another build), warmed up, then DUR of wrk on
-# gbdfl.person; sets run_wrk's R_* and R_CPU, the bus's CPU per request
-# (µs). Stopping the bus flushes whatever it still batches (spans).
-fresh_sync_run() {
-  local name=$1 dir=$2 c0 c1; shift 2
-  start_bus "$dir" "$@"
-  warm
-  c0=$(proc_cpu "$BUS")
-  run_wrk "$name" http://127.0.0.1:18080/v1/routes/gbdfl.person deploy/bench/gbdfl.json application/json "Bearer demo-token" "$DUR"
-  c1=$(proc_cpu "$BUS")
+# cpu_run NAME PID BASE AUTH: gbdfl.person at BASE (the bus, or the
+# stream processor, process PID) warmed up, then DUR of wrk on it; sets
+# run_wrk's R_* and R_CPU, the process's CPU per request (µs).
+cpu_run() {
+  local c0 c1
+  warm gbdfl.person deploy/bench/gbdfl.json post.lua "$3" "$4"
+  c0=$(proc_cpu "$2")
+  run_wrk "$1" "$3/v1/routes/gbdfl.person" deploy/bench/gbdfl.json application/json "$4" "$DUR"
+  c1=$(proc_cpu "$2")
   R_CPU=$(cpu_per_request "$c0" "$c1" "$R_REQS")
+}
+# fresh_sync_run NAME DIR [ENV...]: cpu_run on a fresh bus on data dir DIR
+# (BUS_BIN and BUS_CONFIG choose another build). Stopping the bus flushes
+# whatever it still batches (spans).
+fresh_sync_run() {
+  local name=$1 dir=$2; shift 2
+  start_bus "$dir" "$@"
+  cpu_run "$name" "$BUS" http://127.0.0.1:18080 "Bearer demo-token"
   stop_bus
 }
 mean() { printf '%s\n' "$@" | awk '{s+=$1} END {printf "%.0f", s/NR}'; }
@@ -183,24 +190,20 @@ if [ "${BENCH_ONLY:-}" = cpu ]; then cpu_step; exit 0; fi
 streamproc_step() {
   echo "stream processor: building deploy/bench/streamproc…" >&2
   (cd deploy/bench/streamproc && go build -trimpath -o "$work/streamproc" .) >&2
-  local sp=() spc=() bus=() busc=() i pid c0 c1 rounds=${ROUNDS:-2}
-  for i in $(seq 1 "$rounds"); do
+  local sp=() spc=() bus=() busc=() i pid
+  for i in $(seq 1 "${ROUNDS:-2}"); do
     rm -f "$work"/streamproc.db*
     env GOGC=400 STREAMPROC_LISTEN=127.0.0.1:18095 STREAMPROC_SHEP=http://127.0.0.1:18090/shep/sync STREAMPROC_DB="$work/streamproc.db" \
       "$work/streamproc" -c deploy/bench/streamproc/gbdfl.yaml 2>>"$work/streamproc.log" &
     pid=$!
     wait_port http://127.0.0.1:18095/
-    BODY=deploy/bench/gbdfl.json CTYPE=application/json AUTH="" wrk -t1 -c4 -d2s -s deploy/bench/post.lua \
-      http://127.0.0.1:18095/v1/routes/gbdfl.person >/dev/null
-    c0=$(proc_cpu "$pid")
-    run_wrk "streamproc-$i" http://127.0.0.1:18095/v1/routes/gbdfl.person deploy/bench/gbdfl.json application/json "" "$DUR"
-    c1=$(proc_cpu "$pid")
-    sp+=("$R_RPS") spc+=("$(cpu_per_request "$c0" "$c1" "$R_REQS")")
+    cpu_run "streamproc-$i" "$pid" http://127.0.0.1:18095 ""
+    sp+=("$R_RPS") spc+=("$R_CPU")
     kill "$pid"; wait "$pid" 2>/dev/null || true
     fresh_sync_run "streamproc-bus-$i" "$work/data-sp-bus-$i"
     bus+=("$R_RPS") busc+=("$R_CPU")
   done
-  SP_RPS=$(mean "${sp[@]}") SP_BUS_RPS=$(mean "${bus[@]}") SP_CPU=$(mean "${spc[@]}") SP_BUS_CPU=$(mean "${busc[@]}") SP_ROUNDS=$rounds
+  SP_RPS=$(mean "${sp[@]}") SP_BUS_RPS=$(mean "${bus[@]}") SP_CPU=$(mean "${spc[@]}") SP_BUS_CPU=$(mean "${busc[@]}")
   echo "stream processor: ${SP_RPS} req/s (${sp[*]}; ${spc[*]} µs CPU/request), the bus ${SP_BUS_RPS} (${bus[*]}; ${busc[*]} µs)" >&2
 }
 if [ "${BENCH_ONLY:-}" = streamproc ]; then streamproc_step; exit 0; fi
@@ -475,15 +478,15 @@ TABLE=$(
   echo "| figure | measured | ceiling (same run) | ratio | target | met |"
   echo "|---|---|---|---|---|---|"
   row "sync \`gbdfl.person\`, wrk -c${CONC}" "${V_RPS} req/s" "nginx pass-through to the same mock: ${N_RPS} req/s" "$SYNC_R" "≥ 0.5" "$(met "$(exact "$V_RPS" "$N_RPS")" ">=" 0.5)"
-  row "sync \`gbdfl.person\` against a general-purpose stream processor, wrk -c${CONC} (alternated, means of ${SP_ROUNDS} each)" "${SP_BUS_RPS} req/s (${SP_BUS_CPU} µs CPU each)" "Benthos configured for the same job (deploy/bench/streamproc): ${SP_RPS} req/s (${SP_CPU} µs CPU each)" "$(div "$SP_BUS_RPS" "$SP_RPS")" "≥ 2" "$(met "$(exact "$SP_BUS_RPS" "$SP_RPS")" ">=" 2)"
+  row "sync \`gbdfl.person\` against a general-purpose stream processor, wrk -c${CONC} (alternated, means of ${ROUNDS:-2} each)" "${SP_BUS_RPS} req/s (${SP_BUS_CPU} µs CPU each)" "Benthos configured for the same job (deploy/bench/streamproc): ${SP_RPS} req/s (${SP_CPU} µs CPU each)" "$(div "$SP_BUS_RPS" "$SP_RPS")" "≥ 2" "$(met "$(exact "$SP_BUS_RPS" "$SP_RPS")" ">=" 2)"
   row "bus CPU per sync request (utime+stime / requests)" "${CPU_US} µs" "before issue 14: ${CPU_BASELINE_US} µs (${CPU_BASELINE_HOW})" "$CPU_R" "≤ 0.55" "$(met "$(exact "$CPU_US" "$CPU_BASELINE_US")" "<=" 0.55)"
   row "allocations per sync request (BenchmarkSyncPipeline; the bus's own, less the mock's handler)" "${ALLOCS} (${OWN_ALLOCS})" "before issue 14: ${BASELINE_ALLOCS} ($((BASELINE_ALLOCS - BASELINE_MOCK_ALLOCS)))" "$ALLOC_R" "≤ 0.5" "$(met "$(exact "$ALLOCS" "$BASELINE_ALLOCS")" "<=" 0.5)"
-  row "p99 added at 1 connection (via bus − direct, median of 3 pairs)" "${ADDED99} ms" "fsync of 512 B in the data dir: p50 ${FSYNC_P50} ms, p99 ${FSYNC_P99} ms" "" "≤ 2 ms" "$(met "$ADDED99" "<=" 2)"
+  row "p99 added at 1 connection (via bus − direct, median of ${ROUNDS:-3} pairs)" "${ADDED99} ms" "fsync of 512 B in the data dir: p50 ${FSYNC_P50} ms, p99 ${FSYNC_P99} ms" "" "≤ 2 ms" "$(met "$ADDED99" "<=" 2)"
   row "async acceptance \`subscriber.deliver\` (an Idempotency-Key each), SQLite" "${AS_RPS}/s" "single-row INSERT+COMMIT, 32 goroutines: ${SQ_TPS}/s" "$AS_R" "≥ 0.5" "$(met "$(exact "$AS_RPS" "$SQ_TPS")" ">=" 0.5)"
   row "async acceptance \`subscriber.deliver\` (an Idempotency-Key each), PostgreSQL" "${AP_RPS}/s" "pgbench, 1 KB row per transaction, 32 clients: ${PGB_TPS}/s" "$AP_R" "≥ 0.5" "$(met "$(exact "$AP_RPS" "$PGB_TPS")" ">=" 0.5)"
   row "group commit on a store holding ${GROWN_ROWS} messages, SQLite (BenchmarkRecordGrown)" "${GR_SQN} records/s" "the same on an empty store: ${GR_SQ0} records/s" "$GR_SQ_R" "≥ 0.8" "$(met "$(exact "$GR_SQN" "$GR_SQ0")" ">=" 0.8)"
   row "group commit on a store holding ${GROWN_ROWS} messages, PostgreSQL (BenchmarkRecordGrown)" "${GR_PGN} records/s" "the same on an empty store: ${GR_PG0} records/s" "$GR_PG_R" "≥ 0.8" "$(met "$(exact "$GR_PGN" "$GR_PG0")" ">=" 0.8)"
-  row "signing cost per envelope (BenchmarkSign CPU: parse, C14N, digest, RSA-2048, envelope; medians of 3 rounds alternated with openssl)" "${SG_US} µs" "one RSA-2048 sign, openssl speed: ${SG_RSA_US} µs" "$SIGN_R" "≤ 1.25" "$(met "$(exact "$SG_US" "$SG_RSA_US")" "<=" 1.25)"
+  row "signing cost per envelope (BenchmarkSign CPU: parse, C14N, digest, RSA-2048, envelope; medians of ${ROUNDS:-3} rounds alternated with openssl)" "${SG_US} µs" "one RSA-2048 sign, openssl speed: ${SG_RSA_US} µs" "$SIGN_R" "≤ 1.25" "$(met "$(exact "$SG_US" "$SG_RSA_US")" "<=" 1.25)"
   row "exclusive C14N + SHA-256 of a 2 KB Body (Go)" "${C14N_US} µs" "one RSA-2048 sign (the row above): ${SG_RSA_US} µs" "$C14N_R" "≤ 0.25" "$(met "$(exact "$C14N_US" "$SG_RSA_US")" "<=" 0.25)"
   row "RSS idle" "${IDLE_RSS} MB" "" "" "≤ 64 MB" "$(met "$IDLE_RSS" "<=" 64)"
   row "RSS under the sync load" "${LOAD_RSS} MB" "" "" "≤ 128 MB" "$(met "$LOAD_RSS" "<=" 128)"
