@@ -21,7 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,8 +97,6 @@ type Broker struct {
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
 }
-
-var streamRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // ErrClosed is returned by operations on a closed Broker.
 var ErrClosed = errors.New("broker: closed")
@@ -176,7 +174,7 @@ func (c *Config) normalize() error {
 	if c.URL == "" && c.DataDir == "" {
 		return errors.New("broker: DataDir is required for the embedded server")
 	}
-	if !streamRe.MatchString(c.Stream) {
+	if !validTokens(c.Stream) || strings.Contains(c.Stream, ".") { // one token
 		return fmt.Errorf("broker: invalid stream name %q", c.Stream)
 	}
 	if !validTokens(c.SubjectPrefix) {

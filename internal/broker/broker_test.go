@@ -341,6 +341,18 @@ func TestValidTokensIsThePattern(t *testing.T) {
 	}
 }
 
+// A stream name is one token: what the pattern it was checked with,
+// ^[A-Za-z0-9_-]+$, accepts, and nothing else.
+func TestStreamNameIsOneToken(t *testing.T) {
+	pattern := regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	for _, name := range []string{"KOPIR", "kopir_test-1", "a.b", ".", "a.", "a b", "*", ">", "é", "K\x00"} {
+		c := Config{DataDir: t.TempDir(), Stream: name}
+		if got, want := c.normalize() == nil, pattern.MatchString(name); got != want {
+			t.Errorf("stream %q accepted: %v, want %v", name, got, want)
+		}
+	}
+}
+
 func TestDurableNameDistinct(t *testing.T) {
 	if durableName("a.b") == durableName("a_b") {
 		t.Fatal("a.b and a_b share a consumer")
