@@ -25,10 +25,10 @@ func Fingerprint(body []byte) string {
 // last of a repeated key kept, strings escaped as json.Marshal escapes
 // them, numbers as written), written from the body's own bytes instead of
 // through maps and interfaces, which cost 2.3% of the bus's CPU on keyed
-// async calls. The JSON value is what a
-// json.Decoder reads first, accepted exactly as it accepts it; a body it
-// does not read, or that goes on with more than a closing bracket, is
-// taken as it is. FuzzCanonicalMatchesDecoding holds it to the round trip.
+// async calls. The JSON value is what a json.Decoder reads first,
+// accepted exactly as it accepts it; a body it does not read, or that goes
+// on with more than a closing bracket, is taken as it is.
+// FuzzCanonicalMatchesDecoding holds it to the round trip.
 func canonical(body []byte) []byte {
 	raw := body
 	if !json.Valid(body) {

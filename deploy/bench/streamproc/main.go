@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -117,9 +118,13 @@ func parseXML(doc []byte) (any, error) {
 	return stack[0].kids, nil
 }
 
-// recordColumns are the row's columns, each taken from the message's
-// metadata of the same name; "answer" is the message itself.
-var recordColumns = []string{"id", "route", "request", "soap_request", "soap_response", "answer", "created_at"}
+// metaColumns are the row's columns taken from the message's metadata of
+// the same name; recordColumns add the message itself (the answer) and
+// the time of the batch.
+var (
+	metaColumns   = []string{"id", "route", "request", "soap_request", "soap_response"}
+	recordColumns = append(slices.Clone(metaColumns), "answer", "created_at")
+)
 
 func recordSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
@@ -175,8 +180,11 @@ func (r *record) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 		if err != nil {
 			return err
 		}
-		meta := func(k string) string { v, _ := m.MetaGet(k); return v }
-		args = append(args, meta("id"), meta("route"), meta("request"), meta("soap_request"), meta("soap_response"), string(answer), now)
+		for _, k := range metaColumns {
+			v, _ := m.MetaGet(k)
+			args = append(args, v)
+		}
+		args = append(args, string(answer), now)
 	}
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
