@@ -218,7 +218,7 @@ if [ "${BENCH_ONLY:-}" = streamproc ]; then streamproc_step; exit 0; fi
 grown_step() {
   GR_SQ0="n/a" GR_SQN="n/a" GR_PG0="n/a" GR_PGN="n/a"
   echo "store growth: filling ${GROWN_ROWS} messages per backend…" >&2
-  KOPIR_BENCH_GROWN_ROWS=$GROWN_ROWS go test -run '^$' -bench '^BenchmarkRecordGrown$' -benchtime "$GROWN_TIME" ./internal/store/ > "$work/grown.txt" 2>&1 ||
+  KOPIR_BENCH_GROWN_ROWS=$GROWN_ROWS KOPIR_BENCH_GROWN_ROUNDS=${ROUNDS:-3} go test -run '^$' -bench '^BenchmarkRecordGrown$' -benchtime "$GROWN_TIME" ./internal/store/ > "$work/grown.txt" 2>&1 ||
     { cat "$work/grown.txt" >&2; return 0; }
   # grown_rates BACKEND ROWS → records/s of each round (sub-benchmarks of one name are numbered #01, #02…)
   grown_rates() { awk -v b="^BenchmarkRecordGrown/$1/rows=$2(#[0-9]+)?-" '$0 ~ b {for (i = 1; i <= NF; i++) if ($i == "records/s") print $(i-1)}' "$work/grown.txt"; }
@@ -227,7 +227,7 @@ grown_step() {
   pg0=$(grown_rates postgres 0) pgn=$(grown_rates postgres "$GROWN_ROWS")
   # shellcheck disable=SC2086 # one value per line, split on purpose
   { GR_SQ0=$(median $sq0) GR_SQN=$(median $sqn) GR_PG0=$(median $pg0) GR_PGN=$(median $pgn); }
-  echo "store growth (medians of $(echo $sq0 | wc -w) alternated rounds): SQLite ${GR_SQ0} ($(echo $sq0)) → ${GR_SQN} ($(echo $sqn)) records/s," \
+  echo "store growth ($(echo $sq0 | wc -w) alternated round(s), medians): SQLite ${GR_SQ0} ($(echo $sq0)) → ${GR_SQN} ($(echo $sqn)) records/s," \
     "PostgreSQL ${GR_PG0} ($(echo $pg0)) → ${GR_PGN} ($(echo $pgn)) records/s at ${GROWN_ROWS} messages" >&2
 }
 if [ "${BENCH_ONLY:-}" = grown ]; then grown_step; exit 0; fi

@@ -32,25 +32,19 @@ const grownRows = 1_000_000
 // to an empty one: acceptance must not fall as the store grows (issue 14:
 // by at most 20%). Filling takes a minute or two per backend.
 //
-// The two are measured grownRounds times, alternately, each empty store
-// new: on a shared machine one run of each moved their ratio by ±20%, and
-// alternating lets a drift in the machine's load fall on both. make bench
-// takes the medians.
+// The two are measured grownRounds times (KOPIR_BENCH_GROWN_ROUNDS
+// overrides it), alternately, each empty store new: on a shared machine one
+// run of each moved their ratio by ±20%, and alternating lets a drift in the
+// machine's load fall on both. make bench takes the medians; make
+// bench-quick takes one round.
 func BenchmarkRecordGrown(b *testing.B) {
-	rows := grownRows
-	if v := os.Getenv("KOPIR_BENCH_GROWN_ROWS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			b.Fatalf("KOPIR_BENCH_GROWN_ROWS: %v", err)
-		}
-		rows = n
-	}
+	rows, rounds := benchEnv(b, "KOPIR_BENCH_GROWN_ROWS", grownRows), benchEnv(b, "KOPIR_BENCH_GROWN_ROUNDS", grownRounds)
 	for _, be := range backends() {
 		// The stores are made here, on the parent benchmark: a
 		// sub-benchmark's function runs again for each b.N, and its
 		// cleanups after each run.
 		grown := grownStore(b, be, rows)
-		for range grownRounds {
+		for range rounds {
 			// A round adds tens of thousands of records: the empty
 			// store of the next round is a new one.
 			empty := grownStore(b, be, 0)
@@ -65,6 +59,20 @@ func BenchmarkRecordGrown(b *testing.B) {
 
 // grownRounds is how many times BenchmarkRecordGrown measures each store.
 const grownRounds = 3
+
+// benchEnv is the positive number in the environment variable name, or def
+// when it is not set.
+func benchEnv(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive whole number", name, v)
+	}
+	return n
+}
 
 // grownStore is a new store of backend be holding n filled messages.
 func grownStore(b *testing.B, be backend, n int) *SQLStore {
