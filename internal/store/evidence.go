@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 const evidenceCols = "id, message_id, route, direction, source, sha256, size, key_id, nonce, ciphertext, received_at, expires_at"
@@ -13,24 +11,19 @@ const evidenceCols = "id, message_id, route, direction, source, sha256, size, ke
 // writeEvidence inserts and purges evidence inside a batch's transaction.
 // Evidence is rare next to messages and audit records (one document per
 // signed exchange), so its statements are not prepared in chunks.
-func (s *SQLStore) writeEvidence(ctx context.Context, tx *sqlx.Tx, reqs []*request) error {
+func (s *SQLStore) writeEvidence(st steps, reqs []*request) {
 	insert := s.d.rebind("INSERT INTO evidence (" + evidenceCols + ") VALUES " + placeholders(1, 12) +
 		" ON CONFLICT (message_id, sha256) DO NOTHING")
 	del := s.d.rebind("DELETE FROM evidence WHERE id = ?")
 	for _, r := range reqs {
 		for _, e := range r.ev.Evidence {
-			if _, err := tx.ExecContext(ctx, insert, e.ID, e.MessageID, e.Route, string(e.Direction), e.Source, e.SHA256,
-				e.Size, e.KeyID, e.Nonce, e.Ciphertext, s.d.ts(e.ReceivedAt), s.d.ts(e.ExpiresAt)); err != nil {
-				return fmt.Errorf("insert evidence: %w", err)
-			}
+			st.execSQL("insert evidence", insert, e.ID, e.MessageID, e.Route, string(e.Direction), e.Source, e.SHA256,
+				e.Size, e.KeyID, e.Nonce, e.Ciphertext, s.d.ts(e.ReceivedAt), s.d.ts(e.ExpiresAt))
 		}
 		for _, id := range r.ev.PurgeEvidence {
-			if _, err := tx.ExecContext(ctx, del, id); err != nil {
-				return fmt.Errorf("purge evidence: %w", err)
-			}
+			st.execSQL("purge evidence", del, id)
 		}
 	}
-	return nil
 }
 
 const (

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-
-	"github.com/jmoiron/sqlx"
 )
 
 const heldChangeCols = "id, message_id, payload, digest_before, digest_after, proposer, reason, created_at, decided_by, decided_at, state"
@@ -14,7 +12,7 @@ const heldChangeCols = "id, message_id, payload, digest_before, digest_after, pr
 // writeHeld writes holds and held changes inside a batch's transaction.
 // Like evidence they are rare next to messages, so their statements are
 // not prepared in chunks.
-func (s *SQLStore) writeHeld(ctx context.Context, tx *sqlx.Tx, reqs []*request) error {
+func (s *SQLStore) writeHeld(st steps, reqs []*request) error {
 	hold := s.d.rebind(`INSERT INTO holds (message_id, reasons, held_at) VALUES (?, ?, ?)
 ON CONFLICT (message_id) DO UPDATE SET reasons = excluded.reasons, held_at = excluded.held_at`)
 	// A decided change keeps what was decided and drops its payload; the
@@ -32,9 +30,7 @@ ON CONFLICT (id) DO UPDATE SET state = excluded.state, decided_by = excluded.dec
 			if at.IsZero() {
 				at = r.now
 			}
-			if _, err := tx.ExecContext(ctx, hold, h.MessageID, string(reasons), s.d.ts(at)); err != nil {
-				return fmt.Errorf("hold of %q: %w", h.MessageID, err)
-			}
+			st.execSQL(fmt.Sprintf("hold of %q", h.MessageID), hold, h.MessageID, string(reasons), s.d.ts(at))
 		}
 		for _, c := range r.ev.HeldChanges {
 			created := c.CreatedAt
@@ -49,10 +45,8 @@ ON CONFLICT (id) DO UPDATE SET state = excluded.state, decided_by = excluded.dec
 			if c.State != ChangePending {
 				payload = nil
 			}
-			if _, err := tx.ExecContext(ctx, change, c.ID, c.MessageID, s.d.blob(payload), c.DigestBefore, c.DigestAfter,
-				c.Proposer, c.Reason, s.d.ts(created), c.DecidedBy, decided, string(c.State)); err != nil {
-				return fmt.Errorf("held change %q: %w", c.ID, err)
-			}
+			st.execSQL(fmt.Sprintf("held change %q", c.ID), change, c.ID, c.MessageID, s.d.blob(payload), c.DigestBefore, c.DigestAfter,
+				c.Proposer, c.Reason, s.d.ts(created), c.DecidedBy, decided, string(c.State))
 		}
 	}
 	return nil

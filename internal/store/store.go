@@ -51,6 +51,7 @@ type SQLStore struct {
 	closeErr  error
 
 	stmts map[stmtKey]*sqlx.Stmt // writer goroutine only
+	texts map[stmtKey]string     // writer goroutine only: statements as PostgreSQL takes them
 
 	reads readStmts
 
@@ -101,6 +102,7 @@ func Open(ctx context.Context, dsn string) (*SQLStore, error) {
 		reqs:  make(chan *request, 4*maxBatch),
 		done:  make(chan struct{}),
 		stmts: make(map[stmtKey]*sqlx.Stmt),
+		texts: make(map[stmtKey]string),
 	}
 	var err error
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jmoiron/sqlx"
+	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 )
 
@@ -408,6 +408,16 @@ JOIN messages AS m ON m.caller = k.value ->> 0 AND m.idempotency_key = k.value -
 WHERE m.idempotency_key <> ''`
 )
 
+// text is statement k in the dialect's placeholders, built once.
+func (s *SQLStore) text(k stmtKey) string {
+	q, ok := s.texts[k]
+	if !ok {
+		q = s.d.rebind(s.query(k))
+		s.texts[k] = q
+	}
+	return q
+}
+
 // prepare makes sure the statements are prepared on the writer connection.
 // It must run outside a transaction: the writer pool has one connection.
 func (s *SQLStore) prepare(ctx context.Context, keys []stmtKey) error {
@@ -492,10 +502,26 @@ func (s *SQLStore) writeTx(reqs []*request) error {
 		nAttempts += len(r.ev.Attempts)
 		nAudit += len(r.ev.Audit)
 	}
-	keys := []stmtKey{{kind: kindHeadGet}, {kind: kindRename, rows: 1}}
-	if !s.d.isPostgres() {
-		keys = append(keys, stmtKey{kind: kindHeadSet})
+
+	if s.d.isPostgres() {
+		conn, err := s.wdb.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return conn.Raw(func(dc any) error {
+			st := &pgSteps{ctx: ctx, s: s, conn: dc.(*stdlib.Conn).Conn()}
+			st.rollback() // a connection left inside a transaction would put this batch in it
+			st.execSQL("begin", "BEGIN")
+			err := s.writeSteps(st, reqs, rounds, nAttempts, nAudit)
+			if err != nil {
+				st.rollback()
+			}
+			return err
+		})
 	}
+
+	keys := []stmtKey{{kind: kindHeadGet}, {kind: kindRename, rows: 1}, {kind: kindHeadSet}}
 	for _, round := range rounds {
 		for _, c := range chunks(len(round)) {
 			keys = append(keys, stmtKey{kindMessages, c})
@@ -504,24 +530,24 @@ func (s *SQLStore) writeTx(reqs []*request) error {
 	for _, c := range chunks(nAttempts) {
 		keys = append(keys, stmtKey{kindAttempts, c})
 	}
-	for i, c := range chunks(nAudit) {
-		kind := kindAudit
-		if s.d.isPostgres() && i == len(chunks(nAudit))-1 {
-			kind = kindAuditHead
-		}
-		keys = append(keys, stmtKey{kind, c})
+	for _, c := range chunks(nAudit) {
+		keys = append(keys, stmtKey{kindAudit, c})
 	}
 	if err := s.prepare(ctx, keys); err != nil {
 		return err
 	}
-
 	tx, err := s.wdb.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
-	st := func(kind string, rows int) *sqlx.Stmt { return tx.StmtxContext(ctx, s.stmts[stmtKey{kind, rows}]) }
+	return s.writeSteps(&sqlSteps{ctx: ctx, s: s, tx: tx}, reqs, rounds, nAttempts, nAudit)
+}
 
+// writeSteps adds a batch's statements to st and commits them: the audit
+// head read under the chain's lock, the messages (a round at a time), their
+// attempts, evidence and holds, then the audit records chained from the head.
+func (s *SQLStore) writeSteps(st steps, reqs []*request, rounds [][]int, nAttempts, nAudit int) error {
 	// The head is read inside the transaction, under the write lock (BEGIN
 	// IMMEDIATE on SQLite, pg_advisory_xact_lock on PostgreSQL), rather than
 	// trusted from memory: another process may have appended since. It comes
@@ -532,46 +558,53 @@ func (s *SQLStore) writeTx(reqs []*request) error {
 	if s.d.isPostgres() {
 		headArgs = []any{int64(auditLockKey)}
 	}
-	if err := st(kindHeadGet, 0).QueryRowxContext(ctx, headArgs...).Scan(&head.Seq, &head.Hash); err != nil {
-		return fmt.Errorf("lock and read audit head: %w", err)
-	}
+	headRead := false
+	st.query(stmtKey{kind: kindHeadGet}, headArgs, func(scan func(...any) error) error {
+		headRead = true
+		return scan(&head.Seq, &head.Hash)
+	})
 
 	// attemptsAfter[i] is the message's attempt count after reqs[i].
 	attemptsAfter := make([]int, len(reqs))
 	for _, round := range rounds {
+		type upsert struct {
+			part []int
+			args []any
+		}
+		got := make(map[string]int, len(round))
+		note := func(scan func(...any) error) error {
+			var id string
+			var n int
+			if err := scan(&id, &n); err != nil {
+				return err
+			}
+			got[id] = n
+			return nil
+		}
+		var ups []upsert
 		pos := 0
 		for _, c := range chunks(len(round)) {
 			part := round[pos : pos+c]
 			pos += c
 			args := make([]any, 0, c*messageColCount)
 			for _, i := range part {
-				r := reqs[i]
-				m := r.ev.Message
-				created := m.CreatedAt
-				if created.IsZero() {
-					created = r.now
-				}
-				payload := m.Payload
-				if m.Status == Delivered {
-					payload = nil
-				}
-				args = append(args, m.ID, m.Route, string(m.Direction), m.Caller, m.CorrelationID,
-					m.IdempotencyKey, m.ExternalID, string(m.Status), m.HTTPStatus, m.Error,
-					s.d.body(m.RequestBody), s.d.body(m.ResponseBody), s.d.blob(payload),
-					len(r.ev.Attempts), s.d.ts(created), s.d.ts(r.now), m.RequestFingerprint, m.Subject, m.TraceID, m.TraceParent, m.TraceState)
+				args = s.appendMessageArgs(args, reqs[i])
 			}
-			got := make(map[string]int, c)
-			if err := upsertMessages(ctx, st(kindMessages, c), args, got); err != nil {
-				return err
-			}
-			for j, i := range part {
+			st.query(stmtKey{kindMessages, c}, args, note)
+			ups = append(ups, upsert{part, args})
+		}
+		if err := st.flush(); err != nil {
+			return err
+		}
+		for _, u := range ups {
+			for j, i := range u.part {
 				id := reqs[i].ev.Message.ID
 				n, ok := got[id]
 				if !ok {
 					// Renamed by this event: written now, before a later
 					// round writes the message's next event.
-					row := args[j*messageColCount : (j+1)*messageColCount]
-					if err := upsertMessages(ctx, st(kindRename, 1), row, got); err != nil {
+					st.query(stmtKey{kindRename, 1}, u.args[j*messageColCount:(j+1)*messageColCount], note)
+					if err := st.flush(); err != nil {
 						return err
 					}
 					if n, ok = got[id]; !ok {
@@ -581,6 +614,12 @@ func (s *SQLStore) writeTx(reqs []*request) error {
 				attemptsAfter[i] = n
 			}
 		}
+	}
+	if err := st.flush(); err != nil {
+		return err
+	}
+	if !headRead {
+		return errors.New("lock and read audit head: no row")
 	}
 
 	if nAttempts > 0 {
@@ -600,15 +639,11 @@ func (s *SQLStore) writeTx(reqs []*request) error {
 					s.d.blob(a.RequestBody), s.d.blob(a.ResponseBody), s.d.ts(started))
 			}
 		}
-		if err := execChunks(ctx, st, kindAttempts, kindAttempts, 9, args); err != nil {
-			return fmt.Errorf("insert attempts: %w", err)
-		}
+		execChunks(st, kindAttempts, kindAttempts, 9, args)
 	}
 
-	if err := s.writeEvidence(ctx, tx, reqs); err != nil {
-		return err
-	}
-	if err := s.writeHeld(ctx, tx, reqs); err != nil {
+	s.writeEvidence(st, reqs)
+	if err := s.writeHeld(st, reqs); err != nil {
 		return err
 	}
 
@@ -630,48 +665,38 @@ func (s *SQLStore) writeTx(reqs []*request) error {
 				head = auditHead{Seq: rec.Seq, Hash: rec.Hash}
 			}
 		}
-		last := kindAudit
 		if s.d.isPostgres() {
-			last = kindAuditHead
-		}
-		if err := execChunks(ctx, st, kindAudit, last, 8, args, head.Seq, head.Hash); err != nil {
-			return fmt.Errorf("append audit: %w", err)
-		}
-		if !s.d.isPostgres() {
-			if _, err := st(kindHeadSet, 0).ExecContext(ctx, head.Seq, head.Hash); err != nil {
-				return fmt.Errorf("update audit head: %w", err)
-			}
+			// The last chunk moves the head in the same statement.
+			execChunks(st, kindAudit, kindAuditHead, 8, args, head.Seq, head.Hash)
+		} else {
+			execChunks(st, kindAudit, kindAudit, 8, args)
+			st.exec(stmtKey{kind: kindHeadSet}, head.Seq, head.Hash)
 		}
 	}
-	return tx.Commit()
+	return st.commit()
 }
 
-// upsertMessages runs an upsert of messages and notes each returned
-// message's attempt count in got.
-func upsertMessages(ctx context.Context, st *sqlx.Stmt, args []any, got map[string]int) error {
-	rows, err := st.QueryxContext(ctx, args...)
-	if err != nil {
-		return fmt.Errorf("upsert messages: %w", err)
+// appendMessageArgs appends the messages row of r's event to args.
+func (s *SQLStore) appendMessageArgs(args []any, r *request) []any {
+	m := r.ev.Message
+	created := m.CreatedAt
+	if created.IsZero() {
+		created = r.now
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			return err
-		}
-		got[id] = n
+	payload := m.Payload
+	if m.Status == Delivered {
+		payload = nil
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("upsert messages: %w", err)
-	}
-	return nil
+	return append(args, m.ID, m.Route, string(m.Direction), m.Caller, m.CorrelationID,
+		m.IdempotencyKey, m.ExternalID, string(m.Status), m.HTTPStatus, m.Error,
+		s.d.body(m.RequestBody), s.d.body(m.ResponseBody), s.d.blob(payload),
+		len(r.ev.Attempts), s.d.ts(created), s.d.ts(r.now), m.RequestFingerprint, m.Subject, m.TraceID, m.TraceParent, m.TraceState)
 }
 
-// execChunks runs a multi-row insert over args (cols values per row) in the
+// execChunks adds a multi-row insert over args (cols values per row) in the
 // chunks that chunks gives, the ones prepare was asked for; the last chunk
 // uses lastKind, followed by extra arguments.
-func execChunks(ctx context.Context, st func(string, int) *sqlx.Stmt, kind, lastKind string, cols int, args []any, extra ...any) error {
+func execChunks(st steps, kind, lastKind string, cols int, args []any, extra ...any) {
 	pos := 0
 	cs := chunks(len(args) / cols)
 	for i, c := range cs {
@@ -682,10 +707,7 @@ func execChunks(ctx context.Context, st func(string, int) *sqlx.Stmt, kind, last
 				a = append(a[:len(a):len(a)], extra...)
 			}
 		}
-		if _, err := st(k, c).ExecContext(ctx, a...); err != nil {
-			return err
-		}
+		st.exec(stmtKey{k, c}, a...)
 		pos += c * cols
 	}
-	return nil
 }
