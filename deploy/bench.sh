@@ -676,15 +676,18 @@ libxml2's memory comes from one glibc arena (capped when the program loads) and 
   by the stream, the 202; and, on the same two cores at the same time, its delivery: the JetStream message taken, the message
   read back, the HTTP call to the subscriber, a second durable record (attempt, status, audit). The ceilings are one
   single-row insert per commit with nothing else running.
-- **PostgreSQL async acceptance is bound by the single writer's commits, on saturated cores**: the store has one writer that commits each batch in about
-  five round trips (lock and read the chain head, one multi-row upsert per table for batches up to 64 rows, head update, commit
-  with WAL flush), and each accepted message costs two events (accepted, then delivered by the worker running at the same time).
-  With 32 connections the batches stay small (~24 events). Turning \`synchronous_commit\` off would raise it further, at the price
-  of losing acknowledged messages on a database crash, so it is not done. Sending each batch as one pgx pipeline was tried and
-  was no faster here (the PostgreSQL server shares the two cores). Read from /proc during a run (2026-11-30, ~2,230 accepted/s):
-  the writer was busy 95% of the time (about 15 events per commit), the bus took 1.04 cores, PostgreSQL 0.46 (about 200 µs of
-  its CPU per accepted message: a message row and its seven index entries written twice, the second time by the delivery's
-  update, which changes an indexed column, so PostgreSQL writes every index entry anew), mocks and wrk 0.25.
+- **PostgreSQL async acceptance is bound by the single writer's commits, on saturated cores**: the store has one writer that
+  sends each batch as two pgx pipelines (begin, the chain head read under its lock and one multi-row upsert per table for
+  batches up to 64 rows; then attempts, audit with the head's update, and commit with its WAL flush), where it used to take
+  a round trip per statement: under load each round trip waits for the server's process to be scheduled (BEGIN alone took
+  0.77 ms of a 3.6 ms batch), so the writer spent most of a batch waiting while holding the chain's lock. Each accepted
+  message costs two events (accepted, then delivered by the worker running at the same time). Turning \`synchronous_commit\`
+  off would raise it further, at the price of losing acknowledged messages on a database crash, so it is not done. Sending a
+  batch as a single pipeline with the head assumed from memory was tried in an earlier round and was erratic. Read from /proc
+  during a run (2026-11-30, ~2,230 accepted/s, before the pipelines): the writer was busy 95% of the time (about 15 events per
+  commit), the bus took 1.04 cores, PostgreSQL 0.46 (about 200 µs of its CPU per accepted message: a message row and its seven
+  index entries written twice, the second time by the delivery's update, which changes an indexed column, so PostgreSQL writes
+  every index entry anew), mocks and wrk 0.25. With the pipelines a batch takes 3.7–4.4 ms instead of 5.0–5.6.
 - **SQLite checkpoints run beside the writer**: the writer connection has \`wal_autocheckpoint=0\` and a checkpointer copies
   the WAL into the database file every 100 ms on its own connection (PASSIVE, never blocking the writer or readers), so no
   caller's commit waits for a checkpoint's copy and fsyncs.
