@@ -67,7 +67,7 @@ chaos: build services
 bench: build services
 	@deploy/bench.sh
 
-# The same table as make bench from shorter runs (about two minutes), for
+# The same table as make bench from shorter runs (under two minutes), for
 # development; docs/performance.md is left as it is.
 bench-quick: build services
 	@BENCH_QUICK=1 deploy/bench.sh
