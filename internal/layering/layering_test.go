@@ -15,12 +15,28 @@ import (
 const module = "github.com/minfin-kz/kopir/"
 
 // leaves are the internal packages the plugin layers may use: libraries
-// that import nothing of the bus (identifier checks, XML safety, schema
-// validation, XML signatures and their RSA keys, config units).
+// that import nothing of the bus but other leaves (identifier checks, XML
+// safety, schema validation, XML signatures and their RSA keys, config
+// units, personal-data masking and the canonical JSON it writes).
 var leaves = map[string]bool{
 	"internal/units": true, "internal/kzid": true, "internal/iban": true,
 	"internal/safexml": true, "internal/xsd": true, "internal/xmlsig": true,
-	"internal/libcrypto": true,
+	"internal/libcrypto": true, "internal/pii": true,
+}
+
+// A leaf stays a leaf: it imports no package of the module but other leaves.
+func TestLeavesImportOnlyLeaves(t *testing.T) {
+	var patterns []string
+	for l := range leaves {
+		patterns = append(patterns, "./"+l)
+	}
+	for pkg, deps := range imports(t, patterns...) {
+		for _, d := range deps {
+			if !leaves[d] {
+				t.Errorf("%s imports %s: a leaf library may use only other leaves", pkg, d)
+			}
+		}
+	}
 }
 
 // imports lists, for each package matching patterns, its non-test imports

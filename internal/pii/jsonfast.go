@@ -29,6 +29,29 @@ func (p *Policy) jsonFast(doc []byte) (_ []byte, ok bool) {
 		// The decoder reads exactly this value and would refuse it too.
 		return doc, true
 	}
+	return p.write(v)
+}
+
+// Canonical is the JSON value doc as encoding/json writes it back after
+// decoding it into an interface value with UseNumber: objects' members in
+// key order, the last of a repeated key kept, strings escaped as
+// json.Marshal escapes them, numbers as written. It is the masking rewrite
+// with nothing to mask; the Idempotency-Key fingerprint hashes it. ok is
+// false when doc is not one valid JSON value.
+func Canonical(doc []byte) (_ []byte, ok bool) {
+	if !json.Valid(doc) {
+		return nil, false
+	}
+	var none *Policy
+	if out, ok := none.write(doc); ok {
+		return out, true
+	}
+	return none.jsonDecoded(doc), true
+}
+
+// write rewrites the valid JSON value v; ok is false where it leaves v to
+// encoding/json (nesting deeper than maxFastDepth, a key that is not UTF-8).
+func (p *Policy) write(v []byte) (_ []byte, ok bool) {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	w := jsonWriter{p: p, out: make([]byte, 0, len(v)+len(v)/8), scratch: sc}
