@@ -85,19 +85,27 @@ func (t *sqlSteps) query(k stmtKey, args []any, row func(scan func(dest ...any) 
 	}
 	rows, err := t.stmt(k).QueryxContext(t.ctx, args...)
 	if err == nil {
-		for rows.Next() {
-			if err = row(rows.Scan); err != nil {
-				break
-			}
-		}
-		if err == nil {
-			err = rows.Err()
-		}
+		err = eachRow(rows, row)
 		rows.Close()
 	}
 	if err != nil {
 		t.err = fmt.Errorf("%s: %w", label(k.kind), err)
 	}
+}
+
+// eachRow hands each of rows to row, with its Scan, and then the rows'
+// error; either driver's rows.
+func eachRow(rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}, row func(scan func(dest ...any) error) error) error {
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 func (t *sqlSteps) flush() error { return t.err }
@@ -149,14 +157,10 @@ func (t *pgSteps) query(k stmtKey, args []any, row func(scan func(dest ...any) e
 	t.add(t.s.text(k), args, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err == nil {
-			for rows.Next() {
-				if err = row(rows.Scan); err != nil {
-					break
-				}
-			}
+			err = eachRow(rows, row)
 			rows.Close()
 			if err == nil {
-				err = rows.Err()
+				err = rows.Err() // pgx reports a failed statement once its rows are closed
 			}
 		}
 		if err != nil {

@@ -51,7 +51,7 @@ type SQLStore struct {
 	closeErr  error
 
 	stmts map[stmtKey]*sqlx.Stmt // writer goroutine only
-	texts map[stmtKey]string     // writer goroutine only: statements as PostgreSQL takes them
+	texts map[stmtKey]string     // writer goroutine only: statements in the dialect's placeholders
 
 	reads readStmts
 

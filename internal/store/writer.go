@@ -408,7 +408,8 @@ JOIN messages AS m ON m.caller = k.value ->> 0 AND m.idempotency_key = k.value -
 WHERE m.idempotency_key <> ''`
 )
 
-// text is statement k in the dialect's placeholders, built once.
+// text is statement k in the dialect's placeholders, built once: prepared
+// on SQLite, queued in a pipeline on PostgreSQL.
 func (s *SQLStore) text(k stmtKey) string {
 	q, ok := s.texts[k]
 	if !ok {
@@ -425,7 +426,7 @@ func (s *SQLStore) prepare(ctx context.Context, keys []stmtKey) error {
 		if _, ok := s.stmts[k]; ok {
 			continue
 		}
-		st, err := s.wdb.PreparexContext(ctx, s.d.rebind(s.query(k)))
+		st, err := s.wdb.PreparexContext(ctx, s.text(k))
 		if err != nil {
 			return fmt.Errorf("prepare %s×%d: %w", k.kind, k.rows, err)
 		}
