@@ -103,16 +103,15 @@ func CheckJSON(body []byte) error {
 		return err
 	}
 	var frames [8]jsonFrame // most requests nest less deep: no allocation
-	s := jsonScan{body: body, stack: frames[:0]}
-	return s.run()
+	return scanJSON(body, frames[:0])
 }
 
-// jsonScan walks a body that json.Valid accepted, keeping the path to
-// where it stands.
-type jsonScan struct {
-	body  []byte
-	stack []jsonFrame
-}
+// jsonStack is the path to where a scan stands: every open object and
+// array, outermost first. It is passed by value and grown by the scan's
+// own variable, never through a pointer, so that the frames stay on
+// CheckJSON's stack: stored through a pointer they would move to the heap
+// on every request.
+type jsonStack []jsonFrame
 
 type jsonFrame struct {
 	object  bool
@@ -126,29 +125,30 @@ type jsonFrame struct {
 	keys   map[string]struct{}
 }
 
-func (s *jsonScan) run() error {
-	for i := 0; i < len(s.body); i++ {
-		switch c := s.body[i]; c {
+// scanJSON walks a body that json.Valid accepted.
+func scanJSON(body []byte, stack jsonStack) error {
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; c {
 		case '{', '[':
-			if len(s.stack) == MaxJSONDepth {
-				return &JSONError{Kind: JSONTooDeep, Path: s.path(), Offset: i}
+			if len(stack) == MaxJSONDepth {
+				return &JSONError{Kind: JSONTooDeep, Path: stack.path(), Offset: i}
 			}
-			s.stack = append(s.stack, jsonFrame{object: c == '{', wantKey: c == '{'})
+			stack = append(stack, jsonFrame{object: c == '{', wantKey: c == '{'})
 		case '}', ']':
-			s.stack = s.stack[:len(s.stack)-1]
+			stack = stack[:len(stack)-1]
 		case ',':
-			if f := s.top(); f.object {
+			if f := stack.top(); f.object {
 				f.wantKey = true
 			} else {
 				f.index++
 			}
 		case '"':
-			end, err := s.str(i)
+			end, err := scanString(body, stack, i)
 			if err != nil {
 				return err
 			}
-			if f := s.top(); f != nil && f.object && f.wantKey {
-				if err := s.key(f, i, end); err != nil {
+			if f := stack.top(); f != nil && f.object && f.wantKey {
+				if err := takeKey(body, stack, f, i, end); err != nil {
 					return err
 				}
 			}
@@ -158,16 +158,17 @@ func (s *jsonScan) run() error {
 	return nil
 }
 
-func (s *jsonScan) top() *jsonFrame {
-	if len(s.stack) == 0 {
+func (st jsonStack) top() *jsonFrame {
+	if len(st) == 0 {
 		return nil
 	}
-	return &s.stack[len(s.stack)-1]
+	return &st[len(st)-1]
 }
 
-// key takes the key in body[start:end+1] (quotes included) for the object f.
-func (s *jsonScan) key(f *jsonFrame, start, end int) error {
-	raw := s.body[start : end+1]
+// takeKey takes the key in body[start:end+1] (quotes included) for the
+// object f, the top of stack.
+func takeKey(body []byte, stack jsonStack, f *jsonFrame, start, end int) error {
+	raw := body[start : end+1]
 	k := raw[1 : len(raw)-1]
 	if bytes.IndexByte(raw, '\\') >= 0 {
 		var d string
@@ -184,7 +185,7 @@ func (s *jsonScan) key(f *jsonFrame, start, end int) error {
 		dup = true
 	}
 	if dup {
-		return &JSONError{Kind: JSONDuplicateKey, Path: s.path(), Key: string(k), Offset: start}
+		return &JSONError{Kind: JSONDuplicateKey, Path: stack.path(), Key: string(k), Offset: start}
 	}
 	if f.nsmall < len(f.small) {
 		f.small[f.nsmall] = k
@@ -198,9 +199,9 @@ func (s *jsonScan) key(f *jsonFrame, start, end int) error {
 	return nil
 }
 
-// str checks the string opening at body[start] and returns where it closes.
-func (s *jsonScan) str(start int) (int, error) {
-	b := s.body
+// scanString checks the string opening at b[start] and returns where it
+// closes.
+func scanString(b []byte, stack jsonStack, start int) (int, error) {
 	for i := start + 1; i < len(b); {
 		switch c := b[i]; {
 		case c == '"':
@@ -216,7 +217,7 @@ func (s *jsonScan) str(start int) (int, error) {
 				utf16.DecodeRune(r, hex4(b[i+8:i+12])) != utf8.RuneError:
 				i += 12
 			case utf16.IsSurrogate(r):
-				return 0, s.fault(JSONInvalidUnicode, i)
+				return 0, stack.fault(JSONInvalidUnicode, i)
 			default:
 				i += 6
 			}
@@ -225,7 +226,7 @@ func (s *jsonScan) str(start int) (int, error) {
 		default:
 			r, size := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && size <= 1 {
-				return 0, s.fault(JSONInvalidUTF8, i)
+				return 0, stack.fault(JSONInvalidUTF8, i)
 			}
 			i += size
 		}
@@ -235,10 +236,10 @@ func (s *jsonScan) str(start int) (int, error) {
 
 // fault is a string fault at offset: in a key it is placed at the
 // object holding the key, in a value at the value.
-func (s *jsonScan) fault(kind string, offset int) error {
-	path := s.path()
-	if f := s.top(); f != nil && f.object && f.wantKey {
-		path = s.pathTo(len(s.stack) - 1)
+func (st jsonStack) fault(kind string, offset int) error {
+	path := st.path()
+	if f := st.top(); f != nil && f.object && f.wantKey {
+		path = st.pathTo(len(st) - 1)
 	}
 	return &JSONError{Kind: kind, Path: path, Offset: offset}
 }
@@ -249,12 +250,12 @@ func hex4(b []byte) rune {
 }
 
 // path is where the scan stands: every open member and element.
-func (s *jsonScan) path() string { return s.pathTo(len(s.stack)) }
+func (st jsonStack) path() string { return st.pathTo(len(st)) }
 
 // pathTo is the path through the first n open containers.
-func (s *jsonScan) pathTo(n int) string {
+func (st jsonStack) pathTo(n int) string {
 	var p strings.Builder
-	for _, f := range s.stack[:n] {
+	for _, f := range st[:n] {
 		if f.object {
 			if p.Len() > 0 {
 				p.WriteByte('.')

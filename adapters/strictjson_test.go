@@ -112,3 +112,17 @@ func FuzzCheckJSON(f *testing.F) {
 		}
 	})
 }
+
+// Every internal call's body is checked, some more than once: a body of
+// small objects nested no deeper than CheckJSON's frames on the stack is
+// checked without allocating.
+func TestCheckJSONSmallBodyAllocatesNothing(t *testing.T) {
+	body := []byte(`{"iin":"900101300123","period":{"from":"2026-01-01","to":"2026-12-31"},"tags":["a",{"k":1}]}`)
+	if n := testing.AllocsPerRun(100, func() {
+		if err := CheckJSON(body); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("CheckJSON allocates %v times for a small body, want 0", n)
+	}
+}
