@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/minfin-kz/kopir/adapters"
@@ -148,14 +149,33 @@ func readBody(resp *http.Response, max int64) ([]byte, error) {
 		}
 		return b, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
-	if err != nil {
+	// No length (a chunked answer): read into a pooled buffer and keep an
+	// exact copy, rather than let io.ReadAll double its way up to the size
+	// and keep the last, mostly empty, array.
+	buf := unsizedBodies.Get().(*bytes.Buffer)
+	defer putUnsized(buf)
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, max+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(b)) > max {
+	if int64(buf.Len()) > max {
 		return nil, fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, max)
 	}
-	return b, nil
+	return append(make([]byte, 0, buf.Len()), buf.Bytes()...), nil
+}
+
+// unsizedBodies are the buffers readBody reads chunked answers into.
+var unsizedBodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody is the largest buffer put back: one large document must not
+// stay pinned in the pool for the life of the process.
+const maxPooledBody = 256 << 10
+
+func putUnsized(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBody {
+		return
+	}
+	b.Reset()
+	unsizedBodies.Put(b)
 }
 
 // memBody is a response body already in memory. Client.Do takes the bytes
