@@ -148,7 +148,7 @@ func scanJSON(body []byte, stack jsonStack) error {
 				return err
 			}
 			if f := stack.top(); f != nil && f.object && f.wantKey {
-				if err := takeKey(body, stack, f, i, end); err != nil {
+				if err := takeKey(body, stack, i, end); err != nil {
 					return err
 				}
 			}
@@ -166,8 +166,9 @@ func (st jsonStack) top() *jsonFrame {
 }
 
 // takeKey takes the key in body[start:end+1] (quotes included) for the
-// object f, the top of stack.
-func takeKey(body []byte, stack jsonStack, f *jsonFrame, start, end int) error {
+// object on top of stack.
+func takeKey(body []byte, stack jsonStack, start, end int) error {
+	f := stack.top()
 	raw := body[start : end+1]
 	k := raw[1 : len(raw)-1]
 	if bytes.IndexByte(raw, '\\') >= 0 {
