@@ -9,6 +9,15 @@
 //	ceiling fsync -dir D -n 500
 //	    write 512 bytes to a file in D and fsync it, n times; prints the
 //	    p50 and p99 in milliseconds.
+//	ceiling proxy -listen A -upstream U
+//	    Go's standard reverse proxy (net/http/httputil) from A to U, until
+//	    interrupted: what a Go HTTP service that does nothing but pass a
+//	    call on costs on these cores, for wrk to drive beside nginx.
+//	ceiling accept -listen A -dir D | -database-url URL
+//	    a Go HTTP server answering each POST 202 after one single-row
+//	    INSERT + COMMIT of its body (SQLite in D with the store's writer
+//	    settings, or PostgreSQL at URL), until interrupted: durable
+//	    acceptance with nothing else done, for wrk to drive.
 package main
 
 import (
@@ -45,6 +54,9 @@ func run(args []string) error {
 	dur := fs.Duration("duration", 10*time.Second, "sqlite: how long to insert")
 	workers := fs.Int("workers", 32, "sqlite: concurrent inserters")
 	n := fs.Int("n", 500, "fsync: how many writes")
+	listen := fs.String("listen", "127.0.0.1:18085", "proxy, accept: address to serve on")
+	upstream := fs.String("upstream", "http://127.0.0.1:18090", "proxy: where calls are passed on")
+	dbURL := fs.String("database-url", "", "accept: PostgreSQL instead of SQLite in -dir")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -53,47 +65,27 @@ func run(args []string) error {
 		return sqliteRate(*dir, *dur, *workers)
 	case "fsync":
 		return fsyncTimes(*dir, *n)
+	case "proxy":
+		return serveProxy(*listen, *upstream)
+	case "accept":
+		return serveAccept(*listen, *dir, *dbURL)
 	}
-	return fmt.Errorf("unknown measurement %q (known: sqlite, fsync)", args[0])
+	return fmt.Errorf("unknown measurement %q (known: sqlite, fsync, proxy, accept)", args[0])
 }
 
 func sqliteRate(dir string, dur time.Duration, workers int) error {
-	path := filepath.Join(dir, "ceiling.db")
-	defer os.Remove(path)
-	defer os.Remove(path + "-wal")
-	defer os.Remove(path + "-shm")
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&"+store.SQLiteWriterPragmas)
+	db, closeDB, err := openSQLite(filepath.Join(dir, "ceiling.db"))
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return err
 	}
-	defer db.Close()
-	db.SetMaxOpenConns(1) // one writer connection, as the store has
+	defer closeDB()
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
-	// The store's writer leaves checkpoints to a connection of their own;
-	// so does the ceiling.
-	ck, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)")
-	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
-	}
-	defer ck.Close()
-	ck.SetMaxOpenConns(1)
-	ckctx, stopCk := context.WithCancel(context.Background())
-	ckDone := make(chan struct{})
-	defer func() { stopCk(); <-ckDone }()
-	if _, err := db.ExecContext(ctx, "CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)"); err != nil {
-		return fmt.Errorf("create table: %w", err)
-	}
 	row := make([]byte, 1024)
 	for i := range row {
 		row[i] = 'a' + byte(i%26)
 	}
-	go func() {
-		defer close(ckDone)
-		// The WAL's restart checkpoint goes through the writer pool's one
-		// connection, between two of the workers' transactions.
-		store.Checkpointer(ckctx, ck, func() { _, _ = db.ExecContext(ckctx, "PRAGMA wal_checkpoint(PASSIVE)") })
-	}()
+
 	var commits atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr error
@@ -156,4 +148,44 @@ func fsyncTimes(dir string, n int) error {
 	q := func(p float64) float64 { return float64(times[int(p*float64(len(times)-1))]) / 1e6 }
 	fmt.Printf("%.3f %.3f\n", q(0.50), q(0.99))
 	return nil
+}
+
+// openSQLite creates a database at path with one table, rows (id, body),
+// and opens it as the store opens its own: one writer connection with the
+// writer's settings, and the WAL checkpointed on a connection of its own.
+// closeDB stops the checkpoints, closes both and removes the files.
+func openSQLite(path string) (db *sql.DB, closeDB func(), err error) {
+	db, err = sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&"+store.SQLiteWriterPragmas)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1) // one writer connection, as the store has
+	ck, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	if _, err := db.Exec("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)"); err != nil {
+		db.Close()
+		ck.Close()
+		return nil, nil, fmt.Errorf("create table: %w", err)
+	}
+	ckctx, stopCk := context.WithCancel(context.Background())
+	ckDone := make(chan struct{})
+	go func() {
+		defer close(ckDone)
+		// The WAL's restart checkpoint goes through the writer pool's one
+		// connection, between two of the writers' transactions.
+		store.Checkpointer(ckctx, ck, func() { _, _ = db.ExecContext(ckctx, "PRAGMA wal_checkpoint(PASSIVE)") })
+	}()
+	return db, func() {
+		stopCk()
+		<-ckDone
+		ck.Close()
+		db.Close()
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(path + suffix)
+		}
+	}, nil
 }
