@@ -85,7 +85,6 @@ func sqliteRate(dir string, dur time.Duration, workers int) error {
 	for i := range row {
 		row[i] = 'a' + byte(i%26)
 	}
-
 	var commits atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr error
