@@ -3,7 +3,8 @@
 # wrk (it leaves the most CPU to the system under test). Every figure that
 # matters is a ratio against a ceiling measured first, in the same run: nginx
 # passing the same call through to the same mock, pgbench's and SQLite's
-# single-insert commit rates, openssl's RSA-2048 signs per second.
+# single-insert commit rates, openssl's RSA-2048 signs per second; and beside
+# them what the simplest Go programs reach on the same cores (go_floor).
 # Writes docs/performance.md, keeping what follows its "kept by make bench"
 # line. BENCH_QUICK=1 (make bench-quick) prints the same table from shorter
 # runs (one round of each alternated step), skips the figures outside it and
