@@ -56,6 +56,7 @@ type SQLStore struct {
 	reads readStmts
 
 	ckdb       *sqlx.DB    // SQLite only: the checkpointer's connection
+	ckPath     string      // SQLite only: the database file the checkpointer watches
 	walLarge   atomic.Bool // the checkpointer asks the writer to checkpoint (checkpoint.go)
 	stopCk     context.CancelFunc
 	checkpoint chan struct{} // closed when the checkpointer has stopped
@@ -131,7 +132,7 @@ func Open(ctx context.Context, dsn string) (*SQLStore, error) {
 		s.stopCk, s.checkpoint = stop, make(chan struct{})
 		go func() {
 			defer close(s.checkpoint)
-			Checkpointer(ckctx, s.ckdb, func() { s.walLarge.Store(true) })
+			Checkpointer(ckctx, s.ckdb, s.ckPath, func() { s.walLarge.Store(true) })
 		}()
 	}
 	return s, nil
@@ -194,6 +195,7 @@ func (s *SQLStore) openSQLite(ctx context.Context, dsn string) error {
 	if err := s.wdb.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
+	s.ckPath = path
 	if s.ckdb, err = sqlx.Open("sqlite", path+"?"+common+"&_pragma=synchronous(NORMAL)"); err != nil {
 		return fmt.Errorf("store: open sqlite: %w", err)
 	}

@@ -176,7 +176,7 @@ func openSQLite(path string) (db *sql.DB, closeDB func(), err error) {
 		defer close(ckDone)
 		// The WAL's restart checkpoint goes through the writer pool's one
 		// connection, between two of the writers' transactions.
-		store.Checkpointer(ckctx, ck, func() { _, _ = db.ExecContext(ckctx, "PRAGMA wal_checkpoint(PASSIVE)") })
+		store.Checkpointer(ckctx, ck, path, func() { _, _ = db.ExecContext(ckctx, "PRAGMA wal_checkpoint(PASSIVE)") })
 	}()
 	return db, func() {
 		stopCk()
