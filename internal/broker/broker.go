@@ -375,13 +375,37 @@ func (b *Broker) keyValue(ctx context.Context, bucket string, ttl time.Duration)
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket %s: %w", bucket, err)
 	}
-	kv, err := b.js.CreateOrUpdateKeyValue(rctx, jetstream.KeyValueConfig{
+	// A bucket that already has these settings is used as it is: creating
+	// it "again" would turn its direct reads back on (below) for a moment
+	// in which another node may open it.
+	if s, err := b.js.Stream(rctx, "KV_"+bucket); err == nil {
+		c := s.CachedInfo().Config
+		if !c.AllowDirect && c.MaxAge == ttl && c.Replicas == replicas && c.MaxMsgsPerSubject == 1 && c.Storage == jetstream.FileStorage {
+			return b.js.KeyValue(rctx, bucket)
+		}
+	}
+	if _, err := b.js.CreateOrUpdateKeyValue(rctx, jetstream.KeyValueConfig{
 		Bucket: bucket, TTL: ttl, Storage: jetstream.FileStorage, Replicas: replicas, History: 1,
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, fmt.Errorf("key-value bucket %s with %d replicas: %w", bucket, replicas, replicasHint(err))
 	}
-	return kv, nil
+	// Reads go to the stream's leader. With direct reads, which buckets
+	// have by default, any replica answers a Get, and one that has not yet
+	// applied a write answers with what it had: a console session signed
+	// out on one node was still served by another for a moment. A bucket
+	// opened here decides how it reads from the stream's settings when it
+	// is opened, so it is opened after they are changed.
+	s, err := b.js.Stream(rctx, "KV_"+bucket)
+	if err != nil {
+		return nil, fmt.Errorf("key-value bucket %s: %w", bucket, err)
+	}
+	if c := s.CachedInfo().Config; c.AllowDirect {
+		c.AllowDirect = false
+		if _, err := b.js.UpdateStream(rctx, c); err != nil {
+			return nil, fmt.Errorf("key-value bucket %s: reading from its leader only: %w", bucket, err)
+		}
+	}
+	return b.js.KeyValue(rctx, bucket)
 }
 
 // Publisher returns the shared publisher. Publish returns only after

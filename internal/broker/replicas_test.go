@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // cluster starts three clustered JetStream servers in this process, on
@@ -104,5 +106,68 @@ func TestReplicasMoreThanServers(t *testing.T) {
 	}
 	if time.Since(start) > 10*time.Second {
 		t.Errorf("the refusal took %s: it was waited on as if the server were starting", time.Since(start))
+	}
+}
+
+// TestKeyValueReadsItsOwnDeletes: a key deleted through one server of a
+// cluster is gone for a reader on another server at once. Buckets read
+// from the stream's leader: with direct reads (the buckets' default) a
+// replica that had not yet applied the delete answered with the old value,
+// and a console session signed out on one node went on being served by
+// another (TestChaos in cmd/kopir saw it). Servers in one process rarely
+// leave a window wide enough to hit, so the setting is checked too.
+func TestKeyValueReadsItsOwnDeletes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-server cluster")
+	}
+	urls := strings.Split(cluster(t), ",")
+	stream, prefix := uniq(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	open := func(url string, ttl time.Duration) (*Broker, jetstream.KeyValue) {
+		b, err := Open(ctx, Config{URL: url, Logger: testLogger(), Stream: stream, SubjectPrefix: prefix, Replicas: 3})
+		if err != nil {
+			t.Fatalf("Open on %s: %v", url, err)
+		}
+		t.Cleanup(func() { b.Close() })
+		kv, err := b.KeyValue(ctx, "SESSIONS", ttl)
+		if err != nil {
+			t.Fatalf("bucket on %s: %v", url, err)
+		}
+		return b, kv
+	}
+	direct := func(b *Broker) (bool, time.Duration) {
+		s, err := b.js.Stream(ctx, "KV_"+stream+"_SESSIONS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := s.CachedInfo().Config
+		return c.AllowDirect, c.MaxAge
+	}
+	writer, w := open(urls[0], time.Hour)
+	_, r := open(urls[2], time.Hour)
+	if d, _ := direct(writer); d {
+		t.Fatal("the bucket's stream allows direct reads: a replica may answer with a value already deleted")
+	}
+	for i := range 300 {
+		key := fmt.Sprintf("k%d", i)
+		if _, err := w.Put(ctx, key, []byte("session")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Get(ctx, key); err != nil {
+			t.Fatalf("put %s through %s, read through %s: %v", key, urls[0], urls[2], err)
+		}
+		if err := w.Delete(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if e, err := r.Get(ctx, key); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			t.Fatalf("deleted %s through %s; read through %s at once it is still there (%v, %v)", key, urls[0], urls[2], e, err)
+		}
+	}
+	// Opened again with another TTL, the bucket takes it and still reads
+	// from its leader.
+	again, _ := open(urls[1], 2*time.Hour)
+	if d, ttl := direct(again); d || ttl != 2*time.Hour {
+		t.Fatalf("reopened with a TTL of 2h: direct reads %v, TTL %s", d, ttl)
 	}
 }
