@@ -266,7 +266,7 @@ func (b *Broker) connect(name string) (*nats.Conn, <-chan struct{}, error) {
 func (b *Broker) ensureStream(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	replicas, err := b.replicasFor(rctx, b.cfg.Stream)
+	replicas, _, err := b.replicasFor(rctx, b.cfg.Stream)
 	if err != nil {
 		return fmt.Errorf("ensure stream %s: %w", b.cfg.Stream, err)
 	}
@@ -293,21 +293,24 @@ func (b *Broker) ensureStream(ctx context.Context) error {
 // replicasFor is the replica count to give stream: the configured one,
 // or the stream's own when it already has more. A node started with an
 // old or default config must not shrink a stream an operator grew (one
-// node's start would take two copies of every queued message away).
-func (b *Broker) replicasFor(ctx context.Context, stream string) (int, error) {
+// node's start would take two copies of every queued message away). It
+// also returns the stream's settings as they are, nil when it does not
+// exist yet.
+func (b *Broker) replicasFor(ctx context.Context, stream string) (int, *jetstream.StreamConfig, error) {
 	s, err := b.js.Stream(ctx, stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return b.cfg.Replicas, nil
+		return b.cfg.Replicas, nil, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	if have := s.CachedInfo().Config.Replicas; have > b.cfg.Replicas {
+	have := s.CachedInfo().Config
+	if have.Replicas > b.cfg.Replicas {
 		b.log.Warn("broker: keeping the stream's replicas, which are more than configured",
-			"stream", stream, "replicas", have, "natsReplicas", b.cfg.Replicas)
-		return have, nil
+			"stream", stream, "replicas", have.Replicas, "natsReplicas", b.cfg.Replicas)
+		return have.Replicas, &have, nil
 	}
-	return b.cfg.Replicas, nil
+	return b.cfg.Replicas, &have, nil
 }
 
 // replicasHint says what to do when JetStream has fewer servers than the
@@ -371,22 +374,20 @@ func (b *Broker) KeyValue(ctx context.Context, name string, ttl time.Duration) (
 func (b *Broker) keyValue(ctx context.Context, bucket string, ttl time.Duration) (jetstream.KeyValue, error) {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	replicas, err := b.replicasFor(rctx, "KV_"+bucket)
+	stream := "KV_" + bucket // where JetStream keeps the bucket
+	replicas, have, err := b.replicasFor(rctx, stream)
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket %s: %w", bucket, err)
 	}
+	want := jetstream.KeyValueConfig{Bucket: bucket, TTL: ttl, Storage: jetstream.FileStorage, Replicas: replicas, History: 1}
 	// A bucket that already has these settings is used as it is: creating
 	// it "again" would turn its direct reads back on (below) for a moment
 	// in which another node may open it.
-	if s, err := b.js.Stream(rctx, "KV_"+bucket); err == nil {
-		c := s.CachedInfo().Config
-		if !c.AllowDirect && c.MaxAge == ttl && c.Replicas == replicas && c.MaxMsgsPerSubject == 1 && c.Storage == jetstream.FileStorage {
-			return b.js.KeyValue(rctx, bucket)
-		}
+	if have != nil && !have.AllowDirect && have.MaxAge == want.TTL && have.Replicas == want.Replicas &&
+		have.MaxMsgsPerSubject == int64(want.History) && have.Storage == want.Storage {
+		return b.js.KeyValue(rctx, bucket)
 	}
-	if _, err := b.js.CreateOrUpdateKeyValue(rctx, jetstream.KeyValueConfig{
-		Bucket: bucket, TTL: ttl, Storage: jetstream.FileStorage, Replicas: replicas, History: 1,
-	}); err != nil {
+	if _, err := b.js.CreateOrUpdateKeyValue(rctx, want); err != nil {
 		return nil, fmt.Errorf("key-value bucket %s with %d replicas: %w", bucket, replicas, replicasHint(err))
 	}
 	// Reads go to the stream's leader. With direct reads, which buckets
@@ -395,7 +396,7 @@ func (b *Broker) keyValue(ctx context.Context, bucket string, ttl time.Duration)
 	// out on one node was still served by another for a moment. A bucket
 	// opened here decides how it reads from the stream's settings when it
 	// is opened, so it is opened after they are changed.
-	s, err := b.js.Stream(rctx, "KV_"+bucket)
+	s, err := b.js.Stream(rctx, stream)
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket %s: %w", bucket, err)
 	}
