@@ -52,16 +52,15 @@ type RowQueryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// Checkpointer checkpoints the SQLite database of db every checkpointEvery
-// until ctx ends, then makes one last checkpoint so a closed store leaves
-// little WAL behind. db must be a connection of its own, not the writer's,
-// whose DSN carries SQLiteWriterPragmas (no auto-checkpoint); path is the
+// Checkpointer checkpoints the SQLite database of db as checkpointFrames
+// says, looking every checkpointEvery, until ctx ends, then makes one last
+// checkpoint so a closed store leaves little WAL behind. db must be a
+// connection of its own, not the writer's, whose DSN carries SQLiteWriterPragmas (no auto-checkpoint); path is the
 // database file's, next to which SQLite keeps the wal-index (path-shm).
-// When a
-// checkpoint finds more than walRestartFrames frames in the WAL it calls
-// restart, which must have the writer's connection checkpoint between two
-// transactions. make bench's SQLite ceiling runs it too, so the ceiling
-// writes as the store does.
+// When a checkpoint finds more than walRestartFrames frames in the WAL it
+// calls restart, which must have the writer's connection checkpoint
+// between two transactions. make bench's SQLite ceiling runs it too, so
+// the ceiling writes as the store does.
 func Checkpointer(ctx context.Context, db RowQueryer, path string, restart func()) {
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
