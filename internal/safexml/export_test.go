@@ -1,4 +1,6 @@
 package safexml
 
 // FastDecode is the fast path alone, for the differential tests.
-var FastDecode = fastDecode
+func FastDecode(data []byte, v any) (declined bool, err error) {
+	return fastDecode(data, v, Default)
+}

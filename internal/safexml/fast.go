@@ -70,8 +70,18 @@ type binding struct {
 
 var errDecline = errors.New("safexml: not for the fast path")
 
-// tokenize cuts the root element of data into tokens, or declines.
-func tokenize(data []byte, toks []token) ([]token, error) {
+// tokenize cuts the root element of data into tokens, or declines. It
+// also declines a document that prescan could refuse under lim, so that
+// Decode need not run prescan on what it accepts: deeper than lim.MaxDepth,
+// longer in bytes than lim.MaxTokens (prescan's tokens are each at least a
+// byte long), or with anything but whitespace and comments after the root,
+// which encoding/xml does not read and prescan does. Before and inside the
+// root it reads nothing prescan refuses: it declines every <! but comments,
+// and text outside the root.
+func tokenize(data []byte, toks []token, lim Limits) ([]token, error) {
+	if len(data) > lim.MaxTokens {
+		return nil, errDecline
+	}
 	t := tokenizer{data: data, toks: toks[:0]}
 	i := skipXMLSpace(data, 0)
 	if bytes.HasPrefix(data[i:], []byte("<?xml")) {
@@ -135,7 +145,7 @@ func tokenize(data []byte, toks []token) ([]token, error) {
 			t.toks = append(t.toks, token{kind: tokEnd, name: start.name, raw: start.raw})
 			i += j + 1
 			if len(stack) == 0 {
-				return t.toks, nil // encoding/xml reads no further than the root
+				return t.toks, afterRoot(data, i)
 			}
 			continue
 		}
@@ -164,6 +174,9 @@ func tokenize(data []byte, toks []token) ([]token, error) {
 			return nil, errDecline
 		}
 		depth := len(stack) + 1
+		if depth > lim.MaxDepth {
+			return nil, errDecline
+		}
 		for {
 			j = skipXMLSpace(data, j)
 			if j >= len(data) {
@@ -234,13 +247,29 @@ func tokenize(data []byte, toks []token) ([]token, error) {
 			}
 			t.toks = append(t.toks, token{kind: tokEnd, name: name, raw: raw})
 			if len(stack) == 0 {
-				return t.toks, nil
+				return t.toks, afterRoot(data, i)
 			}
 			continue
 		}
 		stack = append(stack, element{len(t.toks) - 1, written})
 	}
 	return nil, errDecline
+}
+
+// afterRoot declines unless what follows the root element from i is
+// whitespace and comments.
+func afterRoot(data []byte, i int) error {
+	for i = skipXMLSpace(data, i); i < len(data); i = skipXMLSpace(data, i) {
+		if !bytes.HasPrefix(data[i:], []byte("<!--")) {
+			return errDecline
+		}
+		end, err := commentEnd(data, i)
+		if err != nil {
+			return err
+		}
+		i = end
+	}
+	return nil
 }
 
 // commentEnd is the index after the comment at i: the first "--" after
@@ -762,9 +791,10 @@ func checkType(t reflect.Type, visiting map[reflect.Type]bool) bool {
 	return false
 }
 
-// fastDecode fills v (a non-nil pointer) from data as xml.Unmarshal would.
+// fastDecode fills v (a non-nil pointer) from data as xml.Unmarshal would,
+// for a document prescan accepts under lim (tokenize).
 // declined means it did nothing and encoding/xml should.
-func fastDecode(data []byte, v any) (declined bool, err error) {
+func fastDecode(data []byte, v any, lim Limits) (declined bool, err error) {
 	if len(data) > fastMaxBytes {
 		return true, nil
 	}
@@ -773,7 +803,7 @@ func fastDecode(data []byte, v any) (declined bool, err error) {
 		return true, nil
 	}
 	buf := tokenPool.Get().(*[]token)
-	toks, err := tokenize(data, *buf)
+	toks, err := tokenize(data, *buf, lim)
 	if cap(toks) <= 4096 {
 		*buf = toks[:0]
 		defer tokenPool.Put(buf)

@@ -195,3 +195,74 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// open is a type the fast path takes (doc's "items>item" is left to
+// encoding/xml), so that Decode's skipping of prescan is what is tested.
+type open struct {
+	Name  string   `xml:"name"`
+	Items []string `xml:"item"`
+	Child *open    `xml:"child"`
+	Other []string `xml:",any"`
+}
+
+// refusedAsPrescan fails t unless Decode refuses data under lim exactly
+// as prescan does, when prescan does.
+func refusedAsPrescan(t *testing.T, data []byte, lim Limits) (prescanErr error) {
+	t.Helper()
+	lim = lim.orDefault()
+	if int64(len(data)) > lim.MaxBytes {
+		return nil
+	}
+	want := prescan(data, lim)
+	got := Decode(data, new(open), lim)
+	if want != nil && (got == nil || got.Error() != want.Error()) {
+		t.Fatalf("%q under %+v: Decode says %v, prescan %v", data, lim, got, want)
+	}
+	return want
+}
+
+// The fast path's tokenizer takes only documents prescan accepts, so
+// Decode, which runs prescan only on what the fast path declines, refuses
+// the rest as before: after the root, at the depth and token limits.
+func TestDecodeRefusesWhatPrescanRefuses(t *testing.T) {
+	cases := []struct {
+		in        string
+		lim       Limits
+		fast, bad bool // the fast path takes it; prescan refuses it
+	}{
+		{in: "<a><name>n</name></a>\n<!-- after -->\n", fast: true},
+		{in: "<a/><!DOCTYPE x>", bad: true},
+		{in: "<a/><!-- fine --><!ENTITY x 'y'>", bad: true},
+		{in: "<a></a><b/>", bad: true},
+		{in: "<a/>junk", bad: true},
+		{in: "<a/></a>", bad: true},
+		{in: "<a/><!-- unterminated", bad: true},
+		{in: "<a/><?pi after?>"},
+		{in: "<a><child><child/></child></a>", lim: Limits{MaxDepth: 3}, fast: true},
+		{in: "<a><child><child/></child></a>", lim: Limits{MaxDepth: 2}, bad: true},
+		{in: "<a><item>1</item><item>2</item></a>", lim: Limits{MaxTokens: 35}, fast: true},
+		{in: "<a><item>1</item><item>2</item></a>", lim: Limits{MaxTokens: 34}},
+		{in: "<a><item>1</item><item>2</item></a>", lim: Limits{MaxTokens: 8}},
+		{in: "<a><item>1</item><item>2</item></a>", lim: Limits{MaxTokens: 7}, bad: true},
+	}
+	for _, c := range cases {
+		lim := c.lim.orDefault()
+		if bad := refusedAsPrescan(t, []byte(c.in), c.lim) != nil; bad != c.bad {
+			t.Errorf("%q under %+v: prescan refuses it: %v, want %v", c.in, lim, bad, c.bad)
+		}
+		declined, _ := fastDecode([]byte(c.in), new(open), lim)
+		if declined == c.fast {
+			t.Errorf("%q under %+v: fast path declined: %v, want %v", c.in, lim, declined, !c.fast)
+		}
+	}
+}
+
+func FuzzDecodeRefusesWhatPrescanRefuses(f *testing.F) {
+	f.Add([]byte("<a><name>n</name><item>1</item></a>"), uint8(3), uint8(40))
+	f.Add([]byte("<a/><!DOCTYPE x>"), uint8(3), uint8(40))
+	f.Add([]byte("<?xml version=\"1.0\"?><!-- c --><a><child><child/></child></a>\n<!-- d -->"), uint8(2), uint8(200))
+	f.Add([]byte("<a><b x='>'/></a><c/>"), uint8(8), uint8(8))
+	f.Fuzz(func(t *testing.T, data []byte, depth, tokens uint8) {
+		refusedAsPrescan(t, data, Limits{MaxBytes: 1 << 16, MaxDepth: int(depth%8) + 1, MaxTokens: int(tokens) + 1})
+	})
+}
