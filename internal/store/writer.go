@@ -145,6 +145,11 @@ func copyEvent(ev Event) Event {
 // writes it in one transaction and wakes the waiters, until Close.
 func (s *SQLStore) run() {
 	defer close(s.done)
+	wal := &walIndex{}
+	if s.ckPath != "" {
+		wal = openWALIndex(s.ckPath)
+	}
+	defer wal.close()
 	batch := make([]*request, 0, maxBatch)
 	for r := range s.reqs {
 		batch = append(batch[:0], r)
@@ -166,7 +171,7 @@ func (s *SQLStore) run() {
 			}
 		}
 		s.process(batch)
-		if s.walLarge.Swap(false) {
+		if s.walLarge.Swap(false) || wal.pastRestart() {
 			// Between batches, on the writer's connection: see
 			// walRestartFrames. A failure leaves the WAL as it was.
 			_, _ = checkpoint(context.Background(), s.wdb)
