@@ -91,12 +91,9 @@ func tokenize(data []byte, toks []token, lim Limits) ([]token, error) {
 		}
 		i = skipXMLSpace(data, i+end+2)
 	}
-	for bytes.HasPrefix(data[i:], []byte("<!--")) {
-		end, err := commentEnd(data, i)
-		if err != nil {
-			return nil, err
-		}
-		i = skipXMLSpace(data, end)
+	i, err := skipMisc(data, i)
+	if err != nil {
+		return nil, err
 	}
 	if i >= len(data) || data[i] != '<' {
 		return nil, errDecline
@@ -256,20 +253,27 @@ func tokenize(data []byte, toks []token, lim Limits) ([]token, error) {
 	return nil, errDecline
 }
 
-// afterRoot declines unless what follows the root element from i is
-// whitespace and comments.
-func afterRoot(data []byte, i int) error {
-	for i = skipXMLSpace(data, i); i < len(data); i = skipXMLSpace(data, i) {
-		if !bytes.HasPrefix(data[i:], []byte("<!--")) {
-			return errDecline
-		}
+// skipMisc is the index of the first byte from i that is neither
+// whitespace nor in a comment.
+func skipMisc(data []byte, i int) (int, error) {
+	for i = skipXMLSpace(data, i); bytes.HasPrefix(data[i:], []byte("<!--")); i = skipXMLSpace(data, i) {
 		end, err := commentEnd(data, i)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		i = end
 	}
-	return nil
+	return i, nil
+}
+
+// afterRoot declines unless what follows the root element from i is
+// whitespace and comments.
+func afterRoot(data []byte, i int) error {
+	i, err := skipMisc(data, i)
+	if err == nil && i < len(data) {
+		err = errDecline
+	}
+	return err
 }
 
 // commentEnd is the index after the comment at i: the first "--" after
