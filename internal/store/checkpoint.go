@@ -58,8 +58,9 @@ type RowQueryer interface {
 // Checkpointer checkpoints the SQLite database of db as checkpointFrames
 // says, looking every checkpointEvery, until ctx ends, then makes one last
 // checkpoint so a closed store leaves little WAL behind. db must be a
-// connection of its own, not the writer's, whose DSN carries SQLiteWriterPragmas (no auto-checkpoint); path is the
-// database file's, next to which SQLite keeps the wal-index (path-shm).
+// connection of its own, not the writer's, whose DSN carries
+// SQLiteWriterPragmas (no auto-checkpoint); path is the database file's,
+// next to which SQLite keeps the wal-index (path-shm).
 // When a checkpoint finds more than walRestartFrames frames in the WAL it
 // calls restart, which must have the writer's connection checkpoint
 // between two transactions. make bench's SQLite ceiling runs it too, so
