@@ -595,12 +595,12 @@ func (a brokerAdapter) Publisher() message.Publisher { return a.b.Publisher() }
 
 // Holds is the broker's depth of the topic: what RecoverOrphans must see
 // empty before it takes a route's QUEUED messages for orphans.
-func (a brokerAdapter) Holds(_ context.Context, topic string) (uint64, error) {
-	return a.b.Depth(topic)
+func (a brokerAdapter) Holds(ctx context.Context, topic string) (uint64, error) {
+	return a.b.Depth(ctx, topic)
 }
 
-func (a brokerAdapter) Subscriber(topic string, workers int, delay func(uint64) time.Duration) (message.Subscriber, error) {
-	return a.b.Subscriber(topic, broker.SubOpts{Concurrency: workers, Backoff: delay})
+func (a brokerAdapter) Subscriber(ctx context.Context, topic string, workers int, delay func(uint64) time.Duration) (message.Subscriber, error) {
+	return a.b.Subscriber(ctx, topic, broker.SubOpts{Concurrency: workers, Backoff: delay})
 }
 
 func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {

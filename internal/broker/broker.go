@@ -93,6 +93,9 @@ type Broker struct {
 	js     jetstream.JetStream
 	pub    *wmnats.Publisher
 	closed bool
+	// attemptTimeout bounds one JetStream request that untilAvailable
+	// repeats: a cluster without a leader leaves requests unanswered.
+	attemptTimeout time.Duration
 
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
@@ -110,9 +113,10 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		cfg:  cfg,
-		log:  cfg.Logger,
-		subs: map[*subscriber]struct{}{},
+		cfg:            cfg,
+		log:            cfg.Logger,
+		subs:           map[*subscriber]struct{}{},
+		attemptTimeout: 10 * time.Second,
 	}
 	b.wmLog = watermill.NewSlogLogger(b.log.With("component", "watermill"))
 
@@ -187,34 +191,52 @@ func (c *Config) normalize() error {
 // external server that is starting and JetStream recovering its store
 // report transient errors for a while.
 func (b *Broker) connectAndProvision(ctx context.Context) error {
-	var lastErr error
-	wait := 100 * time.Millisecond
-	for {
+	return b.untilAvailable(ctx, "JetStream not ready", func(ctx context.Context) error {
 		if b.nc == nil {
 			nc, _, err := b.connect("kopir-broker")
-			if err == nil {
-				b.nc = nc
-				b.js, err = jetstream.New(nc)
+			if err != nil {
+				return err
 			}
-			lastErr = err
+			b.nc = nc
 		}
-		if b.js != nil {
-			lastErr = b.ensureStream(ctx)
-			if lastErr == nil {
-				return nil
+		if b.js == nil {
+			js, err := jetstream.New(b.nc)
+			if err != nil {
+				return err
 			}
-			// A refused configuration (e.g. an existing stream with another
-			// retention policy) will not fix itself; only "unavailable"
-			// (503) and transport errors are worth waiting for.
-			var apiErr *jetstream.APIError
-			if errors.As(lastErr, &apiErr) && apiErr.Code != 0 && apiErr.Code != 503 {
-				return fmt.Errorf("broker: %w", lastErr)
-			}
+			b.js = js
 		}
-		b.log.Debug("broker: JetStream not ready, retrying", "err", lastErr)
+		return b.ensureStream(ctx)
+	})
+}
+
+// untilAvailable calls op until it succeeds, fails for a reason that will
+// not fix itself, or ctx ends. A JetStream cluster that has lost a server
+// answers "unavailable" (503), times out or has no responders until it has
+// elected new leaders, which takes seconds; a node starting meanwhile waits
+// for it instead of exiting.
+func (b *Broker) untilAvailable(ctx context.Context, what string, op func(context.Context) error) error {
+	wait := 100 * time.Millisecond
+	for tries := 1; ; tries++ {
+		err := op(ctx)
+		if err == nil {
+			return nil
+		}
+		// A refused configuration (e.g. an existing stream with another
+		// retention policy) will not fix itself; only "unavailable" (503)
+		// and transport errors are worth waiting for.
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.Code != 0 && apiErr.Code != 503 {
+			return fmt.Errorf("broker: %w", err)
+		}
+		if tries == 1 {
+			b.log.Debug("broker: "+what+", retrying", "err", err)
+		} else {
+			b.log.Warn("broker: "+what+", retrying", "tries", tries, "err", err)
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("broker: JetStream not ready: %w (last error: %v)", ctx.Err(), lastErr)
+			return fmt.Errorf("broker: %s: %w (last error: %v)", what, ctx.Err(), err)
 		case <-time.After(wait):
 		}
 		if wait < 2*time.Second {
@@ -264,7 +286,7 @@ func (b *Broker) connect(name string) (*nats.Conn, <-chan struct{}, error) {
 }
 
 func (b *Broker) ensureStream(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, b.attemptTimeout)
 	defer cancel()
 	replicas, _, err := b.replicasFor(rctx, b.cfg.Stream)
 	if err != nil {
@@ -348,31 +370,16 @@ func (b *Broker) KeyValue(ctx context.Context, name string, ttl time.Duration) (
 		return nil, ErrClosed
 	}
 	bucket := b.cfg.Stream + "_" + name
-	// Like the stream at Open: a cluster electing leaders (a server just
-	// lost or back) answers 503 or not at all for a while; a refusal of
-	// the settings will not change by waiting.
-	wait := 100 * time.Millisecond
-	for {
-		kv, err := b.keyValue(ctx, bucket, ttl)
-		if err == nil {
-			return kv, nil
-		}
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.Code != 0 && apiErr.Code != 503 {
-			return nil, err
-		}
-		b.log.Debug("broker: key-value bucket not ready, retrying", "bucket", bucket, "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (waiting: %v)", err, ctx.Err())
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 2*time.Second)
-	}
+	var kv jetstream.KeyValue
+	err := b.untilAvailable(ctx, "key-value bucket "+bucket+" not ready", func(ctx context.Context) (err error) {
+		kv, err = b.keyValue(ctx, bucket, ttl)
+		return err
+	})
+	return kv, err
 }
 
 func (b *Broker) keyValue(ctx context.Context, bucket string, ttl time.Duration) (jetstream.KeyValue, error) {
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, b.attemptTimeout)
 	defer cancel()
 	stream := "KV_" + bucket // where JetStream keeps the bucket
 	replicas, have, err := b.replicasFor(rctx, stream)

@@ -71,7 +71,7 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 
 func depth(t testing.TB, b *Broker, topic string) uint64 {
 	t.Helper()
-	d, err := b.Depth(topic)
+	d, err := b.Depth(t.Context(), topic)
 	if err != nil {
 		t.Fatalf("Depth: %v", err)
 	}
@@ -105,7 +105,7 @@ func consumeAll(t *testing.T, b *Broker, topic string) {
 
 	var mu sync.Mutex
 	retryNums := map[uint64]int{}
-	sub, err := b.Subscriber(topic, SubOpts{
+	sub, err := b.Subscriber(t.Context(), topic, SubOpts{
 		Concurrency: 8,
 		Backoff: func(retryNum uint64) time.Duration {
 			mu.Lock()
@@ -211,7 +211,7 @@ func TestEmbeddedRestartDurability(t *testing.T) {
 
 	b := openEmbedded(t, dir, stream, prefix)
 	publishN(t, b, topic, 0, n)
-	sub, err := b.Subscriber(topic, opts)
+	sub, err := b.Subscriber(t.Context(), topic, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestEmbeddedRestartDurability(t *testing.T) {
 	if d := depth(t, b, topic); d != n-acked {
 		t.Fatalf("depth after restart = %d, want %d", d, n-acked)
 	}
-	sub, err = b.Subscriber(topic, opts)
+	sub, err = b.Subscriber(t.Context(), topic, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,11 +316,11 @@ func TestInvalidTopic(t *testing.T) {
 		if err := b.Publisher().Publish(topic, message.NewMessage(watermill.NewUUID(), nil)); err == nil {
 			t.Errorf("Publish(%q) succeeded", topic)
 		}
-		if _, err := b.Subscriber(topic, SubOpts{}); err == nil {
+		if _, err := b.Subscriber(t.Context(), topic, SubOpts{}); err == nil {
 			t.Errorf("Subscriber(%q) succeeded", topic)
 		}
 	}
-	sub, err := b.Subscriber("good", SubOpts{})
+	sub, err := b.Subscriber(t.Context(), "good", SubOpts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +403,7 @@ func TestHandlerExceedingAckWaitIsRedelivered(t *testing.T) {
 	stream, prefix := uniq(t)
 	b := openEmbedded(t, t.TempDir(), stream, prefix)
 	const topic = "slow"
-	sub, err := b.Subscriber(topic, SubOpts{Concurrency: 2, AckWait: time.Second})
+	sub, err := b.Subscriber(t.Context(), topic, SubOpts{Concurrency: 2, AckWait: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +435,7 @@ func TestConcurrencyIsHandlersAtOnce(t *testing.T) {
 	stream, prefix := uniq(t)
 	b := openEmbedded(t, t.TempDir(), stream, prefix)
 	const topic, n = "wide", DefaultConcurrency + 4
-	sub, err := b.Subscriber(topic, SubOpts{Concurrency: n})
+	sub, err := b.Subscriber(t.Context(), topic, SubOpts{Concurrency: n})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +536,7 @@ func TestGoroutinesReleasedOnClose(t *testing.T) {
 	before := runtime.NumGoroutine()
 	stream, prefix := uniq(t)
 	b := openEmbedded(t, t.TempDir(), stream, prefix)
-	sub, err := b.Subscriber("g", SubOpts{})
+	sub, err := b.Subscriber(t.Context(), "g", SubOpts{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// cluster starts three clustered JetStream servers in this process, on
-// loopback ports, and returns the client URL of all three.
-func cluster(t *testing.T) string {
+// testCluster is three clustered JetStream servers in this process, on
+// loopback ports, each of which a test can stop and start again.
+type testCluster struct {
+	t    *testing.T
+	urls []string
+	opts []*server.Options
+	srv  []*server.Server
+}
+
+// cluster starts a testCluster, stopped when t ends.
+func cluster(t *testing.T) *testCluster {
 	t.Helper()
 	ports := make([]int, 6)
 	for i := range ports {
@@ -26,29 +36,51 @@ func cluster(t *testing.T) string {
 		ports[i] = ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 	}
-	var routes, urls []string
+	c := &testCluster{t: t, srv: make([]*server.Server, 3)}
+	var routes []string
 	for i := range 3 {
 		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[3+i]))
-		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
+		c.urls = append(c.urls, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
 	}
 	for i := range 3 {
-		opts := &server.Options{
+		c.opts = append(c.opts, &server.Options{
 			ServerName: fmt.Sprintf("n%d", i), Host: "127.0.0.1", Port: ports[i], NoSigs: true,
 			JetStream: true, StoreDir: t.TempDir(),
 			Cluster: server.ClusterOpts{Name: "kopirtest", Host: "127.0.0.1", Port: ports[3+i]},
 			Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
-		}
-		s, err := server.NewServer(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Start()
-		t.Cleanup(s.Shutdown)
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("server %d not ready", i)
-		}
+		})
+		c.start(i)
 	}
-	return strings.Join(urls, ",")
+	t.Cleanup(func() {
+		for _, s := range c.srv {
+			if s != nil {
+				s.Shutdown()
+			}
+		}
+	})
+	return c
+}
+
+// url is the client URL of all three servers.
+func (c *testCluster) url() string { return strings.Join(c.urls, ",") }
+
+func (c *testCluster) start(i int) {
+	c.t.Helper()
+	s, err := server.NewServer(c.opts[i])
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		c.t.Fatalf("server %d not ready", i)
+	}
+	c.srv[i] = s
+}
+
+func (c *testCluster) stop(i int) {
+	c.srv[i].Shutdown()
+	c.srv[i].WaitForShutdown()
+	c.srv[i] = nil
 }
 
 // TestReplicasNeverLowered: a node started with natsReplicas 1 against a
@@ -57,7 +89,7 @@ func TestReplicasNeverLowered(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-server cluster")
 	}
-	url := cluster(t)
+	url := cluster(t).url()
 	stream, prefix := uniq(t)
 	open := func(replicas int) *Broker {
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -120,7 +152,7 @@ func TestKeyValueReadsItsOwnDeletes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-server cluster")
 	}
-	urls := strings.Split(cluster(t), ",")
+	urls := cluster(t).urls
 	stream, prefix := uniq(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -169,5 +201,86 @@ func TestKeyValueReadsItsOwnDeletes(t *testing.T) {
 	again, _ := open(urls[1], 2*time.Hour)
 	if d, ttl := direct(again); d || ttl != 2*time.Hour {
 		t.Fatalf("reopened with a TTL of 2h: direct reads %v, TTL %s", d, ttl)
+	}
+}
+
+// TestSubscriberWaitsForQuorum: a node that starts while its JetStream
+// cluster has lost quorum (two of three servers down, as while a cluster
+// elects leaders after losing a server) waits for it, not failing at its
+// first unanswered request, and gives up only when its context ends.
+// TestChaos in cmd/kopir saw a node exit when one NATS server was killed.
+func TestSubscriberWaitsForQuorum(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-server cluster")
+	}
+	c := cluster(t)
+	stream, prefix := uniq(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	b, err := Open(ctx, Config{URL: c.urls[0], Logger: testLogger(), Stream: stream, SubjectPrefix: prefix, Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.attemptTimeout = 500 * time.Millisecond
+	c.stop(1)
+	c.stop(2)
+
+	never, giveUp := context.WithCancel(t.Context())
+	gaveUp := make(chan error, 1)
+	go func() { _, err := b.Subscriber(never, "never", SubOpts{}); gaveUp <- err }()
+	type result struct {
+		sub message.Subscriber
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { s, err := b.Subscriber(t.Context(), "waits", SubOpts{}); done <- result{s, err} }()
+
+	// Several attempts' worth: one failed attempt is not the end.
+	select {
+	case r := <-done:
+		t.Fatalf("Subscriber returned while the cluster had no quorum: %v", r.err)
+	case err := <-gaveUp:
+		t.Fatalf("Subscriber returned before its context ended: %v", err)
+	case <-time.After(3 * time.Second):
+	}
+	giveUp()
+	select {
+	case err := <-gaveUp:
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), `topic "never"`) {
+			t.Errorf("Subscriber after its context ended: %v, want context.Canceled naming the topic", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Subscriber did not return within 5s of its context ending")
+	}
+
+	c.start(1)
+	c.start(2)
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("Subscriber did not return within 60s of the quorum coming back")
+	}
+	if r.err != nil {
+		t.Fatalf("Subscriber once the quorum came back: %v", r.err)
+	}
+	msgs, err := r.sub.Subscribe(t.Context(), "waits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stream's own leader may be elected after the consumer's.
+	deadline := time.Now().Add(30 * time.Second)
+	for err := errors.New("not sent"); err != nil; {
+		if time.Now().After(deadline) {
+			t.Fatalf("Publish once the quorum came back: %v", err)
+		}
+		err = b.Publisher().Publish("waits", message.NewMessage(watermill.NewUUID(), []byte("after")))
+	}
+	select {
+	case m := <-msgs:
+		m.Ack()
+	case <-time.After(30 * time.Second):
+		t.Fatal("no message delivered to the subscriber that waited")
 	}
 }

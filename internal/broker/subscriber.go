@@ -116,10 +116,12 @@ func (f delayFunc) WaitTime(retryNum uint64) time.Duration {
 //
 // The consumer is created or updated here, before any Subscribe, so that
 // Depth works immediately and changed options apply to an existing consumer.
+// While JetStream is unavailable (a cluster electing leaders) it waits, until
+// ctx ends.
 // The returned subscriber only accepts Subscribe calls for this topic.
 // It is closed by Broker.Close if not closed before (a message.Router closes
 // it when the router stops).
-func (b *Broker) Subscriber(topic string, opts SubOpts) (message.Subscriber, error) {
+func (b *Broker) Subscriber(ctx context.Context, topic string, opts SubOpts) (message.Subscriber, error) {
 	if err := validTopic(topic); err != nil {
 		return nil, err
 	}
@@ -133,9 +135,7 @@ func (b *Broker) Subscriber(topic string, opts SubOpts) (message.Subscriber, err
 	}
 
 	durable := durableName(topic)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := b.js.CreateOrUpdatePushConsumer(ctx, b.cfg.Stream, jetstream.ConsumerConfig{
+	consumer := jetstream.ConsumerConfig{
 		Durable:     durable,
 		Description: "Köpir topic " + topic,
 		// Push delivery is what watermill-nats consumes; a deliver subject
@@ -149,9 +149,15 @@ func (b *Broker) Subscriber(topic string, opts SubOpts) (message.Subscriber, err
 		AckWait:        opts.AckWait,
 		MaxDeliver:     -1,
 		MaxAckPending:  opts.MaxAckPending,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("broker: ensure consumer %s for topic %q: %w", durable, topic, err)
+	}
+	what := fmt.Sprintf("consumer %s for topic %q not ready", durable, topic)
+	if err := b.untilAvailable(ctx, what, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, b.attemptTimeout)
+		defer cancel()
+		_, err := b.js.CreateOrUpdatePushConsumer(ctx, b.cfg.Stream, consumer)
+		return err
+	}); err != nil {
+		return nil, err
 	}
 
 	// Each watermill subscriber drains and closes its connection on Close,
@@ -256,11 +262,11 @@ func durableName(topic string) string {
 // Depth returns how many messages of the topic are not yet acked: waiting
 // for delivery plus delivered-but-unacked (including those waiting out a
 // backoff). Meant for a queue-depth gauge.
-func (b *Broker) Depth(topic string) (uint64, error) {
+func (b *Broker) Depth(ctx context.Context, topic string) (uint64, error) {
 	if err := validTopic(topic); err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	cons, err := b.js.PushConsumer(ctx, b.cfg.Stream, durableName(topic))
 	if err == nil {

@@ -61,7 +61,7 @@ type countingBroker struct {
 }
 
 func (c *countingBroker) Publisher() message.Publisher { return c }
-func (c *countingBroker) Subscriber(string, int, func(uint64) time.Duration) (message.Subscriber, error) {
+func (c *countingBroker) Subscriber(context.Context, string, int, func(uint64) time.Duration) (message.Subscriber, error) {
 	return nil, fmt.Errorf("not in this test")
 }
 func (c *countingBroker) Close() error { return nil }

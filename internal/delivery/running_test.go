@@ -21,7 +21,7 @@ type gatedBroker struct {
 }
 
 func (b *gatedBroker) Publisher() message.Publisher { return b.pubsub }
-func (b *gatedBroker) Subscriber(string, int, func(uint64) time.Duration) (message.Subscriber, error) {
+func (b *gatedBroker) Subscriber(context.Context, string, int, func(uint64) time.Duration) (message.Subscriber, error) {
 	return gatedSubscriber{b}, nil
 }
 
@@ -87,7 +87,7 @@ type workersBroker struct {
 }
 
 func (b *workersBroker) Publisher() message.Publisher { return b.pubsub }
-func (b *workersBroker) Subscriber(topic string, workers int, _ func(uint64) time.Duration) (message.Subscriber, error) {
+func (b *workersBroker) Subscriber(_ context.Context, topic string, workers int, _ func(uint64) time.Duration) (message.Subscriber, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.workers[topic] = workers

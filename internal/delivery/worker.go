@@ -32,8 +32,9 @@ type Broker interface {
 	Publisher() message.Publisher
 	// Subscriber consumes topic durably, handing workers messages to their
 	// handlers at once (0: the broker's default); a nacked message comes
-	// back after delay(retryNumber).
-	Subscriber(topic string, workers int, delay func(retry uint64) time.Duration) (message.Subscriber, error)
+	// back after delay(retryNumber). It waits out a broker that is not
+	// available yet until ctx ends.
+	Subscriber(ctx context.Context, topic string, workers int, delay func(retry uint64) time.Duration) (message.Subscriber, error)
 }
 
 // MaxWorkers caps the deliveries of one route in flight at once: each is a
@@ -173,7 +174,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue
 		}
 		spec := r.Spec.Retry
-		sub, err := w.Broker.Subscriber(Topic(r.Name), Workers(r.Spec), func(retry uint64) time.Duration { return w.Backoff(spec, int(retry)+1) })
+		sub, err := w.Broker.Subscriber(ctx, Topic(r.Name), Workers(r.Spec), func(retry uint64) time.Duration { return w.Backoff(spec, int(retry)+1) })
 		if err != nil {
 			return fmt.Errorf("subscribing to route %s: %w", r.Name, err)
 		}
