@@ -504,6 +504,7 @@ func (c *chaos) start(n *chaosNode) {
 	cmd.Stderr = n.log
 	// The bus's environment must not override the test's config.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	from, _ := n.log.Seek(0, io.SeekCurrent)
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
@@ -518,8 +519,10 @@ func (c *chaos) start(n *chaosNode) {
 		case <-exited:
 			var why []string
 			raw, _ := os.ReadFile(n.log.Name())
-			for _, l := range strings.Split(string(raw), "\n") {
-				if strings.Contains(l, `"level":"ERROR"`) && !strings.Contains(l, "Handler returned error") {
+			for _, l := range strings.Split(string(raw[min(from, int64(len(raw))):]), "\n") {
+				// The error serve returned is the plain last line.
+				fatal := strings.HasPrefix(l, "kopir:")
+				if fatal || strings.Contains(l, `"level":"ERROR"`) && !strings.Contains(l, "Handler returned error") {
 					why = append(why, l)
 				}
 			}
