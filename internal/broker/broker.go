@@ -93,8 +93,8 @@ type Broker struct {
 	js     jetstream.JetStream
 	pub    *wmnats.Publisher
 	closed bool
-	// attemptTimeout bounds one JetStream request that untilAvailable
-	// repeats: a cluster without a leader leaves requests unanswered.
+	// attemptTimeout bounds each call of untilAvailable's op: a cluster
+	// without a leader leaves requests unanswered.
 	attemptTimeout time.Duration
 
 	mu   sync.Mutex
@@ -210,15 +210,18 @@ func (b *Broker) connectAndProvision(ctx context.Context) error {
 	})
 }
 
-// untilAvailable calls op until it succeeds, fails for a reason that will
-// not fix itself, or ctx ends. A JetStream cluster that has lost a server
+// untilAvailable calls op, each time with attemptTimeout to answer, until
+// it succeeds, fails for a reason that will not fix itself, or ctx ends.
+// A JetStream cluster that has lost a server
 // answers "unavailable" (503), times out or has no responders until it has
 // elected new leaders, which takes seconds; a node starting meanwhile waits
 // for it instead of exiting.
 func (b *Broker) untilAvailable(ctx context.Context, what string, op func(context.Context) error) error {
 	wait := 100 * time.Millisecond
 	for tries := 1; ; tries++ {
-		err := op(ctx)
+		attempt, cancel := context.WithTimeout(ctx, b.attemptTimeout)
+		err := op(attempt)
+		cancel()
 		if err == nil {
 			return nil
 		}
@@ -286,13 +289,11 @@ func (b *Broker) connect(name string) (*nats.Conn, <-chan struct{}, error) {
 }
 
 func (b *Broker) ensureStream(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(ctx, b.attemptTimeout)
-	defer cancel()
-	replicas, _, err := b.replicasFor(rctx, b.cfg.Stream)
+	replicas, _, err := b.replicasFor(ctx, b.cfg.Stream)
 	if err != nil {
 		return fmt.Errorf("ensure stream %s: %w", b.cfg.Stream, err)
 	}
-	_, err = b.js.CreateOrUpdateStream(rctx, jetstream.StreamConfig{
+	_, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        b.cfg.Stream,
 		Description: "Köpir async delivery queue",
 		Subjects:    []string{b.cfg.SubjectPrefix + ".>"},
@@ -379,10 +380,8 @@ func (b *Broker) KeyValue(ctx context.Context, name string, ttl time.Duration) (
 }
 
 func (b *Broker) keyValue(ctx context.Context, bucket string, ttl time.Duration) (jetstream.KeyValue, error) {
-	rctx, cancel := context.WithTimeout(ctx, b.attemptTimeout)
-	defer cancel()
 	stream := "KV_" + bucket // where JetStream keeps the bucket
-	replicas, have, err := b.replicasFor(rctx, stream)
+	replicas, have, err := b.replicasFor(ctx, stream)
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket %s: %w", bucket, err)
 	}
@@ -392,9 +391,9 @@ func (b *Broker) keyValue(ctx context.Context, bucket string, ttl time.Duration)
 	// in which another node may open it.
 	if have != nil && !have.AllowDirect && have.MaxAge == want.TTL && have.Replicas == want.Replicas &&
 		have.MaxMsgsPerSubject == int64(want.History) && have.Storage == want.Storage {
-		return b.js.KeyValue(rctx, bucket)
+		return b.js.KeyValue(ctx, bucket)
 	}
-	if _, err := b.js.CreateOrUpdateKeyValue(rctx, want); err != nil {
+	if _, err := b.js.CreateOrUpdateKeyValue(ctx, want); err != nil {
 		return nil, fmt.Errorf("key-value bucket %s with %d replicas: %w", bucket, replicas, replicasHint(err))
 	}
 	// Reads go to the stream's leader. With direct reads, which buckets
@@ -403,17 +402,17 @@ func (b *Broker) keyValue(ctx context.Context, bucket string, ttl time.Duration)
 	// out on one node was still served by another for a moment. A bucket
 	// opened here decides how it reads from the stream's settings when it
 	// is opened, so it is opened after they are changed.
-	s, err := b.js.Stream(rctx, stream)
+	s, err := b.js.Stream(ctx, stream)
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket %s: %w", bucket, err)
 	}
 	if c := s.CachedInfo().Config; c.AllowDirect {
 		c.AllowDirect = false
-		if _, err := b.js.UpdateStream(rctx, c); err != nil {
+		if _, err := b.js.UpdateStream(ctx, c); err != nil {
 			return nil, fmt.Errorf("key-value bucket %s: reading from its leader only: %w", bucket, err)
 		}
 	}
-	return b.js.KeyValue(rctx, bucket)
+	return b.js.KeyValue(ctx, bucket)
 }
 
 // Publisher returns the shared publisher. Publish returns only after

@@ -150,12 +150,12 @@ func (b *Broker) Subscriber(ctx context.Context, topic string, opts SubOpts) (me
 		MaxDeliver:     -1,
 		MaxAckPending:  opts.MaxAckPending,
 	}
-	what := fmt.Sprintf("consumer %s for topic %q not ready", durable, topic)
-	if err := b.untilAvailable(ctx, what, func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, b.attemptTimeout)
-		defer cancel()
-		_, err := b.js.CreateOrUpdatePushConsumer(ctx, b.cfg.Stream, consumer)
-		return err
+	what := fmt.Sprintf("consumer %s for topic %q", durable, topic)
+	if err := b.untilAvailable(ctx, what+" not ready", func(ctx context.Context) error {
+		if _, err := b.js.CreateOrUpdatePushConsumer(ctx, b.cfg.Stream, consumer); err != nil {
+			return fmt.Errorf("ensure %s: %w", what, err)
+		}
+		return nil
 	}); err != nil {
 		return nil, err
 	}
