@@ -225,11 +225,7 @@ func (b *Broker) untilAvailable(ctx context.Context, what string, op func(contex
 		if err == nil {
 			return nil
 		}
-		// A refused configuration (e.g. an existing stream with another
-		// retention policy) will not fix itself; only "unavailable" (503)
-		// and transport errors are worth waiting for.
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.Code != 0 && apiErr.Code != 503 {
+		if !worthWaiting(err) {
 			return fmt.Errorf("broker: %w", err)
 		}
 		if tries == 1 {
@@ -246,6 +242,29 @@ func (b *Broker) untilAvailable(ctx context.Context, what string, op func(contex
 			wait *= 2
 		}
 	}
+}
+
+// worthWaiting tells whether untilAvailable tries again after err. A
+// refused configuration (e.g. an existing stream with another retention
+// policy, a consumer deleted by hand) will not fix itself, nor will a
+// closed broker; only "unavailable" (503) and transport errors are worth
+// waiting for. JetStream's refusals come as jetstream.APIError from the
+// current client and as nats.JetStreamError from the one watermill-nats
+// binds with.
+func worthWaiting(err error) bool {
+	if errors.Is(err, ErrClosed) {
+		return false
+	}
+	refused := func(code int) bool { return code != 0 && code != 503 }
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && refused(apiErr.Code) {
+		return false
+	}
+	var legacy nats.JetStreamError
+	if errors.As(err, &legacy) && legacy.APIError() != nil && refused(legacy.APIError().Code) {
+		return false
+	}
+	return true
 }
 
 // connect returns the connection and a channel closed once the connection

@@ -83,6 +83,53 @@ func (c *testCluster) stop(i int) {
 	c.srv[i] = nil
 }
 
+// openReplicated opens a broker on c's first server with a stream of
+// three replicas, whose JetStream calls give up after 500 ms a try, and
+// returns it with the stream's name. It is closed when t ends.
+func openReplicated(t *testing.T, c *testCluster) (*Broker, string) {
+	t.Helper()
+	stream, prefix := uniq(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	b, err := Open(ctx, Config{URL: c.urls[0], Logger: testLogger(), Stream: stream, SubjectPrefix: prefix, Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	b.attemptTimeout = 500 * time.Millisecond
+	return b, stream
+}
+
+// publishOnceAvailable publishes payload on topic, trying again for up to
+// 30 s: after a quorum comes back, the stream's own leader may be elected
+// after the consumer's.
+func publishOnceAvailable(t *testing.T, b *Broker, topic, payload string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for err := errors.New("not sent"); err != nil; {
+		if time.Now().After(deadline) {
+			t.Fatalf("Publish once the quorum came back: %v", err)
+		}
+		err = b.Publisher().Publish(topic, message.NewMessage(watermill.NewUUID(), []byte(payload)))
+	}
+}
+
+// restoreQuorum starts the two servers a test stopped again and returns
+// what done then yields, failing t if the call it names (what) has not
+// returned within 60 s.
+func restoreQuorum[R any](t *testing.T, c *testCluster, done <-chan R, what string) R {
+	t.Helper()
+	c.start(1)
+	c.start(2)
+	select {
+	case r := <-done:
+		return r
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s did not return within 60s of the quorum coming back", what)
+		panic("unreachable")
+	}
+}
+
 // TestReplicasNeverLowered: a node started with natsReplicas 1 against a
 // stream (and a bucket) an operator gave three replicas keeps the three.
 func TestReplicasNeverLowered(t *testing.T) {
@@ -214,15 +261,7 @@ func TestSubscriberWaitsForQuorum(t *testing.T) {
 		t.Skip("starts a three-server cluster")
 	}
 	c := cluster(t)
-	stream, prefix := uniq(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	b, err := Open(ctx, Config{URL: c.urls[0], Logger: testLogger(), Stream: stream, SubjectPrefix: prefix, Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	b.attemptTimeout = 500 * time.Millisecond
+	b, _ := openReplicated(t, c)
 	c.stop(1)
 	c.stop(2)
 
@@ -254,14 +293,7 @@ func TestSubscriberWaitsForQuorum(t *testing.T) {
 		t.Fatal("Subscriber did not return within 5s of its context ending")
 	}
 
-	c.start(1)
-	c.start(2)
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(60 * time.Second):
-		t.Fatal("Subscriber did not return within 60s of the quorum coming back")
-	}
+	r := restoreQuorum(t, c, done, "Subscriber")
 	if r.err != nil {
 		t.Fatalf("Subscriber once the quorum came back: %v", r.err)
 	}
@@ -269,18 +301,73 @@ func TestSubscriberWaitsForQuorum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The stream's own leader may be elected after the consumer's.
-	deadline := time.Now().Add(30 * time.Second)
-	for err := errors.New("not sent"); err != nil; {
-		if time.Now().After(deadline) {
-			t.Fatalf("Publish once the quorum came back: %v", err)
-		}
-		err = b.Publisher().Publish("waits", message.NewMessage(watermill.NewUUID(), []byte("after")))
-	}
+	publishOnceAvailable(t, b, "waits", "after")
 	select {
 	case m := <-msgs:
 		m.Ack()
 	case <-time.After(30 * time.Second):
 		t.Fatal("no message delivered to the subscriber that waited")
+	}
+}
+
+// TestSubscribeWaitsForQuorum: binding a topic's subscriptions to its
+// consumer (what the delivery router does when it starts) while the
+// cluster has no quorum waits for the quorum instead of failing, and the
+// subscriptions then deliver.
+func TestSubscribeWaitsForQuorum(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-server cluster")
+	}
+	c := cluster(t)
+	b, stream := openReplicated(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	sub, err := b.Subscriber(ctx, "binds", SubOpts{Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	c.stop(1)
+	c.stop(2)
+	// The consumer's leader answers for a while after losing its peers.
+	for lost := time.Now().Add(30 * time.Second); ; {
+		ask, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		_, err := b.js.PushConsumer(ask, stream, durableName("binds"))
+		cancel()
+		if err != nil {
+			break
+		}
+		if time.Now().After(lost) {
+			t.Fatal("the consumer still answered 30s after two of three servers stopped")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	type result struct {
+		msgs <-chan *message.Message
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() { m, err := sub.Subscribe(t.Context(), "binds"); done <- result{m, err} }()
+	// Several attempts' worth: one failed attempt is not the end.
+	select {
+	case r := <-done:
+		t.Fatalf("Subscribe returned while the cluster had no quorum: %v", r.err)
+	case <-time.After(3 * time.Second):
+	}
+
+	r := restoreQuorum(t, c, done, "Subscribe")
+	if r.err != nil {
+		t.Fatalf("Subscribe once the quorum came back: %v", r.err)
+	}
+	publishOnceAvailable(t, b, "binds", "after")
+	select {
+	case m := <-r.msgs:
+		if string(m.Payload) != "after" {
+			t.Errorf("delivered %q, want %q", m.Payload, "after")
+		}
+		m.Ack()
+	case <-time.After(30 * time.Second):
+		t.Fatal("no message delivered to the subscriptions that waited")
 	}
 }

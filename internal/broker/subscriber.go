@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"sync"
 	"time"
 
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
@@ -160,48 +161,43 @@ func (b *Broker) Subscriber(ctx context.Context, topic string, opts SubOpts) (me
 		return nil, err
 	}
 
-	// Each watermill subscriber drains and closes its connection on Close,
-	// so it gets its own.
-	nc, ncClosed, err := b.connect("kopir-sub-" + durable)
-	if err != nil {
+	s := &subscriber{b: b, topic: topic, what: what, closeTimeout: opts.CloseTimeout,
+		config: wmnats.SubscriberSubscriptionConfig{
+			Unmarshaler:       &subjectMarshaler{prefix: b.cfg.SubjectPrefix},
+			SubscribersCount:  opts.Concurrency,
+			AckWaitTimeout:    opts.AckWait,
+			CloseTimeout:      opts.CloseTimeout,
+			SubscribeTimeout:  10 * time.Second,
+			SubjectCalculator: b.subjectDetail,
+			NakDelay:          delayFunc(opts.Backoff),
+			JetStream: wmnats.JetStreamConfig{
+				// Binding looks the consumer up; an attempt that gets no
+				// answer ends as untilAvailable's attempts do.
+				ConnectOptions: []nats.JSOpt{nats.MaxWait(b.attemptTimeout)},
+				SubscribeOptions: []nats.SubOpt{
+					// Bind to the consumer provisioned above instead of letting
+					// the client create one from its own (stale-prone) options.
+					nats.Bind(b.cfg.Stream, durable),
+					// Without ManualAck, nats.go acks every message when the
+					// callback returns. watermill-nats returns without Ack/Nak
+					// when the handler exceeds AckWait or the subscriber closes,
+					// so that auto-ack would silently drop in-flight messages
+					// instead of letting them be redelivered.
+					nats.ManualAck(),
+				},
+				// AckSync: the ack is confirmed by the server before the handler
+				// slot is released, so an acked message is really gone.
+				AckAsync:          false,
+				DurableCalculator: func(string, string) string { return durable },
+			},
+		}}
+	if err := s.dial(); err != nil {
 		return nil, err
 	}
-	wsub, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
-		Unmarshaler:       &subjectMarshaler{prefix: b.cfg.SubjectPrefix},
-		SubscribersCount:  opts.Concurrency,
-		AckWaitTimeout:    opts.AckWait,
-		CloseTimeout:      opts.CloseTimeout,
-		SubscribeTimeout:  10 * time.Second,
-		SubjectCalculator: b.subjectDetail,
-		NakDelay:          delayFunc(opts.Backoff),
-		JetStream: wmnats.JetStreamConfig{
-			SubscribeOptions: []nats.SubOpt{
-				// Bind to the consumer provisioned above instead of letting
-				// the client create one from its own (stale-prone) options.
-				nats.Bind(b.cfg.Stream, durable),
-				// Without ManualAck, nats.go acks every message when the
-				// callback returns. watermill-nats returns without Ack/Nak
-				// when the handler exceeds AckWait or the subscriber closes,
-				// so that auto-ack would silently drop in-flight messages
-				// instead of letting them be redelivered.
-				nats.ManualAck(),
-			},
-			// AckSync: the ack is confirmed by the server before the handler
-			// slot is released, so an acked message is really gone.
-			AckAsync:          false,
-			DurableCalculator: func(string, string) string { return durable },
-		},
-	}, b.wmLog)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("broker: create subscriber for topic %q: %w", topic, err)
-	}
-
-	s := &subscriber{Subscriber: wsub, topic: topic, b: b, nc: nc, ncClosed: ncClosed, closeTimeout: opts.CloseTimeout}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		_ = wsub.Close()
+		_ = s.Close()
 		return nil, ErrClosed
 	}
 	b.subs[s] = struct{}{}
@@ -209,27 +205,97 @@ func (b *Broker) Subscriber(ctx context.Context, topic string, opts SubOpts) (me
 	return s, nil
 }
 
+// subscriber is one topic's watermill-nats subscriber on a connection of
+// its own (it drains and closes the connection on Close). Subscribe binds
+// its NATS subscriptions to the topic's consumer, which asks JetStream
+// about the consumer once per subscription: a cluster electing leaders
+// does not answer, and then Subscribe waits for it as Subscriber does,
+// on a new connection each try (see Subscribe).
 type subscriber struct {
-	*wmnats.Subscriber
-	topic        string
 	b            *Broker
-	nc           *nats.Conn
-	ncClosed     <-chan struct{}
+	topic        string
+	what         string // the consumer and topic, for errors and logs
+	config       wmnats.SubscriberSubscriptionConfig
 	closeTimeout time.Duration
+
+	mu       sync.Mutex
+	closed   bool
+	wsub     *wmnats.Subscriber // nil after a failed Subscribe, until the next try dials
+	nc       *nats.Conn
+	ncClosed <-chan struct{}
 }
 
+// dial connects and sets up a watermill-nats subscriber on the connection.
+func (s *subscriber) dial() error {
+	nc, ncClosed, err := s.b.connect("kopir-sub-" + durableName(s.topic))
+	if err != nil {
+		return err
+	}
+	wsub, err := wmnats.NewSubscriberWithNatsConn(nc, s.config, s.b.wmLog)
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("broker: create subscriber for topic %q: %w", s.topic, err)
+	}
+	s.wsub, s.nc, s.ncClosed = wsub, nc, ncClosed
+	return nil
+}
+
+// Subscribe starts the topic's NATS subscriptions, waiting while JetStream
+// does not answer (untilAvailable) until ctx ends. A try that fails drops
+// its connection, and with it the subscriptions the try had already made:
+// watermill-nats returns at the first subscription that fails and keeps
+// the others, whose messages nobody would read (they would wait out
+// AckWait to be delivered again). Messages such a subscription took before
+// the drop are not acknowledged, so JetStream delivers them again.
 func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	if topic != s.topic {
 		return nil, fmt.Errorf("broker: subscriber was created for topic %q, not %q", s.topic, topic)
 	}
-	return s.Subscriber.Subscribe(ctx, topic)
+	var out <-chan *message.Message
+	err := s.b.untilAvailable(ctx, "bind to "+s.what, func(context.Context) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			return fmt.Errorf("bind to %s: %w", s.what, ErrClosed)
+		}
+		if s.wsub == nil {
+			if err := s.dial(); err != nil {
+				return err
+			}
+		}
+		// The subscriptions live as long as ctx, not as the try.
+		ch, err := s.wsub.Subscribe(ctx, topic)
+		if err != nil {
+			s.drop()
+			return fmt.Errorf("bind to %s: %w", s.what, err)
+		}
+		out = ch
+		return nil
+	})
+	return out, err
+}
+
+// drop closes a failed try's connection at once. Its watermill-nats
+// subscriber is closed apart: its Close releases the try's goroutines but
+// then waits out CloseTimeout for the subscription that failed.
+func (s *subscriber) drop() {
+	wsub, nc := s.wsub, s.nc
+	s.wsub, s.nc, s.ncClosed = nil, nil, nil
+	nc.Close()
+	go func() { _ = wsub.Close() }()
 }
 
 func (s *subscriber) Close() error {
 	s.b.mu.Lock()
 	delete(s.b.subs, s)
 	s.b.mu.Unlock()
-	err := s.Subscriber.Close() // starts draining the connection
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.wsub == nil {
+		return nil
+	}
+	err := s.wsub.Close() // starts draining the connection
 	select {
 	case <-s.ncClosed:
 	case <-time.After(s.closeTimeout):
