@@ -10,7 +10,14 @@ for pkg in $(go list ./...); do
   for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
     echo "fuzz $pkg $target ($time)"
     for try in 1 2; do
-      if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$time" -fuzzminimizetime 2s -parallel 2 "$pkg" > /tmp/kopir-fuzz.log 2>&1; then
+      # -fuzzminimizetime 0s: no minimizing. Go's coordinator minimizes
+      # every input that finds new coverage, not only crashers, and its
+      # workers run nothing else meanwhile; a run that ends during it fails
+      # with "context deadline exceeded" (below). With a few seconds a
+      # target, the slower targets spent most of theirs minimizing
+      # (FuzzInboundEnvelope: 40 executions in 4 s, then none) and failed
+      # so twice in a row. A crasher is written as found, unminimized.
+      if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$time" -fuzzminimizetime 0s -parallel 2 "$pkg" > /tmp/kopir-fuzz.log 2>&1; then
         break
       fi
       # Go's fuzzing coordinator before 1.27 can report its own -fuzztime
