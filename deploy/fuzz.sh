@@ -14,7 +14,7 @@ targets() {
   go list -f '{{.ImportPath}} {{.Dir}} {{join .TestGoFiles " "}} {{join .XTestGoFiles " "}}' ./... |
     while read -r pkg dir files; do
       [ -n "$files" ] || continue
-      (cd "$dir" && sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)([A-Za-z_][A-Za-z0-9_]* \*testing\.F) {$/\1/p' $files) | sed "s|^|$pkg |"
+      (cd "$dir" && sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)([A-Za-z_][A-Za-z0-9_]* \*testing\.F) {.*/\1/p' $files) | sed "s|^|$pkg |"
     done
 }
 list=$(targets)
