@@ -44,6 +44,20 @@ command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq ng
 bin=${BENCH_BIN:-bin/kopir} # BENCH_BIN: another build of the bus, e.g. to re-measure the baseline
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+# The helper programs and the benchmarks' test binaries are kept in
+# bin/bench, where go relinks one only when what it is built from changed:
+# linking them anew on every run took ~10 s of bench-quick's two minutes.
+kept_bin="$PWD/bin/bench"
+mkdir -p "$kept_bin"
+# gobuild DIR NAME: DIR's command built into bin/bench/NAME; prints its path.
+gobuild() { (cd "$1" && go build -trimpath -o "$kept_bin/$2" .) >&2 && echo "$kept_bin/$2"; }
+# gobench PKG ARGS…: PKG's test binary, kept in bin/bench, run in PKG's
+# directory as go test runs it (ARGS are go test's flags as -test.* ones).
+gobench() {
+  local pkg=$1 exe; shift
+  exe="$kept_bin/$(echo "$pkg" | tr / -).test"
+  go test -c -o "$exe" "./$pkg" && (cd "$pkg" && "$exe" "$@")
+}
 
 # Ports of their own, so a `make run` in another terminal does not interfere.
 bench_ports() { # a deploy/local.yaml → the same on the bench's ports
@@ -128,8 +142,8 @@ mean() { printf '%s\n' "$@" | awk '{s+=$1} END {printf "%.0f", s/NR}'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 tracing_step() {
   echo "tracing overhead…" >&2
-  go build -o "$work/otlpsink" ./deploy/bench/otlpsink
-  "$work/otlpsink" -listen 127.0.0.1:18318 2>>"$work/otlpsink.log" &
+  local otlpsink; otlpsink=$(gobuild deploy/bench/otlpsink otlpsink)
+  "$otlpsink" -listen 127.0.0.1:18318 2>>"$work/otlpsink.log" &
   local sink=$! off=() on=() offc=() onc=() i
   wait_ready http://127.0.0.1:18318/count
   # Throughput on two shared cores moves with whatever else runs, so the
@@ -196,12 +210,12 @@ if [ "${BENCH_ONLY:-}" = cpu ]; then cpu_step; exit 0; fi
 # BENCH_ONLY=streamproc runs just this step.
 streamproc_step() {
   echo "stream processor: building deploy/bench/streamproc…" >&2
-  (cd deploy/bench/streamproc && go build -trimpath -o "$work/streamproc" .) >&2
+  local streamproc; streamproc=$(gobuild deploy/bench/streamproc streamproc)
   local sp=() spc=() bus=() busc=() i pid
   for i in $(seq 1 "${ROUNDS:-2}"); do
     rm -f "$work"/streamproc.db*
     env GOGC=400 STREAMPROC_LISTEN=127.0.0.1:18095 STREAMPROC_SHEP=http://127.0.0.1:18090/shep/sync STREAMPROC_DB="$work/streamproc.db" \
-      "$work/streamproc" -c deploy/bench/streamproc/gbdfl.yaml 2>>"$work/streamproc.log" &
+      "$streamproc" -c deploy/bench/streamproc/gbdfl.yaml 2>>"$work/streamproc.log" &
     pid=$!
     wait_port http://127.0.0.1:18095/
     cpu_run "streamproc-$i" "$pid" http://127.0.0.1:18095 ""
@@ -225,7 +239,7 @@ if [ "${BENCH_ONLY:-}" = streamproc ]; then streamproc_step; exit 0; fi
 grown_step() {
   GR_SQ0="n/a" GR_SQN="n/a" GR_PG0="n/a" GR_PGN="n/a"
   echo "store growth: filling ${GROWN_ROWS} messages per backend…" >&2
-  KOPIR_BENCH_GROWN_ROWS=$GROWN_ROWS KOPIR_BENCH_GROWN_ROUNDS=${ROUNDS:-3} go test -run '^$' -bench '^BenchmarkRecordGrown$' -benchtime "$GROWN_TIME" ./internal/store/ > "$work/grown.txt" 2>&1 ||
+  KOPIR_BENCH_GROWN_ROWS=$GROWN_ROWS KOPIR_BENCH_GROWN_ROUNDS=${ROUNDS:-3} gobench internal/store -test.run '^$' -test.bench '^BenchmarkRecordGrown$' -test.benchtime "$GROWN_TIME" > "$work/grown.txt" 2>&1 ||
     { cat "$work/grown.txt" >&2; return 0; }
   # grown_rates BACKEND ROWS → records/s of each round (sub-benchmarks of one name are numbered #01, #02…)
   grown_rates() { awk -v b="^BenchmarkRecordGrown/$1/rows=$2(#[0-9]+)?-" '$0 ~ b {for (i = 1; i <= NF; i++) if ($i == "records/s") print $(i-1)}' "$work/grown.txt"; }
@@ -257,7 +271,7 @@ signing_step() {
   for i in $(seq 1 "${ROUNDS:-3}"); do
     ossl+=("$(ossl_sign_us "$SSL_SECS")")
     # GOGC=400: the collector's pace `kopir serve` runs at, so its share is the bus's.
-    sign+=("$(GOGC=400 go test -run '^$' -bench '^BenchmarkSign$' -benchtime 2s ./internal/xmlsig/ |
+    sign+=("$(GOGC=400 gobench internal/xmlsig -test.run '^$' -test.bench '^BenchmarkSign$' -test.benchtime 2s |
       awk '/^BenchmarkSign/ {for (i=2; i<NF; i++) if ($(i+1)=="cpu-ns/op") printf "%.1f", $i/1000}')")
   done
   SG_US=$(median "${sign[@]}") SG_RSA_US=$(median "${ossl[@]}")
@@ -305,12 +319,12 @@ kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
 # proxy passing the same call to the same mock, and (below) an HTTP server
 # that answers 202 after one durable insert. Neither checks, records or
 # delivers anything; the bus is built on the same net/http and runtime.
-go build -o "$work/ceiling" ./deploy/bench/ceiling
+ceiling=$(gobuild deploy/bench/ceiling ceiling)
 # go_floor NAME ARGS…: serves the ceiling program's ARGS on 127.0.0.1:18085
 # and drives it with wrk (SCRIPT, KEYED, BODY from the caller's choice).
 go_floor() {
   local name=$1 url=$2 body=$3 ctype=$4 dur=$5 pid; shift 5
-  "$work/ceiling" "$@" -listen 127.0.0.1:18085 2>>"$work/ceiling.log" &
+  "$ceiling" "$@" -listen 127.0.0.1:18085 2>>"$work/ceiling.log" &
   pid=$!
   wait_port http://127.0.0.1:18085/
   run_wrk "$name" "$url" "$body" "$ctype" "" "$dur"
@@ -332,7 +346,7 @@ if psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS kopir_ceiling" -c "CREATE DA
   psql "$PG/postgres" -qc "DROP DATABASE kopir_ceiling" >/dev/null
 fi
 mkdir -p "$work/ceiling-data"
-SQ_TPS=$("$work/ceiling" sqlite -dir "$work/ceiling-data" -duration "${CEIL_SECS}s" -workers 32)
+SQ_TPS=$("$ceiling" sqlite -dir "$work/ceiling-data" -duration "${CEIL_SECS}s" -workers 32)
 echo "commit ceilings: pgbench ${PGB_TPS} tps, SQLite ${SQ_TPS} commits/s" >&2
 KEYED=1 SCRIPT=unique.lua go_floor goaccept-sqlite http://127.0.0.1:18085/ deploy/bench/async.json application/json "$ASYNC_DUR" accept -dir "$work/ceiling-data"
 GA_SQ_RPS=$R_RPS
@@ -340,12 +354,12 @@ GA_SQ_RPS=$R_RPS
 # Go's exclusive C14N plus SHA-256 of a 2 KB Body. Its ceiling, one
 # RSA-2048 signature, is the median signing_step measures beside
 # BenchmarkSign, so the table sets both rows against one figure.
-C14N_US=$(go test -run '^$' -bench BenchmarkBodyDigest -benchtime "$GOBENCH" ./internal/xmlsig/ 2>/dev/null |
+C14N_US=$(gobench internal/xmlsig -test.run '^$' -test.bench BenchmarkBodyDigest -test.benchtime "$GOBENCH" 2>/dev/null |
   awk '/^BenchmarkBodyDigest/ {for (i = 1; i <= NF; i++) if ($i == "ns/op") printf "%.0f", $(i-1)/1000}')
 echo "signature: C14N + SHA-256 of a 2 KB Body ${C14N_US} µs" >&2
 
 start_bus "$work/data-sqlite"
-FSYNC=$("$work/ceiling" fsync -dir "$work/data-sqlite" -n 500)
+FSYNC=$("$ceiling" fsync -dir "$work/data-sqlite" -n 500)
 FSYNC_P50=${FSYNC% *} FSYNC_P99=${FSYNC#* }
 IDLE_RSS=$(rss_mb "$BUS")
 
@@ -423,7 +437,7 @@ CSD_TABLE=$(awk '
 fi
 
 # Allocations per sync request: the whole pipeline in one process.
-go test -run '^$' -bench 'BenchmarkSyncPipeline' -benchmem -benchtime "$GOBENCH" ./internal/app/ > "$work/pipeline.txt" 2>&1 || true
+gobench internal/app -test.run '^$' -test.bench 'BenchmarkSyncPipeline' -test.benchmem -test.benchtime "$GOBENCH" > "$work/pipeline.txt" 2>&1 || true
 allocs_of() { awk -v b="^BenchmarkSyncPipeline/$1" '$0 ~ b {for (i = 1; i <= NF; i++) if ($i == "allocs/op") print $(i-1)}' "$work/pipeline.txt"; }
 ALLOCS=$(allocs_of bus) MOCK_ALLOCS=$(allocs_of mock)
 OWN_ALLOCS=$(awk -v a="$ALLOCS" -v m="$MOCK_ALLOCS" 'BEGIN {print a-m}')
