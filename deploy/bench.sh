@@ -176,9 +176,9 @@ cpu_step() {
     echo "cpu: commit ${BASE_COMMIT} is not in this clone; the baseline is ${CPU_BASELINE_US} µs from ${CPU_BASELINE_HOW}" >&2
     return 0
   fi
-  # Built once per commit and toolchain, then kept in bin/ (linking it
-  # again took a fifth of bench-quick's budget).
-  local kept; kept="$PWD/bin/kopir-${BASE_COMMIT}-$(go env GOVERSION)"
+  # Built once per commit and toolchain, then kept in bin/bench with the
+  # other kept builds (linking it again took a fifth of bench-quick's budget).
+  local kept; kept="$kept_bin/kopir-${BASE_COMMIT}-$(go env GOVERSION)"
   if [ ! -x "$kept" ] || [ ! -s "$kept.yaml" ]; then
     echo "cpu: building the bus at ${BASE_COMMIT}…" >&2
     git worktree add -q --detach "$work/base" "$BASE_COMMIT"
