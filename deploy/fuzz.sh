@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 time=${1:-10s}
 status=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 # The targets are read from the test files go list selects for this build,
 # by their signature, rather than by `go test -list`, which builds and links
 # every package's test binary to print the names (two minutes of the run
@@ -26,7 +28,7 @@ while read -r pkg target; do
   # nothing else meanwhile; with a few seconds a target, the slower targets
   # spent most of theirs minimizing (FuzzInboundEnvelope: 40 executions in
   # 4 s, then none). A crasher is written as found, unminimized.
-  if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$time" -fuzzminimizetime 0s -parallel 2 "$pkg" > /tmp/kopir-fuzz.log 2>&1 </dev/null; then
+  if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$time" -fuzzminimizetime 0s -parallel 2 "$pkg" > "$log" 2>&1 </dev/null; then
     continue
   fi
   # Go's fuzzing coordinator before 1.27 can report its own -fuzztime
@@ -37,10 +39,10 @@ while read -r pkg target; do
   # again: the run counts as ended. A crasher always writes its input to
   # testdata/fuzz first, and so still fails, as does any other error; the
   # seed corpus ran as tests in make test before this.
-  if grep -q 'context deadline exceeded' /tmp/kopir-fuzz.log && ! grep -q 'Failing input written to' /tmp/kopir-fuzz.log; then
+  if grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written to' "$log"; then
     echo "fuzz $pkg $target: ran its $time; Go's coordinator reported its own deadline as an error (go.dev/issue/75804), no failing input"
     continue
   fi
-  cat /tmp/kopir-fuzz.log; status=1
+  cat "$log"; status=1
 done <<< "$list"
 exit $status
