@@ -148,6 +148,13 @@ func consumeAll(t *testing.T, b *Broker, topic string) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
+		deliveries := "1"
+		if _, failed := failedAt[i]; failed {
+			deliveries = "2"
+		}
+		if got := msg.Metadata.Get(MetaDeliveries); got != deliveries {
+			t.Errorf("message %d: %s = %q, want %q", i, MetaDeliveries, got, deliveries)
+		}
 		if i%10 == 0 {
 			if t0, failed := failedAt[i]; !failed {
 				failedAt[i] = time.Now()

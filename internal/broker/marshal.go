@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"strconv"
+
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
@@ -27,6 +29,19 @@ func (m *subjectMarshaler) Marshal(topic string, msg *message.Message) (*nats.Ms
 	return nm, nil
 }
 
+// MetaDeliveries is the metadata under which a consumed message carries
+// how many times the broker has handed it out, this time included: "1" the
+// first time. A consumer may trust what it knows of a message's first
+// delivery only then.
+const MetaDeliveries = "kopir_deliveries"
+
 func (m *subjectMarshaler) Unmarshal(nm *nats.Msg) (*message.Message, error) {
-	return m.NATSMarshaler.Unmarshal(nm)
+	msg, err := m.NATSMarshaler.Unmarshal(nm)
+	if err != nil {
+		return nil, err
+	}
+	if md, err := nm.Metadata(); err == nil {
+		msg.Metadata.Set(MetaDeliveries, strconv.FormatUint(md.NumDelivered, 10))
+	}
+	return msg, nil
 }

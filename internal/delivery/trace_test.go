@@ -78,6 +78,12 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(`{"ok":true}`))
 }
 
+func (rc *receiver) calls() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.seen
+}
+
 func (rc *receiver) traceparents() []string {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()

@@ -18,6 +18,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/minfin-kz/kopir/adapters"
+	"github.com/minfin-kz/kopir/internal/broker"
 	"github.com/minfin-kz/kopir/internal/ledger"
 	"github.com/minfin-kz/kopir/internal/metrics"
 	"github.com/minfin-kz/kopir/internal/store"
@@ -289,7 +290,7 @@ func (w *Worker) recoverOrphans(ctx context.Context, holder Holder, route string
 func (w *Worker) handle(msg *message.Message) error {
 	ctx := msg.Context()
 	id := string(msg.Payload)
-	m, err := w.Store.Get(ctx, id)
+	m, err := w.load(ctx, msg, id)
 	if errors.Is(err, store.ErrNotFound) {
 		w.Log.Error("delivery of a message the store does not hold; dropped", "messageId", id)
 		return nil
@@ -302,6 +303,20 @@ func (w *Worker) handle(msg *message.Message) error {
 		return nil // delivered or dead already: a duplicate broker copy
 	}
 	return w.deliver(ctx, msg, m)
+}
+
+// load is the message msg asks to deliver. On the broker's first delivery
+// of a message this process has just queued, it is the ledger's copy of
+// what it wrote: nothing but a delivery changes a QUEUED message, and no
+// other delivery of it can have run yet. Otherwise (a redelivery, another
+// node's message, one queued before a restart) it is read from the store.
+func (w *Worker) load(ctx context.Context, msg *message.Message, id string) (*store.Message, error) {
+	if msg.Metadata.Get(broker.MetaDeliveries) == "1" {
+		if m, ok := w.Ledger.TakeQueued(id); ok {
+			return m, nil
+		}
+	}
+	return w.Store.Get(ctx, id)
 }
 
 // deliver makes one delivery of m as a span of the trace the message was

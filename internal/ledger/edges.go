@@ -92,6 +92,9 @@ func (l *Ledger) InboundQueued(ctx context.Context, id, route, sender string, m 
 	if err := l.record(ctx, ev); err != nil {
 		return nil, err
 	}
+	if msg.Status == store.Queued {
+		l.queued.put(msg, now)
+	}
 	return View(msg), nil
 }
 

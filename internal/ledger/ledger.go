@@ -73,6 +73,7 @@ type Ledger struct {
 	log      *slog.Logger
 	now      func() time.Time
 	keep     *keeping // nil: no evidence kept
+	queued   handoff  // messages just recorded QUEUED, for this process's delivery worker
 }
 
 var _ routes.Ledger = (*Ledger)(nil)
@@ -92,6 +93,9 @@ func New(st store.Store, specs []routes.Spec, key string, log *slog.Logger) *Led
 func (l *Ledger) policy(route string) *pii.Policy { return l.policies[route] }
 
 func (l *Ledger) record(ctx context.Context, ev store.Event) (err error) {
+	if ev.Message != nil {
+		l.queued.drop(ev.Message.ID) // what the worker would take is no longer what is stored
+	}
 	if m := ev.Message; m != nil && m.TraceID == "" {
 		// A message keeps the trace it was first stored in: a delivery or
 		// replay of it continues that trace, and does not move it.
@@ -206,6 +210,7 @@ func (l *Ledger) Queued(ctx context.Context, x *routes.Exchange) (*routes.Messag
 	if err != nil {
 		return nil, keyTaken(x, err)
 	}
+	l.queued.put(m, l.now())
 	return View(m), nil
 }
 

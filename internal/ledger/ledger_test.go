@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -134,5 +135,48 @@ func TestDeniedIsBounded(t *testing.T) {
 	if r.Action != string(ledger.Forbidden) || r.Actor != "ops" || len(r.Detail) > ledger.MaxDetail || strings.Contains(r.Detail, "\n") ||
 		!strings.HasPrefix(r.Detail, "POST /admin/v1/messages/xxx") || !strings.HasSuffix(r.Detail, "refused: role viewer, needs operator") {
 		t.Errorf("entry %+v (detail %d bytes)", r, len(r.Detail))
+	}
+}
+
+// A message just queued is handed over as the store holds it, once; a
+// later write of it (here a failed delivery) takes the hand-over back.
+func TestQueuedMessageIsHandedOverAsStored(t *testing.T) {
+	l, st, r := open(t)
+	ctx := context.Background()
+	x := exchange(r, "k", `{"iin":"880501300124","n":1}`)
+	if _, err := l.Queued(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := l.TakeQueued(x.Request.MessageID)
+	if !ok {
+		t.Fatal("a message just queued is not handed over")
+	}
+	want, err := st.Get(ctx, x.Request.MessageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != want.ID || got.Route != want.Route || got.Caller != want.Caller || got.CorrelationID != want.CorrelationID ||
+		got.IdempotencyKey != want.IdempotencyKey || got.Status != want.Status || got.Attempts != want.Attempts ||
+		string(got.Payload) != string(want.Payload) || string(got.RequestBody) != string(want.RequestBody) ||
+		got.HTTPStatus != want.HTTPStatus || got.TraceParent != want.TraceParent || got.Error != want.Error {
+		t.Errorf("handed over %+v\nstored      %+v", got, want)
+	}
+	if _, ok := l.TakeQueued(x.Request.MessageID); ok {
+		t.Error("handed over twice")
+	}
+
+	y := exchange(r, "", `{"n":2}`)
+	if _, err := l.Queued(ctx, y); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := st.Get(ctx, y.Request.MessageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Retrying(ctx, stored, nil, errors.New("receiver busy")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l.TakeQueued(y.Request.MessageID); ok {
+		t.Error("handed over after a later write of the message")
 	}
 }

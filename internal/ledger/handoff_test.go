@@ -1,0 +1,79 @@
+package ledger
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/minfin-kz/kopir/internal/store"
+)
+
+func queuedMessage(id string, payload int) *store.Message {
+	return &store.Message{ID: id, Status: store.Queued, Payload: bytes.Repeat([]byte("x"), payload)}
+}
+
+// A hand-over is taken once, and not after handoffMaxAge.
+func TestHandoffTakenOnceWhileYoung(t *testing.T) {
+	var h handoff
+	t0 := time.Now()
+	h.put(queuedMessage("a", 10), t0)
+	h.put(queuedMessage("b", 10), t0)
+	if m, ok := h.take("a", t0.Add(handoffMaxAge-time.Millisecond)); !ok || m.ID != "a" {
+		t.Fatalf("take a young message: %v %v", m, ok)
+	}
+	if _, ok := h.take("a", t0); ok {
+		t.Error("taken twice")
+	}
+	if _, ok := h.take("b", t0.Add(handoffMaxAge)); ok {
+		t.Error("taken once older than handoffMaxAge")
+	}
+	if h.bytes != 0 || len(h.held) != 0 {
+		t.Errorf("after both are taken: %d bytes in %d messages held", h.bytes, len(h.held))
+	}
+}
+
+// What is never taken (another node delivered it) expires oldest first,
+// and the held bytes stay under handoffMaxBytes however many are put.
+func TestHandoffIsBounded(t *testing.T) {
+	var h handoff
+	t0 := time.Now()
+	size := 1000
+	per := size + handoffOverhead + len("m-000000")
+	for i := range 3 * handoffMaxBytes / per {
+		h.put(queuedMessage(fmt.Sprintf("m-%06d", i), size), t0)
+	}
+	if h.bytes > handoffMaxBytes || len(h.held) != handoffMaxBytes/per {
+		t.Fatalf("%d bytes in %d messages held; want at most %d bytes, %d messages", h.bytes, len(h.held), handoffMaxBytes, handoffMaxBytes/per)
+	}
+	if _, ok := h.take("m-000000", t0); !ok {
+		t.Error("the first message put, within the bound, is not held")
+	}
+	later := t0.Add(handoffMaxAge)
+	h.put(queuedMessage("late", size), later)
+	if len(h.held) != 1 || h.bytes != size+handoffOverhead+len("late") || len(h.order) != 1 {
+		t.Errorf("after expiry: %d messages, %d bytes, %d in order; want only the late one", len(h.held), h.bytes, len(h.order))
+	}
+	h.put(queuedMessage("huge", handoffMaxEntry), later)
+	if _, ok := h.take("huge", later); ok {
+		t.Error("a message over handoffMaxEntry is held")
+	}
+}
+
+// Any later write of a message drops its hand-over: the worker would
+// otherwise deliver from a copy the store no longer matches.
+func TestHandoffDroppedByALaterWrite(t *testing.T) {
+	var h handoff
+	t0 := time.Now()
+	h.put(queuedMessage("a", 10), t0)
+	h.drop("a")
+	if _, ok := h.take("a", t0); ok {
+		t.Error("taken after it was dropped")
+	}
+	// Put again after a drop: the order's stale entry must not expire it.
+	h.put(queuedMessage("a", 10), t0.Add(handoffMaxAge/2))
+	h.expire(t0.Add(handoffMaxAge))
+	if _, ok := h.take("a", t0.Add(handoffMaxAge)); !ok {
+		t.Error("a message put again was expired by its earlier put")
+	}
+}
