@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,12 +42,7 @@ func brokerCopy(id, deliveries string) *message.Message {
 // delivery reads the store, so a redelivered copy of a delivered message
 // is still skipped and a redelivery counts the attempts already stored.
 func TestFirstDeliveryTakesTheQueuedMessageWithoutReadingTheStore(t *testing.T) {
-	sub := &receiver{}
-	srv := httptest.NewServer(sub)
-	defer srv.Close()
-	st := openStore(t)
-	specs := []routes.Spec{{Name: "budget.notice", Adapter: "test.traced", Mode: routes.Async, Endpoints: []string{srv.URL},
-		Callers: []string{"treasury"}, Retry: adapters.RetrySpec{Attempts: 3}, Timeout: 5e9}}
+	sub, st, specs := asyncNotice(t)
 	b := newBus(t, st, specs)
 	reads := &readCounter{Store: st}
 	b.w.Store = reads

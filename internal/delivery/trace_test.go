@@ -252,12 +252,7 @@ func TestSyncCallSpanTree(t *testing.T) {
 // write are its children, and the subscriber gets a traceparent of the
 // same trace.
 func TestAsyncDeliveryContinuesTheTraceAcrossARestart(t *testing.T) {
-	sub := &receiver{}
-	srv := httptest.NewServer(sub)
-	defer srv.Close()
-	st := openStore(t)
-	specs := []routes.Spec{{Name: "budget.notice", Adapter: "test.traced", Mode: routes.Async, Endpoints: []string{srv.URL},
-		Callers: []string{"treasury"}, Retry: adapters.RetrySpec{Attempts: 3}, Timeout: 5e9}}
+	sub, st, specs := asyncNotice(t)
 	before := newBus(t, st, specs)
 	const traceID = "0af7651916cd43dd8448eb211c80319c"
 	r, _ := before.table.Get("budget.notice")
@@ -357,6 +352,18 @@ func one(t *testing.T, spans map[string][]sdktrace.ReadOnlySpan, name string) sd
 		t.Fatalf("%d spans %q, want 1; spans: %v", len(spans[name]), name, names)
 	}
 	return spans[name][0]
+}
+
+// asyncNotice is an async route, budget.notice, delivering to a receiver,
+// and a store for a bus that has it.
+func asyncNotice(t *testing.T) (*receiver, *store.SQLStore, []routes.Spec) {
+	t.Helper()
+	sub := &receiver{}
+	srv := httptest.NewServer(sub)
+	t.Cleanup(srv.Close)
+	specs := []routes.Spec{{Name: "budget.notice", Adapter: "test.traced", Mode: routes.Async, Endpoints: []string{srv.URL},
+		Callers: []string{"treasury"}, Retry: adapters.RetrySpec{Attempts: 3}, Timeout: 5e9}}
+	return sub, openStore(t), specs
 }
 
 func openStore(t *testing.T) *store.SQLStore {
