@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"sync"
 	"time"
 
@@ -55,6 +56,9 @@ func (h *handoff) put(m *store.Message, now time.Time) {
 	if size > handoffMaxEntry {
 		return
 	}
+	held := *m
+	held.Payload, held.RequestBody = own(m.Payload), own(m.RequestBody)
+	m = &held
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.expire(now)
@@ -100,6 +104,16 @@ func (h *handoff) remove(id string) (handed, bool) {
 		h.bytes -= e.size
 	}
 	return e, ok
+}
+
+// own is b, or a copy of it when b keeps a much larger array alive (a body
+// cut out of a whole request, a buffer grown while reading): a held message
+// must cost what its size says.
+func own(b []byte) []byte {
+	if cap(b) > 2*len(b)+64 {
+		return bytes.Clone(b)
+	}
+	return b
 }
 
 func (h *handoff) take(id string, now time.Time) (*store.Message, bool) {

@@ -77,3 +77,24 @@ func TestHandoffDroppedByALaterWrite(t *testing.T) {
 		t.Error("a message put again was expired by its earlier put")
 	}
 }
+
+// A body cut out of a larger buffer is copied before it is held: a held
+// message must not keep the whole request it came in alive.
+func TestHandoffHoldsOnlyWhatItCounts(t *testing.T) {
+	var h handoff
+	request := make([]byte, 256<<10)
+	copy(request, `{"n":1}`)
+	m := queuedMessage("a", 0)
+	m.Payload, m.RequestBody = request[:7], request[:7]
+	h.put(m, time.Now())
+	got, ok := h.take("a", time.Now())
+	if !ok {
+		t.Fatal("not held")
+	}
+	if cap(got.Payload) > 64 || cap(got.RequestBody) > 64 || string(got.Payload) != `{"n":1}` {
+		t.Errorf("held payload %q with capacity %d, request body capacity %d; want the 7 bytes alone", got.Payload, cap(got.Payload), cap(got.RequestBody))
+	}
+	if cap(m.Payload) != len(request) {
+		t.Error("the caller's message was changed")
+	}
+}
