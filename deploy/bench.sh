@@ -760,7 +760,8 @@ libxml2's memory comes from one glibc arena (capped when the program loads) and 
 - **Async acceptance does far more than the ceiling's one insert**: each accepted message is an HTTP request with its JSON
   checked, a durable record (message and audit rows, chained; its Idempotency-Key held by the unique index, looked up only when a call is refused), a JetStream publish acknowledged
   by the stream, the 202; and, on the same two cores at the same time, its delivery: the JetStream message taken, the message
-  read back, the HTTP call to the subscriber, a second durable record (attempt, status, audit). The ceilings are one
+  as the ledger wrote it (read back from the store only on a redelivery), the HTTP call to the subscriber, a second
+  durable record (attempt, status, audit). The ceilings are one
   single-row insert per commit with nothing else running.
 - **PostgreSQL async acceptance is bound by the single writer's commits, on saturated cores**: the store has one writer that
   sends each batch as two pgx pipelines (begin, the chain head read under its lock and one multi-row upsert per table for
