@@ -124,7 +124,7 @@ delivered_total() {
 }
 async_run() {
   warm_async
-  local before=0 c0 t0 tw
+  local before=0 n c0 t0 tw
   [ -z "$QUICK" ] && { before=$(delivered_total); while sleep 0.5; n=$(delivered_total); [ "$n" != "$before" ]; do before=$n; done; }
   c0=$(proc_cpu "$BUS") t0=$(date +%s.%N)
   KEYED=1 SCRIPT=unique.lua run_wrk "$1" http://127.0.0.1:18080/v1/routes/subscriber.deliver deploy/bench/async.json application/json "Bearer demo-token" "$ASYNC_DUR"
