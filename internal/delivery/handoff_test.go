@@ -80,7 +80,7 @@ func TestFirstDeliveryTakesTheQueuedMessageWithoutReadingTheStore(t *testing.T) 
 		t.Errorf("a second copy: %d reads, %d calls to the subscriber; want 1 and still 1", n, sub.calls())
 	}
 
-	// A redelivery never takes the hand-over, and leaves none behind.
+	// A redelivery never takes the ledger's copy, and leaves none behind.
 	sub.mu.Lock()
 	sub.failFirst, sub.seen = true, 0
 	sub.mu.Unlock()

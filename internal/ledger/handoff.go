@@ -14,7 +14,7 @@ import (
 // was ~7% of the bus's CPU under async load on SQLite, whose reader
 // connections re-read the pages every commit changes.
 //
-// The hand-over is right only while nothing but that first delivery can
+// The copy is right only while nothing but that first delivery can
 // have changed the stored message. So it is taken once, by the broker's
 // first delivery of the message (the worker's side); any later write of the
 // message through this ledger drops it; and it is good for handoffMaxAge,

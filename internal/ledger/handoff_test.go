@@ -13,7 +13,7 @@ func queuedMessage(id string, payload int) *store.Message {
 	return &store.Message{ID: id, Status: store.Queued, Payload: bytes.Repeat([]byte("x"), payload)}
 }
 
-// A hand-over is taken once, and not after handoffMaxAge.
+// A held copy is taken once, and not after handoffMaxAge.
 func TestHandoffTakenOnceWhileYoung(t *testing.T) {
 	var h handoff
 	t0 := time.Now()
@@ -60,7 +60,7 @@ func TestHandoffIsBounded(t *testing.T) {
 	}
 }
 
-// Any later write of a message drops its hand-over: the worker would
+// Any later write of a message drops its held copy: the worker would
 // otherwise deliver from a copy the store no longer matches.
 func TestHandoffDroppedByALaterWrite(t *testing.T) {
 	var h handoff

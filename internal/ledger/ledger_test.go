@@ -139,7 +139,7 @@ func TestDeniedIsBounded(t *testing.T) {
 }
 
 // A message just queued is handed over as the store holds it, once; a
-// later write of it (here a failed delivery) takes the hand-over back.
+// later write of it (here a failed delivery) drops the held copy.
 func TestQueuedMessageIsHandedOverAsStored(t *testing.T) {
 	l, st, r := open(t)
 	ctx := context.Background()
