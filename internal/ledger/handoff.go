@@ -36,7 +36,7 @@ const (
 type handoff struct {
 	mu    sync.Mutex
 	held  map[string]handed
-	order []queuedAt // in the order put; expire pops from the front
+	order []queuedAt // in the order put; expire pops from the front, compact drops the taken
 	bytes int
 }
 
@@ -72,6 +72,24 @@ func (h *handoff) put(m *store.Message, now time.Time) {
 	h.held[m.ID] = handed{m: m, at: now, size: size}
 	h.order = append(h.order, queuedAt{m.ID, now})
 	h.bytes += size
+	if len(h.order) > 2*len(h.held)+1024 {
+		h.compact()
+	}
+}
+
+// compact drops the order's entries of messages no longer held (taken,
+// dropped, or put again since), which would otherwise stay until they
+// expire: at thousands of messages a second, most of them taken within
+// milliseconds, that is ten seconds of ids held for nothing. h.mu is held.
+func (h *handoff) compact() {
+	live := h.order[:0]
+	for _, q := range h.order {
+		if e, ok := h.held[q.id]; ok && e.at.Equal(q.at) {
+			live = append(live, q)
+		}
+	}
+	clear(h.order[len(live):])
+	h.order = live
 }
 
 // expire drops what is older than handoffMaxAge; h.mu is held. An order

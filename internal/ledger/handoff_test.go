@@ -98,3 +98,24 @@ func TestHandoffHoldsOnlyWhatItCounts(t *testing.T) {
 		t.Error("the caller's message was changed")
 	}
 }
+
+// Messages taken as fast as they are put leave the expiry order no longer
+// than the bound compaction keeps, however many pass through.
+func TestHandoffOrderKeepsOnlyWhatIsHeld(t *testing.T) {
+	var h handoff
+	t0 := time.Now()
+	h.put(queuedMessage("kept", 10), t0)
+	for i := range 100_000 {
+		id := fmt.Sprintf("m-%06d", i)
+		h.put(queuedMessage(id, 10), t0)
+		if _, ok := h.take(id, t0); !ok {
+			t.Fatalf("%s not held", id)
+		}
+	}
+	if len(h.order) > 2*len(h.held)+1024 {
+		t.Errorf("%d entries in the expiry order for %d messages held", len(h.order), len(h.held))
+	}
+	if _, ok := h.take("kept", t0); !ok {
+		t.Error("compaction lost a message still held")
+	}
+}
