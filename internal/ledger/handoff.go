@@ -84,7 +84,7 @@ func (h *handoff) put(m *store.Message, now time.Time) {
 func (h *handoff) compact() {
 	live := h.order[:0]
 	for _, q := range h.order {
-		if e, ok := h.held[q.id]; ok && e.at.Equal(q.at) {
+		if _, ok := h.current(q); ok {
 			live = append(live, q)
 		}
 	}
@@ -100,7 +100,7 @@ func (h *handoff) expire(now time.Time) {
 		if now.Sub(q.at) < handoffMaxAge {
 			break
 		}
-		if e, ok := h.held[q.id]; ok && e.at.Equal(q.at) {
+		if e, ok := h.current(q); ok {
 			delete(h.held, q.id)
 			h.bytes -= e.size
 		}
@@ -112,6 +112,13 @@ func (h *handoff) expire(now time.Time) {
 			h.order = nil // let the array go once everything is taken
 		}
 	}
+}
+
+// current is the held copy an entry of the expiry order stands for, false
+// when its message was taken, dropped or put again since; h.mu is held.
+func (h *handoff) current(q queuedAt) (handed, bool) {
+	e, ok := h.held[q.id]
+	return e, ok && e.at.Equal(q.at)
 }
 
 // remove drops id's message; h.mu is held.
