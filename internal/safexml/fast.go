@@ -3,6 +3,7 @@ package safexml
 import (
 	"bytes"
 	"encoding"
+	"encoding/binary"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -51,7 +52,6 @@ const (
 type token struct {
 	kind tokKind
 	name xml.Name // translated, as Decoder.Token gives it
-	raw  xml.Name // as written, for the bridge's decoder
 	text []byte   // tokText: the character data, references resolved
 	end  int      // tokStart: the index of its end token
 }
@@ -130,7 +130,7 @@ func tokenize(data []byte, toks []token, lim Limits) ([]token, error) {
 			// bindings in scope are the start tag's again, so the name
 			// translates as it did there.
 			open := stack[len(stack)-1]
-			if !bytes.Equal(bytes.TrimRight(data[i+2:i+j], " \t\n"), open.written) {
+			if !endTagNames(data[i+2:i+j], open.written) {
 				return nil, errDecline
 			}
 			stack = stack[:len(stack)-1]
@@ -139,7 +139,7 @@ func tokenize(data []byte, toks []token, lim Limits) ([]token, error) {
 			}
 			start := &t.toks[open.tok]
 			start.end = len(t.toks)
-			t.toks = append(t.toks, token{kind: tokEnd, name: start.name, raw: start.raw})
+			t.toks = append(t.toks, token{kind: tokEnd, name: start.name})
 			i += j + 1
 			if len(stack) == 0 {
 				return t.toks, afterRoot(data, i)
@@ -235,14 +235,14 @@ func tokenize(data []byte, toks []token, lim Limits) ([]token, error) {
 			}
 		}
 		name := t.translate(raw, true)
-		t.toks = append(t.toks, token{kind: tokStart, name: name, raw: raw})
+		t.toks = append(t.toks, token{kind: tokStart, name: name})
 		i = j + 1
 		if empty {
 			t.toks[len(t.toks)-1].end = len(t.toks)
 			for len(t.ns) > 0 && t.ns[len(t.ns)-1].depth >= depth {
 				t.ns = t.ns[:len(t.ns)-1]
 			}
-			t.toks = append(t.toks, token{kind: tokEnd, name: name, raw: raw})
+			t.toks = append(t.toks, token{kind: tokEnd, name: name})
 			if len(stack) == 0 {
 				return t.toks, afterRoot(data, i)
 			}
@@ -251,6 +251,15 @@ func tokenize(data []byte, toks []token, lim Limits) ([]token, error) {
 		stack = append(stack, element{len(t.toks) - 1, written})
 	}
 	return nil, errDecline
+}
+
+// endTagNames reports whether an end tag's text (between "</" and ">")
+// is name, as written, with nothing after it but whitespace.
+func endTagNames(tag, name []byte) bool {
+	if len(tag) < len(name) || !bytes.Equal(tag[:len(name)], name) {
+		return false
+	}
+	return skipXMLSpace(tag, len(name)) == len(tag)
 }
 
 // skipMisc is the index of the first byte from i that is neither
@@ -425,6 +434,10 @@ func charData(b []byte) ([]byte, error) {
 // into newlines), and "]]>".
 func checkChars(b []byte) error {
 	for i := 0; i < len(b); {
+		if i+8 <= len(b) && plainASCII(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+			continue
+		}
 		c := b[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' && c != '\n' {
@@ -449,6 +462,13 @@ func checkChars(b []byte) error {
 	return nil
 }
 
+// plainASCII reports whether each of w's eight bytes is printable ASCII
+// (0x20 to 0x7F), which needs no closer look: most text is.
+func plainASCII(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	return (w-0x20*ones)&^w&highs == 0 && w&highs == 0
+}
+
 func inCharRange(r rune) bool {
 	return r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
@@ -459,13 +479,32 @@ func inCharRange(r rune) bool {
 // stop being new once the bus has seen each kind of document).
 var (
 	internMu  sync.Mutex
-	internTab atomic.Pointer[map[string]string]
+	internTab atomic.Pointer[map[string]*string] // each name's one copy
 )
 
+// internRecent is a direct-mapped cache in front of internTab, indexed by
+// an FNV-1a hash of the name: a document's names are met again and again,
+// and one short hash and one comparison cost a third of a lookup in the
+// map (hashing the key, probing its groups). It only ever holds strings of
+// internTab, so it is bounded with it.
+var internRecent [1024]atomic.Pointer[string]
+
 func intern(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	h := uint32(2166136261)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	slot := &internRecent[h%uint32(len(internRecent))]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
 	if tab := internTab.Load(); tab != nil {
-		if s, ok := (*tab)[string(b)]; ok {
-			return s
+		if p, ok := (*tab)[string(b)]; ok {
+			slot.Store(p)
+			return *p
 		}
 	}
 	s := string(b)
@@ -478,16 +517,22 @@ func intern(b []byte) string {
 	if old != nil && len(*old) >= 4096 {
 		return s
 	}
-	tab := make(map[string]string, 1+len(mapOrNil(old)))
+	if old != nil {
+		if p, ok := (*old)[s]; ok {
+			return *p // interned by another caller since the first look
+		}
+	}
+	tab := make(map[string]*string, 1+len(mapOrNil(old)))
 	for k, v := range mapOrNil(old) {
 		tab[k] = v
 	}
-	tab[s] = s
+	tab[s] = &s
 	internTab.Store(&tab)
+	slot.Store(&s)
 	return s
 }
 
-func mapOrNil(p *map[string]string) map[string]string {
+func mapOrNil(p *map[string]*string) map[string]*string {
 	if p == nil {
 		return nil
 	}
@@ -501,6 +546,7 @@ type field struct {
 	index []int
 	name  string
 	ns    string
+	pos   int // in plan.fields and plan.infos
 }
 
 type plan struct {
@@ -509,8 +555,45 @@ type plan struct {
 	anyElem []int   // the first ",any" element field
 	// byName lists, for each local name, the fields of that name in
 	// declaration order: the candidates for an element, of which the
-	// first whose namespace fits takes it.
+	// first whose namespace fits takes it. A struct of up to
+	// linearFields fields is searched in order instead (names are
+	// interned, so most comparisons end at the pointers).
 	byName map[string][]*field
+	// infos[i] is the typeInfo of fields[i]'s type, once looked up: a
+	// lookup in types for every element cost more than filling most.
+	infos []atomic.Pointer[typeInfo]
+}
+
+// linearFields is the largest struct whose fields are searched in order.
+const linearFields = 16
+
+// candidates calls take with the fields named local, in declaration
+// order, until it returns true.
+func (p *plan) candidates(local string, take func(f *field) bool) {
+	if p.byName == nil {
+		for i := range p.fields {
+			if f := &p.fields[i]; f.name == local && take(f) {
+				return
+			}
+		}
+		return
+	}
+	for _, f := range p.byName[local] {
+		if take(f) {
+			return
+		}
+	}
+}
+
+// info is the typeInfo of f's type.
+func (p *plan) info(f *field, t reflect.Type) *typeInfo {
+	slot := &p.infos[f.pos]
+	if ti := slot.Load(); ti != nil {
+		return ti
+	}
+	ti := infoOf(t)
+	slot.Store(ti)
+	return ti
 }
 
 var (
@@ -524,8 +607,10 @@ var (
 // with one lookup: most elements are strings and structs without hooks,
 // and asking reflect each time cost more than decoding them.
 type typeInfo struct {
-	hooked  bool  // it or its pointer has an UnmarshalXML or UnmarshalText
-	plan    *plan // a struct's fields; nil with planErr when declined
+	t       reflect.Type
+	elem    atomic.Pointer[typeInfo] // t.Elem()'s, once asked for (pointers and slices)
+	hooked  bool                     // it or its pointer has an UnmarshalXML or UnmarshalText
+	plan    *plan                    // a struct's fields; nil with planErr when declined
 	planErr error
 	fast    atomic.Uint32 // fastUnknown until a whole check has answered
 }
@@ -543,12 +628,22 @@ func infoOf(t reflect.Type) *typeInfo {
 	if ti, ok := types.Load(t); ok {
 		return ti.(*typeInfo)
 	}
-	ti := &typeInfo{hooked: hooked(t), planErr: errUnsupportedStruct}
+	ti := &typeInfo{t: t, hooked: hooked(t), planErr: errUnsupportedStruct}
 	if t.Kind() == reflect.Struct {
 		ti.plan, ti.planErr = buildPlan(t)
 	}
 	v, _ := types.LoadOrStore(t, ti)
 	return v.(*typeInfo)
+}
+
+// elemInfo is the typeInfo of a pointer's or a slice's element type.
+func (ti *typeInfo) elemInfo() *typeInfo {
+	if e := ti.elem.Load(); e != nil {
+		return e
+	}
+	e := infoOf(ti.t.Elem())
+	ti.elem.Store(e)
+	return e
 }
 
 func planOf(t reflect.Type) (*plan, error) {
@@ -618,12 +713,15 @@ func buildPlan(t reflect.Type) (*plan, error) {
 				return nil, errUnsupportedStruct // encoding/xml's conflict rules
 			}
 		}
-		p.fields = append(p.fields, field{index: f.Index, name: name, ns: ns})
+		p.fields = append(p.fields, field{index: f.Index, name: name, ns: ns, pos: len(p.fields)})
 	}
-	p.byName = make(map[string][]*field, len(p.fields))
-	for i := range p.fields {
-		f := &p.fields[i]
-		p.byName[f.name] = append(p.byName[f.name], f)
+	p.infos = make([]atomic.Pointer[typeInfo], len(p.fields))
+	if len(p.fields) > linearFields {
+		p.byName = make(map[string][]*field, len(p.fields))
+		for i := range p.fields {
+			f := &p.fields[i]
+			p.byName[f.name] = append(p.byName[f.name], f)
+		}
 	}
 	return p, nil
 }
@@ -817,7 +915,7 @@ func fastDecode(data []byte, v any, lim Limits) (declined bool, err error) {
 	}
 	d := &decoder{toks: toks}
 	defer d.release()
-	return false, d.unmarshal(rv.Elem(), 0)
+	return false, d.unmarshal(rv.Elem(), 0, nil)
 }
 
 // fastMaxBytes bounds the documents the fast path takes: it holds all of
@@ -839,11 +937,11 @@ func (d *decoder) release() {
 }
 
 // unmarshal is encoding/xml's unmarshal for the element starting at
-// token si.
-func (d *decoder) unmarshal(val reflect.Value, si int) error {
+// token si. ti is val's typeInfo when the caller has it, or nil.
+func (d *decoder) unmarshal(val reflect.Value, si int, ti *typeInfo) error {
 	if val.Kind() == reflect.Interface && !val.IsNil() {
 		if e := val.Elem(); e.Kind() == reflect.Pointer && !e.IsNil() {
-			val = e
+			val, ti = e, nil
 		}
 	}
 	if val.Kind() == reflect.Pointer {
@@ -851,6 +949,9 @@ func (d *decoder) unmarshal(val reflect.Value, si int) error {
 			val.Set(reflect.New(val.Type().Elem()))
 		}
 		val = val.Elem()
+		if ti != nil {
+			ti = ti.elemInfo()
+		}
 	}
 	if val.CanAddr() {
 		// The generated contracts' dates, read as their UnmarshalXML
@@ -867,7 +968,10 @@ func (d *decoder) unmarshal(val reflect.Value, si int) error {
 		}
 	}
 	if val.Kind() != reflect.Interface {
-		if ti := infoOf(val.Type()); !ti.hooked {
+		if ti == nil {
+			ti = infoOf(val.Type())
+		}
+		if !ti.hooked {
 			return d.fill(val, si, ti)
 		}
 	}
@@ -906,10 +1010,13 @@ func (d *decoder) fill(val reflect.Value, si int, ti *typeInfo) error {
 	case reflect.Interface:
 		return nil // skipped
 	case reflect.Slice:
+		if ti == nil {
+			ti = infoOf(val.Type())
+		}
 		n := val.Len()
 		val.Grow(1)
 		val.SetLen(n + 1)
-		if err := d.unmarshal(val.Index(n), si); err != nil {
+		if err := d.unmarshal(val.Index(n), si, ti.elemInfo()); err != nil {
 			val.SetLen(n)
 			return err
 		}
@@ -947,17 +1054,21 @@ func (d *decoder) fill(val reflect.Value, si int, ti *typeInfo) error {
 				continue
 			}
 			consumed := false
-			for _, f := range p.byName[child.name.Local] {
-				if f.ns == "" || f.ns == child.name.Space {
-					consumed = true
-					if err := d.unmarshal(val.FieldByIndex(f.index), c); err != nil {
-						return err
-					}
-					break
+			var err error
+			p.candidates(child.name.Local, func(f *field) bool {
+				if f.ns != "" && f.ns != child.name.Space {
+					return false
 				}
+				consumed = true
+				fv := val.FieldByIndex(f.index)
+				err = d.unmarshal(fv, c, p.info(f, fv.Type()))
+				return true
+			})
+			if err != nil {
+				return err
 			}
 			if !consumed && p.anyElem != nil {
-				if err := d.unmarshal(val.FieldByIndex(p.anyElem), c); err != nil {
+				if err := d.unmarshal(val.FieldByIndex(p.anyElem), c, nil); err != nil {
 					return err
 				}
 			}
