@@ -546,7 +546,22 @@ type field struct {
 	index []int
 	name  string
 	ns    string
-	pos   int // in plan.fields and plan.infos
+	// info is the typeInfo of the field's type, once looked up: a lookup
+	// in types for every element cost more than filling most.
+	info infoSlot
+}
+
+// infoSlot keeps a typeInfo once it has been looked up in types.
+type infoSlot struct{ p atomic.Pointer[typeInfo] }
+
+// of is t's typeInfo; t must be the same type on every call.
+func (s *infoSlot) of(t reflect.Type) *typeInfo {
+	if ti := s.p.Load(); ti != nil {
+		return ti
+	}
+	ti := infoOf(t)
+	s.p.Store(ti)
+	return ti
 }
 
 type plan struct {
@@ -559,9 +574,6 @@ type plan struct {
 	// linearFields fields is searched in order instead (names are
 	// interned, so most comparisons end at the pointers).
 	byName map[string][]*field
-	// infos[i] is the typeInfo of fields[i]'s type, once looked up: a
-	// lookup in types for every element cost more than filling most.
-	infos []atomic.Pointer[typeInfo]
 }
 
 // linearFields is the largest struct whose fields are searched in order.
@@ -585,17 +597,6 @@ func (p *plan) candidates(local string, take func(f *field) bool) {
 	}
 }
 
-// info is the typeInfo of f's type.
-func (p *plan) info(f *field, t reflect.Type) *typeInfo {
-	slot := &p.infos[f.pos]
-	if ti := slot.Load(); ti != nil {
-		return ti
-	}
-	ti := infoOf(t)
-	slot.Store(ti)
-	return ti
-}
-
 var (
 	nameType             = reflect.TypeFor[xml.Name]()
 	unmarshalerType      = reflect.TypeFor[xml.Unmarshaler]()
@@ -607,10 +608,9 @@ var (
 // with one lookup: most elements are strings and structs without hooks,
 // and asking reflect each time cost more than decoding them.
 type typeInfo struct {
-	t       reflect.Type
-	elem    atomic.Pointer[typeInfo] // t.Elem()'s, once asked for (pointers and slices)
-	hooked  bool                     // it or its pointer has an UnmarshalXML or UnmarshalText
-	plan    *plan                    // a struct's fields; nil with planErr when declined
+	elem    infoSlot // the element type's, for pointers and slices
+	hooked  bool     // it or its pointer has an UnmarshalXML or UnmarshalText
+	plan    *plan    // a struct's fields; nil with planErr when declined
 	planErr error
 	fast    atomic.Uint32 // fastUnknown until a whole check has answered
 }
@@ -628,22 +628,12 @@ func infoOf(t reflect.Type) *typeInfo {
 	if ti, ok := types.Load(t); ok {
 		return ti.(*typeInfo)
 	}
-	ti := &typeInfo{t: t, hooked: hooked(t), planErr: errUnsupportedStruct}
+	ti := &typeInfo{hooked: hooked(t), planErr: errUnsupportedStruct}
 	if t.Kind() == reflect.Struct {
 		ti.plan, ti.planErr = buildPlan(t)
 	}
 	v, _ := types.LoadOrStore(t, ti)
 	return v.(*typeInfo)
-}
-
-// elemInfo is the typeInfo of a pointer's or a slice's element type.
-func (ti *typeInfo) elemInfo() *typeInfo {
-	if e := ti.elem.Load(); e != nil {
-		return e
-	}
-	e := infoOf(ti.t.Elem())
-	ti.elem.Store(e)
-	return e
 }
 
 func planOf(t reflect.Type) (*plan, error) {
@@ -708,14 +698,13 @@ func buildPlan(t reflect.Type) (*plan, error) {
 		if isAny && p.anyElem == nil {
 			p.anyElem = f.Index
 		}
-		for _, o := range p.fields {
-			if o.name == name {
+		for i := range p.fields {
+			if p.fields[i].name == name {
 				return nil, errUnsupportedStruct // encoding/xml's conflict rules
 			}
 		}
-		p.fields = append(p.fields, field{index: f.Index, name: name, ns: ns, pos: len(p.fields)})
+		p.fields = append(p.fields, field{index: f.Index, name: name, ns: ns})
 	}
-	p.infos = make([]atomic.Pointer[typeInfo], len(p.fields))
 	if len(p.fields) > linearFields {
 		p.byName = make(map[string][]*field, len(p.fields))
 		for i := range p.fields {
@@ -787,8 +776,8 @@ func canFast(v reflect.Value) bool {
 			return true
 		}
 		p := ti.plan
-		for _, f := range p.fields {
-			if !canFast(v.FieldByIndex(f.index)) {
+		for i := range p.fields {
+			if !canFast(v.FieldByIndex(p.fields[i].index)) {
 				return false
 			}
 		}
@@ -883,8 +872,8 @@ func checkType(t reflect.Type, visiting map[reflect.Type]bool) bool {
 		if err != nil {
 			return false
 		}
-		for _, f := range p.fields {
-			if !typeOK(t.FieldByIndex(f.index).Type, visiting) {
+		for i := range p.fields {
+			if !typeOK(t.FieldByIndex(p.fields[i].index).Type, visiting) {
 				return false
 			}
 		}
@@ -950,7 +939,7 @@ func (d *decoder) unmarshal(val reflect.Value, si int, ti *typeInfo) error {
 		}
 		val = val.Elem()
 		if ti != nil {
-			ti = ti.elemInfo()
+			ti = ti.elem.of(val.Type())
 		}
 	}
 	if val.CanAddr() {
@@ -1016,7 +1005,7 @@ func (d *decoder) fill(val reflect.Value, si int, ti *typeInfo) error {
 		n := val.Len()
 		val.Grow(1)
 		val.SetLen(n + 1)
-		if err := d.unmarshal(val.Index(n), si, ti.elemInfo()); err != nil {
+		if err := d.unmarshal(val.Index(n), si, ti.elem.of(val.Type().Elem())); err != nil {
 			val.SetLen(n)
 			return err
 		}
@@ -1061,7 +1050,7 @@ func (d *decoder) fill(val reflect.Value, si int, ti *typeInfo) error {
 				}
 				consumed = true
 				fv := val.FieldByIndex(f.index)
-				err = d.unmarshal(fv, c, p.info(f, fv.Type()))
+				err = d.unmarshal(fv, c, f.info.of(fv.Type()))
 				return true
 			})
 			if err != nil {
