@@ -75,12 +75,9 @@ func MarshalAsyncSendMessage(ns string, m *AsyncMessage) ([]byte, error) {
 	w := getWriter()
 	openOp(w, ns, OpSendMessage)
 	w.buf.WriteString("<request>")
-	err := w.enc.EncodeElement(&m.Info, start("messageInfo"))
+	err := w.element(&m.Info, start("messageInfo"))
 	if err == nil {
-		err = encodeData(w.enc, "messageData", m.Data)
-	}
-	if err == nil {
-		err = w.enc.Flush()
+		err = encodeData(w, "messageData", m.Data)
 	}
 	w.buf.WriteString("</request>")
 	closeOp(w, OpSendMessage)
@@ -94,10 +91,7 @@ func MarshalAsyncSendMessage(ns string, m *AsyncMessage) ([]byte, error) {
 func MarshalOp(ns, op, child string, v any) ([]byte, error) {
 	w := getWriter()
 	openOp(w, ns, op)
-	err := w.enc.EncodeElement(v, start(child))
-	if err == nil {
-		err = w.enc.Flush()
-	}
+	err := w.element(v, start(child))
 	closeOp(w, op)
 	return w.done(err)
 }

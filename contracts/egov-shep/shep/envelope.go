@@ -98,6 +98,12 @@ var writers = sync.Pool{New: func() any {
 	return w
 }}
 
+// element writes v as the element start: safexml's plan for the
+// generated types, encoding/xml's bytes.
+func (w *writer) element(v any, start xml.StartElement) error {
+	return safexml.EncodeElement(&w.buf, w.enc, v, start)
+}
+
 func getWriter() *writer {
 	w := writers.Get().(*writer)
 	w.buf.Reset()
@@ -124,12 +130,9 @@ func (w *writer) done(err error) ([]byte, error) {
 func MarshalSendMessage(r *Request) ([]byte, error) {
 	w := getWriter()
 	w.buf.WriteString(sendMessageHead)
-	err := w.enc.EncodeElement(&r.Info, start("requestInfo"))
+	err := w.element(&r.Info, start("requestInfo"))
 	if err == nil {
-		err = encodeData(w.enc, "requestData", r.Data)
-	}
-	if err == nil {
-		err = w.enc.Flush()
+		err = encodeData(w, "requestData", r.Data)
 	}
 	w.buf.WriteString(sendMessageTail)
 	return w.done(err)
@@ -140,12 +143,9 @@ func MarshalSendMessage(r *Request) ([]byte, error) {
 func MarshalResponse(info *shepsync.SyncMessageInfoResponse, data Payload) ([]byte, error) {
 	w := getWriter()
 	w.buf.WriteString(responseHead)
-	err := w.enc.EncodeElement(info, start("responseInfo"))
+	err := w.element(info, start("responseInfo"))
 	if err == nil {
-		err = encodeData(w.enc, "responseData", data)
-	}
-	if err == nil {
-		err = w.enc.Flush()
+		err = encodeData(w, "responseData", data)
 	}
 	w.buf.WriteString(responseTail)
 	return w.done(err)
@@ -183,10 +183,10 @@ func start(local string) xml.StartElement {
 // encodeData writes <wrapper><data xsi:type="…">…</data></wrapper>. The
 // prefixes are written as literal attribute names: encoding/xml's own
 // namespace handling cannot produce a QName inside an attribute value.
-func encodeData(enc *xml.Encoder, wrapper string, p Payload) error {
-	if err := enc.EncodeToken(start(wrapper)); err != nil {
-		return err
-	}
+func encodeData(w *writer, wrapper string, p Payload) error {
+	w.buf.WriteByte('<')
+	w.buf.WriteString(wrapper)
+	w.buf.WriteByte('>')
 	if p.Value != nil {
 		data := start("data")
 		if p.Type.Local != "" {
@@ -196,11 +196,14 @@ func encodeData(enc *xml.Encoder, wrapper string, p Payload) error {
 				{Name: xml.Name{Local: "xsi:type"}, Value: "d:" + p.Type.Local},
 			}
 		}
-		if err := enc.EncodeElement(p.Value, data); err != nil {
+		if err := w.element(p.Value, data); err != nil {
 			return err
 		}
 	}
-	return enc.EncodeToken(xml.EndElement{Name: xml.Name{Local: wrapper}})
+	w.buf.WriteString("</")
+	w.buf.WriteString(wrapper)
+	w.buf.WriteByte('>')
+	return nil
 }
 
 // The parse side matches children by local name only where SOAP stacks
