@@ -35,6 +35,12 @@ type Request struct {
 	// every message about one object, whichever route carried it, can be
 	// listed (Intake.About, the admin API's subject filter).
 	Subject string
+	// Parsed may be set by Validate to what it made of Body, so that
+	// Encode and Decode of the same call need not parse it again. It is
+	// the adapter's own: nil when Validate did not run (a replay, a held
+	// message resubmitted), so an adapter that reads it checks its type
+	// and parses Body otherwise.
+	Parsed any
 }
 
 // WireRequest is what goes to the agency. Endpoint is filled in by the core

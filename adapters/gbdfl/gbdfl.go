@@ -108,8 +108,19 @@ func New(cfg adapters.AdapterConfig, res adapters.Resources) (adapters.Adapter, 
 
 // Validate refuses a malformed IIN before SHEP is bothered with it.
 func (a *Adapter) Validate(_ context.Context, req *adapters.Request) error {
-	_, err := parseRequest(req.Body)
+	in, err := parseRequest(req.Body)
+	if err == nil {
+		req.Parsed = in
+	}
 	return err
+}
+
+// request is req's PersonRequest, as Validate left it or parsed now.
+func request(req *adapters.Request) (*PersonRequest, error) {
+	if in, ok := req.Parsed.(*PersonRequest); ok {
+		return in, nil
+	}
+	return parseRequest(req.Body)
 }
 
 func parseRequest(body []byte) (*PersonRequest, error) {
@@ -130,7 +141,7 @@ var requestType = xml.Name{Space: NSMessage, Local: "Request"}
 
 // Encode builds the SendMessage carrying a GBD FL Request by IIN.
 func (a *Adapter) Encode(ctx context.Context, req *adapters.Request) (*adapters.WireRequest, error) {
-	in, err := parseRequest(req.Body)
+	in, err := request(req)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +181,7 @@ func (a *Adapter) Decode(_ context.Context, req *adapters.Request, resp *adapter
 			Detail: fmt.Sprintf("GBD FL messageResult %s: %s", code, r.MessageResult.NameRu)}
 	}
 	var want string
-	if in, err := parseRequest(req.Body); err == nil {
+	if in, err := request(req); err == nil {
 		want = in.IIN
 	}
 	p := pick(r.Persons.Person, want)

@@ -317,6 +317,43 @@ func TestEncodeWithoutMessageID(t *testing.T) {
 	}
 }
 
+// Validate keeps what it parsed for Encode and Decode of the same call;
+// a request Validate did not see (a replay) is parsed from its Body.
+func TestValidatedRequestIsParsedOnce(t *testing.T) {
+	a := newAdapter(t, goodOpts)
+	ctx := context.Background()
+	req := &adapters.Request{MessageID: "m", Body: []byte(`{"iin":"931002451325"}`)}
+	if err := a.(adapters.Validator).Validate(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if in, ok := req.Parsed.(*gbdfl.PersonRequest); !ok || in.IIN != "931002451325" {
+		t.Fatalf("Parsed = %#v", req.Parsed)
+	}
+	other := withCheck(t, "88050130012")
+	req.Parsed = &gbdfl.PersonRequest{IIN: other} // what Encode reads, not the Body
+	iinOf := func(req *adapters.Request) string {
+		t.Helper()
+		w, err := a.Encode(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var data fltypes.Request
+		if _, err := shep.ParseSendMessage(w.Body, &data); err != nil {
+			t.Fatal(err)
+		}
+		return data.Iin
+	}
+	if got := iinOf(req); got != other {
+		t.Fatalf("Encode sent iin %s, want the validated %s", got, other)
+	}
+	if got := iinOf(&adapters.Request{MessageID: "m", Body: req.Body}); got != "931002451325" {
+		t.Fatalf("without Validate, Encode sent iin %s", got)
+	}
+	if _, err := a.Encode(ctx, &adapters.Request{MessageID: "m", Body: []byte(`{"iin":"1"}`)}); err == nil {
+		t.Fatal("an invalid body without Validate was encoded")
+	}
+}
+
 // BenchmarkPersonOverHTTP is one GBD FL lookup end to end as the bus does
 // it (validate, encode, HTTP to the mock SHEP, decode to JSON), with the
 // mock and the client sharing the same cores.
