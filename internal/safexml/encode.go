@@ -228,6 +228,10 @@ func encFields(t reflect.Type, building map[reflect.Type]*encPlan) ([]encField, 
 		if name == "" || strings.ContainsAny(name, " >") {
 			return nil, false
 		}
+		// Two fields of one name are encoding/xml's error to return.
+		if slices.ContainsFunc(fields, func(g encField) bool { return g.name == name }) {
+			return nil, false
+		}
 		fields = append(fields, encField{index: i, name: name, open: "<" + name + ">", close: "</" + name + ">",
 			omitEmpty: omitEmpty, plan: buildEncPlan(f.Type, building)})
 	}
