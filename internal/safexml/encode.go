@@ -294,9 +294,11 @@ func encodeField(buf *bytes.Buffer, enc *xml.Encoder, v reflect.Value, f *encFie
 		// encOwn (a struct holding an encNone is never walked here):
 		// encoding/xml's, addressable as it is in encoding/xml's walk so
 		// that a pointer receiver's MarshalXML is found alike.
-		x := v.Interface()
+		var x any
 		if v.CanAddr() {
 			x = v.Addr().Interface()
+		} else {
+			x = v.Interface()
 		}
 		return encodeWith(enc, x, xml.StartElement{Name: xml.Name{Local: f.name}})
 	}
