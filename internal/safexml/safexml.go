@@ -6,6 +6,10 @@
 // size it is handed. An agency response or an inbound call is untrusted, so
 // we reject DTDs outright (no SHEP or registry message has one), and bound
 // size, element depth and token count before any struct is filled.
+//
+// The same generated contract types are written out by EncodeElement
+// (encode.go), byte for byte as encoding/xml writes them, without its
+// reflection over every value: the envelopes the bus sends on every call.
 package safexml
 
 import (
