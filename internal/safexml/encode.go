@@ -126,16 +126,13 @@ func encPlanOf(t reflect.Type) *encPlan {
 		return p.(*encPlan)
 	}
 	building := map[reflect.Type]*encPlan{}
-	p := buildEncPlan(t, building)
+	buildEncPlan(t, building)
 	settle(building)
 	for bt, bp := range building {
 		encPlans.LoadOrStore(bt, bp)
 	}
-	got, _ := encPlans.Load(t)
-	if got != nil {
-		return got.(*encPlan)
-	}
-	return p
+	p, _ := encPlans.Load(t) // this call's, or another's built at the same time
+	return p.(*encPlan)
 }
 
 func buildEncPlan(t reflect.Type, building map[reflect.Type]*encPlan) *encPlan {
@@ -214,26 +211,19 @@ func encFields(t reflect.Type, building map[reflect.Type]*encPlan) ([]encField, 
 		if tag == "-" {
 			continue
 		}
-		name, opts, _ := strings.Cut(tag, ",")
-		omitEmpty := false
-		switch opts {
-		case "":
-		case "omitempty":
-			omitEmpty = true
-		default:
+		xt, ok := readXMLTag(tag)
+		// An empty name takes the field type's XMLName; a namespace, ">"
+		// (a path of parents) and ",any" are all encoding/xml's to write.
+		if !ok || xt.any || xt.ns != "" || xt.name == "" || strings.Contains(xt.name, ">") {
 			return nil, false
 		}
-		// An empty name takes the field type's XMLName; a space is a
-		// namespace, ">" a path of parents: all encoding/xml's to write.
-		if name == "" || strings.ContainsAny(name, " >") {
-			return nil, false
-		}
+		name := xt.name
 		// Two fields of one name are encoding/xml's error to return.
 		if slices.ContainsFunc(fields, func(g encField) bool { return g.name == name }) {
 			return nil, false
 		}
 		fields = append(fields, encField{index: i, name: name, open: "<" + name + ">", close: "</" + name + ">",
-			omitEmpty: omitEmpty, plan: buildEncPlan(f.Type, building)})
+			omitEmpty: xt.omitEmpty, plan: buildEncPlan(f.Type, building)})
 	}
 	return fields, true
 }

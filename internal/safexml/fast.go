@@ -641,6 +641,38 @@ func planOf(t reflect.Type) (*plan, error) {
 	return ti.plan, ti.planErr
 }
 
+// xmlTag is a field's xml tag, as encoding/xml reads it, for the fields
+// both plans cover: elements, by a name and perhaps a namespace.
+type xmlTag struct {
+	ns, name  string
+	omitEmpty bool
+	any       bool
+}
+
+// readXMLTag reads a field's xml tag (not "-"); ok is false for a flag
+// that makes the field something other than an element (attr, chardata,
+// innerxml, comment, cdata), which neither plan covers.
+func readXMLTag(tag string) (t xmlTag, ok bool) {
+	rest := tag
+	if sp := strings.Index(tag, " "); sp >= 0 {
+		t.ns, rest = tag[:sp], tag[sp+1:]
+	}
+	name, flags, _ := strings.Cut(rest, ",")
+	t.name = name
+	for fl := range strings.SplitSeq(flags, ",") {
+		switch fl {
+		case "":
+		case "omitempty":
+			t.omitEmpty = true
+		case "any":
+			t.any = true
+		default:
+			return xmlTag{}, false
+		}
+	}
+	return t, true
+}
+
 func buildPlan(t reflect.Type) (*plan, error) {
 	p := &plan{}
 	for i := range t.NumField() {
@@ -655,21 +687,11 @@ func buildPlan(t reflect.Type) (*plan, error) {
 		if tag == "-" {
 			continue
 		}
-		ns, rest := "", tag
-		if sp := strings.Index(tag, " "); sp >= 0 {
-			ns, rest = tag[:sp], tag[sp+1:]
+		xt, ok := readXMLTag(tag)
+		if !ok {
+			return nil, errUnsupportedStruct
 		}
-		name, flags, _ := strings.Cut(rest, ",")
-		isAny := false
-		for fl := range strings.SplitSeq(flags, ",") {
-			switch fl {
-			case "", "omitempty":
-			case "any":
-				isAny = true
-			default:
-				return nil, errUnsupportedStruct // attr, chardata, innerxml, comment, cdata
-			}
-		}
+		ns, name, isAny := xt.ns, xt.name, xt.any
 		if strings.Contains(name, ">") || (ns != "" && name == "") || (isAny && name != "") {
 			return nil, errUnsupportedStruct // encoding/xml refuses some, reads others otherwise
 		}
